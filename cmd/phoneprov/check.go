@@ -1,0 +1,84 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/phoneprov/phoneprov/deploy"
+)
+
+func cmdCheck(args []string, stdout, stderr io.Writer) error {
+	path, err := configFlag("check", args, stderr)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(path)
+	if err != nil {
+		return err
+	}
+	src := path
+	if src == "" {
+		src = "built-in defaults"
+	}
+	fmt.Fprintf(stdout, "# %s: configuration is valid; effective values follow\n", src)
+	return toml.NewEncoder(stdout).Encode(cfg)
+}
+
+func cmdInit(args []string, stdout, stderr io.Writer) error {
+	if len(args) != 1 || args[0] == "" || args[0][0] == '-' {
+		fmt.Fprintln(stderr, "usage: phoneprov init DIR")
+		return errUsage
+	}
+	dir, err := filepath.Abs(args[0])
+	if err != nil {
+		return err
+	}
+	cfgPath := filepath.Join(dir, "phoneprov.toml")
+	if _, err := os.Stat(cfgPath); err == nil {
+		return fmt.Errorf("%s already exists; not overwriting it", cfgPath)
+	}
+	for _, sub := range []struct {
+		name string
+		mode os.FileMode
+	}{{"", 0o755}, {"files", 0o755}, {"backup", 0o750}, {"cache", 0o750}, {"tls", 0o700}} {
+		if err := os.MkdirAll(filepath.Join(dir, sub.name), sub.mode); err != nil {
+			return fmt.Errorf("create data directory: %w", err)
+		}
+	}
+	example := deploy.ExampleConfig()
+	const line = `data_dir = "/var/lib/phoneprov"`
+	if !bytes.Contains(example, []byte(line)) {
+		return errors.New("example configuration has no data_dir line (build problem)")
+	}
+	example = bytes.Replace(example, []byte(line), []byte("data_dir = "+strconv.Quote(dir)), 1)
+	if err := writeFileNew(cfgPath, example); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s and the data directory %s\nnext: put firmware in %s, then run: phoneprov serve -c %s\n",
+		cfgPath, dir, filepath.Join(dir, "files"), cfgPath)
+	return nil
+}
+
+// writeFileNew creates path with data, failing if it exists, and syncs it.
+func writeFileNew(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.Close()
+}

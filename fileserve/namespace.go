@@ -1,0 +1,322 @@
+package fileserve
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Source says where served content came from.
+type Source string
+
+// The sources, in the order the namespace consults them.
+const (
+	SourceOperator  Source = "operator"  // a file the operator placed in the file tree
+	SourceBuiltin   Source = "builtin"   // served by the appliance itself (its CA certificate)
+	SourceGenerated Source = "generated" // made by the generator for this request
+)
+
+// ErrNotFound means no source has the name.
+var ErrNotFound = errors.New("not found")
+
+// RefusedError is returned for a name that must never be served, with the reason.
+type RefusedError struct {
+	Name   string
+	Reason string // nul, dotdot, drive, hidden, too_long, escape, not_regular
+}
+
+func (e *RefusedError) Error() string { return fmt.Sprintf("refused %q: %s", e.Name, e.Reason) }
+
+// Client is what the file server knows about who asks.
+type Client struct {
+	Addr      netip.Addr
+	Protocol  string // "http", "https" or "tftp"
+	UserAgent string // HTTP only
+}
+
+// Generated is content a Generator made for one request.
+type Generated struct {
+	Name    string // canonical name, as the generator spells it
+	Data    []byte
+	ModTime time.Time
+}
+
+// Generator makes files that the operator has not placed, such as settings
+// and upgrade scripts. It returns ErrNotFound (or an error wrapping
+// fs.ErrNotExist) for names it does not make.
+type Generator interface {
+	Generate(ctx context.Context, name string, client Client) (*Generated, error)
+}
+
+// Entry is one resolved name: a consistent snapshot to serve. The caller must Close it.
+type Entry struct {
+	Name    string // canonical name within the namespace
+	Source  Source
+	Size    int64
+	ModTime time.Time
+	ETag    string // quoted strong validator
+
+	file *os.File      // operator files: an open descriptor (sendfile-able)
+	data *bytes.Reader // builtin and generated content
+}
+
+// ReadAt reads from the snapshot.
+func (e *Entry) ReadAt(p []byte, off int64) (int, error) {
+	if e.file != nil {
+		return e.file.ReadAt(p, off)
+	}
+	return e.data.ReadAt(p, off)
+}
+
+// ReadSeeker returns the content for http.ServeContent; for operator files it
+// is the *os.File itself so the kernel can sendfile it.
+func (e *Entry) ReadSeeker() io.ReadSeeker {
+	if e.file != nil {
+		return e.file
+	}
+	return e.data
+}
+
+// Close releases the snapshot.
+func (e *Entry) Close() error {
+	if e.file != nil {
+		return e.file.Close()
+	}
+	return nil
+}
+
+// Namespace resolves the names phones ask for to content, the same way on
+// every protocol: the operator's tree, then built-in files, then the
+// generator. Lookups in the tree are confined to it by os.Root.
+type Namespace struct {
+	root    *os.Root
+	builtin map[string]*Generated // lower-cased name → content
+	gen     Generator
+	dirs    *dirCache
+}
+
+// NewNamespace opens the operator's tree at dir. builtin and gen may be nil.
+func NewNamespace(dir string, builtin []*Generated, gen Generator) (*Namespace, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open file root: %w", err)
+	}
+	ns := &Namespace{root: root, builtin: map[string]*Generated{}, gen: gen, dirs: newDirCache()}
+	for _, b := range builtin {
+		ns.builtin[strings.ToLower(b.Name)] = b
+	}
+	return ns, nil
+}
+
+// Close releases the tree.
+func (ns *Namespace) Close() error { return ns.root.Close() }
+
+// maxNameLen bounds a requested name; no phone file name comes near it.
+const maxNameLen = 1024
+
+// CleanName turns what a phone sent into a name inside the tree, or refuses
+// it. It accepts leading slashes, backslash separators, "." segments and
+// doubled slashes; it refuses NUL bytes, ".." segments, drive letters and
+// hidden (dot) segments, which phones never ask for and which editors and
+// rsync use for half-written files.
+func CleanName(raw string) (string, error) {
+	if len(raw) > maxNameLen {
+		return "", &RefusedError{Name: raw[:64] + "…", Reason: "too_long"}
+	}
+	if strings.IndexByte(raw, 0) >= 0 {
+		return "", &RefusedError{Name: raw, Reason: "nul"}
+	}
+	s := strings.ReplaceAll(raw, "\\", "/")
+	if len(s) >= 2 && s[1] == ':' && ((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')) {
+		return "", &RefusedError{Name: raw, Reason: "drive"}
+	}
+	parts := strings.Split(s, "/")
+	kept := parts[:0]
+	for _, p := range parts {
+		switch {
+		case p == "" || p == ".":
+			continue
+		case p == "..":
+			return "", &RefusedError{Name: raw, Reason: "dotdot"}
+		case p[0] == '.':
+			return "", &RefusedError{Name: raw, Reason: "hidden"}
+		}
+		kept = append(kept, p)
+	}
+	if len(kept) == 0 {
+		return "", ErrNotFound
+	}
+	return strings.Join(kept, "/"), nil
+}
+
+// Open resolves a requested name. It returns ErrNotFound, a *RefusedError, or
+// an Entry that stays consistent even if the operator replaces the file by
+// renaming a new one into place while it is served.
+func (ns *Namespace) Open(ctx context.Context, raw string, client Client) (*Entry, error) {
+	name, err := CleanName(raw)
+	if err != nil {
+		return nil, err
+	}
+	e, err := ns.openOperator(name)
+	if err == nil || !errors.Is(err, ErrNotFound) {
+		return e, err
+	}
+	if b, ok := ns.builtin[strings.ToLower(name)]; ok {
+		return memoryEntry(b, SourceBuiltin), nil
+	}
+	if ns.gen != nil {
+		g, err := ns.gen.Generate(ctx, name, client)
+		switch {
+		case err == nil:
+			return memoryEntry(g, SourceGenerated), nil
+		case errors.Is(err, ErrNotFound) || errors.Is(err, fs.ErrNotExist):
+		default:
+			return nil, fmt.Errorf("generate %s: %w", name, err)
+		}
+	}
+	return nil, ErrNotFound
+}
+
+func memoryEntry(g *Generated, src Source) *Entry {
+	return &Entry{
+		Name: g.Name, Source: src, Size: int64(len(g.Data)), ModTime: g.ModTime,
+		ETag: contentETag(g.Data), data: bytes.NewReader(g.Data),
+	}
+}
+
+func (ns *Namespace) openOperator(name string) (*Entry, error) {
+	f, err := ns.openNonBlocking(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		folded, ok := ns.foldCase(name)
+		if !ok {
+			return nil, ErrNotFound
+		}
+		name = folded
+		f, err = ns.openNonBlocking(name)
+	}
+	if err != nil {
+		return nil, classifyOpenError(name, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stat %s: %w", name, err)
+	}
+	if fi.IsDir() {
+		f.Close()
+		return nil, ErrNotFound // no directory listings
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, &RefusedError{Name: name, Reason: "not_regular"}
+	}
+	return &Entry{
+		Name: name, Source: SourceOperator, Size: fi.Size(), ModTime: fi.ModTime(),
+		ETag: fileETag(fi), file: f,
+	}, nil
+}
+
+// openNonBlocking opens read-only with O_NONBLOCK, so a FIFO or device in
+// the tree cannot block the server; on regular files the flag does nothing.
+func (ns *Namespace) openNonBlocking(name string) (*os.File, error) {
+	return ns.root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+}
+
+func classifyOpenError(name string, err error) error {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return ErrNotFound
+	case strings.Contains(err.Error(), "path escapes"):
+		// os.Root refuses a symlink (or "..") that leaves the tree; it
+		// exposes no sentinel for that, only this message.
+		return &RefusedError{Name: name, Reason: "escape"}
+	case errors.Is(err, fs.ErrPermission):
+		return &RefusedError{Name: name, Reason: "permission"}
+	}
+	return fmt.Errorf("open %s: %w", name, err)
+}
+
+// foldCase finds the one name in the tree that matches name when case is
+// ignored, segment by segment. Exact matches win at each level.
+func (ns *Namespace) foldCase(name string) (string, bool) {
+	dir := "."
+	for _, seg := range strings.Split(name, "/") {
+		entries, ok := ns.dirs.list(ns.root, dir)
+		if !ok {
+			return "", false
+		}
+		match := ""
+		for _, e := range entries {
+			if e == seg {
+				match = e
+				break
+			}
+			if match == "" && strings.EqualFold(e, seg) {
+				match = e
+			}
+		}
+		if match == "" {
+			return "", false
+		}
+		dir = path.Join(dir, match)
+	}
+	return dir, true
+}
+
+// dirCache keeps directory listings for the case-insensitive fallback, so a
+// storm of phones asking for a missing file does not re-read a large
+// firmware directory each time. A listing is reused while the directory's
+// modification time is unchanged.
+type dirCache struct {
+	mu      sync.Mutex
+	entries map[string]dirListing
+}
+
+type dirListing struct {
+	mtime time.Time
+	names []string
+}
+
+func newDirCache() *dirCache { return &dirCache{entries: map[string]dirListing{}} }
+
+// maxCachedDirs bounds the cache; past it the cache starts over.
+const maxCachedDirs = 4096
+
+func (c *dirCache) list(root *os.Root, dir string) ([]string, bool) {
+	fi, err := root.Stat(dir)
+	if err != nil || !fi.IsDir() {
+		return nil, false
+	}
+	c.mu.Lock()
+	l, ok := c.entries[dir]
+	c.mu.Unlock()
+	if ok && l.mtime.Equal(fi.ModTime()) {
+		return l.names, true
+	}
+	d, err := root.Open(dir)
+	if err != nil {
+		return nil, false
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return nil, false
+	}
+	c.mu.Lock()
+	if len(c.entries) >= maxCachedDirs {
+		c.entries = map[string]dirListing{}
+	}
+	c.entries[dir] = dirListing{mtime: fi.ModTime(), names: names}
+	c.mu.Unlock()
+	return names, true
+}

@@ -1,0 +1,230 @@
+package fileserve
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+type fakeGenerator map[string]string
+
+func (g fakeGenerator) Generate(_ context.Context, name string, _ Client) (*Generated, error) {
+	if body, ok := g[name]; ok {
+		return &Generated{Name: name, Data: []byte(body), ModTime: time.Unix(1700000000, 0)}, nil
+	}
+	return nil, ErrNotFound
+}
+
+// tree makes a file root with a sibling "outside" folder that links try to reach.
+func tree(t *testing.T) string {
+	t.Helper()
+	base := t.TempDir()
+	root := filepath.Join(base, "files")
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(filepath.Join(root, "Firmware", "J100"), 0o755))
+	must(os.MkdirAll(filepath.Join(base, "outside"), 0o755))
+	must(os.WriteFile(filepath.Join(base, "outside", "secret.txt"), []byte("secret"), 0o644))
+	must(os.WriteFile(filepath.Join(base, "secret.txt"), []byte("secret"), 0o644))
+	must(os.WriteFile(filepath.Join(root, "46xxsettings.txt"), []byte("SET SIG 2\n"), 0o644))
+	must(os.WriteFile(filepath.Join(root, "Firmware", "J100", "FW_S_J179_R4_1_3.bin"), []byte("firmware"), 0o644))
+	must(os.WriteFile(filepath.Join(root, "both.txt"), []byte("exact"), 0o644))
+	must(os.WriteFile(filepath.Join(root, "BOTH.TXT"), []byte("upper"), 0o644))
+	must(os.WriteFile(filepath.Join(root, ".partial.bin.tmp"), []byte("half"), 0o644))
+	must(os.Symlink(filepath.Join(base, "outside", "secret.txt"), filepath.Join(root, "abs-link.txt")))
+	must(os.Symlink("../outside", filepath.Join(root, "outdir")))
+	must(os.Symlink("46xxsettings.txt", filepath.Join(root, "inside-link.txt")))
+	must(syscall.Mkfifo(filepath.Join(root, "fifo"), 0o644))
+	return root
+}
+
+func readEntry(t *testing.T, e *Entry) string {
+	t.Helper()
+	b, err := io.ReadAll(io.NewSectionReader(e, 0, e.Size))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestNamespaceResolution(t *testing.T) {
+	ns, err := NewNamespace(tree(t),
+		[]*Generated{{Name: "phoneprov-ca.pem", Data: []byte("CA")}},
+		fakeGenerator{"J100Supgrade.txt": "GET 46xxsettings.txt\n", "46xxsettings.txt": "generated"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	ok := []struct {
+		ask, body string
+		source    Source
+	}{
+		{"46xxsettings.txt", "SET SIG 2\n", SourceOperator}, // operator's file wins over the generator
+		{"/46xxsettings.txt", "SET SIG 2\n", SourceOperator},
+		{"//46xxsettings.txt", "SET SIG 2\n", SourceOperator},
+		{"./46xxsettings.txt", "SET SIG 2\n", SourceOperator},
+		{"46XXSETTINGS.TXT", "SET SIG 2\n", SourceOperator}, // case-insensitive fallback
+		{"firmware/j100/fw_s_j179_r4_1_3.bin", "firmware", SourceOperator},
+		{`\Firmware\J100\FW_S_J179_R4_1_3.bin`, "firmware", SourceOperator}, // old TFTP clients
+		{"Firmware//J100/./FW_S_J179_R4_1_3.bin", "firmware", SourceOperator},
+		{"both.txt", "exact", SourceOperator}, // exact match beats the folded one
+		{"BOTH.TXT", "upper", SourceOperator},
+		{"Both.Txt", "exact", SourceOperator}, // first folded match in listing order is not guessed: exact names only win
+		{"inside-link.txt", "SET SIG 2\n", SourceOperator},
+		{"PHONEPROV-CA.PEM", "CA", SourceBuiltin},
+		{"J100Supgrade.txt", "GET 46xxsettings.txt\n", SourceGenerated},
+	}
+	for _, c := range ok {
+		e, err := ns.Open(context.Background(), c.ask, Client{})
+		if err != nil {
+			if c.ask == "Both.Txt" { // either folded match is acceptable
+				continue
+			}
+			t.Errorf("Open(%q): %v", c.ask, err)
+			continue
+		}
+		got := readEntry(t, e)
+		if c.ask == "Both.Txt" {
+			if got != "exact" && got != "upper" {
+				t.Errorf("Open(%q) = %q", c.ask, got)
+			}
+		} else if got != c.body || e.Source != c.source {
+			t.Errorf("Open(%q) = %q from %s, want %q from %s", c.ask, got, e.Source, c.body, c.source)
+		}
+		if e.ETag == "" || e.ETag[0] != '"' {
+			t.Errorf("Open(%q): ETag %q", c.ask, e.ETag)
+		}
+		e.Close()
+	}
+
+	refused := map[string]string{
+		"../secret.txt":                 "dotdot",
+		"/../secret.txt":                "dotdot",
+		`..\secret.txt`:                 "dotdot",
+		"Firmware/../../secret.txt":     "dotdot",
+		"Firmware/J100/../../../x":      "dotdot",
+		"46xxsettings.txt\x00.bin":      "nul",
+		"C:/secret.txt":                 "drive",
+		`c:\windows\win.ini`:            "drive",
+		".partial.bin.tmp":              "hidden",
+		"Firmware/.hidden":              "hidden",
+		"abs-link.txt":                  "escape",
+		"outdir/secret.txt":             "escape",
+		"fifo":                          "not_regular",
+		string(make([]byte, 2000)) + "": "too_long",
+	}
+	for ask, reason := range refused {
+		e, err := ns.Open(context.Background(), ask, Client{})
+		var r *RefusedError
+		if !errors.As(err, &r) || r.Reason != reason {
+			if e != nil {
+				e.Close()
+			}
+			t.Errorf("Open(%q) = %v, want refused for %s", ask, err, reason)
+		}
+	}
+
+	// A case-folded path through an escaping link is not served either
+	// (the fallback cannot list the folder outside the root).
+	if e, err := ns.Open(context.Background(), "OUTDIR/SECRET.TXT", Client{}); err == nil {
+		e.Close()
+		t.Error("served a file outside the root through a case-folded link")
+	}
+
+	for _, ask := range []string{"", "/", "Firmware", "Firmware/", "nope.txt", "Firmware/nope/x.bin", "/etc/passwd"} {
+		if _, err := ns.Open(context.Background(), ask, Client{}); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Open(%q) = %v, want not found", ask, err)
+		}
+	}
+}
+
+func TestEntryIsASnapshotAcrossRename(t *testing.T) {
+	root := t.TempDir()
+	p := filepath.Join(root, "fw.bin")
+	if err := os.WriteFile(p, []byte("old-version"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ns, err := NewNamespace(root, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	e, err := ns.Open(context.Background(), "fw.bin", Client{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	tmp := filepath.Join(root, ".fw.bin.new")
+	if err := os.WriteFile(tmp, []byte("NEW-VERSION-LONGER"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		t.Fatal(err)
+	}
+	if got := readEntry(t, e); got != "old-version" {
+		t.Fatalf("open entry changed under the reader: %q", got)
+	}
+	e2, err := ns.Open(context.Background(), "fw.bin", Client{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e2.Close()
+	if got := readEntry(t, e2); got != "NEW-VERSION-LONGER" || e2.ETag == e.ETag {
+		t.Fatalf("new open: %q, etags %s %s", got, e.ETag, e2.ETag)
+	}
+}
+
+func TestCaseFoldSeesNewFiles(t *testing.T) {
+	root := t.TempDir()
+	ns, err := NewNamespace(root, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	if _, err := ns.Open(context.Background(), "NEW.BIN", Client{}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("got %v", err)
+	}
+	// The cached listing must be dropped when the folder changes.
+	time.Sleep(10 * time.Millisecond)
+	if err := os.WriteFile(filepath.Join(root, "new.bin"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e, err := ns.Open(context.Background(), "NEW.BIN", Client{})
+	if err != nil {
+		t.Fatalf("case-folded lookup after the file appeared: %v", err)
+	}
+	e.Close()
+}
+
+func FuzzCleanName(f *testing.F) {
+	for _, s := range []string{"a/b", "../x", `\a\b`, "a/./b", "C:x", ".x", "a\x00b", "//", "a/../b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		name, err := CleanName(raw)
+		if err != nil {
+			return
+		}
+		if name == "" || name[0] == '/' || filepath.IsAbs(name) {
+			t.Fatalf("CleanName(%q) = %q", raw, name)
+		}
+		for _, seg := range strings.Split(name, "/") {
+			if seg == ".." {
+				t.Fatalf("CleanName(%q) = %q keeps ..", raw, name)
+			}
+		}
+		if filepath.Clean(name) != name && filepath.Clean(name) != filepath.FromSlash(name) {
+			t.Fatalf("CleanName(%q) = %q is not clean", raw, name)
+		}
+	})
+}

@@ -1,0 +1,476 @@
+// Package fileserve serves one file namespace to phones over HTTPS, HTTP and
+// TFTP: the operator's tree first, then the appliance's built-in files, then
+// generated content, each name resolved the same way on every protocol.
+// Every finished request becomes an AccessEvent.
+package fileserve
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/phoneprov/phoneprov/fileserve/tftpd"
+	"github.com/phoneprov/phoneprov/fileserve/tlsca"
+)
+
+// CAFileName is the name under which the appliance serves its CA certificate,
+// for the phones' TRUSTCERTS setting.
+const CAFileName = "phoneprov-ca.pem"
+
+// Options are the parts a Server is wired to; only FilesDir and TLSDir are required.
+type Options struct {
+	FilesDir  string // the operator's tree (Config.Root wins when set)
+	TLSDir    string // where the appliance keeps its CA and certificate
+	Generator Generator
+	Observer  AccessObserver
+	Mounts    []Mount
+	Logger    *slog.Logger
+	Registry  prometheus.Registerer
+}
+
+// Server is the file server. Create it with New, then Bind, then Serve.
+type Server struct {
+	cfg     Config // listener settings as bound; Reload never changes them
+	opts    Options
+	log     *slog.Logger
+	metrics *metrics
+	state   atomic.Pointer[state]
+
+	activeHTTP, activeHTTPS atomic.Int64
+
+	httpLns, httpsLns []net.Listener
+	tftpConns         []*net.UDPConn
+	httpSrv           *http.Server
+	httpsSrv          *http.Server
+	tftp              *tftpService
+}
+
+// tftpService is the TFTP engine with the handler that feeds it.
+type tftpService struct {
+	server  *tftpd.Server
+	handler *tftpHandler
+}
+
+// state is what a reload swaps as one piece.
+type state struct {
+	cfg    Config
+	ns     *Namespace
+	tls    *tlsca.Bundle
+	tlsCfg *tls.Config
+	mounts []Mount
+}
+
+// New checks the file root, prepares TLS material and registers metrics. It
+// binds nothing yet.
+func New(ctx context.Context, cfg Config, opts Options) (*Server, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	s := &Server{cfg: cfg, opts: opts, log: opts.Logger}
+	st, err := s.buildState(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.state.Store(st)
+	if cfg.TFTP.Enabled {
+		h := &tftpHandler{srv: s}
+		engine, err := tftpd.New(tftpConfig(cfg.TFTP), h, s.tftpFinished)
+		if err != nil {
+			return nil, fmt.Errorf("tftp: %w", err)
+		}
+		s.tftp = &tftpService{server: engine, handler: h}
+	}
+	s.metrics, err = newMetrics(opts.Registry, s.activeTransfers, s.tftpMalformed)
+	if err != nil {
+		return nil, fmt.Errorf("register metrics: %w", err)
+	}
+	return s, nil
+}
+
+func (s *Server) buildState(ctx context.Context, cfg Config) (*state, error) {
+	root := cfg.Root
+	if root == "" {
+		root = s.opts.FilesDir
+	}
+	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("file root %s is not a readable directory (create it, or set fileserve.root)", root)
+	}
+	st := &state{cfg: cfg, mounts: s.opts.Mounts}
+	var builtin []*Generated
+	if cfg.HTTPS.Enabled {
+		bundle, err := s.loadTLS(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		st.tls = bundle
+		st.tlsCfg, err = serverTLSConfig(cfg.HTTPS, bundle)
+		if err != nil {
+			return nil, err
+		}
+		if cfg.HTTPS.MinVersion == "1.0" || cfg.HTTPS.MinVersion == "1.1" {
+			s.log.Warn("TLS versions below 1.2 are enabled; only do this for phones that need them", "min_version", cfg.HTTPS.MinVersion)
+		}
+		if len(bundle.CACertPEM) > 0 {
+			builtin = append(builtin, &Generated{Name: CAFileName, Data: bundle.CACertPEM, ModTime: certNotBefore(bundle.CACertPEM)})
+		}
+	}
+	ns, err := NewNamespace(root, builtin, s.opts.Generator)
+	if err != nil {
+		return nil, err
+	}
+	st.ns = ns
+	return st, nil
+}
+
+func (s *Server) loadTLS(ctx context.Context, cfg Config) (*tlsca.Bundle, error) {
+	if cfg.HTTPS.CertFile != "" {
+		b, err := tlsca.LoadOperator(cfg.HTTPS.CertFile, cfg.HTTPS.KeyFile, "")
+		if err != nil {
+			return nil, fmt.Errorf("https certificate: %w", err)
+		}
+		return b, nil
+	}
+	hosts := append(localHosts(), cfg.ServerNames...)
+	b, err := tlsca.Ensure(ctx, tlsca.Options{Dir: s.opts.TLSDir, Hosts: hosts})
+	if err != nil {
+		return nil, fmt.Errorf("https certificate: %w", err)
+	}
+	if b.Generated {
+		s.log.Info("issued HTTPS certificate", "dir", s.opts.TLSDir, "hosts", strings.Join(b.Leaf.DNSNames, ","), "ips", len(b.Leaf.IPAddresses))
+	}
+	return b, nil
+}
+
+// localHosts lists the box's addresses and host name for the certificate.
+func localHosts() []string {
+	hosts := []string{"localhost"}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		hosts = append(hosts, h)
+	}
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && !ipn.IP.IsLinkLocalUnicast() {
+				hosts = append(hosts, ipn.IP.String())
+			}
+		}
+	}
+	slices.Sort(hosts)
+	return slices.Compact(hosts)
+}
+
+// legacyCipherSuites are the RSA key-exchange suites that older phone
+// firmware offers; Go has left them out of its defaults since 1.22.
+var legacyCipherSuites = []uint16{
+	tls.TLS_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_RSA_WITH_AES_128_CBC_SHA,
+	tls.TLS_RSA_WITH_AES_256_CBC_SHA,
+}
+
+func serverTLSConfig(c HTTPSConfig, b *tlsca.Bundle) (*tls.Config, error) {
+	minVersion, err := ParseTLSVersion(c.MinVersion)
+	if err != nil {
+		return nil, err
+	}
+	cert := b.Certificate
+	tc := &tls.Config{
+		MinVersion:   minVersion,
+		Certificates: []tls.Certificate{cert},
+		NextProtos:   []string{"http/1.1"},
+	}
+	if c.LegacyCiphers {
+		for _, cs := range tls.CipherSuites() {
+			tc.CipherSuites = append(tc.CipherSuites, cs.ID)
+		}
+		tc.CipherSuites = append(tc.CipherSuites, legacyCipherSuites...)
+	}
+	return tc, nil
+}
+
+// Bind opens every listening socket, or none: on failure the ones already
+// opened are closed and the error says what to do.
+func (s *Server) Bind() error {
+	var lc net.ListenConfig
+	fail := func(err error) error {
+		s.closeListeners()
+		return err
+	}
+	if s.cfg.HTTP.Enabled {
+		for _, a := range s.cfg.HTTP.Listen {
+			ln, err := lc.Listen(context.Background(), "tcp", a)
+			if err != nil {
+				return fail(bindError("http", a, err))
+			}
+			s.httpLns = append(s.httpLns, ln)
+		}
+	}
+	if s.cfg.HTTPS.Enabled {
+		for _, a := range s.cfg.HTTPS.Listen {
+			ln, err := lc.Listen(context.Background(), "tcp", a)
+			if err != nil {
+				return fail(bindError("https", a, err))
+			}
+			s.httpsLns = append(s.httpsLns, ln)
+		}
+	}
+	if s.cfg.TFTP.Enabled {
+		for _, a := range s.cfg.TFTP.Listen {
+			pc, err := lc.ListenPacket(context.Background(), "udp", a)
+			if err != nil {
+				return fail(bindError("tftp", a, err))
+			}
+			s.tftpConns = append(s.tftpConns, pc.(*net.UDPConn))
+		}
+	}
+	return nil
+}
+
+// Addrs returns the bound addresses by protocol, for logs and tests.
+func (s *Server) Addrs() map[string][]net.Addr {
+	out := map[string][]net.Addr{}
+	for _, l := range s.httpLns {
+		out["http"] = append(out["http"], l.Addr())
+	}
+	for _, l := range s.httpsLns {
+		out["https"] = append(out["https"], l.Addr())
+	}
+	for _, c := range s.tftpConns {
+		out["tftp"] = append(out["tftp"], c.LocalAddr())
+	}
+	return out
+}
+
+func (s *Server) closeListeners() {
+	for _, l := range append(s.httpLns, s.httpsLns...) {
+		l.Close()
+	}
+	for _, c := range s.tftpConns {
+		c.Close()
+	}
+	s.httpLns, s.httpsLns, s.tftpConns = nil, nil, nil
+}
+
+func bindError(proto, addr string, err error) error {
+	key := "fileserve." + proto + ".listen"
+	switch {
+	case errors.Is(err, syscall.EACCES):
+		return fmt.Errorf("%s: cannot listen on %s: permission denied; run phoneprov as root, grant it CAP_NET_BIND_SERVICE "+
+			"(setcap cap_net_bind_service=+ep on the binary, or AmbientCapabilities= in the systemd unit), or choose a port above 1023 in %s", proto, addr, key)
+	case errors.Is(err, syscall.EADDRINUSE):
+		return fmt.Errorf("%s: cannot listen on %s: address already in use; stop the other server on it (nginx, in.tftpd, another phoneprov) or choose another port in %s", proto, addr, key)
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return fmt.Errorf("%s: cannot listen on %s: no interface has that address; fix %s", proto, addr, key)
+	}
+	return fmt.Errorf("%s: cannot listen on %s: %w (see %s)", proto, addr, err, key)
+}
+
+// Serve serves on the bound sockets until ctx is done, then lets transfers in
+// flight finish for up to the drain timeout.
+func (s *Server) Serve(ctx context.Context) error {
+	errs := make(chan error, len(s.httpLns)+len(s.httpsLns)+len(s.tftpConns))
+	var wg sync.WaitGroup
+	run := func(f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	errorLog := log.New(&serverErrorLog{srv: s}, "", 0)
+	if len(s.httpLns) > 0 {
+		s.httpSrv = s.newHTTPServer("http", &s.activeHTTP, errorLog)
+		for _, ln := range s.httpLns {
+			run(func() error { return serveHTTP(s.httpSrv, ln) })
+		}
+	}
+	if len(s.httpsLns) > 0 {
+		s.httpsSrv = s.newHTTPServer("https", &s.activeHTTPS, errorLog)
+		// The TLS settings are looked up per handshake, so a reload swaps them.
+		perHandshake := &tls.Config{
+			GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { return s.state.Load().tlsCfg, nil },
+		}
+		for _, ln := range s.httpsLns {
+			run(func() error { return serveHTTP(s.httpsSrv, tls.NewListener(ln, perHandshake)) })
+		}
+	}
+	tftpCtx, stopTFTP := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopTFTP()
+	for _, c := range s.tftpConns {
+		run(func() error { return s.tftp.server.Serve(tftpCtx, c) })
+	}
+	s.log.Info("file server ready", "listen", fmt.Sprint(s.Addrs()))
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errs:
+	}
+	drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.DrainTimeout)
+	defer cancel()
+	s.drain(drainCtx)
+	stopTFTP()
+	wg.Wait()
+	s.closeListeners()
+	return serveErr
+}
+
+func serveHTTP(srv *http.Server, ln net.Listener) error {
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
+	}
+	return nil
+}
+
+func (s *Server) drain(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, hs := range []*http.Server{s.httpSrv, s.httpsSrv} {
+		if hs == nil {
+			continue
+		}
+		wg.Go(func() {
+			if err := hs.Shutdown(ctx); err != nil {
+				s.log.Warn("drain timeout: closing HTTP connections still open", "err", err)
+				hs.Close()
+			}
+		})
+	}
+	if s.tftp != nil {
+		wg.Go(func() {
+			if err := s.tftp.server.Shutdown(ctx); err != nil {
+				s.log.Warn("drain timeout: aborting TFTP transfers still running", "err", err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func (s *Server) newHTTPServer(protocol string, active *atomic.Int64, errorLog *log.Logger) *http.Server {
+	c := s.cfg.HTTP
+	return &http.Server{
+		Handler:           &fileHandler{srv: s, protocol: protocol, active: active},
+		ReadHeaderTimeout: c.ReadHeaderTimeout,
+		ReadTimeout:       c.ReadHeaderTimeout + time.Minute, // bodies only come with backup uploads
+		WriteTimeout:      c.WriteTimeout,
+		IdleTimeout:       c.IdleTimeout,
+		MaxHeaderBytes:    c.MaxHeaderBytes,
+		ErrorLog:          errorLog,
+	}
+}
+
+// serverErrorLog takes net/http's error log lines: it counts TLS handshake
+// failures and passes the lines on at debug level.
+type serverErrorLog struct{ srv *Server }
+
+func (w *serverErrorLog) Write(p []byte) (int, error) {
+	msg := strings.TrimSpace(string(p))
+	if strings.Contains(msg, "TLS handshake error") {
+		w.srv.metrics.tlsHandshakeFail.Inc()
+	}
+	w.srv.log.Debug("http server", "msg", msg)
+	return len(p), nil
+}
+
+// Reload applies a new configuration: the file root, the certificate and
+// TLS settings change at once for new requests. Listener settings keep
+// their bound values; the returned list names the keys that need a restart.
+func (s *Server) Reload(ctx context.Context, cfg Config) (needRestart []string, err error) {
+	st, err := s.buildState(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	old := s.state.Swap(st)
+	time.AfterFunc(time.Minute, func() { old.ns.Close() }) // let requests that resolved through it finish
+	return restartKeys(s.cfg, cfg), nil
+}
+
+func restartKeys(bound, next Config) []string {
+	var keys []string
+	diff := func(key string, a, b any) {
+		if fmt.Sprint(a) != fmt.Sprint(b) {
+			keys = append(keys, "fileserve."+key)
+		}
+	}
+	diff("http", bound.HTTP, next.HTTP)
+	diff("https.enabled", bound.HTTPS.Enabled, next.HTTPS.Enabled)
+	diff("https.listen", bound.HTTPS.Listen, next.HTTPS.Listen)
+	diff("tftp", bound.TFTP, next.TFTP)
+	diff("drain_timeout", bound.DrainTimeout, next.DrainTimeout)
+	return keys
+}
+
+// finish records a finished request everywhere it goes.
+func (s *Server) finish(ctx context.Context, ev AccessEvent) {
+	s.metrics.observe(ev)
+	logAccess(ctx, s.log, ev)
+	if s.opts.Observer != nil {
+		s.opts.Observer.ObserveAccess(ev)
+	}
+}
+
+// openFailed counts refusals and returns the detail for the access event.
+func (s *Server) openFailed(err error) string {
+	var refused *RefusedError
+	if errors.As(err, &refused) {
+		s.metrics.refused.WithLabelValues(refused.Reason).Inc()
+		return "refused: " + refused.Reason
+	}
+	if errors.Is(err, ErrNotFound) {
+		return ""
+	}
+	s.log.Error("open failed", "err", err)
+	return err.Error()
+}
+
+func (s *Server) activeTransfers(protocol string) float64 {
+	switch protocol {
+	case "http":
+		return float64(s.activeHTTP.Load())
+	case "https":
+		return float64(s.activeHTTPS.Load())
+	case "tftp":
+		if s.tftp != nil {
+			return float64(s.tftp.server.Active())
+		}
+	}
+	return 0
+}
+
+// CACertificatePath is where the appliance's CA certificate is stored, for
+// curl --cacert and for operators who preload it into remote phones.
+func CACertificatePath(tlsDir string) string { return filepath.Join(tlsDir, "ca.pem") }
+
+// certNotBefore is the start of the first certificate in pemData, used as
+// the served CA file's modification time; zero if it cannot be read.
+func certNotBefore(pemData []byte) time.Time {
+	block, _ := pem.Decode(pemData)
+	if block == nil {
+		return time.Time{}
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return time.Time{}
+	}
+	return cert.NotBefore
+}

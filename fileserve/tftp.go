@@ -1,0 +1,139 @@
+package fileserve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/phoneprov/phoneprov/fileserve/tftpd"
+)
+
+func tftpConfig(c TFTPConfig) tftpd.Config {
+	return tftpd.Config{
+		BlockSizeMax:  c.BlockSizeMax,
+		WindowSizeMax: c.WindowSizeMax,
+		Timeout:       c.Timeout,
+		Retries:       c.Retries,
+		MaxTransfers:  c.MaxTransfers,
+	}
+}
+
+// tftpHandler resolves TFTP read requests through the namespace.
+type tftpHandler struct {
+	srv *Server
+	// served remembers what each running transfer resolved to, by the
+	// client's address and port (its transfer ID), for the access event.
+	served sync.Map // string → served
+}
+
+type served struct {
+	name   string
+	source Source
+	detail string
+}
+
+// tftpEntry gives an Entry the Size method tftpd.File wants.
+type tftpEntry struct{ *Entry }
+
+func (e tftpEntry) Size() int64 { return e.Entry.Size }
+
+func (h *tftpHandler) OpenRead(ctx context.Context, req tftpd.Request) (tftpd.File, error) {
+	client := Client{Protocol: "tftp"}
+	if ap := udpAddrPort(req); ap.IsValid() {
+		client.Addr = ap.Addr()
+	}
+	key := req.Remote.String()
+	e, err := h.srv.state.Load().ns.Open(ctx, req.Filename, client)
+	if err != nil {
+		h.served.Store(key, served{detail: h.srv.openFailed(err)})
+		var refused *RefusedError
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return nil, fmt.Errorf("%s: %w", req.Filename, tftpd.ErrNotFound)
+		case errors.As(err, &refused):
+			return nil, fmt.Errorf("%s: %w", req.Filename, tftpd.ErrAccess)
+		}
+		return nil, err
+	}
+	h.served.Store(key, served{name: e.Name, source: e.Source})
+	return tftpEntry{e}, nil
+}
+
+func udpAddrPort(req tftpd.Request) netip.AddrPort {
+	if req.Remote == nil {
+		return netip.AddrPort{}
+	}
+	ap := req.Remote.AddrPort()
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+// tftpStatus maps a TFTP outcome to the HTTP status numbers every access
+// event uses: 200 sent, 404 not found, 403 refused or a write request,
+// 503 busy, 408 the client stopped answering, 499 the client ended it,
+// 500 anything else.
+func tftpStatus(r tftpd.Result) int {
+	var remote *tftpd.RemoteError
+	switch {
+	case r.Err == nil:
+		return http.StatusOK
+	case r.TimedOut || errors.Is(r.Err, tftpd.ErrTimeout):
+		return http.StatusRequestTimeout
+	case errors.Is(r.Err, tftpd.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(r.Err, tftpd.ErrAccess):
+		return http.StatusForbidden
+	case errors.Is(r.Err, tftpd.ErrBusy):
+		return http.StatusServiceUnavailable
+	case errors.As(r.Err, &remote):
+		return 499
+	}
+	return http.StatusInternalServerError
+}
+
+// tftpFinished turns a tftpd Result into an access event.
+func (s *Server) tftpFinished(r tftpd.Result) {
+	ev := AccessEvent{
+		Time:     time.Now().Add(-r.Duration),
+		Protocol: "tftp",
+		Client:   udpAddrPort(r.Request),
+		Name:     r.Request.Filename,
+		Status:   tftpStatus(r),
+		Bytes:    r.Bytes,
+		Duration: r.Duration,
+	}
+	if r.Request.Remote != nil {
+		if v, ok := s.tftp.handler.served.LoadAndDelete(r.Request.Remote.String()); ok {
+			sv := v.(served)
+			ev.Resolved, ev.Source, ev.Detail = sv.name, sv.source, sv.detail
+		}
+	}
+	if r.Err != nil && ev.Detail == "" {
+		ev.Detail = r.Err.Error()
+	}
+	if r.BlockSize > 0 {
+		ev.Detail = fmt.Sprintf("%sblksize=%d windowsize=%d retransmits=%d", prefixed(ev.Detail), r.BlockSize, r.WindowSize, r.Retransmits)
+	}
+	s.metrics.tftpRetransmits.Add(float64(r.Retransmits))
+	if r.TimedOut {
+		s.metrics.tftpTimeouts.Inc()
+	}
+	s.finish(context.Background(), ev)
+}
+
+func prefixed(s string) string {
+	if s == "" {
+		return ""
+	}
+	return s + "; "
+}
+
+func (s *Server) tftpMalformed() float64 {
+	if s.tftp == nil {
+		return 0
+	}
+	return float64(s.tftp.server.Malformed())
+}

@@ -1,0 +1,366 @@
+package tftpd
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"time"
+)
+
+// transfer is one read request being served on its own socket.
+type transfer struct {
+	s      *Server
+	l      *listener
+	req    Request
+	peer   netip.AddrPort // client TID, unmapped
+	from   netip.AddrPort // client address as the listener saw it
+	local  netip.Addr     // address the request was sent to; invalid if unknown
+	start  time.Time
+	netasc bool
+
+	conn    *net.UDPConn
+	file    File
+	size    int64 // file size
+	bs      int
+	window  int
+	timeout time.Duration
+	oack    []byte // OACK packet; nil when no option was accepted
+
+	buf     []byte         // one packet: 4-byte header + block
+	rbuf    []byte         // incoming packets
+	scratch []byte         // netascii input
+	marks   []netasciiMark // netascii encoder state at block starts, ring of window+1
+
+	res Result
+}
+
+// run serves the transfer and returns its Result.
+func (t *transfer) run(parent context.Context) Result {
+	t.res = Result{Request: t.req, ErrorCode: -1}
+	t.serve(parent)
+	t.res.Duration = time.Since(t.start)
+	return t.res
+}
+
+// serve does the work of run, recording the outcome in t.res.
+func (t *transfer) serve(parent context.Context) {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	stopAbort := context.AfterFunc(t.s.abortCtx, cancel)
+	defer stopAbort()
+
+	conn, err := t.listen()
+	if err != nil {
+		// Out of sockets or ports: tell the client from the listening socket.
+		t.l.reply(appendError(nil, codeUndefined, ErrBusy.Error()), t.from, t.local)
+		t.res.Err = fmt.Errorf("open transfer socket: %w: %w", err, ErrBusy)
+		t.res.ErrorCode = codeUndefined
+		return
+	}
+	t.conn = conn
+	defer conn.Close()
+	stopWake := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Unix(1, 0)) })
+	defer stopWake()
+
+	f, err := t.s.handler.OpenRead(ctx, t.req)
+	if err == nil && f == nil {
+		err = errors.New("handler returned no file")
+	}
+	if err != nil {
+		if ctx.Err() != nil && t.s.abortCtx.Err() != nil {
+			t.fail(codeUndefined, "server shutting down", fmt.Errorf("open %q: %w (%w)", t.req.Filename, ErrServerClosed, err))
+			return
+		}
+		code, msg := errorCode(err)
+		t.fail(code, msg, fmt.Errorf("open %q: %w", t.req.Filename, err))
+		return
+	}
+	t.file = f
+	defer f.Close()
+	t.size = f.Size()
+	if t.size < 0 {
+		t.fail(codeUndefined, "internal error", fmt.Errorf("open %q: negative size %d", t.req.Filename, t.size))
+		return
+	}
+
+	if err := t.negotiate(); err != nil {
+		t.fail(codeUndefined, "read error", fmt.Errorf("read %q: %w", t.req.Filename, err))
+		return
+	}
+	t.res.BlockSize, t.res.WindowSize = t.bs, t.window
+	t.send(ctx)
+}
+
+// listen opens the transfer's socket on the request's local address.
+func (t *transfer) listen() (*net.UDPConn, error) {
+	if t.local.IsValid() {
+		return net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(t.local, 0)))
+	}
+	network := "udp4"
+	if t.peer.Addr().Is6() {
+		network = "udp6"
+	}
+	return net.ListenUDP(network, nil)
+}
+
+// errorCode maps a Handler error to the TFTP error code and message sent.
+func errorCode(err error) (int, string) {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return codeNotFound, ErrNotFound.Error()
+	case errors.Is(err, ErrAccess):
+		return codeAccess, ErrAccess.Error()
+	case errors.Is(err, ErrBusy):
+		return codeUndefined, ErrBusy.Error()
+	}
+	return codeUndefined, err.Error()
+}
+
+// fail sends an ERROR packet from the transfer socket and records it.
+func (t *transfer) fail(code int, msg string, err error) {
+	_, _ = t.conn.WriteToUDPAddrPort(appendError(t.buf[:0], code, msg), t.peer)
+	t.res.Err = err
+	t.res.ErrorCode = code
+}
+
+// negotiate applies the requested options, builds the OACK and allocates
+// the transfer's buffers.
+func (t *transfer) negotiate() error {
+	cfg := &t.s.cfg
+	t.bs, t.window, t.timeout = 512, 1, cfg.Timeout
+	var blksize, timeout, window int64 = -1, -1, -1
+	opts := t.req.Options
+	if v, ok := opts["blksize"]; ok {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= minBlockSize {
+			blksize = min(n, int64(cfg.BlockSizeMax))
+			t.bs = int(blksize)
+		}
+	}
+	if v, ok := opts["timeout"]; ok {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 1 && n <= 255 {
+			timeout = n
+			t.timeout = time.Duration(n) * time.Second
+		}
+	}
+	if v, ok := opts["windowsize"]; ok && cfg.WindowSizeMax > 1 {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 1 && n <= 65535 {
+			window = min(n, int64(cfg.WindowSizeMax))
+			t.window = int(window)
+		}
+	}
+	t.buf = make([]byte, 4+max(t.bs, 512)) // an ERROR fits even with a tiny blksize
+	t.rbuf = make([]byte, 1024)
+	if t.netasc {
+		t.scratch = make([]byte, t.bs)
+		t.marks = make([]netasciiMark, t.window+1)
+	}
+
+	var oack []byte
+	if blksize >= 0 {
+		oack = appendOption(oack, "blksize", blksize)
+	}
+	if _, ok := opts["tsize"]; ok {
+		tsize := t.size
+		if t.netasc {
+			var err error
+			if tsize, err = netasciiSize(t.file, t.size, t.buf); err != nil {
+				return err
+			}
+		}
+		oack = appendOption(oack, "tsize", tsize)
+	}
+	if timeout >= 0 {
+		oack = appendOption(oack, "timeout", timeout)
+	}
+	if window >= 0 {
+		oack = appendOption(oack, "windowsize", window)
+	}
+	if oack != nil {
+		t.oack = binary.BigEndian.AppendUint16(make([]byte, 0, 2+len(oack)), opOACK)
+		t.oack = append(t.oack, oack...)
+	}
+	return nil
+}
+
+// send runs the transfer proper: OACK (packet 0) if options were accepted,
+// then DATA blocks 1..last, window by window, retransmitting the window
+// from its first unacknowledged packet on timeout. Packet indexes are
+// int64; on the wire the block number is the index modulo 65536, so block
+// numbers roll over from 65535 to 0.
+func (t *transfer) send(ctx context.Context) {
+	var (
+		base    int64 = 1  // first unacknowledged packet
+		next    int64      // next packet to send
+		sentMax int64 = -1 // highest packet sent so far
+		last    int64 = -1 // final DATA block; -1 while unknown (netascii)
+		tries   int        // timeouts in a row without progress
+		werr    error      // last write error
+	)
+	if t.oack != nil {
+		base = 0
+	}
+	next = base
+	if !t.netasc {
+		last = t.size/int64(t.bs) + 1
+	}
+	w := int64(t.window)
+	for {
+		// Send the window: only the OACK until it is acknowledged.
+		end := base + w - 1
+		if base == 0 {
+			end = 0
+		}
+		for next <= end && (last < 0 || next <= last) {
+			n, isLast, err := t.packet(next)
+			if err != nil {
+				t.fail(codeUndefined, "read error", fmt.Errorf("read %q: %w", t.req.Filename, err))
+				return
+			}
+			if isLast {
+				last = next
+			}
+			if next <= sentMax {
+				t.res.Retransmits++
+			} else {
+				sentMax = next
+			}
+			if _, err := t.conn.WriteToUDPAddrPort(t.buf[:n], t.peer); err != nil {
+				if errors.Is(err, net.ErrClosed) {
+					t.res.Err = fmt.Errorf("send block %d: %w", next, err)
+					return
+				}
+				werr = err // treated as a lost packet
+			}
+			next++
+		}
+
+		// Wait for an acknowledgement that moves the window.
+		if err := t.conn.SetReadDeadline(time.Now().Add(t.timeout)); err != nil {
+			t.res.Err = fmt.Errorf("set deadline: %w", err)
+			return
+		}
+	wait:
+		for {
+			if ctx.Err() != nil {
+				t.aborted(base)
+				return
+			}
+			n, from, err := t.conn.ReadFromUDPAddrPort(t.rbuf)
+			if err != nil {
+				if ctx.Err() != nil {
+					t.aborted(base)
+					return
+				}
+				if !errors.Is(err, os.ErrDeadlineExceeded) {
+					t.res.Err = fmt.Errorf("receive: %w", err)
+					t.res.Bytes = t.acked(base)
+					return
+				}
+				tries++
+				if tries > t.s.cfg.Retries {
+					t.res.TimedOut = true
+					t.res.Bytes = t.acked(base)
+					t.res.Err = fmt.Errorf("no ACK for block %d after %d retransmissions: %w", uint16(base), t.s.cfg.Retries, ErrTimeout)
+					if werr != nil {
+						t.res.Err = fmt.Errorf("%w (last send error: %w)", t.res.Err, werr)
+					}
+					return
+				}
+				next = base // resend the window
+				break wait
+			}
+			p := t.rbuf[:n]
+			if from.Addr().Unmap() != t.peer.Addr() || from.Port() != t.peer.Port() {
+				if n >= 2 && binary.BigEndian.Uint16(p) != opERROR {
+					_, _ = t.conn.WriteToUDPAddrPort(appendError(t.buf[:0], codeUnknownTID, "unknown transfer ID"), from)
+				}
+				continue
+			}
+			if n < 4 {
+				t.s.malformed.Add(1)
+				continue
+			}
+			switch binary.BigEndian.Uint16(p) {
+			case opACK:
+				// Map the 16-bit block number into [base-1, next-1].
+				lo := base - 1
+				idx := lo + int64(binary.BigEndian.Uint16(p[2:])-uint16(lo))
+				if idx == lo || idx >= next {
+					continue // duplicate, old or not yet sent: ignore
+				}
+				tries = 0
+				base = idx + 1
+				if idx == last {
+					t.res.Bytes = t.acked(base)
+					return // done
+				}
+				// An ACK inside the window means the client lost the
+				// blocks after it (RFC 7440): go on from there.
+				next = base
+				break wait
+			case opERROR:
+				code, msg := parseErrorPacket(p)
+				t.res.Err = &RemoteError{Code: code, Message: msg}
+				t.res.Bytes = t.acked(base)
+				return
+			default:
+				t.s.malformed.Add(1)
+			}
+		}
+	}
+}
+
+// packet builds packet i (0 = OACK, otherwise DATA block i) in t.buf and
+// returns its length and whether it is the final DATA block.
+func (t *transfer) packet(i int64) (int, bool, error) {
+	if i == 0 {
+		return copy(t.buf, t.oack), false, nil
+	}
+	binary.BigEndian.PutUint16(t.buf[0:], opDATA)
+	binary.BigEndian.PutUint16(t.buf[2:], uint16(i))
+	block := t.buf[4 : 4+t.bs]
+	if t.netasc {
+		L := int64(len(t.marks))
+		n, next, err := fillNetascii(block, t.scratch, t.file, t.size, t.marks[i%L])
+		if err != nil {
+			return 0, false, err
+		}
+		t.marks[(i+1)%L] = next
+		return 4 + n, n < t.bs, nil
+	}
+	off := (i - 1) * int64(t.bs)
+	n := min(int64(t.bs), t.size-off)
+	block = block[:n]
+	k, err := t.file.ReadAt(block, off)
+	if k < len(block) {
+		if err == nil || err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return 0, false, fmt.Errorf("block %d at offset %d: %w", uint16(i), off, err)
+	}
+	return 4 + int(n), int(n) < t.bs, nil
+}
+
+// acked returns the payload bytes before packet base, that is the bytes
+// the client has acknowledged when base is the first unacknowledged packet.
+func (t *transfer) acked(base int64) int64 {
+	if base <= 1 {
+		return 0
+	}
+	if t.netasc {
+		return t.marks[base%int64(len(t.marks))].out
+	}
+	return min((base-1)*int64(t.bs), t.size)
+}
+
+// aborted ends a transfer cancelled by Shutdown.
+func (t *transfer) aborted(base int64) {
+	t.res.Bytes = t.acked(base)
+	t.fail(codeUndefined, "server shutting down", ErrServerClosed)
+}
