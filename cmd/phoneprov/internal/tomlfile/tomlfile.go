@@ -92,7 +92,7 @@ func Decode(path string, v any) (*Document, error) {
 
 // Reporter collects validation problems; packages' Validate methods call it
 // with keys relative to their own section.
-type Reporter func(key string, err error)
+type Reporter = func(key string, err error)
 
 // Validate runs check with a Reporter that prefixes section to each key and
 // places it on its line. It returns nil when check reported nothing.
