@@ -70,6 +70,7 @@ type TFTPConfig struct {
 // DefaultConfig returns the built-in defaults: every protocol on, on its standard ports.
 func DefaultConfig() Config {
 	return Config{
+		ServerNames:  []string{},
 		DrainTimeout: 30 * time.Second,
 		HTTP: HTTPConfig{
 			Enabled:           true,
@@ -136,7 +137,7 @@ func (c Config) Validate(report func(key string, err error)) {
 		report("tftp.windowsize_max", fmt.Errorf("%d is %s", t.WindowSizeMax, outside(t.WindowSizeMax, 1, 64)))
 	}
 	if t.Timeout < 100*time.Millisecond || t.Timeout > 255*time.Second {
-		report("tftp.timeout", fmt.Errorf("%s is outside 100ms..255s", t.Timeout))
+		report("tftp.timeout", fmt.Errorf("%s is outside 100ms..255s (write durations with a unit, like \"1s\")", t.Timeout))
 	}
 	if t.Retries < 1 || t.Retries > 50 {
 		report("tftp.retries", fmt.Errorf("%d is %s", t.Retries, outside(t.Retries, 1, 50)))

@@ -3,6 +3,7 @@ package fileserve
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"net/netip"
 	"time"
 )
@@ -45,7 +46,7 @@ func logAccess(ctx context.Context, log *slog.Logger, ev AccessEvent) {
 	if ev.Source != "" {
 		attrs = append(attrs, slog.String("source", string(ev.Source)))
 	}
-	if ev.Resolved != "" && ev.Resolved != ev.Name {
+	if ev.Resolved != "" && ev.Resolved != strings.TrimLeft(ev.Name, "/") {
 		attrs = append(attrs, slog.String("served", ev.Resolved))
 	}
 	if ev.UserAgent != "" {

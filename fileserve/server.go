@@ -260,6 +260,17 @@ func (s *Server) Addrs() map[string][]net.Addr {
 	return out
 }
 
+func (s *Server) addrList(protocol string) string {
+	var out []string
+	for _, a := range s.Addrs()[protocol] {
+		out = append(out, a.String())
+	}
+	if len(out) == 0 {
+		return "off"
+	}
+	return strings.Join(out, ",")
+}
+
 func (s *Server) closeListeners() {
 	for _, l := range append(s.httpLns, s.httpsLns...) {
 		l.Close()
@@ -320,7 +331,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	for _, c := range s.tftpConns {
 		run(func() error { return s.tftp.server.Serve(tftpCtx, c) })
 	}
-	s.log.Info("file server ready", "listen", fmt.Sprint(s.Addrs()))
+	s.log.Info("file server ready", "http", s.addrList("http"), "https", s.addrList("https"), "tftp", s.addrList("tftp"))
 
 	var serveErr error
 	select {

@@ -62,7 +62,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp):
 		return 2
 	default:
-		fmt.Fprintf(stderr, "phoneprov %s: %v\n", args[0], err)
+		msg := err.Error()
+		if strings.Contains(msg, "\n") {
+			fmt.Fprintf(stderr, "phoneprov %s: problems found:\n%s\n", args[0], msg)
+		} else {
+			fmt.Fprintf(stderr, "phoneprov %s: %s\n", args[0], msg)
+		}
 		return 1
 	}
 }

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/phoneprov/phoneprov/deploy"
+)
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "phoneprov.toml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestConfigErrorsNameFileLineAndKey(t *testing.T) {
+	body := strings.Repeat("# padding\n", 12) + "[fileserve.tftp]\nblksize_max = 70000\n\n[log]\nformat = \"xml\"\n"
+	p := writeConfig(t, body)
+	_, err := loadConfig(p)
+	if err == nil {
+		t.Fatal("bad values accepted")
+	}
+	for _, want := range []string{
+		p + ":14: fileserve.tftp.blksize_max: 70000 is above 65464",
+		p + ":17: log.format: \"xml\" is not text or json",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}
+
+func TestConfigRefusesUnknownKeysAndWrongTypes(t *testing.T) {
+	for body, want := range map[string]string{
+		"[fileserve]\ncolour = \"blue\"\n":               ":2: fileserve.colour: unknown key",
+		"[fileserve.https]\nlisten = \":443\"\n":         ":2: fileserve.https.listen:",
+		"[fileserve]\ndrain_timeout = \"soon\"\n":        ":2: fileserve.drain_timeout:",
+		"[fileserve.http]\nlisten = [\":80\", \":80\"]\n": ":2: fileserve.http.listen[1]: \":80\" is listed twice",
+		"[fileserve.https]\ncert_file = \"a.pem\"\n":     ":2: fileserve.https.cert_file: cert_file and key_file go together",
+		"[admin]\nlisten = \"0.0.0.0\"\n":                ":2: admin.listen:",
+		"[fileserve.https]\nmin_version = \"1.4\"\n":     ":2: fileserve.https.min_version:",
+	} {
+		p := writeConfig(t, body)
+		_, err := loadConfig(p)
+		if err == nil || !strings.Contains(err.Error(), p+want) {
+			t.Errorf("config %q: error %v, want it to contain %q", body, err, p+want)
+		}
+	}
+}
+
+func TestRelativePathsFollowTheConfigFile(t *testing.T) {
+	p := writeConfig(t, "data_dir = \"state\"\n[fileserve]\nroot = \"tree\"\n")
+	cfg, err := loadConfig(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Dir(p)
+	if cfg.DataDir != filepath.Join(dir, "state") || cfg.FileServe.Root != filepath.Join(dir, "tree") {
+		t.Fatalf("paths not taken from the file's folder: %q %q", cfg.DataDir, cfg.FileServe.Root)
+	}
+}
+
+// The example in deploy/ shows every key with its default value, so the
+// file an operator starts from documents the whole configuration.
+func TestExampleConfigShowsEveryDefault(t *testing.T) {
+	p := writeConfig(t, string(deploy.ExampleConfig()))
+	cfg, err := loadConfig(p)
+	if err != nil {
+		t.Fatalf("example configuration does not load: %v", err)
+	}
+	if !reflect.DeepEqual(cfg, defaultConfig()) {
+		t.Errorf("example values differ from the defaults:\nexample  %+v\ndefaults %+v", cfg, defaultConfig())
+	}
+	var effective bytes.Buffer
+	if err := toml.NewEncoder(&effective).Encode(defaultConfig()); err != nil {
+		t.Fatal(err)
+	}
+	var keys map[string]any
+	if _, err := toml.Decode(effective.String(), &keys); err != nil {
+		t.Fatal(err)
+	}
+	var exampleKeys map[string]any
+	if _, err := toml.Decode(string(deploy.ExampleConfig()), &exampleKeys); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range flatten("", keys) {
+		if !contains(flatten("", exampleKeys), k) {
+			t.Errorf("deploy/phoneprov.toml does not show %s", k)
+		}
+	}
+}
+
+func flatten(prefix string, m map[string]any) []string {
+	var out []string
+	for k, v := range m {
+		key := k
+		if prefix != "" {
+			key = prefix + "." + k
+		}
+		if sub, ok := v.(map[string]any); ok {
+			out = append(out, flatten(key, sub)...)
+		} else {
+			out = append(out, key)
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func TestInitWritesAValidConfigAndRefusesToOverwrite(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "site")
+	var out, errb bytes.Buffer
+	if code := run(t.Context(), []string{"init", dir}, &out, &errb); code != 0 {
+		t.Fatalf("init: %d %s", code, errb.String())
+	}
+	for _, sub := range []string{"files", "backup", "cache", "tls"} {
+		if fi, err := os.Stat(filepath.Join(dir, sub)); err != nil || !fi.IsDir() {
+			t.Errorf("init did not create %s", sub)
+		}
+	}
+	cfgPath := filepath.Join(dir, "phoneprov.toml")
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		t.Fatalf("written config does not load: %v", err)
+	}
+	if cfg.DataDir != dir {
+		t.Errorf("data_dir = %q, want %q", cfg.DataDir, dir)
+	}
+	out.Reset()
+	if code := run(t.Context(), []string{"check", "-c", cfgPath}, &out, &errb); code != 0 || !strings.Contains(out.String(), "configuration is valid") {
+		t.Errorf("check of the written config: %d %s", code, errb.String())
+	}
+	errb.Reset()
+	if code := run(t.Context(), []string{"init", dir}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "already exists") {
+		t.Errorf("second init: %d %q", code, errb.String())
+	}
+}
+
+func TestCommandLine(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(t.Context(), nil, &out, &errb); code != 2 {
+		t.Errorf("no command: %d", code)
+	}
+	if code := run(t.Context(), []string{"frobnicate"}, &out, &errb); code != 2 {
+		t.Errorf("unknown command: %d", code)
+	}
+	if code := run(t.Context(), []string{"check", "-x"}, &out, &errb); code != 2 {
+		t.Errorf("unknown flag: %d", code)
+	}
+	out.Reset()
+	if code := run(t.Context(), []string{"version"}, &out, &errb); code != 0 || !strings.HasPrefix(out.String(), "phoneprov ") {
+		t.Errorf("version: %d %q", code, out.String())
+	}
+	if code := run(t.Context(), []string{"check", "-c", "/nonexistent/phoneprov.toml"}, &out, &errb); code != 1 {
+		t.Errorf("missing file: %d", code)
+	}
+}
