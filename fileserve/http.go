@@ -3,6 +3,7 @@ package fileserve
 import (
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/netip"
 	"path"
@@ -51,7 +52,7 @@ func (h *fileHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(rec, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	client := Client{Addr: ev.Client.Addr(), Protocol: h.protocol, UserAgent: ev.UserAgent}
+	client := Client{Addr: ev.Client.Addr(), Local: localAddr(r), Protocol: h.protocol, UserAgent: ev.UserAgent}
 	entry, err := st.ns.Open(r.Context(), r.URL.Path, client)
 	if err != nil {
 		ev.Detail = h.srv.openFailed(err)
@@ -95,6 +96,13 @@ func contentType(name string) string {
 		return "image/bmp"
 	}
 	return "application/octet-stream"
+}
+
+func localAddr(r *http.Request) netip.Addr {
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		return remoteAddrPort(a.String()).Addr()
+	}
+	return netip.Addr{}
 }
 
 func remoteAddrPort(s string) netip.AddrPort {

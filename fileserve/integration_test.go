@@ -474,3 +474,52 @@ func TestFileReplacedDuringDownload(t *testing.T) {
 		t.Fatalf("after replace: %d, %d bytes", status, len(body))
 	}
 }
+
+func TestSlowAndHostileHTTPClients(t *testing.T) {
+	ts := startServer(t, func(c *Config) {
+		c.HTTP.ReadHeaderTimeout = 300 * time.Millisecond
+		c.HTTP.IdleTimeout = 500 * time.Millisecond
+		c.HTTP.MaxHeaderBytes = 4096
+	})
+	// A client that never finishes its request head is cut off.
+	conn, err := net.Dial("tcp", ts.http)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprint(conn, "GET /x HTTP/1.1\r\nHost: a\r\nX-Slow: ")
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	start := time.Now()
+	buf := make([]byte, 512)
+	for {
+		if _, err := conn.Read(buf); err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatal("slow client was not disconnected")
+			}
+			break
+		}
+	}
+	if time.Since(start) > 3*time.Second {
+		t.Fatalf("slow client held for %s", time.Since(start))
+	}
+	// An oversized request head is refused.
+	status, _ := curl(t, "-H", "X-Big: "+strings.Repeat("a", 64<<10), "http://"+ts.http+"/x")
+	if status != 431 {
+		t.Fatalf("oversized head: %d, want 431", status)
+	}
+}
+
+func TestLegacyTLSOnlyWhenAskedFor(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.HTTPS.MinVersion = "1.0" })
+	ts.put(t, "x.txt", []byte("x"))
+	ca := CACertificatePath(filepath.Join(ts.dataDir, "tls"))
+	bin := requireTool(t, "curl")
+	// Debian's OpenSSL refuses TLS 1.0 at its default security level;
+	// @SECLEVEL=0 lets the client offer it, as an old phone would.
+	cmd := exec.Command(bin, "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", ca, "--tlsv1.0", "--tls-max", "1.0",
+		"--ciphers", "DEFAULT:@SECLEVEL=0", "https://"+ts.https+"/x.txt")
+	out, err := cmd.CombinedOutput()
+	if err != nil || string(out) != "200" {
+		t.Fatalf("TLS 1.0 with min_version 1.0: %v %s", err, out)
+	}
+}

@@ -39,9 +39,10 @@ func (e *RefusedError) Error() string { return fmt.Sprintf("refused %q: %s", e.N
 
 // Client is what the file server knows about who asks.
 type Client struct {
-	Addr      netip.Addr
-	Protocol  string // "http", "https" or "tftp"
-	UserAgent string // HTTP only
+	Addr      netip.Addr // the phone's address
+	Local     netip.Addr // the appliance's address the phone talked to (for HTTPSRVR and the like)
+	Protocol  string     // "http", "https" or "tftp"
+	UserAgent string     // HTTP only
 }
 
 // Generated is content a Generator made for one request.

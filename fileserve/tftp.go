@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/netip"
 	"sync"
@@ -43,8 +44,11 @@ func (e tftpEntry) Size() int64 { return e.Entry.Size }
 
 func (h *tftpHandler) OpenRead(ctx context.Context, req tftpd.Request) (tftpd.File, error) {
 	client := Client{Protocol: "tftp"}
-	if ap := udpAddrPort(req); ap.IsValid() {
+	if ap := udpAddrPort(req.Remote); ap.IsValid() {
 		client.Addr = ap.Addr()
+	}
+	if ap := udpAddrPort(req.Local); ap.IsValid() && !ap.Addr().IsUnspecified() {
+		client.Local = ap.Addr()
 	}
 	key := req.Remote.String()
 	e, err := h.srv.state.Load().ns.Open(ctx, req.Filename, client)
@@ -63,11 +67,11 @@ func (h *tftpHandler) OpenRead(ctx context.Context, req tftpd.Request) (tftpd.Fi
 	return tftpEntry{e}, nil
 }
 
-func udpAddrPort(req tftpd.Request) netip.AddrPort {
-	if req.Remote == nil {
+func udpAddrPort(a *net.UDPAddr) netip.AddrPort {
+	if a == nil {
 		return netip.AddrPort{}
 	}
-	ap := req.Remote.AddrPort()
+	ap := a.AddrPort()
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }
 
@@ -99,7 +103,7 @@ func (s *Server) tftpFinished(r tftpd.Result) {
 	ev := AccessEvent{
 		Time:     time.Now().Add(-r.Duration),
 		Protocol: "tftp",
-		Client:   udpAddrPort(r.Request),
+		Client:   udpAddrPort(r.Request.Remote),
 		Name:     r.Request.Filename,
 		Status:   tftpStatus(r),
 		Bytes:    r.Bytes,
