@@ -210,39 +210,48 @@ func serverTLSConfig(c HTTPSConfig, b *tlsca.Bundle) (*tls.Config, error) {
 // Bind opens every listening socket, or none: on failure the ones already
 // opened are closed and the error says what to do.
 func (s *Server) Bind() error {
-	var lc net.ListenConfig
-	fail := func(err error) error {
-		s.closeListeners()
-		return err
-	}
+	var err error
 	if s.cfg.HTTP.Enabled {
-		for _, a := range s.cfg.HTTP.Listen {
-			ln, err := lc.Listen(context.Background(), "tcp", a)
-			if err != nil {
-				return fail(bindError("http", a, err))
-			}
-			s.httpLns = append(s.httpLns, ln)
+		if s.httpLns, err = listenTCP("http", s.cfg.HTTP.Listen); err != nil {
+			s.closeListeners()
+			return err
 		}
 	}
 	if s.cfg.HTTPS.Enabled {
-		for _, a := range s.cfg.HTTPS.Listen {
-			ln, err := lc.Listen(context.Background(), "tcp", a)
-			if err != nil {
-				return fail(bindError("https", a, err))
-			}
-			s.httpsLns = append(s.httpsLns, ln)
+		if s.httpsLns, err = listenTCP("https", s.cfg.HTTPS.Listen); err != nil {
+			s.closeListeners()
+			return err
 		}
 	}
 	if s.cfg.TFTP.Enabled {
+		var lc net.ListenConfig
 		for _, a := range s.cfg.TFTP.Listen {
 			pc, err := lc.ListenPacket(context.Background(), "udp", a)
 			if err != nil {
-				return fail(bindError("tftp", a, err))
+				s.closeListeners()
+				return bindError("tftp", a, err)
 			}
 			s.tftpConns = append(s.tftpConns, pc.(*net.UDPConn))
 		}
 	}
 	return nil
+}
+
+// listenTCP opens every address, or none.
+func listenTCP(proto string, addrs []string) ([]net.Listener, error) {
+	var lc net.ListenConfig
+	var lns []net.Listener
+	for _, a := range addrs {
+		ln, err := lc.Listen(context.Background(), "tcp", a)
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			return nil, bindError(proto, a, err)
+		}
+		lns = append(lns, ln)
+	}
+	return lns, nil
 }
 
 // Addrs returns the bound addresses by protocol, for logs and tests.

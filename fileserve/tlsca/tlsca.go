@@ -235,18 +235,9 @@ func loadOrCreateCA(ctx context.Context, cfg *config) (*caMaterial, error) {
 			return nil, err
 		}
 		if key == nil {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			key, err = rsa.GenerateKey(rand.Reader, cfg.bits)
+			var keyPEM []byte
+			key, keyPEM, err = newKey(ctx, cfg.bits, "CA")
 			if err != nil {
-				return nil, fmt.Errorf("tlsca: generate CA key: %w", err)
-			}
-			keyPEM, err := encodeKey(key)
-			if err != nil {
-				return nil, fmt.Errorf("tlsca: encode CA key: %w", err)
-			}
-			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
 			if err := writeFileAtomic(cfg.dir, CAKeyFileName, keyPEM, 0o600, true); errors.Is(err, errExists) {
@@ -419,18 +410,9 @@ func ensureServer(ctx context.Context, cfg *config, ca *caMaterial) (*serverMate
 		return nil, err
 	}
 	if key == nil {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		key, err = rsa.GenerateKey(rand.Reader, cfg.bits)
+		var keyPEM []byte
+		key, keyPEM, err = newKey(ctx, cfg.bits, "server")
 		if err != nil {
-			return nil, fmt.Errorf("tlsca: generate server key: %w", err)
-		}
-		keyPEM, err := encodeKey(key)
-		if err != nil {
-			return nil, fmt.Errorf("tlsca: encode server key: %w", err)
-		}
-		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		// Written before the certificate: a crash in between leaves a
@@ -529,4 +511,24 @@ func createServerCert(key *rsa.PrivateKey, ca *caMaterial, cfg *config) ([]byte,
 		SignatureAlgorithm:    x509.SHA256WithRSA,
 	}
 	return x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+}
+
+// newKey generates an RSA key and its PEM form; what names it in errors.
+// Key generation takes a while, so ctx is checked before and after.
+func newKey(ctx context.Context, bits int, what string) (*rsa.PrivateKey, []byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	key, err := rsa.GenerateKey(rand.Reader, bits)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tlsca: generate %s key: %w", what, err)
+	}
+	keyPEM, err := encodeKey(key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tlsca: encode %s key: %w", what, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	return key, keyPEM, nil
 }
