@@ -3,8 +3,8 @@ package fileserve
 import (
 	"context"
 	"log/slog"
-	"strings"
 	"net/netip"
+	"strings"
 	"time"
 )
 

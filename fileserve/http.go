@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"path"
 	"strings"
 	"sync/atomic"
@@ -143,13 +144,25 @@ func (w *recordingWriter) ReadFrom(r io.Reader) (int64, error) {
 	}
 	var n int64
 	var err error
-	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
-		n, err = rf.ReadFrom(r)
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok && isFile(r) {
+		n, err = rf.ReadFrom(r) // sendfile
 	} else {
+		// In-memory bodies go through the response buffer, so a small
+		// file leaves in the same write as the headers.
 		n, err = io.Copy(struct{ io.Writer }{w.ResponseWriter}, r)
 	}
 	w.bytes += n
 	return n, err
+}
+
+// isFile reports whether r reads an open file, which the kernel can send
+// without copying.
+func isFile(r io.Reader) bool {
+	if lr, ok := r.(*io.LimitedReader); ok {
+		r = lr.R
+	}
+	_, ok := r.(*os.File)
+	return ok
 }
 
 // Unwrap lets http.ResponseController reach the real writer.

@@ -48,15 +48,25 @@ func (l *eventLog) ObserveAccess(ev AccessEvent) {
 	l.mu.Unlock()
 }
 
+// find returns the latest event for name. The server records a TFTP
+// transfer when the last ACK arrives, which can be just after the client
+// exits, so it waits a little for the event to show up.
 func (l *eventLog) find(protocol, name string) (AccessEvent, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for i := len(l.events) - 1; i >= 0; i-- {
-		if ev := l.events[i]; ev.Protocol == protocol && ev.Name == name {
-			return ev, true
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		l.mu.Lock()
+		for i := len(l.events) - 1; i >= 0; i-- {
+			if ev := l.events[i]; ev.Protocol == protocol && ev.Name == name {
+				l.mu.Unlock()
+				return ev, true
+			}
 		}
+		l.mu.Unlock()
+		if time.Now().After(deadline) {
+			return AccessEvent{}, false
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	return AccessEvent{}, false
 }
 
 type testServer struct {
@@ -421,6 +431,11 @@ func TestTFTPHundredConcurrentDownloads(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+	// The server counts a transfer when its last ACK arrives, just after the client exits.
+	deadline := time.Now().Add(3 * time.Second)
+	for testutil.ToFloat64(ts.metrics.requests.WithLabelValues("tftp", "200")) < 100 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
 	}
 	if got := testutil.ToFloat64(ts.metrics.requests.WithLabelValues("tftp", "200")); got != 100 {
 		t.Errorf("tftp 200s = %v, want 100", got)

@@ -104,6 +104,7 @@ type Namespace struct {
 	builtin map[string]*Generated // lower-cased name → content
 	gen     Generator
 	dirs    *dirCache
+	small   *smallFiles
 }
 
 // NewNamespace opens the operator's tree at dir. builtin and gen may be nil.
@@ -112,7 +113,7 @@ func NewNamespace(dir string, builtin []*Generated, gen Generator) (*Namespace, 
 	if err != nil {
 		return nil, fmt.Errorf("open file root: %w", err)
 	}
-	ns := &Namespace{root: root, builtin: map[string]*Generated{}, gen: gen, dirs: newDirCache()}
+	ns := &Namespace{root: root, builtin: map[string]*Generated{}, gen: gen, dirs: newDirCache(), small: newSmallFiles()}
 	for _, b := range builtin {
 		ns.builtin[strings.ToLower(b.Name)] = b
 	}
@@ -196,6 +197,11 @@ func memoryEntry(g *Generated, src Source) *Entry {
 }
 
 func (ns *Namespace) openOperator(name string) (*Entry, error) {
+	if fi, err := ns.root.Stat(name); err == nil && fi.Mode().IsRegular() && fi.Size() <= smallFileMax {
+		if e := ns.small.entry(name, fi); e != nil {
+			return e, nil
+		}
+	}
 	f, err := ns.openNonBlocking(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		folded, ok := ns.foldCase(name)
@@ -220,6 +226,11 @@ func (ns *Namespace) openOperator(name string) (*Entry, error) {
 	if !fi.Mode().IsRegular() {
 		f.Close()
 		return nil, &RefusedError{Name: name, Reason: "not_regular"}
+	}
+	if fi.Size() <= smallFileMax {
+		if e := ns.small.load(name, f, fi); e != nil {
+			return e, nil
+		}
 	}
 	return &Entry{
 		Name: name, Source: SourceOperator, Size: fi.Size(), ModTime: fi.ModTime(),

@@ -1,0 +1,215 @@
+// Command phonebench measures phoneprov's file serving side by side with the
+// servers an operator would otherwise pick: nginx for HTTP and HTTPS, and
+// tftpd-hpa for TFTP.
+//
+//	go run ./cmd/phonebench -phoneprov bin/phoneprov -out bench-results
+//
+// It starts every server itself on 127.0.0.1 (free high ports, a temporary
+// directory it removes afterwards), runs the same load against phoneprov
+// and the peer in alternation (wrk for HTTP(S), its own pin/tftp client
+// for TFTP), samples each server's memory and CPU from /proc, and prints a
+// table with the ratios and the targets. A Markdown report goes to
+// OUT/files-YYYYMMDD-HHMMSS.md.
+//
+// The exit status is 0 when everything ran, whether or not targets were
+// met; 1 when something could not run (a tool is missing, a server did not
+// start, a load failed); 2 for a bad command line; 130 when interrupted.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+// Exit statuses.
+const (
+	exitOK          = 0
+	exitFailed      = 1
+	exitUsage       = 2
+	exitInterrupted = 130
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	opts, err := parseOptions(args, stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case err != nil:
+		return exitUsage
+	}
+	if err := opts.resolveTools(); err != nil {
+		fmt.Fprintf(stderr, "phonebench: cannot run: %v\n", err)
+		return exitFailed
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	rep, benchErr := bench(ctx, opts, func(line string) { fmt.Fprintf(stderr, "phonebench: %s\n", line) })
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "phonebench: interrupted; servers stopped, nothing written")
+		return exitInterrupted
+	}
+	status := exitOK
+	if rep != nil {
+		fmt.Fprintln(stdout)
+		if err := rep.writeTable(stdout); err != nil {
+			fmt.Fprintf(stderr, "phonebench: %v\n", err)
+			status = exitFailed
+		}
+		path, err := rep.writeMarkdownFile(opts.Out)
+		if err != nil {
+			fmt.Fprintf(stderr, "phonebench: %v\n", err)
+			status = exitFailed
+		} else {
+			fmt.Fprintf(stdout, "\nreport: %s\n", path)
+		}
+		if missed := rep.missed(); len(missed) > 0 {
+			fmt.Fprintf(stdout, "\ntargets missed (%d):\n", len(missed))
+			for _, m := range missed {
+				fmt.Fprintf(stdout, "  - %s\n", m)
+			}
+		} else {
+			fmt.Fprintln(stdout, "\nall targets that ran were met")
+		}
+	}
+	if benchErr != nil {
+		fmt.Fprintf(stderr, "phonebench: could not run everything: %v\n", benchErr)
+		status = exitFailed
+	}
+	return status
+}
+
+// bench starts the servers, runs the selected scenarios and gathers the
+// report. It returns a report whenever the servers started, with an error
+// if some scenario could not run.
+func bench(ctx context.Context, opts options, progress func(string)) (*report, error) {
+	started := time.Now()
+	ws, err := newWorkspace()
+	if err != nil {
+		return nil, err
+	}
+	defer ws.remove()
+	var cs children
+	defer func() { // runs before ws.remove
+		if err := cs.stopAll(); err != nil {
+			progress("cleanup: " + err.Error())
+		}
+	}()
+
+	progress("starting servers in " + ws.Dir)
+	srv, err := startServers(ctx, &cs, ws, opts)
+	if err != nil {
+		return nil, err
+	}
+	rep := &report{Started: started, Opts: opts, Machine: describeMachine(ctx, opts), Servers: srv.all()}
+
+	rn := runner{rounds: opts.Rounds, duration: opts.Duration, warmup: opts.Warmup, settle: opts.Settle, progress: progress}
+	var errs []error
+	for _, sc := range buildScenarios(opts, ws) {
+		peer := srv.nginx
+		if sc.Proto == "tftp" {
+			peer = srv.tftpd
+		}
+		res := rn.run(ctx, sc, srv.phoneprov, peer)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		rep.Results = append(rep.Results, res)
+		if res.Err != nil {
+			errs = append(errs, res.Err)
+			progress("error: " + res.Err.Error())
+		}
+		if err := srv.died(); err != nil {
+			errs = append(errs, err)
+			break
+		}
+	}
+
+	hwm, err := readStatusBytes(srv.phoneprov.pid(), "VmHWM")
+	if err != nil {
+		errs = append(errs, fmt.Errorf("phoneprov VmHWM: %w", err))
+	}
+	ppMem := memoryOf(srv.phoneprov, "one process", rep.Results)
+	ppMem.HWM = hwm
+	rep.Memory = append(rep.Memory, ppMem)
+	if srv.nginx != nil {
+		rep.Memory = append(rep.Memory, memoryOf(srv.nginx, "RSS of master + workers summed", rep.Results))
+	}
+	if srv.tftpd != nil {
+		rep.Memory = append(rep.Memory, memoryOf(srv.tftpd, "RSS of listener + forked transfers summed", rep.Results))
+	}
+	peak := max(ppMem.PeakRSS, hwm)
+	if len(rep.Results) == 0 {
+		peak = 0
+	}
+	rep.Verdicts = evaluate(targets(), rep.Results, peak)
+	return rep, errors.Join(errs...)
+}
+
+// servers are the running servers; peers are nil when not needed.
+type servers struct {
+	phoneprov, nginx, tftpd *server
+}
+
+// startServers starts phoneprov and the peers the selected scenarios need,
+// then checks that every HTTP(S) listener serves the test files intact.
+func startServers(ctx context.Context, cs *children, ws *workspace, opts options) (servers, error) {
+	var s servers
+	var err error
+	if s.phoneprov, err = startPhoneprov(ctx, cs, ws, opts.Phoneprov); err != nil {
+		return servers{}, err
+	}
+	if opts.Only["http"] || opts.Only["https"] {
+		if s.nginx, err = startNginx(ctx, cs, ws, opts.Nginx); err != nil {
+			return servers{}, err
+		}
+	}
+	if opts.Only["tftp"] {
+		if s.tftpd, err = startTFTPD(ctx, cs, ws, opts.TFTPD); err != nil {
+			return servers{}, err
+		}
+	}
+	for _, srv := range s.all() {
+		for _, base := range []string{srv.HTTP, srv.HTTPS} {
+			if base == "" {
+				continue
+			}
+			if err := verifyHTTP(ctx, base, ws.Big, ws.Small); err != nil {
+				return servers{}, fmt.Errorf("%s: %w", srv.Name, err)
+			}
+		}
+	}
+	return s, nil
+}
+
+// all returns the servers that run.
+func (s servers) all() []*server {
+	var out []*server
+	for _, srv := range []*server{s.phoneprov, s.nginx, s.tftpd} {
+		if srv != nil {
+			out = append(out, srv)
+		}
+	}
+	return out
+}
+
+// died returns an error for the first server that is no longer running.
+func (s servers) died() error {
+	for _, srv := range s.all() {
+		if srv.proc.exited() {
+			return srv.proc.failure()
+		}
+	}
+	return nil
+}

@@ -1,0 +1,42 @@
+package main
+
+import (
+	"io"
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestParseOptions(t *testing.T) {
+	o, err := parseOptions([]string{"-phoneprov", "bin/phoneprov", "-quick", "-only", "tftp, http", "-tftp-clients", "1,100"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Duration != time.Second || o.Warmup != 0 || o.Rounds != 1 {
+		t.Errorf("-quick: duration %v, warmup %v, rounds %d", o.Duration, o.Warmup, o.Rounds)
+	}
+	if !o.Only["tftp"] || !o.Only["http"] || o.Only["https"] {
+		t.Errorf("-only: %v", o.Only)
+	}
+	if !slices.Equal(o.TFTPClients, []int{1, 100}) {
+		t.Errorf("-tftp-clients: %v", o.TFTPClients)
+	}
+	if o.CommandLine != "go run ./cmd/phonebench -phoneprov bin/phoneprov -quick -only 'tftp, http' -tftp-clients 1,100" {
+		t.Errorf("command line: %s", o.CommandLine)
+	}
+
+	o, err = parseOptions([]string{"-quick", "-duration", "3s"}, io.Discard)
+	if err != nil || o.Duration != 3*time.Second {
+		t.Errorf("-quick -duration 3s: %v, %v", o.Duration, err)
+	}
+}
+
+func TestParseOptionsRefuses(t *testing.T) {
+	for _, args := range [][]string{
+		{"-only", "ftp"}, {"-rounds", "0"}, {"-duration", "100ms"}, {"-tftp-clients", "0"}, {"extra"},
+	} {
+		if _, err := parseOptions(args, io.Discard); err == nil {
+			t.Errorf("parseOptions(%q) accepted", args)
+		}
+	}
+}

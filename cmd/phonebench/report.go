@@ -1,0 +1,243 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// report is everything one benchmark run found.
+type report struct {
+	Started  time.Time
+	Opts     options
+	Machine  machine
+	Results  []scenarioResult
+	Verdicts []verdict
+	Memory   []serverMemory
+	Servers  []*server // as run, for the appendix
+}
+
+// serverMemory is one server's resource use over all its measured runs.
+type serverMemory struct {
+	Name    string
+	PeakRSS int64         // highest sampled RSS of the process tree
+	HWM     int64         // VmHWM of the main process before it stopped; 0 if not read
+	CPU     time.Duration // over all measured runs
+	Tree    string        // what the process tree is
+}
+
+// memoryOf sums a server's usage over the results; tree says what its
+// process tree is.
+func memoryOf(s *server, tree string, results []scenarioResult) serverMemory {
+	name := s.Name
+	m := serverMemory{Name: name, Tree: tree + "; CPU from " + s.proc.cpuSource()}
+	for _, r := range results {
+		runs := r.Other
+		if name == "phoneprov" {
+			runs = r.Phoneprov
+		} else if r.Peer != name {
+			continue
+		}
+		for _, f := range runs {
+			m.PeakRSS = max(m.PeakRSS, f.Usage.PeakRSS)
+			m.CPU += f.Usage.CPU
+		}
+	}
+	return m
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.1f", float64(n)/(1<<20)) }
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.2f", d.Seconds()) }
+
+func fmtRatio(x float64) string {
+	if math.IsNaN(x) {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2f×", x)
+}
+
+func fmtFigure(x float64, unit string) string {
+	if math.IsNaN(x) {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.1f %s", x, unit)
+}
+
+// detail is the secondary figures of a summary, by protocol.
+func detail(proto string, s summary) string {
+	if proto == "tftp" {
+		return fmt.Sprintf("%.1f transfers/s, %d failed", s.Rate, s.Failures)
+	}
+	return fmt.Sprintf("%.1f MiB/s, p99 %v", s.Rate, s.P99.Round(10*time.Microsecond))
+}
+
+// writeTable prints the results, targets and memory as aligned text.
+func (r *report) writeTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "ratio = phoneprov/peer throughput (>1: phoneprov better); CPU = server's CPU s in the run; client = load generator's CPU s")
+	fmt.Fprintln(tw, "SCENARIO\tLOAD\tPHONEPROV\tPEER\tRATIO\tCPU pp/peer\tclient pp/peer\tRSS MiB pp/peer\tFAILED pp/peer")
+	for _, res := range r.Results {
+		sc := res.Scenario
+		if res.Err != nil {
+			fmt.Fprintf(tw, "%s\t%s\tERROR (below)\t\t\t\t\t\t\n", sc.Title, sc.Load)
+			continue
+		}
+		pp, peer := summarize(res.Phoneprov), summarize(res.Other)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s (%s)\t%s\t%s/%s\t%s/%s\t%s/%s\t%d/%d\n",
+			sc.Title, sc.Load, fmtFigure(pp.Throughput, sc.Unit), fmtFigure(peer.Throughput, sc.Unit), res.Peer,
+			fmtRatio(ratio(pp.Throughput, peer.Throughput)), secs(pp.CPU), secs(peer.CPU),
+			secs(pp.ClientCPU), secs(peer.ClientCPU), mib(pp.PeakRSS), mib(peer.PeakRSS), pp.Failures, peer.Failures)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, res := range r.Results {
+		if res.Err != nil {
+			fmt.Fprintf(w, "ERROR %v\n", res.Err)
+		}
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "TARGET\tGOT\tSTATUS")
+	for _, v := range r.Verdicts {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", v.Goal, v.Got, v.Status)
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "SERVER\tPEAK RSS MiB\tVmHWM MiB\tCPU s (all runs)\t")
+	for _, m := range r.Memory {
+		hwm := "-"
+		if m.HWM > 0 {
+			hwm = mib(m.HWM)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.Name, mib(m.PeakRSS), hwm, secs(m.CPU), m.Tree)
+	}
+	return tw.Flush()
+}
+
+// missed returns the goals that were not met or could not be judged.
+func (r *report) missed() []string {
+	var out []string
+	for _, v := range r.Verdicts {
+		if v.Status == statusMiss || v.Status == statusError {
+			out = append(out, fmt.Sprintf("%s (%s: %s)", v.Goal, v.Status, v.Got))
+		}
+	}
+	return out
+}
+
+// writeMarkdownFile writes the Markdown report to dir/files-YYYYMMDD-HHMMSS.md
+// and returns its path.
+func (r *report) writeMarkdownFile(dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("create report directory: %w", err)
+	}
+	path := filepath.Join(dir, "files-"+r.Started.Format("20060102-150405")+".md")
+	var b strings.Builder
+	r.writeMarkdown(&b)
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return "", fmt.Errorf("write report: %w", err)
+	}
+	return path, nil
+}
+
+// writeMarkdown renders the report.
+func (r *report) writeMarkdown(b *strings.Builder) {
+	o, m := r.Opts, r.Machine
+	fmt.Fprintf(b, "# phoneprov file serving vs nginx and tftpd-hpa — %s\n\n", r.Started.Format("2006-01-02 15:04:05 MST"))
+	fmt.Fprintf(b, "Command: `%s`\n\n", o.CommandLine)
+
+	b.WriteString("## Machine\n\n")
+	for _, kv := range [][2]string{
+		{"nproc", fmt.Sprint(m.NProc)}, {"CPU", m.CPU}, {"kernel", m.Kernel}, {"go (phonebench)", m.Go},
+		{"phoneprov", m.Phoneprov}, {"nginx", m.Nginx}, {"in.tftpd", m.TFTPD}, {"wrk", m.Wrk},
+	} {
+		if kv[1] != "" {
+			fmt.Fprintf(b, "- %s: `%s`\n", kv[0], kv[1])
+		}
+	}
+
+	b.WriteString("\n## Method\n\n")
+	fmt.Fprintf(b, "- Every server on 127.0.0.1, free high ports, serving the same temporary tree of random files; load generator on the same machine.\n")
+	warm := "no warm-up"
+	if o.Warmup > 0 {
+		warm = fmt.Sprintf("an unmeasured %v warm-up per server and scenario", o.Warmup)
+	}
+	fmt.Fprintf(b, "- Runs of %v after %s; %s, alternating which server goes first; figures are medians over rounds (failures summed, RSS the highest).\n", o.Duration, warm, plural(o.Rounds, "round"))
+	fmt.Fprintf(b, "- HTTP(S): `wrk -t1 -c<N> -d<D>s --latency`; throughput is Requests/sec. Each file was first downloaded once from each server and its sha256 checked.\n")
+	fmt.Fprintf(b, "- TFTP: pin/tftp v3 client in phonebench, one goroutine per client downloading over and over, blksize %d, tsize, timeout %v, %d retries; every transfer's size and sha256 checked. MB/s = payload bytes (10^6) received inside the window / window; transfers still running when it closes are cut and count as neither done nor failed.\n", tftpBlockSize, tftpTimeout, tftpRetries)
+	b.WriteString("- phoneprov: log level warn, admin listener off, `blksize_max = 1468`, otherwise defaults (HTTPS with its own CA-issued certificate).\n")
+	b.WriteString("- RSS of a process tree is the sum of each process's VmRSS (nginx master + workers, in.tftpd + its forked transfers), sampled every 100 ms; shared pages count once per process. Server CPU is the run's share of the cgroup v2 `cpu.stat` usage of a group each server is started in (all its processes, exited ones included); without cgroup v2, utime+stime from /proc (see the last table).\n")
+	b.WriteString("- Client CPU is wrk's rusage, or phonebench's own for TFTP (its pin/tftp goroutines). wrk -t1 is one thread: near 1 s per second of run, it, not the server, sets the pace.\n")
+	b.WriteString("- Ratio = phoneprov / peer on throughput: above 1 means phoneprov did better.\n")
+
+	b.WriteString("\n## Results\n\n")
+	b.WriteString("| Scenario | Load | phoneprov | peer | ratio | phoneprov detail | peer detail | server CPU s pp / peer | client CPU s pp / peer | peak RSS MiB pp / peer |\n")
+	b.WriteString("|---|---|--:|--:|--:|---|---|--:|--:|--:|\n")
+	for _, res := range r.Results {
+		sc := res.Scenario
+		if res.Err != nil {
+			fmt.Fprintf(b, "| %s | `%s` | ERROR | | | %s | | | | |\n", sc.Title, sc.Load, mdEscape(res.Err.Error()))
+			continue
+		}
+		pp, peer := summarize(res.Phoneprov), summarize(res.Other)
+		fmt.Fprintf(b, "| %s | `%s` | %s | %s (%s) | **%s** | %s | %s | %s / %s | %s / %s | %s / %s |\n",
+			sc.Title, sc.Load, fmtFigure(pp.Throughput, sc.Unit), fmtFigure(peer.Throughput, sc.Unit), res.Peer,
+			fmtRatio(ratio(pp.Throughput, peer.Throughput)), detail(sc.Proto, pp), detail(sc.Proto, peer),
+			secs(pp.CPU), secs(peer.CPU), secs(pp.ClientCPU), secs(peer.ClientCPU), mib(pp.PeakRSS), mib(peer.PeakRSS))
+	}
+	if o.Rounds > 1 {
+		b.WriteString("\nPer round (phoneprov / peer):\n\n")
+		for _, res := range r.Results {
+			if res.Err != nil {
+				continue
+			}
+			var parts []string
+			for i := range min(len(res.Phoneprov), len(res.Other)) {
+				parts = append(parts, fmt.Sprintf("%.1f / %.1f", res.Phoneprov[i].Throughput, res.Other[i].Throughput))
+			}
+			fmt.Fprintf(b, "- %s (%s): %s\n", res.Scenario.Title, res.Scenario.Unit, strings.Join(parts, "; "))
+		}
+	}
+	for _, res := range r.Results {
+		for _, run := range []struct {
+			who  string
+			runs []figures
+		}{{"phoneprov", res.Phoneprov}, {res.Peer, res.Other}} {
+			if s := summarize(run.runs); s.FirstErr != "" {
+				fmt.Fprintf(b, "\n%s, %s, first failure: `%s`\n", res.Scenario.Title, run.who, s.FirstErr)
+			}
+		}
+	}
+
+	b.WriteString("\n## Targets\n\n| Target | Got | Status |\n|---|---|---|\n")
+	for _, v := range r.Verdicts {
+		fmt.Fprintf(b, "| %s | %s | **%s** |\n", v.Goal, v.Got, v.Status)
+	}
+
+	b.WriteString("\n## Memory and CPU over all measured runs\n\n| Server | peak RSS MiB | VmHWM MiB | CPU s | measured |\n|---|--:|--:|--:|---|\n")
+	for _, mem := range r.Memory {
+		hwm := "–"
+		if mem.HWM > 0 {
+			hwm = mib(mem.HWM)
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", mem.Name, mib(mem.PeakRSS), hwm, secs(mem.CPU), mem.Tree)
+	}
+
+	b.WriteString("\n## Servers as run\n")
+	for _, s := range r.Servers {
+		fmt.Fprintf(b, "\n%s: `%s`\n", s.Name, strings.Join(s.proc.cmd.Args, " "))
+		if s.Conf != "" {
+			fmt.Fprintf(b, "\n```\n%s```\n", s.Conf)
+		}
+	}
+}
+
+// mdEscape keeps text from breaking a Markdown table row.
+func mdEscape(s string) string {
+	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
+}

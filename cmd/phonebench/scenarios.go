@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// figures is the outcome of one run of a scenario against one server.
+type figures struct {
+	Throughput float64       // the compared figure: req/s over HTTP(S), MB/s over TFTP
+	Rate       float64       // HTTP(S): MiB/s transferred; TFTP: transfers/s
+	P99        time.Duration // HTTP(S) only
+	Failures   int64         // TFTP: failed transfers; HTTP(S): socket errors
+	FirstErr   string        // the first failure, if any
+	ClientCPU  time.Duration // the load generator's CPU time
+	Usage      usage         // the server's process tree during the run
+}
+
+// scenario is one load, run alternately against phoneprov and a peer.
+type scenario struct {
+	ID    string // stable key, e.g. "https-small"
+	Proto string // "http", "https" or "tftp", as -only names them
+	Title string // for the report
+	Unit  string // of Throughput
+	Load  string // the load, for the report
+	run   func(ctx context.Context, s *server, d time.Duration) (figures, error)
+}
+
+// scenarioResult holds every run of a scenario.
+type scenarioResult struct {
+	Scenario  scenario
+	Peer      string
+	Phoneprov []figures
+	Other     []figures
+	Err       error // the scenario could not be run to the end
+}
+
+// buildScenarios returns the scenarios opts selects, in running order.
+func buildScenarios(opts options, ws *workspace) []scenario {
+	var out []scenario
+	for _, proto := range []string{"http", "https"} {
+		for _, f := range []struct {
+			file  testFile
+			conns int
+			id    string
+		}{{ws.Big, opts.BigConns, "big"}, {ws.Small, opts.SmallConns, "small"}} {
+			if !opts.Only[proto] {
+				continue
+			}
+			out = append(out, httpScenario(opts.Wrk, proto, f.id, f.file, f.conns))
+		}
+	}
+	if opts.Only["tftp"] {
+		for _, n := range opts.TFTPClients {
+			out = append(out, tftpScenario(ws.TFTP, n))
+		}
+	}
+	return out
+}
+
+func httpScenario(wrk, proto, id string, f testFile, conns int) scenario {
+	return scenario{
+		ID:    proto + "-" + id,
+		Proto: proto,
+		Title: fmt.Sprintf("%s %s", map[string]string{"http": "HTTP", "https": "HTTPS"}[proto], sizeName(f.Size)),
+		Unit:  "req/s",
+		Load:  fmt.Sprintf("wrk -t1 -c%d --latency", conns),
+		run: func(ctx context.Context, s *server, d time.Duration) (figures, error) {
+			base := s.HTTP
+			if proto == "https" {
+				base = s.HTTPS
+			}
+			r, err := wrkRun(ctx, wrk, base+"/"+f.Name, conns, d)
+			if err != nil {
+				return figures{}, err
+			}
+			return figures{
+				Throughput: r.RequestsPerSec, Rate: r.BytesPerSec / (1 << 20),
+				P99: r.P99, Failures: r.SocketErrors, ClientCPU: r.CPU,
+			}, nil
+		},
+	}
+}
+
+// tftpScenarioID returns the ID of the TFTP scenario with n clients.
+func tftpScenarioID(n int) string { return fmt.Sprintf("tftp-%d", n) }
+
+func tftpScenario(f testFile, clients int) scenario {
+	return scenario{
+		ID:    tftpScenarioID(clients),
+		Proto: "tftp",
+		Title: fmt.Sprintf("TFTP %s, %s", sizeName(f.Size), plural(clients, "client")),
+		Unit:  "MB/s",
+		Load:  fmt.Sprintf("pin/tftp ×%d, blksize %d, tsize", clients, tftpBlockSize),
+		run: func(ctx context.Context, s *server, d time.Duration) (figures, error) {
+			r, err := runTFTPLoad(ctx, tftpLoad{Addr: s.TFTP, File: f, Clients: clients, Duration: d})
+			if err != nil {
+				return figures{}, err
+			}
+			return figures{
+				Throughput: r.MBps(), Rate: r.TPS(), Failures: r.Failed, FirstErr: r.FirstErr, ClientCPU: r.CPU,
+			}, nil
+		},
+	}
+}
+
+// plural spells a count with its noun: "1 client", "20 clients".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// sizeName spells a size the way the report does: "10 MiB", "2 KiB".
+func sizeName(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// runner runs scenarios against phoneprov and a peer, alternating.
+type runner struct {
+	rounds   int
+	duration time.Duration
+	warmup   time.Duration
+	settle   time.Duration // pause between runs, for sockets and forked servers to wind down
+	progress func(string)  // one line per step
+}
+
+// run warms both servers up, then runs rounds of sc; odd rounds start with
+// phoneprov, even ones with the peer, so drift on a shared machine affects
+// both.
+func (r runner) run(ctx context.Context, sc scenario, pp, peer *server) scenarioResult {
+	res := scenarioResult{Scenario: sc, Peer: peer.Name}
+	if r.warmup > 0 {
+		for _, s := range []*server{pp, peer} {
+			r.progress(fmt.Sprintf("%-22s warm-up   %s", sc.Title, s.Name))
+			// Only warms; a measured run that fails the same way is an error.
+			if _, err := sc.run(ctx, s, r.warmup); err != nil {
+				r.progress(fmt.Sprintf("%-22s warm-up   %s: %v (ignored)", sc.Title, s.Name, err))
+			}
+			sleepCtx(ctx, r.settle)
+		}
+	}
+	for round := range r.rounds {
+		order := []*server{pp, peer}
+		if round%2 == 1 {
+			slices.Reverse(order)
+		}
+		for _, s := range order {
+			f, err := r.measure(ctx, sc, s)
+			if err != nil {
+				res.Err = fmt.Errorf("%s: round %d against %s: %w", sc.Title, round+1, s.Name, err)
+				return res
+			}
+			r.progress(fmt.Sprintf("%-22s round %d   %-10s %10.1f %s", sc.Title, round+1, s.Name, f.Throughput, sc.Unit))
+			if s == pp {
+				res.Phoneprov = append(res.Phoneprov, f)
+			} else {
+				res.Other = append(res.Other, f)
+			}
+			sleepCtx(ctx, r.settle)
+		}
+	}
+	return res
+}
+
+// measure runs sc once against s while sampling s's process tree.
+func (r runner) measure(ctx context.Context, sc scenario, s *server) (figures, error) {
+	m, err := startMeasurement(ctx, s.proc)
+	if err != nil {
+		return figures{}, fmt.Errorf("measure %s: %w", s.Name, err)
+	}
+	f, runErr := sc.run(ctx, s, r.duration)
+	u, err := m.stop()
+	switch {
+	case s.proc.exited():
+		return figures{}, s.proc.failure()
+	case runErr != nil:
+		return figures{}, runErr
+	case err != nil:
+		return figures{}, fmt.Errorf("measure %s: %w", s.Name, err)
+	}
+	f.Usage = u
+	return f, nil
+}
+
+// sleepCtx waits for d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

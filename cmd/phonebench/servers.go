@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// tftpBlockSizeMax is the blksize cap both TFTP servers get: a 1500-byte
+// MTU minus IP, UDP and TFTP headers.
+const tftpBlockSizeMax = 1468
+
+// server is one file server under test and where to reach it.
+type server struct {
+	Name  string
+	proc  *child
+	HTTP  string // base URL, "" if not serving HTTP
+	HTTPS string // base URL, "" if not serving HTTPS
+	TFTP  string // host:port, "" if not serving TFTP
+	Conf  string // configuration file text, if the server has one
+}
+
+// pid returns the process id of the server's main process.
+func (s *server) pid() int { return s.proc.pid() }
+
+// startPhoneprov starts phoneprov serving HTTP, HTTPS and TFTP from
+// ws.Files at log level warn with the admin listener off, and waits until
+// all three answer.
+func startPhoneprov(ctx context.Context, cs *children, ws *workspace, bin string) (*server, error) {
+	tcp, err := freePorts("tcp", 2)
+	if err != nil {
+		return nil, err
+	}
+	udp, err := freePort("udp")
+	if err != nil {
+		return nil, err
+	}
+	conf := ws.path("phoneprov.toml")
+	text := fmt.Sprintf(`data_dir = %s
+
+[log]
+level = "warn"
+
+[admin]
+listen = ""
+
+[fileserve]
+root = %s
+
+[fileserve.http]
+listen = [%q]
+
+[fileserve.https]
+listen = [%q]
+
+[fileserve.tftp]
+listen = [%q]
+blksize_max = %d
+`, strconv.Quote(ws.path("phoneprov")), strconv.Quote(ws.Files),
+		hostPort(tcp[0]), hostPort(tcp[1]), hostPort(udp), tftpBlockSizeMax)
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+		return nil, fmt.Errorf("phoneprov: write config: %w", err)
+	}
+	c, err := cs.start("phoneprov", ws.path("phoneprov.log"), bin, "serve", "-c", conf)
+	if err != nil {
+		return nil, err
+	}
+	s := &server{
+		Name: "phoneprov", proc: c,
+		HTTP: "http://" + hostPort(tcp[0]), HTTPS: "https://" + hostPort(tcp[1]), TFTP: hostPort(udp),
+		Conf: text,
+	}
+	return s, waitServer(ctx, s, ws.Small)
+}
+
+// phoneprovCert returns the paths of the server certificate and key that
+// phoneprov made in its data directory on first start.
+func phoneprovCert(ws *workspace) (cert, key string) {
+	dir := ws.path("phoneprov", "tls")
+	return filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem")
+}
+
+// nginxConf is an operator's plain static-file configuration; the %[n]s
+// verbs are the prefix, files root, HTTP and HTTPS addresses.
+const nginxConf = `worker_processes auto;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log warn;
+
+events {
+    worker_connections 4096;
+}
+
+http {
+    types { application/octet-stream bin; }
+    default_type application/octet-stream;
+    access_log off;
+
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_timeout 65s;
+    keepalive_requests 100000;
+
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_cache shared:SSL:10m;
+    ssl_session_timeout 1h;
+
+    client_body_temp_path %[1]s/tmp/body;
+    proxy_temp_path %[1]s/tmp/proxy;
+    fastcgi_temp_path %[1]s/tmp/fastcgi;
+    uwsgi_temp_path %[1]s/tmp/uwsgi;
+    scgi_temp_path %[1]s/tmp/scgi;
+
+    server {
+        listen %[3]s;
+        listen %[4]s ssl;
+        ssl_certificate %[1]s/server.pem;
+        ssl_certificate_key %[1]s/server-key.pem;
+        root %[2]s;
+    }
+}
+`
+
+// startNginx starts nginx on HTTP and HTTPS with phoneprov's certificate
+// and key, serving ws.Files, and waits until both answer.
+func startNginx(ctx context.Context, cs *children, ws *workspace, bin string) (*server, error) {
+	prefix := ws.path("nginx")
+	if err := os.MkdirAll(filepath.Join(prefix, "tmp"), 0o755); err != nil {
+		return nil, fmt.Errorf("nginx: %w", err)
+	}
+	cert, key := phoneprovCert(ws)
+	for src, dst := range map[string]string{cert: "server.pem", key: "server-key.pem"} {
+		if err := copyFile(src, filepath.Join(prefix, dst)); err != nil {
+			return nil, fmt.Errorf("nginx: copy phoneprov's certificate: %w", err)
+		}
+	}
+	tcp, err := freePorts("tcp", 2)
+	if err != nil {
+		return nil, err
+	}
+	conf := filepath.Join(prefix, "nginx.conf")
+	text := fmt.Sprintf(nginxConf, prefix, ws.Files, hostPort(tcp[0]), hostPort(tcp[1]))
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+		return nil, fmt.Errorf("nginx: write config: %w", err)
+	}
+	c, err := cs.start("nginx", filepath.Join(prefix, "stderr.log"), bin,
+		"-p", prefix, "-c", conf, "-e", filepath.Join(prefix, "error.log"), "-g", "daemon off;")
+	if err != nil {
+		return nil, err
+	}
+	s := &server{Name: "nginx", proc: c, HTTP: "http://" + hostPort(tcp[0]), HTTPS: "https://" + hostPort(tcp[1]), Conf: text}
+	return s, waitServer(ctx, s, ws.Small)
+}
+
+// startTFTPD starts tftpd-hpa in the foreground, chrooted to ws.Files
+// (it then runs as nobody, which can read the world-readable tree), and
+// waits until it serves a file.
+func startTFTPD(ctx context.Context, cs *children, ws *workspace, bin string) (*server, error) {
+	udp, err := freePort("udp")
+	if err != nil {
+		return nil, err
+	}
+	c, err := cs.start("tftpd-hpa", ws.path("tftpd.log"), bin,
+		"--foreground", "--address", hostPort(udp), "--secure",
+		"--blocksize", strconv.Itoa(tftpBlockSizeMax), ws.Files)
+	if err != nil {
+		return nil, err
+	}
+	s := &server{Name: "tftpd-hpa", proc: c, TFTP: hostPort(udp)}
+	err = waitServer(ctx, s, ws.Small)
+	if err != nil && os.Geteuid() != 0 {
+		err = fmt.Errorf("%w (in.tftpd --secure chroots and drops to nobody, which needs root; it logs to syslog)", err)
+	}
+	return s, err
+}
+
+// waitServer waits until each of the server's listeners serves probe.
+func waitServer(ctx context.Context, s *server, probe testFile) error {
+	for _, base := range []string{s.HTTP, s.HTTPS} {
+		if base == "" {
+			continue
+		}
+		addr := strings.TrimPrefix(strings.TrimPrefix(base, "http://"), "https://")
+		if err := waitUntil(ctx, s.proc, base, dialProbe(addr)); err != nil {
+			return err
+		}
+	}
+	if s.TFTP != "" {
+		err := waitUntil(ctx, s.proc, "tftp://"+s.TFTP, func(context.Context) error {
+			return tftpProbe(s.TFTP, probe)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// copyFile copies src to dst, readable by its owner only.
+func copyFile(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o600)
+}

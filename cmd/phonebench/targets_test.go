@@ -1,0 +1,98 @@
+package main
+
+import (
+	"errors"
+	"math"
+	"testing"
+	"time"
+)
+
+func TestMedian(t *testing.T) {
+	for _, c := range []struct {
+		in   []float64
+		want float64
+	}{{[]float64{3}, 3}, {[]float64{5, 1, 3}, 3}, {[]float64{4, 1, 3, 2}, 2.5}} {
+		if got := median(c.in); got != c.want {
+			t.Errorf("median(%v) = %v, want %v", c.in, got, c.want)
+		}
+	}
+	if !math.IsNaN(median(nil)) {
+		t.Error("median(nil) is not NaN")
+	}
+}
+
+func TestRatio(t *testing.T) {
+	if got := ratio(150, 100); got != 1.5 {
+		t.Errorf("ratio(150, 100) = %v", got)
+	}
+	for _, peer := range []float64{0, -1, math.NaN()} {
+		if got := ratio(1, peer); !math.IsNaN(got) {
+			t.Errorf("ratio(1, %v) = %v, want NaN", peer, got)
+		}
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	s := summarize([]figures{
+		{Throughput: 10, Failures: 1, Usage: usage{PeakRSS: 5, CPU: time.Second}},
+		{Throughput: 30, FirstErr: "boom", Usage: usage{PeakRSS: 9, CPU: 3 * time.Second}},
+		{Throughput: 20, Failures: 2, Usage: usage{PeakRSS: 7, CPU: 2 * time.Second}},
+	})
+	if s.Throughput != 20 || s.Failures != 3 || s.PeakRSS != 9 || s.CPU != 2*time.Second || s.FirstErr != "boom" {
+		t.Errorf("summarize = %+v", s)
+	}
+}
+
+// result makes a scenario result with one run per server.
+func result(id string, pp, peer float64, ppFailures int64) scenarioResult {
+	return scenarioResult{
+		Scenario:  scenario{ID: id},
+		Phoneprov: []figures{{Throughput: pp, Failures: ppFailures}},
+		Other:     []figures{{Throughput: peer}},
+	}
+}
+
+func TestEvaluate(t *testing.T) {
+	results := []scenarioResult{
+		result("http-big", 100, 100, 0),          // exactly 1.0×: pass
+		result("https-big", 79, 100, 0),          // 0.79× < 0.8×: miss
+		result("http-small", 90, 100, 0),         // 0.9× ≥ 0.8×: pass
+		result(tftpScenarioID(100), 120, 100, 1), // fast, but a failed transfer
+		{Scenario: scenario{ID: "https-small"}, Err: errors.New("wrk missing")},
+	}
+	got := evaluate(targets(), results, 61<<20)
+	want := []string{statusPass, statusMiss, statusPass, statusError, statusMiss, statusMiss}
+	if len(got) != len(want) {
+		t.Fatalf("evaluate gave %d verdicts, want %d: %+v", len(got), len(want), got)
+	}
+	for i, v := range got {
+		if v.Status != want[i] {
+			t.Errorf("%s: %s (%s), want %s", v.Goal, v.Status, v.Got, want[i])
+		}
+	}
+	if got[4].Got != "1.20×, 1 failed" {
+		t.Errorf("TFTP verdict shows %q", got[4].Got)
+	}
+}
+
+func TestEvaluateNotRun(t *testing.T) {
+	got := evaluate(targets(), []scenarioResult{result(tftpScenarioID(100), 100, 100, 0)}, 20<<20)
+	for _, v := range got[:4] {
+		if v.Status != statusNotRun {
+			t.Errorf("%s: %s, want %s", v.Goal, v.Status, statusNotRun)
+		}
+	}
+	if got[4].Status != statusPass || got[5].Status != statusPass {
+		t.Errorf("TFTP and memory: %+v, %+v; want both PASS", got[4], got[5])
+	}
+	if got := evaluate(targets(), nil, 0); got[5].Status != statusNotRun {
+		t.Errorf("memory with nothing run: %s, want %s", got[5].Status, statusNotRun)
+	}
+}
+
+func TestEvaluatePeerZero(t *testing.T) {
+	got := evaluate(targets(), []scenarioResult{result("http-big", 100, 0, 0)}, 1)
+	if got[0].Status != statusMiss || got[0].Got != "n/a" {
+		t.Errorf("http-big against a zero peer: %+v, want MISS with n/a", got[0])
+	}
+}

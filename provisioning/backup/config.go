@@ -1,0 +1,120 @@
+package backup
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Config is the [provisioning.backup] section of the configuration file.
+type Config struct {
+	// Enabled mounts the backup folder on the HTTP and HTTPS servers.
+	Enabled bool `toml:"enabled"`
+	// Path is the URL folder the phones' BRURI points to, like "/backup/".
+	Path string `toml:"path"`
+	// MaxBytes caps one uploaded file; larger uploads get 413. Phones'
+	// backups are a few kilobytes (a 96xx file with a full contact list
+	// stays well under 64 KiB).
+	MaxBytes int64 `toml:"max_bytes"`
+	// Versions is how many earlier versions of each file are kept besides the current one.
+	Versions int `toml:"versions"`
+	// MaxFiles caps how many different names may be stored; a new name
+	// beyond it gets 507. With MaxBytes and Versions it bounds the disk the
+	// folder can take: MaxFiles × MaxBytes × (Versions+1).
+	MaxFiles int `toml:"max_files"`
+	// NamePattern is the regular expression every file name must match. Names
+	// starting with a dot, or holding a slash, are refused whatever it says.
+	NamePattern string `toml:"name_pattern"`
+	// RequireTLS refuses requests that did not come over HTTPS.
+	RequireTLS bool `toml:"require_tls"`
+	// RequireAvayaUserAgent refuses requests whose User-Agent does not contain
+	// "AVAYA", like Avaya's own backup server.
+	RequireAvayaUserAgent bool `toml:"require_avaya_user_agent"`
+	// Users, when not empty, are the HTTP Basic credentials accepted. Avaya
+	// phones send the call server's address as the user and the
+	// registration password as the password, so one user may be listed with
+	// several passwords.
+	Users []User `toml:"users"`
+}
+
+// User is one accepted pair of HTTP Basic credentials.
+type User struct {
+	Name     string `toml:"name"`
+	Password string `toml:"password"`
+}
+
+// DefaultNamePattern admits the names phones use (1234_96xxdata.txt,
+// 1234_16xxdata.txt, 1234_9610data.txt): letters, digits, dot, underscore
+// and dash, at most 128 characters, not starting with a dot.
+const DefaultNamePattern = `^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$`
+
+// maxNameBytes bounds every name whatever the pattern says, so the
+// temporary and version names built from it stay under the file system's
+// 255-byte limit.
+const maxNameBytes = 200
+
+// DefaultConfig returns the built-in defaults: enabled at /backup/, 128 KiB
+// per file, 5000 files, three earlier versions kept (at most 2.5 GiB of
+// disk), no credentials required.
+func DefaultConfig() Config {
+	return Config{
+		Enabled:     true,
+		Path:        "/backup/",
+		MaxBytes:    128 << 10,
+		Versions:    3,
+		MaxFiles:    5000,
+		NamePattern: DefaultNamePattern,
+		Users:       []User{},
+	}
+}
+
+// Validate reports every problem with c, keyed relative to [provisioning.backup].
+func (c Config) Validate(report func(key string, err error)) {
+	if err := validPath(c.Path); err != nil {
+		report("path", err)
+	}
+	if c.MaxBytes < 1 || c.MaxBytes > 1<<30 {
+		report("max_bytes", fmt.Errorf("%d is outside 1..1073741824", c.MaxBytes))
+	}
+	if c.Versions < 0 || c.Versions > 100 {
+		report("versions", fmt.Errorf("%d is outside 0..100", c.Versions))
+	}
+	if c.MaxFiles < 1 {
+		report("max_files", fmt.Errorf("%d must be at least 1", c.MaxFiles))
+	}
+	if c.NamePattern == "" {
+		report("name_pattern", errors.New("must not be empty (the default is "+DefaultNamePattern+")"))
+	} else if _, err := regexp.Compile(c.NamePattern); err != nil {
+		report("name_pattern", fmt.Errorf("not a regular expression: %w", err))
+	}
+	seen := map[User]bool{}
+	for i, u := range c.Users {
+		key := fmt.Sprintf("users[%d]", i)
+		switch {
+		case u.Name == "":
+			report(key+".name", errors.New("must not be empty"))
+		case strings.Contains(u.Name, ":"):
+			report(key+".name", fmt.Errorf("%q holds a colon, which HTTP Basic credentials cannot carry in a user name", u.Name))
+		}
+		if u.Password == "" {
+			report(key+".password", errors.New("must not be empty"))
+		}
+		if seen[u] {
+			report(key, fmt.Errorf("user %q with this password is listed twice", u.Name))
+		}
+		seen[u] = true
+	}
+}
+
+func validPath(p string) error {
+	switch {
+	case !strings.HasPrefix(p, "/") || !strings.HasSuffix(p, "/") || len(p) < 3:
+		return fmt.Errorf("%q must be a folder like \"/backup/\": start and end with a slash", p)
+	case strings.Contains(p, "//") || strings.Contains(p, "/./") || strings.Contains(p, "/../"):
+		return fmt.Errorf("%q must be a clean path (no //, /./ or /../)", p)
+	case strings.ContainsAny(p, "?#% \\"):
+		return fmt.Errorf("%q must not hold ?, #, %%, spaces or backslashes", p)
+	}
+	return nil
+}

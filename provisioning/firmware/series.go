@@ -1,0 +1,126 @@
+package firmware
+
+import (
+	"slices"
+	"strings"
+)
+
+// Series is a family of phones that reads one upgrade script.
+type Series string
+
+// The series, named after the upgrade script each reads first (project
+// reference, "Download sequence").
+const (
+	Series46xx  Series = "46xx"  // 4600 and 5600 (H.323): 46xxupgrade.scr
+	Series16xx  Series = "16xx"  // 1600 (H.323): 16xxupgrade.txt
+	Series96xx  Series = "96xx"  // 9600 (H.323 and SIP): 96xxupgrade.txt
+	Series96x1H Series = "96x1H" // 9601/9608/9611/9621/9641 H.323: 96x1Hupgrade.txt
+	Series96x1S Series = "96x1S" // 96x1 SIP: 96x1Supgrade.txt
+	SeriesJ100  Series = "J100"  // J100 SIP: J100Supgrade.txt
+	SeriesK100  Series = "K100"  // K100 (Vantage) SIP: K1xxSupgrade.txt
+)
+
+// Signalling is the call protocol a firmware speaks.
+type Signalling string
+
+// Signalling protocols; SIG is 1 for H.323 and 2 for SIP on the phones.
+const (
+	H323 Signalling = "h323"
+	SIP  Signalling = "sip"
+)
+
+// SeriesInfo describes one series.
+type SeriesInfo struct {
+	Series Series
+	// Script is the upgrade script the phones ask for first.
+	Script string
+	// Aliases are other names phones of the series may ask for the same
+	// script by (4600 accepts .txt from R1.7).
+	Aliases []string
+	// Models are the $MODEL4 values of the series' phones.
+	Models []string
+	// Default is the protocol of firmware that does not say.
+	Default Signalling
+	// Dual means the series runs H.323 or SIP firmware under one script, so
+	// the script must branch on $SIG.
+	Dual bool
+}
+
+// series is the immutable table behind AllSeries. Model lists: 4600/5600
+// from the 4600 LAN admin guide's model names; 9600 (9610–9650) and 96x1
+// (9601–9641) from their admin guides; J100 and K100 from the public
+// provisioning templates of fusionpbx and wazo (J129–J189) and Avaya's
+// Vantage K155/K165/K175 naming (K100 list unconfirmed).
+var series = []SeriesInfo{
+	{Series: Series46xx, Script: "46xxupgrade.scr", Aliases: []string{"46xxupgrade.txt"}, Default: H323, Dual: true,
+		Models: []string{"4601", "4602", "4606", "4610", "4612", "4620", "4621", "4622", "4624", "4625", "5601", "5602", "5610", "5620", "5621"}},
+	{Series: Series16xx, Script: "16xxupgrade.txt", Default: H323,
+		Models: []string{"1603", "1608", "1616"}},
+	{Series: Series96xx, Script: "96xxupgrade.txt", Default: H323, Dual: true,
+		Models: []string{"9610", "9620", "9630", "9640", "9650"}},
+	{Series: Series96x1H, Script: "96x1Hupgrade.txt", Default: H323,
+		Models: []string{"9608", "9611", "9621", "9641"}},
+	{Series: Series96x1S, Script: "96x1Supgrade.txt", Default: SIP,
+		Models: []string{"9601", "9608", "9611", "9621", "9641"}},
+	{Series: SeriesJ100, Script: "J100Supgrade.txt", Default: SIP,
+		Models: []string{"J129", "J139", "J159", "J169", "J179", "J189"}},
+	{Series: SeriesK100, Script: "K1xxSupgrade.txt", Default: SIP,
+		Models: []string{"K155", "K165", "K175"}},
+}
+
+// AllSeries returns every series, in a fixed order.
+func AllSeries() []SeriesInfo {
+	out := make([]SeriesInfo, len(series))
+	for i, s := range series {
+		s.Aliases = slices.Clone(s.Aliases)
+		s.Models = slices.Clone(s.Models)
+		out[i] = s
+	}
+	return out
+}
+
+// Lookup returns the description of a series.
+func Lookup(s Series) (SeriesInfo, bool) {
+	for _, info := range AllSeries() {
+		if info.Series == s {
+			return info, true
+		}
+	}
+	return SeriesInfo{}, false
+}
+
+// ByScript finds the series whose upgrade script (or alias) has this name,
+// compared without regard to case as the file server does.
+func ByScript(name string) (SeriesInfo, bool) {
+	for _, info := range AllSeries() {
+		if strings.EqualFold(info.Script, name) {
+			return info, true
+		}
+		for _, a := range info.Aliases {
+			if strings.EqualFold(a, name) {
+				return info, true
+			}
+		}
+	}
+	return SeriesInfo{}, false
+}
+
+// ParseSeries reads a series name as written in the configuration ("J100",
+// "96x1S", …), without regard to case.
+func ParseSeries(s string) (Series, bool) {
+	for _, info := range series {
+		if strings.EqualFold(string(info.Series), s) {
+			return info.Series, true
+		}
+	}
+	return "", false
+}
+
+// SeriesNames lists the series names, for error messages.
+func SeriesNames() []string {
+	out := make([]string, len(series))
+	for i, s := range series {
+		out[i] = string(s.Series)
+	}
+	return out
+}

@@ -1,0 +1,67 @@
+package inventory
+
+import (
+	"fmt"
+	"time"
+)
+
+// Config is the [provisioning.inventory] section of the configuration file.
+type Config struct {
+	// StaleAfter: a phone not seen for longer is in state stale.
+	StaleAfter time.Duration `toml:"stale_after"`
+	// FetchWindow is how long after its last script or firmware request a
+	// phone counts as still in its boot sequence (state fetching).
+	FetchWindow time.Duration `toml:"fetch_window"`
+	// FilesPerPhone is how many recent file requests are kept per phone.
+	FilesPerPhone int `toml:"files_per_phone"`
+	// MaxPhones caps the records kept; past it the one seen longest ago goes.
+	MaxPhones int `toml:"max_phones"`
+	// FlushInterval is how often changes are written to inventory.db; a
+	// crash loses at most this much.
+	FlushInterval time.Duration `toml:"flush_interval"`
+	// NeighborInterval is how often the kernel's neighbour table is read to
+	// refresh known phones' addresses and last-seen times; 0 reads it only
+	// to identify a client address no lease explains.
+	NeighborInterval time.Duration `toml:"neighbor_interval"`
+	// QueueLength bounds the facts waiting to be folded in; past it they
+	// are dropped and counted.
+	QueueLength int `toml:"queue_length"`
+}
+
+// DefaultConfig returns the built-in defaults.
+func DefaultConfig() Config {
+	return Config{
+		StaleAfter:       7 * 24 * time.Hour,
+		FetchWindow:      10 * time.Minute,
+		FilesPerPhone:    20,
+		MaxPhones:        20000,
+		FlushInterval:    time.Second,
+		NeighborInterval: time.Minute,
+		QueueLength:      4096,
+	}
+}
+
+// Validate reports every problem with c, keyed relative to [provisioning.inventory].
+func (c Config) Validate(report func(key string, err error)) {
+	if c.StaleAfter <= 0 {
+		report("stale_after", fmt.Errorf("%s must be positive (write durations with a unit, like \"168h\")", c.StaleAfter))
+	}
+	if c.FetchWindow <= 0 {
+		report("fetch_window", fmt.Errorf("%s must be positive", c.FetchWindow))
+	}
+	if c.FilesPerPhone < 1 || c.FilesPerPhone > 1000 {
+		report("files_per_phone", fmt.Errorf("%d is outside 1..1000", c.FilesPerPhone))
+	}
+	if c.MaxPhones < 1 || c.MaxPhones > 1000000 {
+		report("max_phones", fmt.Errorf("%d is outside 1..1000000", c.MaxPhones))
+	}
+	if c.FlushInterval < 10*time.Millisecond || c.FlushInterval > time.Minute {
+		report("flush_interval", fmt.Errorf("%s is outside 10ms..1m", c.FlushInterval))
+	}
+	if c.NeighborInterval < 0 {
+		report("neighbor_interval", fmt.Errorf("%s is negative (0 turns periodic reads off)", c.NeighborInterval))
+	}
+	if c.QueueLength < 16 || c.QueueLength > 1<<20 {
+		report("queue_length", fmt.Errorf("%d is outside 16..1048576", c.QueueLength))
+	}
+}

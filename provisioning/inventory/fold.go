@@ -1,0 +1,338 @@
+package inventory
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/phoneprov/phoneprov/fileserve"
+)
+
+// maxAddrs bounds the addresses kept per phone.
+const maxAddrs = 4
+
+// neighborMaxAge is how long one read of the neighbour table serves to
+// identify clients before it is read again.
+const neighborMaxAge = 2 * time.Second
+
+// apply folds one fact in. It runs on the Run goroutine only.
+func (inv *Inventory) apply(ctx context.Context, f fact) {
+	switch {
+	case f.lease != nil:
+		inv.metrics.facts.WithLabelValues("lease").Inc()
+		inv.applyLease(*f.lease)
+	case f.access != nil:
+		inv.metrics.facts.WithLabelValues("access").Inc()
+		inv.applyAccess(ctx, *f.access)
+	}
+}
+
+func (inv *Inventory) applyLease(l LeaseFact) {
+	mac, ok := MACFrom(l.MAC)
+	if !ok || mac.IsZero() {
+		return
+	}
+	t := l.Time
+	if t.IsZero() {
+		t = inv.opts.Now()
+	}
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	p := inv.phones[mac]
+	if p == nil {
+		if l.Kind == LeaseExpired {
+			return // nothing to learn about a phone we never saw
+		}
+		p = inv.newPhoneLocked(mac, t)
+	}
+	if l.Kind != LeaseExpired {
+		seen(p, t)
+	}
+	p.LeaseKind, p.LeaseTime = l.Kind, t
+	setIf(&p.Class, l.Class)
+	setIf(&p.HostName, l.Hostname)
+	setIf(&p.VendorClass, l.VendorClass)
+	if len(l.ParamRequestList) > 0 {
+		codes := make([]string, len(l.ParamRequestList))
+		for i, c := range l.ParamRequestList {
+			codes[i] = strconv.Itoa(int(c))
+		}
+		p.ParamRequestList = strings.Join(codes, ",")
+	}
+	if vendor, model := vendorFromClass(l.VendorClass); vendor != "" {
+		setIf(&p.Vendor, vendor)
+		if p.Model == "" {
+			p.Model = model
+		}
+	}
+	if h, ok := DecodeAvayaHostName(l.Hostname); ok && h.Matches(mac) {
+		setIf(&p.Vendor, "Avaya")
+	}
+	if p.Vendor == "" && avayaOUIs[mac.OUI()] {
+		p.Vendor = "Avaya"
+	}
+	if l.Addr.IsValid() {
+		switch l.Kind {
+		case LeaseGranted, LeaseInformed:
+			inv.bindLocked(p, l.Addr.Unmap(), "dhcp", t)
+		case LeaseReleased, LeaseDeclined, LeaseExpired:
+			inv.unbindLocked(p, l.Addr.Unmap())
+		}
+	}
+	inv.dirty[mac] = true
+}
+
+func (inv *Inventory) applyAccess(ctx context.Context, ev fileserve.AccessEvent) {
+	addr := ev.Client.Addr().Unmap()
+	agent := ParseUserAgent(ev.UserAgent)
+	t := ev.Time
+	if t.IsZero() {
+		t = inv.opts.Now()
+	}
+	mac, source := agent.MAC, "user-agent"
+	if mac.IsZero() {
+		mac, source = inv.macOf(ctx, addr)
+	}
+	if mac.IsZero() {
+		inv.unresolved.Add(1)
+		inv.log.Debug("inventory: no MAC for a client", "client", addr, "name", ev.Name)
+		return
+	}
+	name := ev.Resolved
+	if name == "" {
+		name = strings.TrimLeft(strings.ReplaceAll(ev.Name, "\\", "/"), "/")
+	}
+	fetch := Fetch{Time: t, Protocol: ev.Protocol, Name: name, Kind: KindOther, Status: ev.Status, Bytes: ev.Bytes}
+	fwModel, fwVersion, isFirmware := inv.opts.FirmwareOf(name)
+	switch {
+	case inv.opts.IsScript(name):
+		fetch.Kind = KindScript
+	case isFirmware:
+		fetch.Kind = KindFirmware
+	}
+
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	p := inv.phones[mac]
+	if p == nil {
+		p = inv.newPhoneLocked(mac, t)
+	}
+	seen(p, t)
+	if addr.IsValid() && source != "" {
+		inv.bindLocked(p, addr, source, t)
+	}
+	if ev.UserAgent != "" {
+		p.UserAgent = ev.UserAgent
+		setIf(&p.Vendor, agent.Vendor)
+		setIf(&p.Model, agent.Model)
+		if agent.Firmware != "" {
+			p.Firmware, p.FirmwareFrom = agent.Firmware, "user-agent"
+		}
+	}
+	p.Files = append(p.Files, fetch)
+	if over := len(p.Files) - inv.cfg.FilesPerPhone; over > 0 {
+		p.Files = append(p.Files[:0], p.Files[over:]...)
+	}
+	switch fetch.Kind {
+	case KindScript:
+		p.LastScript = &fetch
+	case KindFirmware:
+		p.LastFirmware = &fetch
+		// A complete download is what the phone will run after its restart.
+		// (An HTTP client that hangs up mid-body still shows status 200;
+		// the next User-Agent corrects the version then.)
+		if fetch.Status == 200 && fwVersion != "" && (fwModel == "" || p.Model == "" || strings.EqualFold(fwModel, p.Model)) {
+			p.Firmware, p.FirmwareFrom = fwVersion, "download"
+			if p.Model == "" {
+				p.Model = fwModel
+			}
+		}
+	}
+	inv.dirty[mac] = true
+}
+
+// macOf finds the MAC behind a client address: the phone that holds it by
+// lease or earlier sighting, else the kernel's neighbour table (for phones
+// with static addresses). source is how the address was learnt, empty when
+// it is already bound.
+func (inv *Inventory) macOf(ctx context.Context, addr netip.Addr) (MAC, string) {
+	if !addr.IsValid() {
+		return MAC{}, ""
+	}
+	inv.mu.RLock()
+	mac, ok := inv.byAddr[addr]
+	inv.mu.RUnlock()
+	if ok {
+		return mac, ""
+	}
+	if inv.opts.Neighbors == nil {
+		return MAC{}, ""
+	}
+	if inv.neighbors == nil || time.Since(inv.neighborsRead) > neighborMaxAge {
+		inv.readNeighbors(ctx)
+	}
+	if n, ok := inv.neighbors[addr]; ok {
+		if m, ok := MACFrom(n.MAC); ok {
+			return m, "neighbor"
+		}
+	}
+	return MAC{}, ""
+}
+
+// readNeighbors refreshes the worker's copy of the neighbour table.
+func (inv *Inventory) readNeighbors(ctx context.Context) {
+	inv.neighborsRead = time.Now()
+	ns, err := inv.opts.Neighbors(ctx)
+	if err != nil {
+		inv.metrics.neighborErrors.Inc()
+		inv.log.Warn("inventory: cannot read the neighbour table", "err", err)
+		return
+	}
+	inv.neighbors = make(map[netip.Addr]Neighbor, len(ns))
+	for _, n := range ns {
+		inv.neighbors[n.Addr.Unmap()] = n
+	}
+}
+
+// scanNeighbors reads the neighbour table and refreshes the phones already
+// known: their static addresses, and their last-seen time when the kernel
+// confirmed them reachable. Unknown devices are not added: the table holds
+// routers and computers too.
+func (inv *Inventory) scanNeighbors(ctx context.Context) {
+	inv.readNeighbors(ctx)
+	now := inv.opts.Now()
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	for addr, n := range inv.neighbors {
+		mac, ok := MACFrom(n.MAC)
+		if !ok {
+			continue
+		}
+		p := inv.phones[mac]
+		if p == nil {
+			continue
+		}
+		changed := false
+		if n.Reachable && now.After(p.LastSeen) {
+			seen(p, now)
+			changed = true
+		}
+		if owner, bound := inv.byAddr[addr]; !bound || owner != mac {
+			inv.bindLocked(p, addr, "neighbor", now)
+			changed = true
+		}
+		if changed {
+			inv.dirty[mac] = true
+		}
+	}
+	inv.metrics.facts.WithLabelValues("neighbor").Inc()
+}
+
+func (inv *Inventory) newPhoneLocked(mac MAC, t time.Time) *Phone {
+	if len(inv.phones) >= inv.cfg.MaxPhones {
+		inv.evictOldestLocked()
+	}
+	p := &Phone{MAC: mac, FirstSeen: t, LastSeen: t}
+	inv.phones[mac] = p
+	return p
+}
+
+// evictOldestLocked drops the phones seen longest ago: one in a hundred
+// (at least one), so a flood of new MACs costs one sort per hundred.
+func (inv *Inventory) evictOldestLocked() {
+	all := make([]*Phone, 0, len(inv.phones))
+	for _, p := range inv.phones {
+		all = append(all, p)
+	}
+	slices.SortFunc(all, func(a, b *Phone) int { return a.LastSeen.Compare(b.LastSeen) })
+	n := max(1, len(all)/100)
+	for _, p := range all[:n] {
+		inv.removeLocked(p)
+	}
+	inv.log.Info("inventory full; forgot the phones seen longest ago", "count", n,
+		"max_phones", inv.cfg.MaxPhones, "newest_forgotten", all[n-1].LastSeen)
+}
+
+func (inv *Inventory) removeLocked(p *Phone) {
+	for _, a := range p.Addrs {
+		if inv.byAddr[a.Addr] == p.MAC {
+			delete(inv.byAddr, a.Addr)
+		}
+	}
+	delete(inv.phones, p.MAC)
+	delete(inv.dirty, p.MAC)
+	inv.removed[p.MAC] = true
+}
+
+// bindLocked records that addr is p's now, taking it from any other phone.
+// An address seen only with a User-Agent that carries a MAC is listed but
+// not indexed: it may be a NAT router's, shared by many phones, and must
+// not decide who a MAC-less request comes from.
+func (inv *Inventory) bindLocked(p *Phone, addr netip.Addr, source string, t time.Time) {
+	if source != "user-agent" {
+		if owner, ok := inv.byAddr[addr]; ok && owner != p.MAC {
+			if other := inv.phones[owner]; other != nil {
+				other.Addrs = dropAddr(other.Addrs, addr)
+				inv.dirty[owner] = true
+			}
+		}
+		inv.byAddr[addr] = p.MAC
+	} else if owner, ok := inv.byAddr[addr]; ok && owner == p.MAC {
+		source = p.addrSource(addr) // keep the better-founded source
+	}
+	p.Addrs = dropAddr(p.Addrs, addr)
+	p.Addrs = append([]Address{{Addr: addr, Source: source, Seen: t}}, p.Addrs...)
+	if len(p.Addrs) > maxAddrs {
+		for _, gone := range p.Addrs[maxAddrs:] {
+			if inv.byAddr[gone.Addr] == p.MAC {
+				delete(inv.byAddr, gone.Addr)
+			}
+		}
+		p.Addrs = p.Addrs[:maxAddrs]
+	}
+}
+
+func (inv *Inventory) unbindLocked(p *Phone, addr netip.Addr) {
+	if inv.byAddr[addr] == p.MAC {
+		delete(inv.byAddr, addr)
+	}
+	p.Addrs = dropAddr(p.Addrs, addr)
+}
+
+// addrSource is how p's address addr was learnt, or "user-agent".
+func (p *Phone) addrSource(addr netip.Addr) string {
+	for _, a := range p.Addrs {
+		if a.Addr == addr {
+			return a.Source
+		}
+	}
+	return "user-agent"
+}
+
+func dropAddr(as []Address, addr netip.Addr) []Address {
+	out := as[:0]
+	for _, a := range as {
+		if a.Addr != addr {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func seen(p *Phone, t time.Time) {
+	if t.After(p.LastSeen) {
+		p.LastSeen = t
+	}
+	if p.FirstSeen.IsZero() || t.Before(p.FirstSeen) {
+		p.FirstSeen = t
+	}
+}
+
+func setIf(dst *string, v string) {
+	if v != "" {
+		*dst = v
+	}
+}

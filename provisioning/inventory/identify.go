@@ -1,0 +1,201 @@
+package inventory
+
+import (
+	"encoding/hex"
+	"regexp"
+	"strings"
+)
+
+// Agent is what a phone's HTTP User-Agent says about it. Fields it does
+// not say are empty.
+type Agent struct {
+	Vendor   string // "Avaya", "Polycom", …
+	Model    string // as the phone writes it: "J179", "96x1", "SIP12x0"
+	Firmware string // as the phone writes it: "4.1.3.0.6", "R7_1_15_0_4"
+	MAC      MAC    // zero when the agent carries none
+}
+
+var (
+	// macInAgent finds "MAC:c81fea83e85a" (J100) and similar labelled forms,
+	// and Grandstream's "DevId 000b82aabbcc".
+	macLabelled = regexp.MustCompile(`(?i)(?:\bMAC|\bDevId)\s*[:=]?\s*([0-9a-f]{2}(?:[:-]?[0-9a-f]{2}){5})\b`)
+	// macSeparated finds a bare colon- or dash-separated MAC, as Yealink sends.
+	macSeparated = regexp.MustCompile(`(?i)\b([0-9a-f]{2}(?:[:-][0-9a-f]{2}){5})\b`)
+	// avayaToken is the product token after "AVAYA/".
+	avayaToken = regexp.MustCompile(`(?i)\bAVAYA/([^\s()]+)`)
+	// versionPart starts a firmware version inside an Avaya token: a digit,
+	// or R/S/V followed by a digit.
+	versionPart = regexp.MustCompile(`(?i)^[rsv]?\d`)
+
+	// The other vendors' formats are from vendor documentation and field
+	// captures, *unconfirmed* here: they only fill in what they recognise.
+	polycomAgent     = regexp.MustCompile(`(?i)Polycom\w*-(\w+?)-UA/([\w.]+)`)
+	yealinkAgent     = regexp.MustCompile(`(?i)\bYealink\s+(?:SIP[- ])?(\S+)\s+([\d.]+)`)
+	grandstreamAgent = regexp.MustCompile(`(?i)\bGrandstream\s+Model\s+HW\s+(\S+)\s+SW\s+([\d.]+)`)
+	snomAgent        = regexp.MustCompile(`(?i)\b(snom[\w]+)-SIP[ /]([\d.]+)`)
+	ciscoAgent       = regexp.MustCompile(`(?i)\bCisco-(CP-?\w+)(?:/([\w.()-]+))?`)
+)
+
+// ParseUserAgent reads vendor, model, firmware and MAC from a User-Agent,
+// leniently: whatever it cannot read stays empty. Known forms:
+//
+//	Mozilla/4.0 (compatible; MSIE 6.0) AVAYA/J179-4.1.3.0.6 (MAC:c81fea83e85a)   J100
+//	AVAYA/SIP12x0\x17/04.00.04.00                                               1200 (with a control byte)
+//	AVAYA/96x1-IPT-SIP-R7_1_15_0_4                                              96x1 SIP (unconfirmed)
+func ParseUserAgent(ua string) Agent {
+	var a Agent
+	if m := macLabelled.FindStringSubmatch(ua); m != nil {
+		a.MAC, _ = ParseMAC(m[1])
+	} else if m := macSeparated.FindStringSubmatch(ua); m != nil {
+		a.MAC, _ = ParseMAC(m[1])
+	}
+	if m := avayaToken.FindStringSubmatch(ua); m != nil {
+		a.Vendor = "Avaya"
+		a.Model, a.Firmware = splitAvayaToken(m[1])
+		return a
+	}
+	for _, p := range []struct {
+		vendor string
+		re     *regexp.Regexp
+	}{
+		{"Polycom", polycomAgent}, {"Yealink", yealinkAgent}, {"Grandstream", grandstreamAgent},
+		{"snom", snomAgent}, {"Cisco", ciscoAgent},
+	} {
+		if m := p.re.FindStringSubmatch(ua); m != nil {
+			a.Vendor, a.Model, a.Firmware = p.vendor, m[1], m[2]
+			return a
+		}
+	}
+	return a
+}
+
+// splitAvayaToken splits "J179-4.1.3.0.6", "SIP12x0\x17/04.00.04.00" or
+// "96x1-IPT-SIP-R7_1_15_0_4" into model and firmware.
+func splitAvayaToken(tok string) (model, firmware string) {
+	// Control bytes (the 1200 sends one) separate like a slash.
+	tok = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '/'
+		}
+		return r
+	}, tok)
+	parts := strings.FieldsFunc(tok, func(r rune) bool { return r == '/' })
+	if len(parts) >= 2 {
+		return parts[0], parts[len(parts)-1]
+	}
+	if len(parts) == 0 {
+		return "", ""
+	}
+	dashed := strings.Split(parts[0], "-")
+	model = dashed[0]
+	for i := 1; i < len(dashed); i++ {
+		if versionPart.MatchString(dashed[i]) {
+			return model, strings.Join(dashed[i:], "-")
+		}
+	}
+	return model, ""
+}
+
+// HostNameMAC is what an Avaya host name (DHCP option 12, "AVohhhhhh")
+// says about the phone's MAC: o encodes the OUI, hhhhhh are the last six
+// hex digits (9600 admin guide p.26).
+type HostNameMAC struct {
+	OUI      [3]byte // zero when the letter is X ("other")
+	OUIKnown bool
+	Low      [3]byte // the last three bytes
+}
+
+// avayaHostOUIs maps the OUI letter of an Avaya host name to its prefix.
+var avayaHostOUIs = map[byte][3]byte{
+	'A': {0x00, 0x04, 0x0D},
+	'B': {0x00, 0x1B, 0x4F},
+	'E': {0x00, 0x09, 0x6E},
+	'L': {0x00, 0x60, 0x1D},
+	'T': {0x00, 0x07, 0x3B},
+}
+
+// DecodeAvayaHostName decodes "AVohhhhhh"; ok is false for any other name.
+// Case is ignored.
+func DecodeAvayaHostName(name string) (HostNameMAC, bool) {
+	var h HostNameMAC
+	if len(name) != 9 || !strings.EqualFold(name[:2], "AV") {
+		return h, false
+	}
+	letter := name[2] &^ 0x20 // upper case
+	if oui, ok := avayaHostOUIs[letter]; ok {
+		h.OUI, h.OUIKnown = oui, true
+	} else if letter != 'X' {
+		return h, false
+	}
+	if _, err := hex.Decode(h.Low[:], []byte(name[3:])); err != nil {
+		return h, false
+	}
+	return h, true
+}
+
+// Matches reports whether m fits the host name.
+func (h HostNameMAC) Matches(m MAC) bool {
+	if h.OUIKnown && m.OUI() != h.OUI {
+		return false
+	}
+	return [3]byte{m[3], m[4], m[5]} == h.Low
+}
+
+// MAC returns the whole address when the OUI letter names one.
+func (h HostNameMAC) MAC() (MAC, bool) {
+	if !h.OUIKnown {
+		return MAC{}, false
+	}
+	return MAC{h.OUI[0], h.OUI[1], h.OUI[2], h.Low[0], h.Low[1], h.Low[2]}, true
+}
+
+// vendorFromClass reads vendor and, when present, model from a DHCP vendor
+// class (option 60). Strings from rapid7/recog and vendor guides.
+func vendorFromClass(vc string) (vendor, model string) {
+	low := strings.ToLower(strings.TrimSpace(vc))
+	switch {
+	case low == "":
+		return "", ""
+	case low == "ccp.avaya.com" || strings.HasPrefix(low, "nortel-sip-phone") || strings.HasPrefix(low, "nortel-i2004"):
+		return "Avaya", ""
+	case strings.HasPrefix(low, "cisco systems, inc. ip phone "):
+		return "Cisco", strings.TrimSpace(vc[len("cisco systems, inc. ip phone "):])
+	case strings.HasPrefix(low, "polycom-"):
+		return "Polycom", strings.TrimSpace(vc[len("polycom-"):])
+	case strings.HasPrefix(low, "yealink"):
+		return "Yealink", ""
+	case strings.Contains(low, "ipphone.mitel.com"):
+		return "Mitel", ""
+	case strings.HasPrefix(low, "grandstream"):
+		return "Grandstream", ""
+	case strings.HasPrefix(low, "snom"):
+		return "snom", ""
+	}
+	return "", ""
+}
+
+// SameVersion compares firmware versions written differently by the phone,
+// the file name and the upgrade script: case, a leading R, S or V,
+// underscores or dashes for dots, and leading zeros in a part are ignored,
+// so "R7_1_15_0_4" equals "7.1.15.0.4" and "04.00.04.00" equals "4.0.4.0".
+func SameVersion(a, b string) bool {
+	na, nb := normalizeVersion(a), normalizeVersion(b)
+	return na != "" && na == nb
+}
+
+func normalizeVersion(v string) string {
+	v = strings.ToLower(strings.TrimSpace(v))
+	v = strings.NewReplacer("_", ".", "-", ".").Replace(v)
+	if len(v) > 1 && strings.ContainsRune("rsv", rune(v[0])) && v[1] >= '0' && v[1] <= '9' {
+		v = v[1:]
+	}
+	parts := strings.Split(v, ".")
+	for i, p := range parts {
+		trimmed := strings.TrimLeft(p, "0")
+		if trimmed == "" && p != "" {
+			trimmed = "0"
+		}
+		parts[i] = trimmed
+	}
+	return strings.Join(parts, ".")
+}

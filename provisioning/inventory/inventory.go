@@ -1,0 +1,405 @@
+package inventory
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/phoneprov/phoneprov/fileserve"
+)
+
+// LeaseFact is one DHCP event about a client, as the DHCP server reports it.
+type LeaseFact struct {
+	MAC              net.HardwareAddr
+	Addr             netip.Addr // the leased (or, for inform, the client's own) address
+	Class            string     // the DHCP server's class for the client
+	Hostname         string     // option 12
+	VendorClass      string     // option 60
+	ParamRequestList []uint8    // option 55
+	Kind             string     // one of the Lease* kinds; others count as a sighting
+	Time             time.Time  // zero: when it is folded in
+}
+
+// Lease event kinds, for LeaseFact.Kind.
+const (
+	LeaseOffered  = "offer"   // the server offered Addr: a sighting, no binding yet
+	LeaseGranted  = "ack"     // Addr is bound to the client (new lease or renewal)
+	LeaseInformed = "inform"  // the client uses Addr, configured by hand (DHCPINFORM)
+	LeaseReleased = "release" // the client gave Addr back
+	LeaseDeclined = "decline" // the client found Addr in use
+	LeaseExpired  = "expire"  // the lease ran out (the server's doing; not a sighting)
+)
+
+// Neighbor is one entry of the kernel's neighbour (ARP) table.
+type Neighbor struct {
+	Addr      netip.Addr
+	MAC       net.HardwareAddr
+	Reachable bool // the kernel confirmed two-way traffic recently (NUD_REACHABLE)
+}
+
+// Options are what an Inventory is wired to; Path is required. The
+// functions tell what the provisioning part knows about files; any may be
+// nil. They are called from the Run goroutine and from List, Get and
+// metric scrapes at once, so they must be safe for concurrent use.
+type Options struct {
+	Path     string // <data_dir>/inventory.db
+	Logger   *slog.Logger
+	Registry prometheus.Registerer
+	// Now is the clock for states and fact times; time.Now when nil.
+	Now func() time.Time
+	// FirmwareOf says whether a file name is a firmware image, and for
+	// which model and version (empty when unknown). When nil, names ending
+	// in .bin, .tar or .app are firmware of unknown model and version.
+	FirmwareOf func(name string) (model, version string, ok bool)
+	// NewestFirmware returns the newest firmware version present for a
+	// model. When nil, up to date is judged from the boot sequence only.
+	NewestFirmware func(model string) (version string, ok bool)
+	// IsScript says whether a file name is an upgrade or settings script.
+	// When nil, DefaultIsScript.
+	IsScript func(name string) bool
+	// Neighbors reads the kernel's neighbour table (NeighborTable.List);
+	// nil leaves phones with static addresses unidentified unless their
+	// User-Agent carries their MAC.
+	Neighbors func(ctx context.Context) ([]Neighbor, error)
+}
+
+// DefaultIsScript recognises Avaya's upgrade and settings scripts by name:
+// 46xxupgrade.scr, 96x1Supgrade.txt, J100Supgrade.txt, 46xxsettings.txt, ….
+func DefaultIsScript(name string) bool {
+	base := strings.ToLower(path.Base(name))
+	for _, suffix := range []string{"upgrade.txt", "upgrade.scr", "settings.txt", "settings.scr"} {
+		if strings.HasSuffix(base, suffix) {
+			return true
+		}
+	}
+	return false
+}
+
+// defaultFirmwareOf recognises firmware images by extension only.
+func defaultFirmwareOf(name string) (string, string, bool) {
+	switch strings.ToLower(path.Ext(name)) {
+	case ".bin", ".tar", ".app":
+		return "", "", true
+	}
+	return "", "", false
+}
+
+// Inventory keeps a record per phone, keyed by MAC, folded from DHCP lease
+// events, file server access events and the kernel's neighbour table, and
+// persisted in a bbolt file.
+//
+// ObserveAccess and ObserveLease only queue the fact (they run on the
+// servers' goroutines); Run folds queued facts in on one goroutine, writes
+// changes to disk at most once per Config.FlushInterval, and reads the
+// neighbour table every Config.NeighborInterval.
+type Inventory struct {
+	cfg     Config
+	opts    Options
+	log     *slog.Logger
+	db      *store
+	queue   chan fact
+	metrics *metrics
+
+	mu      sync.RWMutex
+	phones  map[MAC]*Phone
+	byAddr  map[netip.Addr]MAC // the phone each address belongs to, from leases and neighbours
+	dirty   map[MAC]bool       // changed since the last flush
+	removed map[MAC]bool       // forgotten or evicted since the last flush
+
+	// The worker's view of the neighbour table, for identifying clients.
+	neighbors     map[netip.Addr]Neighbor
+	neighborsRead time.Time
+
+	flushMu sync.Mutex // one Flush at a time, so writes land in order
+
+	dropped    atomic.Uint64
+	unresolved atomic.Uint64
+	runOnce    atomic.Bool
+}
+
+// fact is one queued event.
+type fact struct {
+	access *fileserve.AccessEvent
+	lease  *LeaseFact
+}
+
+// Open loads the inventory from opts.Path (creating the file if needed)
+// and registers the metrics. Call Run to start folding facts in, and Close
+// after Run returns.
+func Open(cfg Config, opts Options) (*Inventory, error) {
+	var problems []string
+	cfg.Validate(func(key string, err error) { problems = append(problems, key+": "+err.Error()) })
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("inventory: invalid configuration: %s", strings.Join(problems, "; "))
+	}
+	if opts.Path == "" {
+		return nil, errors.New("inventory: no database path given")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.FirmwareOf == nil {
+		opts.FirmwareOf = defaultFirmwareOf
+	}
+	if opts.IsScript == nil {
+		opts.IsScript = DefaultIsScript
+	}
+	db, err := openStore(opts.Path)
+	if err != nil {
+		return nil, err
+	}
+	phones, skipped, err := db.load()
+	if err != nil {
+		db.close()
+		return nil, err
+	}
+	if len(skipped) > 0 {
+		opts.Logger.Warn("inventory: unreadable records skipped; those phones are learnt again at their next boot",
+			"count", len(skipped), "first", skipped[0])
+	}
+	inv := &Inventory{
+		cfg: cfg, opts: opts, log: opts.Logger, db: db,
+		queue:  make(chan fact, cfg.QueueLength),
+		phones: map[MAC]*Phone{}, byAddr: map[netip.Addr]MAC{},
+		dirty: map[MAC]bool{}, removed: map[MAC]bool{},
+	}
+	for _, p := range phones {
+		inv.phones[p.MAC] = p
+		for _, a := range p.Addrs {
+			if a.Source != "user-agent" {
+				inv.byAddr[a.Addr] = p.MAC
+			}
+		}
+	}
+	if inv.metrics, err = newMetrics(opts.Registry, inv); err != nil {
+		db.close()
+		return nil, fmt.Errorf("inventory: register metrics: %w", err)
+	}
+	inv.log.Info("inventory loaded", "phones", len(phones), "path", opts.Path)
+	return inv, nil
+}
+
+// ObserveAccess queues a file server access event; it never blocks, and
+// counts the event as dropped when the queue is full.
+func (inv *Inventory) ObserveAccess(ev fileserve.AccessEvent) {
+	inv.enqueue(fact{access: &ev})
+}
+
+// ObserveLease queues a DHCP lease event; it never blocks, and counts the
+// event as dropped when the queue is full.
+func (inv *Inventory) ObserveLease(f LeaseFact) {
+	f.MAC = slices.Clone(f.MAC)
+	f.ParamRequestList = slices.Clone(f.ParamRequestList)
+	inv.enqueue(fact{lease: &f})
+}
+
+func (inv *Inventory) enqueue(f fact) {
+	select {
+	case inv.queue <- f:
+	default:
+		inv.dropped.Add(1)
+	}
+}
+
+// Run folds queued facts in until ctx ends, then folds what is still
+// queued, writes every change to disk and returns. It may be called once.
+func (inv *Inventory) Run(ctx context.Context) error {
+	if !inv.runOnce.CompareAndSwap(false, true) {
+		return errors.New("inventory: Run called twice")
+	}
+	flush := time.NewTicker(inv.cfg.FlushInterval)
+	defer flush.Stop()
+	var scan <-chan time.Time
+	if inv.opts.Neighbors != nil && inv.cfg.NeighborInterval > 0 {
+		t := time.NewTicker(inv.cfg.NeighborInterval)
+		defer t.Stop()
+		scan = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			for range len(inv.queue) {
+				inv.apply(ctx, <-inv.queue)
+			}
+			return inv.Flush()
+		case f := <-inv.queue:
+			inv.apply(ctx, f)
+		case <-flush.C:
+			if err := inv.Flush(); err != nil {
+				inv.log.Error("inventory not saved; will retry", "err", err)
+			}
+		case <-scan:
+			inv.scanNeighbors(ctx)
+		}
+	}
+}
+
+// Close writes pending changes and closes the database. Call it after Run
+// has returned.
+func (inv *Inventory) Close() error {
+	return errors.Join(inv.Flush(), inv.db.close())
+}
+
+// Filter selects phones for List; empty fields match everything.
+type Filter struct {
+	Model    string // exact, case-insensitive
+	Firmware string // same version (see SameVersion)
+	State    State
+	Class    string // exact, case-insensitive
+	// Text matches, case-insensitively, a part of the MAC (with colons,
+	// dashes or none), a part of an address, the host name, vendor, model, firmware,
+	// class, vendor class or User-Agent.
+	Text string
+}
+
+// List returns the phones that match f, with their states, by MAC.
+func (inv *Inventory) List(f Filter) []Phone {
+	now := inv.opts.Now()
+	inv.mu.RLock()
+	out := make([]Phone, 0, len(inv.phones))
+	for _, p := range inv.phones {
+		st, why := judge(p, now, inv.cfg, inv.opts.NewestFirmware)
+		if f.State != "" && st != f.State || !f.matches(p) {
+			continue
+		}
+		c := p.clone()
+		c.State, c.StateReason = st, why
+		out = append(out, c)
+	}
+	inv.mu.RUnlock()
+	slices.SortFunc(out, func(a, b Phone) int { return strings.Compare(string(a.MAC[:]), string(b.MAC[:])) })
+	return out
+}
+
+// Get returns one phone with its state.
+func (inv *Inventory) Get(mac MAC) (Phone, bool) {
+	now := inv.opts.Now()
+	inv.mu.RLock()
+	defer inv.mu.RUnlock()
+	p, ok := inv.phones[mac]
+	if !ok {
+		return Phone{}, false
+	}
+	c := p.clone()
+	c.State, c.StateReason = judge(p, now, inv.cfg, inv.opts.NewestFirmware)
+	return c, true
+}
+
+// Forget removes a phone's record (an operator's cleanup); it reports
+// whether there was one.
+func (inv *Inventory) Forget(mac MAC) bool {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	p, ok := inv.phones[mac]
+	if ok {
+		inv.removeLocked(p)
+	}
+	return ok
+}
+
+func (f Filter) matches(p *Phone) bool {
+	if f.Model != "" && !strings.EqualFold(f.Model, p.Model) {
+		return false
+	}
+	if f.Firmware != "" && !SameVersion(f.Firmware, p.Firmware) {
+		return false
+	}
+	if f.Class != "" && !strings.EqualFold(f.Class, p.Class) {
+		return false
+	}
+	if f.Text == "" {
+		return true
+	}
+	q := strings.ToLower(strings.TrimSpace(f.Text))
+	// A MAC or part of one, with or without separators; not an address.
+	bare := strings.NewReplacer(":", "", "-", "").Replace(q)
+	if bare != "" && strings.Trim(bare, "0123456789abcdef") == "" &&
+		strings.Contains(hex.EncodeToString(p.MAC[:]), bare) {
+		return true
+	}
+	fields := []string{p.MAC.String(), p.HostName, p.Vendor, p.Model, p.Firmware, p.Class, p.VendorClass, p.UserAgent}
+	for _, a := range p.Addrs {
+		fields = append(fields, a.Addr.String())
+	}
+	for _, s := range fields {
+		if strings.Contains(strings.ToLower(s), q) {
+			return true
+		}
+	}
+	return false
+}
+
+// Dropped is the number of facts dropped because the queue was full.
+func (inv *Inventory) Dropped() uint64 { return inv.dropped.Load() }
+
+// Flush writes the records changed since the last flush in one
+// transaction. Run calls it every Config.FlushInterval; a failed write is
+// retried at the next one.
+func (inv *Inventory) Flush() error {
+	inv.flushMu.Lock()
+	defer inv.flushMu.Unlock()
+	inv.mu.Lock()
+	if len(inv.dirty) == 0 && len(inv.removed) == 0 {
+		inv.mu.Unlock()
+		return nil
+	}
+	changed := make(map[MAC][]byte, len(inv.dirty))
+	var marshalErr error
+	for mac := range inv.dirty {
+		if p := inv.phones[mac]; p != nil {
+			b, err := json.Marshal(p)
+			if err != nil {
+				marshalErr = err
+				continue
+			}
+			changed[mac] = b
+		}
+	}
+	removed := make([]MAC, 0, len(inv.removed))
+	for mac := range inv.removed {
+		removed = append(removed, mac)
+	}
+	inv.dirty, inv.removed = map[MAC]bool{}, map[MAC]bool{}
+	inv.mu.Unlock()
+
+	if err := inv.db.write(changed, removed); err != nil {
+		inv.mu.Lock()
+		for mac := range changed {
+			if _, ok := inv.phones[mac]; ok {
+				inv.dirty[mac] = true
+			}
+		}
+		for _, mac := range removed {
+			if _, ok := inv.phones[mac]; !ok {
+				inv.removed[mac] = true
+			}
+		}
+		inv.mu.Unlock()
+		inv.metrics.flushErrors.Inc()
+		return err
+	}
+	inv.metrics.flushes.Inc()
+	if marshalErr != nil {
+		return fmt.Errorf("inventory: encode a record: %w", marshalErr)
+	}
+	return nil
+}

@@ -1,0 +1,560 @@
+package inventory
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/phoneprov/phoneprov/fileserve"
+)
+
+var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) Set(t time.Time) {
+	c.mu.Lock()
+	c.t = t
+	c.mu.Unlock()
+}
+
+// The provisioning part's knowledge, as the tests assume it.
+var firmwareFiles = map[string][2]string{
+	"S96x1_SALBR7_1_15_0_4_r.tar": {"96x1", "7.1.15.0.4"},
+	"FW_S_J179_R4_1_3_0_6.bin":    {"J179", "4.1.3.0.6"},
+	"a46xxua2_8_3.bin":            {"", "2.8.3"},
+}
+
+func firmwareOf(name string) (string, string, bool) {
+	f, ok := firmwareFiles[name]
+	return f[0], f[1], ok
+}
+
+func newestFirmware(model string) (string, bool) {
+	v, ok := map[string]string{"J179": "4.1.3.0.6", "96x1": "7.1.15.0.4"}[model]
+	return v, ok
+}
+
+// fakeNeighbors is a neighbour table the test edits.
+type fakeNeighbors struct {
+	mu    sync.Mutex
+	table []Neighbor
+	reads int
+	err   error
+}
+
+func (f *fakeNeighbors) List(ctx context.Context) ([]Neighbor, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reads++
+	return append([]Neighbor(nil), f.table...), f.err
+}
+
+type testInventory struct {
+	*Inventory
+	clock *fakeClock
+	reg   *prometheus.Registry
+	path  string
+}
+
+func openTest(t *testing.T, path string, mutate func(*Config, *Options)) *testInventory {
+	t.Helper()
+	if path == "" {
+		path = filepath.Join(t.TempDir(), "inventory.db")
+	}
+	clock := &fakeClock{t: t0}
+	reg := prometheus.NewRegistry()
+	cfg := DefaultConfig()
+	opts := Options{Path: path, Now: clock.Now, Registry: reg, FirmwareOf: firmwareOf, NewestFirmware: newestFirmware}
+	if mutate != nil {
+		mutate(&cfg, &opts)
+	}
+	inv, err := Open(cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testInventory{Inventory: inv, clock: clock, reg: reg, path: path}
+}
+
+func mustMAC(s string) net.HardwareAddr {
+	hw, err := net.ParseMAC(s)
+	if err != nil {
+		panic(err)
+	}
+	return hw
+}
+
+func lease(at time.Duration, mac, addr, kind, host, vc string) LeaseFact {
+	var a netip.Addr
+	if addr != "" {
+		a = netip.MustParseAddr(addr)
+	}
+	return LeaseFact{MAC: mustMAC(mac), Addr: a, Class: "avaya", Hostname: host, VendorClass: vc,
+		ParamRequestList: []uint8{1, 3, 6, 7, 15, 26, 42, 242}, Kind: kind, Time: t0.Add(at)}
+}
+
+func access(at time.Duration, addr, proto, name string, status int, bytes int64, ua string) fileserve.AccessEvent {
+	return fileserve.AccessEvent{Time: t0.Add(at), Protocol: proto, Client: netip.AddrPortFrom(netip.MustParseAddr(addr), 40000),
+		Name: "/" + name, Resolved: name, Status: status, Bytes: bytes, UserAgent: ua}
+}
+
+const (
+	j179UA = "Mozilla/4.0 (compatible; MSIE 6.0) AVAYA/J179-4.1.3.0.6 (MAC:c81fea83e85a)"
+	s96UA  = "AVAYA/96x1-IPT-SIP-R7_1_13_0_2"
+)
+
+// bootMorning is a recorded morning: four phones boot, one of them with a
+// static address, and one unknown client asks for a file.
+func bootMorning() []fact {
+	var fs []fact
+	L := func(l LeaseFact) { fs = append(fs, fact{lease: &l}) }
+	A := func(ev fileserve.AccessEvent) { fs = append(fs, fact{access: &ev}) }
+	// J179: DHCP, then HTTPS; its User-Agent carries its MAC and version.
+	L(lease(0, "c8:1f:ea:83:e8:5a", "198.18.10.21", LeaseGranted, "AVX83E85A", "ccp.avaya.com"))
+	A(access(2*time.Second, "198.18.10.21", "https", "J100Supgrade.txt", 200, 1800, j179UA))
+	A(access(3*time.Second, "198.18.10.21", "https", "46xxsettings.txt", 200, 9000, j179UA))
+	A(access(4*time.Second, "198.18.10.21", "https", "c81fea83e85a.txt", 404, 0, j179UA))
+	// 9611 SIP on old firmware: HTTP, no MAC in its User-Agent; it upgrades.
+	L(lease(time.Second, "00:1b:4f:12:34:56", "198.18.10.22", LeaseGranted, "AVB123456", "ccp.avaya.com"))
+	A(access(5*time.Second, "198.18.10.22", "http", "96x1Supgrade.txt", 200, 2000, s96UA))
+	A(access(6*time.Second, "198.18.10.22", "http", "46xxsettings.txt", 200, 9000, s96UA))
+	A(access(40*time.Second, "198.18.10.22", "http", "S96x1_SALBR7_1_15_0_4_r.tar", 200, 52428800, s96UA))
+	// 4621 over TFTP: its firmware transfer times out.
+	L(lease(2*time.Second, "00:04:0d:aa:bb:cc", "198.18.10.23", LeaseGranted, "AVAAABBCC", "ccp.avaya.com"))
+	A(access(7*time.Second, "198.18.10.23", "tftp", "46xxupgrade.scr", 200, 1500, ""))
+	A(access(30*time.Second, "198.18.10.23", "tftp", "a46xxua2_8_3.bin", 408, 300000, ""))
+	// A 4610 with a static address: known through the neighbour table only.
+	A(access(8*time.Second, "198.18.10.50", "tftp", "46xxupgrade.scr", 200, 1500, ""))
+	A(access(9*time.Second, "198.18.10.50", "tftp", "46xxsettings.txt", 200, 9000, ""))
+	// Someone nobody knows.
+	A(access(10*time.Second, "198.18.10.99", "http", "46xxsettings.txt", 200, 9000, "curl/8"))
+	return fs
+}
+
+func staticNeighbors() *fakeNeighbors {
+	return &fakeNeighbors{table: []Neighbor{
+		{Addr: netip.MustParseAddr("198.18.10.50"), MAC: mustMAC("00:60:1d:01:02:03"), Reachable: true},
+		{Addr: netip.MustParseAddr("198.18.10.1"), MAC: mustMAC("02:00:00:00:00:01"), Reachable: true}, // the router
+	}}
+}
+
+func feed(inv *Inventory, facts []fact) {
+	for _, f := range facts {
+		inv.apply(context.Background(), f)
+	}
+}
+
+func stateOf(t *testing.T, inv *testInventory, mac string) Phone {
+	t.Helper()
+	m, _ := ParseMAC(mac)
+	p, ok := inv.Get(m)
+	if !ok {
+		t.Fatalf("no record for %s", mac)
+	}
+	return p
+}
+
+func TestBootMorning(t *testing.T) {
+	nb := staticNeighbors()
+	inv := openTest(t, "", func(c *Config, o *Options) { o.Neighbors = nb.List })
+	defer inv.Close()
+	feed(inv.Inventory, bootMorning())
+	inv.clock.Set(t0.Add(time.Minute))
+
+	j179 := stateOf(t, inv, "c8:1f:ea:83:e8:5a")
+	if j179.Vendor != "Avaya" || j179.Model != "J179" || j179.Firmware != "4.1.3.0.6" || j179.FirmwareFrom != "user-agent" ||
+		j179.State != StateUpToDate || len(j179.Files) != 3 || j179.ParamRequestList != "1,3,6,7,15,26,42,242" ||
+		len(j179.Addrs) != 1 || j179.Addrs[0].Source != "dhcp" {
+		t.Errorf("J179: %+v", j179)
+	}
+	s96 := stateOf(t, inv, "00:1b:4f:12:34:56")
+	if s96.Model != "96x1" || s96.Firmware != "7.1.15.0.4" || s96.FirmwareFrom != "download" || s96.State != StateUpToDate {
+		t.Errorf("9611 after its upgrade: %s %s from %s, %s (%s)", s96.Model, s96.Firmware, s96.FirmwareFrom, s96.State, s96.StateReason)
+	}
+	p4621 := stateOf(t, inv, "00:04:0d:aa:bb:cc")
+	if p4621.State != StateFailed || !strings.Contains(p4621.StateReason, "a46xxua2_8_3.bin got 408") {
+		t.Errorf("4621: %s (%s)", p4621.State, p4621.StateReason)
+	}
+	static := stateOf(t, inv, "00:60:1d:01:02:03")
+	if static.State != StateFetching || len(static.Addrs) != 1 || static.Addrs[0].Source != "neighbor" {
+		t.Errorf("static phone: %s %+v", static.State, static.Addrs)
+	}
+	if nb.reads != 1 {
+		t.Errorf("neighbour table read %d times for two requests within %s", nb.reads, neighborMaxAge)
+	}
+	if got := len(inv.List(Filter{})); got != 4 {
+		t.Errorf("%d phones listed, want 4 (the router and the unknown client are no phones)", got)
+	}
+	if got := inv.unresolved.Load(); got != 1 {
+		t.Errorf("unresolved accesses = %d", got)
+	}
+
+	// The static phone's boot sequence ended cleanly: up to date.
+	inv.clock.Set(t0.Add(20 * time.Minute))
+	if p := stateOf(t, inv, "00:60:1d:01:02:03"); p.State != StateUpToDate {
+		t.Errorf("static phone after its sequence: %s (%s)", p.State, p.StateReason)
+	}
+}
+
+func TestListFilters(t *testing.T) {
+	inv := openTest(t, "", func(c *Config, o *Options) { o.Neighbors = staticNeighbors().List })
+	defer inv.Close()
+	feed(inv.Inventory, bootMorning())
+	inv.clock.Set(t0.Add(time.Minute))
+	macs := func(f Filter) string {
+		var out []string
+		for _, p := range inv.List(f) {
+			out = append(out, p.MAC.String())
+		}
+		return strings.Join(out, " ")
+	}
+	for _, c := range []struct {
+		f    Filter
+		want string
+	}{
+		{Filter{Model: "j179"}, "c8:1f:ea:83:e8:5a"},
+		{Filter{Firmware: "R7_1_15_0_4"}, "00:1b:4f:12:34:56"},
+		{Filter{State: StateFailed}, "00:04:0d:aa:bb:cc"},
+		{Filter{State: StateUpToDate}, "00:1b:4f:12:34:56 c8:1f:ea:83:e8:5a"},
+		{Filter{Text: "C81FEA"}, "c8:1f:ea:83:e8:5a"},
+		{Filter{Text: "1f-ea-83"}, "c8:1f:ea:83:e8:5a"},
+		{Filter{Text: "198.18.10.50"}, "00:60:1d:01:02:03"},
+		// Address digits are not read as part of a MAC (00601d010203 holds "102").
+		{Filter{Text: "10.2"}, "00:04:0d:aa:bb:cc 00:1b:4f:12:34:56 c8:1f:ea:83:e8:5a"},
+		{Filter{Text: "1d:01"}, "00:60:1d:01:02:03"},
+		{Filter{Text: "avb123"}, "00:1b:4f:12:34:56"},
+		{Filter{Text: "nothing like it"}, ""},
+		{Filter{}, "00:04:0d:aa:bb:cc 00:1b:4f:12:34:56 00:60:1d:01:02:03 c8:1f:ea:83:e8:5a"},
+	} {
+		if got := macs(c.f); got != c.want {
+			t.Errorf("List(%+v) = %q, want %q", c.f, got, c.want)
+		}
+	}
+}
+
+func TestStateTransitions(t *testing.T) {
+	inv := openTest(t, "", nil)
+	defer inv.Close()
+	const mac, ip = "00:1b:4f:00:00:01", "198.18.20.1"
+	step := func(at time.Duration, f fact, want State) {
+		t.Helper()
+		if f.lease != nil || f.access != nil {
+			inv.apply(context.Background(), f)
+		}
+		inv.clock.Set(t0.Add(at))
+		if p := stateOf(t, inv, mac); p.State != want {
+			t.Fatalf("at +%s: %s (%s), want %s", at, p.State, p.StateReason, want)
+		}
+	}
+	L := func(l LeaseFact) fact { return fact{lease: &l} }
+	A := func(ev fileserve.AccessEvent) fact { return fact{access: &ev} }
+
+	step(0, L(lease(0, mac, ip, LeaseGranted, "AVB000001", "ccp.avaya.com")), StateDiscovered)
+	step(time.Minute, A(access(time.Minute, ip, "http", "96x1Supgrade.txt", 200, 100, s96UA)), StateFetching)
+	// The sequence ends without a firmware download, but the User-Agent
+	// says 7.1.13.0.2 and 7.1.15.0.4 is present: outdated, not up to date.
+	step(15*time.Minute, fact{}, StateOutdated)
+	// Next boot: the firmware fails, then succeeds.
+	step(20*time.Minute, A(access(20*time.Minute, ip, "http", "96x1Supgrade.txt", 200, 100, s96UA)), StateFetching)
+	step(21*time.Minute, A(access(21*time.Minute, ip, "http", "S96x1_SALBR7_1_15_0_4_r.tar", 503, 0, s96UA)), StateFailed)
+	step(40*time.Minute, fact{}, StateFailed) // failed stays until a later fetch
+	step(41*time.Minute, A(access(41*time.Minute, ip, "http", "S96x1_SALBR7_1_15_0_4_r.tar", 200, 5e7, s96UA)), StateUpToDate)
+	// After the restart its User-Agent reports the new version.
+	step(45*time.Minute, A(access(45*time.Minute, ip, "http", "96x1Supgrade.txt", 200, 100, "AVAYA/96x1-IPT-SIP-R7_1_15_0_4")), StateUpToDate)
+	// A missing settings file is a failure too.
+	step(46*time.Minute, A(access(46*time.Minute, ip, "http", "46xxsettings.txt", 404, 0, "AVAYA/96x1-IPT-SIP-R7_1_15_0_4")), StateFailed)
+	step(47*time.Minute, A(access(47*time.Minute, ip, "http", "46xxsettings.txt", 200, 900, "AVAYA/96x1-IPT-SIP-R7_1_15_0_4")), StateUpToDate)
+	// Non-script files do not change the verdict, even when missing.
+	step(48*time.Minute, A(access(48*time.Minute, ip, "http", "001b4f000001.txt", 404, 0, "AVAYA/96x1-IPT-SIP-R7_1_15_0_4")), StateUpToDate)
+	// An expiry is not a sighting.
+	step(8*24*time.Hour, L(lease(8*24*time.Hour, mac, ip, LeaseExpired, "", "")), StateStale)
+	if p := stateOf(t, inv, mac); len(p.Addrs) != 0 || p.LastSeen != t0.Add(48*time.Minute) {
+		t.Errorf("after expiry: addrs %+v, last seen %s", p.Addrs, p.LastSeen)
+	}
+	step(8*24*time.Hour+time.Minute, L(lease(8*24*time.Hour+time.Minute, mac, ip, LeaseGranted, "", "")), StateUpToDate)
+}
+
+func TestStatesWithoutVersionKnowledge(t *testing.T) {
+	// No NewestFirmware: verdicts come from the boot sequence only.
+	inv := openTest(t, "", func(c *Config, o *Options) { o.NewestFirmware = nil })
+	defer inv.Close()
+	const mac, ip = "00:04:0d:00:00:02", "198.18.20.2"
+	inv.apply(context.Background(), fact{lease: ptr(lease(0, mac, ip, LeaseGranted, "", ""))})
+	inv.apply(context.Background(), fact{access: ptr(access(time.Second, ip, "tftp", "46xxupgrade.scr", 200, 100, ""))})
+	inv.apply(context.Background(), fact{access: ptr(access(2*time.Second, ip, "tftp", "a46xxua2_8_3.bin", 499, 512, ""))})
+	inv.clock.Set(t0.Add(time.Minute))
+	if p := stateOf(t, inv, mac); p.State != StateFetching {
+		t.Fatalf("%s (%s)", p.State, p.StateReason)
+	}
+	inv.clock.Set(t0.Add(time.Hour))
+	if p := stateOf(t, inv, mac); p.State != StateDiscovered || !strings.Contains(p.StateReason, "without a verdict") {
+		t.Fatalf("after an abandoned transfer: %s (%s)", p.State, p.StateReason)
+	}
+	inv.apply(context.Background(), fact{access: ptr(access(2*time.Hour, ip, "tftp", "a46xxua2_8_3.bin", 200, 300000, ""))})
+	inv.clock.Set(t0.Add(3 * time.Hour))
+	if p := stateOf(t, inv, mac); p.State != StateUpToDate || p.Firmware != "2.8.3" {
+		t.Fatalf("after a complete download: %s %s (%s)", p.State, p.Firmware, p.StateReason)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestLeaseBindingsMoveAddresses(t *testing.T) {
+	inv := openTest(t, "", nil)
+	defer inv.Close()
+	a, b := "00:04:0d:00:00:0a", "00:04:0d:00:00:0b"
+	feed(inv.Inventory, []fact{
+		{lease: ptr(lease(0, a, "198.18.30.1", LeaseGranted, "", ""))},
+		{lease: ptr(lease(time.Second, a, "198.18.30.1", LeaseReleased, "", ""))},
+		{lease: ptr(lease(2*time.Second, b, "198.18.30.1", LeaseGranted, "", ""))},
+		{access: ptr(access(3*time.Second, "198.18.30.1", "tftp", "46xxupgrade.scr", 200, 10, ""))},
+	})
+	if p := stateOf(t, inv, a); len(p.Addrs) != 0 || len(p.Files) != 0 {
+		t.Errorf("released phone: %+v %+v", p.Addrs, p.Files)
+	}
+	if p := stateOf(t, inv, b); len(p.Files) != 1 || p.Addrs[0].Addr.String() != "198.18.30.1" {
+		t.Errorf("new holder: %+v %+v", p.Addrs, p.Files)
+	}
+}
+
+func TestBoundedMemory(t *testing.T) {
+	inv := openTest(t, "", func(c *Config, o *Options) { c.FilesPerPhone = 5; c.MaxPhones = 3 })
+	defer inv.Close()
+	for i := range 50 {
+		inv.apply(context.Background(), fact{access: ptr(access(time.Duration(i)*time.Second, "198.18.40.1", "https",
+			"file.txt", 200, int64(i), j179UA))})
+	}
+	p := stateOf(t, inv, "c8:1f:ea:83:e8:5a")
+	if len(p.Files) != 5 || p.Files[0].Bytes != 45 || p.Files[4].Bytes != 49 {
+		t.Fatalf("files kept: %+v", p.Files)
+	}
+	for i := range 10 {
+		inv.apply(context.Background(), fact{lease: ptr(lease(time.Hour+time.Duration(i)*time.Second,
+			"00:04:0d:00:01:"+string("0123456789"[i])+"0", "", LeaseOffered, "", ""))})
+	}
+	if got := len(inv.List(Filter{})); got != 3 {
+		t.Fatalf("%d phones kept, want 3", got)
+	}
+	if _, ok := inv.Get(MAC{0x00, 0x04, 0x0d, 0x00, 0x01, 0x90}); !ok {
+		t.Error("the newest phone was evicted")
+	}
+}
+
+func TestPersistenceAcrossReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "data", "inventory.db")
+	first := openTest(t, path, func(c *Config, o *Options) { o.Neighbors = staticNeighbors().List })
+	feed(first.Inventory, bootMorning())
+	first.clock.Set(t0.Add(time.Minute))
+	before := first.List(Filter{})
+	m, _ := ParseMAC("00:04:0d:aa:bb:cc")
+	if !first.Forget(m) {
+		t.Fatal("Forget found nothing")
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	second := openTest(t, path, nil)
+	defer second.Close()
+	second.clock.Set(t0.Add(time.Minute))
+	after := second.List(Filter{})
+	var want []Phone
+	for _, p := range before {
+		if p.MAC != m {
+			want = append(want, p)
+		}
+	}
+	wb, _ := json.Marshal(want)
+	ab, _ := json.Marshal(after)
+	if string(wb) != string(ab) {
+		t.Fatalf("after reopen:\n%s\nwant\n%s", ab, wb)
+	}
+	// The address index is rebuilt: a TFTP request from a leased address
+	// is still tied to its phone.
+	second.apply(context.Background(), fact{access: ptr(access(time.Hour, "198.18.10.22", "tftp", "x.txt", 200, 1, ""))})
+	if p := stateOf(t, second, "00:1b:4f:12:34:56"); p.Files[len(p.Files)-1].Name != "x.txt" {
+		t.Fatalf("address index lost: %+v", p.Files)
+	}
+}
+
+func TestSecondOpenIsRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "inventory.db")
+	first := openTest(t, path, nil)
+	defer first.Close()
+	start := time.Now()
+	_, err := Open(DefaultConfig(), Options{Path: path})
+	if err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("second open: %v", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("second open took %s", d)
+	}
+}
+
+func TestObserversQueueAndDrop(t *testing.T) {
+	inv := openTest(t, "", func(c *Config, o *Options) { c.QueueLength = 16; c.FlushInterval = 20 * time.Millisecond })
+	for i := range 20 {
+		inv.ObserveAccess(access(time.Duration(i)*time.Second, "198.18.50.1", "https", "J100Supgrade.txt", 200, 1, j179UA))
+	}
+	if got := inv.Dropped(); got != 4 {
+		t.Fatalf("dropped %d, want 4", got)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- inv.Run(ctx) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(inv.queue) > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	inv.ObserveLease(lease(time.Minute, "00:1b:4f:00:00:09", "198.18.50.2", LeaseGranted, "", ""))
+	for len(inv.List(Filter{})) < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := len(inv.List(Filter{})); got != 2 {
+		t.Fatalf("%d phones after Run", got)
+	}
+	if err := inv.Run(ctx); err == nil {
+		t.Error("a second Run was accepted")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := inv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := gather(t, inv.reg, "phoneprov_inventory_dropped_facts_total", nil); got != 4 {
+		t.Errorf("dropped metric = %v", got)
+	}
+	reopened := openTest(t, inv.path, nil)
+	defer reopened.Close()
+	if p := stateOf(t, reopened, "c8:1f:ea:83:e8:5a"); len(p.Files) != 16 {
+		t.Errorf("after Run and Close, %d files saved, want 16", len(p.Files))
+	}
+}
+
+func TestObserversDoNotBlock(t *testing.T) {
+	inv := openTest(t, "", func(c *Config, o *Options) { c.QueueLength = 16 })
+	defer inv.Close()
+	ev := access(0, "198.18.50.1", "https", "J100Supgrade.txt", 200, 1, j179UA)
+	start := time.Now()
+	for range 100000 {
+		inv.ObserveAccess(ev)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("100000 observations with nobody reading took %s", d)
+	}
+}
+
+func TestPeriodicNeighborScan(t *testing.T) {
+	nb := staticNeighbors()
+	inv := openTest(t, "", func(c *Config, o *Options) { o.Neighbors = nb.List })
+	defer inv.Close()
+	feed(inv.Inventory, bootMorning())
+	// Days later, the static phone is still on the wire and the kernel says so.
+	later := t0.Add(10 * 24 * time.Hour)
+	inv.clock.Set(later)
+	if p := stateOf(t, inv, "00:60:1d:01:02:03"); p.State != StateStale {
+		t.Fatalf("static phone before the scan: %s", p.State)
+	}
+	nb.mu.Lock()
+	nb.table = append(nb.table, Neighbor{Addr: netip.MustParseAddr("198.18.10.51"), MAC: mustMAC("00:60:1d:01:02:03")})
+	nb.mu.Unlock()
+	inv.scanNeighbors(context.Background())
+	p := stateOf(t, inv, "00:60:1d:01:02:03")
+	if p.State == StateStale || !p.LastSeen.Equal(later) || len(p.Addrs) != 2 {
+		t.Fatalf("after the scan: %s, last seen %s, addrs %+v", p.State, p.LastSeen, p.Addrs)
+	}
+	// Unknown devices in the table are not added.
+	if _, ok := inv.Get(MAC{0x02, 0, 0, 0, 0, 1}); ok {
+		t.Error("the router became a phone")
+	}
+	// A failing table is counted, not fatal.
+	nb.mu.Lock()
+	nb.err = errors.New("netlink: permission denied")
+	nb.mu.Unlock()
+	inv.scanNeighbors(context.Background())
+	if got := gather(t, inv.reg, "phoneprov_inventory_neighbor_read_errors_total", nil); got != 1 {
+		t.Errorf("neighbour errors = %v", got)
+	}
+}
+
+func TestPhonesGauge(t *testing.T) {
+	inv := openTest(t, "", func(c *Config, o *Options) { o.Neighbors = staticNeighbors().List })
+	defer inv.Close()
+	feed(inv.Inventory, bootMorning())
+	inv.clock.Set(t0.Add(time.Minute))
+	for _, c := range []struct {
+		labels map[string]string
+		want   float64
+	}{
+		{map[string]string{"model": "J179", "firmware": "4.1.3.0.6", "state": "up_to_date"}, 1},
+		{map[string]string{"model": "96x1", "firmware": "7.1.15.0.4", "state": "up_to_date"}, 1},
+		{map[string]string{"model": "", "firmware": "", "state": "failed"}, 1},
+		{map[string]string{"model": "", "firmware": "", "state": "fetching"}, 1},
+	} {
+		if got := gather(t, inv.reg, "phoneprov_inventory_phones", c.labels); got != c.want {
+			t.Errorf("phones%v = %v, want %v", c.labels, got, c.want)
+		}
+	}
+	inv.clock.Set(t0.Add(30 * 24 * time.Hour))
+	if got := gather(t, inv.reg, "phoneprov_inventory_phones", map[string]string{"model": "J179", "state": "stale"}); got != 1 {
+		t.Errorf("a month later the J179 is not counted stale: %v", got)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	DefaultConfig().Validate(func(key string, err error) { t.Errorf("default: %s: %v", key, err) })
+	c := Config{StaleAfter: 0, FetchWindow: -1, FilesPerPhone: 0, MaxPhones: 0, FlushInterval: time.Hour, NeighborInterval: -1, QueueLength: 1}
+	got := map[string]bool{}
+	c.Validate(func(key string, err error) { got[key] = true })
+	for _, k := range []string{"stale_after", "fetch_window", "files_per_phone", "max_phones", "flush_interval", "neighbor_interval", "queue_length"} {
+		if !got[k] {
+			t.Errorf("no problem reported for %s", k)
+		}
+	}
+}
+
+// gather reads the value of the first series of name whose labels include labels.
+func gather(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	metric:
+		for _, m := range mf.GetMetric() {
+			have := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				have[lp.GetName()] = lp.GetValue()
+			}
+			for k, v := range labels {
+				if have[k] != v {
+					continue metric
+				}
+			}
+			if m.Counter != nil {
+				return m.Counter.GetValue()
+			}
+			return m.Gauge.GetValue()
+		}
+	}
+	return 0
+}

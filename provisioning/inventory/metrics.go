@@ -1,0 +1,82 @@
+package inventory
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the inventory's Prometheus series.
+type metrics struct {
+	facts          *prometheus.CounterVec
+	neighborErrors prometheus.Counter
+	flushes        prometheus.Counter
+	flushErrors    prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer, inv *Inventory) (*metrics, error) {
+	m := &metrics{
+		facts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "phoneprov_inventory_facts_total",
+			Help: "Facts folded into the inventory, by source (lease, access, neighbor).",
+		}, []string{"source"}),
+		neighborErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "phoneprov_inventory_neighbor_read_errors_total",
+			Help: "Failed reads of the kernel's neighbour table.",
+		}),
+		flushes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "phoneprov_inventory_flushes_total",
+			Help: "Transactions that wrote changed records to inventory.db.",
+		}),
+		flushErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "phoneprov_inventory_flush_errors_total",
+			Help: "Failed writes to inventory.db (retried at the next flush).",
+		}),
+	}
+	collectors := []prometheus.Collector{m.facts, m.neighborErrors, m.flushes, m.flushErrors,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "phoneprov_inventory_dropped_facts_total",
+			Help: "Facts dropped because the inventory's queue was full.",
+		}, func() float64 { return float64(inv.dropped.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "phoneprov_inventory_unresolved_accesses_total",
+			Help: "File requests whose client address could not be tied to a MAC (no lease, no neighbour entry, no MAC in the User-Agent).",
+		}, func() float64 { return float64(inv.unresolved.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "phoneprov_inventory_queue_length",
+			Help: "Facts waiting to be folded in.",
+		}, func() float64 { return float64(len(inv.queue)) }),
+		&phonesCollector{inv: inv, desc: prometheus.NewDesc("phoneprov_inventory_phones",
+			"Phones by model, firmware and state, computed when scraped.", []string{"model", "firmware", "state"}, nil)},
+	}
+	for _, c := range collectors {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	for _, s := range []string{"lease", "access", "neighbor"} {
+		m.facts.WithLabelValues(s)
+	}
+	return m, nil
+}
+
+// phonesCollector counts phones by model, firmware and state at scrape time.
+type phonesCollector struct {
+	inv  *Inventory
+	desc *prometheus.Desc
+}
+
+func (c *phonesCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *phonesCollector) Collect(ch chan<- prometheus.Metric) {
+	type key struct{ model, firmware, state string }
+	counts := map[key]int{}
+	now := c.inv.opts.Now()
+	c.inv.mu.RLock()
+	for _, p := range c.inv.phones {
+		st, _ := judge(p, now, c.inv.cfg, c.inv.opts.NewestFirmware)
+		counts[key{p.Model, p.Firmware, string(st)}]++
+	}
+	c.inv.mu.RUnlock()
+	for k, n := range counts {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), k.model, k.firmware, k.state)
+	}
+}
