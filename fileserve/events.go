@@ -18,6 +18,7 @@ type AccessEvent struct {
 	Source    Source // where the content came from; empty when nothing was served
 	Status    int    // HTTP status; TFTP outcomes use the same numbers (see tftpStatus)
 	Bytes     int64  // body bytes sent
+	Size      int64  // size of what was served (a whole transfer sends Size bytes, a range less)
 	Duration  time.Duration
 	UserAgent string // HTTP only
 	Detail    string // why it failed, or protocol particulars

@@ -69,7 +69,7 @@ func (h *fileHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer entry.Close()
-	ev.Resolved, ev.Source = entry.Name, entry.Source
+	ev.Resolved, ev.Source, ev.Size = entry.Name, entry.Source, entry.Size
 	hdr := rec.Header()
 	hdr.Set("ETag", entry.ETag)
 	hdr.Set("Content-Type", contentType(entry.Name))

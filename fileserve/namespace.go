@@ -50,6 +50,9 @@ type Generated struct {
 	Name    string // canonical name, as the generator spells it
 	Data    []byte
 	ModTime time.Time
+	// File, when set, is the content instead of Data: an open regular file
+	// (a cached firmware image, say) that the namespace serves and closes.
+	File *os.File
 }
 
 // Generator makes files that the operator has not placed, such as settings
@@ -179,6 +182,8 @@ func (ns *Namespace) Open(ctx context.Context, raw string, client Client) (*Entr
 	if ns.gen != nil {
 		g, err := ns.gen.Generate(ctx, name, client)
 		switch {
+		case err == nil && g.File != nil:
+			return fileEntry(g)
 		case err == nil:
 			return memoryEntry(g, SourceGenerated), nil
 		case errors.Is(err, ErrNotFound) || errors.Is(err, fs.ErrNotExist):
@@ -194,6 +199,36 @@ func memoryEntry(g *Generated, src Source) *Entry {
 		Name: g.Name, Source: src, Size: int64(len(g.Data)), ModTime: g.ModTime,
 		ETag: contentETag(g.Data), data: bytes.NewReader(g.Data),
 	}
+}
+
+// fileEntry serves a generator's open file.
+func fileEntry(g *Generated) (*Entry, error) {
+	fi, err := g.File.Stat()
+	if err != nil {
+		g.File.Close()
+		return nil, fmt.Errorf("stat generated %s: %w", g.Name, err)
+	}
+	mod := g.ModTime
+	if mod.IsZero() {
+		mod = fi.ModTime()
+	}
+	return &Entry{Name: g.Name, Source: SourceGenerated, Size: fi.Size(), ModTime: mod, ETag: fileETag(fi), file: g.File}, nil
+}
+
+// Chain tries generators in order and returns the first content found;
+// a generator that answers not found passes the name on to the next.
+func Chain(gens ...Generator) Generator { return generatorChain(gens) }
+
+type generatorChain []Generator
+
+func (c generatorChain) Generate(ctx context.Context, name string, client Client) (*Generated, error) {
+	for _, g := range c {
+		out, err := g.Generate(ctx, name, client)
+		if err == nil || !(errors.Is(err, ErrNotFound) || errors.Is(err, fs.ErrNotExist)) {
+			return out, err
+		}
+	}
+	return nil, ErrNotFound
 }
 
 func (ns *Namespace) openOperator(name string) (*Entry, error) {

@@ -228,3 +228,44 @@ func FuzzCleanName(f *testing.F) {
 		}
 	})
 }
+
+type fileGenerator struct{ path string }
+
+func (g fileGenerator) Generate(_ context.Context, name string, _ Client) (*Generated, error) {
+	if name != "cached.bin" {
+		return nil, ErrNotFound
+	}
+	f, err := os.Open(g.path)
+	if err != nil {
+		return nil, err
+	}
+	return &Generated{Name: name, File: f}, nil
+}
+
+func TestChainServesGeneratedFiles(t *testing.T) {
+	dir := t.TempDir()
+	cached := filepath.Join(dir, "cache.bin")
+	if err := os.WriteFile(cached, []byte("from the relay cache"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(dir, "files")
+	os.Mkdir(root, 0o755)
+	ns, err := NewNamespace(root, nil, Chain(fakeGenerator{"a.txt": "first"}, fileGenerator{cached}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	for name, want := range map[string]string{"a.txt": "first", "cached.bin": "from the relay cache"} {
+		e, err := ns.Open(context.Background(), name, Client{})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got := readEntry(t, e); got != want || e.Source != SourceGenerated || e.ETag == "" {
+			t.Errorf("%s: %q from %s", name, got, e.Source)
+		}
+		e.Close()
+	}
+	if _, err := ns.Open(context.Background(), "neither.txt", Client{}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("neither: %v", err)
+	}
+}

@@ -34,6 +34,7 @@ type tftpHandler struct {
 type served struct {
 	name   string
 	source Source
+	size   int64
 	detail string
 }
 
@@ -63,7 +64,7 @@ func (h *tftpHandler) OpenRead(ctx context.Context, req tftpd.Request) (tftpd.Fi
 		}
 		return nil, err
 	}
-	h.served.Store(key, served{name: e.Name, source: e.Source})
+	h.served.Store(key, served{name: e.Name, source: e.Source, size: e.Size})
 	return tftpEntry{e}, nil
 }
 
@@ -112,7 +113,7 @@ func (s *Server) tftpFinished(r tftpd.Result) {
 	if r.Request.Remote != nil {
 		if v, ok := s.tftp.handler.served.LoadAndDelete(r.Request.Remote.String()); ok {
 			sv := v.(served)
-			ev.Resolved, ev.Source, ev.Detail = sv.name, sv.source, sv.detail
+			ev.Resolved, ev.Source, ev.Size, ev.Detail = sv.name, sv.source, sv.size, sv.detail
 		}
 	}
 	if r.Err != nil && ev.Detail == "" {
