@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -27,8 +28,19 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 	if src == "" {
 		src = "built-in defaults"
 	}
-	fmt.Fprintf(stdout, "# %s: configuration is valid; effective values follow\n", src)
-	return toml.NewEncoder(stdout).Encode(cfg)
+	fmt.Fprintf(stdout, "# %s: configuration is valid\n", src)
+	failed, err := lintFiles(context.Background(), cfg, stdout)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "# effective configuration:")
+	if err := toml.NewEncoder(stdout).Encode(cfg); err != nil {
+		return err
+	}
+	if failed {
+		return errors.New("scripts in the file tree have errors (lines starting with # above)")
+	}
+	return nil
 }
 
 func cmdInit(args []string, stdout, stderr io.Writer) error {

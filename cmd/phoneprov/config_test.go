@@ -41,13 +41,13 @@ func TestConfigErrorsNameFileLineAndKey(t *testing.T) {
 
 func TestConfigRefusesUnknownKeysAndWrongTypes(t *testing.T) {
 	for body, want := range map[string]string{
-		"[fileserve]\ncolour = \"blue\"\n":               ":2: fileserve.colour: unknown key",
-		"[fileserve.https]\nlisten = \":443\"\n":         ":2: fileserve.https.listen:",
-		"[fileserve]\ndrain_timeout = \"soon\"\n":        ":2: fileserve.drain_timeout:",
+		"[fileserve]\ncolour = \"blue\"\n":                ":2: fileserve.colour: unknown key",
+		"[fileserve.https]\nlisten = \":443\"\n":          ":2: fileserve.https.listen:",
+		"[fileserve]\ndrain_timeout = \"soon\"\n":         ":2: fileserve.drain_timeout:",
 		"[fileserve.http]\nlisten = [\":80\", \":80\"]\n": ":2: fileserve.http.listen[1]: \":80\" is listed twice",
-		"[fileserve.https]\ncert_file = \"a.pem\"\n":     ":2: fileserve.https.cert_file: cert_file and key_file go together",
-		"[admin]\nlisten = \"0.0.0.0\"\n":                ":2: admin.listen:",
-		"[fileserve.https]\nmin_version = \"1.4\"\n":     ":2: fileserve.https.min_version:",
+		"[fileserve.https]\ncert_file = \"a.pem\"\n":      ":2: fileserve.https.cert_file: cert_file and key_file go together",
+		"[admin]\nlisten = \"0.0.0.0\"\n":                 ":2: admin.listen:",
+		"[fileserve.https]\nmin_version = \"1.4\"\n":      ":2: fileserve.https.min_version:",
 	} {
 		p := writeConfig(t, body)
 		_, err := loadConfig(p)

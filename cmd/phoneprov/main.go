@@ -4,6 +4,9 @@
 //	phoneprov serve [-c FILE]    run the appliance
 //	phoneprov check [-c FILE]    validate a configuration and print it in full
 //	phoneprov init DIR           write an example configuration and a data directory
+//	phoneprov render NAME        print what a phone asking for NAME receives
+//	phoneprov import BUNDLE      bring a firmware bundle into the file tree
+//	phoneprov phones             list the phones seen
 //	phoneprov version            print the build
 package main
 
@@ -25,6 +28,12 @@ commands:
   serve [-c FILE]   run the appliance (no -c: built-in defaults)
   check [-c FILE]   validate the configuration and print the effective one
   init DIR          write DIR/phoneprov.toml (commented example) and an empty data directory
+  render [-c FILE] [--ip A] NAME | --mac M
+                    print exactly what a phone asking for NAME receives
+  import [-c FILE] [--scripts] BUNDLE
+                    bring a firmware bundle (.zip or folder) into the file tree, atomically
+  phones [-c FILE] [--json] [--model M] [--firmware V] [--state S] [--search T]
+                    the phones seen: MAC, address, model, firmware, state
   version           print the build
 `
 
@@ -48,6 +57,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdCheck(args[1:], stdout, stderr)
 	case "init":
 		err = cmdInit(args[1:], stdout, stderr)
+	case "render":
+		err = cmdRender(ctx, args[1:], stdout, stderr)
+	case "import":
+		err = cmdImport(ctx, args[1:], stdout, stderr)
+	case "phones":
+		err = cmdPhones(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, versionString())
 	case "help", "-h", "--help":

@@ -15,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/phoneprov/phoneprov/cmd/phoneprov/internal/admin"
-	"github.com/phoneprov/phoneprov/fileserve"
 )
 
 func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
@@ -36,19 +35,15 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	files, err := fileserve.New(ctx, cfg.FileServe, fileserve.Options{
-		FilesDir: cfg.filesDir(),
-		TLSDir:   cfg.tlsDir(),
-		Logger:   log.With("part", "fileserve"),
-		Registry: reg,
-	})
+	app, err := buildAppliance(ctx, cfg, log, reg)
 	if err != nil {
 		return err
 	}
-	if err := files.Bind(); err != nil {
+	defer app.close()
+	if err := app.files.Bind(); err != nil {
 		return err
 	}
-	adm, err := admin.Bind(cfg.Admin, reg, log.With("part", "admin"))
+	adm, err := admin.Bind(cfg.Admin, reg, log.With("part", "admin"), app.apiRoutes())
 	if err != nil {
 		return err
 	}
@@ -59,21 +54,26 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 			}
 		}()
 	}
+	invDone := make(chan error, 1)
+	go func() { invDone <- app.inventory.Run(ctx) }()
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	go reloadOnHangup(ctx, hup, path, cfg, files, log)
+	go reloadOnHangup(ctx, hup, path, app, log)
 
 	log.Info("phoneprov started", "version", versionString(), "config", orDefault(path), "data_dir", cfg.DataDir)
-	err = files.Serve(ctx)
+	err = app.files.Serve(ctx)
+	if invErr := <-invDone; invErr != nil && !errors.Is(invErr, context.Canceled) {
+		log.Error("inventory stopped", "err", invErr)
+	}
 	log.Info("phoneprov stopped")
 	return err
 }
 
 // reloadOnHangup re-reads the configuration on each SIGHUP. A file that does
 // not load is refused and the running configuration stays.
-func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, path string, running Config, files *fileserve.Server, log *slog.Logger) {
+func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, path string, app *appliance, log *slog.Logger) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -81,32 +81,18 @@ func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, path string, runn
 		case <-hup:
 		}
 		next, err := loadConfig(path)
-		if err != nil {
-			log.Error("reload refused; the running configuration stays", "config", orDefault(path), "err", err)
-			continue
+		if err == nil {
+			var restart []string
+			if restart, err = app.reload(ctx, next); err == nil {
+				if len(restart) > 0 {
+					log.Warn("configuration reloaded; these settings take effect at the next restart", "keys", strings.Join(restart, ","))
+				} else {
+					log.Info("configuration reloaded", "config", orDefault(path))
+				}
+				continue
+			}
 		}
-		var restart []string
-		if next.DataDir != running.DataDir {
-			restart = append(restart, "data_dir")
-		}
-		if next.Log != running.Log {
-			restart = append(restart, "log")
-		}
-		if next.Admin != running.Admin {
-			restart = append(restart, "admin")
-		}
-		more, err := files.Reload(ctx, next.FileServe)
-		if err != nil {
-			log.Error("reload refused; the running configuration stays", "config", orDefault(path), "err", err)
-			continue
-		}
-		restart = append(restart, more...)
-		running = next
-		if len(restart) > 0 {
-			log.Warn("configuration reloaded; these settings take effect at the next restart", "keys", strings.Join(restart, ","))
-		} else {
-			log.Info("configuration reloaded", "config", orDefault(path))
-		}
+		log.Error("reload refused; the running configuration stays", "config", orDefault(path), "err", err)
 	}
 }
 

@@ -52,7 +52,7 @@ func freePorts(t *testing.T, n int) []int {
 	return ports
 }
 
-type appliance struct {
+type runningAppliance struct {
 	cmd    *exec.Cmd
 	http   string
 	admin  string
@@ -61,14 +61,14 @@ type appliance struct {
 	lines  chan string
 }
 
-func (a *appliance) log() string {
+func (a *runningAppliance) log() string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.stderr.String()
 }
 
 // waitLog waits until a log line contains s.
-func (a *appliance) waitLog(t *testing.T, s string) {
+func (a *runningAppliance) waitLog(t *testing.T, s string) {
 	t.Helper()
 	deadline := time.After(15 * time.Second)
 	for {
@@ -102,9 +102,9 @@ listen = ["127.0.0.1:%d"]
 `, data, ports[0], root, ports[1], ports[2], ports[3])
 }
 
-func startAppliance(t *testing.T, bin, cfgPath string, ports []int) *appliance {
+func startRunning(t *testing.T, bin, cfgPath string, ports []int) *runningAppliance {
 	t.Helper()
-	a := &appliance{
+	a := &runningAppliance{
 		http:  fmt.Sprintf("http://127.0.0.1:%d", ports[1]),
 		admin: fmt.Sprintf("http://127.0.0.1:%d", ports[0]),
 		lines: make(chan string, 1000),
@@ -168,7 +168,7 @@ func TestServeReloadAndDrain(t *testing.T) {
 	ports := freePorts(t, 4)
 	cfgPath := filepath.Join(base, "phoneprov.toml")
 	os.WriteFile(cfgPath, []byte(configFor(data, rootA, ports)), 0o644)
-	a := startAppliance(t, bin, cfgPath, ports)
+	a := startRunning(t, bin, cfgPath, ports)
 
 	if code, body := get(t, a.http+"/46xxsettings.txt"); code != 200 || body != "from A\n" {
 		t.Fatalf("before reload: %d %q", code, body)

@@ -48,7 +48,8 @@ type Server struct {
 }
 
 // Bind opens the listener; it is a no-op when the listener is switched off.
-func Bind(c Config, gatherer prometheus.Gatherer, log *slog.Logger) (*Server, error) {
+// routes are further handlers by ServeMux pattern, such as "GET /api/phones".
+func Bind(c Config, gatherer prometheus.Gatherer, log *slog.Logger, routes map[string]http.Handler) (*Server, error) {
 	if c.Listen == "" {
 		return nil, nil
 	}
@@ -57,6 +58,9 @@ func Bind(c Config, gatherer prometheus.Gatherer, log *slog.Logger) (*Server, er
 		return nil, fmt.Errorf("admin: cannot listen on %s: %w (fix admin.listen, or set it to \"\" to switch it off)", c.Listen, err)
 	}
 	mux := http.NewServeMux()
+	for pattern, h := range routes {
+		mux.Handle(pattern, h)
+	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	// Profiles for diagnosing a slow appliance; the listener is loopback by default.
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
