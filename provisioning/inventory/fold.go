@@ -105,7 +105,7 @@ func (inv *Inventory) applyAccess(ctx context.Context, ev fileserve.AccessEvent)
 	if name == "" {
 		name = strings.TrimLeft(strings.ReplaceAll(ev.Name, "\\", "/"), "/")
 	}
-	fetch := Fetch{Time: t, Protocol: ev.Protocol, Name: name, Kind: KindOther, Status: ev.Status, Bytes: ev.Bytes}
+	fetch := Fetch{Time: t, Protocol: ev.Protocol, Name: name, Kind: KindOther, Status: ev.Status, Bytes: ev.Bytes, Size: ev.Size}
 	fwModel, fwVersion, isFirmware := inv.opts.FirmwareOf(name)
 	switch {
 	case inv.opts.IsScript(name):
@@ -141,10 +141,11 @@ func (inv *Inventory) applyAccess(ctx context.Context, ev fileserve.AccessEvent)
 		p.LastScript = &fetch
 	case KindFirmware:
 		p.LastFirmware = &fetch
-		// A complete download is what the phone will run after its restart.
-		// (An HTTP client that hangs up mid-body still shows status 200;
-		// the next User-Agent corrects the version then.)
-		if fetch.Status == 200 && fwVersion != "" && (fwModel == "" || p.Model == "" || strings.EqualFold(fwModel, p.Model)) {
+		// A complete download (status 200 and, when the size is known,
+		// every byte of it) is what the phone will run after its restart.
+		// A transfer cut mid-body still shows status 200 over HTTP; it is
+		// incomplete, not failed (the phone retries): no version credit.
+		if fetch.complete() && fwVersion != "" && (fwModel == "" || p.Model == "" || strings.EqualFold(fwModel, p.Model)) {
 			p.Firmware, p.FirmwareFrom = fwVersion, "download"
 			if p.Model == "" {
 				p.Model = fwModel

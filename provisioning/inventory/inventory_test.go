@@ -312,6 +312,64 @@ func TestStatesWithoutVersionKnowledge(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
+// sized is an access event that tells the size of the file served.
+func sized(ev fileserve.AccessEvent, size int64) *fileserve.AccessEvent {
+	ev.Size = size
+	return &ev
+}
+
+func TestCutFirmwareTransferIsIncomplete(t *testing.T) {
+	const image = 52428800
+	t.Run("version known", func(t *testing.T) {
+		inv := openTest(t, "", nil)
+		defer inv.Close()
+		const mac, ip = "00:1b:4f:00:00:03", "198.18.20.3"
+		ctx := context.Background()
+		inv.apply(ctx, fact{lease: ptr(lease(0, mac, ip, LeaseGranted, "", ""))})
+		inv.apply(ctx, fact{access: sized(access(time.Second, ip, "http", "96x1Supgrade.txt", 200, 2000, s96UA), 2000)})
+		// The phone hangs up 1 MB into the 50 MB image: status 200, but cut.
+		inv.apply(ctx, fact{access: sized(access(40*time.Second, ip, "http", "S96x1_SALBR7_1_15_0_4_r.tar", 200, 1<<20, s96UA), image)})
+		inv.clock.Set(t0.Add(time.Minute))
+		p := stateOf(t, inv, mac)
+		if p.Firmware != "R7_1_13_0_2" || p.FirmwareFrom != "user-agent" {
+			t.Errorf("a cut download gave version credit: %s from %s", p.Firmware, p.FirmwareFrom)
+		}
+		if p.State != StateFetching || p.LastFirmware == nil || p.LastFirmware.Size != image || p.LastFirmware.Bytes != 1<<20 {
+			t.Errorf("after a cut transfer: %s (%s), last firmware %+v", p.State, p.StateReason, p.LastFirmware)
+		}
+		inv.clock.Set(t0.Add(time.Hour))
+		if p := stateOf(t, inv, mac); p.State != StateOutdated {
+			t.Errorf("sequence over after a cut transfer: %s (%s), want outdated (not failed)", p.State, p.StateReason)
+		}
+		// The retry goes through: every byte of the image.
+		inv.apply(ctx, fact{access: sized(access(time.Hour, ip, "http", "S96x1_SALBR7_1_15_0_4_r.tar", 200, image, s96UA), image)})
+		inv.clock.Set(t0.Add(time.Hour + time.Minute))
+		if p := stateOf(t, inv, mac); p.Firmware != "7.1.15.0.4" || p.FirmwareFrom != "download" || p.State != StateUpToDate {
+			t.Errorf("after a complete download: %s from %s, %s (%s)", p.Firmware, p.FirmwareFrom, p.State, p.StateReason)
+		}
+	})
+	t.Run("version unknown", func(t *testing.T) {
+		// No NewestFirmware: a cut transfer must not pass for a clean sequence.
+		inv := openTest(t, "", func(c *Config, o *Options) { o.NewestFirmware = nil })
+		defer inv.Close()
+		const mac, ip = "00:1b:4f:00:00:04", "198.18.20.4"
+		ctx := context.Background()
+		inv.apply(ctx, fact{lease: ptr(lease(0, mac, ip, LeaseGranted, "", ""))})
+		inv.apply(ctx, fact{access: sized(access(time.Second, ip, "http", "96x1Supgrade.txt", 200, 2000, ""), 2000)})
+		inv.apply(ctx, fact{access: sized(access(2*time.Second, ip, "http", "S96x1_SALBR7_1_15_0_4_r.tar", 200, image-1, ""), image)})
+		inv.clock.Set(t0.Add(time.Hour))
+		p := stateOf(t, inv, mac)
+		if p.Firmware != "" || p.State != StateDiscovered || !strings.Contains(p.StateReason, "cut after 52428799 of 52428800 bytes") {
+			t.Errorf("after a cut transfer: firmware %q, %s (%s)", p.Firmware, p.State, p.StateReason)
+		}
+		inv.apply(ctx, fact{access: sized(access(2*time.Hour, ip, "http", "S96x1_SALBR7_1_15_0_4_r.tar", 200, image, ""), image)})
+		inv.clock.Set(t0.Add(3 * time.Hour))
+		if p := stateOf(t, inv, mac); p.Firmware != "7.1.15.0.4" || p.State != StateUpToDate {
+			t.Errorf("after a complete download: %q, %s (%s)", p.Firmware, p.State, p.StateReason)
+		}
+	})
+}
+
 func TestLeaseBindingsMoveAddresses(t *testing.T) {
 	inv := openTest(t, "", nil)
 	defer inv.Close()

@@ -52,9 +52,10 @@ type Fetch struct {
 	Time     time.Time `json:"time"`
 	Protocol string    `json:"protocol"`
 	Name     string    `json:"name"`
-	Kind     string    `json:"kind"`   // "script", "firmware" or "other"
-	Status   int       `json:"status"` // HTTP status; TFTP outcomes use the same numbers
-	Bytes    int64     `json:"bytes"`
+	Kind     string    `json:"kind"`           // "script", "firmware" or "other"
+	Status   int       `json:"status"`         // HTTP status; TFTP outcomes use the same numbers
+	Bytes    int64     `json:"bytes"`          // body bytes sent
+	Size     int64     `json:"size,omitempty"` // size of the file served; 0 when unknown
 }
 
 // Kinds of file, for Fetch.Kind.
@@ -64,8 +65,18 @@ const (
 	KindOther    = "other"
 )
 
-// ok reports a successful transfer (2xx, or 304 for a cached copy).
-func (f *Fetch) ok() bool { return f != nil && (f.Status/100 == 2 || f.Status == 304) }
+// ok reports a successful transfer (2xx, or 304 for a cached copy) that
+// was not cut short.
+func (f *Fetch) ok() bool { return f != nil && (f.Status/100 == 2 || f.Status == 304) && !f.cut() }
+
+// cut reports a transfer that began (status 200) but sent less than the
+// whole file: the phone hung up or the connection broke mid-body. It is
+// incomplete, not failed: the server answered, and the phone retries.
+func (f *Fetch) cut() bool { return f != nil && f.Status == 200 && f.Size > 0 && f.Bytes != f.Size }
+
+// complete reports the whole file delivered: status 200 and, when the size
+// is known, every byte of it.
+func (f *Fetch) complete() bool { return f != nil && f.Status == 200 && !f.cut() }
 
 // failed reports a transfer that tells the phone could not get its file:
 // 404, a timeout (408) or a server error (5xx).
@@ -83,14 +94,17 @@ const (
 	// neighbour entry) for longer than Config.StaleAfter.
 	StateStale State = "stale"
 	// StateFailed: its most recent script or firmware request got 404, a
-	// server error (5xx) or timed out (408).
+	// server error (5xx) or timed out (408). A transfer cut mid-body (status
+	// 200 but fewer bytes than the file) is not a failure: the server
+	// answered and the phone retries. It is incomplete: it gives no version
+	// credit and does not end a boot sequence cleanly.
 	StateFailed State = "failed"
 	// StateUpToDate: its firmware version (reported by its User-Agent, or
 	// that of the firmware it last downloaded completely, whichever came
 	// later) is the newest present for its model. When that cannot be
 	// compared (version or newest unknown), it finished a boot sequence
-	// cleanly: its last script request succeeded, and so did any firmware
-	// request after it, and FetchWindow has passed since; as phones
+	// cleanly: its last script request succeeded completely, and so did any
+	// firmware request after it, and FetchWindow has passed since; as phones
 	// download the APPNAME their script names only when it differs from
 	// what they run, a clean sequence means it runs that firmware.
 	StateUpToDate State = "up_to_date"
@@ -103,7 +117,7 @@ const (
 	// StateDiscovered: known (lease, neighbour table or file request) but
 	// nothing yet says whether its firmware is current: it has requested no
 	// script or firmware, or its last sequence ended without a verdict
-	// (e.g. a transfer the phone itself abandoned).
+	// (e.g. a transfer the phone itself abandoned, or one cut mid-body).
 	StateDiscovered State = "discovered"
 )
 
@@ -143,6 +157,9 @@ func judge(p *Phone, now time.Time, cfg Config, newest func(model string) (strin
 		return StateOutdated, fmt.Sprintf("runs %s, newest present is %s", p.Firmware, target)
 	}
 	if last != nil {
+		if last.cut() {
+			return StateDiscovered, fmt.Sprintf("last sequence (%s, cut after %d of %d bytes) ended without a verdict", last.Name, last.Bytes, last.Size)
+		}
 		return StateDiscovered, fmt.Sprintf("last sequence (%s, status %d) ended without a verdict", last.Name, last.Status)
 	}
 	return StateDiscovered, "no script or firmware requested yet"

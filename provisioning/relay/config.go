@@ -30,9 +30,6 @@ type Config struct {
 	ServeStaleFor time.Duration `toml:"serve_stale_for"`
 	// MaxFileBytes caps one fetched file; a larger one is not cached.
 	MaxFileBytes int64 `toml:"max_file_bytes"`
-	// MemoryBytes caps the file contents held in memory to serve them
-	// (shared by every request for the same file).
-	MemoryBytes int64 `toml:"memory_bytes"`
 	// ConnectTimeout bounds connecting to an upstream (TCP and TLS).
 	ConnectTimeout time.Duration `toml:"connect_timeout"`
 	// FetchTimeout bounds one whole fetch, body included (and the wait for
@@ -54,7 +51,6 @@ func DefaultConfig() Config {
 		RevalidateWait: 2 * time.Second,
 		ServeStaleFor:  7 * 24 * time.Hour,
 		MaxFileBytes:   512 << 20,
-		MemoryBytes:    256 << 20,
 		ConnectTimeout: 10 * time.Second,
 		FetchTimeout:   10 * time.Minute,
 
@@ -98,9 +94,6 @@ func (c Config) Validate(report func(key string, err error)) {
 	}
 	if c.MaxParallelFetches < 1 || c.MaxParallelFetches > 1000 {
 		report("max_parallel_fetches", fmt.Errorf("%d is outside 1..1000", c.MaxParallelFetches))
-	}
-	if c.MemoryBytes < 1 {
-		report("memory_bytes", fmt.Errorf("%d must be positive", c.MemoryBytes))
 	}
 }
 

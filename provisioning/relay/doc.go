@@ -3,8 +3,11 @@
 // central HTTP(S) server, kept in <data_dir>/cache/, and served on every
 // protocol, so TFTP-only phones can get files that live upstream.
 //
-// A Relay implements fileserve.Generator. The Generator interface carries
-// bytes, so Generate holds file contents in memory (shared, within
-// Config.MemoryBytes); Open returns the cached *os.File for when the file
-// server can serve generated content from a file.
+// A Relay implements fileserve.Generator. Generate hands the file server
+// the open cache file (fileserve.Generated.File), never its contents: the
+// file server serves it (with sendfile over plain HTTP), derives the ETag from its stat and
+// closes it, so a 50 MiB firmware image costs a file descriptor per
+// transfer, not memory (the kernel's page cache keeps a popular image in
+// RAM once, however many phones fetch it). Open returns the same file with
+// what the relay knows of it, for other callers.
 package relay

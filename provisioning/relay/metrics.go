@@ -28,7 +28,7 @@ type metrics struct {
 	bytes                                 prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer, memoryBytes func() float64) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		hits: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "phoneprov_relay_hits_total",
@@ -59,11 +59,7 @@ func newMetrics(reg prometheus.Registerer, memoryBytes func() float64) (*metrics
 			Help: "Bytes downloaded from upstreams and stored.",
 		}),
 	}
-	mem := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "phoneprov_relay_memory_bytes",
-		Help: "File contents held in memory for serving.",
-	}, memoryBytes)
-	for _, c := range []prometheus.Collector{m.hits, m.staleHits, m.misses, m.negativeHits, m.fetches, m.errors, m.bytes, mem} {
+	for _, c := range []prometheus.Collector{m.hits, m.staleHits, m.misses, m.negativeHits, m.fetches, m.errors, m.bytes} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

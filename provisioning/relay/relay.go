@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -45,9 +44,11 @@ type Options struct {
 // failed, is remembered for Config.NegativeFor so a storm of phones does not
 // become a storm of upstream requests.
 //
-// Concurrent requests for one name wait on the same fetch. A download is
-// written to a temporary file, checked against Content-Length and the size
-// limit, synced and renamed into place; nothing partial is ever served.
+// Concurrent requests for one name wait on the same fetch, then each opens
+// the cache file for itself. A download is written to a temporary file,
+// checked against Content-Length and the size limit, synced and renamed
+// into place; nothing partial is ever served, and a file being served stays
+// intact when a newer copy replaces it.
 type Relay struct {
 	cfg       Config
 	upstreams []*url.URL
@@ -57,7 +58,6 @@ type Relay struct {
 	log       *slog.Logger
 	metrics   *metrics
 	now       func() time.Time
-	mem       *memoryCache
 
 	ctx    context.Context // ends at Close: cancels downloads in progress
 	cancel context.CancelFunc
@@ -67,7 +67,6 @@ type Relay struct {
 	entries map[string]*entry
 
 	refreshes flightGroup[refreshResult]
-	loads     flightGroup[loadResult]
 }
 
 // entry is what the relay knows of one name.
@@ -104,7 +103,7 @@ func New(cfg Config, opts Options) (*Relay, error) {
 		opts.Now = time.Now
 	}
 	r := &Relay{cfg: cfg, log: opts.Logger, now: opts.Now, entries: map[string]*entry{},
-		mem: newMemoryCache(cfg.MemoryBytes), slots: make(chan struct{}, cfg.MaxParallelFetches)}
+		slots: make(chan struct{}, cfg.MaxParallelFetches)}
 	for _, raw := range cfg.Upstreams {
 		u, err := parseUpstream(raw)
 		if err != nil {
@@ -126,7 +125,7 @@ func New(cfg Config, opts Options) (*Relay, error) {
 	} else if n > 0 {
 		r.log.Info("removed interrupted relay downloads", "files", n, "dir", opts.CacheDir)
 	}
-	if r.metrics, err = newMetrics(opts.Registry, func() float64 { return float64(r.mem.bytes()) }); err != nil {
+	if r.metrics, err = newMetrics(opts.Registry); err != nil {
 		r.cache.close()
 		return nil, fmt.Errorf("relay: register metrics: %w", err)
 	}
@@ -179,7 +178,6 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 func (r *Relay) Close() error {
 	r.cancel()
 	r.refreshes.wait()
-	r.loads.wait()
 	r.transport.CloseIdleConnections()
 	return r.cache.close()
 }
@@ -199,57 +197,21 @@ func (m *meta) object() Object {
 }
 
 // Generate implements fileserve.Generator: it returns the upstream's file,
-// fetched or revalidated as needed, or fileserve.ErrNotFound. The contents
-// are held in memory, shared by concurrent requests, within
-// Config.MemoryBytes; a larger file is an error (see Open).
+// fetched or revalidated as needed, as the open cache file
+// (fileserve.Generated.File), which the file server serves with sendfile
+// and closes; or fileserve.ErrNotFound. Nothing is read into memory.
 func (r *Relay) Generate(ctx context.Context, name string, _ fileserve.Client) (*fileserve.Generated, error) {
-	m, err := r.resolve(ctx, name)
+	f, obj, err := r.Open(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	if m.Size > r.cfg.MemoryBytes {
-		return nil, fmt.Errorf("relay: %s is %d bytes, more than memory_bytes (%d) allows serving from memory", m.Name, m.Size, r.cfg.MemoryBytes)
-	}
-	if data, ok := r.mem.get(m.Name, m.Stamp); ok {
-		return &fileserve.Generated{Name: m.Name, Data: data, ModTime: m.modTime()}, nil
-	}
-	fl := r.loads.do(m.Name, func() loadResult { return r.load(m.Name) })
-	select {
-	case <-fl.done:
-	case <-ctx.Done():
-		return nil, fileserve.ErrNotFound
-	}
-	if fl.result.err != nil {
-		return nil, fl.result.err
-	}
-	lm := fl.result.meta
-	return &fileserve.Generated{Name: lm.Name, Data: fl.result.data, ModTime: lm.modTime()}, nil
+	return &fileserve.Generated{Name: obj.Name, File: f, ModTime: obj.ModTime}, nil
 }
 
-type loadResult struct {
-	meta *meta
-	data []byte
-	err  error
-}
-
-// load reads name's current cached file into memory.
-func (r *Relay) load(name string) loadResult {
-	f, m, err := r.openCurrent(name)
-	if err != nil {
-		return loadResult{err: err}
-	}
-	defer f.Close()
-	data := make([]byte, m.Size)
-	if _, err := io.ReadFull(f, data); err != nil {
-		return loadResult{err: fmt.Errorf("relay: read cached %s: %w", name, err)}
-	}
-	r.mem.put(name, m.Stamp, data)
-	return loadResult{meta: m, data: data}
-}
-
-// Open is like Generate but returns the cached file itself, open for
-// reading, for serving large files without holding them in memory. The
-// caller closes it.
+// Open returns name's cached file, fetched or revalidated as needed, open
+// for reading, and what the relay knows of it; or fileserve.ErrNotFound.
+// The caller closes the file. The file stays readable as it was even if a
+// newer copy is installed meanwhile (installs rename a new file into place).
 func (r *Relay) Open(ctx context.Context, name string) (*os.File, Object, error) {
 	m, err := r.resolve(ctx, name)
 	if err != nil {

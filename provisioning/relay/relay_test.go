@@ -153,7 +153,63 @@ func (tr *testRelay) get(t *testing.T, name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return string(g.Data), nil
+	return readGenerated(t, g), nil
+}
+
+// readGenerated reads and closes what Generate returned, which must be an
+// open file, not contents in memory.
+func readGenerated(t *testing.T, g *fileserve.Generated) string {
+	t.Helper()
+	if g.File == nil || g.Data != nil {
+		t.Fatalf("Generate(%s) returned no file (data %d bytes)", g.Name, len(g.Data))
+	}
+	defer g.File.Close()
+	b, err := io.ReadAll(g.File)
+	if err != nil {
+		t.Fatalf("read %s: %v", g.Name, err)
+	}
+	return string(b)
+}
+
+// openFDs lists this process's open descriptors: all of them, and those
+// naming a file under dir.
+func openFDs(t *testing.T, dir string) (all int, under []string) {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("cannot count open files: %v", err)
+	}
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
+	}
+	for _, e := range ents {
+		target, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name()))
+		if err != nil {
+			continue // the descriptor ReadDir itself used, closed by now
+		}
+		all++
+		if strings.HasPrefix(target, dir+string(filepath.Separator)) {
+			under = append(under, target)
+		}
+	}
+	return all, under
+}
+
+// waitNoCacheFDs fails unless every cache file is closed within a few seconds
+// (a file server closes its file once the response has gone out).
+func waitNoCacheFDs(t *testing.T, dir string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, open := openFDs(t, dir)
+		if len(open) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cache files left open: %v", open)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func (tr *testRelay) mustGet(t *testing.T, name, want string) {
@@ -241,11 +297,10 @@ func TestValidateReportsEachProblem(t *testing.T) {
 	c.NegativeFor = -time.Second
 	c.ServeStaleFor = -1
 	c.MaxFileBytes = 0
-	c.MemoryBytes = 0
 	got := map[string]bool{}
 	c.Validate(func(key string, err error) { got[key] = true })
 	for _, k := range []string{"upstreams[0]", "upstreams[1]", "upstreams[2]", "upstreams[4]", "upstreams[5]",
-		"fresh_for", "negative_for", "serve_stale_for", "max_file_bytes", "memory_bytes"} {
+		"fresh_for", "negative_for", "serve_stale_for", "max_file_bytes"} {
 		if !got[k] {
 			t.Errorf("no problem reported for %s (got %v)", k, got)
 		}
@@ -331,6 +386,7 @@ func TestConcurrentRequestsShareOneFetch(t *testing.T) {
 	if n := up.gets.Load(); n != 1 {
 		t.Fatalf("%d phones caused %d upstream requests, want 1", phones, n)
 	}
+	waitNoCacheFDs(t, tr.dir)
 }
 
 func TestCacheSurvivesRestart(t *testing.T) {
@@ -604,24 +660,70 @@ func TestPrivateCA(t *testing.T) {
 	}
 }
 
-func TestMemoryLimit(t *testing.T) {
+func TestGenerateReturnsTheCacheFile(t *testing.T) {
 	up := newUpstream(t)
-	up.set("big.bin", strings.Repeat("b", 4096))
-	up.set("small.bin", "s")
-	tr := newTestRelay(t, up, func(c *Config) { c.MemoryBytes = 1024 })
-	_, err := tr.get(t, "big.bin")
-	if err == nil || errors.Is(err, fileserve.ErrNotFound) || !strings.Contains(err.Error(), "memory_bytes") {
-		t.Fatalf("Generate of a file over memory_bytes: %v", err)
+	image := strings.Repeat("96x1 firmware image block ", 200000) // 5 MB: served from disk, never held in memory
+	up.set("S96x1_SALBR7_1_15_0_4_r.tar", image)
+	tr := newTestRelay(t, up, nil)
+	ctx := context.Background()
+
+	g, err := tr.Generate(ctx, "/S96x1_SALBR7_1_15_0_4_r.tar", fileserve.Client{Protocol: "http"})
+	if err != nil {
+		t.Fatal(err)
 	}
-	f, obj, err := tr.Open(context.Background(), "big.bin")
-	if err != nil || obj.Size != 4096 {
-		t.Fatalf("Open: %+v, %v", obj, err)
+	if g.Name != "S96x1_SALBR7_1_15_0_4_r.tar" || !g.ModTime.Equal(time.Date(2026, 3, 1, 7, 0, 0, 0, time.UTC)) {
+		t.Errorf("generated %q, modified %s", g.Name, g.ModTime)
 	}
-	f.Close()
-	tr.mustGet(t, "small.bin", "s")
-	if got := tr.metric(t, "phoneprov_relay_memory_bytes"); got != 1 {
-		t.Errorf("memory bytes = %v", got)
+	if g.File == nil {
+		t.Fatal("Generate returned no file")
 	}
+	if fi, err := g.File.Stat(); err != nil || !fi.Mode().IsRegular() || fi.Size() != int64(len(image)) {
+		t.Fatalf("generated file: %v, %v", fi, err)
+	}
+	if _, open := openFDs(t, tr.dir); len(open) != 1 || open[0] != filepath.Join(tr.dir, "S96x1_SALBR7_1_15_0_4_r.tar") {
+		t.Errorf("open cache files while one is held: %v", open)
+	}
+	if got := readGenerated(t, g); got != image {
+		t.Fatalf("content: %d bytes, want %d", len(got), len(image))
+	}
+	if _, open := openFDs(t, tr.dir); len(open) != 0 {
+		t.Fatalf("cache files open after closing: %v", open)
+	}
+
+	// Cache hits open a descriptor each and leave none behind.
+	before, _ := openFDs(t, tr.dir)
+	for range 20 {
+		tr.mustGet(t, "S96x1_SALBR7_1_15_0_4_r.tar", image)
+	}
+	if after, open := openFDs(t, tr.dir); after != before || len(open) != 0 {
+		t.Errorf("open descriptors %d before, %d after 20 requests; cache files %v", before, after, open)
+	}
+	if n := up.gets.Load(); n != 1 {
+		t.Errorf("upstream asked %d times", n)
+	}
+
+	// A file served while a newer copy replaces it stays what it was.
+	held, err := tr.Generate(ctx, "S96x1_SALBR7_1_15_0_4_r.tar", fileserve.Client{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up.set("S96x1_SALBR7_1_15_0_4_r.tar", "rebuilt image")
+	tr.clock.Advance(time.Hour)
+	tr.mustGet(t, "S96x1_SALBR7_1_15_0_4_r.tar", "rebuilt image")
+	if got := readGenerated(t, held); got != image {
+		t.Errorf("the copy being served changed under it: %.20q…", got)
+	}
+
+	// Not found, and a cache file changed behind the relay's back: errors, nothing open.
+	tr.mustMiss(t, "absent.bin")
+	if err := os.WriteFile(filepath.Join(tr.dir, "S96x1_SALBR7_1_15_0_4_r.tar"), []byte("tampered"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	tr.mustMiss(t, "S96x1_SALBR7_1_15_0_4_r.tar")
+	if _, open := openFDs(t, tr.dir); len(open) != 0 {
+		t.Errorf("cache files open after failed requests: %v", open)
+	}
+	tr.mustGet(t, "S96x1_SALBR7_1_15_0_4_r.tar", "rebuilt image") // fetched again
 }
 
 func TestDamagedCacheIsFetchedAgain(t *testing.T) {
@@ -691,6 +793,18 @@ func TestServedOverHTTPAndTFTPThroughTheFileServer(t *testing.T) {
 	if resp.StatusCode != 200 || string(b) != body {
 		t.Fatalf("HTTP get: %d, %d bytes", resp.StatusCode, len(b))
 	}
+	// The ETag comes from the cache file's stat and validates a repeat request.
+	etag := resp.Header.Get("ETag")
+	req, _ := http.NewRequest(http.MethodGet, "http://"+srv.Addrs()["http"][0].String()+"/a46xxua2_8_3.bin", nil)
+	req.Header.Set("If-None-Match", etag)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if etag == "" || resp.StatusCode != http.StatusNotModified {
+		t.Fatalf("conditional get with ETag %s: %d", etag, resp.StatusCode)
+	}
 	// The operator's file wins; the upstream is not asked for it.
 	resp, err = http.Get("http://" + srv.Addrs()["http"][0].String() + "/46xxsettings.txt")
 	if err != nil {
@@ -701,6 +815,8 @@ func TestServedOverHTTPAndTFTPThroughTheFileServer(t *testing.T) {
 	if string(b) != "operator" || up.gets.Load() != 1 {
 		t.Fatalf("operator file: %q, upstream asked %d times", b, up.gets.Load())
 	}
+	// Both transfers closed the cache file they were given.
+	waitNoCacheFDs(t, tr.dir)
 }
 
 // tftpGet downloads name with the pin/tftp client, as a TFTP-only phone would.
