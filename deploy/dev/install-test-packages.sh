@@ -4,7 +4,7 @@
 # runs apt-get when something is.
 set -euo pipefail
 
-packages=(curl tftp-hpa atftp iproute2 nftables busybox udhcpc isc-dhcp-client)
+packages=(curl tftp-hpa atftp iproute2 nftables busybox udhcpc isc-dhcp-client isc-dhcp-relay)
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(nginx tftpd-hpa wrk)
 fi
