@@ -1,0 +1,600 @@
+package dhcpd
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/phoneprov/phoneprov/dhcpd/internal/wire"
+)
+
+// policy is a configuration checked and turned into what the handler uses.
+type policy struct {
+	cfg           Config
+	authoritative bool
+	subnets       []*subnet
+	classes       []*class
+	classByName   map[string]*class
+	relayListen   []netip.Addr
+	check         string
+}
+
+// subnet is one [[dhcp.subnet]], compiled.
+type subnet struct {
+	index      int
+	prefix     netip.Prefix
+	label      string // the CIDR as a metric label
+	iface      string
+	mask       netip.Addr
+	leaseTime  time.Duration
+	renewTime  time.Duration
+	rebindTime time.Duration
+	nextServer string // "", "${server}" or an address
+	pools      []poolRange
+	// reservations by identity key (see identityKey) and by address.
+	resByKey  map[string]*reservation
+	resByAddr map[netip.Addr]*reservation
+	// sets[0] is for clients in no class, sets[1+i] for class i.
+	sets []*optionSet
+}
+
+type poolRange struct {
+	start, end netip.Addr
+	label      string
+}
+
+type reservation struct {
+	addr     netip.Addr
+	key      string
+	hostname string
+	class    *class
+}
+
+// class is one [[dhcp.class]], expanded and compiled.
+type class struct {
+	index     int
+	name      string
+	all       bool
+	leaseTime time.Duration
+	m         matcher
+	onlyIn    []netip.Prefix
+}
+
+func subnetKey(i int) string { return fmt.Sprintf("subnet[%d]", i) }
+func classKey(i int) string  { return fmt.Sprintf("class[%d]", i) }
+
+// problemList gathers problems where no report function is at hand.
+type problemList []error
+
+func (p *problemList) add(key string, err error) { *p = append(*p, fmt.Errorf("%s: %w", key, err)) }
+func (p problemList) err() error                 { return errors.Join(p...) }
+
+// compile checks c and builds the policy, reporting every problem; the
+// policy is nil when anything was reported.
+func compile(c Config, report func(key string, err error)) *policy {
+	bad := false
+	rep := func(key string, err error) {
+		bad = true
+		report(key, err)
+	}
+	p := &policy{cfg: c, authoritative: c.Authoritative, classByName: map[string]*class{}, check: c.AddressCheck}
+	checkGlobals(c, rep)
+	for i, a := range c.RelayListen {
+		ip, err := netip.ParseAddr(a)
+		if err != nil || !ip.Is4() || ip.IsUnspecified() || ip.IsMulticast() {
+			rep(fmt.Sprintf("relay_listen[%d]", i), fmt.Errorf("%q is not a local IPv4 unicast address", a))
+			continue
+		}
+		p.relayListen = append(p.relayListen, ip)
+	}
+	if c.NextServer != "" && c.NextServer != "${server}" {
+		if ip, err := netip.ParseAddr(c.NextServer); err != nil || !ip.Is4() {
+			rep("next_server", fmt.Errorf("%q is not \"${server}\", \"\" or an IPv4 address", c.NextServer))
+		}
+	}
+	global := compileOptions("", c.Options, false, rep)
+
+	// Subnets first (without options per class), so classes can refer to them.
+	for i := range c.Subnets {
+		if s := compileSubnet(c, i, rep); s != nil {
+			p.subnets = append(p.subnets, s)
+		}
+	}
+	for i, s := range p.subnets {
+		for _, o := range p.subnets[:i] {
+			if s.prefix.Overlaps(o.prefix) {
+				rep(subnetKey(s.index)+".cidr", fmt.Errorf("%s overlaps subnet %s", s.prefix, o.prefix))
+			}
+		}
+	}
+	if c.Enabled && len(c.Subnets) == 0 {
+		rep("subnet", errors.New("the DHCP server is enabled but has no [[dhcp.subnet]]"))
+	}
+	if len(p.relayListen) == 0 {
+		for _, s := range p.subnets {
+			if s.iface == "" && !anyInterface(p.subnets) {
+				rep(subnetKey(s.index)+".interface", errors.New("a subnet reached only through relays needs relay_listen (the address relays send to) or another subnet's interface"))
+				break
+			}
+		}
+	}
+	bySubnetCIDR := map[string]*subnet{}
+	for _, s := range p.subnets {
+		bySubnetCIDR[s.prefix.String()] = s
+	}
+
+	// Classes, expanded from presets.
+	classOpts := make([][]optEntry, len(c.Classes))
+	classSubnetOpts := make([]map[*subnet][]optEntry, len(c.Classes))
+	for i, cc := range c.Classes {
+		key := classKey(i)
+		x, err := expandPreset(cc)
+		if err != nil {
+			rep(key+".preset", err)
+			continue
+		}
+		cl := compileClass(x, key, len(p.classes), bySubnetCIDR, rep)
+		if cl == nil {
+			continue
+		}
+		if x.Name == "" {
+			rep(key+".name", errors.New("a class needs a name (or a preset)"))
+		} else if _, dup := p.classByName[x.Name]; dup {
+			rep(key+".name", fmt.Errorf("class %q is defined twice", x.Name))
+		}
+		p.classByName[x.Name] = cl
+		refuse := x.LongOptions == "refuse"
+		classOpts[cl.index] = compileOptions(key+".", x.Options, refuse, rep)
+		classSubnetOpts[cl.index] = map[*subnet][]optEntry{}
+		for j, cs := range x.Subnet {
+			skey := fmt.Sprintf("%s.subnet[%d]", key, j)
+			s, ok := bySubnetCIDR[normalizeCIDR(cs.CIDR)]
+			if !ok {
+				rep(skey+".cidr", fmt.Errorf("%q is not one of the [[dhcp.subnet]] cidr values", cs.CIDR))
+				continue
+			}
+			classSubnetOpts[cl.index][s] = compileOptions(skey+".", cs.Options, refuse, rep)
+		}
+		p.classes = append(p.classes, cl)
+	}
+
+	// Reservations may name classes; then each subnet gets its merged sets.
+	for _, s := range p.subnets {
+		sc := c.Subnets[s.index]
+		for j, r := range sc.Reservations {
+			res := s.resByAddr[mustAddr(r.Address)]
+			if r.Class == "" || res == nil {
+				continue
+			}
+			cl, ok := p.classByName[r.Class]
+			if !ok {
+				rep(fmt.Sprintf("%s.reservation[%d].class", subnetKey(s.index), j), fmt.Errorf("no [[dhcp.class]] is named %q", r.Class))
+				continue
+			}
+			res.class = cl
+		}
+		own := subnetOptions(sc, s, rep)
+		own = append(own, compileOptions(subnetKey(s.index)+".", sc.Options, false, rep)...)
+		s.sets = make([]*optionSet, 1+len(p.classes))
+		general := [][]optEntry{global, own}
+		s.sets[0] = mergeSets(general, nil)
+		for _, cl := range p.classes {
+			s.sets[1+cl.index] = mergeSets(general, [][]optEntry{classOpts[cl.index], classSubnetOpts[cl.index][s]})
+		}
+	}
+	if bad {
+		return nil
+	}
+	return p
+}
+
+func anyInterface(ss []*subnet) bool {
+	for _, s := range ss {
+		if s.iface != "" {
+			return true
+		}
+	}
+	return false
+}
+
+func mustAddr(s string) netip.Addr {
+	a, _ := netip.ParseAddr(s)
+	return a
+}
+
+func normalizeCIDR(s string) string {
+	p, err := netip.ParsePrefix(strings.TrimSpace(s))
+	if err != nil {
+		return s
+	}
+	return p.String()
+}
+
+func checkGlobals(c Config, rep func(string, error)) {
+	durations := []struct {
+		key      string
+		v        time.Duration
+		min, max time.Duration
+	}{
+		{"lease_time", c.LeaseTime, time.Minute, 365 * 24 * time.Hour},
+		{"offer_hold", c.OfferHold, time.Second, 10 * time.Minute},
+		{"decline_probation", c.DeclineProbation, time.Minute, 30 * 24 * time.Hour},
+		{"address_check_timeout", c.AddressCheckTimeout, 10 * time.Millisecond, 5 * time.Second},
+	}
+	for _, d := range durations {
+		if d.v < d.min || d.v > d.max {
+			rep(d.key, fmt.Errorf("%s is outside %s..%s (write durations with a unit, like \"24h\")", d.v, d.min, d.max))
+		}
+	}
+	checkTimers("", c.LeaseTime, c.RenewTime, c.RebindTime, rep)
+	switch c.AddressCheck {
+	case CheckAuto, CheckARP, CheckICMP, CheckOff:
+	default:
+		rep("address_check", fmt.Errorf("%q is not auto, arp, icmp or off", c.AddressCheck))
+	}
+	if c.Workers < 1 || c.Workers > 4096 {
+		rep("workers", fmt.Errorf("%d is outside 1..4096", c.Workers))
+	}
+	if c.QueueSize < 1 || c.QueueSize > 1<<20 {
+		rep("queue_size", fmt.Errorf("%d is outside 1..1048576", c.QueueSize))
+	}
+	if c.LockDir == "" || !filepath.IsAbs(c.LockDir) {
+		rep("lock_dir", fmt.Errorf("%q must be an absolute directory", c.LockDir))
+	}
+}
+
+// checkTimers checks T1 < T2 < lease when they are given.
+func checkTimers(prefix string, lease, t1, t2 time.Duration, rep func(string, error)) {
+	if t1 < 0 {
+		rep(prefix+"renew_time", fmt.Errorf("%s is negative", t1))
+	}
+	if t2 < 0 {
+		rep(prefix+"rebind_time", fmt.Errorf("%s is negative", t2))
+	}
+	if t1 > 0 && lease > 0 && t1 >= lease {
+		rep(prefix+"renew_time", fmt.Errorf("%s must be shorter than the lease (%s)", t1, lease))
+	}
+	if t2 > 0 && lease > 0 && t2 >= lease {
+		rep(prefix+"rebind_time", fmt.Errorf("%s must be shorter than the lease (%s)", t2, lease))
+	}
+	if t1 > 0 && t2 > 0 && t1 >= t2 {
+		rep(prefix+"renew_time", fmt.Errorf("%s must be shorter than rebind_time (%s)", t1, t2))
+	}
+}
+
+func compileOptions(prefix string, opts []OptionConfig, refuseLong bool, rep func(string, error)) []optEntry {
+	var out []optEntry
+	seen := map[uint8]int{}
+	for i, o := range opts {
+		key := fmt.Sprintf("%soption[%d]", prefix, i)
+		e, field, err := compileOption(o, refuseLong)
+		if err != nil {
+			rep(key+"."+field, err)
+			continue
+		}
+		if j, dup := seen[e.code]; dup {
+			rep(key, fmt.Errorf("option %d is already set by option[%d] at this level", e.code, j))
+			continue
+		}
+		seen[e.code] = i
+		out = append(out, e)
+	}
+	return out
+}
+
+func compileSubnet(c Config, i int, rep func(string, error)) *subnet {
+	sc := c.Subnets[i]
+	key := subnetKey(i)
+	pfx, err := netip.ParsePrefix(strings.TrimSpace(sc.CIDR))
+	if err != nil || !pfx.Addr().Is4() {
+		rep(key+".cidr", fmt.Errorf("%q is not an IPv4 network like \"198.18.0.0/24\"", sc.CIDR))
+		return nil
+	}
+	if pfx.Masked() != pfx {
+		rep(key+".cidr", fmt.Errorf("%s is not a network address; did you mean %s?", pfx, pfx.Masked()))
+		return nil
+	}
+	if pfx.Bits() > 30 || pfx.Bits() < 8 {
+		rep(key+".cidr", fmt.Errorf("%s: the prefix length must be 8..30", pfx))
+		return nil
+	}
+	s := &subnet{
+		index: i, prefix: pfx, label: pfx.String(), iface: sc.Interface,
+		mask:      netip.AddrFrom4([4]byte(net.CIDRMask(pfx.Bits(), 32))),
+		resByKey:  map[string]*reservation{},
+		resByAddr: map[netip.Addr]*reservation{},
+	}
+	if len(sc.Interface) >= 16 || strings.ContainsAny(sc.Interface, " /") {
+		rep(key+".interface", fmt.Errorf("%q is not an interface name", sc.Interface))
+	}
+	s.leaseTime = firstSet(sc.LeaseTime, c.LeaseTime)
+	s.renewTime = firstSet(sc.RenewTime, c.RenewTime)
+	s.rebindTime = firstSet(sc.RebindTime, c.RebindTime)
+	if sc.LeaseTime != 0 && (sc.LeaseTime < time.Minute || sc.LeaseTime > 365*24*time.Hour) {
+		rep(key+".lease_time", fmt.Errorf("%s is outside 1m..8760h", sc.LeaseTime))
+	}
+	checkTimers(key+".", s.leaseTime, s.renewTime, s.rebindTime, rep)
+	s.nextServer = c.NextServer
+	if sc.NextServer != "" {
+		s.nextServer = sc.NextServer
+		if ip, err := netip.ParseAddr(sc.NextServer); sc.NextServer != "${server}" && (err != nil || !ip.Is4()) {
+			rep(key+".next_server", fmt.Errorf("%q is not \"${server}\" or an IPv4 address", sc.NextServer))
+		}
+	}
+	first, last := hostRange(pfx)
+	inside := func(field, v string) (netip.Addr, bool) {
+		a, err := netip.ParseAddr(strings.TrimSpace(v))
+		if err != nil || !a.Is4() {
+			rep(field, fmt.Errorf("%q is not an IPv4 address", v))
+			return netip.Addr{}, false
+		}
+		if !pfx.Contains(a) {
+			rep(field, fmt.Errorf("%s is outside the subnet %s", a, pfx))
+			return netip.Addr{}, false
+		}
+		if a.Less(first) || last.Less(a) {
+			rep(field, fmt.Errorf("%s is the network or broadcast address of %s", a, pfx))
+			return netip.Addr{}, false
+		}
+		return a, true
+	}
+	for j, pc := range sc.Pools {
+		pkey := fmt.Sprintf("%s.pool[%d]", key, j)
+		start, ok1 := inside(pkey+".start", pc.Start)
+		end, ok2 := inside(pkey+".end", pc.End)
+		if !ok1 || !ok2 {
+			continue
+		}
+		if end.Less(start) {
+			rep(pkey+".end", fmt.Errorf("%s comes before start %s", end, start))
+			continue
+		}
+		r := poolRange{start: start, end: end, label: start.String() + "-" + end.String()}
+		for k, o := range s.pools {
+			if !(r.end.Less(o.start) || o.end.Less(r.start)) {
+				rep(pkey+".start", fmt.Errorf("pool %s overlaps pool %s (pool[%d])", r.label, o.label, k))
+			}
+		}
+		s.pools = append(s.pools, r)
+	}
+	for j, rc := range sc.Reservations {
+		rkey := fmt.Sprintf("%s.reservation[%d]", key, j)
+		a, ok := inside(rkey+".address", rc.Address)
+		if !ok {
+			continue
+		}
+		idKey, field, err := reservationKey(rc)
+		if err != nil {
+			rep(rkey+"."+field, err)
+			continue
+		}
+		if other, dup := s.resByAddr[a]; dup {
+			rep(rkey+".address", fmt.Errorf("%s is already reserved (for %s)", a, describeKey(other.key)))
+			continue
+		}
+		if _, dup := s.resByKey[idKey]; dup {
+			rep(rkey+"."+field, fmt.Errorf("%s already has a reservation in this subnet", describeKey(idKey)))
+			continue
+		}
+		res := &reservation{addr: a, key: idKey, hostname: rc.Hostname}
+		s.resByAddr[a] = res
+		s.resByKey[idKey] = res
+	}
+	if len(s.pools) == 0 && len(sc.Reservations) == 0 {
+		rep(key+".pool", fmt.Errorf("subnet %s has no pool and no reservation: it could never hand out an address", pfx))
+	}
+	return s
+}
+
+func firstSet(vs ...time.Duration) time.Duration {
+	for _, v := range vs {
+		if v != 0 {
+			return v
+		}
+	}
+	return 0
+}
+
+// hostRange is the first and last usable host address of p.
+func hostRange(p netip.Prefix) (netip.Addr, netip.Addr) {
+	n := u32(p.Addr())
+	size := uint32(1) << (32 - p.Bits())
+	return a32(n + 1), a32(n + size - 2)
+}
+
+func u32(a netip.Addr) uint32 {
+	b := a.As4()
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
+
+func a32(v uint32) netip.Addr {
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// subnetOptions are the options the subnet's own keys stand for.
+func subnetOptions(sc SubnetConfig, s *subnet, rep func(string, error)) []optEntry {
+	key := subnetKey(s.index) + "."
+	b := a32(u32(s.prefix.Addr()) | ^u32(s.mask)).As4()
+	out := []optEntry{
+		{code: wire.OptBroadcastAddr, value: fixedValue(b[:])},
+	}
+	list := func(field string, code uint8, vals []string) {
+		if len(vals) == 0 {
+			return
+		}
+		var data []byte
+		for i, v := range vals {
+			a, err := netip.ParseAddr(strings.TrimSpace(v))
+			if err != nil || !a.Is4() {
+				rep(fmt.Sprintf("%s%s[%d]", key, field, i), fmt.Errorf("%q is not an IPv4 address", v))
+				return
+			}
+			x := a.As4()
+			data = append(data, x[:]...)
+		}
+		out = append(out, optEntry{code: code, value: fixedValue(data)})
+	}
+	list("routers", wire.OptRouter, sc.Routers)
+	list("dns_servers", wire.OptDNS, sc.DNSServers)
+	list("ntp_servers", wire.OptNTP, sc.NTPServers)
+	if sc.Domain != "" {
+		if len(sc.Domain) > 255 || strings.ContainsAny(sc.Domain, " /\\") {
+			rep(key+"domain", fmt.Errorf("%q is not a domain name", sc.Domain))
+		} else {
+			out = append(out, optEntry{code: wire.OptDomainName, value: fixedValue(sc.Domain)})
+		}
+	}
+	return out
+}
+
+// Identity keys: "i" + client identifier, or "h" + hardware address.
+func clientIDKey(id []byte) string { return "i" + string(id) }
+func hwKey(mac []byte) string      { return "h" + string(mac) }
+
+func describeKey(k string) string {
+	if k == "" {
+		return "nobody"
+	}
+	if k[0] == 'h' {
+		return "MAC " + net.HardwareAddr(k[1:]).String()
+	}
+	return "client-id " + hex.EncodeToString([]byte(k[1:]))
+}
+
+func reservationKey(r ReservationConfig) (key, field string, err error) {
+	switch {
+	case r.MAC != "" && r.ClientID != "":
+		return "", "mac", errors.New("give mac or client_id, not both")
+	case r.MAC != "":
+		mac, err := net.ParseMAC(r.MAC)
+		if err != nil || len(mac) != 6 {
+			return "", "mac", fmt.Errorf("%q is not a MAC address like 00:04:0d:12:34:56", r.MAC)
+		}
+		return hwKey(mac), "mac", nil
+	case r.ClientID != "":
+		id, err := parseHex(r.ClientID)
+		if err != nil || len(id) < 2 {
+			return "", "client_id", fmt.Errorf("%q is not a client identifier in hex, like 01:00:04:0d:12:34:56", r.ClientID)
+		}
+		return clientIDKey(id), "client_id", nil
+	}
+	return "", "mac", errors.New("a reservation needs mac or client_id")
+}
+
+// parseHex reads "01:02:03", "01-02-03" or "010203".
+func parseHex(s string) ([]byte, error) {
+	s = strings.NewReplacer(":", "", "-", "", " ", "").Replace(strings.TrimSpace(s))
+	return hex.DecodeString(s)
+}
+
+// matcher is a class's criteria, compiled.
+type matcher struct {
+	vendorExact  []string
+	vendorPrefix []string
+	vendorRe     []*regexp.Regexp
+	macPrefix    [][]byte
+	userClass    []string
+	hostPrefix   []string
+	circuitID    []string
+	remoteID     []string
+	requests     []uint8
+}
+
+func compileClass(x ClassConfig, key string, index int, subnets map[string]*subnet, rep func(string, error)) *class {
+	ok := true
+	fail := func(field string, err error) {
+		ok = false
+		rep(key+"."+field, err)
+	}
+	cl := &class{index: index, name: x.Name, leaseTime: x.LeaseTime}
+	switch x.Match {
+	case "any":
+	case "all":
+		cl.all = true
+	default:
+		fail("match", fmt.Errorf("%q is not any or all", x.Match))
+	}
+	switch x.LongOptions {
+	case "split", "refuse":
+	default:
+		fail("long_options", fmt.Errorf("%q is not split or refuse", x.LongOptions))
+	}
+	if x.LeaseTime != 0 && (x.LeaseTime < time.Minute || x.LeaseTime > 365*24*time.Hour) {
+		fail("lease_time", fmt.Errorf("%s is outside 1m..8760h", x.LeaseTime))
+	}
+	m := &cl.m
+	m.vendorExact = x.VendorClass
+	m.vendorPrefix = x.VendorClassPrefix
+	for i, r := range x.VendorClassRegexp {
+		re, err := regexp.Compile(r)
+		if err != nil {
+			fail(fmt.Sprintf("vendor_class_regexp[%d]", i), fmt.Errorf("bad regular expression: %w", err))
+			continue
+		}
+		m.vendorRe = append(m.vendorRe, re)
+	}
+	for i, p := range x.MACPrefix {
+		b, err := parseHex(p)
+		if err != nil || len(b) == 0 || len(b) > 6 {
+			fail(fmt.Sprintf("mac_prefix[%d]", i), fmt.Errorf("%q is not a MAC prefix like 00:04:0d", p))
+			continue
+		}
+		m.macPrefix = append(m.macPrefix, b)
+	}
+	m.userClass = x.UserClass
+	m.hostPrefix = x.HostnamePrefix
+	for _, list := range []struct {
+		field string
+		in    []string
+		out   *[]string
+	}{{"circuit_id", x.CircuitID, &m.circuitID}, {"remote_id", x.RemoteID, &m.remoteID}} {
+		for i, v := range list.in {
+			b, err := matchBytes(v)
+			if err != nil {
+				fail(fmt.Sprintf("%s[%d]", list.field, i), err)
+				continue
+			}
+			*list.out = append(*list.out, string(b))
+		}
+	}
+	for i, n := range x.RequestsOption {
+		if n < 1 || n > 254 {
+			fail(fmt.Sprintf("requests_option[%d]", i), fmt.Errorf("%d is outside 1..254", n))
+			continue
+		}
+		m.requests = append(m.requests, uint8(n))
+	}
+	if !x.hasCriteria() {
+		fail("name", fmt.Errorf("class %q has no criteria (vendor_class, mac_prefix, user_class, ...) and no preset: it would match nobody", x.Name))
+	}
+	for i, c := range x.Subnets {
+		s, found := subnets[normalizeCIDR(c)]
+		if !found {
+			fail(fmt.Sprintf("subnets[%d]", i), fmt.Errorf("%q is not one of the [[dhcp.subnet]] cidr values", c))
+			continue
+		}
+		cl.onlyIn = append(cl.onlyIn, s.prefix)
+	}
+	if !ok {
+		return nil
+	}
+	return cl
+}
+
+// matchBytes reads a circuit-id or remote-id: text, or "hex:..." for binary.
+func matchBytes(v string) ([]byte, error) {
+	if h, ok := strings.CutPrefix(v, "hex:"); ok {
+		b, err := parseHex(h)
+		if err != nil {
+			return nil, fmt.Errorf("%q: bad hex after \"hex:\"", v)
+		}
+		return b, nil
+	}
+	return []byte(v), nil
+}

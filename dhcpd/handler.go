@@ -1,0 +1,725 @@
+package dhcpd
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"github.com/phoneprov/phoneprov/dhcpd/dhcpopts"
+	"github.com/phoneprov/phoneprov/dhcpd/internal/delivery"
+	"github.com/phoneprov/phoneprov/dhcpd/internal/sock"
+	"github.com/phoneprov/phoneprov/dhcpd/internal/wire"
+	"github.com/phoneprov/phoneprov/dhcpd/leases"
+)
+
+// link is a served interface as the handler sees it.
+type link struct {
+	name  string
+	index int
+	mac   net.HardwareAddr
+	mtu   int
+	// subnets on this link, each with the server's own address in it.
+	subnets []linkSubnet
+}
+
+type linkSubnet struct {
+	s      *subnetState
+	server netip.Addr
+}
+
+// inbound is one received packet with where it came from.
+type inbound struct {
+	data []byte
+	// link is the interface the packet arrived on, when it is a served one.
+	link *link
+	// local is the server address the packet was sent to (for relayed
+	// packets) as the kernel reports it.
+	local netip.Addr
+	// dst is the IP destination (broadcast or one of ours).
+	dst    netip.Addr
+	src    netip.AddrPort
+	checks int // address checks already done for this packet
+	// conn is the socket to answer on; the handler does not use it.
+	conn *sock.Conn
+}
+
+// outbound is a reply ready to send.
+type outbound struct {
+	data []byte
+	to   delivery.Decision
+	// mac and ifIndex are for a neighbour entry before a unicast to yiaddr.
+	mac     []byte
+	ifIndex int
+}
+
+// checkRequest asks for an address check; done is called once with its result.
+type checkRequest struct {
+	in      *inbound
+	addr    netip.Addr
+	relayed bool
+	done    func(answered bool, err error)
+}
+
+// handler turns requests into replies. It is safe for concurrent use: each
+// worker passes its own scratch.
+type handler struct {
+	pol     *policy
+	tab     *table
+	store   leases.Store
+	vars    func(netip.Addr) dhcpopts.Vars
+	log     *slog.Logger
+	met     *metrics
+	obs     LeaseObserver
+	now     func() time.Time
+	timeout time.Duration // for store writes
+	// check starts an address check and reports whether it could; nil
+	// when checks are off.
+	check func(checkRequest) bool
+	// requeue hands a packet back to the workers after its check.
+	requeue func(in *inbound)
+	// exhaustedLog rate-limits the pool-exhausted warning, per subnet.
+	exhaustedLog []atomicInt64
+}
+
+// scratch is one worker's reusable memory.
+type scratch struct {
+	cands   []*subnetState
+	msg     wire.Message
+	b       wire.Builder
+	out     []byte
+	written [4]uint64
+}
+
+func newScratch() *scratch { return &scratch{out: make([]byte, 0, 1500)} }
+
+func (sc *scratch) mark(code uint8)      { sc.written[code>>6] |= 1 << (code & 63) }
+func (sc *scratch) done(code uint8) bool { return sc.written[code>>6]&(1<<(code&63)) != 0 }
+
+// maxChecksPerPacket bounds the address checks one DISCOVER can cause
+// when candidate after candidate turns out to be in use.
+const maxChecksPerPacket = 3
+
+// maxHops drops packets that went through too many relays (RFC 1542 §4.1.1).
+const maxHops = 16
+
+// handle processes one packet; it returns a reply to send, or false.
+func (h *handler) handle(ctx context.Context, in *inbound, sc *scratch) (outbound, bool) {
+	m := &sc.msg
+	if err := m.Parse(in.data); err != nil {
+		h.met.parseFailed.Inc()
+		h.log.Debug("dropped malformed packet", "from", in.src, "err", err)
+		return outbound{}, false
+	}
+	typ := m.Type()
+	if in.checks == 0 { // a packet back from an address check was counted already
+		h.met.receivedOf(typ).Inc()
+	}
+	if m.Op != wire.OpRequest || typ == 0 || m.Hops > maxHops || m.HLen > 16 {
+		h.met.dropped.WithLabelValues(dropNotForUs).Inc()
+		return outbound{}, false
+	}
+	cands, server := h.subnetsFor(in, m, sc.cands[:0])
+	sc.cands = cands[:0]
+	if len(cands) == 0 {
+		h.met.dropped.WithLabelValues(dropNoSubnet).Inc()
+		h.log.Debug("no subnet for packet", "from", in.src, "giaddr", m.GIAddr, "ciaddr", m.CIAddr, "type", typ)
+		return outbound{}, false
+	}
+	switch typ {
+	case wire.Discover:
+		return h.discover(ctx, in, sc, cands, server)
+	case wire.Request:
+		return h.request(ctx, in, sc, cands, server)
+	case wire.Release:
+		h.release(ctx, in, sc, cands, server)
+	case wire.Decline:
+		h.decline(ctx, in, sc, cands, server)
+	case wire.Inform:
+		return h.inform(in, sc, cands, server)
+	default:
+		h.met.dropped.WithLabelValues(dropNotForUs).Inc()
+	}
+	return outbound{}, false
+}
+
+func isSet(a netip.Addr) bool { return a.IsValid() && !a.IsUnspecified() }
+
+// subnetsFor returns the subnets that may serve the packet and the server
+// address to speak from: the relay's subnet for relayed packets, else the
+// subnets of the receiving link. The server address for a relayed packet
+// is the local address the relay sent to.
+func (h *handler) subnetsFor(in *inbound, m *wire.Message, out []*subnetState) ([]*subnetState, netip.Addr) {
+	if isSet(m.GIAddr) {
+		ss := h.tab.subnetOf(m.GIAddr)
+		if ss == nil {
+			return nil, netip.Addr{}
+		}
+		server := in.local
+		if !isSet(server) || !server.Is4() {
+			server = in.dst
+		}
+		if in.link != nil {
+			for _, ls := range in.link.subnets {
+				if ls.s == ss {
+					server = ls.server
+				}
+			}
+		}
+		if !isSet(server) || server == limitedBroadcast {
+			return nil, netip.Addr{}
+		}
+		return append(out, ss), server
+	}
+	// A client of a relayed subnet renews by unicast straight to us,
+	// without the relay: find its subnet by its address.
+	if isSet(m.CIAddr) && isSet(in.dst) && in.dst != limitedBroadcast {
+		if ss := h.tab.subnetOf(m.CIAddr); ss != nil && ss.cfg.iface == "" {
+			return append(out, ss), in.dst
+		}
+	}
+	if in.link == nil {
+		return nil, netip.Addr{} // a broadcast or local packet on a relay-only socket
+	}
+	var server netip.Addr
+	for _, ls := range in.link.subnets {
+		if isSet(m.CIAddr) && !ls.s.cfg.prefix.Contains(m.CIAddr) {
+			continue
+		}
+		if !server.IsValid() {
+			server = ls.server
+		}
+		out = append(out, ls.s)
+	}
+	if len(out) == 0 && isSet(m.CIAddr) && len(in.link.subnets) > 0 {
+		// A client whose address is on no subnet of this link: hand back
+		// the link's subnets so a REQUEST can be NAKed.
+		for _, ls := range in.link.subnets {
+			out = append(out, ls.s)
+		}
+		server = in.link.subnets[0].server
+	}
+	return out, server
+}
+
+var limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
+
+// serverFor is the server's own address for subnet ss on the packet's path.
+func serverFor(in *inbound, ss *subnetState, fallback netip.Addr) netip.Addr {
+	if in.link != nil {
+		for _, ls := range in.link.subnets {
+			if ls.s == ss {
+				return ls.server
+			}
+		}
+	}
+	return fallback
+}
+
+// ours reports whether a is one of the server's addresses on the packet's path.
+func (h *handler) ours(in *inbound, a, server netip.Addr) bool {
+	if a == server {
+		return true
+	}
+	if in.link != nil {
+		for _, ls := range in.link.subnets {
+			if ls.server == a {
+				return true
+			}
+		}
+	}
+	for _, r := range h.pol.relayListen {
+		if r == a {
+			return true
+		}
+	}
+	return false
+}
+
+func idOf(m *wire.Message) identity {
+	cid, _ := m.Option(wire.OptClientID)
+	return newIdentity(cid, m.HWAddr())
+}
+
+// classOf is the client's class: its reservation's class, else the first
+// class that matches.
+func (h *handler) classOf(m *wire.Message, ss *subnetState, id identity) (*class, *reservation) {
+	r := ss.reservationFor(id)
+	if r != nil && r.class != nil {
+		return r.class, r
+	}
+	f := factsOf(m, ss.cfg)
+	return h.pol.classify(&f), r
+}
+
+func (h *handler) discover(ctx context.Context, in *inbound, sc *scratch, cands []*subnetState, server netip.Addr) (outbound, bool) {
+	m := &sc.msg
+	id := idOf(m)
+	requested, _ := m.AddrOption(wire.OptRequestedIP)
+	now := h.now()
+	checkOn := h.check != nil
+	for _, ss := range cands {
+		res := h.tab.offer(ss, id, requested, now.UnixNano(), checkOn, h.pol.cfg.OfferHold)
+		if res.conflict != nil {
+			h.log.Warn("reserved address is in use by another client; offering a pool address meanwhile",
+				"addr", res.conflict.addr, "client", net.HardwareAddr(id.hwaddr).String())
+		}
+		if res.exhausted {
+			continue
+		}
+		srv := serverFor(in, ss, server)
+		if res.mustCheck {
+			if in.checks < maxChecksPerPacket && h.startCheck(in, ss, id, res.addr) {
+				h.met.dropped.WithLabelValues(dropChecking).Inc()
+				return outbound{}, false
+			}
+			// No check slot free, or this packet had its share of checks:
+			// do not hand out an unchecked address; the client asks again
+			// in a few seconds.
+			h.tab.dropHold(ss, id.key)
+			h.met.dropped.WithLabelValues(dropChecking).Inc()
+			return outbound{}, false
+		}
+		cl, r := h.classOf(m, ss, id)
+		lt := h.leaseTime(ss, cl)
+		out := h.reply(in, sc, ss, cl, r, srv, wire.Offer, res.addr, lt)
+		h.met.sentOffer.Inc()
+		h.emit(ctx, Offered, m, ss, res.addr, cl, now, now.Add(lt))
+		return out, true
+	}
+	for _, ss := range cands {
+		h.met.allocFail.WithLabelValues(ss.cfg.label).Inc()
+		h.warnExhausted(ss, id)
+	}
+	return outbound{}, false
+}
+
+// warnExhausted logs a full pool at most once a minute per subnet.
+func (h *handler) warnExhausted(ss *subnetState, id identity) {
+	last := &h.exhaustedLog[ss.cfg.index]
+	now := h.now().UnixNano()
+	prev := last.Load()
+	if now-prev < int64(time.Minute) || !last.CompareAndSwap(prev, now) {
+		return
+	}
+	h.log.Warn("no free address: pool exhausted, DISCOVER left unanswered (logged once a minute)",
+		"subnet", ss.cfg.label, "client", net.HardwareAddr(id.hwaddr).String())
+}
+
+func (h *handler) startCheck(in *inbound, ss *subnetState, id identity, addr netip.Addr) bool {
+	key := id.key
+	cp := *in
+	cp.data = append([]byte(nil), in.data...)
+	cp.checks++
+	return h.check(checkRequest{in: &cp, addr: addr, relayed: ss.cfg.iface == "" || isSet(h.giaddrOf(in)), done: func(answered bool, err error) {
+		now := h.now().UnixNano()
+		if err != nil {
+			h.log.Warn("address check failed; treating the address as free", "addr", addr, "err", err)
+		}
+		h.tab.checked(ss, addr, key, answered, now)
+		if answered {
+			h.met.conflicts.Inc()
+			h.log.Warn("address in use although its lease ran out; kept out of the pool", "addr", addr,
+				"probation", h.pol.cfg.DeclineProbation)
+		}
+		if h.requeue != nil {
+			h.requeue(&cp)
+		}
+	}})
+}
+
+func (h *handler) giaddrOf(in *inbound) netip.Addr {
+	if len(in.data) < 28 {
+		return netip.Addr{}
+	}
+	return netip.AddrFrom4([4]byte(in.data[24:28]))
+}
+
+func (h *handler) leaseTime(ss *subnetState, cl *class) time.Duration {
+	if cl != nil && cl.leaseTime > 0 {
+		return cl.leaseTime
+	}
+	return ss.cfg.leaseTime
+}
+
+func (h *handler) request(ctx context.Context, in *inbound, sc *scratch, cands []*subnetState, server netip.Addr) (outbound, bool) {
+	m := &sc.msg
+	id := idOf(m)
+	sid, hasSID := m.AddrOption(wire.OptServerID)
+	requested, hasReq := m.AddrOption(wire.OptRequestedIP)
+	var kind requestKind
+	var addr netip.Addr
+	switch {
+	case hasSID:
+		if !h.ours(in, sid, server) {
+			// The client chose another server's offer: forget ours.
+			for _, ss := range cands {
+				h.tab.dropHold(ss, id.key)
+			}
+			h.met.dropped.WithLabelValues(dropOtherServer).Inc()
+			return outbound{}, false
+		}
+		kind, addr = selecting, requested
+		if !hasReq {
+			addr = m.CIAddr // lenient: some clients put it in ciaddr
+		}
+	case hasReq && !isSet(m.CIAddr):
+		kind, addr = initReboot, requested
+	case isSet(m.CIAddr):
+		kind, addr = renewing, m.CIAddr
+		if in.dst == limitedBroadcast || isSet(m.GIAddr) {
+			kind = rebinding
+		}
+	}
+	if kind == 0 || !isSet(addr) {
+		h.met.dropped.WithLabelValues(dropInvalid).Inc()
+		return outbound{}, false
+	}
+	ss := cands[0]
+	for _, c := range cands {
+		if c.cfg.prefix.Contains(addr) {
+			ss = c
+			break
+		}
+	}
+	srv := serverFor(in, ss, server)
+	cl, r := h.classOf(m, ss, id)
+	lt := h.leaseTime(ss, cl)
+	now := h.now()
+	host, _ := m.Option(wire.OptHostname)
+	vc, _ := m.Option(wire.OptVendorClass)
+	className := ""
+	if cl != nil {
+		className = cl.name
+	}
+	res := h.tab.commit(ss, commitRequest{
+		kind: kind, id: id, addr: addr, hostname: string(host), vendorClass: vc, class: className,
+		leaseTime: lt, nowNS: now.UnixNano(), check: h.check != nil, fresh: h.pol.cfg.OfferHold,
+	})
+	if res.nak != "" {
+		// A server that offered the address NAKs whatever its mode; for the
+		// other states only an authoritative server speaks up.
+		if kind != selecting && !h.pol.authoritative {
+			h.met.dropped.WithLabelValues(dropSilent).Inc()
+			return outbound{}, false
+		}
+		h.log.Info("dhcp nak", "addr", addr, "mac", net.HardwareAddr(id.hwaddr).String(), "state", kind.String(), "reason", res.nak)
+		h.met.sentNak.Inc()
+		return h.nak(in, sc, srv, res.nak), true
+	}
+	wctx, cancel := context.WithTimeout(ctx, h.timeout)
+	err := h.store.Put(wctx, res.puts...)
+	cancel()
+	if err != nil {
+		res.undo()
+		h.met.storeErrors.Inc()
+		h.met.dropped.WithLabelValues(dropStore).Inc()
+		h.log.Error("lease not stored; ACK withheld", "addr", addr, "mac", net.HardwareAddr(id.hwaddr).String(), "err", err)
+		return outbound{}, false
+	}
+	out := h.reply(in, sc, ss, cl, r, srv, wire.Ack, addr, lt)
+	h.met.sentAck.Inc()
+	h.emit(ctx, Acked, m, ss, addr, cl, now, now.Add(lt))
+	return out, true
+}
+
+func (h *handler) release(ctx context.Context, in *inbound, sc *scratch, cands []*subnetState, server netip.Addr) {
+	m := &sc.msg
+	if sid, ok := m.AddrOption(wire.OptServerID); ok && !h.ours(in, sid, server) {
+		h.met.dropped.WithLabelValues(dropOtherServer).Inc()
+		return
+	}
+	id := idOf(m)
+	now := h.now()
+	for _, ss := range cands {
+		l, ok := h.tab.release(ss, id, m.CIAddr, now.UnixNano())
+		if !ok {
+			continue
+		}
+		h.write(ctx, l)
+		h.emitLease(ctx, Released, l, m, now)
+		return
+	}
+	h.met.dropped.WithLabelValues(dropUnknownLease).Inc()
+}
+
+func (h *handler) decline(ctx context.Context, in *inbound, sc *scratch, cands []*subnetState, server netip.Addr) {
+	m := &sc.msg
+	if sid, ok := m.AddrOption(wire.OptServerID); ok && !h.ours(in, sid, server) {
+		h.met.dropped.WithLabelValues(dropOtherServer).Inc()
+		return
+	}
+	addr, ok := m.AddrOption(wire.OptRequestedIP)
+	if !ok {
+		h.met.dropped.WithLabelValues(dropInvalid).Inc()
+		return
+	}
+	id := idOf(m)
+	now := h.now()
+	for _, ss := range cands {
+		if !ss.cfg.prefix.Contains(addr) {
+			continue
+		}
+		l, ok := h.tab.decline(ss, id, addr, now.UnixNano())
+		if !ok {
+			break
+		}
+		h.met.declines.Inc()
+		h.log.Warn("address declined by client: in use by another host, on probation", "addr", addr,
+			"mac", net.HardwareAddr(id.hwaddr).String(), "until", l.Expiry)
+		h.write(ctx, l)
+		l.HWAddr = net.HardwareAddr(id.hwaddr)
+		h.emitLease(ctx, Declined, l, m, now)
+		return
+	}
+	h.met.dropped.WithLabelValues(dropUnknownLease).Inc()
+}
+
+// write stores records outside the ACK path (release, decline, expiry).
+func (h *handler) write(ctx context.Context, ls ...leases.Lease) {
+	wctx, cancel := context.WithTimeout(ctx, h.timeout)
+	defer cancel()
+	if err := h.store.Put(wctx, ls...); err != nil {
+		h.met.storeErrors.Inc()
+		h.log.Error("lease change not stored", "leases", len(ls), "err", err)
+	}
+}
+
+func (h *handler) inform(in *inbound, sc *scratch, cands []*subnetState, server netip.Addr) (outbound, bool) {
+	m := &sc.msg
+	if !isSet(m.CIAddr) {
+		h.met.dropped.WithLabelValues(dropInvalid).Inc()
+		return outbound{}, false
+	}
+	ss := cands[0]
+	id := idOf(m)
+	cl, r := h.classOf(m, ss, id)
+	out := h.reply(in, sc, ss, cl, r, serverFor(in, ss, server), wire.Ack, netip.Addr{}, 0)
+	h.met.sentAck.Inc()
+	return out, true
+}
+
+// reply builds an OFFER or ACK (an INFORM answer when yiaddr is unset).
+func (h *handler) reply(in *inbound, sc *scratch, ss *subnetState, cl *class, r *reservation, server netip.Addr,
+	typ wire.MessageType, yiaddr netip.Addr, lease time.Duration) outbound {
+	m := &sc.msg
+	hdr := wire.ReplyTo(m)
+	hdr.YIAddr = yiaddr
+	if typ == wire.Ack {
+		hdr.CIAddr = m.CIAddr
+	}
+	hdr.SIAddr = nextServer(ss.cfg.nextServer, server)
+	agent, hasAgent := m.Option(wire.OptRelayAgentInfo)
+	reserve := 0
+	if hasAgent {
+		reserve = wire.EncodedLen(len(agent))
+	}
+	limit := m.MaxMessageSize()
+	if in.link != nil && in.link.mtu > 0 && in.link.mtu-wire.IPUDPOverhead < limit {
+		limit = in.link.mtu - wire.IPUDPOverhead
+	}
+	b := &sc.b
+	b.Start(sc.out, limit, reserve, hdr)
+	sc.written = [4]uint64{}
+	b.Add8(wire.OptMessageType, uint8(typ))
+	b.AddAddr(wire.OptServerID, server)
+	if lease > 0 {
+		secs := uint32(lease / time.Second)
+		t1, t2 := ss.cfg.renewTime, ss.cfg.rebindTime
+		if t1 == 0 || t1 >= lease {
+			t1 = lease / 2
+		}
+		if t2 == 0 || t2 >= lease {
+			t2 = lease * 7 / 8
+		}
+		b.Add32(wire.OptLeaseTime, secs)
+		b.Add32(wire.OptRenewalTime, uint32(t1/time.Second))
+		b.Add32(wire.OptRebindingTime, uint32(t2/time.Second))
+	}
+	mask := ss.cfg.mask.As4()
+	b.Add(wire.OptSubnetMask, mask[:])
+	// RFC 6842: echo the client identifier.
+	if cid, ok := m.Option(wire.OptClientID); ok {
+		b.Add(wire.OptClientID, cid)
+	}
+	for _, c := range [...]uint8{wire.OptMessageType, wire.OptServerID, wire.OptLeaseTime, wire.OptRenewalTime,
+		wire.OptRebindingTime, wire.OptSubnetMask, wire.OptClientID, wire.OptRelayAgentInfo} {
+		sc.mark(c)
+	}
+	set := ss.cfg.sets[0]
+	if cl != nil {
+		set = ss.cfg.sets[1+cl.index]
+	}
+	enc := set.encoded(server, h.vars, func(code uint8, err error) {
+		h.log.Error("option cannot be encoded for this address; left out", "code", code, "server", server, "err", err)
+	})
+	prl, _ := m.Option(wire.OptParamRequestList)
+	var droppedClass, dropped int
+	add := func(code uint8) {
+		if sc.done(code) {
+			return
+		}
+		var ok bool
+		switch {
+		case code == wire.OptHostname && r != nil && r.hostname != "":
+			ok = b.Add(code, []byte(r.hostname))
+		case enc.tlv[code] != nil:
+			ok = b.AddEncoded(enc.tlv[code])
+		default:
+			return
+		}
+		sc.mark(code)
+		if !ok {
+			dropped++
+			if set.byCode[code] != nil && set.byCode[code].class {
+				droppedClass++
+			}
+		}
+	}
+	// Order of importance, each kept if it still fits: the class's options
+	// the client asked for (or that are always sent), routers, what the
+	// client asked for in its order, DNS and domain (sent to everyone, as
+	// Kea does), the rest of what is always sent.
+	for _, c := range set.class {
+		if set.byCode[c].always || bytes.IndexByte(prl, c) >= 0 {
+			add(c)
+		}
+	}
+	add(wire.OptRouter)
+	for _, c := range prl {
+		add(c)
+	}
+	add(wire.OptDNS)
+	add(wire.OptDomainName)
+	for _, c := range set.always {
+		add(c)
+	}
+	if droppedClass > 0 {
+		h.log.Warn("class option left out: the reply would exceed the client's maximum message size",
+			"mac", net.HardwareAddr(m.HWAddr()).String(), "limit", limit, "dropped", dropped)
+	} else if dropped > 0 {
+		h.log.Debug("options left out to fit the client's maximum message size", "dropped", dropped, "limit", limit)
+	}
+	if hasAgent {
+		b.AddReserved(wire.OptRelayAgentInfo, agent)
+	}
+	data := b.Finish()
+	sc.out = data[:0]
+	to := delivery.Decide(delivery.Request{
+		GIAddr: m.GIAddr, CIAddr: hdr.CIAddr, YIAddr: yiaddr, BroadcastFlag: m.Broadcast(),
+		CanUnicast: in.link != nil && m.IsEthernet(),
+	})
+	out := outbound{data: data, to: to}
+	if to.Method == delivery.UnicastYIAddr {
+		out.mac = m.HWAddr()
+		out.ifIndex = in.link.index
+	}
+	return out
+}
+
+func nextServer(cfg string, server netip.Addr) netip.Addr {
+	switch cfg {
+	case "":
+		return netip.Addr{}
+	case "${server}":
+		return server
+	}
+	a, _ := netip.ParseAddr(cfg)
+	return a
+}
+
+// nak builds a DHCPNAK (RFC 2131 Table 3): no addresses, server id,
+// a message, the option 82 echo.
+func (h *handler) nak(in *inbound, sc *scratch, server netip.Addr, reason string) outbound {
+	m := &sc.msg
+	hdr := wire.ReplyTo(m)
+	agent, hasAgent := m.Option(wire.OptRelayAgentInfo)
+	reserve := 0
+	if hasAgent {
+		reserve = wire.EncodedLen(len(agent))
+	}
+	to := delivery.Decide(delivery.Request{GIAddr: m.GIAddr, CIAddr: m.CIAddr, BroadcastFlag: m.Broadcast(), NAK: true})
+	if to.SetBroadcastFlag {
+		hdr.Flags |= wire.FlagBroadcast
+	}
+	b := &sc.b
+	b.Start(sc.out, m.MaxMessageSize(), reserve, hdr)
+	b.Add8(wire.OptMessageType, uint8(wire.Nak))
+	b.AddAddr(wire.OptServerID, server)
+	b.Add(wire.OptMessage, []byte(reason))
+	if cid, ok := m.Option(wire.OptClientID); ok {
+		b.Add(wire.OptClientID, cid)
+	}
+	if hasAgent {
+		b.AddReserved(wire.OptRelayAgentInfo, agent)
+	}
+	data := b.Finish()
+	sc.out = data[:0]
+	return outbound{data: data, to: to}
+}
+
+func (h *handler) emit(ctx context.Context, kind LeaseEventKind, m *wire.Message, ss *subnetState, addr netip.Addr, cl *class, now, expiry time.Time) {
+	if h.obs == nil && !h.log.Enabled(ctx, eventLevel(kind)) {
+		return
+	}
+	host, _ := m.Option(wire.OptHostname)
+	vc, _ := m.Option(wire.OptVendorClass)
+	prl, _ := m.Option(wire.OptParamRequestList)
+	ev := LeaseEvent{
+		Kind: kind, Time: now, MAC: net.HardwareAddr(append([]byte(nil), m.HWAddr()...)), Addr: addr, Subnet: ss.cfg.prefix,
+		Hostname: string(host), VendorClass: string(vc), RequestedOptions: append([]byte(nil), prl...), Expiry: expiry,
+	}
+	if cl != nil {
+		ev.Class = cl.name
+	}
+	h.publish(ctx, ev)
+}
+
+func (h *handler) emitLease(ctx context.Context, kind LeaseEventKind, l leases.Lease, m *wire.Message, now time.Time) {
+	ev := LeaseEvent{Kind: kind, Time: now, MAC: l.HWAddr, Addr: l.Addr, Subnet: l.Subnet, Class: l.Class,
+		Hostname: l.Hostname, VendorClass: l.VendorClass}
+	if kind != Released {
+		ev.Expiry = l.Expiry
+	}
+	if m != nil {
+		prl, _ := m.Option(wire.OptParamRequestList)
+		ev.RequestedOptions = append([]byte(nil), prl...)
+	}
+	h.publish(ctx, ev)
+}
+
+func (h *handler) publish(ctx context.Context, ev LeaseEvent) {
+	logEvent(ctx, h.log, ev)
+	if h.obs != nil {
+		h.obs.ObserveLease(ev)
+	}
+}
+
+// sweep ends what ran out and stores the changes.
+func (h *handler) sweep(ctx context.Context) {
+	now := h.now()
+	res := h.tab.sweep(now.UnixNano())
+	if len(res.expired) > 0 {
+		h.write(ctx, res.expired...)
+		for _, l := range res.expired {
+			h.emitLease(ctx, Expired, l, nil, now)
+		}
+	}
+	if len(res.deleted) > 0 {
+		wctx, cancel := context.WithTimeout(ctx, h.timeout)
+		if err := h.store.Delete(wctx, res.deleted...); err != nil {
+			h.met.storeErrors.Inc()
+			h.log.Error("ended probations not stored", "addresses", len(res.deleted), "err", err)
+		}
+		cancel()
+		for _, a := range res.deleted {
+			h.log.Info("address back in the pool after its probation", "addr", a)
+		}
+	}
+}
+
+// atomicInt64 is a named type so slices of it read well.
+type atomicInt64 = atomic.Int64

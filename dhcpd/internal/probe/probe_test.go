@@ -1,0 +1,79 @@
+package probe
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/phoneprov/phoneprov/dhcpd/internal/netlab"
+)
+
+func TestProbesTellUsedFromFree(t *testing.T) {
+	if err := netlab.Available(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	lab := netlab.New()
+	t.Cleanup(func() { lab.Close() })
+	srv, err := lab.Namespace("srv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, err := lab.Namespace("host")
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, eh, err := lab.Veth(srv, host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.AddAddr(es, netip.MustParsePrefix("198.18.220.1/24")); err != nil {
+		t.Fatal(err)
+	}
+	if err := host.AddAddr(eh, netip.MustParsePrefix("198.18.220.7/24")); err != nil {
+		t.Fatal(err)
+	}
+	var arp *ARP
+	var icmp *ICMP
+	err = srv.Do(func() error {
+		ifi, err := net.InterfaceByName(es)
+		if err != nil {
+			return err
+		}
+		if arp, err = NewARP(ifi.Index, ifi.HardwareAddr, netip.MustParseAddr("198.18.220.1")); err != nil {
+			return err
+		}
+		icmp, err = NewICMP()
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer arp.Close()
+	defer icmp.Close()
+	for _, p := range []struct {
+		name string
+		p    Prober
+	}{{"arp", arp}, {"icmp", icmp}} {
+		for addr, want := range map[string]bool{"198.18.220.7": true, "198.18.220.99": false} {
+			ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+			start := time.Now()
+			got, err := p.p.Probe(ctx, netip.MustParseAddr(addr))
+			cancel()
+			if err != nil {
+				t.Errorf("%s %s: %v", p.name, addr, err)
+			}
+			if got != want {
+				t.Errorf("%s %s: answered %v, want %v", p.name, addr, got, want)
+			}
+			if took := time.Since(start); took > time.Second {
+				t.Errorf("%s %s took %s; probes are bounded by their context", p.name, addr, took)
+			}
+		}
+	}
+}

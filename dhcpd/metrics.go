@@ -1,0 +1,135 @@
+package dhcpd
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/phoneprov/phoneprov/dhcpd/internal/wire"
+)
+
+// metrics are the DHCP server's Prometheus series, named after Kea's
+// statistics (pkt4-discover-received → packets_received_total{type="discover"}),
+// registered on the registry the caller passes in.
+type metrics struct {
+	received     *prometheus.CounterVec
+	receivedType [9]prometheus.Counter // by message type; 0 = unknown
+	parseFailed  prometheus.Counter
+	sent         *prometheus.CounterVec
+	sentOffer    prometheus.Counter
+	sentAck      prometheus.Counter
+	sentNak      prometheus.Counter
+	queueDrops   prometheus.Counter
+	declines     prometheus.Counter
+	dropped      *prometheus.CounterVec
+	allocFail    *prometheus.CounterVec
+	conflicts    prometheus.Counter
+	storeErrors  prometheus.Counter
+	sendErrors   prometheus.Counter
+}
+
+// Reasons a received packet is dropped without a reply.
+const (
+	dropNotForUs     = "not-for-us"        // a reply, BOOTP, or too many hops
+	dropNoSubnet     = "no-subnet"         // no subnet serves the link or relay
+	dropOtherServer  = "other-server"      // a REQUEST or RELEASE for another server
+	dropInvalid      = "invalid"           // a message missing what its type needs
+	dropUnknownLease = "unknown-lease"     // RELEASE or DECLINE for a lease the client does not hold
+	dropSilent       = "not-authoritative" // a NAK withheld because the server is not authoritative
+	dropChecking     = "address-check"     // answered after the address check ends
+	dropStore        = "store-error"       // the lease could not be stored
+)
+
+func newMetrics(reg prometheus.Registerer, t *table) (*metrics, error) {
+	m := &metrics{
+		received: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "phoneprov_dhcp_packets_received_total",
+			Help: "DHCP packets received, by message type (parse-failed: not a DHCP message).",
+		}, []string{"type"}),
+		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "phoneprov_dhcp_packets_sent_total",
+			Help: "DHCP replies sent, by message type.",
+		}, []string{"type"}),
+		queueDrops: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "phoneprov_dhcp_queue_drops_total",
+			Help: "Packets dropped because every worker was busy and the queue was full.",
+		}),
+		declines: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "phoneprov_dhcp_declines_total",
+			Help: "Addresses clients declined (found in use); each goes on probation.",
+		}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "phoneprov_dhcp_packets_dropped_total",
+			Help: "Received DHCP messages answered with nothing, by reason.",
+		}, []string{"reason"}),
+		allocFail: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "phoneprov_dhcp_allocation_failures_total",
+			Help: "DISCOVERs left unanswered because the subnet had no free address.",
+		}, []string{"subnet"}),
+		conflicts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "phoneprov_dhcp_address_conflicts_total",
+			Help: "Addresses found in use by the address check before an offer; each goes on probation.",
+		}),
+		storeErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "phoneprov_dhcp_lease_store_errors_total",
+			Help: "Lease writes that failed; the ACK is withheld.",
+		}),
+		sendErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "phoneprov_dhcp_send_errors_total",
+			Help: "Replies the kernel refused to send.",
+		}),
+	}
+	for i := range m.receivedType {
+		name := "unknown"
+		if i > 0 {
+			name = wire.MessageType(i).String()
+		}
+		m.receivedType[i] = m.received.WithLabelValues(name)
+	}
+	m.parseFailed = m.received.WithLabelValues("parse-failed")
+	m.sentOffer = m.sent.WithLabelValues("offer")
+	m.sentAck = m.sent.WithLabelValues("ack")
+	m.sentNak = m.sent.WithLabelValues("nak")
+	for _, r := range []string{dropNotForUs, dropNoSubnet, dropOtherServer, dropInvalid, dropUnknownLease, dropSilent, dropChecking, dropStore} {
+		m.dropped.WithLabelValues(r)
+	}
+	for _, s := range t.subnets {
+		m.allocFail.WithLabelValues(s.cfg.label)
+	}
+	for _, c := range []prometheus.Collector{m.received, m.sent, m.queueDrops, m.declines, m.dropped, m.allocFail,
+		m.conflicts, m.storeErrors, m.sendErrors, &poolCollector{t: t}} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register dhcp metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+func (m *metrics) receivedOf(t wire.MessageType) prometheus.Counter {
+	if int(t) < len(m.receivedType) {
+		return m.receivedType[t]
+	}
+	return m.receivedType[0]
+}
+
+// poolCollector reports phoneprov_dhcp_pool_addresses from the lease table
+// at scrape time.
+type poolCollector struct{ t *table }
+
+var poolDesc = prometheus.NewDesc("phoneprov_dhcp_pool_addresses",
+	"Addresses of each pool by state: total (less reservations), assigned (active leases), declined (on probation), free.",
+	[]string{"subnet", "pool", "state"}, nil)
+
+func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) { ch <- poolDesc }
+
+func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, p := range c.t.counts(time.Now().UnixNano()) {
+		for _, v := range []struct {
+			state string
+			n     int
+		}{{"total", p.total}, {"assigned", p.assigned}, {"declined", p.declined}, {"free", p.free}} {
+			ch <- prometheus.MustNewConstMetric(poolDesc, prometheus.GaugeValue, float64(v.n), p.subnet, p.pool, v.state)
+		}
+	}
+}

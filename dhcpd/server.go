@@ -1,0 +1,564 @@
+// Package dhcpd is phoneprov's embedded DHCPv4 server. It serves the phones'
+// links directly (one socket per interface) and other subnets through relay
+// agents, sorts clients into phone classes (vendor class, MAC prefix, user
+// class, option 82, requested options, host name), and hands each class the
+// options that point it at its call server and at this box's file server.
+//
+// A lease is on disk before the ACK that grants it leaves; offers are held
+// in memory only. Addresses are allocated in O(1) from never-used addresses
+// first, then from those freed longest ago, and an address whose last holder
+// may still use it is checked (ARP or ICMP) before it goes to someone else.
+//
+// Use: New, then Bind (all sockets and locks, clear errors), then Serve.
+package dhcpd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/phoneprov/phoneprov/dhcpd/dhcpopts"
+	"github.com/phoneprov/phoneprov/dhcpd/internal/delivery"
+	"github.com/phoneprov/phoneprov/dhcpd/internal/neigh"
+	"github.com/phoneprov/phoneprov/dhcpd/internal/probe"
+	"github.com/phoneprov/phoneprov/dhcpd/internal/sock"
+	"github.com/phoneprov/phoneprov/dhcpd/leases"
+)
+
+// Options are the parts a Server is wired to; Store is required.
+type Options struct {
+	// Store keeps the leases; the server reloads them in Bind.
+	Store leases.Store
+	// Logger gets one line per lease event and every problem.
+	Logger *slog.Logger
+	// Registry gets the phoneprov_dhcp_* metrics; nil means a private one.
+	Registry prometheus.Registerer
+	// Vars gives the template variables for a server address (the
+	// address of the interface a request came in on). Nil means the
+	// address with the standard ports: HTTP 80, HTTPS 443, TLS 411, TFTP 69.
+	Vars func(serverAddr netip.Addr) dhcpopts.Vars
+	// LeaseEvents, when set, gets every lease event.
+	LeaseEvents LeaseObserver
+}
+
+// Server is the DHCP server. Create it with New, then Bind, then Serve.
+type Server struct {
+	cfg  Config
+	pol  *policy
+	opts Options
+	log  *slog.Logger
+	tab  *table
+	h    *handler
+
+	mu      sync.Mutex
+	bound   bool
+	conns   []*sock.Conn
+	links   map[string]*link // by interface name
+	byIndex map[int]*link
+	locks   []*sock.Lock
+	neigh   *neigh.Table
+	arp     map[int]*probe.ARP
+	icmp    *probe.ICMP
+	queue   chan *job
+	checks  chan struct{}
+}
+
+// job is one packet waiting for a worker.
+type job struct {
+	in   inbound
+	conn *sock.Conn
+	buf  *[]byte
+}
+
+const recvBufSize = 4096
+
+// maxChecks bounds address checks in flight.
+const maxChecks = 64
+
+// New checks the configuration and prepares the server; it opens nothing.
+func New(cfg Config, opts Options) (*Server, error) {
+	if opts.Store == nil {
+		return nil, errors.New("dhcp: a lease store is required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	if opts.Vars == nil {
+		opts.Vars = defaultVars
+	}
+	var problems []error
+	pol := compile(cfg, func(key string, err error) {
+		problems = append(problems, fmt.Errorf("dhcp.%s: %w", key, err))
+	})
+	if pol == nil {
+		return nil, errors.Join(problems...)
+	}
+	s := &Server{cfg: cfg, pol: pol, opts: opts, log: opts.Logger, tab: newTable(pol)}
+	met, err := newMetrics(opts.Registry, s.tab)
+	if err != nil {
+		return nil, err
+	}
+	s.h = &handler{
+		pol: pol, tab: s.tab, store: opts.Store, vars: opts.Vars, log: opts.Logger, met: met,
+		obs: opts.LeaseEvents, now: time.Now, timeout: 10 * time.Second,
+		exhaustedLog: make([]atomicInt64, len(pol.subnets)),
+	}
+	return s, nil
+}
+
+func defaultVars(a netip.Addr) dhcpopts.Vars {
+	return dhcpopts.Vars{ServerIP: a, HTTPPort: 80, HTTPSPort: 443, TLSPort: 411, TFTPPort: 69}
+}
+
+// Bind loads the leases, checks that each subnet's interface holds an
+// address inside it, takes one lock per interface (so a second phoneprov
+// cannot answer on the same link) and opens every socket. On error nothing
+// stays open. A disabled server binds nothing.
+func (s *Server) Bind(ctx context.Context) (err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.bound {
+		return errors.New("dhcp: already bound")
+	}
+	if !s.cfg.Enabled {
+		return nil
+	}
+	defer func() {
+		if err != nil {
+			s.closeAll()
+		}
+	}()
+	if err := s.loadLeases(ctx); err != nil {
+		return err
+	}
+	if err := s.resolveLinks(); err != nil {
+		return err
+	}
+	for _, name := range s.linkNames() {
+		l, err := sock.Acquire(s.cfg.LockDir, "dhcp-"+name+".lock")
+		if err != nil {
+			return fmt.Errorf("dhcp: interface %s is served by another phoneprov: %w", name, err)
+		}
+		s.locks = append(s.locks, l)
+		c, err := sock.ListenInterface(ctx, name, sock.ServerPort)
+		if err != nil {
+			return fmt.Errorf("dhcp: %w", err)
+		}
+		s.conns = append(s.conns, c)
+	}
+	for _, a := range s.pol.relayListen {
+		l, err := sock.Acquire(s.cfg.LockDir, "dhcp-relay-"+a.String()+".lock")
+		if err != nil {
+			return fmt.Errorf("dhcp: relay address %s is served by another phoneprov: %w", a, err)
+		}
+		s.locks = append(s.locks, l)
+		c, err := sock.ListenAddr(ctx, a, sock.ServerPort)
+		if err != nil {
+			return fmt.Errorf("dhcp: %w", err)
+		}
+		s.conns = append(s.conns, c)
+	}
+	if s.neigh, err = neigh.Open(); err != nil {
+		return fmt.Errorf("dhcp: %w", err)
+	}
+	if err := s.openProbers(); err != nil {
+		return err
+	}
+	s.queue = make(chan *job, s.cfg.QueueSize)
+	s.checks = make(chan struct{}, maxChecks)
+	if s.arp != nil || s.icmp != nil {
+		s.h.check = s.startCheck
+	}
+	s.h.requeue = s.requeue
+	s.bound = true
+	return nil
+}
+
+func (s *Server) loadLeases(ctx context.Context) error {
+	ls, err := s.opts.Store.Load(ctx)
+	if err != nil && !errors.Is(err, leases.ErrCorrupt) {
+		return fmt.Errorf("dhcp: load leases: %w", err)
+	}
+	if err != nil {
+		s.log.Error("some stored leases could not be read; they are ignored until overwritten", "err", err)
+	}
+	rewrite, orphans := s.tab.load(ls, time.Now())
+	if orphans > 0 {
+		s.log.Warn("stored leases outside every configured subnet are ignored", "count", orphans)
+	}
+	if len(rewrite) > 0 {
+		if err := s.opts.Store.Put(ctx, rewrite...); err != nil {
+			return fmt.Errorf("dhcp: mark leases that expired while stopped: %w", err)
+		}
+	}
+	s.log.Info("dhcp leases loaded", "leases", len(ls)-orphans, "expired_while_stopped", len(rewrite))
+	return nil
+}
+
+func (s *Server) linkNames() []string {
+	var names []string
+	for _, sn := range s.pol.subnets {
+		if sn.iface != "" && !containsString(names, sn.iface) {
+			names = append(names, sn.iface)
+		}
+	}
+	return names
+}
+
+func containsString(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// resolveLinks finds each subnet's interface and the server's address on it.
+func (s *Server) resolveLinks() error {
+	s.links = map[string]*link{}
+	s.byIndex = map[int]*link{}
+	var problems []error
+	for i, sn := range s.pol.subnets {
+		if sn.iface == "" {
+			continue
+		}
+		l := s.links[sn.iface]
+		if l == nil {
+			ifi, err := net.InterfaceByName(sn.iface)
+			if err != nil {
+				problems = append(problems, fmt.Errorf("dhcp.subnet[%d] (%s): interface %q: %w", sn.index, sn.prefix, sn.iface, err))
+				continue
+			}
+			if ifi.Flags&net.FlagUp == 0 {
+				s.log.Warn("dhcp interface is down; clients on it get no answer until it is up", "interface", sn.iface)
+			}
+			l = &link{name: ifi.Name, index: ifi.Index, mac: ifi.HardwareAddr, mtu: ifi.MTU}
+			s.links[sn.iface] = l
+			s.byIndex[ifi.Index] = l
+		}
+		addrs, err := interfaceAddrs(sn.iface)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("dhcp.subnet[%d]: %w", sn.index, err))
+			continue
+		}
+		var server netip.Addr
+		for _, a := range addrs {
+			if sn.prefix.Contains(a.Addr()) {
+				server = a.Addr()
+				break
+			}
+		}
+		if !server.IsValid() {
+			have := make([]string, len(addrs))
+			for j, a := range addrs {
+				have[j] = a.String()
+			}
+			if len(have) == 0 {
+				have = []string{"none"}
+			}
+			problems = append(problems, fmt.Errorf("dhcp.subnet[%d]: interface %s holds no address inside %s (it has: %s); "+
+				"give the interface an address in the subnet, or fix cidr or interface", sn.index, sn.iface, sn.prefix, strings.Join(have, ", ")))
+			continue
+		}
+		l.subnets = append(l.subnets, linkSubnet{s: s.tab.subnets[i], server: server})
+	}
+	return errors.Join(problems...)
+}
+
+func interfaceAddrs(name string) ([]netip.Prefix, error) {
+	ifi, err := net.InterfaceByName(name)
+	if err != nil {
+		return nil, fmt.Errorf("interface %q: %w", name, err)
+	}
+	as, err := ifi.Addrs()
+	if err != nil {
+		return nil, fmt.Errorf("addresses of %s: %w", name, err)
+	}
+	var out []netip.Prefix
+	for _, a := range as {
+		ipn, ok := a.(*net.IPNet)
+		if !ok {
+			continue
+		}
+		ip, ok := netip.AddrFromSlice(ipn.IP)
+		if !ok {
+			continue
+		}
+		ip = ip.Unmap()
+		if !ip.Is4() {
+			continue
+		}
+		bits, _ := ipn.Mask.Size()
+		out = append(out, netip.PrefixFrom(ip, bits))
+	}
+	return out, nil
+}
+
+// openProbers opens the address-check sockets the configuration needs.
+func (s *Server) openProbers() error {
+	mode := s.cfg.AddressCheck
+	if mode == CheckOff {
+		return nil
+	}
+	if mode == CheckAuto || mode == CheckARP {
+		s.arp = map[int]*probe.ARP{}
+		for _, l := range s.links {
+			if len(l.mac) != 6 || len(l.subnets) == 0 {
+				continue
+			}
+			p, err := probe.NewARP(l.index, l.mac, l.subnets[0].server)
+			if err != nil {
+				return fmt.Errorf("dhcp: address check on %s: %w (set address_check = \"off\" to run without)", l.name, err)
+			}
+			s.arp[l.index] = p
+		}
+	}
+	needICMP := mode == CheckICMP
+	if mode == CheckAuto {
+		for _, sn := range s.pol.subnets {
+			if sn.iface == "" {
+				needICMP = true
+			}
+		}
+	}
+	if needICMP {
+		p, err := probe.NewICMP()
+		if err != nil {
+			return fmt.Errorf("dhcp: address check: %w (set address_check = \"off\" to run without)", err)
+		}
+		s.icmp = p
+	}
+	return nil
+}
+
+func (s *Server) prober(in *inbound, relayed bool) probe.Prober {
+	if !relayed && in.link != nil {
+		if p, ok := s.arp[in.link.index]; ok {
+			return p
+		}
+	}
+	if s.icmp != nil {
+		return s.icmp
+	}
+	return nil
+}
+
+// startCheck runs an address check in the background, bounded by maxChecks.
+func (s *Server) startCheck(rq checkRequest) bool {
+	p := s.prober(rq.in, rq.relayed)
+	if p == nil {
+		// No way to check this path: treat the address as silent.
+		go rq.done(false, nil)
+		return true
+	}
+	select {
+	case s.checks <- struct{}{}:
+	default:
+		return false
+	}
+	go func() {
+		defer func() { <-s.checks }()
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.AddressCheckTimeout)
+		answered, err := p.Probe(ctx, rq.addr)
+		cancel()
+		rq.done(answered, err)
+	}()
+	return true
+}
+
+// requeue hands a checked packet back to the workers; it is dropped and
+// counted when the queue is full, and the client asks again.
+func (s *Server) requeue(in *inbound) {
+	j := &job{in: *in, conn: in.conn}
+	select {
+	case s.queue <- j:
+	default:
+		s.h.met.queueDrops.Inc()
+	}
+}
+
+// Serve answers until ctx ends, then closes the sockets and returns nil.
+// It must follow a successful Bind.
+func (s *Server) Serve(ctx context.Context) error {
+	s.mu.Lock()
+	bound := s.bound
+	s.mu.Unlock()
+	if !s.cfg.Enabled {
+		<-ctx.Done()
+		return nil
+	}
+	if !bound {
+		return errors.New("dhcp: Serve before Bind")
+	}
+	var workers, readers sync.WaitGroup
+	bufs := sync.Pool{New: func() any { b := make([]byte, recvBufSize); return &b }}
+	for range s.cfg.Workers {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			s.work(ctx, &bufs)
+		}()
+	}
+	for _, c := range s.conns {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			s.read(ctx, c, &bufs)
+		}()
+	}
+	sweepDone := make(chan struct{})
+	go func() {
+		defer close(sweepDone)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				s.h.sweep(ctx)
+			}
+		}
+	}()
+	s.log.Info("dhcp server serving", "interfaces", strings.Join(s.linkNames(), ","), "relay_listen", len(s.pol.relayListen),
+		"subnets", len(s.pol.subnets), "classes", len(s.pol.classes))
+	<-ctx.Done()
+	s.mu.Lock()
+	for _, c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	readers.Wait()
+	workers.Wait()
+	<-sweepDone
+	for len(s.checks) > 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.mu.Lock()
+	s.closeAll()
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Server) read(ctx context.Context, c *sock.Conn, bufs *sync.Pool) {
+	oob := make([]byte, sock.OOBSize)
+	var fixed *link
+	if c.Interface != "" {
+		fixed = s.links[c.Interface]
+	}
+	for {
+		bp := bufs.Get().(*[]byte)
+		n, info, err := c.Read(*bp, oob)
+		if err != nil {
+			bufs.Put(bp)
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			if errors.Is(err, sock.ErrTruncated) {
+				s.h.met.parseFailed.Inc()
+			}
+			continue
+		}
+		l := fixed
+		if l == nil {
+			l = s.byIndex[info.IfIndex]
+		}
+		j := &job{conn: c, buf: bp, in: inbound{data: (*bp)[:n], link: l, local: info.Local, dst: info.Dst, src: info.Src, conn: c}}
+		select {
+		case s.queue <- j:
+		default:
+			s.h.met.queueDrops.Inc()
+			bufs.Put(bp)
+		}
+	}
+}
+
+func (s *Server) work(ctx context.Context, bufs *sync.Pool) {
+	sc := newScratch()
+	for {
+		var j *job
+		select {
+		case <-ctx.Done():
+			return
+		case j = <-s.queue:
+		}
+		out, ok := s.safeHandle(ctx, j, sc)
+		if ok {
+			s.send(j, out)
+		}
+		if j.buf != nil {
+			bufs.Put(j.buf)
+		}
+	}
+}
+
+// safeHandle turns a panic in the handler into a dropped, counted packet,
+// so one bad packet never stops the server.
+func (s *Server) safeHandle(ctx context.Context, j *job, sc *scratch) (out outbound, ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.h.met.parseFailed.Inc()
+			s.log.Error("dhcp handler panic; packet dropped", "from", j.in.src, "panic", r)
+			out, ok = outbound{}, false
+		}
+	}()
+	return s.h.handle(ctx, &j.in, sc)
+}
+
+func (s *Server) send(j *job, out outbound) {
+	dest := out.to.Dest
+	if out.to.Method == delivery.UnicastYIAddr {
+		if err := s.neigh.Set(out.ifIndex, dest.Addr(), out.mac); err != nil {
+			s.log.Debug("no neighbour entry; broadcasting instead", "err", err)
+			dest = netip.AddrPortFrom(limitedBroadcast, delivery.ClientPort)
+		}
+	}
+	if err := j.conn.WriteTo(out.data, dest); err != nil {
+		s.h.met.sendErrors.Inc()
+		s.log.Warn("dhcp reply not sent", "to", dest, "method", out.to.Method.String(), "err", err)
+	}
+}
+
+// closeAll releases sockets, probers and locks; the caller holds s.mu.
+func (s *Server) closeAll() {
+	for _, c := range s.conns {
+		c.Close()
+	}
+	s.conns = nil
+	for _, p := range s.arp {
+		p.Close()
+	}
+	s.arp = nil
+	if s.icmp != nil {
+		s.icmp.Close()
+		s.icmp = nil
+	}
+	if s.neigh != nil {
+		s.neigh.Close()
+		s.neigh = nil
+	}
+	for _, l := range s.locks {
+		l.Close()
+	}
+	s.locks = nil
+	s.bound = false
+}
+
+// Leases returns a copy of every lease record the server holds (active,
+// released, expired and declined), ordered by address. It is empty before
+// Bind has loaded the store.
+func (s *Server) Leases() []leases.Lease {
+	return s.tab.snapshot()
+}
