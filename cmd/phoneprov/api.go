@@ -9,7 +9,7 @@ import (
 
 // apiRoutes are the admin listener's JSON endpoints.
 func (a *appliance) apiRoutes() map[string]http.Handler {
-	return map[string]http.Handler{
+	routes := map[string]http.Handler{
 		"GET /api/phones": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			q := r.URL.Query()
 			writeJSON(w, a.inventory.List(inventory.Filter{
@@ -18,6 +18,12 @@ func (a *appliance) apiRoutes() map[string]http.Handler {
 			}))
 		}),
 	}
+	if a.dhcp != nil {
+		routes["GET /api/leases"] = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, viewLeases(a.dhcp.Leases()))
+		})
+	}
+	return routes
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/phoneprov/phoneprov/dhcpd"
+	"github.com/phoneprov/phoneprov/dhcpd/leases"
 	"github.com/phoneprov/phoneprov/fileserve"
 	"github.com/phoneprov/phoneprov/provisioning"
 	"github.com/phoneprov/phoneprov/provisioning/backup"
@@ -26,6 +28,8 @@ type appliance struct {
 	backups   *backup.Store // nil when switched off
 	inventory *inventory.Inventory
 	files     *fileserve.Server
+	leases    *leases.Bolt  // nil when DHCP is off
+	dhcp      *dhcpd.Server // nil when DHCP is off
 }
 
 // newGenerator builds provisioning's generator; serve, render and check share it.
@@ -103,7 +107,57 @@ func buildAppliance(ctx context.Context, cfg Config, log *slog.Logger, reg prome
 	if err != nil {
 		return nil, err
 	}
+	if cfg.DHCP.Enabled {
+		if a.leases, err = leases.OpenBolt(cfg.leasesPath(), leases.BoltOptions{Registerer: reg}); err != nil {
+			return nil, err
+		}
+		a.dhcp, err = dhcpd.New(cfg.DHCP, dhcpd.Options{
+			Store:       a.leases,
+			Logger:      log.With("part", "dhcp"),
+			Registry:    reg,
+			Vars:        cfg.dhcpVars(),
+			LeaseEvents: leaseFacts{a.inventory},
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
 	return a, nil
+}
+
+// bind opens every socket of every part, or fails with what to do.
+func (a *appliance) bind(ctx context.Context) error {
+	if err := a.files.Bind(); err != nil {
+		return err
+	}
+	if a.dhcp != nil {
+		if err := a.dhcp.Bind(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// serve runs the file and DHCP servers until ctx ends or one fails.
+func (a *appliance) serve(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	dhcpDone := make(chan error, 1)
+	if a.dhcp != nil {
+		go func() {
+			err := a.dhcp.Serve(ctx)
+			if err != nil {
+				a.log.Error("DHCP server stopped", "err", err)
+				cancel()
+			}
+			dhcpDone <- err
+		}()
+	} else {
+		dhcpDone <- nil
+	}
+	err := a.files.Serve(ctx)
+	cancel()
+	return errors.Join(err, <-dhcpDone)
 }
 
 // reload applies a new configuration to every part that can take it at
@@ -128,6 +182,7 @@ func (a *appliance) reload(ctx context.Context, next Config) ([]string, error) {
 	diff("data_dir", next.DataDir != prev.DataDir)
 	diff("log", next.Log != prev.Log)
 	diff("admin", next.Admin != prev.Admin)
+	diff("dhcp", fmt.Sprint(next.DHCP) != fmt.Sprint(prev.DHCP))
 	diff("provisioning.relay", fmt.Sprint(next.Provisioning.Relay) != fmt.Sprint(prev.Provisioning.Relay))
 	diff("provisioning.inventory", next.Provisioning.Inventory != prev.Provisioning.Inventory)
 	nb, pb := next.Provisioning.Backup, prev.Provisioning.Backup
@@ -145,6 +200,9 @@ func (a *appliance) reload(ctx context.Context, next Config) ([]string, error) {
 
 func (a *appliance) close() error {
 	var errs []error
+	if a.leases != nil {
+		errs = append(errs, a.leases.Close())
+	}
 	if a.inventory != nil {
 		errs = append(errs, a.inventory.Close())
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/phoneprov/phoneprov/deploy"
+	"github.com/phoneprov/phoneprov/dhcpd"
 )
 
 func cmdCheck(args []string, stdout, stderr io.Writer) error {
@@ -36,6 +37,22 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintln(stdout, "# effective configuration:")
 	if err := toml.NewEncoder(stdout).Encode(cfg); err != nil {
 		return err
+	}
+	if len(cfg.DHCP.Classes) > 0 {
+		classes, err := cfg.DHCP.ExpandedClasses()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "\n# DHCP classes as the server uses them, presets expanded:")
+		var expanded struct {
+			DHCP struct {
+				Class []dhcpd.ClassConfig `toml:"class"`
+			} `toml:"dhcp"`
+		}
+		expanded.DHCP.Class = classes
+		if err := toml.NewEncoder(stdout).Encode(expanded); err != nil {
+			return err
+		}
 	}
 	if failed {
 		return errors.New("scripts in the file tree have errors (lines starting with # above)")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/phoneprov/phoneprov/cmd/phoneprov/internal/admin"
 	"github.com/phoneprov/phoneprov/cmd/phoneprov/internal/tomlfile"
+	"github.com/phoneprov/phoneprov/dhcpd"
 	"github.com/phoneprov/phoneprov/fileserve"
 	"github.com/phoneprov/phoneprov/provisioning"
 	"github.com/phoneprov/phoneprov/provisioning/backup"
@@ -22,6 +23,7 @@ type Config struct {
 	Log          LogConfig          `toml:"log"`
 	Admin        admin.Config       `toml:"admin"`
 	FileServe    fileserve.Config   `toml:"fileserve"`
+	DHCP         dhcpd.Config       `toml:"dhcp"`
 	Provisioning ProvisioningConfig `toml:"provisioning"`
 }
 
@@ -50,6 +52,7 @@ func defaultConfig() Config {
 		Log:       LogConfig{Level: "info", Format: "text"},
 		Admin:     admin.DefaultConfig(),
 		FileServe: fileserve.DefaultConfig(),
+		DHCP:      dhcpd.DefaultConfig(),
 		Provisioning: ProvisioningConfig{
 			Config:    provisioning.DefaultConfig(),
 			Backup:    backup.DefaultConfig(),
@@ -86,6 +89,7 @@ func loadConfig(path string) (Config, error) {
 		doc.Validate("log", cfg.Log.Validate),
 		doc.Validate("admin", cfg.Admin.Validate),
 		doc.Validate("fileserve", cfg.FileServe.Validate),
+		doc.Validate("dhcp", cfg.DHCP.Validate),
 		doc.Validate("provisioning", cfg.Provisioning.Config.Validate),
 		doc.Validate("provisioning.backup", cfg.Provisioning.Backup.Validate),
 		doc.Validate("provisioning.relay", cfg.Provisioning.Relay.Validate),

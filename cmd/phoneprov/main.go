@@ -7,6 +7,7 @@
 //	phoneprov render NAME        print what a phone asking for NAME receives
 //	phoneprov import BUNDLE      bring a firmware bundle into the file tree
 //	phoneprov phones             list the phones seen
+//	phoneprov leases             list the DHCP leases
 //	phoneprov version            print the build
 package main
 
@@ -34,6 +35,8 @@ commands:
                     bring a firmware bundle (.zip or folder) into the file tree, atomically
   phones [-c FILE] [--json] [--model M] [--firmware V] [--state S] [--search T]
                     the phones seen: MAC, address, model, firmware, state
+  leases [-c FILE] [--json]
+                    the DHCP leases: address, MAC, state, class, host name, vendor class, expiry
   version           print the build
 `
 
@@ -63,6 +66,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdImport(ctx, args[1:], stdout, stderr)
 	case "phones":
 		err = cmdPhones(ctx, args[1:], stdout, stderr)
+	case "leases":
+		err = cmdLeases(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, versionString())
 	case "help", "-h", "--help":

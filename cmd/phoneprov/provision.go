@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
@@ -229,34 +228,15 @@ func joinStates() string {
 }
 
 func phonesFromAPI(ctx context.Context, cfg Config, f inventory.Filter) ([]inventory.Phone, error) {
-	if cfg.Admin.Listen == "" {
-		return nil, errors.New("admin listener off")
-	}
 	q := make(url.Values)
 	for k, v := range map[string]string{"model": f.Model, "firmware": f.Firmware, "state": string(f.State), "q": f.Text} {
 		if v != "" {
 			q.Set(k, v)
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+cfg.Admin.Listen+"/api/phones?"+q.Encode(), nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("admin API: %s", resp.Status)
-	}
 	var phones []inventory.Phone
-	if err := json.NewDecoder(resp.Body).Decode(&phones); err != nil {
-		return nil, fmt.Errorf("admin API: %w", err)
-	}
-	return phones, nil
+	err := getAdminJSON(ctx, cfg, "/api/phones?"+q.Encode(), &phones)
+	return phones, err
 }
 
 func phonesFromFile(cfg Config, f inventory.Filter) ([]inventory.Phone, error) {

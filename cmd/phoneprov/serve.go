@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -27,6 +28,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(cfg.Log, stderr)
+	setMemoryLimit(log)
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := prepareDataDir(cfg); err != nil {
@@ -40,7 +42,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer app.close()
-	if err := app.files.Bind(); err != nil {
+	if err := app.bind(ctx); err != nil {
 		return err
 	}
 	adm, err := admin.Bind(cfg.Admin, reg, log.With("part", "admin"), app.apiRoutes())
@@ -63,7 +65,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	go reloadOnHangup(ctx, hup, path, app, log)
 
 	log.Info("phoneprov started", "version", versionString(), "config", orDefault(path), "data_dir", cfg.DataDir)
-	err = app.files.Serve(ctx)
+	err = app.serve(ctx)
 	if invErr := <-invDone; invErr != nil && !errors.Is(invErr, context.Canceled) {
 		log.Error("inventory stopped", "err", invErr)
 	}
@@ -117,4 +119,17 @@ func prepareDataDir(cfg Config) error {
 		}
 	}
 	return nil
+}
+
+// defaultMemoryLimit keeps a small box's footprint bounded: the garbage
+// collector works harder as the heap nears it. GOMEMLIMIT in the
+// environment (the systemd unit, say) overrides it.
+const defaultMemoryLimit = 48 << 20
+
+func setMemoryLimit(log *slog.Logger) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetMemoryLimit(defaultMemoryLimit)
+	log.Debug("soft memory limit set", "bytes", defaultMemoryLimit)
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/phoneprov/phoneprov/dhcpd/internal/netlab"
+	"github.com/phoneprov/phoneprov/deploy/netlab"
 )
 
 func TestSetPutsAnEntryInTheNamespace(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/phoneprov/phoneprov/dhcpd/internal/netlab"
+	"github.com/phoneprov/phoneprov/deploy/netlab"
 )
 
 func TestProbesTellUsedFromFree(t *testing.T) {

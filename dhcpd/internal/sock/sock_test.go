@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/phoneprov/phoneprov/dhcpd/internal/netlab"
+	"github.com/phoneprov/phoneprov/deploy/netlab"
 )
 
 func TestLockIsExclusive(t *testing.T) {
