@@ -18,8 +18,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/phoneprov/phoneprov/dhcpd/dhcpopts"
 	"github.com/phoneprov/phoneprov/deploy/netlab"
+	"github.com/phoneprov/phoneprov/dhcpd/dhcpopts"
 	"github.com/phoneprov/phoneprov/dhcpd/leases"
 )
 
