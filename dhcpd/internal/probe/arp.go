@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -74,28 +73,7 @@ func (a *ARP) Probe(ctx context.Context, addr netip.Addr) (bool, error) {
 	if !addr.Is4() {
 		return false, fmt.Errorf("arp probe: %s is not IPv4", addr)
 	}
-	ch := a.w.add(addr)
-	defer a.w.remove(addr, ch)
-	if err := a.send(addr); err != nil {
-		return false, err
-	}
-	var again <-chan time.Time
-	if dl, ok := ctx.Deadline(); ok {
-		t := time.NewTimer(time.Until(dl) / 2)
-		defer t.Stop()
-		again = t.C
-	}
-	for {
-		select {
-		case <-ch:
-			return true, nil
-		case <-again:
-			again = nil
-			_ = a.send(addr)
-		case <-ctx.Done():
-			return false, nil
-		}
-	}
+	return probe(ctx, &a.w, addr, a.send)
 }
 
 func (a *ARP) send(target netip.Addr) error {

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"sync/atomic"
-	"time"
 
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
@@ -67,28 +66,7 @@ func (p *ICMP) Probe(ctx context.Context, addr netip.Addr) (bool, error) {
 	if !addr.Is4() {
 		return false, fmt.Errorf("icmp probe: %s is not IPv4", addr)
 	}
-	ch := p.w.add(addr)
-	defer p.w.remove(addr, ch)
-	if err := p.send(addr); err != nil {
-		return false, err
-	}
-	var again <-chan time.Time
-	if dl, ok := ctx.Deadline(); ok {
-		t := time.NewTimer(time.Until(dl) / 2)
-		defer t.Stop()
-		again = t.C
-	}
-	for {
-		select {
-		case <-ch:
-			return true, nil
-		case <-again:
-			again = nil
-			_ = p.send(addr)
-		case <-ctx.Done():
-			return false, nil
-		}
-	}
+	return probe(ctx, &p.w, addr, p.send)
 }
 
 func (p *ICMP) send(addr netip.Addr) error {

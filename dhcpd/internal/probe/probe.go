@@ -10,6 +10,7 @@ import (
 	"context"
 	"net/netip"
 	"sync"
+	"time"
 )
 
 // Prober answers whether anything answers for addr before ctx ends.
@@ -62,6 +63,33 @@ func (w *waiters) wake(a netip.Addr) {
 		select {
 		case ch <- struct{}{}:
 		default:
+		}
+	}
+}
+
+// probe sends to addr now and once more halfway to ctx's deadline, and
+// reports whether w was woken for addr before ctx ended.
+func probe(ctx context.Context, w *waiters, addr netip.Addr, send func(netip.Addr) error) (bool, error) {
+	ch := w.add(addr)
+	defer w.remove(addr, ch)
+	if err := send(addr); err != nil {
+		return false, err
+	}
+	var again <-chan time.Time
+	if dl, ok := ctx.Deadline(); ok {
+		t := time.NewTimer(time.Until(dl) / 2)
+		defer t.Stop()
+		again = t.C
+	}
+	for {
+		select {
+		case <-ch:
+			return true, nil
+		case <-again:
+			again = nil
+			_ = send(addr) // the first send worked; a second is only a retry
+		case <-ctx.Done():
+			return false, nil
 		}
 	}
 }
