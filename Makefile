@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/phoneprov
 RESULTS := bench-results
 
-.PHONY: all build run demo test test-packages lint bench bench-packages clean
+.PHONY: all build run demo test test-packages lint bench bench-packages dist clean
 
 all: build
 
@@ -36,5 +36,9 @@ bench-packages:
 bench: build bench-packages
 	$(GO) run ./cmd/phonebench -phoneprov $(BIN) -out $(RESULTS)
 
+# Static binaries and .deb packages (amd64, arm64, armhf) in dist/; see deploy/dist.sh.
+dist:
+	bash deploy/dist.sh --out dist
+
 clean:
-	rm -rf bin .run $(RESULTS)
+	rm -rf bin .run $(RESULTS) dist

@@ -4,7 +4,8 @@
 # runs apt-get when something is.
 set -euo pipefail
 
-packages=(curl tftp-hpa atftp iproute2 nftables busybox udhcpc isc-dhcp-client isc-dhcp-relay)
+packages=(curl tftp-hpa atftp iproute2 nftables busybox udhcpc isc-dhcp-client isc-dhcp-relay
+  debootstrap fdisk dosfstools e2fsprogs mtools xz-utils strace systemd)
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(nginx tftpd-hpa wrk)
 fi
