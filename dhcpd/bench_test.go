@@ -8,7 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/phoneprov/phoneprov/dhcpd/internal/wire"
+	"github.com/insomniacslk/dhcp/dhcpv4"
+
 	"github.com/phoneprov/phoneprov/dhcpd/leases"
 )
 
@@ -55,10 +56,10 @@ func runDORA(b testing.TB, hs *harness, sc *scratch, disc, req []byte, i uint32)
 }
 
 func templates() (disc, req []byte) {
-	vc := strOpt(wire.OptVendorClass, "ccp.avaya.com")
+	vc := strOpt(dhcpv4.OptionClassIdentifier.Code(), "ccp.avaya.com")
 	p := prl(1, 3, 6, 7, 15, 26, 42, 242)
-	disc = pkt{typ: wire.Discover, mac: benchMAC(0), opts: []opt{vc, p, maxSize(1000)}}.bytes()
-	r := pkt{typ: wire.Request, mac: benchMAC(0), opts: []opt{vc, p, addrOpt(wire.OptServerID, serverIP), addrOpt(wire.OptRequestedIP, serverIP)}}.bytes()
+	disc = pkt{typ: dhcpv4.MessageTypeDiscover, mac: benchMAC(0), opts: []opt{vc, p, maxSize(1000)}}.bytes()
+	r := pkt{typ: dhcpv4.MessageTypeRequest, mac: benchMAC(0), opts: []opt{vc, p, addrOpt(dhcpv4.OptionServerIdentifier.Code(), serverIP), addrOpt(dhcpv4.OptionRequestedIPAddress.Code(), serverIP)}}.bytes()
 	// move End right after option 50 so the template's last 5 bytes are 50's data + End
 	end := len(r) - 1
 	for r[end] == 0 {

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"net/netip"
 
-	"github.com/phoneprov/phoneprov/dhcpd/internal/wire"
+	"github.com/insomniacslk/dhcp/dhcpv4"
 )
 
 // clientFacts are what classes match on, read from one request. The slices
-// point into the request and live as long as it does.
+// are the parsed request's and live as long as it does.
 type clientFacts struct {
 	mac         []byte
 	vendorClass []byte
@@ -20,15 +20,15 @@ type clientFacts struct {
 	subnet      netip.Prefix
 }
 
-func factsOf(m *wire.Message, s *subnet) clientFacts {
-	f := clientFacts{mac: m.HWAddr(), subnet: s.prefix}
-	f.vendorClass, _ = m.Option(wire.OptVendorClass)
-	f.userClass, _ = m.Option(wire.OptUserClass)
-	f.hostname, _ = m.Option(wire.OptHostname)
-	f.prl, _ = m.Option(wire.OptParamRequestList)
-	if ri, ok := m.Option(wire.OptRelayAgentInfo); ok {
-		f.circuitID, _ = wire.SubOption(ri, 1)
-		f.remoteID, _ = wire.SubOption(ri, 2)
+func factsOf(m *message, s *subnet) clientFacts {
+	f := clientFacts{mac: m.ClientHWAddr, subnet: s.prefix}
+	f.vendorClass, _ = m.option(dhcpv4.OptionClassIdentifier)
+	f.userClass, _ = m.option(dhcpv4.OptionUserClassInformation)
+	f.hostname, _ = m.option(dhcpv4.OptionHostName)
+	f.prl, _ = m.option(dhcpv4.OptionParameterRequestList)
+	if ri := m.RelayAgentInfo(); ri != nil {
+		f.circuitID = ri.Get(dhcpv4.AgentCircuitIDSubOption)
+		f.remoteID = ri.Get(dhcpv4.AgentRemoteIDSubOption)
 	}
 	return f
 }

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/phoneprov/phoneprov/dhcpd/internal/wire"
+	"github.com/insomniacslk/dhcp/dhcpv4"
 )
 
 func TestClassification(t *testing.T) {
@@ -77,10 +77,10 @@ func TestClassFromPacketOption82(t *testing.T) {
 		c.Classes = append(c.Classes, ClassConfig{Name: "port-7", CircuitID: []string{"port-7"},
 			Options: []OptionConfig{{Name: "tftp-server-name", Value: "port7.example"}}})
 	})
-	agent := opt{wire.OptRelayAgentInfo, []byte{1, 6, 'p', 'o', 'r', 't', '-', '7'}}
-	o, _ := hs.mustReply(pkt{typ: wire.Discover, mac: mac(1), giaddr: netip.MustParseAddr("198.18.2.1"), viaRelay: true,
-		opts: []opt{agent, prl(66)}}, wire.Offer)
-	if v, _ := o.Option(66); string(v) != "port7.example" {
+	agent := opt{dhcpv4.OptionRelayAgentInformation.Code(), []byte{1, 6, 'p', 'o', 'r', 't', '-', '7'}}
+	o, _ := hs.mustReply(pkt{typ: dhcpv4.MessageTypeDiscover, mac: mac(1), giaddr: netip.MustParseAddr("198.18.2.1"), viaRelay: true,
+		opts: []opt{agent, prl(66)}}, dhcpv4.MessageTypeOffer)
+	if v, _ := o.get(66); string(v) != "port7.example" {
 		t.Errorf("option 66 = %q", v)
 	}
 }
@@ -94,7 +94,7 @@ func TestOptionPrecedence(t *testing.T) {
 		c.Classes[0].Subnet = []ClassSubnetConfig{{CIDR: "198.18.2.0/24", Options: []OptionConfig{{Code: 66, Type: "string", Value: "class-in-subnet"}}}}
 	})
 	ask := []opt{prl(66, 67)}
-	avaya := append([]opt{strOpt(wire.OptVendorClass, "ccp.avaya.com")}, ask...)
+	avaya := append([]opt{strOpt(dhcpv4.OptionClassIdentifier.Code(), "ccp.avaya.com")}, ask...)
 	gi := netip.MustParseAddr("198.18.2.1")
 	for _, tt := range []struct {
 		name string
@@ -106,12 +106,12 @@ func TestOptionPrecedence(t *testing.T) {
 		{"class in its subnet", pkt{mac: mac(3), opts: avaya, giaddr: gi, viaRelay: true}, "class-in-subnet"},
 		{"no class, relayed subnet", pkt{mac: mac(4), opts: ask, giaddr: gi, viaRelay: true}, "subnet-2"},
 	} {
-		tt.p.typ = wire.Discover
-		o, _ := hs.mustReply(tt.p, wire.Offer)
-		if v, _ := o.Option(66); string(v) != tt.want {
+		tt.p.typ = dhcpv4.MessageTypeDiscover
+		o, _ := hs.mustReply(tt.p, dhcpv4.MessageTypeOffer)
+		if v, _ := o.get(66); string(v) != tt.want {
 			t.Errorf("%s: option 66 = %q, want %q", tt.name, v, tt.want)
 		}
-		if v, _ := o.Option(67); string(v) != "global-67" {
+		if v, _ := o.get(67); string(v) != "global-67" {
 			t.Errorf("%s: option 67 = %q, want the global value", tt.name, v)
 		}
 	}
@@ -122,35 +122,35 @@ func TestOptionsFollowTheRequestList(t *testing.T) {
 		c.Classes[0].CallServers = []string{"198.18.0.5"}
 		c.Options = []OptionConfig{{Code: 100, Type: "string", Value: "EST5EDT"}, {Code: 101, Type: "string", Value: "Europe/Berlin", AlwaysSend: true}}
 	})
-	avaya := strOpt(wire.OptVendorClass, "ccp.avaya.com")
-	o96, _ := hs.mustReply(pkt{typ: wire.Discover, mac: mac(1), opts: []opt{avaya, prl(1, 3, 6, 15, 242)}}, wire.Offer)
+	avaya := strOpt(dhcpv4.OptionClassIdentifier.Code(), "ccp.avaya.com")
+	o96, _ := hs.mustReply(pkt{typ: dhcpv4.MessageTypeDiscover, mac: mac(1), opts: []opt{avaya, prl(1, 3, 6, 15, 242)}}, dhcpv4.MessageTypeOffer)
 	want := "MCIPADD=198.18.0.5,MCPORT=1719,HTTPSRVR=198.18.0.1,HTTPPORT=80,TLSSRVR=198.18.0.1,TLSPORT=411,TFTPSRVR=198.18.0.1"
-	if v, _ := o96.Option(242); string(v) != want {
+	if v, _ := o96.get(242); string(v) != want {
 		t.Errorf("9600 option 242 = %q\nwant %q", v, want)
 	}
-	if o96.Has(176) || o96.Has(100) {
-		t.Errorf("unrequested options sent: 176 %v, 100 %v", o96.Has(176), o96.Has(100))
+	if o96.has(176) || o96.has(100) {
+		t.Errorf("unrequested options sent: 176 %v, 100 %v", o96.has(176), o96.has(100))
 	}
-	if v, _ := o96.Option(101); string(v) != "Europe/Berlin" {
+	if v, _ := o96.get(101); string(v) != "Europe/Berlin" {
 		t.Errorf("always-send option 101 = %q", v)
 	}
-	o46, _ := hs.mustReply(pkt{typ: wire.Discover, mac: mac(2), opts: []opt{avaya, prl(1, 3, 176)}}, wire.Offer)
-	if v, _ := o46.Option(176); string(v) != want || o46.Has(242) {
-		t.Errorf("4600: 176 = %q, has 242 %v", v, o46.Has(242))
+	o46, _ := hs.mustReply(pkt{typ: dhcpv4.MessageTypeDiscover, mac: mac(2), opts: []opt{avaya, prl(1, 3, 176)}}, dhcpv4.MessageTypeOffer)
+	if v, _ := o46.get(176); string(v) != want || o46.has(242) {
+		t.Errorf("4600: 176 = %q, has 242 %v", v, o46.has(242))
 	}
 	// Not an Avaya phone: no Avaya option even when asked for.
-	plain, _ := hs.mustReply(pkt{typ: wire.Discover, mac: mac(3), opts: []opt{prl(242, 176)}}, wire.Offer)
-	if plain.Has(242) || plain.Has(176) {
+	plain, _ := hs.mustReply(pkt{typ: dhcpv4.MessageTypeDiscover, mac: mac(3), opts: []opt{prl(242, 176)}}, dhcpv4.MessageTypeOffer)
+	if plain.has(242) || plain.has(176) {
 		t.Error("a client outside the class got the class's options")
 	}
 	// J100: option 51 in every offer, asked for or not.
-	if !plain.Has(wire.OptLeaseTime) || !o96.Has(wire.OptLeaseTime) {
+	if !plain.has(dhcpv4.OptionIPAddressLeaseTime.Code()) || !o96.has(dhcpv4.OptionIPAddressLeaseTime.Code()) {
 		t.Error("offer without option 51")
 	}
 	// Client identifier echoed (RFC 6842).
-	cid := opt{wire.OptClientID, []byte{1, 2, 3, 4, 5, 6, 7}}
-	e, _ := hs.mustReply(pkt{typ: wire.Discover, mac: mac(4), opts: []opt{cid}}, wire.Offer)
-	if v, _ := e.Option(wire.OptClientID); !bytes.Equal(v, cid.data) {
+	cid := opt{dhcpv4.OptionClientIdentifier.Code(), []byte{1, 2, 3, 4, 5, 6, 7}}
+	e, _ := hs.mustReply(pkt{typ: dhcpv4.MessageTypeDiscover, mac: mac(4), opts: []opt{cid}}, dhcpv4.MessageTypeOffer)
+	if v, _ := e.get(dhcpv4.OptionClientIdentifier.Code()); !bytes.Equal(v, cid.data) {
 		t.Errorf("client id echo %x", v)
 	}
 }
@@ -160,8 +160,8 @@ func TestLongOptionSplitInReply(t *testing.T) {
 	hs := newHarness(t, func(c *Config) {
 		c.Classes = []ClassConfig{{Name: "big", VendorClass: []string{"big"}, Options: []OptionConfig{{Code: 224, Type: "string", Value: long}}}}
 	})
-	o, out := hs.mustReply(pkt{typ: wire.Discover, mac: mac(1), opts: []opt{strOpt(wire.OptVendorClass, "big"), prl(224), maxSize(1500)}}, wire.Offer)
-	if v, _ := o.Option(224); string(v) != long {
+	o, out := hs.mustReply(pkt{typ: dhcpv4.MessageTypeDiscover, mac: mac(1), opts: []opt{strOpt(dhcpv4.OptionClassIdentifier.Code(), "big"), prl(224), maxSize(1500)}}, dhcpv4.MessageTypeOffer)
+	if v, _ := o.get(224); string(v) != long {
 		t.Fatalf("option 224 read back %d bytes", len(v))
 	}
 	// On the wire: two instances, 255 then 145 bytes.
@@ -180,7 +180,7 @@ func TestReplyFitsMaxMessageSize(t *testing.T) {
 			{Code: 226, Type: "string", Value: "small"},
 		}}}
 	})
-	vc := strOpt(wire.OptVendorClass, "big")
+	vc := strOpt(dhcpv4.OptionClassIdentifier.Code(), "big")
 	i := byte(0)
 	for _, tt := range []struct {
 		size      int // option 57; 0 for none
@@ -197,22 +197,22 @@ func TestReplyFitsMaxMessageSize(t *testing.T) {
 		if tt.size > 0 {
 			opts = append(opts, maxSize(tt.size))
 		}
-		o, out := hs.mustReply(pkt{typ: wire.Discover, mac: mac(i), opts: opts}, wire.Offer)
+		o, out := hs.mustReply(pkt{typ: dhcpv4.MessageTypeDiscover, mac: mac(i), opts: opts}, dhcpv4.MessageTypeOffer)
 		if len(out.data) > tt.limit {
 			t.Errorf("option 57 = %d: reply is %d bytes, limit %d", tt.size, len(out.data), tt.limit)
 		}
 		for _, c := range tt.want {
-			if !o.Has(c) {
+			if !o.has(c) {
 				t.Errorf("option 57 = %d: option %d missing", tt.size, c)
 			}
 		}
 		for _, c := range tt.not {
-			if o.Has(c) {
+			if o.has(c) {
 				t.Errorf("option 57 = %d: option %d should not fit", tt.size, c)
 			}
 		}
-		for _, c := range []uint8{wire.OptMessageType, wire.OptServerID, wire.OptLeaseTime, wire.OptSubnetMask} {
-			if !o.Has(c) {
+		for _, c := range []uint8{dhcpv4.OptionDHCPMessageType.Code(), dhcpv4.OptionServerIdentifier.Code(), dhcpv4.OptionIPAddressLeaseTime.Code(), dhcpv4.OptionSubnetMask.Code()} {
+			if !o.has(c) {
 				t.Errorf("option 57 = %d: mandatory option %d dropped", tt.size, c)
 			}
 		}

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/phoneprov/phoneprov/dhcpd/internal/wire"
+	"github.com/insomniacslk/dhcp/dhcpv4"
 )
 
 // policy is a configuration checked and turned into what the handler uses.
@@ -422,7 +422,7 @@ func subnetOptions(sc SubnetConfig, s *subnet, rep func(string, error)) []optEnt
 	key := subnetKey(s.index) + "."
 	b := a32(u32(s.prefix.Addr()) | ^u32(s.mask)).As4()
 	out := []optEntry{
-		{code: wire.OptBroadcastAddr, value: fixedValue(b[:])},
+		{code: dhcpv4.OptionBroadcastAddress.Code(), value: fixedValue(b[:])},
 	}
 	list := func(field string, code uint8, vals []string) {
 		if len(vals) == 0 {
@@ -440,14 +440,14 @@ func subnetOptions(sc SubnetConfig, s *subnet, rep func(string, error)) []optEnt
 		}
 		out = append(out, optEntry{code: code, value: fixedValue(data)})
 	}
-	list("routers", wire.OptRouter, sc.Routers)
-	list("dns_servers", wire.OptDNS, sc.DNSServers)
-	list("ntp_servers", wire.OptNTP, sc.NTPServers)
+	list("routers", dhcpv4.OptionRouter.Code(), sc.Routers)
+	list("dns_servers", dhcpv4.OptionDomainNameServer.Code(), sc.DNSServers)
+	list("ntp_servers", dhcpv4.OptionNTPServers.Code(), sc.NTPServers)
 	if sc.Domain != "" {
 		if len(sc.Domain) > 255 || strings.ContainsAny(sc.Domain, " /\\") {
 			rep(key+"domain", fmt.Errorf("%q is not a domain name", sc.Domain))
 		} else {
-			out = append(out, optEntry{code: wire.OptDomainName, value: fixedValue(sc.Domain)})
+			out = append(out, optEntry{code: dhcpv4.OptionDomainName.Code(), value: fixedValue(sc.Domain)})
 		}
 	}
 	return out

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/insomniacslk/dhcp/dhcpv4"
+
 	"github.com/phoneprov/phoneprov/dhcpd/dhcpopts"
 	"github.com/phoneprov/phoneprov/dhcpd/internal/delivery"
 	"github.com/phoneprov/phoneprov/dhcpd/internal/sock"
@@ -88,7 +90,7 @@ type handler struct {
 // scratch is one worker's reusable memory.
 type scratch struct {
 	cands   []*subnetState
-	msg     wire.Message
+	msg     message
 	b       wire.Builder
 	out     []byte
 	written [4]uint64
@@ -109,16 +111,17 @@ const maxHops = 16
 // handle processes one packet; it returns a reply to send, or false.
 func (h *handler) handle(ctx context.Context, in *inbound, sc *scratch) (outbound, bool) {
 	m := &sc.msg
-	if err := m.Parse(in.data); err != nil {
+	var err error
+	if *m, err = parseMessage(in.data); err != nil {
 		h.met.parseFailed.Inc()
 		h.log.Debug("dropped malformed packet", "from", in.src, "err", err)
 		return outbound{}, false
 	}
-	typ := m.Type()
+	typ := m.typ
 	if in.checks == 0 { // a packet back from an address check was counted already
 		h.met.receivedOf(typ).Inc()
 	}
-	if m.Op != wire.OpRequest || typ == 0 || m.Hops > maxHops || m.HLen > 16 {
+	if m.OpCode != dhcpv4.OpcodeBootRequest || typ == dhcpv4.MessageTypeNone || m.HopCount > maxHops || m.hlen > 16 {
 		h.met.dropped.WithLabelValues(dropNotForUs).Inc()
 		return outbound{}, false
 	}
@@ -126,19 +129,19 @@ func (h *handler) handle(ctx context.Context, in *inbound, sc *scratch) (outboun
 	sc.cands = cands[:0]
 	if len(cands) == 0 {
 		h.met.dropped.WithLabelValues(dropNoSubnet).Inc()
-		h.log.Debug("no subnet for packet", "from", in.src, "giaddr", m.GIAddr, "ciaddr", m.CIAddr, "type", typ)
+		h.log.Debug("no subnet for packet", "from", in.src, "giaddr", m.giaddr, "ciaddr", m.ciaddr, "type", typ)
 		return outbound{}, false
 	}
 	switch typ {
-	case wire.Discover:
+	case dhcpv4.MessageTypeDiscover:
 		return h.discover(ctx, in, sc, cands, server)
-	case wire.Request:
+	case dhcpv4.MessageTypeRequest:
 		return h.request(ctx, in, sc, cands, server)
-	case wire.Release:
+	case dhcpv4.MessageTypeRelease:
 		h.release(ctx, in, sc, cands, server)
-	case wire.Decline:
+	case dhcpv4.MessageTypeDecline:
 		h.decline(ctx, in, sc, cands, server)
-	case wire.Inform:
+	case dhcpv4.MessageTypeInform:
 		return h.inform(in, sc, cands, server)
 	default:
 		h.met.dropped.WithLabelValues(dropNotForUs).Inc()
@@ -152,9 +155,9 @@ func isSet(a netip.Addr) bool { return a.IsValid() && !a.IsUnspecified() }
 // address to speak from: the relay's subnet for relayed packets, else the
 // subnets of the receiving link. The server address for a relayed packet
 // is the local address the relay sent to.
-func (h *handler) subnetsFor(in *inbound, m *wire.Message, out []*subnetState) ([]*subnetState, netip.Addr) {
-	if isSet(m.GIAddr) {
-		ss := h.tab.subnetOf(m.GIAddr)
+func (h *handler) subnetsFor(in *inbound, m *message, out []*subnetState) ([]*subnetState, netip.Addr) {
+	if isSet(m.giaddr) {
+		ss := h.tab.subnetOf(m.giaddr)
 		if ss == nil {
 			return nil, netip.Addr{}
 		}
@@ -176,8 +179,8 @@ func (h *handler) subnetsFor(in *inbound, m *wire.Message, out []*subnetState) (
 	}
 	// A client of a relayed subnet renews by unicast straight to us,
 	// without the relay: find its subnet by its address.
-	if isSet(m.CIAddr) && isSet(in.dst) && in.dst != limitedBroadcast {
-		if ss := h.tab.subnetOf(m.CIAddr); ss != nil && ss.cfg.iface == "" {
+	if isSet(m.ciaddr) && isSet(in.dst) && in.dst != limitedBroadcast {
+		if ss := h.tab.subnetOf(m.ciaddr); ss != nil && ss.cfg.iface == "" {
 			return append(out, ss), in.dst
 		}
 	}
@@ -186,7 +189,7 @@ func (h *handler) subnetsFor(in *inbound, m *wire.Message, out []*subnetState) (
 	}
 	var server netip.Addr
 	for _, ls := range in.link.subnets {
-		if isSet(m.CIAddr) && !ls.s.cfg.prefix.Contains(m.CIAddr) {
+		if isSet(m.ciaddr) && !ls.s.cfg.prefix.Contains(m.ciaddr) {
 			continue
 		}
 		if !server.IsValid() {
@@ -194,7 +197,7 @@ func (h *handler) subnetsFor(in *inbound, m *wire.Message, out []*subnetState) (
 		}
 		out = append(out, ls.s)
 	}
-	if len(out) == 0 && isSet(m.CIAddr) && len(in.link.subnets) > 0 {
+	if len(out) == 0 && isSet(m.ciaddr) && len(in.link.subnets) > 0 {
 		// A client whose address is on no subnet of this link: hand back
 		// the link's subnets so a REQUEST can be NAKed.
 		for _, ls := range in.link.subnets {
@@ -239,14 +242,14 @@ func (h *handler) ours(in *inbound, a, server netip.Addr) bool {
 	return false
 }
 
-func idOf(m *wire.Message) identity {
-	cid, _ := m.Option(wire.OptClientID)
-	return newIdentity(cid, m.HWAddr())
+func idOf(m *message) identity {
+	cid, _ := m.option(dhcpv4.OptionClientIdentifier)
+	return newIdentity(cid, m.ClientHWAddr)
 }
 
 // classOf is the client's class: its reservation's class, else the first
 // class that matches.
-func (h *handler) classOf(m *wire.Message, ss *subnetState, id identity) (*class, *reservation) {
+func (h *handler) classOf(m *message, ss *subnetState, id identity) (*class, *reservation) {
 	r := ss.reservationFor(id)
 	if r != nil && r.class != nil {
 		return r.class, r
@@ -258,7 +261,7 @@ func (h *handler) classOf(m *wire.Message, ss *subnetState, id identity) (*class
 func (h *handler) discover(ctx context.Context, in *inbound, sc *scratch, cands []*subnetState, server netip.Addr) (outbound, bool) {
 	m := &sc.msg
 	id := idOf(m)
-	requested, _ := m.AddrOption(wire.OptRequestedIP)
+	requested, _ := m.addrOption(dhcpv4.OptionRequestedIPAddress)
 	now := h.now()
 	checkOn := h.check != nil
 	for _, ss := range cands {
@@ -285,7 +288,7 @@ func (h *handler) discover(ctx context.Context, in *inbound, sc *scratch, cands 
 		}
 		cl, r := h.classOf(m, ss, id)
 		lt := h.leaseTime(ss, cl)
-		out := h.reply(in, sc, ss, cl, r, srv, wire.Offer, res.addr, lt)
+		out := h.reply(in, sc, ss, cl, r, srv, dhcpv4.MessageTypeOffer, res.addr, lt)
 		h.met.sentOffer.Inc()
 		h.emit(ctx, Offered, m, ss, res.addr, cl, now, now.Add(lt))
 		return out, true
@@ -348,8 +351,8 @@ func (h *handler) leaseTime(ss *subnetState, cl *class) time.Duration {
 func (h *handler) request(ctx context.Context, in *inbound, sc *scratch, cands []*subnetState, server netip.Addr) (outbound, bool) {
 	m := &sc.msg
 	id := idOf(m)
-	sid, hasSID := m.AddrOption(wire.OptServerID)
-	requested, hasReq := m.AddrOption(wire.OptRequestedIP)
+	sid, hasSID := m.addrOption(dhcpv4.OptionServerIdentifier)
+	requested, hasReq := m.addrOption(dhcpv4.OptionRequestedIPAddress)
 	var kind requestKind
 	var addr netip.Addr
 	switch {
@@ -364,13 +367,13 @@ func (h *handler) request(ctx context.Context, in *inbound, sc *scratch, cands [
 		}
 		kind, addr = selecting, requested
 		if !hasReq {
-			addr = m.CIAddr // lenient: some clients put it in ciaddr
+			addr = m.ciaddr // lenient: some clients put it in ciaddr
 		}
-	case hasReq && !isSet(m.CIAddr):
+	case hasReq && !isSet(m.ciaddr):
 		kind, addr = initReboot, requested
-	case isSet(m.CIAddr):
-		kind, addr = renewing, m.CIAddr
-		if in.dst == limitedBroadcast || isSet(m.GIAddr) {
+	case isSet(m.ciaddr):
+		kind, addr = renewing, m.ciaddr
+		if in.dst == limitedBroadcast || isSet(m.giaddr) {
 			kind = rebinding
 		}
 	}
@@ -389,8 +392,8 @@ func (h *handler) request(ctx context.Context, in *inbound, sc *scratch, cands [
 	cl, r := h.classOf(m, ss, id)
 	lt := h.leaseTime(ss, cl)
 	now := h.now()
-	host, _ := m.Option(wire.OptHostname)
-	vc, _ := m.Option(wire.OptVendorClass)
+	host, _ := m.option(dhcpv4.OptionHostName)
+	vc, _ := m.option(dhcpv4.OptionClassIdentifier)
 	className := ""
 	if cl != nil {
 		className = cl.name
@@ -420,7 +423,7 @@ func (h *handler) request(ctx context.Context, in *inbound, sc *scratch, cands [
 		h.log.Error("lease not stored; ACK withheld", "addr", addr, "mac", net.HardwareAddr(id.hwaddr).String(), "err", err)
 		return outbound{}, false
 	}
-	out := h.reply(in, sc, ss, cl, r, srv, wire.Ack, addr, lt)
+	out := h.reply(in, sc, ss, cl, r, srv, dhcpv4.MessageTypeAck, addr, lt)
 	h.met.sentAck.Inc()
 	h.emit(ctx, Acked, m, ss, addr, cl, now, now.Add(lt))
 	return out, true
@@ -428,14 +431,14 @@ func (h *handler) request(ctx context.Context, in *inbound, sc *scratch, cands [
 
 func (h *handler) release(ctx context.Context, in *inbound, sc *scratch, cands []*subnetState, server netip.Addr) {
 	m := &sc.msg
-	if sid, ok := m.AddrOption(wire.OptServerID); ok && !h.ours(in, sid, server) {
+	if sid, ok := m.addrOption(dhcpv4.OptionServerIdentifier); ok && !h.ours(in, sid, server) {
 		h.met.dropped.WithLabelValues(dropOtherServer).Inc()
 		return
 	}
 	id := idOf(m)
 	now := h.now()
 	for _, ss := range cands {
-		l, ok := h.tab.release(ss, id, m.CIAddr, now.UnixNano())
+		l, ok := h.tab.release(ss, id, m.ciaddr, now.UnixNano())
 		if !ok {
 			continue
 		}
@@ -448,11 +451,11 @@ func (h *handler) release(ctx context.Context, in *inbound, sc *scratch, cands [
 
 func (h *handler) decline(ctx context.Context, in *inbound, sc *scratch, cands []*subnetState, server netip.Addr) {
 	m := &sc.msg
-	if sid, ok := m.AddrOption(wire.OptServerID); ok && !h.ours(in, sid, server) {
+	if sid, ok := m.addrOption(dhcpv4.OptionServerIdentifier); ok && !h.ours(in, sid, server) {
 		h.met.dropped.WithLabelValues(dropOtherServer).Inc()
 		return
 	}
-	addr, ok := m.AddrOption(wire.OptRequestedIP)
+	addr, ok := m.addrOption(dhcpv4.OptionRequestedIPAddress)
 	if !ok {
 		h.met.dropped.WithLabelValues(dropInvalid).Inc()
 		return
@@ -490,44 +493,45 @@ func (h *handler) write(ctx context.Context, ls ...leases.Lease) {
 
 func (h *handler) inform(in *inbound, sc *scratch, cands []*subnetState, server netip.Addr) (outbound, bool) {
 	m := &sc.msg
-	if !isSet(m.CIAddr) {
+	if !isSet(m.ciaddr) {
 		h.met.dropped.WithLabelValues(dropInvalid).Inc()
 		return outbound{}, false
 	}
 	ss := cands[0]
 	id := idOf(m)
 	cl, r := h.classOf(m, ss, id)
-	out := h.reply(in, sc, ss, cl, r, serverFor(in, ss, server), wire.Ack, netip.Addr{}, 0)
+	out := h.reply(in, sc, ss, cl, r, serverFor(in, ss, server), dhcpv4.MessageTypeAck, netip.Addr{}, 0)
 	h.met.sentAck.Inc()
 	return out, true
 }
 
 // reply builds an OFFER or ACK (an INFORM answer when yiaddr is unset).
 func (h *handler) reply(in *inbound, sc *scratch, ss *subnetState, cl *class, r *reservation, server netip.Addr,
-	typ wire.MessageType, yiaddr netip.Addr, lease time.Duration) outbound {
+	typ dhcpv4.MessageType, yiaddr netip.Addr, lease time.Duration) outbound {
 	m := &sc.msg
-	hdr := wire.ReplyTo(m)
-	hdr.YIAddr = yiaddr
-	if typ == wire.Ack {
-		hdr.CIAddr = m.CIAddr
+	hdr := replyTo(m)
+	hdr.YourIPAddr = ipOf(yiaddr)
+	var ciaddr netip.Addr
+	if typ == dhcpv4.MessageTypeAck {
+		ciaddr = m.ciaddr
+		hdr.ClientIPAddr = m.ClientIPAddr
 	}
-	hdr.SIAddr = nextServer(ss.cfg.nextServer, server)
-	agent, hasAgent := m.Option(wire.OptRelayAgentInfo)
+	hdr.ServerIPAddr = ipOf(nextServer(ss.cfg.nextServer, server))
+	agent, hasAgent := m.option(dhcpv4.OptionRelayAgentInformation)
 	reserve := 0
 	if hasAgent {
-		reserve = wire.EncodedLen(len(agent))
+		reserve = dhcpopts.WireLen(len(agent))
 	}
-	limit := m.MaxMessageSize()
+	limit := m.maxReply()
 	if in.link != nil && in.link.mtu > 0 && in.link.mtu-wire.IPUDPOverhead < limit {
 		limit = in.link.mtu - wire.IPUDPOverhead
 	}
 	b := &sc.b
-	b.Start(sc.out, limit, reserve, hdr)
+	b.Start(sc.out, limit, reserve, &hdr)
 	sc.written = [4]uint64{}
-	b.Add8(wire.OptMessageType, uint8(typ))
-	b.AddAddr(wire.OptServerID, server)
+	b.Add8(dhcpv4.OptionDHCPMessageType.Code(), uint8(typ))
+	b.AddAddr(dhcpv4.OptionServerIdentifier.Code(), server)
 	if lease > 0 {
-		secs := uint32(lease / time.Second)
 		t1, t2 := ss.cfg.renewTime, ss.cfg.rebindTime
 		if t1 == 0 || t1 >= lease {
 			t1 = lease / 2
@@ -535,19 +539,19 @@ func (h *handler) reply(in *inbound, sc *scratch, ss *subnetState, cl *class, r 
 		if t2 == 0 || t2 >= lease {
 			t2 = lease * 7 / 8
 		}
-		b.Add32(wire.OptLeaseTime, secs)
-		b.Add32(wire.OptRenewalTime, uint32(t1/time.Second))
-		b.Add32(wire.OptRebindingTime, uint32(t2/time.Second))
+		b.Add32(dhcpv4.OptionIPAddressLeaseTime.Code(), uint32(lease/time.Second))
+		b.Add32(dhcpv4.OptionRenewTimeValue.Code(), uint32(t1/time.Second))
+		b.Add32(dhcpv4.OptionRebindingTimeValue.Code(), uint32(t2/time.Second))
 	}
-	mask := ss.cfg.mask.As4()
-	b.Add(wire.OptSubnetMask, mask[:])
+	b.AddAddr(dhcpv4.OptionSubnetMask.Code(), ss.cfg.mask)
 	// RFC 6842: echo the client identifier.
-	if cid, ok := m.Option(wire.OptClientID); ok {
-		b.Add(wire.OptClientID, cid)
+	if cid, ok := m.option(dhcpv4.OptionClientIdentifier); ok {
+		b.Add(dhcpv4.OptionClientIdentifier.Code(), cid)
 	}
-	for _, c := range [...]uint8{wire.OptMessageType, wire.OptServerID, wire.OptLeaseTime, wire.OptRenewalTime,
-		wire.OptRebindingTime, wire.OptSubnetMask, wire.OptClientID, wire.OptRelayAgentInfo} {
-		sc.mark(c)
+	for _, c := range [...]dhcpv4.OptionCode{dhcpv4.OptionDHCPMessageType, dhcpv4.OptionServerIdentifier,
+		dhcpv4.OptionIPAddressLeaseTime, dhcpv4.OptionRenewTimeValue, dhcpv4.OptionRebindingTimeValue,
+		dhcpv4.OptionSubnetMask, dhcpv4.OptionClientIdentifier, dhcpv4.OptionRelayAgentInformation} {
+		sc.mark(c.Code())
 	}
 	set := ss.cfg.sets[0]
 	if cl != nil {
@@ -556,7 +560,7 @@ func (h *handler) reply(in *inbound, sc *scratch, ss *subnetState, cl *class, r 
 	enc := set.encoded(server, h.vars, func(code uint8, err error) {
 		h.log.Error("option cannot be encoded for this address; left out", "code", code, "server", server, "err", err)
 	})
-	prl, _ := m.Option(wire.OptParamRequestList)
+	prl, _ := m.option(dhcpv4.OptionParameterRequestList)
 	var droppedClass, dropped int
 	add := func(code uint8) {
 		if sc.done(code) {
@@ -564,7 +568,7 @@ func (h *handler) reply(in *inbound, sc *scratch, ss *subnetState, cl *class, r 
 		}
 		var ok bool
 		switch {
-		case code == wire.OptHostname && r != nil && r.hostname != "":
+		case code == dhcpv4.OptionHostName.Code() && r != nil && r.hostname != "":
 			ok = b.Add(code, []byte(r.hostname))
 		case enc.tlv[code] != nil:
 			ok = b.AddEncoded(enc.tlv[code])
@@ -588,36 +592,55 @@ func (h *handler) reply(in *inbound, sc *scratch, ss *subnetState, cl *class, r 
 			add(c)
 		}
 	}
-	add(wire.OptRouter)
+	add(dhcpv4.OptionRouter.Code())
 	for _, c := range prl {
 		add(c)
 	}
-	add(wire.OptDNS)
-	add(wire.OptDomainName)
+	add(dhcpv4.OptionDomainNameServer.Code())
+	add(dhcpv4.OptionDomainName.Code())
 	for _, c := range set.always {
 		add(c)
 	}
 	if droppedClass > 0 {
 		h.log.Warn("class option left out: the reply would exceed the client's maximum message size",
-			"mac", net.HardwareAddr(m.HWAddr()).String(), "limit", limit, "dropped", dropped)
+			"mac", net.HardwareAddr(m.ClientHWAddr).String(), "limit", limit, "dropped", dropped)
 	} else if dropped > 0 {
 		h.log.Debug("options left out to fit the client's maximum message size", "dropped", dropped, "limit", limit)
 	}
 	if hasAgent {
-		b.AddReserved(wire.OptRelayAgentInfo, agent)
+		b.AddReserved(dhcpv4.OptionRelayAgentInformation.Code(), agent)
 	}
 	data := b.Finish()
 	sc.out = data[:0]
 	to := delivery.Decide(delivery.Request{
-		GIAddr: m.GIAddr, CIAddr: hdr.CIAddr, YIAddr: yiaddr, BroadcastFlag: m.Broadcast(),
-		CanUnicast: in.link != nil && m.IsEthernet(),
+		GIAddr: m.giaddr, CIAddr: ciaddr, YIAddr: yiaddr, BroadcastFlag: m.IsBroadcast(),
+		CanUnicast: in.link != nil && m.isEthernet(),
 	})
 	out := outbound{data: data, to: to}
 	if to.Method == delivery.UnicastYIAddr {
-		out.mac = m.HWAddr()
+		out.mac = m.ClientHWAddr
 		out.ifIndex = in.link.index
 	}
 	return out
+}
+
+// replyTo starts a reply to req: op BOOTREPLY and the fields RFC 2131
+// Table 3 copies from the request (htype, hlen, xid, flags, giaddr, chaddr).
+// The caller sets ciaddr, yiaddr, siaddr as the message type needs.
+func replyTo(req *message) dhcpv4.DHCPv4 {
+	var d dhcpv4.DHCPv4
+	dhcpv4.WithReply(req.DHCPv4)(&d)
+	d.GatewayIPAddr = req.GatewayIPAddr
+	return d
+}
+
+// ipOf converts a to a net.IP for a dhcpv4 header: nil (written as
+// 0.0.0.0) unless a is IPv4.
+func ipOf(a netip.Addr) net.IP {
+	if !a.Is4() {
+		return nil
+	}
+	return a.AsSlice()
 }
 
 func nextServer(cfg string, server netip.Addr) netip.Addr {
@@ -635,41 +658,41 @@ func nextServer(cfg string, server netip.Addr) netip.Addr {
 // a message, the option 82 echo.
 func (h *handler) nak(in *inbound, sc *scratch, server netip.Addr, reason string) outbound {
 	m := &sc.msg
-	hdr := wire.ReplyTo(m)
-	agent, hasAgent := m.Option(wire.OptRelayAgentInfo)
+	hdr := replyTo(m)
+	agent, hasAgent := m.option(dhcpv4.OptionRelayAgentInformation)
 	reserve := 0
 	if hasAgent {
-		reserve = wire.EncodedLen(len(agent))
+		reserve = dhcpopts.WireLen(len(agent))
 	}
-	to := delivery.Decide(delivery.Request{GIAddr: m.GIAddr, CIAddr: m.CIAddr, BroadcastFlag: m.Broadcast(), NAK: true})
+	to := delivery.Decide(delivery.Request{GIAddr: m.giaddr, CIAddr: m.ciaddr, BroadcastFlag: m.IsBroadcast(), NAK: true})
 	if to.SetBroadcastFlag {
-		hdr.Flags |= wire.FlagBroadcast
+		hdr.SetBroadcast()
 	}
 	b := &sc.b
-	b.Start(sc.out, m.MaxMessageSize(), reserve, hdr)
-	b.Add8(wire.OptMessageType, uint8(wire.Nak))
-	b.AddAddr(wire.OptServerID, server)
-	b.Add(wire.OptMessage, []byte(reason))
-	if cid, ok := m.Option(wire.OptClientID); ok {
-		b.Add(wire.OptClientID, cid)
+	b.Start(sc.out, m.maxReply(), reserve, &hdr)
+	b.Add8(dhcpv4.OptionDHCPMessageType.Code(), uint8(dhcpv4.MessageTypeNak))
+	b.AddAddr(dhcpv4.OptionServerIdentifier.Code(), server)
+	b.Add(dhcpv4.OptionMessage.Code(), []byte(reason))
+	if cid, ok := m.option(dhcpv4.OptionClientIdentifier); ok {
+		b.Add(dhcpv4.OptionClientIdentifier.Code(), cid)
 	}
 	if hasAgent {
-		b.AddReserved(wire.OptRelayAgentInfo, agent)
+		b.AddReserved(dhcpv4.OptionRelayAgentInformation.Code(), agent)
 	}
 	data := b.Finish()
 	sc.out = data[:0]
 	return outbound{data: data, to: to}
 }
 
-func (h *handler) emit(ctx context.Context, kind LeaseEventKind, m *wire.Message, ss *subnetState, addr netip.Addr, cl *class, now, expiry time.Time) {
+func (h *handler) emit(ctx context.Context, kind LeaseEventKind, m *message, ss *subnetState, addr netip.Addr, cl *class, now, expiry time.Time) {
 	if h.obs == nil && !h.log.Enabled(ctx, eventLevel(kind)) {
 		return
 	}
-	host, _ := m.Option(wire.OptHostname)
-	vc, _ := m.Option(wire.OptVendorClass)
-	prl, _ := m.Option(wire.OptParamRequestList)
+	host, _ := m.option(dhcpv4.OptionHostName)
+	vc, _ := m.option(dhcpv4.OptionClassIdentifier)
+	prl, _ := m.option(dhcpv4.OptionParameterRequestList)
 	ev := LeaseEvent{
-		Kind: kind, Time: now, MAC: net.HardwareAddr(append([]byte(nil), m.HWAddr()...)), Addr: addr, Subnet: ss.cfg.prefix,
+		Kind: kind, Time: now, MAC: net.HardwareAddr(append([]byte(nil), m.ClientHWAddr...)), Addr: addr, Subnet: ss.cfg.prefix,
 		Hostname: string(host), VendorClass: string(vc), RequestedOptions: append([]byte(nil), prl...), Expiry: expiry,
 	}
 	if cl != nil {
@@ -678,14 +701,14 @@ func (h *handler) emit(ctx context.Context, kind LeaseEventKind, m *wire.Message
 	h.publish(ctx, ev)
 }
 
-func (h *handler) emitLease(ctx context.Context, kind LeaseEventKind, l leases.Lease, m *wire.Message, now time.Time) {
+func (h *handler) emitLease(ctx context.Context, kind LeaseEventKind, l leases.Lease, m *message, now time.Time) {
 	ev := LeaseEvent{Kind: kind, Time: now, MAC: l.HWAddr, Addr: l.Addr, Subnet: l.Subnet, Class: l.Class,
 		Hostname: l.Hostname, VendorClass: l.VendorClass}
 	if kind != Released {
 		ev.Expiry = l.Expiry
 	}
 	if m != nil {
-		prl, _ := m.Option(wire.OptParamRequestList)
+		prl, _ := m.option(dhcpv4.OptionParameterRequestList)
 		ev.RequestedOptions = append([]byte(nil), prl...)
 	}
 	h.publish(ctx, ev)

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/insomniacslk/dhcp/dhcpv4"
+	"github.com/insomniacslk/dhcp/iana"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/phoneprov/phoneprov/dhcpd/internal/wire"
@@ -161,7 +163,7 @@ func (hs *harness) load() {
 
 // pkt is a client message to send.
 type pkt struct {
-	typ    wire.MessageType
+	typ    dhcpv4.MessageType
 	mac    net.HardwareAddr
 	xid    uint32
 	ciaddr netip.Addr
@@ -181,25 +183,30 @@ type opt struct {
 
 func addrOpt(code uint8, a netip.Addr) opt { b := a.As4(); return opt{code, b[:]} }
 func strOpt(code uint8, s string) opt      { return opt{code, []byte(s)} }
-func prl(codes ...uint8) opt               { return opt{wire.OptParamRequestList, codes} }
+func prl(codes ...uint8) opt               { return opt{dhcpv4.OptionParameterRequestList.Code(), codes} }
 func maxSize(n int) opt {
-	return opt{wire.OptMaxMessageSize, binary.BigEndian.AppendUint16(nil, uint16(n))}
+	return opt{dhcpv4.OptionMaximumDHCPMessageSize.Code(), binary.BigEndian.AppendUint16(nil, uint16(n))}
 }
 
 func mac(last byte) net.HardwareAddr { return net.HardwareAddr{0x02, 0xaa, 0, 0, 0, last} }
 
 func (p pkt) bytes() []byte {
-	r := wire.Reply{Op: wire.OpRequest, HType: 1, HLen: 6, XID: p.xid, CIAddr: p.ciaddr, GIAddr: p.giaddr}
+	hw := make(net.HardwareAddr, 6)
+	copy(hw, p.mac)
+	r := dhcpv4.DHCPv4{OpCode: dhcpv4.OpcodeBootRequest, HWType: iana.HWTypeEthernet, ClientHWAddr: hw,
+		ClientIPAddr: ipOf(p.ciaddr), GatewayIPAddr: ipOf(p.giaddr)}
+	binary.BigEndian.PutUint32(r.TransactionID[:], p.xid)
 	if p.giaddr.IsValid() {
-		r.Hops = 1
+		r.HopCount = 1
 	}
-	copy(r.CHAddr[:], p.mac)
 	if p.bcast {
-		r.Flags = wire.FlagBroadcast
+		r.SetBroadcast()
 	}
+	// Built like the server's replies, so options stay in the order given
+	// (dhcpv4's ToBytes would sort them).
 	var b wire.Builder
-	b.Start(make([]byte, 0, 1500), 1500, 0, r)
-	b.Add8(wire.OptMessageType, uint8(p.typ))
+	b.Start(make([]byte, 0, 1500), 1500, 0, &r)
+	b.Add8(dhcpv4.OptionDHCPMessageType.Code(), uint8(p.typ))
 	for _, o := range p.opts {
 		if !b.Add(o.code, o.data) {
 			panic("test packet too big")
@@ -209,7 +216,7 @@ func (p pkt) bytes() []byte {
 }
 
 // send hands the packet to the handler and parses the reply, if any.
-func (hs *harness) send(p pkt) (*wire.Message, outbound, bool) {
+func (hs *harness) send(p pkt) (*message, outbound, bool) {
 	hs.t.Helper()
 	if p.xid == 0 {
 		p.xid = 0x1000 + uint32(len(p.mac))
@@ -231,26 +238,38 @@ func (hs *harness) send(p pkt) (*wire.Message, outbound, bool) {
 	if !ok {
 		return nil, outbound{}, false
 	}
-	m := &wire.Message{}
-	if err := m.Parse(append([]byte(nil), out.data...)); err != nil {
+	m, err := parseMessage(out.data)
+	if err != nil {
 		hs.t.Fatalf("reply does not parse: %v", err)
 	}
-	if m.Op != wire.OpReply || m.XID != p.xid {
-		hs.t.Fatalf("reply op %d xid %x, want op 2 xid %x", m.Op, m.XID, p.xid)
+	if xid := binary.BigEndian.Uint32(m.TransactionID[:]); m.OpCode != dhcpv4.OpcodeBootReply || xid != p.xid {
+		hs.t.Fatalf("reply op %d xid %x, want op 2 xid %x", m.OpCode, xid, p.xid)
 	}
-	return m, out, true
+	return &m, out, true
+}
+
+// get returns option code of a parsed message and whether it is there.
+func (m *message) get(code uint8) ([]byte, bool) {
+	v, ok := m.Options[code]
+	return v, ok
+}
+
+// has reports whether option code is in a parsed message.
+func (m *message) has(code uint8) bool {
+	_, ok := m.Options[code]
+	return ok
 }
 
 // mustReply sends and fails unless a reply of type want comes back.
-func (hs *harness) mustReply(p pkt, want wire.MessageType) (*wire.Message, outbound) {
+func (hs *harness) mustReply(p pkt, want dhcpv4.MessageType) (*message, outbound) {
 	hs.t.Helper()
 	m, out, ok := hs.send(p)
 	if !ok {
 		hs.t.Fatalf("%v from %s: no reply, want %v", p.typ, p.mac, want)
 	}
-	if m.Type() != want {
-		msg, _ := m.Option(wire.OptMessage)
-		hs.t.Fatalf("%v from %s: got %v (%s), want %v", p.typ, p.mac, m.Type(), msg, want)
+	if m.typ != want {
+		msg, _ := m.get(dhcpv4.OptionMessage.Code())
+		hs.t.Fatalf("%v from %s: got %v (%s), want %v", p.typ, p.mac, m.typ, msg, want)
 	}
 	return m, out
 }
@@ -258,20 +277,20 @@ func (hs *harness) mustReply(p pkt, want wire.MessageType) (*wire.Message, outbo
 func (hs *harness) mustSilence(p pkt) {
 	hs.t.Helper()
 	if m, _, ok := hs.send(p); ok {
-		hs.t.Fatalf("%v from %s: got %v, want no reply", p.typ, p.mac, m.Type())
+		hs.t.Fatalf("%v from %s: got %v, want no reply", p.typ, p.mac, m.typ)
 	}
 }
 
 // dora runs DISCOVER, OFFER, REQUEST, ACK and returns the address.
 func (hs *harness) dora(mac net.HardwareAddr, extra ...opt) netip.Addr {
 	hs.t.Helper()
-	offer, _ := hs.mustReply(pkt{typ: wire.Discover, mac: mac, opts: extra}, wire.Offer)
-	reqOpts := append([]opt{addrOpt(wire.OptServerID, serverIP), addrOpt(wire.OptRequestedIP, offer.YIAddr)}, extra...)
-	ack, _ := hs.mustReply(pkt{typ: wire.Request, mac: mac, opts: reqOpts}, wire.Ack)
-	if ack.YIAddr != offer.YIAddr {
-		hs.t.Fatalf("ACK for %s, offered %s", ack.YIAddr, offer.YIAddr)
+	offer, _ := hs.mustReply(pkt{typ: dhcpv4.MessageTypeDiscover, mac: mac, opts: extra}, dhcpv4.MessageTypeOffer)
+	reqOpts := append([]opt{addrOpt(dhcpv4.OptionServerIdentifier.Code(), serverIP), addrOpt(dhcpv4.OptionRequestedIPAddress.Code(), offer.yiaddr)}, extra...)
+	ack, _ := hs.mustReply(pkt{typ: dhcpv4.MessageTypeRequest, mac: mac, opts: reqOpts}, dhcpv4.MessageTypeAck)
+	if ack.yiaddr != offer.yiaddr {
+		hs.t.Fatalf("ACK for %s, offered %s", ack.yiaddr, offer.yiaddr)
 	}
-	return ack.YIAddr
+	return ack.yiaddr
 }
 
 func (hs *harness) stored(a netip.Addr) (leases.Lease, bool) {

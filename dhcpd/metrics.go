@@ -2,11 +2,11 @@ package dhcpd
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/phoneprov/phoneprov/dhcpd/internal/wire"
 )
 
 // metrics are the DHCP server's Prometheus series, named after Kea's
@@ -83,7 +83,7 @@ func newMetrics(reg prometheus.Registerer, t *table) (*metrics, error) {
 	for i := range m.receivedType {
 		name := "unknown"
 		if i > 0 {
-			name = wire.MessageType(i).String()
+			name = strings.ToLower(dhcpv4.MessageType(i).String())
 		}
 		m.receivedType[i] = m.received.WithLabelValues(name)
 	}
@@ -106,7 +106,7 @@ func newMetrics(reg prometheus.Registerer, t *table) (*metrics, error) {
 	return m, nil
 }
 
-func (m *metrics) receivedOf(t wire.MessageType) prometheus.Counter {
+func (m *metrics) receivedOf(t dhcpv4.MessageType) prometheus.Counter {
 	if int(t) < len(m.receivedType) {
 		return m.receivedType[t]
 	}

@@ -8,8 +8,9 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/insomniacslk/dhcp/dhcpv4"
+
 	"github.com/phoneprov/phoneprov/dhcpd/dhcpopts"
-	"github.com/phoneprov/phoneprov/dhcpd/internal/wire"
 )
 
 // optValue is an option value that becomes bytes once the receiving
@@ -123,11 +124,7 @@ func (s *optionSet) encoded(server netip.Addr, vars func(netip.Addr) dhcpopts.Va
 			onErr(uint8(code), err)
 			continue
 		}
-		var tlv []byte
-		for _, part := range dhcpopts.Split(uint8(code), data) {
-			tlv = wire.AppendOption(tlv, uint8(code), part)
-		}
-		enc.tlv[code] = tlv
+		enc.tlv[code] = dhcpopts.AppendOption(nil, uint8(code), data)
 	}
 	actual, _ := s.cache.LoadOrStore(server, enc)
 	return actual.(*encodedSet)
@@ -153,10 +150,18 @@ func optionCode(o OptionConfig) (uint8, error) {
 // reservedCodes are options the server writes itself from the lease and
 // the protocol; configuring them would contradict it.
 var reservedCodes = map[uint8]string{
-	wire.OptSubnetMask: "the subnet's mask (set cidr)", wire.OptRequestedIP: "client-only", wire.OptLeaseTime: "set lease_time",
-	wire.OptOverload: "protocol", wire.OptMessageType: "protocol", wire.OptServerID: "protocol",
-	wire.OptParamRequestList: "client-only", wire.OptMaxMessageSize: "client-only", wire.OptRenewalTime: "set renew_time",
-	wire.OptRebindingTime: "set rebind_time", wire.OptClientID: "client-only", wire.OptRelayAgentInfo: "relay-only",
+	dhcpv4.OptionSubnetMask.Code():             "the subnet's mask (set cidr)",
+	dhcpv4.OptionRequestedIPAddress.Code():     "client-only",
+	dhcpv4.OptionIPAddressLeaseTime.Code():     "set lease_time",
+	dhcpv4.OptionOptionOverload.Code():         "protocol",
+	dhcpv4.OptionDHCPMessageType.Code():        "protocol",
+	dhcpv4.OptionServerIdentifier.Code():       "protocol",
+	dhcpv4.OptionParameterRequestList.Code():   "client-only",
+	dhcpv4.OptionMaximumDHCPMessageSize.Code(): "client-only",
+	dhcpv4.OptionRenewTimeValue.Code():         "set renew_time",
+	dhcpv4.OptionRebindingTimeValue.Code():     "set rebind_time",
+	dhcpv4.OptionClientIdentifier.Code():       "client-only",
+	dhcpv4.OptionRelayAgentInformation.Code():  "relay-only",
 }
 
 func optionSpec(o OptionConfig) (dhcpopts.Spec, error) {

@@ -1,0 +1,194 @@
+package deploy_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"debug/buildinfo"
+	"debug/elf"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/phoneprov/phoneprov/deploy"
+	"github.com/phoneprov/phoneprov/deploy/internal/deploytest"
+)
+
+// packagedFiles are the regular files the package carries, with their modes.
+var packagedFiles = map[string]string{
+	"./usr/bin/phoneprov":                     "-rwxr-xr-x",
+	"./lib/systemd/system/phoneprov.service":  "-rw-r--r--",
+	"./etc/phoneprov/phoneprov.toml":          "-rw-r--r--",
+	"./usr/share/doc/phoneprov/README.md":     "-rw-r--r--",
+	"./usr/share/doc/phoneprov/README.Debian": "-rw-r--r--",
+	"./usr/share/doc/phoneprov/copyright":     "-rw-r--r--",
+}
+
+// TestDebPackage builds the amd64 package with deploy/dist.sh and checks its
+// control fields, conffiles, maintainer scripts, files, the binary in it
+// (static, stripped, for the right machine), the copyright's coverage of
+// every linked module, and that a second build is byte for byte the same.
+func TestDebPackage(t *testing.T) {
+	deploytest.NeedTools(t, "dpkg-deb", "tar")
+	repo := deploytest.RepoRoot(t)
+	dir := t.TempDir()
+	const version = "1.2.3~test1"
+	deb := deploytest.BuildDebs(t, filepath.Join(dir, "a"), version, "amd64")["amd64"]
+	if st, err := os.Stat(deb); err == nil {
+		t.Logf("%s: %d bytes", filepath.Base(deb), st.Size())
+	}
+
+	fields := map[string]string{
+		"Package":      "phoneprov",
+		"Version":      version,
+		"Architecture": "amd64",
+		"Depends":      "passwd",
+		"Recommends":   "ca-certificates",
+		"Section":      "net",
+		"Priority":     "optional",
+	}
+	for field, want := range fields {
+		got := strings.TrimSpace(deploytest.Run(t, time.Minute, "dpkg-deb", "--field", deb, field))
+		if got != want {
+			t.Errorf("%s: %q, want %q", field, got, want)
+		}
+	}
+	if m := strings.TrimSpace(deploytest.Run(t, time.Minute, "dpkg-deb", "--field", deb, "Maintainer")); !strings.Contains(m, "<") {
+		t.Errorf("Maintainer %q has no address", m)
+	}
+
+	ctl := filepath.Join(dir, "control")
+	deploytest.Run(t, time.Minute, "dpkg-deb", "--control", deb, ctl)
+	if b, err := os.ReadFile(filepath.Join(ctl, "conffiles")); err != nil || string(b) != "/etc/phoneprov/phoneprov.toml\n" {
+		t.Errorf("conffiles = %q (%v), want only /etc/phoneprov/phoneprov.toml", b, err)
+	}
+	for script, src := range map[string]string{"postinst": "postinst", "prerm": "prerm", "postrm": "postrm"} {
+		got, err := os.ReadFile(filepath.Join(ctl, script))
+		if err != nil {
+			t.Errorf("no %s: %v", script, err)
+			continue
+		}
+		want, _ := os.ReadFile(filepath.Join(repo, "deploy", "debian", src))
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s differs from deploy/debian/%s", script, src)
+		}
+		if st, _ := os.Stat(filepath.Join(ctl, script)); st.Mode().Perm()&0o111 == 0 {
+			t.Errorf("%s is not executable: %v", script, st.Mode())
+		}
+	}
+
+	// dpkg-deb -c: mode owner/group size date time ./path
+	seen := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(deploytest.Run(t, time.Minute, "dpkg-deb", "--contents", deb)), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 6 {
+			t.Fatalf("unexpected dpkg-deb -c line %q", line)
+		}
+		mode, owner, path := f[0], f[1], f[5]
+		if owner != "root/root" {
+			t.Errorf("%s is owned by %s, want root/root", path, owner)
+		}
+		if strings.HasPrefix(mode, "d") {
+			continue
+		}
+		want, ok := packagedFiles[path]
+		switch {
+		case !ok:
+			t.Errorf("unexpected file in the package: %s", path)
+		case mode != want:
+			t.Errorf("%s has mode %s, want %s", path, mode, want)
+		}
+		seen[path] = true
+	}
+	for path := range packagedFiles {
+		if !seen[path] {
+			t.Errorf("the package lacks %s", path)
+		}
+	}
+
+	root := filepath.Join(dir, "root")
+	deploytest.Run(t, time.Minute, "dpkg-deb", "--extract", deb, root)
+	same := map[string][]byte{"etc/phoneprov/phoneprov.toml": deploy.ExampleConfig()}
+	for pkgPath, repoPath := range map[string]string{
+		"lib/systemd/system/phoneprov.service":  "deploy/systemd/phoneprov.service",
+		"usr/share/doc/phoneprov/README.md":     "README.md",
+		"usr/share/doc/phoneprov/README.Debian": "deploy/debian/README.Debian",
+	} {
+		b, err := os.ReadFile(filepath.Join(repo, repoPath))
+		if err != nil {
+			t.Fatal(err)
+		}
+		same[pkgPath] = b
+	}
+	for pkgPath, want := range same {
+		got, err := os.ReadFile(filepath.Join(root, pkgPath))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s in the package differs from the repository (%v)", pkgPath, err)
+		}
+	}
+
+	bin := filepath.Join(root, "usr", "bin", "phoneprov")
+	deploytest.CheckStaticBinary(t, bin, elf.EM_X86_64, "amd64", "")
+	if out := deploytest.Run(t, time.Minute, bin, "version"); !strings.HasPrefix(out, "phoneprov ") {
+		t.Errorf("phoneprov version: %q", out)
+	}
+	checkCopyright(t, bin, filepath.Join(root, "usr", "share", "doc", "phoneprov", "copyright"))
+
+	again := deploytest.BuildDebs(t, filepath.Join(dir, "b"), version, "amd64")["amd64"]
+	if sumFile(t, deb) != sumFile(t, again) {
+		t.Error("two builds of the same tree and version differ: the package is not reproducible")
+	}
+}
+
+// checkCopyright: the copyright file has a paragraph, with a licence, for
+// the Go standard library and for every module linked into bin.
+func checkCopyright(t *testing.T, bin, copyright string) {
+	t.Helper()
+	text, err := os.ReadFile(copyright)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bi, err := buildinfo.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paragraphs := strings.Split(string(text), "\n\n")
+	licence := func(files string) string {
+		for _, p := range paragraphs {
+			if strings.HasPrefix(p, "Files: "+files+"\n") {
+				for _, line := range strings.Split(p, "\n") {
+					if v, ok := strings.CutPrefix(line, "License: "); ok {
+						return v
+					}
+				}
+			}
+		}
+		return ""
+	}
+	want := []string{"go/*"}
+	for _, d := range bi.Deps {
+		want = append(want, d.Path+"/*")
+	}
+	if len(want) < 5 {
+		t.Errorf("the binary names only %d modules; build info missing?", len(want))
+	}
+	for _, files := range want {
+		if l := licence(files); l == "" {
+			t.Errorf("copyright has no licensed paragraph for %s", files)
+		}
+	}
+	if !slices.ContainsFunc(paragraphs, func(p string) bool { return strings.HasPrefix(p, "Files: *\n") }) {
+		t.Error("copyright has no paragraph for phoneprov itself (Files: *)")
+	}
+}
+
+func sumFile(t *testing.T, path string) [32]byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sha256.Sum256(b)
+}
