@@ -3,27 +3,164 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
 
+	"github.com/phoneprov/phoneprov/dhcpd"
+	"github.com/phoneprov/phoneprov/fileserve"
 	"github.com/phoneprov/phoneprov/provisioning/inventory"
 )
 
-// apiRoutes are the admin listener's JSON endpoints.
+// apiRoutes are the admin listener's status page and JSON endpoints.
 func (a *appliance) apiRoutes() map[string]http.Handler {
+	return newAdminSite(a, a.events).routes()
+}
+
+// routes are the handlers by ServeMux pattern, for admin.Bind:
+//
+//	GET /             the status page (?q= searches the phones, ?model=, ?state= filter them)
+//	GET /api/phones   the inventory (?q=, ?model=, ?firmware=, ?state=, ?class=)
+//	GET /api/leases   the DHCP leases (when DHCP is on)
+//	GET /api/pools    DHCP address use per subnet and pool (when DHCP is on)
+//	GET /api/files    what the file server offers, and from where
+//	GET /api/events   recent access and lease events, newest first (?problems=1, ?limit=N)
+//	GET /api/status   the page's summary: transfers, pools, phones by model and state
+func (s *adminSite) routes() map[string]http.Handler {
+	a := s.app
 	routes := map[string]http.Handler{
-		"GET /api/phones": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			q := r.URL.Query()
-			writeJSON(w, a.inventory.List(inventory.Filter{
-				Model: q.Get("model"), Firmware: q.Get("firmware"), State: inventory.State(q.Get("state")),
-				Class: q.Get("class"), Text: q.Get("q"),
-			}))
-		}),
+		"GET /{$}":        http.HandlerFunc(s.statusPage),
+		"GET /api/phones": http.HandlerFunc(s.phones),
+		"GET /api/files":  http.HandlerFunc(s.files),
+		"GET /api/events": http.HandlerFunc(s.recent),
+		"GET /api/status": http.HandlerFunc(s.summary),
 	}
 	if a.dhcp != nil {
 		routes["GET /api/leases"] = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			writeJSON(w, viewLeases(a.dhcp.Leases()))
 		})
+		routes["GET /api/pools"] = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, a.dhcp.SubnetUse())
+		})
 	}
 	return routes
+}
+
+func (s *adminSite) phones(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	writeJSON(w, s.app.inventory.List(inventory.Filter{
+		Model: q.Get("model"), Firmware: q.Get("firmware"), State: inventory.State(q.Get("state")),
+		Class: q.Get("class"), Text: q.Get("q"),
+	}))
+}
+
+// maxListedFiles bounds /api/files' walk of the operator's tree.
+const maxListedFiles = 10000
+
+// fileView is one served name in /api/files.
+type fileView struct {
+	Name     string           `json:"name"`
+	Source   fileserve.Source `json:"source"`            // operator, builtin or generated
+	Size     *int64           `json:"size,omitempty"`    // absent for generated files: made per request
+	Modified time.Time        `json:"modified,omitzero"` // absent for generated files
+}
+
+// filesView is what /api/files returns.
+type filesView struct {
+	Files []fileView `json:"files"` // by name
+	// Complete is false when the operator's tree has more files than are
+	// listed (more than maxListedFiles, or the walk's budget ran out).
+	Complete bool `json:"complete"`
+	// Relay says what the upstream relay adds; its cached files are not
+	// listed (the relay has no listing).
+	Relay string `json:"relay"`
+}
+
+func (s *adminSite) files(w http.ResponseWriter, r *http.Request) {
+	a := s.app
+	listing, err := a.files.Files(r.Context(), maxListedFiles)
+	if err != nil {
+		a.log.Error("file listing failed", "err", err)
+		writeJSONError(w, http.StatusInternalServerError, "listing the file tree: "+err.Error())
+		return
+	}
+	names, err := a.generator.Names(r.Context())
+	if err != nil {
+		a.log.Error("generated file names not listed", "err", err)
+		writeJSONError(w, http.StatusInternalServerError, "listing generated files: "+err.Error())
+		return
+	}
+	v := filesView{Files: make([]fileView, 0, len(listing.Files)+len(names)), Complete: listing.Complete, Relay: "off"}
+	for _, f := range listing.Files {
+		v.Files = append(v.Files, fileView{Name: f.Name, Source: f.Source, Size: &f.Size, Modified: f.ModTime})
+	}
+	for _, n := range names {
+		v.Files = append(v.Files, fileView{Name: n, Source: fileserve.SourceGenerated})
+	}
+	slices.SortFunc(v.Files, func(a, b fileView) int { return strings.Compare(a.Name, b.Name) })
+	if a.relay != nil {
+		v.Relay = "on: names found nowhere else are fetched from the upstream and cached; the cache is not listed"
+	}
+	writeJSON(w, v)
+}
+
+func (s *adminSite) recent(w http.ResponseWriter, r *http.Request) {
+	if s.events == nil {
+		writeJSONError(w, http.StatusServiceUnavailable, "this appliance does not record recent events")
+		return
+	}
+	q := r.URL.Query()
+	limit := 0
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			writeJSONError(w, http.StatusBadRequest, "limit: give a whole number of events, 0 for all")
+			return
+		}
+		limit = n
+	}
+	problems, _ := strconv.ParseBool(q.Get("problems"))
+	writeJSON(w, s.events.latest(problems, limit))
+}
+
+// summaryView is what /api/status returns: the status page without the
+// phone list.
+type summaryView struct {
+	Time      time.Time           `json:"time"`
+	Transfers fileserve.Transfers `json:"transfers"`
+	Subnets   []dhcpd.SubnetUse   `json:"subnets,omitempty"` // absent when DHCP is off
+	Phones    int                 `json:"phones"`
+	UpToDate  int                 `json:"up_to_date"`
+	Models    []modelSummary      `json:"models"`
+	States    map[string]int      `json:"states"`
+}
+
+type modelSummary struct {
+	Model    string         `json:"model"` // "" for phones not identified yet
+	Phones   int            `json:"phones"`
+	UpToDate int            `json:"up_to_date"`
+	Newest   string         `json:"newest_present,omitempty"`
+	Firmware map[string]int `json:"firmware"` // phones by version; "" is unknown
+}
+
+func (s *adminSite) summary(w http.ResponseWriter, _ *http.Request) {
+	v := s.overview()
+	out := summaryView{
+		Time: v.Now, Transfers: v.Transfers, Subnets: v.Subnets,
+		Phones: v.Fleet.Phones, UpToDate: v.Fleet.UpToDate, States: map[string]int{},
+	}
+	for _, m := range v.Fleet.Models {
+		ms := modelSummary{Model: m.Model, Phones: m.Phones, UpToDate: m.UpToDate, Newest: m.Newest, Firmware: map[string]int{}}
+		for _, f := range m.Firmware {
+			ms.Firmware[f.Version] += f.Phones
+		}
+		out.Models = append(out.Models, ms)
+	}
+	for _, st := range v.Fleet.States {
+		out.States[string(st.State)] = st.Phones
+	}
+	writeJSON(w, out)
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
@@ -31,4 +168,10 @@ func writeJSON(w http.ResponseWriter, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.Encode(v)
+}
+
+func writeJSONError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]string{"error": msg})
 }

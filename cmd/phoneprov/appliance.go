@@ -30,6 +30,7 @@ type appliance struct {
 	files     *fileserve.Server
 	leases    *leases.Bolt  // nil when DHCP is off
 	dhcp      *dhcpd.Server // nil when DHCP is off
+	events    *recentEvents // the latest access and lease events, for the admin listener
 }
 
 // newGenerator builds provisioning's generator; serve, render and check share it.
@@ -50,7 +51,7 @@ func newGenerator(cfg Config, log *slog.Logger, metrics *provisioning.Metrics) (
 // buildAppliance creates every part; nothing is bound yet. On error the
 // parts already opened are closed.
 func buildAppliance(ctx context.Context, cfg Config, log *slog.Logger, reg prometheus.Registerer) (a *appliance, err error) {
-	a = &appliance{cfg: cfg, log: log}
+	a = &appliance{cfg: cfg, log: log, events: newRecentEvents()}
 	defer func() {
 		if err != nil {
 			a.close()
@@ -99,7 +100,7 @@ func buildAppliance(ctx context.Context, cfg Config, log *slog.Logger, reg prome
 		FilesDir:  cfg.filesDir(),
 		TLSDir:    cfg.tlsDir(),
 		Generator: fileserve.Chain(generators...),
-		Observer:  a.inventory,
+		Observer:  a.events.watchAccess(a.inventory),
 		Mounts:    mounts,
 		Logger:    log.With("part", "fileserve"),
 		Registry:  reg,
@@ -116,7 +117,7 @@ func buildAppliance(ctx context.Context, cfg Config, log *slog.Logger, reg prome
 			Logger:      log.With("part", "dhcp"),
 			Registry:    reg,
 			Vars:        cfg.dhcpVars(),
-			LeaseEvents: leaseFacts{a.inventory},
+			LeaseEvents: a.events.watchLeases(leaseFacts{a.inventory}),
 		})
 		if err != nil {
 			return nil, err

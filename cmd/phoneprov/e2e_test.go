@@ -126,7 +126,7 @@ echo "$1 ip=$ip subnet=$subnet lease=$lease opt242=$opt242" >> "`+events+`"
 case "$1" in bound|renew) ip addr add "$ip/$subnet" dev "$interface" ;; esac
 exit 0
 `), 0o755)
-	out, err := phone.Command(ctx, udhcpc, "-i", phoneIf, "-f", "-q", "-n", "-t", "5", "-T", "1", "-s", script,
+	out, err := phone.Command(ctx, udhcpc, "-i", phoneIf, "-f", "-q", "-n", "-t", "10", "-T", "2", "-s", script,
 		"-V", "ccp.avaya.com", "-x", "hostname:AVX83E85A", "-O", "242").CombinedOutput()
 	if err != nil {
 		t.Fatalf("udhcpc: %v\n%s", err, out)
@@ -230,6 +230,15 @@ exit 0
 		t.Fatalf("leases: %v", err)
 	}
 	t.Logf("phoneprov leases:\n%s", table)
+	readyz, err := srv.Command(ctx, curl, "-sS", "--fail", "http://127.0.0.1:9167/readyz").Output()
+	if err != nil || !regexp.MustCompile(`ok\s+dhcp`).Match(readyz) || !regexp.MustCompile(`ok\s+leases`).Match(readyz) {
+		t.Fatalf("readyz: %v %s", err, readyz)
+	}
+	pools, err := srv.Command(ctx, curl, "-sS", "--fail", "http://127.0.0.1:9167/api/pools").Output()
+	if err != nil || !strings.Contains(string(pools), "198.18.0.0/24") {
+		t.Fatalf("api/pools: %v %s", err, pools)
+	}
+	t.Logf("admin /readyz:\n%s", readyz)
 	if !strings.Contains(string(table), bound[1]) || !strings.Contains(string(table), "c8:1f:ea:83:e8:5a") || !strings.Contains(string(table), "AVX83E85A") {
 		t.Fatalf("lease list lacks the phone")
 	}

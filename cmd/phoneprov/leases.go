@@ -99,6 +99,7 @@ func getAdminJSON(ctx context.Context, cfg Config, path string, v any) error {
 	if err != nil {
 		return err
 	}
+	cfg.Admin.Authorize(req)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err

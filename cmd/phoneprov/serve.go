@@ -45,7 +45,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := app.bind(ctx); err != nil {
 		return err
 	}
-	adm, err := admin.Bind(cfg.Admin, reg, log.With("part", "admin"), app.apiRoutes())
+	adm, err := admin.Bind(cfg.Admin, reg, log.With("part", "admin"), app.apiRoutes(), app.readinessChecks()...)
 	if err != nil {
 		return err
 	}

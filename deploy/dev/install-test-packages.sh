@@ -4,8 +4,9 @@
 # runs apt-get when something is.
 set -euo pipefail
 
-packages=(curl tftp-hpa atftp iproute2 nftables busybox udhcpc isc-dhcp-client isc-dhcp-relay
-  debootstrap fdisk dosfstools e2fsprogs mtools xz-utils strace systemd)
+packages=(curl tftp-hpa atftp iproute2 nftables busybox udhcpc isc-dhcp-client isc-dhcp-relay chromium fonts-dejavu-core
+  debootstrap fdisk dosfstools e2fsprogs mtools xz-utils strace systemd
+  chromium fonts-dejavu-core)
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(nginx tftpd-hpa wrk)
 fi

@@ -1,5 +1,7 @@
-// Package admin is the appliance's management listener: Prometheus metrics
-// and health checks, loopback-only by default.
+// Package admin is the appliance's management listener: Prometheus metrics,
+// health and readiness checks, profiles, and whatever pages and JSON
+// endpoints the appliance hands it. It is loopback-only by default; bound
+// anywhere else it demands a token (see Config).
 package admin
 
 import (
@@ -16,30 +18,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Config is the [admin] section.
-type Config struct {
-	// Listen is host:port; empty switches the listener off.
-	Listen string `toml:"listen"`
-}
-
-// DefaultConfig listens on loopback only.
-func DefaultConfig() Config { return Config{Listen: "127.0.0.1:9167"} }
-
-// Validate reports problems keyed relative to [admin].
-func (c Config) Validate(report func(key string, err error)) {
-	if c.Listen == "" {
-		return
-	}
-	host, _, err := net.SplitHostPort(c.Listen)
-	if err != nil {
-		report("listen", fmt.Errorf("%q is not host:port", c.Listen))
-		return
-	}
-	if host == "" || net.ParseIP(host) == nil {
-		report("listen", fmt.Errorf("%q: give an IP address (127.0.0.1 keeps it on this box)", c.Listen))
-	}
-}
-
 // Server is the admin HTTP listener.
 type Server struct {
 	ln  net.Listener
@@ -48,33 +26,51 @@ type Server struct {
 }
 
 // Bind opens the listener; it is a no-op when the listener is switched off.
-// routes are further handlers by ServeMux pattern, such as "GET /api/phones".
-func Bind(c Config, gatherer prometheus.Gatherer, log *slog.Logger, routes map[string]http.Handler) (*Server, error) {
+// routes are further handlers by ServeMux pattern, such as "GET /api/phones";
+// checks are what /readyz runs (with none, a bound listener is ready).
+// With c.Token set, every path but /healthz and /readyz asks for it.
+func Bind(c Config, gatherer prometheus.Gatherer, log *slog.Logger, routes map[string]http.Handler, checks ...Check) (*Server, error) {
 	if c.Listen == "" {
 		return nil, nil
+	}
+	if err := c.check(); err != nil {
+		return nil, fmt.Errorf("admin: %w", err)
 	}
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("admin: cannot listen on %s: %w (fix admin.listen, or set it to \"\" to switch it off)", c.Listen, err)
 	}
-	mux := http.NewServeMux()
+	return &Server{ln: ln, log: log, srv: &http.Server{
+		Handler:           Handler(c, gatherer, routes, checks...),
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       time.Minute,
+		MaxHeaderBytes:    16 << 10,
+	}}, nil
+}
+
+// Handler is the listener's whole HTTP handler, without a socket: Bind
+// serves it, and tests call it directly.
+func Handler(c Config, gatherer prometheus.Gatherer, routes map[string]http.Handler, checks ...Check) http.Handler {
+	private := http.NewServeMux()
 	for pattern, h := range routes {
-		mux.Handle(pattern, h)
+		private.Handle(pattern, h)
 	}
-	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
-	// Profiles for diagnosing a slow appliance; the listener is loopback by default.
-	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	private.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	// Profiles for diagnosing a slow appliance.
+	private.HandleFunc("GET /debug/pprof/", pprof.Index)
+	private.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	private.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+
+	// Probes answer without the token: they tell a supervisor only whether
+	// the appliance works.
+	public := http.NewServeMux()
+	public.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
 	})
-	return &Server{ln: ln, log: log, srv: &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 5 * time.Second,
-		IdleTimeout:       time.Minute,
-	}}, nil
+	public.Handle("GET /readyz", readiness(checks))
+	public.Handle("/", newGuard(c, private))
+	return public
 }
 
 // Addr is the bound address.

@@ -1,0 +1,283 @@
+package main
+
+import (
+	"bytes"
+	_ "embed"
+	"fmt"
+	"html/template"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/phoneprov/phoneprov/dhcpd"
+	"github.com/phoneprov/phoneprov/fileserve"
+	"github.com/phoneprov/phoneprov/provisioning/inventory"
+)
+
+// adminSite is the admin listener's status page and JSON API, read from
+// the running appliance's parts. It only reads: the parts it uses are set
+// once by buildAppliance and safe for concurrent use; it never reads
+// appliance.cfg, which a reload replaces.
+type adminSite struct {
+	app    *appliance
+	events *recentEvents // nil when the appliance does not record them
+	host   string
+}
+
+func newAdminSite(a *appliance, events *recentEvents) *adminSite {
+	host, _ := os.Hostname()
+	return &adminSite{app: a, events: events, host: host}
+}
+
+//go:embed status.html
+var statusHTML string
+
+// statusTemplate is parsed once; html/template escapes every value by
+// context, which matters here: phones choose their User-Agent and host
+// name.
+var statusTemplate = template.Must(template.New("status").Funcs(template.FuncMap{
+	"pct":   percent,
+	"ago":   ago,
+	"clock": func(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05") },
+	"dash":  dash,
+	"label": func(s any) string { return strings.ReplaceAll(fmt.Sprint(s), "_", " ") },
+}).Parse(statusHTML))
+
+// maxPhonesShown bounds the page's phone list; a search narrows it.
+const maxPhonesShown = 500
+
+// maxErrorsShown is how many recent errors the page lists.
+const maxErrorsShown = 25
+
+// statusView is everything the page shows.
+type statusView struct {
+	Host, Version string
+	Now           time.Time
+
+	DHCP      bool
+	Subnets   []dhcpd.SubnetUse
+	Leased    dhcpd.AddressCounts // the subnets added up
+	Transfers fileserve.Transfers
+	Fleet     fleetSummary
+
+	EventsRecorded bool
+	Errors         []recentEvent
+	ErrorsSeen     uint64
+
+	Search        phoneSearch
+	Phones        []phoneRow
+	PhonesMatched int
+}
+
+// phoneSearch is the page's phone filter, from ?q=, ?model= and ?state=.
+type phoneSearch struct {
+	Query, Model, State string
+}
+
+// Active reports whether any filter is set.
+func (s phoneSearch) Active() bool { return s.Query != "" || s.Model != "" || s.State != "" }
+
+func (s phoneSearch) filter() inventory.Filter {
+	return inventory.Filter{Text: s.Query, Model: s.Model, State: inventory.State(s.State)}
+}
+
+// fleetSummary is the phones by model, firmware and state.
+type fleetSummary struct {
+	Phones, UpToDate int
+	Models           []modelRow
+	States           []stateCount
+}
+
+type modelRow struct {
+	Model            string // "" for phones not identified yet
+	Phones, UpToDate int
+	Newest           string // newest firmware present for the model, if known
+	Firmware         []firmwareCount
+}
+
+type firmwareCount struct {
+	Version string // "" when unknown
+	Phones  int
+	Newest  bool
+}
+
+type stateCount struct {
+	State  inventory.State
+	Phones int
+}
+
+// phoneRow is one line of the phone list.
+type phoneRow struct {
+	MAC, Address, Model, Firmware, HostName, UserAgent string
+	State                                              inventory.State
+	StateReason                                        string
+	LastSeen                                           time.Time
+	LastFile                                           string
+}
+
+func (s *adminSite) statusPage(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	search := phoneSearch{
+		Query: strings.TrimSpace(q.Get("q")), Model: strings.TrimSpace(q.Get("model")), State: strings.TrimSpace(q.Get("state")),
+	}
+	v := s.overview()
+	s.addPhones(&v, search)
+	var buf bytes.Buffer
+	if err := statusTemplate.Execute(&buf, v); err != nil {
+		s.app.log.Error("status page not rendered", "err", err)
+		http.Error(w, "status page: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	// No script may run, whatever a phone managed to put in the page.
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	w.Write(buf.Bytes())
+}
+
+// overview gathers the page's data but the phone list from the
+// appliance's parts.
+func (s *adminSite) overview() statusView {
+	a := s.app
+	v := statusView{Host: s.host, Version: versionString(), Now: time.Now()}
+	if a.dhcp != nil {
+		v.DHCP = true
+		v.Subnets = a.dhcp.SubnetUse()
+		for _, su := range v.Subnets {
+			v.Leased.Total += su.Total
+			v.Leased.Assigned += su.Assigned
+			v.Leased.Declined += su.Declined
+			v.Leased.Free += su.Free
+		}
+	}
+	v.Transfers = a.files.ActiveTransfers()
+	v.Fleet = summarize(a.inventory.List(inventory.Filter{}), a.generator.NewestFirmware)
+	if s.events != nil {
+		v.EventsRecorded = true
+		ev := s.events.latest(true, maxErrorsShown)
+		v.Errors, v.ErrorsSeen = ev.Events, ev.Seen
+	}
+	return v
+}
+
+// addPhones fills in the phone list: the phones search matches, at most
+// maxPhonesShown of them.
+func (s *adminSite) addPhones(v *statusView, search phoneSearch) {
+	v.Search = search
+	matched := s.app.inventory.List(search.filter())
+	v.PhonesMatched = len(matched)
+	for _, p := range matched[:min(len(matched), maxPhonesShown)] {
+		v.Phones = append(v.Phones, newPhoneRow(p))
+	}
+}
+
+func newPhoneRow(p inventory.Phone) phoneRow {
+	row := phoneRow{
+		MAC: p.MAC.String(), Model: p.Model, Firmware: p.Firmware, HostName: p.HostName, UserAgent: p.UserAgent,
+		State: p.State, StateReason: p.StateReason, LastSeen: p.LastSeen,
+	}
+	if len(p.Addrs) > 0 {
+		row.Address = p.Addrs[0].Addr.String()
+	}
+	if n := len(p.Files); n > 0 {
+		f := p.Files[n-1]
+		row.LastFile = fmt.Sprintf("%s %s %d", f.Protocol, f.Name, f.Status)
+	}
+	return row
+}
+
+// summarize counts phones by model (most phones first), firmware within a
+// model (newest present first, then most phones) and state (in the
+// inventory's order).
+func summarize(phones []inventory.Phone, newest func(model string) (string, bool)) fleetSummary {
+	var f fleetSummary
+	byModel := map[string]*modelRow{}
+	byState := map[inventory.State]int{}
+	for _, p := range phones {
+		f.Phones++
+		byState[p.State]++
+		m := byModel[p.Model]
+		if m == nil {
+			m = &modelRow{Model: p.Model}
+			if p.Model != "" && newest != nil {
+				m.Newest, _ = newest(p.Model)
+			}
+			byModel[p.Model] = m
+		}
+		m.Phones++
+		if p.State == inventory.StateUpToDate {
+			m.UpToDate++
+			f.UpToDate++
+		}
+		i := slices.IndexFunc(m.Firmware, func(c firmwareCount) bool { return inventory.SameVersion(c.Version, p.Firmware) })
+		if i < 0 {
+			m.Firmware = append(m.Firmware, firmwareCount{Version: p.Firmware,
+				Newest: p.Firmware != "" && m.Newest != "" && inventory.SameVersion(p.Firmware, m.Newest)})
+			i = len(m.Firmware) - 1
+		}
+		m.Firmware[i].Phones++
+	}
+	for _, m := range byModel {
+		slices.SortFunc(m.Firmware, func(a, b firmwareCount) int {
+			if a.Newest != b.Newest {
+				if a.Newest {
+					return -1
+				}
+				return 1
+			}
+			if a.Phones != b.Phones {
+				return b.Phones - a.Phones
+			}
+			return strings.Compare(a.Version, b.Version)
+		})
+		f.Models = append(f.Models, *m)
+	}
+	slices.SortFunc(f.Models, func(a, b modelRow) int {
+		if (a.Model == "") != (b.Model == "") {
+			if a.Model == "" {
+				return 1
+			}
+			return -1
+		}
+		if a.Phones != b.Phones {
+			return b.Phones - a.Phones
+		}
+		return strings.Compare(a.Model, b.Model)
+	})
+	for _, st := range inventory.AllStates() {
+		f.States = append(f.States, stateCount{State: st, Phones: byState[st]})
+	}
+	return f
+}
+
+// percent is part of whole in whole percent, rounded down so that 99.6 %
+// does not show as done; 0 for an empty whole.
+func percent(part, whole int) int {
+	if whole <= 0 {
+		return 0
+	}
+	return part * 100 / whole
+}
+
+// ago is a short relative time: "12s ago", "5m ago", "3h ago", "4d ago".
+func ago(now, t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := now.Sub(t)
+	switch {
+	case d < 0:
+		return "just now"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds ago", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh ago", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd ago", int(d.Hours()/24))
+}
