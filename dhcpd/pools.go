@@ -1,0 +1,63 @@
+package dhcpd
+
+import "net/netip"
+
+// AddressCounts are a pool's addresses by state, as the
+// phoneprov_dhcp_pool_addresses metric shows them.
+type AddressCounts struct {
+	Total    int `json:"total"`    // the pool's addresses less reservations
+	Assigned int `json:"assigned"` // held by an active lease
+	Declined int `json:"declined"` // on probation: declined, or found in use by the address check
+	Free     int `json:"free"`     // neither
+}
+
+func (c *AddressCounts) add(o AddressCounts) {
+	c.Total += o.Total
+	c.Assigned += o.Assigned
+	c.Declined += o.Declined
+	c.Free += o.Free
+}
+
+// PoolUse is one pool's address range and use.
+type PoolUse struct {
+	First netip.Addr `json:"first"`
+	Last  netip.Addr `json:"last"`
+	AddressCounts
+}
+
+// SubnetUse is one configured subnet's address use: its pools added up,
+// and each pool.
+type SubnetUse struct {
+	Subnet    netip.Prefix `json:"subnet"`
+	Interface string       `json:"interface,omitempty"` // empty for a subnet reached through relays
+	AddressCounts
+	Pools []PoolUse `json:"pools"`
+}
+
+// SubnetUse returns the address use of every configured subnet, in
+// configuration order, as of now.
+func (s *Server) SubnetUse() []SubnetUse {
+	t := s.tab
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]SubnetUse, 0, len(t.subnets))
+	for _, ss := range t.subnets {
+		su := SubnetUse{Subnet: ss.cfg.prefix, Interface: ss.cfg.iface, Pools: make([]PoolUse, 0, len(ss.pools))}
+		for _, p := range ss.pools {
+			c := AddressCounts{Total: p.total, Assigned: p.assigned, Declined: p.declined}
+			c.Free = max(0, c.Total-c.Assigned-c.Declined)
+			su.Pools = append(su.Pools, PoolUse{First: p.r.start, Last: p.r.end, AddressCounts: c})
+			su.AddressCounts.add(c)
+		}
+		out = append(out, su)
+	}
+	return out
+}
+
+// Bound reports whether the server holds its sockets: true from a
+// successful Bind until Serve has stopped.
+func (s *Server) Bound() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bound
+}
