@@ -1,6 +1,7 @@
 # phoneprov: `make demo` (or `make run`) to see it work, `make test` to check it.
 GO      ?= go
 BIN     := bin/phoneprov
+SIM     := bin/phonesim
 RESULTS := bench-results
 
 .PHONY: all build run demo test test-packages lint bench bench-packages dist clean
@@ -9,13 +10,16 @@ all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/phoneprov
+	$(GO) build -o $(SIM) ./cmd/phonesim
 
 # The appliance on the sample tree in testdata/, on unprivileged ports, no root needed.
 run: build
 	./$(BIN) serve -c testdata/run.toml
 
-# Until the lab lands (simulated phones, DHCP), the demo is the sample file server.
-demo: run
+# 50 simulated phones boot against phoneprov (DHCP + files) in a throwaway
+# network-namespace lab, then the table of phones it saw. Root needed.
+demo: build test-packages
+	bash deploy/lab/lab.sh --phones 50
 
 test-packages:
 	bash deploy/dev/install-test-packages.sh
@@ -35,6 +39,7 @@ bench-packages:
 # writes a Markdown report to $(RESULTS)/.
 bench: build bench-packages
 	$(GO) run ./cmd/phonebench -phoneprov $(BIN) -out $(RESULTS)
+	$(GO) run ./cmd/phonebench -storm -phoneprov $(BIN) -phonesim $(SIM) -out $(RESULTS)
 
 # Static binaries and .deb packages (amd64, arm64, armhf) in dist/; see deploy/dist.sh.
 dist:

@@ -11,6 +11,10 @@
 // table with the ratios and the targets. A Markdown report goes to
 // OUT/files-YYYYMMDD-HHMMSS.md.
 //
+// With -storm it runs the boot-storm benchmark instead (see stormmain.go):
+//
+//	go run ./cmd/phonebench -storm -phoneprov bin/phoneprov -phonesim bin/phonesim
+//
 // The exit status is 0 when everything ran, whether or not targets were
 // met; 1 when something could not run (a tool is missing, a server did not
 // start, a load failed); 2 for a bad command line; 130 when interrupted.
@@ -41,6 +45,9 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if isStorm(args) {
+		return runStormMode(args, stdout, stderr)
+	}
 	opts, err := parseOptions(args, stderr)
 	switch {
 	case errors.Is(err, flag.ErrHelp):

@@ -4,11 +4,11 @@
 # runs apt-get when something is.
 set -euo pipefail
 
-packages=(curl tftp-hpa atftp iproute2 nftables busybox udhcpc isc-dhcp-client isc-dhcp-relay chromium fonts-dejavu-core
-  debootstrap fdisk dosfstools e2fsprogs mtools xz-utils strace systemd
-  chromium fonts-dejavu-core)
+packages=(curl tftp-hpa atftp iproute2 nftables busybox udhcpc isc-dhcp-client isc-dhcp-relay
+  dnsmasq-base nginx tftpd-hpa chromium fonts-dejavu-core
+  debootstrap fdisk dosfstools e2fsprogs mtools xz-utils strace systemd)
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(nginx tftpd-hpa wrk)
+  packages+=(wrk kea-admin kea-dhcp4-server)
 fi
 
 missing=()

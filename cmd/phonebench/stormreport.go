@@ -1,0 +1,349 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// stormRSSTarget is the issue's memory target for phoneprov in a storm.
+const stormRSSTarget = 100 << 20
+
+// stormReport is everything a storm benchmark found.
+type stormReport struct {
+	Started  time.Time
+	Opts     stormOptions
+	Machine  machine
+	Dnsmasq  string
+	Rendered []string
+	Pinned   int        // permanent neighbour entries in the lab
+	PoolEnd  string     // last pool address
+	Runs     []stormRun // the rounds, both stacks
+	Limit    []stormRun // phoneprov alone at growing sizes
+}
+
+// stackFigures sums one stack's rounds: medians of time and CPU, the
+// highest memory.
+type stackFigures struct {
+	Rounds  int
+	AllOK   bool          // every round provisioned every phone
+	Done    time.Duration // median time until every phone was provisioned
+	CPU     time.Duration // median server CPU
+	PeakRSS int64         // highest sum of the servers' peaks
+	Failed  int           // phones failed over all rounds
+}
+
+func (r *stormReport) figures(stack string) stackFigures {
+	f := stackFigures{AllOK: true}
+	var done, cpu []time.Duration
+	for _, run := range r.Runs {
+		if run.Stack != stack {
+			continue
+		}
+		f.Rounds++
+		f.Failed += run.Sim.Failed
+		d, ok := run.AllDone()
+		if !ok {
+			f.AllOK = false
+		}
+		done = append(done, d)
+		cpu = append(cpu, run.CPU())
+		f.PeakRSS = max(f.PeakRSS, run.PeakRSS())
+	}
+	if f.Rounds == 0 {
+		f.AllOK = false
+		return f
+	}
+	f.Done, f.CPU = medianDuration(done), medianDuration(cpu)
+	return f
+}
+
+func medianDuration(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// costRatio is baseline / phoneprov for costs (time, CPU, memory): above
+// 1 means phoneprov does better.
+func costRatio(baseline, phoneprov float64) float64 {
+	if phoneprov <= 0 || baseline <= 0 {
+		return math.NaN()
+	}
+	return baseline / phoneprov
+}
+
+// stormVerdict is one target and whether it was met.
+type stormVerdict struct {
+	Target string
+	Met    bool
+	Detail string
+}
+
+func (r *stormReport) verdicts() []stormVerdict {
+	pp, base := r.figures("phoneprov"), r.figures("baseline")
+	var v []stormVerdict
+	v = append(v, stormVerdict{
+		Target: fmt.Sprintf("phoneprov provisions all %d phones with no failure", r.Opts.Phones),
+		Met:    pp.Rounds > 0 && pp.AllOK,
+		Detail: fmt.Sprintf("%d failed over %d round(s)", pp.Failed, pp.Rounds),
+	})
+	faster := pp.AllOK && (!base.AllOK || pp.Done < base.Done)
+	detail := fmt.Sprintf("phoneprov %s, baseline %s", doneText(pp), doneText(base))
+	v = append(v, stormVerdict{Target: "phoneprov finishes the storm before the baseline", Met: pp.Rounds > 0 && faster, Detail: detail})
+	v = append(v, stormVerdict{
+		Target: "phoneprov stays under 100 MiB RSS",
+		Met:    pp.Rounds > 0 && pp.PeakRSS > 0 && pp.PeakRSS < stormRSSTarget,
+		Detail: fmt.Sprintf("peak %s MiB", mib(pp.PeakRSS)),
+	})
+	return v
+}
+
+func doneText(f stackFigures) string {
+	switch {
+	case f.Rounds == 0:
+		return "did not run"
+	case !f.AllOK:
+		return fmt.Sprintf("did not provision every phone (%d failed)", f.Failed)
+	}
+	return secs(f.Done) + " s"
+}
+
+// firstFailure is the smallest limit-search size at which phoneprov
+// failed a phone, or nil.
+func (r *stormReport) firstFailure() *stormRun {
+	for i := range r.Limit {
+		if _, ok := r.Limit[i].AllDone(); !ok {
+			return &r.Limit[i]
+		}
+	}
+	return nil
+}
+
+func runLine(run stormRun) []string {
+	done := "—"
+	if d, ok := run.AllDone(); ok {
+		done = secs(d)
+	}
+	row := []string{run.Stack, fmt.Sprint(run.Round), fmt.Sprint(run.Phones)}
+	if run.Err != nil && run.Sim.Phones == 0 {
+		return append(row, "error: "+firstLine(run.Err.Error()))
+	}
+	return append(row,
+		fmt.Sprint(run.Sim.Provisioned), fmt.Sprint(run.Sim.Kept), fmt.Sprint(run.Sim.Failed), done,
+		secs(run.Sim.Time.P50), secs(run.Sim.Time.P95), secs(run.Sim.LeaseTime.P95),
+		secs(run.CPU()), mib(run.PeakRSS()), secs(run.SimCPU), arpText(run.ARPTableFull))
+}
+
+func arpText(n int64) string {
+	if n < 0 {
+		return "?"
+	}
+	return fmt.Sprint(n)
+}
+
+var runHeader = []string{"stack", "round", "phones", "provisioned", "kept", "failed", "all done s", "p50 s", "p95 s", "lease p95 s", "server CPU s", "peak RSS MiB", "phonesim CPU s", "ARP table full"}
+
+// writeTable prints the results for the terminal.
+func (r *stormReport) writeTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "boot storm: %d phones, spread %s, seed %d\n", r.Opts.Phones, r.Opts.Spread, r.Opts.Seed)
+	fmt.Fprintln(tw, strings.Join(runHeader, "\t"))
+	for _, run := range r.Runs {
+		fmt.Fprintln(tw, strings.Join(runLine(run), "\t"))
+	}
+	tw.Flush()
+	pp, base := r.figures("phoneprov"), r.figures("baseline")
+	fmt.Fprintf(w, "\nbaseline / phoneprov: time %s, server CPU %s, peak RSS %s (above 1: phoneprov better)\n",
+		fmtRatio(ratioIf(base.AllOK && pp.AllOK, base.Done.Seconds(), pp.Done.Seconds())),
+		fmtRatio(costRatio(base.CPU.Seconds(), pp.CPU.Seconds())), fmtRatio(costRatio(float64(base.PeakRSS), float64(pp.PeakRSS))))
+	fmt.Fprintln(w, "\ntargets:")
+	for _, v := range r.verdicts() {
+		mark := "met   "
+		if !v.Met {
+			mark = "MISSED"
+		}
+		fmt.Fprintf(w, "  [%s] %s (%s)\n", mark, v.Target, v.Detail)
+	}
+	if len(r.Limit) > 0 {
+		fmt.Fprintln(w, "\nlimit search (phoneprov alone):")
+		for _, run := range r.Limit {
+			fmt.Fprintf(w, "  %s\n", limitText(run))
+		}
+		if f := r.firstFailure(); f == nil {
+			fmt.Fprintf(w, "  no failure up to %d phones\n", r.Limit[len(r.Limit)-1].Phones)
+		}
+	}
+	return nil
+}
+
+func ratioIf(ok bool, a, b float64) float64 {
+	if !ok {
+		return math.NaN()
+	}
+	return costRatio(a, b)
+}
+
+func limitText(run stormRun) string {
+	if run.Err != nil && run.Sim.Phones == 0 {
+		return fmt.Sprintf("%d phones: could not run: %s", run.Phones, firstLine(run.Err.Error()))
+	}
+	arp := ""
+	if run.ARPTableFull > 0 {
+		arp = fmt.Sprintf("; the host's neighbour table was full %d times (kernel drops)", run.ARPTableFull)
+	}
+	if d, ok := run.AllDone(); ok {
+		return fmt.Sprintf("%d phones: all provisioned in %s s, server CPU %s s, peak RSS %s MiB%s", run.Phones, secs(d), secs(run.CPU()), mib(run.PeakRSS()), arp)
+	}
+	return fmt.Sprintf("%d phones: %d FAILED (%s)%s; most common: %s", run.Phones, run.Sim.Failed, stepsText(run.Sim.FailedSteps), arp, strings.Join(run.Sim.reasons(3), "; "))
+}
+
+func stepsText(m map[string]int) string {
+	var parts []string
+	for k, n := range m {
+		parts = append(parts, fmt.Sprintf("%s %d", k, n))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ", ")
+}
+
+// writeMarkdownFile writes the report to dir/storm-YYYYMMDD-HHMMSS.md.
+func (r *stormReport) writeMarkdownFile(dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("report: %w", err)
+	}
+	var b strings.Builder
+	r.writeMarkdown(&b)
+	path := filepath.Join(dir, "storm-"+r.Started.Format("20060102-150405")+".md")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return "", fmt.Errorf("report: %w", err)
+	}
+	return path, nil
+}
+
+func (r *stormReport) writeMarkdown(b *strings.Builder) {
+	o := r.Opts
+	fmt.Fprintf(b, "# Boot storm: %d phones, phoneprov against dnsmasq + nginx + tftpd-hpa\n\n", o.Phones)
+	fmt.Fprintf(b, "Run %s on %d CPUs (%s), kernel %s, %s.\n\n", r.Started.Format(time.RFC3339), r.Machine.NProc, mdEscape(r.Machine.CPU), r.Machine.Kernel, r.Machine.Go)
+	fmt.Fprintf(b, "Command: `%s`\n\n", o.CommandLine)
+
+	b.WriteString("## Results\n\n")
+	b.WriteString("| " + strings.Join(runHeader, " | ") + " |\n|" + strings.Repeat("---|", len(runHeader)) + "\n")
+	for _, run := range r.Runs {
+		b.WriteString("| " + strings.Join(mdCells(runLine(run)), " | ") + " |\n")
+	}
+	pp, base := r.figures("phoneprov"), r.figures("baseline")
+	fmt.Fprintf(b, "\nBaseline / phoneprov (medians over rounds; above 1 means phoneprov does better): "+
+		"time until every phone is provisioned **%s**, server CPU **%s**, peak RSS **%s**.\n\n",
+		fmtRatio(ratioIf(base.AllOK && pp.AllOK, base.Done.Seconds(), pp.Done.Seconds())),
+		fmtRatio(costRatio(base.CPU.Seconds(), pp.CPU.Seconds())), fmtRatio(costRatio(float64(base.PeakRSS), float64(pp.PeakRSS))))
+
+	b.WriteString("### Targets\n\n")
+	for _, v := range r.verdicts() {
+		mark := "met"
+		if !v.Met {
+			mark = "**missed**"
+		}
+		fmt.Fprintf(b, "- %s: %s (%s)\n", v.Target, mark, v.Detail)
+	}
+
+	b.WriteString("\n### Servers, per storm\n\n| stack | round | server | CPU s | peak RSS MiB (tree, sampled) | VmHWM MiB (main process) |\n|---|---|---|---|---|---|\n")
+	for _, run := range r.Runs {
+		for _, s := range run.Servers {
+			fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s |\n", run.Stack, run.Round, s.Name, secs(s.CPU), mib(s.PeakRSS), mib(s.HWM))
+		}
+	}
+	b.WriteString("\n### What the phones saw\n\n| stack | round | HTTPS requests / MiB | HTTP requests / MiB | TFTP requests / KiB | DHCP sent / received | failed by step |\n|---|---|---|---|---|---|---|\n")
+	for _, run := range r.Runs {
+		p := run.Sim.Protocols
+		fmt.Fprintf(b, "| %s | %d | %d / %s | %d / %s | %d / %.1f | %d / %d | %s |\n", run.Stack, run.Round,
+			p["https"].Requests, mib(p["https"].Bytes), p["http"].Requests, mib(p["http"].Bytes), p["tftp"].Requests, float64(p["tftp"].Bytes)/1024,
+			run.Sim.DHCP["Sent"], run.Sim.DHCP["Received"], mdEscape(stepsText(run.Sim.FailedSteps)))
+	}
+	for _, run := range r.Runs {
+		if reasons := run.Sim.reasons(5); len(reasons) > 0 {
+			fmt.Fprintf(b, "\nFailures, %s round %d:\n\n", run.Stack, run.Round)
+			for _, s := range reasons {
+				fmt.Fprintf(b, "- %s\n", mdEscape(s))
+			}
+		}
+		if run.Err != nil {
+			fmt.Fprintf(b, "\n%s round %d could not complete: `%s`\n", run.Stack, run.Round, firstLine(run.Err.Error()))
+		}
+	}
+
+	if len(r.Limit) > 0 {
+		b.WriteString("\n## Where phoneprov first fails\n\nphoneprov alone, growing storms, each from a fresh data directory:\n\n")
+		for _, run := range r.Limit {
+			fmt.Fprintf(b, "- %s\n", mdEscape(limitText(run)))
+		}
+		if f := r.firstFailure(); f == nil {
+			fmt.Fprintf(b, "\nNo failure up to %d phones; larger sizes were not tried (`-limit`).\n", r.Limit[len(r.Limit)-1].Phones)
+		}
+	}
+
+	ping := "`no-ping` (dnsmasq's default ping check before each offer waits for an answer that a new phone never gives; `-dnsmasq-ping` keeps it)"
+	if o.DnsmasqPing {
+		ping = "dnsmasq's default ping check before each offer"
+	}
+	fmt.Fprintf(b, `
+## Method
+
+- One lab: two network namespaces joined by a veth pair, the server at %s%s, the phones leasing from %s-%s;
+  nothing else on the link. Both stacks run in the same lab, in the same benchmark run, one after the other
+  (alternating which goes first when there are several rounds), each from a fresh state (no leases, no inventory).
+- The phones: phonesim %d phones, seed %d (the same MACs and models for every storm), spread %s, mix %s.
+  Each phone does DHCP, then its files: a first boot trusts no certificate, so it takes its scripts and the CA
+  over HTTP, then the firmware over verified HTTPS, restarts (INIT-REBOOT), fetches its scripts over HTTPS and
+  backs up its settings with PUT. Cisco phones use TFTP. A phone fails when a step does not complete within its
+  retries or -timeout (%s). "All done" is the time from the storm's start until the last phone is provisioned.
+- phoneprov: DHCP (avaya, cisco, polycom presets) and files, one process.
+- Baseline: dnsmasq (%s) with the same classes and the same option 242/176 string, %s;
+  nginx (%s) for HTTP and HTTPS on 80, 443 and 411 with phoneprov's certificate, and WebDAV PUT under /backup/;
+  tftpd-hpa (%s). They serve the sample tree plus phoneprov's generated files rendered with
+  `+"`phoneprov render`"+` (%s) and phoneprov's CA as phoneprov-ca.pem.
+- The kernel's neighbour (ARP) table is shared by all namespaces of the host and holds %d dynamic entries
+  (net.ipv4.neigh.default.gc_thresh3). The server side needs one per phone: past that the kernel drops packets
+  to phones whatever the server does. %s "ARP table full" counts such drops during each storm; the lab
+  flushes learnt entries before each storm. An appliance serving more phones than that on one link needs the limit raised.
+- CPU: each server's cgroup (or /proc); memory: the peak of each server's process tree sampled every %s, and the
+  main process's VmHWM; a stack's memory is the sum of its servers' peaks. phonesim runs on the same CPUs and its
+  CPU time is shown: the phones' TLS work competes with the servers'.
+`, labServerIP, labPrefix, labPoolStart, r.PoolEnd, o.Phones, o.Seed, o.Spread, cmpOr(o.Mix, "phonesim's default"), o.Timeout,
+		r.Dnsmasq, ping, r.Machine.Nginx, r.Machine.TFTPD, strings.Join(r.Rendered, ", "), gcThresh3(), pinnedText(r.Pinned), sampleInterval)
+}
+
+func mdCells(cells []string) []string {
+	out := make([]string, len(cells))
+	for i, c := range cells {
+		out[i] = mdEscape(c)
+	}
+	return out
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func pinnedText(n int) string {
+	if n == 0 {
+		return "Here the server side learnt its entries by ARP (-pin-neighbours=false)."
+	}
+	return fmt.Sprintf("Here the %d pool addresses had permanent entries on the server side (they do not count against the limit), "+
+		"so the server sent to phones without ARP.", n)
+}

@@ -1,0 +1,338 @@
+package phone
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf16"
+
+	"github.com/phoneprov/phoneprov/cmd/phonesim/internal/avayaopt"
+	"github.com/phoneprov/phoneprov/cmd/phonesim/internal/fetch"
+	"github.com/phoneprov/phoneprov/cmd/phonesim/internal/model"
+	"github.com/phoneprov/phoneprov/cmd/phonesim/internal/script"
+)
+
+// avayaServers are the file-server parameters of the option string, which
+// the scripts may change with SET.
+type avayaServers struct {
+	https, http, tftp   []string // host names or addresses
+	httpsPort, httpPort int
+	httpDir, tftpDir    string
+	// httpsDir is TLSDIR; until it is set, HTTPDIR applies to HTTPS too.
+	httpsDir    string
+	httpsDirSet bool
+	// httpsDown and httpsNoTLS skip HTTPS for the rest of the boot: it did
+	// not answer, or its certificate is not trusted.
+	httpsDown, httpsNoTLS bool
+}
+
+// set applies one NAME=value from the option string or a SET.
+func (s *avayaServers) set(name, value string) {
+	port := func(v string, dst *int) {
+		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 && n < 65536 {
+			*dst = n
+		}
+	}
+	switch name {
+	case "HTTPSRVR":
+		s.http = splitList(value)
+	case "TLSSRVR":
+		s.https = splitList(value)
+	case "TFTPSRVR":
+		s.tftp = splitList(value)
+	case "HTTPPORT":
+		port(value, &s.httpPort)
+	case "TLSPORT":
+		port(value, &s.httpsPort)
+	case "HTTPDIR":
+		s.httpDir = value
+	case "TLSDIR":
+		s.httpsDir, s.httpsDirSet = value, true
+	case "TFTPDIR":
+		s.tftpDir = value
+	}
+}
+
+// avaya is one boot of an Avaya phone.
+func (b *boot) avaya(ctx context.Context) (outcome, error) {
+	m := b.p.Model
+	code := uint8(242)
+	if m.Family == model.Avaya4600 {
+		code = 176
+	}
+	srv := &avayaServers{httpsPort: m.DefaultTLSPort, httpPort: 80}
+	// A non-zero siaddr sets HTTPSRVR and TLSSRVR; the site-specific
+	// option, read after it, wins (reference: Avaya's precedence).
+	if ns := b.lease.NextServer; ns.IsValid() {
+		srv.http, srv.https = []string{ns.String()}, []string{ns.String()}
+	}
+	raw, ok := b.lease.Options[code]
+	var params avayaopt.Params
+	if ok {
+		var err error
+		if params, err = avayaopt.Parse(string(raw)); err != nil {
+			return outcome{}, failf(StepDHCP, "option %d: %v", code, err)
+		}
+		for _, name := range params.Names() {
+			v, _ := params.Get(name)
+			srv.set(name, v)
+		}
+	} else {
+		b.note("the DHCP reply had no option %d", code)
+	}
+	if len(srv.http)+len(srv.https)+len(srv.tftp) == 0 {
+		return outcome{}, failf(StepDHCP, "no file server: the reply had no option %d with HTTPSRVR/TLSSRVR/TFTPSRVR and no siaddr", code)
+	}
+
+	vars := map[string]string{
+		"MODEL4": m.Name, "MODEL": m.Name, "GROUP": b.p.Group, "SIG": m.Sig,
+		"MACADDR": model.MACHex(b.p.MAC), "BOOTNAME": b.p.appName,
+	}
+	step := StepScript
+	get := func(ctx context.Context, name string) ([]byte, error) {
+		b.p.setStep(step)
+		var buf limited
+		buf.max = maxTextFile
+		err := b.avayaGet(ctx, srv, name, &buf)
+		if errors.Is(err, fetch.ErrNotFound) {
+			return nil, fmt.Errorf("%w: %w", script.ErrNotFound, err)
+		}
+		return buf.buf, err
+	}
+
+	// The upgrade script.
+	first, err := get(ctx, m.UpgradeFile)
+	if err != nil {
+		return outcome{}, fail(StepScript, err)
+	}
+	step = StepSettings
+	interp := script.New(script.FetchFunc(get), script.Options{
+		CaseInsensitiveSEQ: m.CaseInsensitiveSEQ,
+		StopOnFailedGET:    m.StopOnFailedGET,
+		OnSet:              srv.set,
+	})
+	res, err := interp.Run(ctx, m.UpgradeFile, first, vars)
+	if err != nil {
+		return outcome{}, fail(StepSettings, err)
+	}
+	for _, w := range res.Warnings {
+		b.note("script: %s", w)
+	}
+	// J100 phones then ask for their own file, <mac>.txt (seen with a
+	// J129 against a third-party server).
+	if m.Family == model.AvayaJ100 {
+		own := model.MACHex(b.p.MAC) + ".txt"
+		body, err := get(ctx, own)
+		switch {
+		case err == nil:
+			more, err := interp.Run(ctx, own, body, res.Vars)
+			if err != nil {
+				return outcome{}, fail(StepSettings, err)
+			}
+			res.Vars = more.Vars
+		case errors.Is(err, script.ErrNotFound):
+		default:
+			return outcome{}, fail(StepSettings, err)
+		}
+	}
+
+	// Certificates to trust.
+	if err := b.avayaCerts(ctx, srv, res.Vars["TRUSTCERTS"]); err != nil {
+		return outcome{}, err
+	}
+
+	// Firmware.
+	if app := strings.TrimSpace(res.Vars["APPNAME"]); app != "" && !strings.EqualFold(app, b.p.appName) {
+		b.p.setStep(StepFirmware)
+		var d discard
+		if err := b.avayaGet(ctx, srv, app, &d); err != nil {
+			return outcome{}, fail(StepFirmware, err)
+		}
+		return b.install(app, model.FirmwareVersion(app)), nil
+	}
+
+	// Backup of the user's settings.
+	if bruri := strings.TrimSpace(res.Vars["BRURI"]); bruri != "" && m.BackupFile != "" {
+		if err := b.avayaBackup(ctx, bruri, res.Vars, params); err != nil {
+			return outcome{}, fail(StepBackup, err)
+		}
+	}
+	return outcome{state: Provisioned}, nil
+}
+
+// avayaGet fetches name: HTTPS from TLSSRVR first, then HTTP from
+// HTTPSRVR, then (4600/5600) TFTP from TFTPSRVR. HTTPS that does not
+// answer or whose certificate the phone does not trust is skipped for the
+// rest of this boot (until TRUSTCERTS are loaded).
+func (b *boot) avayaGet(ctx context.Context, srv *avayaServers, name string, w writerReset) error {
+	sources := func() []source {
+		var out []source
+		if !srv.httpsDown && !srv.httpsNoTLS {
+			dir := srv.httpDir
+			if srv.httpsDirSet {
+				dir = srv.httpsDir
+			}
+			for _, h := range srv.https {
+				out = append(out, source{fetch.HTTPS, net.JoinHostPort(h, strconv.Itoa(srv.httpsPort)), dir})
+			}
+		}
+		for _, h := range srv.http {
+			out = append(out, source{fetch.HTTP, net.JoinHostPort(h, strconv.Itoa(srv.httpPort)), srv.httpDir})
+		}
+		if b.p.Model.TFTP {
+			for _, h := range srv.tftp {
+				out = append(out, source{fetch.TFTP, net.JoinHostPort(h, strconv.Itoa(int(b.env.TFTPPort))), srv.tftpDir})
+			}
+		}
+		return out
+	}
+	onError := func(s source, err error) {
+		if s.proto != fetch.HTTPS {
+			return
+		}
+		switch {
+		case errors.Is(err, fetch.ErrUntrusted):
+			if !srv.httpsNoTLS {
+				b.note("HTTPS %s not trusted (%d certificates loaded): using HTTP", s.server, b.client.Trusted())
+			}
+			srv.httpsNoTLS = true
+		case errors.Is(err, fetch.ErrUnreachable):
+			if !srv.httpsDown {
+				b.note("HTTPS %s does not answer: using HTTP", s.server)
+			}
+			srv.httpsDown = true
+		}
+	}
+	return b.getFrom(ctx, name, sources, onError, w)
+}
+
+// avayaCerts fetches and loads the TRUSTCERTS files the phone does not
+// trust yet. A file the server does not have is noted, not fatal: the
+// phone goes on without it.
+func (b *boot) avayaCerts(ctx context.Context, srv *avayaServers, list string) error {
+	loaded := false
+	for _, name := range strings.Split(list, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		if _, ok := b.p.trusted[name]; ok {
+			continue
+		}
+		b.p.setStep(StepCerts)
+		buf := limited{max: maxTextFile}
+		err := b.avayaGet(ctx, srv, name, &buf)
+		if errors.Is(err, fetch.ErrNotFound) {
+			b.note("TRUSTCERTS %s not found", name)
+			continue
+		}
+		if err != nil {
+			return fail(StepCerts, err)
+		}
+		if err := b.client.Trust(buf.buf); err != nil {
+			return failf(StepCerts, "%s: %v", name, err)
+		}
+		b.p.trusted[name] = buf.buf
+		loaded = true
+	}
+	if loaded {
+		// Trusted now: HTTPS gets another chance.
+		srv.httpsNoTLS = false
+	}
+	return nil
+}
+
+// avayaBackup restores and then backs up the user's settings under BRURI,
+// as a phone does after it registers. Over HTTPS an Authorization header
+// (call server address : registration password) goes with the requests
+// when no TRUSTCERTS are loaded, or when BRAUTH=1.
+func (b *boot) avayaBackup(ctx context.Context, bruri string, vars map[string]string, params avayaopt.Params) error {
+	b.p.setStep(StepBackup)
+	u, err := url.Parse(bruri)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("BRURI %q is not an http(s) URL", bruri)
+	}
+	target := strings.TrimSuffix(bruri, "/") + "/" + fmt.Sprintf(b.p.Model.BackupFile, b.p.Ext)
+	header := http.Header{}
+	if u.Scheme == "https" && (b.client.Trusted() == 0 || strings.TrimSpace(vars["BRAUTH"]) == "1") {
+		callServer := b.lease.ServerID.String()
+		if cs := params.List("MCIPADD"); len(cs) > 0 {
+			callServer = cs[0]
+		} else if cs := splitList(vars["MCIPADD"]); len(cs) > 0 {
+			callServer = cs[0]
+		}
+		header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(callServer+":"+b.p.Password)))
+	}
+	// Restore first: a phone that has a backup reads it back. Both are
+	// tried FetchTries times with back-off, as a phone tries again later.
+	restore := func() error {
+		var old limited
+		old.max = maxTextFile
+		_, err := b.client.GetURL(ctx, target, header, &old)
+		if errors.Is(err, fetch.ErrNotFound) {
+			return nil
+		}
+		return err
+	}
+	if err := b.retry(ctx, restore); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	return b.retry(ctx, func() error {
+		_, err := b.client.Put(ctx, target, header, b.backupContent())
+		return err
+	})
+}
+
+// retry runs op up to FetchTries times, waiting FetchBackoff (doubling)
+// between tries.
+func (b *boot) retry(ctx context.Context, op func() error) error {
+	wait := b.env.FetchBackoff
+	var err error
+	for try := 1; try <= b.env.FetchTries; try++ {
+		if err = op(); err == nil || ctx.Err() != nil {
+			return err
+		}
+		if try < b.env.FetchTries {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(wait):
+			}
+			wait *= 2
+		}
+	}
+	return fmt.Errorf("after %d tries: %w", b.env.FetchTries, err)
+}
+
+// backupContent is the user-settings file: name=value lines; UTF-16LE with
+// a byte-order mark on the 1600.
+func (b *boot) backupContent() []byte {
+	text := fmt.Sprintf("SPEAKERSTAT=2\r\nCONTRAST=5\r\nRINGTONE=3\r\nEXT=%s\r\n", b.p.Ext)
+	if !b.p.Model.BackupUTF16 {
+		return []byte(text)
+	}
+	units := utf16.Encode([]rune(text))
+	out := make([]byte, 2, 2+2*len(units))
+	out[0], out[1] = 0xff, 0xfe
+	for _, u := range units {
+		out = append(out, byte(u), byte(u>>8))
+	}
+	return out
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, f := range strings.Split(v, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
