@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -192,9 +191,7 @@ func cmdPhones(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(phones)
+		return encodeJSON(stdout, phones)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "MAC\tADDRESS\tMODEL\tFIRMWARE\tSTATE\tLAST SEEN\tLAST FILE")
