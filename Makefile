@@ -39,6 +39,7 @@ bench-packages:
 # writes a Markdown report to $(RESULTS)/.
 bench: build bench-packages
 	$(GO) run ./cmd/phonebench -phoneprov $(BIN) -out $(RESULTS)
+	$(GO) run ./cmd/dhcpbench -phoneprov $(BIN) -out $(RESULTS)
 	$(GO) run ./cmd/phonebench -storm -phoneprov $(BIN) -phonesim $(SIM) -out $(RESULTS)
 
 # Static binaries and .deb packages (amd64, arm64, armhf) in dist/; see deploy/dist.sh.

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// writeMarkdown renders the whole report.
+func (r *report) writeMarkdown(b *strings.Builder) {
+	o := r.Opts
+	p := o.plan
+	sums := r.summaries()
+	fmt.Fprintf(b, "# DHCP benchmark: %s\n\n", strings.Join(o.Servers, ", "))
+	fmt.Fprintf(b, "%s, %d round(s). The highest DORA rate each server sustains with under %.2g %% of DORAs "+
+		"unanswered, found by stepping perfdhcp's rate; each step runs %s against a freshly started server "+
+		"with an empty lease database, %d simulated clients.\n\n",
+		r.Stamp.Format("2006-01-02 15:04:05 MST"), o.Rounds, o.MaxLoss*100, o.Period, o.Clients)
+
+	b.WriteString("## Results\n\n")
+	mdTable(b, summaryHeader(o), func(row func(...string)) {
+		for _, s := range sums {
+			row(summaryRow(s)...)
+		}
+	})
+	b.WriteString("\nDORA/s: the highest rate asked of perfdhcp that passed (median over rounds, the lower one for an even count; each round in brackets). " +
+		"Loss, CPU s and CPU µs/DORA are from that passing trial: CPU is the server's utime+stime over the perfdhcp run, " +
+		"per completed DORA. Peak RSS: the highest VmHWM in any trial or fill. Leases held / RSS held: a fresh server filled " +
+		"at 80 % of its best rate until it held the target, then left idle; VmRSS after that.\n\n")
+
+	if pp, ok := find(sums, "phoneprov"); ok {
+		k, _ := find(sums, "kea")
+		d, _ := find(sums, "dnsmasq")
+		b.WriteString("## Targets (issue 3)\n\n")
+		mdTable(b, []string{"target", "measured", "verdict"}, func(row func(...string)) {
+			for _, t := range r.targets() {
+				row(t.Want, t.Got, "**"+t.Verdict+"**")
+			}
+		})
+		b.WriteString("\n## Ratios (>1 = phoneprov better)\n\n")
+		mdTable(b, []string{"figure", "vs Kea", "vs dnsmasq", "computed as"}, func(row func(...string)) {
+			for _, c := range compare(pp, k, d) {
+				row(c.What, c.Kea, c.Dnsm, c.HowToRead)
+			}
+		})
+		b.WriteString("\nMemory ratios are n/a for a server that did not reach the lease target in the fill time.\n\n")
+	}
+
+	b.WriteString("## Durability\n\n")
+	b.WriteString("How each server stores a lease, and what `strace` showed for " + fmt.Sprint(durabilityProbes) +
+		" DORAs sent one at a time to the filled server: an ACK counts as durable when an fsync/fdatasync of the lease " +
+		"file completed between the OFFER and the ACK.\n\n")
+	mdTable(b, []string{"server", "lease storage", "trace"}, func(row func(...string)) {
+		for _, s := range sums {
+			st := setupOf(r.Setups, s.Name).Storage
+			got := "not traced"
+			switch {
+			case s.Pick.TraceErr != "":
+				got = "failed: " + s.Pick.TraceErr
+			case s.Pick.TraceFile != "":
+				got = s.Pick.Durability.describe() + " (`" + s.Pick.TraceFile + "`)"
+			}
+			row(s.Name, st, got)
+		}
+	})
+
+	b.WriteString("\n## Method\n\n")
+	fmt.Fprintf(b, "- Lab: two network namespaces joined by a veth pair; server %s, perfdhcp %s. perfdhcp acts as a relay agent "+
+		"(giaddr %s, port 67), so every server answers relayed traffic. Only %s is used.\n", p.ServerAddr, p.ClientAddr, p.ClientAddr.Addr(), p.Subnet)
+	fmt.Fprintf(b, "- Same work for all: pool %s–%s (%d addresses), lease time %s, router %s, and for vendor class `%s` option 242 = `%s`. "+
+		"Before every trial a probe DORA (vendor class set, 242 requested) must get exactly that 242 string in the OFFER and the ACK, "+
+		"that lease time and router, or the run stops.\n", p.PoolStart, p.PoolEnd, p.poolSize(), p.LeaseTime, p.ServerAddr.Addr(), p.VendorClass, p.option242())
+	fmt.Fprintf(b, "- No address probing before an offer anywhere: phoneprov `address_check = \"off\"`, dnsmasq `no-ping`, Kea has none. "+
+		"Per-packet logging off everywhere (phoneprov `warn`, Kea `WARN`, dnsmasq `quiet-dhcp`).\n")
+	fmt.Fprintf(b, "- perfdhcp: `%s %s` (rate and period vary). Option 60 is the vendor class; `-o 55,f2` adds 242 to the parameter request list.\n",
+		o.Perfdhcp, joinArgs(perfRun{Iface: "IFACE", Server: p.ServerAddr.Addr(), Rate: 1000, Clients: o.Clients, Period: o.Period, VendorClass: p.VendorClass}.args()))
+	fmt.Fprintf(b, "- Loss = 1 − ACKs received / DISCOVERs sent (a missing OFFER or a missing ACK both count; perfdhcp's drop time is 1 s). "+
+		"A trial passes with loss under %.2g %% and perfdhcp sending at least %.0f %% of the DISCOVERs asked for (else the load generator, "+
+		"which shares the %d cores, was the limit).\n", o.MaxLoss*100, clientKeptUp*100, r.Machine.NProc)
+	fmt.Fprintf(b, "- Search: start at %d/s, double while passing (halve while failing), then %d bisection steps; at most %d rates or %s per server and round. "+
+		"A failing rate is tried %d more time(s), each on a fresh server, and fails only if every attempt does (one-off failures come from other load on the machine). "+
+		"perfdhcp waits %s after the period for answers in flight (-W). "+
+		"Servers run one after another in one lab%s.\n", o.StartRate, o.Bisect, o.MaxTrials, o.Budget, o.Retries, exitWait,
+		map[bool]string{true: ", the order reversed every other round", false: ""}[o.Rounds > 1])
+	fmt.Fprintf(b, "- Memory: VmRSS/VmHWM (and RssAnon/RssFile: a memory-mapped lease database counts in RSS as file pages) from /proc/PID/status. "+
+		"Fill: a fresh server gets %d new clients at 80 %% of its best rate (perfdhcp -n/-R with its own MAC template), and as many more as were lost, "+
+		"until it holds them or %s pass; then %s idle.\n", o.HoldLeases, o.HoldTime, o.Settle)
+	fmt.Fprintf(b, "- perfdhcp numbers its clients 0..R-1 and uses them in order, so a trial of rate × %s DORAs over %d clients meets new clients first and, past %d DORAs, the same ones again (they get their lease back).\n",
+		o.Period, o.Clients, o.Clients)
+	b.WriteString("- Server and perfdhcp share the machine's cores; nothing is pinned.\n\n")
+
+	b.WriteString("## Trials\n\n")
+	mdTable(b, []string{"server", "round", "asked/s", "done/s", "DISCOVER sent", "ACKs", "loss %", "avg OFFER ms", "avg ACK ms",
+		"CPU s", "RSS MiB", "HWM MiB", "leases", "result"}, func(row func(...string)) {
+		for _, run := range r.Runs {
+			for _, t := range run.Trials {
+				row(run.Name, fmt.Sprint(run.Round+1), fmt.Sprint(t.Rate), fmt.Sprintf("%.0f", t.Perf.done(o.Period)),
+					fmt.Sprint(t.Perf.DO.Sent), fmt.Sprint(t.Perf.RA.Received), fmt.Sprintf("%.2f", t.Perf.loss()*100),
+					fmt.Sprintf("%.2f", t.Perf.DO.AvgDelayMS), fmt.Sprintf("%.2f", t.Perf.RA.AvgDelayMS),
+					fmt.Sprintf("%.2f", t.CPU.Seconds()), mib(t.Mem.RSS), mib(t.Mem.HWM), fmt.Sprint(t.Leases), verdictWord(t))
+			}
+		}
+	})
+	b.WriteString("\n")
+	for _, run := range r.Runs {
+		if run.Search.Stopped != "" {
+			fmt.Fprintf(b, "- %s round %d: search ended early: %s.\n", run.Name, run.Round+1, run.Search.Stopped)
+		}
+	}
+
+	b.WriteString("\n## Fill\n\n")
+	mdTable(b, []string{"server", "round", "rate/s", "leases held", "took", "RSS MiB right after", "HWM MiB",
+		"RSS MiB after idle", "of which anon", "of which file"}, func(row func(...string)) {
+		for _, run := range r.Runs {
+			h := run.Hold
+			row(run.Name, fmt.Sprint(run.Round+1), fmt.Sprint(h.Rate), fmt.Sprint(h.Leases), h.Took.Round(time.Second).String(),
+				mib(h.Busy.RSS), mib(h.Busy.HWM), mib(h.Settled.RSS), mib(h.Settled.Anon), mib(h.Settled.File))
+		}
+	})
+
+	m := r.Machine
+	b.WriteString("\n## Machine\n\n")
+	fmt.Fprintf(b, "- %d CPUs: %s; memory %s\n- kernel %s\n- load average at the start: %s\n- lease files on %s\n- dhcpbench built with %s\n- %s\n- strace: %s\n",
+		m.NProc, m.CPU, m.MemTotal, m.Kernel, m.Load, m.WorkFS, m.Go, m.Perfdhcp, m.Strace)
+	for _, s := range r.Setups {
+		fmt.Fprintf(b, "- %s: %s\n", s.Name, s.Version)
+	}
+
+	b.WriteString("\n## Commands and configurations\n\n")
+	fmt.Fprintf(b, "```\ndhcpbench %s\n```\n\n", joinArgs(o.Args))
+	b.WriteString("Each server runs as `ip netns exec SERVER-NS COMMAND`, in a fresh directory per trial (DIR below); IFACE is the veth end.\n\n")
+	for _, s := range r.Setups {
+		fmt.Fprintf(b, "### %s\n\n```\n%s\n```\n\n```\n%s```\n\n", s.Name, s.Command, s.Config)
+	}
+	fmt.Fprintf(b, "## Artifacts\n\n`%s`: every perfdhcp output, the strace traces%s.\n",
+		r.Artifacts, map[bool]string{true: ", phoneprov's CPU profile (taken at its best rate while it held the fill's leases, the load coming from those same clients) and heap profile (`go tool pprof -top BIN FILE`)", false: ""}[o.Pprof > 0])
+}
+
+// setupOf returns the setup of a server.
+func setupOf(setups []setup, name string) setup {
+	for _, s := range setups {
+		if s.Name == name {
+			return s
+		}
+	}
+	return setup{}
+}
+
+// mdTable writes a Markdown table; fill calls row once per row. Pipes in
+// cells are escaped.
+func mdTable(b *strings.Builder, header []string, fill func(row func(...string))) {
+	row := func(cells ...string) {
+		esc := make([]string, len(cells))
+		for i, c := range cells {
+			esc[i] = strings.ReplaceAll(c, "|", `\|`)
+		}
+		fmt.Fprintf(b, "| %s |\n", strings.Join(esc, " | "))
+	}
+	row(header...)
+	sep := make([]string, len(header))
+	for i := range sep {
+		sep[i] = "---"
+	}
+	fmt.Fprintf(b, "|%s|\n", strings.Join(sep, "|"))
+	fill(row)
+}
+
+// joinArgs renders arguments for a shell, quoting those that need it.
+func joinArgs(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t\"'$\\|&;<>()*?[]#~`") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		out[i] = a
+	}
+	return strings.Join(out, " ")
+}

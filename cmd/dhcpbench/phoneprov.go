@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// phoneprovAdmin is where phoneprov's admin listener (metrics, pprof) binds
+// inside the server namespace.
+const phoneprovAdmin = "127.0.0.1:9167"
+
+// phoneprovDaemon runs `phoneprov serve` with DHCP on the lab link and the
+// file servers off.
+type phoneprovDaemon struct {
+	bin  string
+	plan plan
+}
+
+func (phoneprovDaemon) Name() string { return "phoneprov" }
+
+func (d phoneprovDaemon) Version(ctx context.Context) string {
+	return firstLineOf(ctx, d.bin, "version")
+}
+
+func (d phoneprovDaemon) Storage() string {
+	return "bbolt file `leases.db`; each lease is committed and fdatasync'd before its ACK is sent " +
+		"(group commit: the leases that arrive during one fsync share the next)"
+}
+
+func (d phoneprovDaemon) Prepare(dir, iface string) (launch, error) {
+	cfg := filepath.Join(dir, "phoneprov.toml")
+	for _, sub := range []string{"data", "locks"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			return launch{}, fmt.Errorf("phoneprov: %w", err)
+		}
+	}
+	if err := os.WriteFile(cfg, []byte(renderPhoneprov(d.plan, iface, dir)), 0o644); err != nil {
+		return launch{}, fmt.Errorf("phoneprov: write config: %w", err)
+	}
+	return launch{
+		Argv:       []string{d.bin, "serve", "-c", cfg},
+		ConfigPath: cfg,
+		LeaseFile:  filepath.Join(dir, "data", "leases.db"),
+	}, nil
+}
+
+// Leases reads the assigned-address gauge from the admin listener.
+func (d phoneprovDaemon) Leases(ctx context.Context, in *instance) (int, error) {
+	body, err := nsGet(ctx, in.ns, "http://"+phoneprovAdmin+"/metrics", 10*time.Second)
+	if err != nil {
+		return 0, fmt.Errorf("phoneprov leases: %w", err)
+	}
+	return assignedFromMetrics(string(body))
+}
+
+// renderPhoneprov writes the phoneprov configuration: DHCP on iface with
+// the plan's pool and lease time, the avaya preset, address checks off
+// (like Kea, which has none, and dnsmasq with no-ping), logging at warn
+// (the peers log no per-packet lines either), HTTP, HTTPS and TFTP off.
+func renderPhoneprov(p plan, iface, dir string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# phoneprov under dhcpbench: DHCP only, on the lab link.\n")
+	fmt.Fprintf(&b, "data_dir = %q\n\n", filepath.Join(dir, "data"))
+	fmt.Fprintf(&b, "[log]\nlevel = \"warn\"\n\n")
+	fmt.Fprintf(&b, "[admin]\nlisten = %q\n\n", phoneprovAdmin)
+	for _, s := range []string{"http", "https", "tftp"} {
+		fmt.Fprintf(&b, "[fileserve.%s]\nenabled = false\n\n", s)
+	}
+	fmt.Fprintf(&b, "[dhcp]\nenabled = true\n")
+	fmt.Fprintf(&b, "lock_dir = %q\n", filepath.Join(dir, "locks"))
+	fmt.Fprintf(&b, "lease_time = %q\n", p.LeaseTime.String())
+	fmt.Fprintf(&b, "address_check = \"off\"\n\n")
+	fmt.Fprintf(&b, "[[dhcp.subnet]]\ncidr = %q\ninterface = %q\nrouters = [%q]\n\n",
+		p.Subnet.String(), iface, p.ServerAddr.Addr().String())
+	fmt.Fprintf(&b, "[[dhcp.subnet.pool]]\nstart = %q\nend = %q\n\n", p.PoolStart.String(), p.PoolEnd.String())
+	fmt.Fprintf(&b, "[[dhcp.class]]\npreset = \"avaya\"\ncall_servers = [%q]\n", p.CallServer.String())
+	return b.String()
+}
+
+// assignedFromMetrics sums phoneprov_dhcp_pool_addresses{state="assigned"}
+// over all pools in a Prometheus text exposition.
+func assignedFromMetrics(text string) (int, error) {
+	const metric = "phoneprov_dhcp_pool_addresses{"
+	total, found := 0, false
+	sc := bufio.NewScanner(strings.NewReader(text))
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, metric) || !strings.Contains(line, `state="assigned"`) {
+			continue
+		}
+		end := strings.LastIndexByte(line, '}')
+		v, err := strconv.ParseFloat(strings.TrimSpace(line[end+1:]), 64)
+		if err != nil {
+			return 0, fmt.Errorf("metrics: %q: %w", line, err)
+		}
+		total += int(v)
+		found = true
+	}
+	if err := sc.Err(); err != nil {
+		return 0, fmt.Errorf("metrics: %w", err)
+	}
+	if !found {
+		return 0, fmt.Errorf("metrics: no %sstate=\"assigned\"} sample", metric)
+	}
+	return total, nil
+}

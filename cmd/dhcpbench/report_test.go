@@ -1,0 +1,53 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestReportRenders(t *testing.T) {
+	o, err := parseOptions([]string{"-rounds", "2"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Strace = "/usr/bin/strace"
+	r := &report{
+		Opts: o, Stamp: time.Date(2026, 11, 25, 16, 30, 0, 0, time.UTC), Artifacts: "out/dhcp-20261125-163000",
+		Machine: machine{NProc: 2, CPU: "test cpu", Kernel: "6.1", WorkFS: "ext4"},
+		Setups:  []setup{{Name: "kea", Version: "kea-dhcp4 2.2.0", Command: "kea-dhcp4 -c DIR/k.json", Config: "{}\n", Storage: "memfile | CSV"}},
+		Runs: []serverRun{
+			fakeRun("phoneprov", 0, 4000, time.Second, 40<<20, 50<<20, 50000, true),
+			fakeRun("kea", 0, 7000, time.Second, 30<<20, 30<<20, 50000, false),
+			fakeRun("kea", 1, 6000, time.Second, 30<<20, 30<<20, 50000, false),
+			fakeRun("phoneprov", 1, 5000, time.Second, 40<<20, 50<<20, 50000, true),
+		},
+	}
+	var table strings.Builder
+	if err := r.writeTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	// With an even number of rounds the lower median is taken.
+	for _, want := range []string{"phoneprov  4000 [4000 5000]", "kea        6000 [7000 6000]", "MISS", "yes (5/5)", "no (0/5)"} {
+		if !strings.Contains(table.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, table.String())
+		}
+	}
+	var md strings.Builder
+	r.writeMarkdown(&md)
+	for _, want := range []string{"# DHCP benchmark", "## Targets (issue 3)", "| memfile \\| CSV |", "**MISS**", "```\nkea-dhcp4 -c DIR/k.json\n```", "## Trials"} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("markdown lacks %q", want)
+		}
+	}
+	if got := len(r.missed()); got != 1 {
+		t.Errorf("%d targets missed, want 1 (the rate)", got)
+	}
+}
+
+func TestJoinArgs(t *testing.T) {
+	got := joinArgs([]string{"-o", "60,6363", "", "a b", "it's"})
+	if want := `-o 60,6363 '' 'a b' 'it'\''s'`; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+)
+
+// summary is one server's figures over all rounds: the median round's
+// figures, and the peak memory over every round.
+type summary struct {
+	Name    string
+	Rates   []int       // best rate of each round, in round order
+	Pick    serverRun   // the round with the median best rate
+	Best    trialResult // that round's passing trial at its best rate
+	HasBest bool
+	PeakHWM int64 // highest VmHWM seen in any trial or fill
+}
+
+// Rate is the median best rate.
+func (s summary) Rate() int { return s.Pick.Search.Best }
+
+// summarize gathers the runs of one server; ok is false if it has none.
+func summarize(runs []serverRun, name string) (summary, bool) {
+	var mine []serverRun
+	for _, r := range runs {
+		if r.Name == name {
+			mine = append(mine, r)
+		}
+	}
+	if len(mine) == 0 {
+		return summary{}, false
+	}
+	s := summary{Name: name}
+	for _, r := range mine {
+		s.Rates = append(s.Rates, r.Search.Best)
+		for _, t := range r.Trials {
+			s.PeakHWM = max(s.PeakHWM, t.Mem.HWM)
+		}
+		s.PeakHWM = max(s.PeakHWM, r.Hold.Busy.HWM, r.Hold.Settled.HWM)
+	}
+	sorted := slices.Clone(mine)
+	slices.SortStableFunc(sorted, func(a, b serverRun) int { return a.Search.Best - b.Search.Best })
+	s.Pick = sorted[(len(sorted)-1)/2]
+	s.Best, s.HasBest = s.Pick.best()
+	return s, true
+}
+
+// ratio is a/b as text, or "n/a" when either is missing.
+func ratio(a, b float64) string {
+	if a <= 0 || b <= 0 {
+		return "n/a"
+	}
+	return strconv.FormatFloat(a/b, 'f', 2, 64)
+}
+
+// comparison is one row of the ratio table: >1 always means phoneprov is
+// better.
+type comparison struct {
+	What      string
+	Kea, Dnsm string
+	HowToRead string
+}
+
+// compare computes phoneprov's ratios against the peers that ran.
+func compare(p, k, d summary) []comparison {
+	rate := func(s summary) float64 { return float64(s.Rate()) }
+	cpu := func(s summary) float64 {
+		if !s.HasBest {
+			return 0
+		}
+		return float64(s.Best.cpuPerExchange())
+	}
+	held := func(s summary) float64 {
+		if !s.Pick.Hold.reached() {
+			return 0 // memory for fewer leases does not compare
+		}
+		return float64(s.Pick.Hold.Settled.RSS)
+	}
+	peak := func(s summary) float64 { return float64(s.PeakHWM) }
+	return []comparison{
+		{"DORA rate at < limit loss", ratio(rate(p), rate(k)), ratio(rate(p), rate(d)), "phoneprov / peer"},
+		{"CPU per DORA at best rate", ratio(cpu(k), cpu(p)), ratio(cpu(d), cpu(p)), "peer / phoneprov"},
+		{"RSS holding the target leases", ratio(held(k), held(p)), ratio(held(d), held(p)), "peer / phoneprov"},
+		{"peak RSS (VmHWM)", ratio(peak(k), peak(p)), ratio(peak(d), peak(p)), "peer / phoneprov"},
+	}
+}
+
+// target is one of the targets with its verdict.
+type target struct {
+	Want    string
+	Got     string
+	Verdict string // PASS, MISS or NOT CHECKED
+}
+
+// rssLimit is the memory target.
+const rssLimit = 60 << 20
+
+// targets judges phoneprov against the targets.
+func targets(p, k summary, haveKea bool, o options) []target {
+	holdTarget, traced := o.HoldLeases, o.Strace != ""
+	var ts []target
+	rt := target{Want: "DORA rate at least Kea's (same pool, lease time, option 242, under the loss limit)", Verdict: "NOT CHECKED"}
+	if haveKea {
+		rt.Got = fmt.Sprintf("phoneprov %d/s, Kea %d/s (ratio %s)", p.Rate(), k.Rate(), ratio(float64(p.Rate()), float64(k.Rate())))
+		rt.Verdict = verdict(p.Rate() > 0 && p.Rate() >= k.Rate())
+	} else {
+		rt.Got = "Kea was not run"
+	}
+	ts = append(ts, rt)
+
+	dt := target{Want: "every lease durable (fsync'd) before its ACK", Verdict: "NOT CHECKED", Got: "not traced (strace missing or -strace \"\")"}
+	switch {
+	case p.Pick.TraceErr != "":
+		dt.Got = "trace failed: " + p.Pick.TraceErr
+	case traced && p.Pick.TraceFile != "":
+		dt.Got = p.Pick.Durability.describe()
+		dt.Verdict = verdict(p.Pick.Durability.durable())
+	}
+	ts = append(ts, dt)
+
+	mt := target{Want: fmt.Sprintf("RSS under %d MiB holding %d leases", rssLimit>>20, holdTarget), Verdict: "NOT CHECKED", Got: "no fill (-hold-leases 0)"}
+	if h := p.Pick.Hold; holdTarget > 0 {
+		mt.Got = fmt.Sprintf("%s MiB VmRSS (%s anon + %s file) holding %d leases after %s idle (%s MiB right after filling; peak VmHWM %s MiB)",
+			mib(h.Settled.RSS), mib(h.Settled.Anon), mib(h.Settled.File), h.Leases, o.Settle, mib(h.Busy.RSS), mib(h.Busy.HWM))
+		mt.Verdict = verdict(h.reached() && h.Settled.RSS < rssLimit)
+		if !h.reached() {
+			mt.Got = fmt.Sprintf("held only %d of %d leases within the fill time; %s MiB VmRSS", h.Leases, h.Target, mib(h.Settled.RSS))
+		}
+	}
+	ts = append(ts, mt)
+	return ts
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "MISS"
+}

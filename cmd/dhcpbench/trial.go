@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// clientKeptUp is the share of the asked-for DISCOVERs perfdhcp must have
+// sent for a trial to count: below it, the load generator (which shares
+// the machine's cores with the server) was the limit, not the server.
+const clientKeptUp = 0.95
+
+// trialResult is one perfdhcp run against a freshly started server.
+type trialResult struct {
+	Rate          int           // DORAs per second asked for
+	Perf          perfResult    // what perfdhcp saw
+	CPU           time.Duration // server CPU time during the run
+	Mem           memory        // server memory at the end of the run
+	Leases        int           // leases held at the end; -1 if unknown
+	ClientLimited bool          // perfdhcp sent under clientKeptUp of the DISCOVERs asked for
+	Pass          bool          // loss under the limit and the client kept up
+	Output        string        // perfdhcp's output file, relative to the artifacts
+}
+
+// cpuPerExchange is the server CPU time per completed DORA.
+func (t trialResult) cpuPerExchange() time.Duration {
+	if t.Perf.RA.Received == 0 {
+		return 0
+	}
+	return t.CPU / time.Duration(t.Perf.RA.Received)
+}
+
+// judge decides whether a trial passes: fewer than maxLoss of the DORAs
+// started went unanswered, and perfdhcp managed to start nearly all the
+// DORAs asked for.
+func judge(t trialResult, period time.Duration, maxLoss float64) trialResult {
+	want := float64(t.Rate) * period.Seconds()
+	t.ClientLimited = float64(t.Perf.DO.Sent) < clientKeptUp*want
+	t.Pass = !t.ClientLimited && t.Perf.loss() < maxLoss
+	return t
+}
+
+// trial starts d afresh, runs perfdhcp at rate for the trial period, and
+// measures the server's CPU time over the run and its memory at the end.
+// attempt (0 for the first) tells retries at the same rate apart.
+func (b *bench) trial(ctx context.Context, d daemon, round, rate, attempt int) (trialResult, error) {
+	label := fmt.Sprintf("%s-r%d-%d", d.Name(), round+1, rate)
+	if attempt > 0 {
+		label += fmt.Sprintf("-retry%d", attempt)
+	}
+	in, err := b.startInstance(ctx, d, label)
+	if err != nil {
+		return trialResult{}, err
+	}
+	defer b.sup.stop(in.proc)
+	cpu0, err := readCPU(in.proc.pid())
+	if err != nil {
+		return trialResult{}, err
+	}
+	run := b.perfRun(rate, b.opts.Clients, b.opts.Period)
+	perf, out, err := runPerfdhcp(ctx, b.lab.client, b.opts.Perfdhcp, run)
+	name := label + "-perfdhcp.txt"
+	_ = os.WriteFile(filepath.Join(b.art, name), []byte("perfdhcp "+joinArgs(run.args())+"\n\n"+out), 0o644)
+	if err != nil {
+		return trialResult{}, fmt.Errorf("%s at %d/s: %w", d.Name(), rate, err)
+	}
+	if err := in.alive(); err != nil {
+		return trialResult{}, fmt.Errorf("%s at %d/s: %w", d.Name(), rate, err)
+	}
+	res := trialResult{Rate: rate, Perf: perf, Output: name, Leases: -1}
+	cpu1, err := readCPU(in.proc.pid())
+	if err != nil {
+		return trialResult{}, err
+	}
+	res.CPU = cpu1 - cpu0
+	if res.Mem, err = readMemory(in.proc.pid()); err != nil {
+		return trialResult{}, err
+	}
+	if n, err := d.Leases(ctx, in); err == nil {
+		res.Leases = n
+	}
+	return judge(res, b.opts.Period, b.opts.MaxLoss), nil
+}
+
+// perfRun is the perfdhcp run the lab and options call for.
+func (b *bench) perfRun(rate, clients int, period time.Duration) perfRun {
+	return perfRun{
+		Iface:       b.lab.clientIf,
+		Server:      b.opts.plan.ServerAddr.Addr(),
+		Rate:        rate,
+		Clients:     clients,
+		Period:      period,
+		VendorClass: b.opts.plan.VendorClass,
+	}
+}
