@@ -34,3 +34,7 @@ fi
 trap '[[ $created_policy -eq 1 ]] && rm -f "$policy"' EXIT
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The benchmarks start their own Kea; keep the packaged one from starting at boot.
+if [[ " ${missing[*]} " == *" kea-dhcp4-server "* ]] && command -v systemctl >/dev/null; then
+  systemctl disable --now kea-dhcp4-server.service >/dev/null 2>&1 || true
+fi
