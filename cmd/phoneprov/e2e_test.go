@@ -27,33 +27,12 @@ import (
 // know the phone. Every step is logged: `go test -v -run EndToEnd` prints
 // what a phone sees.
 func TestPhoneBootsEndToEnd(t *testing.T) {
-	if err := netlab.Available(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
 	udhcpc := requireTestTool(t, "udhcpc")
 	curl := requireTestTool(t, "curl")
 	bin := buildBinary(t)
 
-	lab := netlab.New()
-	t.Cleanup(func() { lab.Close() })
-	srv, err := lab.Namespace("appliance")
-	if err != nil {
-		t.Fatal(err)
-	}
-	phone, err := lab.Namespace("phone")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srvIf, phoneIf, err := lab.Veth(srv, phone)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.AddAddr(srvIf, netip.MustParsePrefix("198.18.0.1/24")); err != nil {
-		t.Fatal(err)
-	}
+	lab := netlab.NewPair(t, "appliance", "phone", netip.MustParsePrefix("198.18.0.1/24"), netip.Prefix{})
+	srv, phone, srvIf, phoneIf := lab.A, lab.B, lab.AIf, lab.BIf
 	mac, _ := net.ParseMAC("c8:1f:ea:83:e8:5a")
 	if err := phone.SetMAC(phoneIf, mac); err != nil {
 		t.Fatal(err)

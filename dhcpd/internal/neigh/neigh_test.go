@@ -3,7 +3,6 @@ package neigh
 import (
 	"net"
 	"net/netip"
-	"os"
 	"testing"
 
 	"github.com/vishvananda/netlink"
@@ -13,29 +12,9 @@ import (
 )
 
 func TestSetPutsAnEntryInTheNamespace(t *testing.T) {
-	if err := netlab.Available(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
-	lab := netlab.New()
-	t.Cleanup(func() { lab.Close() })
-	a, err := lab.Namespace("a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := lab.Namespace("b")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ea, _, err := lab.Veth(a, b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.AddAddr(ea, netip.MustParsePrefix("198.18.230.1/24")); err != nil {
-		t.Fatal(err)
-	}
+	p := netlab.NewPair(t, "a", "b", netip.MustParsePrefix("198.18.230.1/24"), netip.Prefix{})
+	a, ea := p.A, p.AIf
+	var err error
 	mac := net.HardwareAddr{0x00, 0x04, 0x0d, 0x01, 0x02, 0x03}
 	ip := netip.MustParseAddr("198.18.230.50")
 	var found bool

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"net/netip"
-	"os"
 	"testing"
 	"time"
 
@@ -12,32 +11,9 @@ import (
 )
 
 func TestProbesTellUsedFromFree(t *testing.T) {
-	if err := netlab.Available(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
-	lab := netlab.New()
-	t.Cleanup(func() { lab.Close() })
-	srv, err := lab.Namespace("srv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	host, err := lab.Namespace("host")
-	if err != nil {
-		t.Fatal(err)
-	}
-	es, eh, err := lab.Veth(srv, host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.AddAddr(es, netip.MustParsePrefix("198.18.220.1/24")); err != nil {
-		t.Fatal(err)
-	}
-	if err := host.AddAddr(eh, netip.MustParsePrefix("198.18.220.7/24")); err != nil {
-		t.Fatal(err)
-	}
+	p := netlab.NewPair(t, "srv", "host", netip.MustParsePrefix("198.18.220.1/24"), netip.MustParsePrefix("198.18.220.7/24"))
+	srv, es := p.A, p.AIf
+	var err error
 	var arp *ARP
 	var icmp *ICMP
 	err = srv.Do(func() error {

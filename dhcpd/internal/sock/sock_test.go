@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -37,32 +36,9 @@ func TestLockIsExclusive(t *testing.T) {
 // TestReadReportsInterfaceAndDestination binds a device socket inside a
 // namespace and checks what Read says about a packet sent to it.
 func TestReadReportsInterfaceAndDestination(t *testing.T) {
-	if err := netlab.Available(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
-	lab := netlab.New()
-	t.Cleanup(func() { lab.Close() })
-	a, err := lab.Namespace("a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := lab.Namespace("b")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ea, eb, err := lab.Veth(a, b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.AddAddr(ea, netip.MustParsePrefix("198.18.210.1/24")); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.AddAddr(eb, netip.MustParsePrefix("198.18.210.2/24")); err != nil {
-		t.Fatal(err)
-	}
+	p := netlab.NewPair(t, "a", "b", netip.MustParsePrefix("198.18.210.1/24"), netip.MustParsePrefix("198.18.210.2/24"))
+	a, b, ea := p.A, p.B, p.AIf
+	var err error
 	var conn *Conn
 	var index int
 	err = a.Do(func() error {
