@@ -83,10 +83,10 @@ func BenchmarkDORAMemory(b *testing.B) {
 	}
 }
 
-// BenchmarkDORABolt runs many workers against the bbolt store, so leases
-// share group commits as they do in the server.
-func BenchmarkDORABolt(b *testing.B) {
-	store, err := leases.OpenBolt(filepath.Join(b.TempDir(), "leases.db"), leases.BoltOptions{})
+// BenchmarkDORAJournal runs many workers against the lease journal, so
+// leases share group commits as they do in the server.
+func BenchmarkDORAJournal(b *testing.B) {
+	store, err := leases.OpenJournal(filepath.Join(b.TempDir(), "leases.journal"), leases.JournalOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -139,7 +139,7 @@ func labVars(a netip.Addr) dhcpopts.Vars {
 
 func startLabServer(t *testing.T, ns *netlab.Namespace, cfg Config, dbPath string) *labServer {
 	t.Helper()
-	store, err := leases.OpenBolt(dbPath, leases.BoltOptions{})
+	store, err := leases.OpenJournal(dbPath, leases.JournalOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +271,7 @@ func TestLabUdhcpcAvayaAndPlainClients(t *testing.T) {
 	l := newPhoneLAN(t)
 	avaya := l.port(t, net.HardwareAddr{0x00, 0x1b, 0x4f, 0x00, 0x00, 0x01})
 	plain := l.port(t, net.HardwareAddr{0x02, 0x11, 0x00, 0x00, 0x00, 0x02})
-	srv := startLabServer(t, l.srv, labConfig(l.bridge, t.TempDir()), filepath.Join(l.dir, "leases.db"))
+	srv := startLabServer(t, l.srv, labConfig(l.bridge, t.TempDir()), filepath.Join(l.dir, "leases.journal"))
 
 	evs, err := l.udhcpc(t, l.cli, avaya, "-V", "ccp.avaya.com", "-O", "242")
 	if err != nil {
@@ -378,7 +378,7 @@ func TestLabUdhcpcRenewAndRelease(t *testing.T) {
 	port := l.port(t, nil)
 	cfg := labConfig(l.bridge, t.TempDir())
 	shortLeases(&cfg)
-	srv := startLabServer(t, l.srv, cfg, filepath.Join(l.dir, "leases.db"))
+	srv := startLabServer(t, l.srv, cfg, filepath.Join(l.dir, "leases.journal"))
 	bin := requireTool(t, "udhcpc")
 	script := filepath.Join(l.dir, "udhcpc.sh")
 	if err := os.WriteFile(script, []byte(udhcpcScript), 0o755); err != nil {
@@ -436,7 +436,7 @@ func TestLabDhclientObtainRenewRelease(t *testing.T) {
 	port := l.port(t, net.HardwareAddr{0x00, 0x04, 0x0d, 0x00, 0x00, 0x07})
 	cfg := labConfig(l.bridge, t.TempDir())
 	shortLeases(&cfg)
-	srv := startLabServer(t, l.srv, cfg, filepath.Join(l.dir, "leases.db"))
+	srv := startLabServer(t, l.srv, cfg, filepath.Join(l.dir, "leases.journal"))
 	bin := requireTool(t, "dhclient")
 	files := map[string]string{
 		"dhclient.sh": dhclientScript,
@@ -521,7 +521,7 @@ func TestLabRelayedClient(t *testing.T) {
 		CIDR: "198.18.2.0/24", Routers: []string{"198.18.2.1"},
 		Pools: []PoolConfig{{Start: "198.18.2.10", End: "198.18.2.20"}},
 	})
-	srv := startLabServer(t, l.srv, cfg, filepath.Join(l.dir, "leases.db"))
+	srv := startLabServer(t, l.srv, cfg, filepath.Join(l.dir, "leases.journal"))
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	relayCtx, stopRelay := context.WithCancel(ctx)
@@ -591,7 +591,7 @@ func TestLabReservationExhaustionAndRestart(t *testing.T) {
 	cfg := labConfig(l.bridge, t.TempDir())
 	cfg.Subnets[0].Pools = []PoolConfig{{Start: "198.18.0.100", End: "198.18.0.101"}}
 	cfg.Subnets[0].Reservations = []ReservationConfig{{MAC: reserved.String(), Address: "198.18.0.60", Hostname: "desk-60"}}
-	db := filepath.Join(l.dir, "leases.db")
+	db := filepath.Join(l.dir, "leases.journal")
 	srv := startLabServer(t, l.srv, cfg, db)
 
 	got := map[string]string{}
@@ -695,8 +695,8 @@ func TestLabAddressCheckFindsSquatter(t *testing.T) {
 	if err := l.cli.AddAddr(squat, netip.MustParsePrefix("198.18.0.100/24")); err != nil {
 		t.Fatal(err)
 	}
-	db := filepath.Join(l.dir, "leases.db")
-	seed, err := leases.OpenBolt(db, leases.BoltOptions{})
+	db := filepath.Join(l.dir, "leases.journal")
+	seed, err := leases.OpenJournal(db, leases.JournalOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,7 +36,7 @@ func TestLabPerfdhcp(t *testing.T) {
 	if err := l.srv.AddAddr(l.bridge, netip.MustParsePrefix("198.18.0.2/15")); err != nil {
 		t.Fatal(err)
 	}
-	store, err := leases.OpenBolt(filepath.Join(l.dir, "leases.db"), leases.BoltOptions{})
+	store, err := leases.OpenJournal(filepath.Join(l.dir, "leases.journal"), leases.JournalOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -75,7 +75,6 @@ type Server struct {
 type job struct {
 	in   inbound
 	conn *sock.Conn
-	buf  *[]byte
 }
 
 const recvBufSize = 4096
@@ -403,19 +402,18 @@ func (s *Server) Serve(ctx context.Context) error {
 		return errors.New("dhcp: Serve before Bind")
 	}
 	var workers, readers sync.WaitGroup
-	bufs := sync.Pool{New: func() any { b := make([]byte, recvBufSize); return &b }}
 	for range s.cfg.Workers {
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
-			s.work(ctx, &bufs)
+			s.work(ctx)
 		}()
 	}
 	for _, c := range s.conns {
 		readers.Add(1)
 		go func() {
 			defer readers.Done()
-			s.read(ctx, c, &bufs)
+			s.read(ctx, c)
 		}()
 	}
 	sweepDone := make(chan struct{})
@@ -452,17 +450,19 @@ func (s *Server) Serve(ctx context.Context) error {
 	return nil
 }
 
-func (s *Server) read(ctx context.Context, c *sock.Conn, bufs *sync.Pool) {
+// read receives packets on c into one buffer and queues a right-sized
+// copy of each: a DHCP packet is a few hundred bytes, so copying costs less
+// than keeping a receive-sized buffer per packet in flight.
+func (s *Server) read(ctx context.Context, c *sock.Conn) {
 	oob := make([]byte, sock.OOBSize)
+	buf := make([]byte, recvBufSize)
 	var fixed *link
 	if c.Interface != "" {
 		fixed = s.links[c.Interface]
 	}
 	for {
-		bp := bufs.Get().(*[]byte)
-		n, info, err := c.Read(*bp, oob)
+		n, info, err := c.Read(buf, oob)
 		if err != nil {
-			bufs.Put(bp)
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return
 			}
@@ -475,17 +475,16 @@ func (s *Server) read(ctx context.Context, c *sock.Conn, bufs *sync.Pool) {
 		if l == nil {
 			l = s.byIndex[info.IfIndex]
 		}
-		j := &job{conn: c, buf: bp, in: inbound{data: (*bp)[:n], link: l, local: info.Local, dst: info.Dst, src: info.Src, conn: c}}
+		j := &job{conn: c, in: inbound{data: append([]byte(nil), buf[:n]...), link: l, local: info.Local, dst: info.Dst, src: info.Src, conn: c}}
 		select {
 		case s.queue <- j:
 		default:
 			s.h.met.queueDrops.Inc()
-			bufs.Put(bp)
 		}
 	}
 }
 
-func (s *Server) work(ctx context.Context, bufs *sync.Pool) {
+func (s *Server) work(ctx context.Context) {
 	sc := newScratch()
 	for {
 		var j *job
@@ -497,9 +496,6 @@ func (s *Server) work(ctx context.Context, bufs *sync.Pool) {
 		out, ok := s.safeHandle(ctx, j, sc)
 		if ok {
 			s.send(j, out)
-		}
-		if j.buf != nil {
-			bufs.Put(j.buf)
 		}
 	}
 }

@@ -29,8 +29,8 @@ func (d phoneprovDaemon) Version(ctx context.Context) string {
 }
 
 func (d phoneprovDaemon) Storage() string {
-	return "bbolt file `leases.db`; each lease is committed and fdatasync'd before its ACK is sent " +
-		"(group commit: the leases that arrive during one fsync share the next)"
+	return "append-only journal `leases.journal`; each lease is appended and fdatasync'd before its ACK is sent " +
+		"(group commit: the leases that arrive during one fdatasync share the next; rewritten when it doubles)"
 }
 
 func (d phoneprovDaemon) Prepare(dir, iface string) (launch, error) {
@@ -46,7 +46,7 @@ func (d phoneprovDaemon) Prepare(dir, iface string) (launch, error) {
 	return launch{
 		Argv:       []string{d.bin, "serve", "-c", cfg},
 		ConfigPath: cfg,
-		LeaseFile:  filepath.Join(dir, "data", "leases.db"),
+		LeaseFile:  filepath.Join(dir, "data", "leases.journal"),
 	}, nil
 }
 
@@ -57,6 +57,23 @@ func (d phoneprovDaemon) Leases(ctx context.Context, in *instance) (int, error) 
 		return 0, fmt.Errorf("phoneprov leases: %w", err)
 	}
 	return assignedFromMetrics(string(body))
+}
+
+// Diagnostics returns phoneprov's DHCP counters (packets by type, drops
+// by reason, queue drops) from the admin listener.
+func (d phoneprovDaemon) Diagnostics(ctx context.Context, in *instance) (string, error) {
+	body, err := nsGet(ctx, in.ns, "http://"+phoneprovAdmin+"/metrics", 10*time.Second)
+	if err != nil {
+		return "", fmt.Errorf("phoneprov metrics: %w", err)
+	}
+	var out strings.Builder
+	for line := range strings.Lines(string(body)) {
+		if strings.HasPrefix(line, "phoneprov_dhcp_") || strings.HasPrefix(line, "phoneprov_lease_store_") ||
+			strings.HasPrefix(line, "go_gc_duration_seconds") || strings.HasPrefix(line, "phoneprov_inventory_") {
+			out.WriteString(line)
+		}
+	}
+	return out.String(), nil
 }
 
 // renderPhoneprov writes the phoneprov configuration: DHCP on iface with

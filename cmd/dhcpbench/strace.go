@@ -162,7 +162,7 @@ func fileEvent(p pendingCall, at float64, tail string) (traceEvent, bool) {
 func isSend(name string) bool { return strings.Contains(","+traceSends+",", ","+name+",") }
 
 // fdPath returns the path strace -y prints after the first argument's
-// descriptor, as in "7</var/lib/x/leases.db>, …" (hex-escaped under -xx).
+// descriptor, as in "7</var/lib/x/leases.journal>, …" (hex-escaped under -xx).
 func fdPath(args string) string {
 	lt := strings.IndexByte(args, '<')
 	if lt < 0 || strings.ContainsAny(args[:lt], ",)") {

@@ -22,7 +22,7 @@ func dhcpPacket(t byte) []byte {
 	return append(b, 0x63, 0x82, 0x53, 0x63, 53, 1, t, 255)
 }
 
-const lease = "/tmp/w/phoneprov-r1-hold/data/leases.db"
+const lease = "/tmp/w/phoneprov-r1-hold/data/leases.journal"
 
 func sendto(pid int, at string, t byte) string {
 	return fmt.Sprintf(`%-5d %s sendto(12<%s>, "%s", 244, 0, {sa_family=AF_INET, sin_port=htons(67), sin_addr=inet_addr("%s")}, 16) = 244 <0.000100>`,

@@ -82,7 +82,18 @@ func (b *bench) trial(ctx context.Context, d daemon, round, rate, attempt int) (
 	if n, err := d.Leases(ctx, in); err == nil {
 		res.Leases = n
 	}
+	if dg, ok := d.(diagnoser); ok {
+		if text, err := dg.Diagnostics(ctx, in); err == nil {
+			_ = os.WriteFile(filepath.Join(b.art, label+"-metrics.txt"), []byte(text), 0o644)
+		}
+	}
 	return judge(res, b.opts.Period, b.opts.MaxLoss), nil
+}
+
+// diagnoser is a daemon that can tell, after a trial, where its packets
+// went (counters of drops by reason), to explain a loss.
+type diagnoser interface {
+	Diagnostics(ctx context.Context, in *instance) (string, error)
 }
 
 // perfRun is the perfdhcp run the lab and options call for.

@@ -28,9 +28,9 @@ type appliance struct {
 	backups   *backup.Store // nil when switched off
 	inventory *inventory.Inventory
 	files     *fileserve.Server
-	leases    *leases.Bolt  // nil when DHCP is off
-	dhcp      *dhcpd.Server // nil when DHCP is off
-	events    *recentEvents // the latest access and lease events, for the admin listener
+	leases    *leases.Journal // nil when DHCP is off
+	dhcp      *dhcpd.Server   // nil when DHCP is off
+	events    *recentEvents   // the latest access and lease events, for the admin listener
 }
 
 // newGenerator builds provisioning's generator; serve, render and check share it.
@@ -82,7 +82,7 @@ func buildAppliance(ctx context.Context, cfg Config, log *slog.Logger, reg prome
 		mounts = append(mounts, a.backups.Mount())
 	}
 	invOpts := inventory.Options{
-		Path:           filepath.Join(cfg.DataDir, "inventory.db"),
+		Path:           filepath.Join(cfg.DataDir, "inventory.jsonl"),
 		Logger:         log.With("part", "inventory"),
 		Registry:       reg,
 		FirmwareOf:     a.generator.FirmwareOf,
@@ -109,7 +109,7 @@ func buildAppliance(ctx context.Context, cfg Config, log *slog.Logger, reg prome
 		return nil, err
 	}
 	if cfg.DHCP.Enabled {
-		if a.leases, err = leases.OpenBolt(cfg.leasesPath(), leases.BoltOptions{Registerer: reg}); err != nil {
+		if a.leases, err = openLeases(ctx, cfg, log.With("part", "leases"), reg); err != nil {
 			return nil, err
 		}
 		a.dhcp, err = dhcpd.New(cfg.DHCP, dhcpd.Options{

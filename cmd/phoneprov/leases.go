@@ -42,7 +42,7 @@ func viewLeases(ls []leases.Lease) []leaseView {
 }
 
 // cmdLeases lists the DHCP leases: from the running appliance's admin API
-// when it answers, else from leases.db (read-only).
+// when it answers, else from leases.journal (read-only).
 func cmdLeases(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var asJSON bool
 	path, rest, err := commandFlags("leases", args, stderr, func(fs *flag.FlagSet) {
@@ -60,7 +60,7 @@ func cmdLeases(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	var views []leaseView
 	if err := getAdminJSON(ctx, cfg, "/api/leases", &views); err != nil {
-		store, ferr := leases.OpenBolt(cfg.leasesPath(), leases.BoltOptions{ReadOnly: true})
+		store, ferr := leases.OpenJournal(cfg.leasesPath(), leases.JournalOptions{ReadOnly: true})
 		if ferr != nil {
 			return fmt.Errorf("leases: the appliance's admin API did not answer (%v) and %w", err, ferr)
 		}

@@ -161,7 +161,7 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 // cmdPhones lists the inventory: from the running appliance's admin API
-// when it answers, else from inventory.db.
+// when it answers, else from inventory.jsonl.
 func cmdPhones(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var asJSON bool
 	var f inventory.Filter
@@ -237,7 +237,7 @@ func phonesFromAPI(ctx context.Context, cfg Config, f inventory.Filter) ([]inven
 }
 
 func phonesFromFile(cfg Config, f inventory.Filter) ([]inventory.Phone, error) {
-	inv, err := inventory.Open(cfg.Provisioning.Inventory, inventory.Options{Path: filepath.Join(cfg.DataDir, "inventory.db")})
+	inv, err := inventory.Open(cfg.Provisioning.Inventory, inventory.Options{Path: filepath.Join(cfg.DataDir, "inventory.jsonl")})
 	if err != nil {
 		return nil, fmt.Errorf("phones: the appliance's admin API did not answer and %w", err)
 	}

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -56,6 +55,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 			}
 		}()
 	}
+	go trimAfterBursts(ctx, log)
 	invDone := make(chan error, 1)
 	go func() { invDone <- app.inventory.Run(ctx) }()
 
@@ -119,17 +119,4 @@ func prepareDataDir(cfg Config) error {
 		}
 	}
 	return nil
-}
-
-// defaultMemoryLimit keeps a small box's footprint bounded: the garbage
-// collector works harder as the heap nears it. GOMEMLIMIT in the
-// environment (the systemd unit, say) overrides it.
-const defaultMemoryLimit = 48 << 20
-
-func setMemoryLimit(log *slog.Logger) {
-	if os.Getenv("GOMEMLIMIT") != "" {
-		return
-	}
-	debug.SetMemoryLimit(defaultMemoryLimit)
-	log.Debug("soft memory limit set", "bytes", defaultMemoryLimit)
 }

@@ -3,10 +3,10 @@ package inventory
 import (
 	"context"
 	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unique"
 
 	"github.com/phoneprov/phoneprov/fileserve"
 )
@@ -51,7 +51,7 @@ func (inv *Inventory) applyLease(l LeaseFact) {
 	if l.Kind != LeaseExpired {
 		seen(p, t)
 	}
-	p.LeaseKind, p.LeaseTime = l.Kind, t
+	p.LeaseKind, p.LeaseTime = unique.Make(l.Kind).Value(), t
 	setIf(&p.Class, l.Class)
 	setIf(&p.HostName, l.Hostname)
 	setIf(&p.VendorClass, l.VendorClass)
@@ -60,7 +60,7 @@ func (inv *Inventory) applyLease(l LeaseFact) {
 		for i, c := range l.ParamRequestList {
 			codes[i] = strconv.Itoa(int(c))
 		}
-		p.ParamRequestList = strings.Join(codes, ",")
+		p.ParamRequestList = unique.Make(strings.Join(codes, ",")).Value()
 	}
 	if vendor, model := vendorFromClass(l.VendorClass); vendor != "" {
 		setIf(&p.Vendor, vendor)
@@ -125,7 +125,7 @@ func (inv *Inventory) applyAccess(ctx context.Context, ev fileserve.AccessEvent)
 		inv.bindLocked(p, addr, source, t)
 	}
 	if ev.UserAgent != "" {
-		p.UserAgent = ev.UserAgent
+		setIf(&p.UserAgent, ev.UserAgent)
 		setIf(&p.Vendor, agent.Vendor)
 		setIf(&p.Model, agent.Model)
 		if agent.Firmware != "" {
@@ -238,23 +238,24 @@ func (inv *Inventory) newPhoneLocked(mac MAC, t time.Time) *Phone {
 	}
 	p := &Phone{MAC: mac, FirstSeen: t, LastSeen: t}
 	inv.phones[mac] = p
+	inv.ages.add(p)
 	return p
 }
 
-// evictOldestLocked drops the phones seen longest ago: one in a hundred
-// (at least one), so a flood of new MACs costs one sort per hundred.
+// evictOldestLocked forgets the phone seen longest ago, making room for a
+// new one.
 func (inv *Inventory) evictOldestLocked() {
-	all := make([]*Phone, 0, len(inv.phones))
-	for _, p := range inv.phones {
-		all = append(all, p)
+	p := inv.ages.oldest(inv.phones)
+	if p == nil {
+		return
 	}
-	slices.SortFunc(all, func(a, b *Phone) int { return a.LastSeen.Compare(b.LastSeen) })
-	n := max(1, len(all)/100)
-	for _, p := range all[:n] {
-		inv.removeLocked(p)
+	inv.removeLocked(p)
+	inv.metrics.evicted.Inc()
+	if now := time.Now(); now.Sub(inv.lastEvictLog) > time.Minute {
+		inv.lastEvictLog = now
+		inv.log.Info("inventory full; forgetting the phones seen longest ago to learn new ones",
+			"max_phones", inv.cfg.MaxPhones, "forgotten_last_seen", p.LastSeen)
 	}
-	inv.log.Info("inventory full; forgot the phones seen longest ago", "count", n,
-		"max_phones", inv.cfg.MaxPhones, "newest_forgotten", all[n-1].LastSeen)
 }
 
 func (inv *Inventory) removeLocked(p *Phone) {
@@ -266,6 +267,7 @@ func (inv *Inventory) removeLocked(p *Phone) {
 	delete(inv.phones, p.MAC)
 	delete(inv.dirty, p.MAC)
 	inv.removed[p.MAC] = true
+	inv.ages.tidy(inv.phones)
 }
 
 // bindLocked records that addr is p's now, taking it from any other phone.
@@ -332,8 +334,10 @@ func seen(p *Phone, t time.Time) {
 	}
 }
 
+// setIf sets *dst to v unless v is empty. Values repeat across the fleet
+// (classes, vendor classes, models), so they are interned: one copy each.
 func setIf(dst *string, v string) {
-	if v != "" {
-		*dst = v
+	if v != "" && v != *dst {
+		*dst = unique.Make(v).Value()
 	}
 }

@@ -3,7 +3,6 @@ package inventory
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -55,7 +54,7 @@ type Neighbor struct {
 // nil. They are called from the Run goroutine and from List, Get and
 // metric scrapes at once, so they must be safe for concurrent use.
 type Options struct {
-	Path     string // <data_dir>/inventory.db
+	Path     string // <data_dir>/inventory.jsonl
 	Logger   *slog.Logger
 	Registry prometheus.Registerer
 	// Now is the clock for states and fact times; time.Now when nil.
@@ -99,7 +98,7 @@ func defaultFirmwareOf(name string) (string, string, bool) {
 
 // Inventory keeps a record per phone, keyed by MAC, folded from DHCP lease
 // events, file server access events and the kernel's neighbour table, and
-// persisted in a bbolt file.
+// persisted in a journal file (see store).
 //
 // ObserveAccess and ObserveLease only queue the fact (they run on the
 // servers' goroutines); Run folds queued facts in on one goroutine, writes
@@ -118,6 +117,9 @@ type Inventory struct {
 	byAddr  map[netip.Addr]MAC // the phone each address belongs to, from leases and neighbours
 	dirty   map[MAC]bool       // changed since the last flush
 	removed map[MAC]bool       // forgotten or evicted since the last flush
+	ages    ageQueue           // phones by last seen, for eviction
+
+	lastEvictLog time.Time // eviction is logged at most once a minute
 
 	// The worker's view of the neighbour table, for identifying clients.
 	neighbors     map[netip.Addr]Neighbor
@@ -173,8 +175,8 @@ func Open(cfg Config, opts Options) (*Inventory, error) {
 		return nil, err
 	}
 	if len(skipped) > 0 {
-		opts.Logger.Warn("inventory: unreadable records skipped; those phones are learnt again at their next boot",
-			"count", len(skipped), "first", skipped[0])
+		opts.Logger.Warn("inventory: unreadable lines skipped (a torn last line after a crash is normal); those phones are learnt again at their next boot",
+			"count", len(skipped), "first", skipped[0], "path", opts.Path)
 	}
 	inv := &Inventory{
 		cfg: cfg, opts: opts, log: opts.Logger, db: db,
@@ -184,6 +186,7 @@ func Open(cfg Config, opts Options) (*Inventory, error) {
 	}
 	for _, p := range phones {
 		inv.phones[p.MAC] = p
+		inv.ages.add(p)
 		for _, a := range p.Addrs {
 			if a.Source != "user-agent" {
 				inv.byAddr[a.Addr] = p.MAC
@@ -358,37 +361,36 @@ func (inv *Inventory) Flush() error {
 	inv.flushMu.Lock()
 	defer inv.flushMu.Unlock()
 	inv.mu.Lock()
-	if len(inv.dirty) == 0 && len(inv.removed) == 0 {
+	if len(inv.dirty) == 0 && len(inv.removed) == 0 && !inv.db.wantsRewrite() {
 		inv.mu.Unlock()
 		return nil
 	}
-	changed := make(map[MAC][]byte, len(inv.dirty))
+	lines := inv.db.lines()
 	var marshalErr error
+	for mac := range inv.removed {
+		lines.addRemoval(mac)
+	}
 	for mac := range inv.dirty {
 		if p := inv.phones[mac]; p != nil {
-			b, err := json.Marshal(p)
-			if err != nil {
+			if err := lines.addPhone(p); err != nil {
 				marshalErr = err
-				continue
 			}
-			changed[mac] = b
 		}
 	}
-	removed := make([]MAC, 0, len(inv.removed))
-	for mac := range inv.removed {
-		removed = append(removed, mac)
-	}
+	dirty, removed := inv.dirty, inv.removed
 	inv.dirty, inv.removed = map[MAC]bool{}, map[MAC]bool{}
 	inv.mu.Unlock()
 
-	if err := inv.db.write(changed, removed); err != nil {
+	err := inv.db.append(lines.bytes())
+	inv.db.done()
+	if err != nil {
 		inv.mu.Lock()
-		for mac := range changed {
+		for mac := range dirty {
 			if _, ok := inv.phones[mac]; ok {
 				inv.dirty[mac] = true
 			}
 		}
-		for _, mac := range removed {
+		for mac := range removed {
 			if _, ok := inv.phones[mac]; !ok {
 				inv.removed[mac] = true
 			}
@@ -398,8 +400,38 @@ func (inv *Inventory) Flush() error {
 		return err
 	}
 	inv.metrics.flushes.Inc()
+	if inv.db.wantsRewrite() {
+		if err := inv.rewriteLocked(); err != nil {
+			inv.metrics.flushErrors.Inc()
+			return err
+		}
+	}
 	if marshalErr != nil {
 		return fmt.Errorf("inventory: encode a record: %w", marshalErr)
 	}
+	return nil
+}
+
+// rewriteLocked replaces the journal with one record per phone. The
+// caller holds flushMu; the phones are encoded under the read lock, so
+// folding waits for the encoding but not for the disk.
+func (inv *Inventory) rewriteLocked() error {
+	lines := inv.db.lines()
+	inv.mu.RLock()
+	for _, p := range inv.phones {
+		if err := lines.addPhone(p); err != nil {
+			inv.mu.RUnlock()
+			return fmt.Errorf("inventory: encode a record: %w", err)
+		}
+	}
+	// Changes folded in after this point are still marked dirty, and the
+	// next flush appends them to the new file.
+	inv.mu.RUnlock()
+	err := inv.db.rewrite(lines.bytes())
+	inv.db.done()
+	if err != nil {
+		return err
+	}
+	inv.metrics.rewrites.Inc()
 	return nil
 }

@@ -10,6 +10,8 @@ type metrics struct {
 	neighborErrors prometheus.Counter
 	flushes        prometheus.Counter
 	flushErrors    prometheus.Counter
+	evicted        prometheus.Counter
+	rewrites       prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, inv *Inventory) (*metrics, error) {
@@ -24,14 +26,22 @@ func newMetrics(reg prometheus.Registerer, inv *Inventory) (*metrics, error) {
 		}),
 		flushes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "phoneprov_inventory_flushes_total",
-			Help: "Transactions that wrote changed records to inventory.db.",
+			Help: "Flushes that appended changed records to the inventory journal.",
 		}),
 		flushErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "phoneprov_inventory_flush_errors_total",
-			Help: "Failed writes to inventory.db (retried at the next flush).",
+			Help: "Failed writes to the inventory journal (retried at the next flush).",
+		}),
+		evicted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "phoneprov_inventory_evicted_total",
+			Help: "Phones forgotten because the inventory held max_phones (the one seen longest ago goes).",
+		}),
+		rewrites: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "phoneprov_inventory_journal_rewrites_total",
+			Help: "Times the inventory journal was rewritten to its live records.",
 		}),
 	}
-	collectors := []prometheus.Collector{m.facts, m.neighborErrors, m.flushes, m.flushErrors,
+	collectors := []prometheus.Collector{m.facts, m.neighborErrors, m.flushes, m.flushErrors, m.evicted, m.rewrites,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "phoneprov_inventory_dropped_facts_total",
 			Help: "Facts dropped because the inventory's queue was full.",

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+	"unique"
 )
 
 // Phone is everything the inventory knows about one device, keyed by MAC.
@@ -179,6 +180,20 @@ func latest(a, b *Fetch) *Fetch {
 }
 
 // clone deep-copies p for handing out.
+// intern replaces p's fields that repeat across the fleet with shared
+// copies, so a large inventory holds each value once.
+func (p *Phone) intern() {
+	for _, s := range []*string{&p.Class, &p.VendorClass, &p.ParamRequestList, &p.LeaseKind,
+		&p.Vendor, &p.Model, &p.Firmware, &p.FirmwareFrom, &p.UserAgent} {
+		if *s != "" {
+			*s = unique.Make(*s).Value()
+		}
+	}
+	for i := range p.Addrs {
+		p.Addrs[i].Source = unique.Make(p.Addrs[i].Source).Value()
+	}
+}
+
 func (p *Phone) clone() Phone {
 	c := *p
 	c.Addrs = slices.Clone(p.Addrs)

@@ -1,107 +1,314 @@
 package inventory
 
 import (
+	"bufio"
+	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"io"
 	"os"
 	"path/filepath"
-	"time"
-
-	bolt "go.etcd.io/bbolt"
+	"syscall"
 )
 
-// store is the inventory's bbolt file: one bucket of phones keyed by MAC
-// ("c8:1f:ea:83:e8:5a"), each a JSON Phone, and a meta bucket holding the
-// schema version. bbolt commits by copy-on-write with fsync, so a crash
-// loses at most the transaction in progress and never damages the file.
+// store is the inventory's file: an append-only journal of JSON lines.
+// The first line names the format; every other line is one change,
+//
+//	<crc> {"mac":"c8:1f:ea:83:e8:5a",…}   a phone's whole record
+//	<crc> -c8:1f:ea:83:e8:5a             the phone was forgotten
+//
+// where <crc> is the CRC-32C of the rest of the line in 8 hex digits. The
+// last line for a MAC wins. A flush appends the changed records and syncs;
+// when the journal has grown to four times what a fresh copy would take, it is
+// rewritten (to a temporary file, synced, renamed over the old one), so it
+// stays in proportion to the fleet. A crash can leave a torn last line,
+// which the CRC reveals: it is skipped, and the file is rewritten at the
+// next open before anything is appended.
+//
+// Unlike a memory-mapped database, the journal costs no resident memory:
+// the inventory's own map is the only copy in memory. The file is locked
+// (flock) so two processes cannot write it at once.
 type store struct {
-	db   *bolt.DB
+	f    *os.File
 	path string
+
+	size     int64 // bytes in the journal
+	baseline int64 // bytes the last fresh copy took
+	minSize  int64 // the journal is never rewritten below this size
+	dirty    bool  // a torn or unreadable line was found: rewrite before appending
+	lb       *lineBuffer
 }
 
-var (
-	phonesBucket = []byte("phones")
-	metaBucket   = []byte("meta")
-	schemaKey    = []byte("schema")
-)
+// journalHeader is the journal's first line.
+const journalHeader = "phoneprov inventory journal 1\n"
 
-const schemaVersion = "1"
+// compactMin is the journal size below which it is never rewritten.
+const compactMin = 4 << 20
+
+// rewriteFactor is how many times its fresh size the journal may grow to
+// before it is rewritten: each rewrite encodes every phone once, so the
+// rewrites cost a third of an encoding per line appended.
+const rewriteFactor = 4
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 func openStore(path string) (*store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("inventory: create folder for %s: %w", path, err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, FreelistType: bolt.FreelistMapType})
-	if errors.Is(err, bolt.ErrTimeout) {
-		return nil, fmt.Errorf("inventory: %s is in use by another process (another phoneprov?): stop it or use another data directory", path)
-	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("inventory: open %s: %w", path, err)
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		meta, err := tx.CreateBucketIfNotExists(metaBucket)
-		if err != nil {
-			return err
-		}
-		switch v := meta.Get(schemaKey); {
-		case v == nil:
-			if err := meta.Put(schemaKey, []byte(schemaVersion)); err != nil {
-				return err
-			}
-		case string(v) != schemaVersion:
-			return fmt.Errorf("schema version %q, this phoneprov reads %q", v, schemaVersion)
-		}
-		_, err = tx.CreateBucketIfNotExists(phonesBucket)
-		return err
-	})
+	if err := lockFile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("inventory: %s is in use by another process (another phoneprov?): stop it or use another data directory", path)
+	}
+	s := &store{f: f, path: path, minSize: compactMin}
+	fi, err := f.Stat()
 	if err != nil {
-		db.Close()
+		f.Close()
 		return nil, fmt.Errorf("inventory: %s: %w", path, err)
 	}
-	return &store{db: db, path: path}, nil
+	if fi.Size() == 0 {
+		if err := s.append([]byte(journalHeader)); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
-// load reads every phone. A record that cannot be read is skipped and
+func lockFile(f *os.File) error {
+	return syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+}
+
+// load reads every phone. A line that cannot be read is skipped and
 // counted, not fatal: the phone is learnt again at its next boot.
 func (s *store) load() (phones []*Phone, skipped []string, err error) {
-	err = s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(phonesBucket).ForEach(func(k, v []byte) error {
-			var p Phone
-			if err := json.Unmarshal(v, &p); err != nil || p.MAC.String() != string(k) {
-				skipped = append(skipped, string(k))
-				return nil
-			}
-			phones = append(phones, &p)
-			return nil
-		})
-	})
-	if err != nil {
+	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
 		return nil, nil, fmt.Errorf("inventory: read %s: %w", s.path, err)
+	}
+	r := bufio.NewReaderSize(s.f, 64<<10)
+	header, err := r.ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, nil, fmt.Errorf("inventory: read %s: %w", s.path, err)
+	}
+	if header != journalHeader {
+		return nil, nil, fmt.Errorf("inventory: %s is not a phoneprov inventory journal this version reads (first line %q); move it away to start afresh", s.path, trimLine(header))
+	}
+	byMAC := map[MAC]*Phone{}
+	live := map[MAC]int{} // the length of each phone's last line
+	size := int64(len(header))
+	for lineNo := 2; ; lineNo++ {
+		line, err := r.ReadBytes('\n')
+		size += int64(len(line))
+		if len(line) > 0 {
+			if line[len(line)-1] != '\n' {
+				skipped = append(skipped, fmt.Sprintf("line %d: torn (no end of line)", lineNo))
+				s.dirty = true
+			} else if mac, why := applyLine(byMAC, line[:len(line)-1]); why != "" {
+				skipped = append(skipped, fmt.Sprintf("line %d: %s", lineNo, why))
+				s.dirty = true
+			} else if byMAC[mac] != nil {
+				live[mac] = len(line)
+			} else {
+				delete(live, mac)
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("inventory: read %s: %w", s.path, err)
+		}
+	}
+	s.size, s.baseline = size, int64(len(journalHeader))
+	phones = make([]*Phone, 0, len(byMAC))
+	for mac, p := range byMAC {
+		phones = append(phones, p)
+		s.baseline += int64(live[mac])
 	}
 	return phones, skipped, nil
 }
 
-// write stores changed phones and deletes removed ones in one transaction.
-func (s *store) write(changed map[MAC][]byte, removed []MAC) error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(phonesBucket)
-		for _, mac := range removed {
-			if err := b.Delete([]byte(mac.String())); err != nil {
-				return err
-			}
+// applyLine folds one journal line (without its newline) into byMAC and
+// returns the MAC it was about, or says why it cannot.
+func applyLine(byMAC map[MAC]*Phone, line []byte) (MAC, string) {
+	if len(line) < 10 || line[8] != ' ' {
+		return MAC{}, "not a journal line"
+	}
+	var sum [4]byte
+	if _, err := hex.Decode(sum[:], line[:8]); err != nil {
+		return MAC{}, "bad checksum field"
+	}
+	body := line[9:]
+	if crc32.Checksum(body, castagnoli) != uint32(sum[0])<<24|uint32(sum[1])<<16|uint32(sum[2])<<8|uint32(sum[3]) {
+		return MAC{}, "checksum mismatch"
+	}
+	if body[0] == '-' {
+		mac, err := ParseMAC(string(body[1:]))
+		if err != nil {
+			return MAC{}, "bad MAC in a removal"
 		}
-		for mac, v := range changed {
-			if err := b.Put([]byte(mac.String()), v); err != nil {
-				return err
-			}
-		}
+		delete(byMAC, mac)
+		return mac, ""
+	}
+	var p Phone
+	if err := json.Unmarshal(body, &p); err != nil || p.MAC.IsZero() {
+		return MAC{}, "unreadable record"
+	}
+	p.intern()
+	byMAC[p.MAC] = &p
+	return p.MAC, ""
+}
+
+func trimLine(s string) string {
+	if len(s) > 40 {
+		s = s[:40] + "…"
+	}
+	return string(bytes.TrimRight([]byte(s), "\n"))
+}
+
+// lineBuffer builds journal lines in one reusable buffer.
+type lineBuffer struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+func newLineBuffer() *lineBuffer {
+	lb := &lineBuffer{}
+	lb.enc = json.NewEncoder(&lb.buf)
+	return lb
+}
+
+// addPhone appends p's record line.
+func (lb *lineBuffer) addPhone(p *Phone) error {
+	start := lb.buf.Len()
+	lb.buf.WriteString("00000000 ")
+	if err := lb.enc.Encode(p); err != nil { // JSON and a newline
+		lb.buf.Truncate(start)
+		return err
+	}
+	lb.seal(start)
+	return nil
+}
+
+// addRemoval appends the line that forgets mac.
+func (lb *lineBuffer) addRemoval(mac MAC) {
+	start := lb.buf.Len()
+	lb.buf.WriteString("00000000 -")
+	lb.buf.WriteString(mac.String())
+	lb.buf.WriteByte('\n')
+	lb.seal(start)
+}
+
+// seal fills in the checksum of the line that starts at start.
+func (lb *lineBuffer) seal(start int) {
+	line := lb.buf.Bytes()[start:]
+	c := crc32.Checksum(line[9:len(line)-1], castagnoli)
+	hex.Encode(line[:8], []byte{byte(c >> 24), byte(c >> 16), byte(c >> 8), byte(c)})
+}
+
+func (lb *lineBuffer) bytes() []byte { return lb.buf.Bytes() }
+
+// lines returns the store's line buffer, emptied. The caller holds the
+// inventory's flushMu, which serialises every use, and calls done after.
+func (s *store) lines() *lineBuffer {
+	if s.lb == nil {
+		s.lb = newLineBuffer()
+	}
+	s.lb.buf.Reset()
+	return s.lb
+}
+
+// done lets go of the line buffer when a burst or a rewrite has grown it
+// large, so it does not stay resident between flushes.
+func (s *store) done() {
+	if s.lb != nil && s.lb.buf.Cap() > 256<<10 {
+		s.lb = nil
+	}
+}
+
+func (s *store) append(buf []byte) error {
+	if len(buf) == 0 {
 		return nil
-	})
+	}
+	n, err := s.f.Write(buf)
+	s.size += int64(n)
+	if err == nil {
+		err = s.f.Sync()
+	}
 	if err != nil {
 		return fmt.Errorf("inventory: write %s: %w", s.path, err)
 	}
 	return nil
 }
 
-func (s *store) close() error { return s.db.Close() }
+// wantsRewrite reports whether the journal should be rewritten: it has
+// torn or unreadable lines, or it has grown to rewriteFactor times its
+// fresh size.
+func (s *store) wantsRewrite() bool {
+	return s.dirty || s.size > s.minSize && s.size > rewriteFactor*s.baseline
+}
+
+// rewrite replaces the journal with a fresh copy holding lines (one per
+// phone, from a lineBuffer): written to a temporary file, synced, locked
+// and renamed over the journal, so a crash leaves either the old or the
+// new file whole.
+func (s *store) rewrite(lines []byte) error {
+	tmp := s.path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("inventory: rewrite %s: %w", s.path, err)
+	}
+	fail := func(err error) error {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("inventory: rewrite %s: %w", s.path, err)
+	}
+	if _, err := f.WriteString(journalHeader); err != nil {
+		return fail(err)
+	}
+	if _, err := f.Write(lines); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	// Lock the new file before it takes the name, so no other process can
+	// open the journal unlocked in between.
+	if err := lockFile(f); err != nil {
+		return fail(err)
+	}
+	if err := os.Rename(tmp, s.path); err != nil {
+		return fail(err)
+	}
+	size := int64(len(journalHeader) + len(lines))
+	if err := syncDir(filepath.Dir(s.path)); err != nil {
+		// The rename happened; only its durability is in doubt.
+		s.swap(f, size)
+		return fmt.Errorf("inventory: rewrite %s: %w", s.path, err)
+	}
+	s.swap(f, size)
+	return nil
+}
+
+func (s *store) swap(f *os.File, size int64) {
+	s.f.Close()
+	s.f, s.size, s.baseline, s.dirty = f, size, size, false
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+func (s *store) close() error { return s.f.Close() }

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"runtime/metrics"
+	"time"
+)
+
+// defaultMemoryLimit bounds the heap of a small box: the garbage collector
+// works harder as the heap nears it. It is a ceiling for bursts, not the
+// working size: between bursts trimAfterBursts hands the memory a burst
+// used back to the system. GOMEMLIMIT in the environment (the systemd
+// unit, say) overrides it.
+const defaultMemoryLimit = 96 << 20
+
+func setMemoryLimit(log *slog.Logger) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetMemoryLimit(defaultMemoryLimit)
+	log.Debug("soft memory limit set", "bytes", defaultMemoryLimit)
+}
+
+// burstDetector tells, from the bytes allocated each second, when a burst
+// of work (a boot storm: thousands of DHCP exchanges and downloads) has
+// ended. The heap grows during a burst and the runtime keeps the pages;
+// returning them when the burst is over keeps the box's resident size at
+// what it holds (leases, phones, caches) rather than at what the storm
+// needed.
+type burstDetector struct {
+	busyRate  uint64 // bytes allocated per tick that count as busy
+	quietRate uint64 // … and as quiet
+	quietFor  int    // quiet ticks in a row that end a burst
+
+	busy  bool // a burst has been seen and not yet ended
+	quiet int  // quiet ticks in a row so far
+}
+
+func newBurstDetector() *burstDetector {
+	return &burstDetector{busyRate: 16 << 20, quietRate: 1 << 20, quietFor: 2}
+}
+
+// tick takes the bytes allocated since the last tick and reports whether
+// a burst has just ended.
+func (d *burstDetector) tick(allocated uint64) bool {
+	switch {
+	case allocated >= d.busyRate:
+		d.busy, d.quiet = true, 0
+	case allocated < d.quietRate && d.busy:
+		d.quiet++
+		if d.quiet >= d.quietFor {
+			d.busy, d.quiet = false, 0
+			return true
+		}
+	default:
+		d.quiet = 0
+	}
+	return false
+}
+
+// trimAfterBursts returns the heap's free memory to the system once after
+// each burst of allocation, until ctx ends.
+func trimAfterBursts(ctx context.Context, log *slog.Logger) {
+	sample := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	read := func() uint64 {
+		metrics.Read(sample)
+		if sample[0].Value.Kind() != metrics.KindUint64 {
+			return 0
+		}
+		return sample[0].Value.Uint64()
+	}
+	d := newBurstDetector()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	last := read()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := read()
+		if d.tick(now - last) {
+			start := time.Now()
+			debug.FreeOSMemory()
+			log.Debug("burst over; free memory returned to the system", "took", time.Since(start))
+		}
+		last = now
+	}
+}
