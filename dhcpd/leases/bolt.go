@@ -140,8 +140,13 @@ func (e *InUseError) Is(target error) bool { return target == ErrInUse }
 
 func inUseError(path string) error {
 	e := &InUseError{Path: path}
-	if pid, ok := lockHolder(path); ok {
-		e.PID, e.Process = pid, processName(pid)
+	// A journal's holder may compact, putting a new locked file at path,
+	// between the lookup's stat and its read of the lock table: look again.
+	for range 3 {
+		if pid, ok := lockHolder(path); ok {
+			e.PID, e.Process = pid, processName(pid)
+			break
+		}
 	}
 	return e
 }

@@ -24,9 +24,16 @@ import (
 // The crash test re-executes this test binary as a child that Puts leases in
 // a loop and reports each one on stdout once Put has returned; the parent
 // kills it with SIGKILL at a random moment, reopens the file and checks that
-// every reported lease is there, intact.
+// every reported lease is there, intact. It runs for each kind of store:
+const (
+	crashBolt       = "bolt"
+	crashJournal    = "journal"
+	crashCompacting = "journal-compacting" // a journal compacting all the time
+)
+
 const (
 	crashChildEnv  = "PHONEPROV_LEASES_CRASH_CHILD" // database path
+	crashKindEnv   = "PHONEPROV_LEASES_CRASH_KIND"
 	crashRoundEnv  = "PHONEPROV_LEASES_CRASH_ROUND"
 	crashWorkers   = 8
 	crashFreshBase = 15000 // index space per round for fresh leases; 6 rounds stay below hotBase
@@ -36,7 +43,7 @@ const (
 func TestMain(m *testing.M) {
 	if path := os.Getenv(crashChildEnv); path != "" {
 		round, _ := strconv.Atoi(os.Getenv(crashRoundEnv))
-		os.Exit(crashChild(path, round))
+		os.Exit(crashChild(os.Getenv(crashKindEnv), path, round))
 	}
 	os.Exit(m.Run())
 }
@@ -67,8 +74,8 @@ func parseHot(l Lease) (w, seq int, ok bool) {
 
 // crashChild runs in the child process until it is killed (or, as a safety
 // net, for 30 s). It returns the exit code.
-func crashChild(path string, round int) int {
-	b, err := OpenBolt(path, BoltOptions{Timeout: 10 * time.Second})
+func crashChild(kind, path string, round int) int {
+	b, err := openCrashStore(kind, path, 10*time.Second)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 2
@@ -82,13 +89,27 @@ func crashChild(path string, round int) int {
 	say("ready")
 	deadline := time.Now().Add(30 * time.Second)
 	var wg sync.WaitGroup
+	if j, ok := b.(*Journal); ok && kind == crashCompacting {
+		wg.Go(func() {
+			for n := 1; time.Now().Before(deadline); n++ {
+				if err := j.Compact(context.Background()); err != nil {
+					say("error %v", err)
+					return
+				}
+				say("compactions %d", n)
+				time.Sleep(time.Millisecond)
+			}
+		})
+	}
 	for w := range crashWorkers {
 		wg.Go(func() {
 			ctx := context.Background()
 			seq := round * 1_000_000
-			for k := 0; k < crashFreshBase/crashWorkers && time.Now().Before(deadline); k++ {
+			for k := 0; time.Now().Before(deadline); k++ {
 				i := round*crashFreshBase + k*crashWorkers + w
-				if k%4 == 3 {
+				// Once its share of the round's addresses is used up (on a
+				// disk with very cheap syncs) a worker only rewrites.
+				if k%4 == 3 || k >= crashFreshBase/crashWorkers {
 					seq++
 					if err := b.Put(ctx, hotLease(w, seq)); err != nil {
 						say("error %v", err)
@@ -109,38 +130,76 @@ func crashChild(path string, round int) int {
 	return 0
 }
 
+// openCrashStore opens the store the crash test exercises.
+func openCrashStore(kind, path string, timeout time.Duration) (Store, error) {
+	switch kind {
+	case crashBolt:
+		return OpenBolt(path, BoltOptions{Timeout: timeout})
+	case crashJournal:
+		return OpenJournal(path, JournalOptions{Timeout: timeout})
+	case crashCompacting:
+		return OpenJournal(path, JournalOptions{Timeout: timeout, CompactMinSize: 16 << 10})
+	}
+	return nil, fmt.Errorf("unknown store kind %q", kind)
+}
+
 func TestBoltSurvivesKill9(t *testing.T) {
+	testSurvivesKill9(t, crashBolt)
+}
+
+func TestJournalSurvivesKill9(t *testing.T) {
+	testSurvivesKill9(t, crashJournal)
+}
+
+func TestJournalSurvivesKill9WhileCompacting(t *testing.T) {
+	testSurvivesKill9(t, crashCompacting)
+}
+
+func testSurvivesKill9(t *testing.T, kind string) {
 	if testing.Short() {
 		t.Skip("crash test re-executes the test binary; skipped with -short")
 	}
 	path := filepath.Join(t.TempDir(), "leases.db")
+	var compactions, midCompaction int
 	freshSeen := map[int]bool{}
 	hotSeen := map[int]int{} // worker → highest seq reported
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	const rounds = 6
 	for round := 1; round <= rounds; round++ {
 		delay := time.Duration(20+rng.IntN(300)) * time.Millisecond
-		fresh, hot := runCrashChild(t, path, round, delay)
+		fresh, hot, compacted := runCrashChild(t, kind, path, round, delay)
 		for _, i := range fresh {
 			freshSeen[i] = true
 		}
 		for w, seq := range hot {
 			hotSeen[w] = max(hotSeen[w], seq)
 		}
-		t.Logf("round %d: killed after %v; child had reported %d new leases and rewrites of %d hot leases", round, delay, len(fresh), len(hot))
-		verifyAfterCrash(t, path, freshSeen, hotSeen)
+		compactions += compacted
+		_, err := os.Stat(path + ".tmp")
+		if err == nil {
+			midCompaction++
+		}
+		t.Logf("round %d: killed after %v; child had reported %d new leases, rewrites of %d hot leases, %d compactions (temporary file left: %v)",
+			round, delay, len(fresh), len(hot), compacted, err == nil)
+		verifyAfterCrash(t, kind, path, freshSeen, hotSeen)
 	}
 	if len(freshSeen) == 0 {
 		t.Fatal("no child ever reported a lease: the test tested nothing")
+	}
+	if kind == crashCompacting {
+		t.Logf("%d compactions in all; %d of %d kills left a compaction's temporary file", compactions, midCompaction, rounds)
+		if compactions == 0 {
+			t.Fatal("no child ever compacted: the test tested nothing")
+		}
 	}
 }
 
 // runCrashChild starts a child, kills it delay after it is ready, and returns
 // the fresh lease numbers and the last hot sequence per worker it reported.
-func runCrashChild(t *testing.T, path string, round int, delay time.Duration) (fresh []int, hot map[int]int) {
+func runCrashChild(t *testing.T, kind, path string, round int, delay time.Duration) (fresh []int, hot map[int]int, compactions int) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), crashChildEnv+"="+path, crashRoundEnv+"="+strconv.Itoa(round))
+	cmd.Env = append(os.Environ(), crashChildEnv+"="+path, crashKindEnv+"="+kind, crashRoundEnv+"="+strconv.Itoa(round))
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -169,6 +228,9 @@ func runCrashChild(t *testing.T, path string, round int, delay time.Duration) (f
 				w, _ := strconv.Atoi(f[1])
 				seq, _ := strconv.Atoi(f[2])
 				hot[w] = max(hot[w], seq)
+			case len(f) == 2 && f[0] == "compactions":
+				n, _ := strconv.Atoi(f[1])
+				compactions = max(compactions, n)
 			default:
 				t.Errorf("child said %q", sc.Text())
 			}
@@ -185,7 +247,7 @@ func runCrashChild(t *testing.T, path string, round int, delay time.Duration) (f
 	}
 	if round == 1 {
 		// While the child holds the file, another process gets a clear error naming it.
-		_, err := OpenBolt(path, BoltOptions{Timeout: 50 * time.Millisecond})
+		_, err := openCrashStore(kind, path, 50*time.Millisecond)
 		var iu *InUseError
 		if !errors.As(err, &iu) || iu.PID != cmd.Process.Pid {
 			t.Errorf("open while the child holds the file: %v (want the child's pid %d)", err, cmd.Process.Pid)
@@ -200,26 +262,36 @@ func runCrashChild(t *testing.T, path string, round int, delay time.Duration) (f
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
 		t.Fatalf("child was not killed by SIGKILL (it may have finished early): %v", err)
 	}
-	return fresh, hot
+	return fresh, hot, compactions
 }
 
-func verifyAfterCrash(t *testing.T, path string, freshSeen map[int]bool, hotSeen map[int]int) {
+func verifyAfterCrash(t *testing.T, kind, path string, freshSeen map[int]bool, hotSeen map[int]int) {
 	t.Helper()
-	b, err := OpenBolt(path, BoltOptions{Timeout: 5 * time.Second})
+	s, err := openCrashStore(kind, path, 5*time.Second)
 	if err != nil {
 		t.Fatalf("reopen after kill: %v", err)
 	}
-	defer b.Close()
-	// bbolt's own consistency check: page structure and freelist.
-	if err := b.db.View(func(tx *bolt.Tx) error {
-		for err := range tx.Check() {
-			return err
+	defer s.Close()
+	switch s := s.(type) {
+	case *Bolt:
+		// bbolt's own consistency check: page structure and freelist.
+		if err := s.db.View(func(tx *bolt.Tx) error {
+			for err := range tx.Check() {
+				return err
+			}
+			return nil
+		}); err != nil {
+			t.Fatalf("database inconsistent after kill: %v", err)
 		}
-		return nil
-	}); err != nil {
-		t.Fatalf("database inconsistent after kill: %v", err)
+	case *Journal:
+		if _, err := os.Stat(path + ".tmp"); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("compaction's temporary file still there after reopen: %v", err)
+		}
+		if torn := s.Stats().TornBytes; torn > 0 {
+			t.Logf("reopen cut off %d bytes of a torn write", torn)
+		}
 	}
-	got, err := b.Load(context.Background())
+	got, err := s.Load(context.Background())
 	if err != nil {
 		t.Fatalf("Load after kill: %v", err)
 	}

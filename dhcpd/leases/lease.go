@@ -5,8 +5,10 @@
 // durable before the ACK that hands it out leaves the box, so Store.Put returns
 // only once the lease is on stable storage.
 //
-// Two implementations live here: Bolt, an embedded bbolt file that
-// group-commits concurrent Puts into one fsync, and Memory, for tests.
+// Three implementations live here: Journal, an append-only file rewritten
+// now and then (as ISC dhcpd and Kea's memfile keep leases) that
+// group-commits concurrent calls into one write and one fdatasync; Bolt, an
+// embedded bbolt file with the same group commit; and Memory, for tests.
 package leases
 
 import (

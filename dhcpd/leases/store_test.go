@@ -35,6 +35,15 @@ func stores() map[string]storeMaker {
 			t.Cleanup(func() { _ = b.Close() })
 			return b
 		},
+		"journal": func(t *testing.T) Store {
+			t.Helper()
+			j, err := OpenJournal(filepath.Join(t.TempDir(), "leases.journal"), JournalOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = j.Close() })
+			return j
+		},
 	}
 }
 

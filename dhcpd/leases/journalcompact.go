@@ -1,0 +1,250 @@
+package leases
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Compaction rewrites the journal with one frame per live lease:
+//
+//  1. Without any lock, replay the file up to its committed end and write
+//     the live frames, in file order, to <path>.tmp, which is locked
+//     first; copy what was committed meanwhile; fdatasync. Commits go on
+//     into the old file the whole time, and readers of it are unaffected.
+//  2. Under the commit lock (commits wait, briefly): copy the last appends,
+//     fdatasync, rename over the journal, fsync the directory, and switch
+//     commits to the new file.
+//
+// A crash before the rename leaves the old journal whole (the temporary file
+// is removed at the next open); after it, the new one, which is complete and
+// synced before the rename. Frames that failed their check are not copied:
+// Load has reported them, and where one held an address's latest write an
+// older write of it comes back.
+
+// catchUpMin is how much must have been committed during the rewrite for it
+// to be copied before taking the commit lock rather than under it.
+const catchUpMin = 64 << 10
+
+// maybeCompact, called under commitMu after a commit, starts a compaction in
+// the background when the file has doubled since the last one.
+func (j *Journal) maybeCompact(size int64) {
+	if size < j.compactMin || size <= 2*j.compactBase {
+		return
+	}
+	if !j.compacting.CompareAndSwap(false, true) {
+		return
+	}
+	j.compactWG.Add(1)
+	go func() {
+		defer j.compactWG.Done()
+		defer j.compacting.Store(false)
+		if err := j.compact(j.life); err != nil && j.life.Err() == nil {
+			j.log.Warn("lease journal compaction failed; the journal carries on in the old file", "path", j.path, "err", err)
+		}
+	}()
+}
+
+// Compact rewrites the journal now with only its live leases, as is done by
+// itself whenever the file has doubled since the last rewrite (and is past
+// JournalOptions.CompactMinSize). Commits go on meanwhile except for a short
+// final step. It waits for a compaction already running.
+func (j *Journal) Compact(ctx context.Context) error {
+	if j.readOnly {
+		return ErrReadOnly
+	}
+	j.mu.Lock()
+	if j.closed {
+		j.mu.Unlock()
+		return fmt.Errorf("compact lease journal %s: %w", j.path, ErrClosed)
+	}
+	j.compactWG.Add(1)
+	j.mu.Unlock()
+	defer j.compactWG.Done()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(j.life, cancel)
+	defer stop()
+	return j.compact(ctx)
+}
+
+// compact does one rewrite; see the comment at the top of the file.
+func (j *Journal) compact(ctx context.Context) (err error) {
+	j.compactRun.Lock()
+	defer j.compactRun.Unlock()
+	defer func() {
+		if err != nil && ctx.Err() == nil && !errors.Is(err, ErrFailed) {
+			j.compactFails.Add(1)
+			// Try again only once the file has doubled again.
+			j.commitMu.Lock()
+			j.compactBase = max(j.compactBase, j.Stats().Size)
+			j.commitMu.Unlock()
+		}
+	}()
+	began := time.Now()
+	old, end, err := j.acquire()
+	if err != nil {
+		return err
+	}
+	defer j.release(old)
+	x, err := scanJournal(ctx, old.f, end)
+	if err != nil {
+		return fmt.Errorf("compact lease journal %s: %w", j.path, err)
+	}
+
+	tmp := j.tmpPath()
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("compact lease journal: %w", err)
+	}
+	tf, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("compact lease journal: %w", err)
+	}
+	switched := false
+	defer func() {
+		if !switched {
+			_ = tf.Close()
+			_ = os.Remove(tmp)
+		}
+	}()
+	// Locked before it is renamed into place, so no other process can take
+	// the journal between the rename and the switch.
+	if err := flockExclusive(tf); err != nil {
+		return fmt.Errorf("compact lease journal: lock %s: %w", tmp, err)
+	}
+	w := bufio.NewWriterSize(tf, readWindow)
+	size, err := writeLive(ctx, w, old.f, x)
+	if err != nil {
+		return fmt.Errorf("compact lease journal %s: %w", j.path, err)
+	}
+	live := len(x.live)
+	x = nil // let the index go before the rest
+
+	// Catch up with what was committed during the rewrite, still unlocked.
+	copied := end
+	for range 3 {
+		cur := j.committedSize(old)
+		if cur-copied < catchUpMin {
+			break
+		}
+		if err := copyRange(w, old.f, copied, cur); err != nil {
+			return fmt.Errorf("compact lease journal %s: %w", j.path, err)
+		}
+		size += cur - copied
+		copied = cur
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("compact lease journal: write %s: %w", tmp, err)
+	}
+	if err := j.syncCount(tf); err != nil {
+		return fmt.Errorf("compact lease journal: sync %s: %w", tmp, err)
+	}
+
+	j.commitMu.Lock()
+	defer j.commitMu.Unlock()
+	locked := time.Now()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	j.mu.Lock()
+	failed := j.failed
+	j.mu.Unlock()
+	if failed != nil {
+		return failed
+	}
+	final := old.size // no commit runs: this is the end
+	if final > copied {
+		if err := copyRange(tf, old.f, copied, final); err != nil {
+			return fmt.Errorf("compact lease journal %s: %w", j.path, err)
+		}
+		size += final - copied
+		if err := j.syncCount(tf); err != nil {
+			return fmt.Errorf("compact lease journal: sync %s: %w", tmp, err)
+		}
+	}
+	if err := os.Rename(tmp, j.path); err != nil {
+		return fmt.Errorf("compact lease journal: %w", err)
+	}
+	// The path names the new file now: commits must go there, whatever
+	// happens next.
+	switched = true
+	j.syncs.Add(1)
+	dirErr := syncDir(filepath.Dir(j.path))
+	j.segMu.Lock()
+	j.seg = &segment{f: tf, size: size}
+	old.retired = true // closed by the deferred release
+	j.segMu.Unlock()
+	j.compactBase = size
+	if dirErr != nil {
+		// Without the directory synced, a power cut could bring the old
+		// file back and lose every commit made to the new one.
+		return j.fail(fmt.Errorf("compact lease journal: %w", dirErr))
+	}
+	j.compactions.Add(1)
+	j.log.Info("lease journal compacted", "path", j.path, "leases", live,
+		"bytes_before", final, "bytes_after", size,
+		"took", time.Since(began).Round(time.Millisecond), "commits_held", time.Since(locked).Round(time.Microsecond))
+	return nil
+}
+
+// committedSize returns the committed end of s.
+func (j *Journal) committedSize(s *segment) int64 {
+	j.segMu.Lock()
+	defer j.segMu.Unlock()
+	return s.size
+}
+
+// writeLive writes a journal header and the live frames of x, read from r,
+// to w, and returns the bytes written. Each frame becomes a unit of its own.
+func writeLive(ctx context.Context, w io.Writer, r io.ReaderAt, x *journalIndex) (int64, error) {
+	n, err := w.Write(encodeJournalHeader(journalVersion))
+	if err != nil {
+		return 0, err
+	}
+	size := int64(n)
+	fr := newFrameReader(r, x.fileEnd)
+	scratch := make([]byte, 0, 256)
+	for i, ref := range x.sortedLive() {
+		if i%4096 == 4095 {
+			if err := ctx.Err(); err != nil {
+				return 0, err
+			}
+		}
+		f, err := fr.window(ref.off, int(ref.size))
+		if err != nil {
+			return 0, err
+		}
+		if _, ok := checkFrame(f); !ok {
+			return 0, fmt.Errorf("frame at %d changed during compaction", ref.off)
+		}
+		if f[4]&opMore != 0 {
+			scratch = append(scratch[:0], f...)
+			scratch[4] &^= opMore
+			body := len(scratch) - 4
+			binary.BigEndian.PutUint32(scratch[body:], crc32.Checksum(scratch[:body], castagnoli))
+			f = scratch
+		}
+		n, err := w.Write(f)
+		if err != nil {
+			return 0, err
+		}
+		size += int64(n)
+	}
+	return size, nil
+}
+
+// copyRange copies the bytes of src between from and to to w.
+func copyRange(w io.Writer, src *os.File, from, to int64) error {
+	buf := make([]byte, min(to-from, 256<<10))
+	if _, err := io.CopyBuffer(w, io.NewSectionReader(src, from, to-from), buf); err != nil {
+		return fmt.Errorf("copy journal bytes %d-%d: %w", from, to, err)
+	}
+	return nil
+}
