@@ -31,10 +31,13 @@ type AccessObserver interface {
 }
 
 // logAccess writes the event as one structured log line.
-func logAccess(ctx context.Context, log *slog.Logger, ev AccessEvent) {
+func logAccess(ctx context.Context, log *slog.Logger, ev *AccessEvent) {
 	level := slog.LevelInfo
 	if ev.Status >= 500 {
 		level = slog.LevelWarn
+	}
+	if !log.Enabled(ctx, level) {
+		return // spare the attributes' formatting
 	}
 	attrs := []slog.Attr{
 		slog.String("proto", ev.Protocol),

@@ -2,9 +2,26 @@ package fileserve
 
 import (
 	"strconv"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
+
+// protocols are the access events' protocols, in the order of the
+// metrics' per-protocol arrays.
+var protocols = [...]string{"http", "https", "tftp"}
+
+func protocolIndex(p string) int {
+	for i, q := range protocols {
+		if p == q {
+			return i
+		}
+	}
+	return -1
+}
+
+// counterRef holds a counter for an atomic.Pointer.
+type counterRef struct{ prometheus.Counter }
 
 // metrics are the file server's Prometheus series, registered on the
 // registry the caller passes in (never the global one).
@@ -15,6 +32,11 @@ type metrics struct {
 	tftpRetransmits  prometheus.Counter
 	tftpTimeouts     prometheus.Counter
 	tlsHandshakeFail prometheus.Counter
+
+	// Children of requests and bytesSent, looked up once: a lookup by
+	// label values hashes them on every request.
+	requestsBy [len(protocols)][600]atomic.Pointer[counterRef] // by protocol and status
+	sentBy     [len(protocols)]prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, active func(protocol string) float64, tftpMalformed func() float64) (*metrics, error) {
@@ -50,7 +72,7 @@ func newMetrics(reg prometheus.Registerer, active func(protocol string) float64,
 			Help: "TFTP packets dropped because they could not be parsed.",
 		}, tftpMalformed),
 	}
-	for _, p := range []string{"http", "https", "tftp"} {
+	for _, p := range protocols {
 		collectors = append(collectors, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name:        "phoneprov_fileserve_active_transfers",
 			Help:        "Transfers in progress by protocol.",
@@ -62,13 +84,26 @@ func newMetrics(reg prometheus.Registerer, active func(protocol string) float64,
 			return nil, err
 		}
 	}
-	for _, p := range []string{"http", "https", "tftp"} {
-		m.bytesSent.WithLabelValues(p)
+	for i, p := range protocols {
+		m.sentBy[i] = m.bytesSent.WithLabelValues(p)
 	}
 	return m, nil
 }
 
-func (m *metrics) observe(ev AccessEvent) {
-	m.requests.WithLabelValues(ev.Protocol, strconv.Itoa(ev.Status)).Inc()
-	m.bytesSent.WithLabelValues(ev.Protocol).Add(float64(ev.Bytes))
+func (m *metrics) observe(ev *AccessEvent) {
+	i := protocolIndex(ev.Protocol)
+	if i < 0 || ev.Status < 0 || ev.Status >= len(m.requestsBy[i]) {
+		m.requests.WithLabelValues(ev.Protocol, strconv.Itoa(ev.Status)).Inc()
+		m.bytesSent.WithLabelValues(ev.Protocol).Add(float64(ev.Bytes))
+		return
+	}
+	slot := &m.requestsBy[i][ev.Status]
+	c := slot.Load()
+	if c == nil {
+		// Created on first use, so only statuses that happened are exported.
+		c = &counterRef{m.requests.WithLabelValues(ev.Protocol, strconv.Itoa(ev.Status))}
+		slot.Store(c) // a racing Store holds the same child
+	}
+	c.Inc()
+	m.sentBy[i].Add(float64(ev.Bytes))
 }

@@ -70,8 +70,8 @@ type Entry struct {
 	ModTime time.Time
 	ETag    string // quoted strong validator
 
-	file *os.File      // operator files: an open descriptor (sendfile-able)
-	data *bytes.Reader // builtin and generated content
+	file *os.File // operator files: an open descriptor (sendfile-able)
+	mem  []byte   // builtin, generated and cached content
 }
 
 // ReadAt reads from the snapshot.
@@ -79,7 +79,7 @@ func (e *Entry) ReadAt(p []byte, off int64) (int, error) {
 	if e.file != nil {
 		return e.file.ReadAt(p, off)
 	}
-	return e.data.ReadAt(p, off)
+	return bytes.NewReader(e.mem).ReadAt(p, off)
 }
 
 // ReadSeeker returns the content for http.ServeContent; for operator files it
@@ -88,7 +88,7 @@ func (e *Entry) ReadSeeker() io.ReadSeeker {
 	if e.file != nil {
 		return e.file
 	}
-	return e.data
+	return bytes.NewReader(e.mem)
 }
 
 // Close releases the snapshot.
@@ -105,6 +105,7 @@ func (e *Entry) Close() error {
 type Namespace struct {
 	root    *os.Root
 	builtin map[string]*Generated // lower-cased name → content
+	tags    map[string]string     // lower-cased name → the builtin content's ETag
 	gen     Generator
 	dirs    *dirCache
 	small   *smallFiles
@@ -116,15 +117,22 @@ func NewNamespace(dir string, builtin []*Generated, gen Generator) (*Namespace, 
 	if err != nil {
 		return nil, fmt.Errorf("open file root: %w", err)
 	}
-	ns := &Namespace{root: root, builtin: map[string]*Generated{}, gen: gen, dirs: newDirCache(), small: newSmallFiles()}
+	ns := &Namespace{
+		root: root, builtin: map[string]*Generated{}, tags: map[string]string{}, gen: gen,
+		dirs: newDirCache(), small: newSmallFiles(root),
+	}
 	for _, b := range builtin {
 		ns.builtin[strings.ToLower(b.Name)] = b
+		ns.tags[strings.ToLower(b.Name)] = contentETag(b.Data)
 	}
 	return ns, nil
 }
 
 // Close releases the tree.
-func (ns *Namespace) Close() error { return ns.root.Close() }
+func (ns *Namespace) Close() error {
+	ns.small.close()
+	return ns.root.Close()
+}
 
 // maxNameLen bounds a requested name; no phone file name comes near it.
 const maxNameLen = 1024
@@ -138,6 +146,14 @@ func CleanName(raw string) (string, error) {
 	if len(raw) > maxNameLen {
 		return "", &RefusedError{Name: raw[:64] + "…", Reason: "too_long"}
 	}
+	if name, ok := alreadyClean(raw); ok {
+		return name, nil
+	}
+	return cleanGeneral(raw)
+}
+
+// cleanGeneral is CleanName for any name not too long.
+func cleanGeneral(raw string) (string, error) {
 	if strings.IndexByte(raw, 0) >= 0 {
 		return "", &RefusedError{Name: raw, Reason: "nul"}
 	}
@@ -164,40 +180,94 @@ func CleanName(raw string) (string, error) {
 	return strings.Join(kept, "/"), nil
 }
 
+// alreadyClean returns raw without its leading slashes when nothing else
+// in it needs cleaning or refusing, which is what phones send; the answer
+// is then the one CleanName's general path gives, without its allocations.
+func alreadyClean(raw string) (string, bool) {
+	if len(raw) >= 2 && raw[1] == ':' {
+		return "", false // maybe a drive letter
+	}
+	s := strings.TrimLeft(raw, "/")
+	if s == "" {
+		return "", false
+	}
+	segStart := 0
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) {
+			c := s[i]
+			if c == 0 || c == '\\' {
+				return "", false
+			}
+			if c != '/' {
+				continue
+			}
+		}
+		if i == segStart || s[segStart] == '.' {
+			return "", false // an empty, ".", ".." or hidden segment
+		}
+		segStart = i + 1
+	}
+	return s, true
+}
+
 // Open resolves a requested name. It returns ErrNotFound, a *RefusedError, or
 // an Entry that stays consistent even if the operator replaces the file by
 // renaming a new one into place while it is served.
 func (ns *Namespace) Open(ctx context.Context, raw string, client Client) (*Entry, error) {
-	name, err := CleanName(raw)
+	res, err := ns.resolve(ctx, raw, client)
 	if err != nil {
 		return nil, err
 	}
-	e, err := ns.openOperator(name)
-	if err == nil || !errors.Is(err, ErrNotFound) {
-		return e, err
+	if res.small != nil {
+		return res.small.entry(), nil
 	}
-	if b, ok := ns.builtin[strings.ToLower(name)]; ok {
-		return memoryEntry(b, SourceBuiltin), nil
+	return res.entry, nil
+}
+
+// resolved is what a name resolved to: a cached small file, shared and
+// read-only, or an Entry of its own.
+type resolved struct {
+	small *smallFile
+	entry *Entry
+}
+
+// resolve is Open without making an Entry for a cached file.
+func (ns *Namespace) resolve(ctx context.Context, raw string, client Client) (resolved, error) {
+	name, err := CleanName(raw)
+	if err != nil {
+		return resolved{}, err
+	}
+	res, err := ns.openOperator(name)
+	if err == nil || !errors.Is(err, ErrNotFound) {
+		return res, err
+	}
+	lower := strings.ToLower(name)
+	if b, ok := ns.builtin[lower]; ok {
+		return resolved{entry: &Entry{
+			Name: b.Name, Source: SourceBuiltin, Size: int64(len(b.Data)), ModTime: b.ModTime,
+			ETag: ns.tags[lower], mem: b.Data,
+		}}, nil
 	}
 	if ns.gen != nil {
 		g, err := ns.gen.Generate(ctx, name, client)
 		switch {
 		case err == nil && g.File != nil:
-			return fileEntry(g)
+			e, err := fileEntry(g)
+			return resolved{entry: e}, err
 		case err == nil:
-			return memoryEntry(g, SourceGenerated), nil
+			return resolved{entry: memoryEntry(g, SourceGenerated)}, nil
 		case errors.Is(err, ErrNotFound) || errors.Is(err, fs.ErrNotExist):
 		default:
-			return nil, fmt.Errorf("generate %s: %w", name, err)
+			return resolved{}, fmt.Errorf("generate %s: %w", name, err)
 		}
 	}
-	return nil, ErrNotFound
+	return resolved{}, ErrNotFound
 }
 
 func memoryEntry(g *Generated, src Source) *Entry {
 	return &Entry{
 		Name: g.Name, Source: src, Size: int64(len(g.Data)), ModTime: g.ModTime,
-		ETag: contentETag(g.Data), data: bytes.NewReader(g.Data),
+		ETag: contentETag(g.Data), mem: g.Data,
 	}
 }
 
@@ -231,46 +301,50 @@ func (c generatorChain) Generate(ctx context.Context, name string, client Client
 	return nil, ErrNotFound
 }
 
-func (ns *Namespace) openOperator(name string) (*Entry, error) {
-	if fi, err := ns.root.Stat(name); err == nil && fi.Mode().IsRegular() && fi.Size() <= smallFileMax {
-		if e := ns.small.entry(name, fi); e != nil {
-			return e, nil
-		}
+func (ns *Namespace) openOperator(name string) (resolved, error) {
+	if sf := ns.small.lookup(name); sf != nil {
+		return resolved{small: sf}, nil
 	}
 	f, err := ns.openNonBlocking(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		folded, ok := ns.foldCase(name)
 		if !ok {
-			return nil, ErrNotFound
+			return resolved{}, ErrNotFound
 		}
 		name = folded
 		f, err = ns.openNonBlocking(name)
 	}
 	if err != nil {
-		return nil, classifyOpenError(name, err)
+		return resolved{}, classifyOpenError(name, err)
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("stat %s: %w", name, err)
+		return resolved{}, fmt.Errorf("stat %s: %w", name, err)
 	}
 	if fi.IsDir() {
 		f.Close()
-		return nil, ErrNotFound // no directory listings
+		return resolved{}, ErrNotFound // no directory listings
 	}
 	if !fi.Mode().IsRegular() {
 		f.Close()
-		return nil, &RefusedError{Name: name, Reason: "not_regular"}
+		return resolved{}, &RefusedError{Name: name, Reason: "not_regular"}
 	}
 	if fi.Size() <= smallFileMax {
-		if e := ns.small.load(name, f, fi); e != nil {
-			return e, nil
+		// A case-folded name may be cached under its real spelling.
+		sf := ns.small.lookup(name)
+		if sf == nil {
+			sf, _ = ns.small.load(name) // on error, serve what is open
+		}
+		if sf != nil {
+			f.Close()
+			return resolved{small: sf}, nil
 		}
 	}
-	return &Entry{
+	return resolved{entry: &Entry{
 		Name: name, Source: SourceOperator, Size: fi.Size(), ModTime: fi.ModTime(),
 		ETag: fileETag(fi), file: f,
-	}, nil
+	}}, nil
 }
 
 // openNonBlocking opens read-only with O_NONBLOCK, so a FIFO or device in

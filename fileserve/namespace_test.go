@@ -229,6 +229,47 @@ func FuzzCleanName(f *testing.F) {
 	})
 }
 
+// Every name of up to six characters from the alphabet that matters.
+func TestAlreadyCleanAgreesWithGeneralPath(t *testing.T) {
+	const alphabet = "a/.\\:C\x00"
+	var walk func(prefix string)
+	walk = func(prefix string) {
+		if fast, ok := alreadyClean(prefix); ok {
+			if general, err := cleanGeneral(prefix); err != nil || general != fast {
+				t.Fatalf("%q: shortcut %q, general path %q %v", prefix, fast, general, err)
+			}
+		}
+		if len(prefix) == 6 {
+			return
+		}
+		for i := range len(alphabet) {
+			walk(prefix + alphabet[i:i+1])
+		}
+	}
+	walk("")
+}
+
+// FuzzAlreadyClean: the shortcut for names that need no cleaning gives
+// what the general path gives.
+func FuzzAlreadyClean(f *testing.F) {
+	for _, s := range []string{"46xxsettings.txt", "/a/b.bin", "//a", "a/", "a//b", "./a", "a/.b", "C:/x", "/C:/x", "a\\b", "a\x00b", "a/../b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		if len(raw) > maxNameLen {
+			return
+		}
+		fast, ok := alreadyClean(raw)
+		if !ok {
+			return
+		}
+		general, err := cleanGeneral(raw)
+		if err != nil || general != fast {
+			t.Fatalf("%q: shortcut %q, general path %q %v", raw, fast, general, err)
+		}
+	})
+}
+
 type fileGenerator struct{ path string }
 
 func (g fileGenerator) Generate(_ context.Context, name string, _ Client) (*Generated, error) {

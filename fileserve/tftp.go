@@ -126,7 +126,7 @@ func (s *Server) tftpFinished(r tftpd.Result) {
 	if r.TimedOut {
 		s.metrics.tftpTimeouts.Inc()
 	}
-	s.finish(context.Background(), ev)
+	s.finish(context.Background(), &ev)
 }
 
 func prefixed(s string) string {
