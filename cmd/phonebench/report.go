@@ -91,7 +91,7 @@ func (r *report) writeTable(w io.Writer) error {
 		pp, peer := summarize(res.Phoneprov), summarize(res.Other)
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s (%s)\t%s\t%s/%s\t%s/%s\t%s/%s\t%d/%d\n",
 			sc.Title, sc.Load, fmtFigure(pp.Throughput, sc.Unit), fmtFigure(peer.Throughput, sc.Unit), res.Peer,
-			fmtRatio(ratio(pp.Throughput, peer.Throughput)), secs(pp.CPU), secs(peer.CPU),
+			fmtRatio(roundRatio(res.Phoneprov, res.Other)), secs(pp.CPU), secs(peer.CPU),
 			secs(pp.ClientCPU), secs(peer.ClientCPU), mib(pp.PeakRSS), mib(peer.PeakRSS), pp.Failures, peer.Failures)
 	}
 	if err := tw.Flush(); err != nil {
@@ -173,7 +173,7 @@ func (r *report) writeMarkdown(b *strings.Builder) {
 	b.WriteString("- phoneprov: log level warn, admin listener off, `blksize_max = 1468`, otherwise defaults (HTTPS with its own CA-issued certificate).\n")
 	b.WriteString("- RSS of a process tree is the sum of each process's VmRSS (nginx master + workers, in.tftpd + its forked transfers), sampled every 100 ms; shared pages count once per process. Server CPU is the run's share of the cgroup v2 `cpu.stat` usage of a group each server is started in (all its processes, exited ones included); without cgroup v2, utime+stime from /proc (see the last table).\n")
 	b.WriteString("- Client CPU is wrk's rusage, or phonebench's own for TFTP (its pin/tftp goroutines). wrk -t1 is one thread: near 1 s per second of run, it, not the server, sets the pace.\n")
-	b.WriteString("- Ratio = phoneprov / peer on throughput: above 1 means phoneprov did better.\n")
+	b.WriteString("- Ratio = phoneprov / peer on throughput: above 1 means phoneprov did better. With several rounds it is the median of each round's ratio (the two runs of a round are back to back, so the shared machine's drift between rounds cancels); the throughput columns are each server's median.\n")
 
 	b.WriteString("\n## Results\n\n")
 	b.WriteString("| Scenario | Load | phoneprov | peer | ratio | phoneprov detail | peer detail | server CPU s pp / peer | client CPU s pp / peer | peak RSS MiB pp / peer |\n")
@@ -187,7 +187,7 @@ func (r *report) writeMarkdown(b *strings.Builder) {
 		pp, peer := summarize(res.Phoneprov), summarize(res.Other)
 		fmt.Fprintf(b, "| %s | `%s` | %s | %s (%s) | **%s** | %s | %s | %s / %s | %s / %s | %s / %s |\n",
 			sc.Title, sc.Load, fmtFigure(pp.Throughput, sc.Unit), fmtFigure(peer.Throughput, sc.Unit), res.Peer,
-			fmtRatio(ratio(pp.Throughput, peer.Throughput)), detail(sc.Proto, pp), detail(sc.Proto, peer),
+			fmtRatio(roundRatio(res.Phoneprov, res.Other)), detail(sc.Proto, pp), detail(sc.Proto, peer),
 			secs(pp.CPU), secs(peer.CPU), secs(pp.ClientCPU), secs(peer.ClientCPU), mib(pp.PeakRSS), mib(peer.PeakRSS))
 	}
 	if o.Rounds > 1 {

@@ -96,3 +96,20 @@ func TestEvaluatePeerZero(t *testing.T) {
 		t.Errorf("http-big against a zero peer: %+v, want MISS with n/a", got[0])
 	}
 }
+
+func TestRoundRatioPairsRounds(t *testing.T) {
+	// Round 3 ran while the machine was busy for phoneprov only: the medians
+	// of each server (100 / 110) would say 0.91; the rounds say 1.1.
+	pp := []figures{{Throughput: 110}, {Throughput: 110}, {Throughput: 60}}
+	peer := []figures{{Throughput: 100}, {Throughput: 100}, {Throughput: 110}}
+	if got := roundRatio(pp, peer); math.Abs(got-1.1) > 1e-9 {
+		t.Errorf("roundRatio = %v, want 1.1", got)
+	}
+	// A round the peer could not measure (0) is left out, not counted as ∞.
+	if got := roundRatio([]figures{{Throughput: 50}, {Throughput: 90}}, []figures{{Throughput: 0}, {Throughput: 100}}); math.Abs(got-0.9) > 1e-9 {
+		t.Errorf("roundRatio with an empty round = %v, want 0.9", got)
+	}
+	if got := roundRatio(nil, nil); !math.IsNaN(got) {
+		t.Errorf("roundRatio of nothing = %v, want NaN", got)
+	}
+}

@@ -1,0 +1,68 @@
+package tftpd
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+// TestAckBurst: an ACK, its duplicate and an ERROR sent in one burst end
+// the transfer with the client's error, without a retransmission.
+func TestAckBurst(t *testing.T) {
+	t.Parallel()
+	h := newFakeHandler()
+	h.files["f"] = genBytes(1500)
+	ts := startServer(t, Config{Timeout: 100 * time.Millisecond, Retries: 3}, h)
+	c := newRawClient(t, ts.addr)
+	c.rrq("f", "octet")
+	c.mustData(1)
+	c.ack(1)
+	c.ack(1)
+	c.sendError(0, "cancelled")
+	c.mustData(2)
+	c.nothing(300 * time.Millisecond) // no retransmission of DATA 2
+	r := ts.result(t)
+	var remote *RemoteError
+	if !errors.As(r.Err, &remote) || remote.Message != "cancelled" || r.Retransmits != 0 || r.Bytes != 512 {
+		t.Fatalf("result %+v", r)
+	}
+}
+
+// TestTimeoutFromLastWindow: the retransmission timeout runs from the
+// last window sent, not from an earlier one: ACKs that each come within
+// the timeout never cause a retransmission, however long the transfer as
+// a whole takes, and a lost one causes exactly one, a full timeout after
+// the block.
+func TestTimeoutFromLastWindow(t *testing.T) {
+	t.Parallel()
+	h := newFakeHandler()
+	data := genBytes(1800) // blocks 1..4
+	h.files["f"] = data
+	const timeout = 400 * time.Millisecond
+	ts := startServer(t, Config{Timeout: timeout, Retries: 2}, h)
+	c := newRawClient(t, ts.addr)
+	c.rrq("f", "octet")
+	c.mustData(1)
+	// Each ACK comes half a timeout after its block, so a timeout that
+	// ran from an earlier block would expire while the next is out.
+	for block := uint16(1); block <= 2; block++ {
+		time.Sleep(timeout / 2)
+		c.ack(block)
+		c.mustData(block + 1)
+	}
+	sent := time.Now()
+	p := c.mustData(3) // the retransmission
+	if d := time.Since(sent); d < timeout*9/10 {
+		t.Fatalf("DATA 3 retransmitted after %v, timeout %v", d, timeout)
+	}
+	if len(p.data) != 512 {
+		t.Fatalf("DATA 3 has %d bytes", len(p.data))
+	}
+	c.ack(3)
+	c.mustData(4)
+	c.ack(4)
+	r := ts.result(t)
+	if r.Err != nil || r.Retransmits != 1 || r.Bytes != int64(len(data)) {
+		t.Fatalf("result %+v", r)
+	}
+}
