@@ -51,7 +51,7 @@ func (inv *Inventory) applyLease(l LeaseFact) {
 	if l.Kind != LeaseExpired {
 		seen(p, t)
 	}
-	p.LeaseKind, p.LeaseTime = unique.Make(l.Kind).Value(), t
+	p.LeaseKind, p.LeaseTime = l.Kind, t
 	setIf(&p.Class, l.Class)
 	setIf(&p.HostName, l.Hostname)
 	setIf(&p.VendorClass, l.VendorClass)
