@@ -408,7 +408,12 @@ func TestLabUdhcpcRenewAndRelease(t *testing.T) {
 	cmd.Process.Signal(syscallTERM)
 	wait()
 	addr := netip.MustParseAddr(ip)
+	// The table changes first; the event follows once the release is on
+	// disk, so wait for both.
 	waitFor(t, 5*time.Second, "the release", func() bool {
+		if ev := srv.events.last(); ev.Kind != Released || ev.Addr != addr {
+			return false
+		}
 		for _, le := range srv.Leases() {
 			if le.Addr == addr {
 				return le.State == leases.Released
@@ -416,9 +421,6 @@ func TestLabUdhcpcRenewAndRelease(t *testing.T) {
 		}
 		return false
 	})
-	if ev := srv.events.last(); ev.Kind != Released || ev.Addr != addr {
-		t.Errorf("last event %+v", ev)
-	}
 }
 
 // dhclientScript records dhclient's events and configures the address.

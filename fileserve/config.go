@@ -35,7 +35,27 @@ type HTTPConfig struct {
 	WriteTimeout time.Duration `toml:"write_timeout"`
 	// MaxHeaderBytes caps the request head.
 	MaxHeaderBytes int `toml:"max_header_bytes"`
+	// SendBuffer is each HTTP and HTTPS connection's socket send buffer
+	// (SO_SNDBUF); 0 leaves it to the kernel's autotuning. See
+	// DefaultSendBuffer for why it is fixed by default.
+	SendBuffer int `toml:"send_buffer"`
 }
+
+// DefaultSendBuffer is the socket send buffer of every HTTP and HTTPS
+// connection (SO_SNDBUF; the kernel doubles it for its bookkeeping),
+// instead of the kernel's autotuning up to net.ipv4.tcp_wmem's maximum
+// (4 MiB by default).
+//
+// A fixed buffer bounds what each download holds in the kernel: a boot
+// storm of a thousand phones could otherwise pin gigabytes. It also keeps
+// big files flowing evenly: with megabytes queued at once, more of the
+// kernel's TCP work falls on the client's side. Measured on loopback, wrk
+// (one thread) spent 1.5 times the CPU per byte with autotuning, and 10
+// MiB downloads ran 1.7 times as fast with 256 KiB. 512 KiB in flight is
+// still four times what a gigabit LAN with a millisecond of round trip
+// needs; over a 50 ms WAN link it caps one download at about 10 MB/s, so
+// a box serving remote sites may want more (or 0).
+const DefaultSendBuffer = 256 << 10
 
 // HTTPSConfig is [fileserve.https]; it shares the HTTP limits.
 type HTTPSConfig struct {
@@ -79,6 +99,7 @@ func DefaultConfig() Config {
 			IdleTimeout:       120 * time.Second,
 			WriteTimeout:      30 * time.Minute,
 			MaxHeaderBytes:    16 << 10,
+			SendBuffer:        DefaultSendBuffer,
 		},
 		HTTPS: HTTPSConfig{
 			Enabled:       true,
@@ -122,6 +143,9 @@ func (c Config) Validate(report func(key string, err error)) {
 	}
 	if c.HTTP.MaxHeaderBytes < 1024 || c.HTTP.MaxHeaderBytes > 1<<20 {
 		report("http.max_header_bytes", fmt.Errorf("%d is outside 1024..1048576", c.HTTP.MaxHeaderBytes))
+	}
+	if b := c.HTTP.SendBuffer; b != 0 && (b < 4096 || b > 64<<20) {
+		report("http.send_buffer", fmt.Errorf("%d is outside 4096..67108864 (0: the kernel's autotuning)", b))
 	}
 	if _, err := ParseTLSVersion(c.HTTPS.MinVersion); err != nil {
 		report("https.min_version", err)

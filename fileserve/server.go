@@ -218,13 +218,13 @@ func serverTLSConfig(c HTTPSConfig, b *tlsca.Bundle) (*tls.Config, error) {
 func (s *Server) Bind() error {
 	var err error
 	if s.cfg.HTTP.Enabled {
-		if s.httpLns, err = listenTCP("http", s.cfg.HTTP.Listen, sendBuffer); err != nil {
+		if s.httpLns, err = listenTCP("http", s.cfg.HTTP.Listen, s.cfg.HTTP.SendBuffer); err != nil {
 			s.closeListeners()
 			return err
 		}
 	}
 	if s.cfg.HTTPS.Enabled {
-		if s.httpsLns, err = listenTCP("https", s.cfg.HTTPS.Listen, sendBuffer); err != nil {
+		if s.httpsLns, err = listenTCP("https", s.cfg.HTTPS.Listen, s.cfg.HTTP.SendBuffer); err != nil {
 			s.closeListeners()
 			return err
 		}
@@ -242,21 +242,6 @@ func (s *Server) Bind() error {
 	}
 	return nil
 }
-
-// sendBuffer is the socket send buffer of every HTTP and HTTPS
-// connection (SO_SNDBUF; the kernel doubles it for its bookkeeping),
-// instead of the kernel's autotuning up to net.ipv4.tcp_wmem's maximum
-// (4 MiB by default).
-//
-// A fixed buffer bounds what each download holds in the kernel: a boot
-// storm of a thousand phones could otherwise pin gigabytes. It also keeps
-// big files flowing evenly: with megabytes queued at once, more of the
-// kernel's TCP work falls on the client's side. Measured on loopback, wrk
-// (one thread) spent 1.5 times the CPU per byte with autotuning, and 10
-// MiB downloads ran 1.7 times as fast with 256 KiB. 512 KiB in flight is
-// still four times what a gigabit LAN with a millisecond of round trip
-// needs; over a 50 ms WAN link it caps one download at about 10 MB/s.
-const sendBuffer = 256 << 10
 
 // listenTCP opens every address, or none. A sndbuf above 0 is set on the
 // listening sockets, which the accepted connections inherit.

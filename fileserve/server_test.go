@@ -10,7 +10,7 @@ import (
 )
 
 func TestAcceptedConnectionsHaveTheSendBuffer(t *testing.T) {
-	lns, err := listenTCP("http", []string{"127.0.0.1:0"}, sendBuffer)
+	lns, err := listenTCP("http", []string{"127.0.0.1:0"}, DefaultSendBuffer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func TestAcceptedConnectionsHaveTheSendBuffer(t *testing.T) {
 	if gerr != nil {
 		t.Fatal(gerr)
 	}
-	want := sendBuffer
+	want := DefaultSendBuffer
 	if b, err := os.ReadFile("/proc/sys/net/core/wmem_max"); err == nil {
 		if limit, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && limit < want {
 			want = limit // the kernel caps it there
