@@ -52,7 +52,7 @@ func (d phoneprovDaemon) Prepare(dir, iface string) (launch, error) {
 
 // Leases reads the assigned-address gauge from the admin listener.
 func (d phoneprovDaemon) Leases(ctx context.Context, in *instance) (int, error) {
-	body, err := nsGet(ctx, in.ns, "http://"+phoneprovAdmin+"/metrics", 10*time.Second)
+	body, err := phoneprovMetrics(ctx, in)
 	if err != nil {
 		return 0, fmt.Errorf("phoneprov leases: %w", err)
 	}
@@ -62,7 +62,7 @@ func (d phoneprovDaemon) Leases(ctx context.Context, in *instance) (int, error) 
 // Diagnostics returns phoneprov's DHCP counters (packets by type, drops
 // by reason, queue drops) from the admin listener.
 func (d phoneprovDaemon) Diagnostics(ctx context.Context, in *instance) (string, error) {
-	body, err := nsGet(ctx, in.ns, "http://"+phoneprovAdmin+"/metrics", 10*time.Second)
+	body, err := phoneprovMetrics(ctx, in)
 	if err != nil {
 		return "", fmt.Errorf("phoneprov metrics: %w", err)
 	}
@@ -74,6 +74,11 @@ func (d phoneprovDaemon) Diagnostics(ctx context.Context, in *instance) (string,
 		}
 	}
 	return out.String(), nil
+}
+
+// phoneprovMetrics reads the admin listener's /metrics page.
+func phoneprovMetrics(ctx context.Context, in *instance) ([]byte, error) {
+	return nsGet(ctx, in.ns, "http://"+phoneprovAdmin+"/metrics", 10*time.Second)
 }
 
 // renderPhoneprov writes the phoneprov configuration: DHCP on iface with

@@ -1064,6 +1064,7 @@ func TestJournalCommitDelayOnlyUnderLoad(t *testing.T) {
 		}
 	}
 	before := j.Stats().Commits
+	start := time.Now()
 	var wg sync.WaitGroup
 	for w := range 16 {
 		wg.Add(1)
@@ -1077,6 +1078,11 @@ func TestJournalCommitDelayOnlyUnderLoad(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	// Without the delay 48 Puts take a few milliseconds; with it, every
+	// shared group waits first.
+	if d := time.Since(start); d < delay {
+		t.Errorf("48 concurrent Puts took %s: no group waited the %s delay", d, delay)
+	}
 	// 48 calls from 16 callers: with the delay, each group after the first
 	// gathers every caller that is waiting, so there are few commits.
 	if n := j.Stats().Commits - before; n > 8 {

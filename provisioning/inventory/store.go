@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 )
 
@@ -170,7 +171,7 @@ func trimLine(s string) string {
 	if len(s) > 40 {
 		s = s[:40] + "…"
 	}
-	return string(bytes.TrimRight([]byte(s), "\n"))
+	return strings.TrimRight(s, "\n")
 }
 
 // lineBuffer builds journal lines in one reusable buffer.
