@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/phoneprov/phoneprov/cmd/phoneprov/internal/admin"
+	"github.com/phoneprov/phoneprov/cmd/phoneprov/internal/supervise"
 	"github.com/phoneprov/phoneprov/dhcpd"
 	"github.com/phoneprov/phoneprov/dhcpd/leases"
 	"github.com/phoneprov/phoneprov/fileserve"
@@ -50,26 +53,32 @@ func newGenerator(cfg Config, log *slog.Logger, metrics *provisioning.Metrics) (
 
 // buildAppliance creates every part; nothing is bound yet. On error the
 // parts already opened are closed.
-func buildAppliance(ctx context.Context, cfg Config, log *slog.Logger, reg prometheus.Registerer) (a *appliance, err error) {
-	a = &appliance{cfg: cfg, log: log, events: newRecentEvents()}
-	defer func() {
-		if err != nil {
-			a.close()
-		}
-	}()
+func buildAppliance(ctx context.Context, cfg Config, log *slog.Logger, reg prometheus.Registerer) (*appliance, error) {
+	a := &appliance{cfg: cfg, log: log, events: newRecentEvents()}
+	if err := a.build(ctx, reg); err != nil {
+		// The error is what the operator needs; a failure to close what
+		// was opened adds to it.
+		return nil, errors.Join(err, a.close())
+	}
+	return a, nil
+}
+
+// build creates the parts one by one into a; the caller closes them on error.
+func (a *appliance) build(ctx context.Context, reg prometheus.Registerer) error {
+	cfg, log := a.cfg, a.log
 	metrics, err := provisioning.NewMetrics(reg)
 	if err != nil {
-		return nil, fmt.Errorf("provisioning metrics: %w", err)
+		return fmt.Errorf("provisioning metrics: %w", err)
 	}
 	if a.generator, err = newGenerator(cfg, log.With("part", "provisioning"), metrics); err != nil {
-		return nil, err
+		return err
 	}
 	generators := []fileserve.Generator{a.generator}
 	p := cfg.Provisioning
 	if p.Relay.Enabled() {
 		a.relay, err = relay.New(p.Relay, relay.Options{CacheDir: filepath.Join(cfg.DataDir, "cache"), Logger: log.With("part", "relay"), Registry: reg})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		generators = append(generators, a.relay)
 	}
@@ -77,7 +86,7 @@ func buildAppliance(ctx context.Context, cfg Config, log *slog.Logger, reg prome
 	if p.Backup.Enabled {
 		a.backups, err = backup.New(p.Backup, backup.Options{Dir: filepath.Join(cfg.DataDir, "backup"), Logger: log.With("part", "backup"), Registry: reg})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		mounts = append(mounts, a.backups.Mount())
 	}
@@ -94,7 +103,7 @@ func buildAppliance(ctx context.Context, cfg Config, log *slog.Logger, reg prome
 		log.Warn("phones with static addresses will not be identified: cannot read the neighbour table", "err", err)
 	}
 	if a.inventory, err = inventory.Open(p.Inventory, invOpts); err != nil {
-		return nil, err
+		return err
 	}
 	a.files, err = fileserve.New(ctx, cfg.FileServe, fileserve.Options{
 		FilesDir:  cfg.filesDir(),
@@ -106,11 +115,11 @@ func buildAppliance(ctx context.Context, cfg Config, log *slog.Logger, reg prome
 		Registry:  reg,
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if cfg.DHCP.Enabled {
 		if a.leases, err = openLeases(ctx, cfg, log.With("part", "leases"), reg); err != nil {
-			return nil, err
+			return err
 		}
 		a.dhcp, err = dhcpd.New(cfg.DHCP, dhcpd.Options{
 			Store:       a.leases,
@@ -120,10 +129,10 @@ func buildAppliance(ctx context.Context, cfg Config, log *slog.Logger, reg prome
 			LeaseEvents: a.events.watchLeases(leaseFacts{a.inventory}),
 		})
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return a, nil
+	return nil
 }
 
 // bind opens every socket of every part, or fails with what to do.
@@ -139,26 +148,34 @@ func (a *appliance) bind(ctx context.Context) error {
 	return nil
 }
 
-// serve runs the file and DHCP servers until ctx ends or one fails.
-func (a *appliance) serve(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	dhcpDone := make(chan error, 1)
-	if a.dhcp != nil {
-		go func() {
-			err := a.dhcp.Serve(ctx)
-			if err != nil {
-				a.log.Error("DHCP server stopped", "err", err)
-				cancel()
-			}
-			dhcpDone <- err
-		}()
-	} else {
-		dhcpDone <- nil
+// stopSlack is what stopping may take beyond the file server's drain
+// timeout: the admin listener's shutdown, the inventory's last write.
+const stopSlack = 5 * time.Second
+
+// parts lists every long-lived part of the appliance, and extra ones, for
+// the supervisor. adm may be nil (the admin listener is off).
+func (a *appliance) parts(adm *admin.Server, extra ...supervise.Part) []supervise.Part {
+	parts := []supervise.Part{
+		{Name: "fileserve", Run: a.files.Serve},
+		{Name: "inventory", Run: a.inventory.Run},
+		{Name: "memory", Run: func(ctx context.Context) error { trimAfterBursts(ctx, a.log); return nil }},
 	}
-	err := a.files.Serve(ctx)
-	cancel()
-	return errors.Join(err, <-dhcpDone)
+	if a.dhcp != nil {
+		parts = append(parts, supervise.Part{Name: "dhcp", Run: a.dhcp.Serve})
+	}
+	if adm != nil {
+		parts = append(parts, supervise.Part{Name: "admin", Run: adm.Serve})
+	}
+	return append(parts, extra...)
+}
+
+// run runs the parts under one supervisor until ctx ends or one of them
+// fails, which stops the others; then it closes the appliance, writing
+// what the inventory and the lease journal still hold. The result is the
+// failure, if any, with the part it came from.
+func (a *appliance) run(ctx context.Context, parts []supervise.Part) error {
+	err := supervise.Run(ctx, a.cfg.FileServe.DrainTimeout+stopSlack, a.log, parts...)
+	return errors.Join(err, a.close())
 }
 
 // reload applies a new configuration to every part that can take it at

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/phoneprov/phoneprov/cmd/phoneprov/internal/admin"
+	"github.com/phoneprov/phoneprov/cmd/phoneprov/internal/supervise"
 )
 
 func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
@@ -36,41 +37,43 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	app, err := buildAppliance(ctx, cfg, log, reg)
+	app, adm, err := bindAppliance(ctx, cfg, log, reg)
 	if err != nil {
 		return err
 	}
-	defer app.close()
-	if err := app.bind(ctx); err != nil {
-		return err
-	}
-	adm, err := admin.Bind(cfg.Admin, reg, log.With("part", "admin"), app.apiRoutes(), app.readinessChecks()...)
-	if err != nil {
-		return err
-	}
-	if adm != nil {
-		go func() {
-			if err := adm.Serve(ctx); err != nil {
-				log.Error("admin listener stopped", "err", err)
-			}
-		}()
-	}
-	go trimAfterBursts(ctx, log)
-	invDone := make(chan error, 1)
-	go func() { invDone <- app.inventory.Run(ctx) }()
-
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	go reloadOnHangup(ctx, hup, path, app, log)
+	reload := supervise.Part{Name: "reload", Run: func(ctx context.Context) error {
+		reloadOnHangup(ctx, hup, path, app, log)
+		return nil
+	}}
 
 	log.Info("phoneprov started", "version", versionString(), "config", orDefault(path), "data_dir", cfg.DataDir)
-	err = app.serve(ctx)
-	if invErr := <-invDone; invErr != nil && !errors.Is(invErr, context.Canceled) {
-		log.Error("inventory stopped", "err", invErr)
+	if err := app.run(ctx, app.parts(adm, reload)); err != nil {
+		log.Error("phoneprov stopped", "err", err)
+		return err
 	}
 	log.Info("phoneprov stopped")
-	return err
+	return nil
+}
+
+// bindAppliance builds every part and binds every socket, the admin
+// listener's included (adm is nil when it is off). On error what was
+// opened is closed and the error says what went wrong.
+func bindAppliance(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.Registry) (*appliance, *admin.Server, error) {
+	app, err := buildAppliance(ctx, cfg, log, reg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := app.bind(ctx); err != nil {
+		return nil, nil, errors.Join(err, app.close())
+	}
+	adm, err := admin.Bind(cfg.Admin, reg, log.With("part", "admin"), app.apiRoutes(), app.readinessChecks()...)
+	if err != nil {
+		return nil, nil, errors.Join(err, app.close())
+	}
+	return app, adm, nil
 }
 
 // reloadOnHangup re-reads the configuration on each SIGHUP. A file that does

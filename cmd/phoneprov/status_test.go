@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -114,49 +113,23 @@ listen = ["127.0.0.1:0"]
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
-	reg := prometheus.NewRegistry()
-	app, err := buildAppliance(ctx, cfg, log, reg)
+	app, adm, err := bindAppliance(ctx, cfg, log, prometheus.NewRegistry())
 	if err != nil {
 		cancel()
-		t.Fatal(err)
-	}
-	if err := app.bind(ctx); err != nil {
-		cancel()
-		app.close()
-		t.Fatal(err)
-	}
-	adm, err := admin.Bind(cfg.Admin, reg, log.With("part", "admin"), app.apiRoutes(), app.readinessChecks()...)
-	if err != nil {
-		cancel()
-		app.close()
 		t.Fatal(err)
 	}
 	httpAddr := app.files.Addrs()["http"][0].String()
-	done := make(chan error, 3)
-	go func() { done <- adm.Serve(ctx) }()
-	go func() {
-		if err := app.inventory.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-			done <- err
-			return
-		}
-		done <- nil
-	}()
-	go func() { done <- app.serve(ctx) }()
+	done := make(chan error, 1)
+	go func() { done <- app.run(ctx, app.parts(adm)) }()
 	t.Cleanup(func() {
 		cancel()
-		for range 3 {
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("appliance stopped with: %v", err)
-				}
-			case <-time.After(20 * time.Second):
-				t.Errorf("appliance did not stop\n%s", logs.String())
-				return
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("appliance stopped with: %v", err)
 			}
-		}
-		if err := app.close(); err != nil {
-			t.Errorf("close: %v", err)
+		case <-time.After(20 * time.Second):
+			t.Errorf("appliance did not stop\n%s", logs.String())
 		}
 	})
 	return &testAppliance{
