@@ -67,6 +67,28 @@ type testAppliance struct {
 // adminKeys are further lines for the [admin] section.
 func startAppliance(t *testing.T, adminKeys string) *testAppliance {
 	t.Helper()
+	ta, adm := bindTestAppliance(t, adminKeys)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ta.app.run(ctx, ta.app.parts(adm)) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("appliance stopped with: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Errorf("appliance did not stop\n%s", ta.logs.String())
+		}
+	})
+	return ta
+}
+
+// bindTestAppliance is startAppliance up to the run: every part built
+// and every socket bound, the admin listener's too.
+func bindTestAppliance(t *testing.T, adminKeys string) (*testAppliance, *admin.Server) {
+	t.Helper()
 	base := t.TempDir()
 	data, files := filepath.Join(base, "data"), filepath.Join(base, "files")
 	if err := os.MkdirAll(files, 0o755); err != nil {
@@ -112,30 +134,15 @@ listen = ["127.0.0.1:0"]
 	}
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ctx, cancel := context.WithCancel(context.Background())
-	app, adm, err := bindAppliance(ctx, cfg, log, prometheus.NewRegistry())
+	app, adm, err := bindAppliance(context.Background(), cfg, log, prometheus.NewRegistry())
 	if err != nil {
-		cancel()
 		t.Fatal(err)
 	}
 	httpAddr := app.files.Addrs()["http"][0].String()
-	done := make(chan error, 1)
-	go func() { done <- app.run(ctx, app.parts(adm)) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("appliance stopped with: %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Errorf("appliance did not stop\n%s", logs.String())
-		}
-	})
 	return &testAppliance{
 		app: app, admin: "http://" + adm.Addr().String(), http: "http://" + httpAddr,
 		filesDir: files, logs: logs, adminToken: string(cfg.Admin.Token),
-	}
+	}, adm
 }
 
 // fetch asks the file server for name with a User-Agent, as a phone does.
