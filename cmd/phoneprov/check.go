@@ -25,6 +25,9 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := checkHost(cfg); err != nil {
+		return err
+	}
 	src := path
 	if src == "" {
 		src = "built-in defaults"
