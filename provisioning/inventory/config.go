@@ -16,8 +16,9 @@ type Config struct {
 	FilesPerPhone int `toml:"files_per_phone"`
 	// MaxPhones caps the records kept; past it the one seen longest ago goes.
 	MaxPhones int `toml:"max_phones"`
-	// FlushInterval is how often changes are written to inventory.db; a
-	// crash loses at most this much.
+	// FlushInterval is how often changes are written to inventory.jsonl;
+	// a crash (kill -9, power loss) loses at most this much. A graceful
+	// stop writes everything.
 	FlushInterval time.Duration `toml:"flush_interval"`
 	// NeighborInterval is how often the kernel's neighbour table is read to
 	// refresh known phones' addresses and last-seen times; 0 reads it only

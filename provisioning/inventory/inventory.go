@@ -237,15 +237,16 @@ func (inv *Inventory) Run(ctx context.Context) error {
 		defer t.Stop()
 		scan = t.C
 	}
+	// Folding is not cut short by the stop: a fact queued before it still
+	// needs its neighbour-table lookup (a bounded read) to find its phone.
+	work := context.WithoutCancel(ctx)
 	for {
 		select {
 		case <-ctx.Done():
-			for range len(inv.queue) {
-				inv.apply(ctx, <-inv.queue)
-			}
+			inv.foldQueued(work)
 			return inv.Flush()
 		case f := <-inv.queue:
-			inv.apply(ctx, f)
+			inv.apply(work, f)
 		case <-flush.C:
 			if err := inv.Flush(); err != nil {
 				inv.log.Error("inventory not saved; will retry", "err", err)
@@ -256,9 +257,19 @@ func (inv *Inventory) Run(ctx context.Context) error {
 	}
 }
 
-// Close writes pending changes and closes the database. Call it after Run
-// has returned.
+// foldQueued folds in the facts queued so far.
+func (inv *Inventory) foldQueued(ctx context.Context) {
+	for range len(inv.queue) {
+		inv.apply(ctx, <-inv.queue)
+	}
+}
+
+// Close folds in the facts queued since Run returned (the servers report
+// the transfers they finish while they drain), writes every change and
+// closes the database. Call it after Run has returned and the servers
+// that feed the inventory have stopped.
 func (inv *Inventory) Close() error {
+	inv.foldQueued(context.Background())
 	return errors.Join(inv.Flush(), inv.db.close())
 }
 
