@@ -107,6 +107,7 @@ func testHandler(c Config, checks ...Check) http.Handler {
 type request struct {
 	path   string
 	host   string
+	remote string // the client's address; httptest's default when empty
 	header map[string]string
 }
 
@@ -116,6 +117,9 @@ func do(h http.Handler, rq request) *http.Response {
 		r.Host = rq.host
 	} else {
 		r.Host = "127.0.0.1:9167"
+	}
+	if rq.remote != "" {
+		r.RemoteAddr = rq.remote
 	}
 	for k, v := range rq.header {
 		r.Header.Set(k, v)
@@ -175,9 +179,25 @@ func TestTokenGuardsEverythingButTheProbes(t *testing.T) {
 			t.Errorf("%s without the token: %d", path, resp.StatusCode)
 		}
 	}
-	// An API client may send the token in the query too.
-	if resp := do(h, request{path: "/api/data?token=" + testToken}); resp.StatusCode != http.StatusOK {
-		t.Errorf("/api/data?token=: %d", resp.StatusCode)
+}
+
+// The API does not take the token in the address, where it would stay
+// in access logs and browser histories, even when it is right: only the
+// Authorization header (or the cookie of a browser that logged in).
+func TestAPIRefusesTheTokenInTheQuery(t *testing.T) {
+	h := testHandler(Config{Listen: "0.0.0.0:9167", Token: testToken})
+	for _, path := range []string{"/api/data", "/metrics", "/debug/pprof/"} {
+		resp := do(h, request{path: path + "?token=" + url.QueryEscape(testToken), remote: "198.18.0.2:40000"})
+		if b := body(resp); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(b, "Authorization: Bearer") {
+			t.Errorf("%s?token=: %d %q, want 401", path, resp.StatusCode, b)
+		}
+		if c := resp.Cookies(); len(c) > 0 {
+			t.Errorf("%s?token= set a cookie: %+v", path, c)
+		}
+		resp = do(h, request{path: path, remote: "198.18.0.2:40000", header: map[string]string{"Authorization": "Bearer " + testToken}})
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("%s with the header: %d", path, resp.StatusCode)
+		}
 	}
 }
 

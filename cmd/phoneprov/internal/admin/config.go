@@ -14,8 +14,9 @@ type Config struct {
 	// Listen is host:port; empty switches the listener off.
 	Listen string `toml:"listen"`
 	// Token, when set, is asked of every request but the health probes:
-	// as "Authorization: Bearer TOKEN", or once as ?token=TOKEN in a
-	// browser. It is required when Listen is not a loopback address.
+	// as "Authorization: Bearer TOKEN", or, from a browser, once as
+	// /?token=TOKEN, which sets a session cookie. The API never takes it
+	// in the address. It is required when Listen is not a loopback address.
 	Token Secret `toml:"token,omitempty"`
 }
 

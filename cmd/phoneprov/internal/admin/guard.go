@@ -51,22 +51,24 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.next.ServeHTTP(w, r)
 		return
 	}
+	// The token in the address is taken only as a browser's one-time
+	// login to the status page, which trades it for a cookie at once.
+	// Anywhere else (the API) it would stay in logs and histories, so it
+	// is refused there even when it is right.
 	if q := r.URL.Query(); q.Has("token") {
+		if r.URL.Path != "/" {
+			g.refuse(w, r, "the token is not taken in the address")
+			return
+		}
 		if !g.matches(q.Get("token")) {
 			g.refuse(w, r, "wrong token")
 			return
 		}
-		if r.URL.Path == "/" {
-			// A browser: remember the proof in a cookie and reload without
-			// the token in the address.
-			http.SetCookie(w, &http.Cookie{Name: cookieName, Value: g.cookie, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
-			q.Del("token")
-			u := *r.URL
-			u.RawQuery = q.Encode()
-			http.Redirect(w, r, u.RequestURI(), http.StatusSeeOther)
-			return
-		}
-		g.next.ServeHTTP(w, r)
+		http.SetCookie(w, &http.Cookie{Name: cookieName, Value: g.cookie, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+		q.Del("token")
+		u := *r.URL
+		u.RawQuery = q.Encode()
+		http.Redirect(w, r, u.RequestURI(), http.StatusSeeOther)
 		return
 	}
 	g.refuse(w, r, "")
