@@ -173,8 +173,18 @@ func TestServeReloadAndDrain(t *testing.T) {
 	if code, body := get(t, a.http+"/46xxsettings.txt"); code != 200 || body != "from A\n" {
 		t.Fatalf("before reload: %d %q", code, body)
 	}
-	if code, body := get(t, a.admin+"/metrics"); code != 200 || !strings.Contains(body, `phoneprov_fileserve_requests_total{protocol="http",status="200"} 1`) {
-		t.Fatalf("metrics: %d\n%s", code, body)
+	// The request is counted when its handler returns, which may be just
+	// after the client has the whole response: wait a bounded while.
+	wantCount := `phoneprov_fileserve_requests_total{protocol="http",status="200"} 1`
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		code, body := get(t, a.admin+"/metrics")
+		if code == 200 && strings.Contains(body, wantCount) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics: %d\n%s", code, body)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	if code, body := get(t, a.admin+"/healthz"); code != 200 || body != "ok\n" {
 		t.Fatalf("healthz: %d %q", code, body)
