@@ -242,7 +242,7 @@ func (g *Generator) render(s *snapshot, canonical string, kind fileKind, local n
 		sc = buildUpgrade(info, canonical, s.conf, s.catalog)
 	case kindPhone:
 		mac := strings.TrimSuffix(canonical, ".txt")
-		sc = buildPhone(mac, s.conf.phones[mac])
+		sc = buildPhone(mac, s.conf.phones[mac], s.catalog)
 	default:
 		return nil, fmt.Errorf("provisioning: unknown kind %q", kind)
 	}

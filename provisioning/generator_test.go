@@ -513,3 +513,142 @@ func BenchmarkGenerateStorm(b *testing.B) {
 		}
 	})
 }
+
+// The J189 has two images, chosen by $HWVERS (Avaya's J100Supgrade.txt in
+// wazo-provd-plugins, plugins/wazo_avaya/v4_1_3/var/tftpboot): hardware 1–3
+// takes FW_S_J189_…, later hardware FW_S_J189A_…, and neither is ever sent
+// the other's image.
+func TestUpgradeBranchesOnJ189Hardware(t *testing.T) {
+	run := func(g *Generator, vars map[string]string) map[string]string {
+		t.Helper()
+		res, err := script.Run(script.Parse([]byte(gen(t, g, "J100Supgrade.txt"))), script.RunOptions{Vars: vars})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Settings()
+	}
+	both := t.TempDir()
+	for _, n := range []string{"FW_S_J189_R4_1_3_0_6.bin", "FW_S_J189A_R4_1_3_0_6.bin", "FW_JEM24_R1_0_1_0_26.bin"} {
+		put(t, both, n, "fw")
+	}
+	g := newGen(t, DefaultConfig(), both)
+	for _, tt := range []struct {
+		hw, want string
+	}{
+		{"1", "FW_S_J189_R4_1_3_0_6.bin"}, {"2", "FW_S_J189_R4_1_3_0_6.bin"}, {"3", "FW_S_J189_R4_1_3_0_6.bin"},
+		{"4", "FW_S_J189A_R4_1_3_0_6.bin"}, {"", "FW_S_J189A_R4_1_3_0_6.bin"},
+	} {
+		vars := map[string]string{"MODEL4": "J189"}
+		if tt.hw != "" {
+			vars["HWVERS"] = tt.hw
+		}
+		got := run(g, vars)
+		if got["APPNAME"] != tt.want || got["JEM24_APPNAME"] != "FW_JEM24_R1_0_1_0_26.bin" {
+			t.Errorf("HWVERS %q: %v, want APPNAME %s and the module firmware", tt.hw, got, tt.want)
+		}
+	}
+	// Only the early image present: later hardware must not get it.
+	early := t.TempDir()
+	put(t, early, "FW_S_J189_R4_1_3_0_6.bin", "fw")
+	g = newGen(t, DefaultConfig(), early)
+	if got := run(g, map[string]string{"MODEL4": "J189", "HWVERS": "5"}); got["APPNAME"] != "" {
+		t.Errorf("later hardware sent the early image: %v", got)
+	}
+	if got := run(g, map[string]string{"MODEL4": "J189", "HWVERS": "2"}); got["APPNAME"] != "FW_S_J189_R4_1_3_0_6.bin" {
+		t.Errorf("early hardware: %v", got)
+	}
+	// Only the later image present: early hardware must not get it.
+	late := t.TempDir()
+	put(t, late, "FW_S_J189A_R4_1_3_0_6.bin", "fw")
+	g = newGen(t, DefaultConfig(), late)
+	if got := run(g, map[string]string{"MODEL4": "J189", "HWVERS": "1"}); got["APPNAME"] != "" {
+		t.Errorf("early hardware sent the later image: %v", got)
+	}
+	if got := run(g, map[string]string{"MODEL4": "J189", "HWVERS": "4"}); got["APPNAME"] != "FW_S_J189A_R4_1_3_0_6.bin" {
+		t.Errorf("later hardware: %v", got)
+	}
+}
+
+// A per-phone file is fetched only because a script names it (wazo and
+// fusionpbx J100Supgrade.txt: an explicit GET of $MACADDR); the settings
+// file does so when phones are configured, and the phone's file carries on
+// to 46xxspecials.txt.
+func TestSettingsGetThePhoneFile(t *testing.T) {
+	files := t.TempDir()
+	put(t, files, "46xxspecials.txt", "SET SPECIAL 1\n")
+	cfg := DefaultConfig()
+	cfg.Settings = Settings{"SCREENSAVERON": "240"}
+	cfg.Phones = []PhoneConfig{{MAC: "c8:1f:ea:83:e8:5a", Settings: Settings{"SCREENSAVERON": "30"}}}
+	g := newGen(t, cfg, files)
+	fetch := func(name string) (*script.Script, bool) {
+		out, err := g.Render(context.Background(), name, client())
+		if err != nil {
+			return nil, false
+		}
+		return script.Parse(out.Data), true
+	}
+	s := script.Parse([]byte(gen(t, g, "46xxsettings.txt")))
+	for _, tt := range []struct {
+		mac, screensaver string
+		gets             []string
+	}{
+		{"c81fea83e85a", "30", []string{"$MACADDR.txt", "46xxspecials.txt"}},
+		{"c81fea000001", "240", []string{"$MACADDR.txt", "46xxspecials.txt"}},
+	} {
+		res, err := script.Run(s, script.RunOptions{File: "46xxsettings.txt", Vars: map[string]string{"MACADDR": tt.mac}, Fetch: fetch})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := res.Settings()
+		if got["SCREENSAVERON"] != tt.screensaver || got["SPECIAL"] != "1" {
+			t.Errorf("%s: %v", tt.mac, got)
+		}
+		var fetched []bool
+		for _, op := range res.Ops {
+			if op.Kind == script.Get {
+				fetched = append(fetched, op.Fetched)
+			}
+		}
+		if len(fetched) != 2 || fetched[0] != (tt.mac == "c81fea83e85a") || !fetched[1] {
+			t.Errorf("%s: GETs %v fetched %v", tt.mac, res.Gets(), fetched)
+		}
+	}
+	if body := gen(t, g, "46xxsettings.txt"); !strings.Contains(body, "## unconfirmed: ") {
+		t.Errorf("the GET of $MACADDR rests on an unconfirmed fact and must say so:\n%s", body)
+	}
+	// Without per-phone files, no such GET.
+	g = newGen(t, DefaultConfig(), files)
+	if body := gen(t, g, "46xxsettings.txt"); strings.Contains(body, "MACADDR") {
+		t.Errorf("GET of a phone file without any configured:\n%s", body)
+	}
+}
+
+func TestUnconfirmedFactsComeFromTheRules(t *testing.T) {
+	facts := UnconfirmedFacts()
+	ids := map[string]bool{}
+	for _, f := range facts {
+		if f.Confirmed || f.Statement == "" || f.ID == "" {
+			t.Errorf("bad fact %+v", f)
+		}
+		ids[f.ID] = true
+	}
+	for _, r := range firmware.Rules() {
+		if ids["firmware-name/"+r.ID] == r.Confirmed {
+			t.Errorf("rule %s (confirmed %v) listed %v", r.ID, r.Confirmed, ids["firmware-name/"+r.ID])
+		}
+		if r.Confirmed && r.Source == "" {
+			t.Errorf("rule %s is confirmed without a source", r.ID)
+		}
+	}
+	if !ids[string(factMACADDRInGet)] {
+		t.Error("the $MACADDR fact is missing")
+	}
+	// Every unconfirmed rule a generated script relies on is said in it.
+	files := t.TempDir()
+	put(t, files, "S96x1_SALBR7_1_15_0_4_r.tar", "fw")
+	g := newGen(t, DefaultConfig(), files)
+	f, _ := ruleFactByID("96x1-sip")
+	if body := gen(t, g, "96x1Supgrade.txt"); !strings.Contains(body, "## unconfirmed: "+f.Statement+"\n") {
+		t.Errorf("96x1Supgrade.txt does not say what it assumes:\n%s", body)
+	}
+}

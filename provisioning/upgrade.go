@@ -2,6 +2,7 @@ package provisioning
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -20,19 +21,23 @@ type choice struct {
 // none at all when the pinned file is missing or not recognised (a phone
 // is better left on what it runs than moved to a file nobody chose); else
 // the newest present. A pin only concerns APPNAME.
-func choose(conf *compiled, cat *firmware.Catalog, s firmware.Series, sig firmware.Signalling, model, setting string) (choice, bool) {
+//
+// variant is the hardware variant (firmware.HardwareSplits) the choice is
+// for; a pinned file for the model's other variant does not concern it.
+func choose(conf *compiled, cat *firmware.Catalog, s firmware.Series, sig firmware.Signalling, model, variant, setting string) (choice, bool) {
 	if file, pinned := conf.pins[model]; pinned && setting == "APPNAME" {
 		im, ok := cat.Image(file)
 		switch {
 		case !ok:
 			return choice{}, false
-		case im.Series == s && im.Signalling == sig && im.Setting == setting && im.For(model):
+		case im.Series == s && im.Signalling == sig && im.Setting == setting && im.For(model) && im.FitsHardware(model, variant):
 			return choice{image: im, why: "pinned"}, true
 		}
 		// The pinned file is for another script (the 96x1 H.323 and SIP
-		// scripts share models) or protocol: the newest applies here.
+		// scripts share models), protocol or hardware: the newest applies
+		// here.
 	}
-	cands := cat.Candidates(s, sig, model, setting)
+	cands := cat.Candidates(s, sig, model, variant, setting)
 	if len(cands) == 0 {
 		return choice{}, false
 	}
@@ -49,8 +54,10 @@ func choose(conf *compiled, cat *firmware.Catalog, s firmware.Series, sig firmwa
 // models without firmware get no APPNAME at all, so they keep what they run
 // and never ask for a file that is not there. Series that run either
 // protocol under one script (9600, 4600) branch on $SIG first: 2 goes to
-// the SIP firmware, anything else to the H.323 firmware (their default). The
-// script ends with a GET of the settings file, last, as 4600 phones need.
+// the SIP firmware, anything else to the H.323 firmware (their default).
+// Models whose firmware depends on the hardware version (the J189, see
+// firmware.HardwareSplits) branch on it as Avaya's own script does. The
+// script ends with a GET of the settings file, last.
 func buildUpgrade(info firmware.SeriesInfo, name string, conf *compiled, cat *firmware.Catalog) *script.Script {
 	var lines []script.Line
 	add := func(l ...script.Line) { lines = append(lines, l...) }
@@ -62,10 +69,45 @@ func buildUpgrade(info firmware.SeriesInfo, name string, conf *compiled, cat *fi
 		sigs = []firmware.Signalling{firmware.H323, firmware.SIP}
 	}
 	settings := cat.Settings(info.Series)
+	noted := map[string]bool{} // unconfirmed name rules already said
+	// choices lists the SETs for one model's hardware variant, and the
+	// comments that say why, for emit.
+	type picked struct {
+		sets     []script.Line
+		comments []string
+		images   []firmware.Image
+	}
+	choices := func(sig firmware.Signalling, model, variant string) picked {
+		var p picked
+		for _, setting := range settings {
+			c, ok := choose(conf, cat, info.Series, sig, model, variant, setting)
+			if !ok {
+				continue
+			}
+			p.sets = append(p.sets, script.SetLine(setting, c.image.File))
+			p.comments = append(p.comments, fmt.Sprintf("%s %s (%s, %s)", setting, c.image.File, versionNote(c.image), c.why))
+			p.images = append(p.images, c.image)
+		}
+		return p
+	}
+	// emit writes the comments of a choice, and what it assumes.
+	emit := func(sig firmware.Signalling, model, note string, p picked) {
+		for i, c := range p.comments {
+			add(script.CommentLine(sigNote(info, sig) + model + note + " " + c))
+			if im := p.images[i]; !im.Confirmed && !noted[im.Rule] {
+				noted[im.Rule] = true
+				if f, ok := ruleFactByID(im.Rule); ok {
+					add(unconfirmedComment(f)...)
+				}
+			}
+		}
+	}
 	type target struct {
 		label   string
 		model   string
-		choices []script.Line
+		choices []script.Line // for the model, or its early hardware when split
+		split   *firmware.HardwareSplit
+		late    []script.Line // for its later hardware, when split
 	}
 	bySig := map[firmware.Signalling][]target{}
 	for _, sig := range sigs {
@@ -74,15 +116,21 @@ func buildUpgrade(info firmware.SeriesInfo, name string, conf *compiled, cat *fi
 			if info.Dual {
 				t.label = strings.ToUpper(string(sig)) + "_" + model
 			}
-			for _, setting := range settings {
-				c, ok := choose(conf, cat, info.Series, sig, model, setting)
-				if !ok {
-					continue
+			early := choices(sig, model, "")
+			t.choices = early.sets
+			if h, ok := firmware.SplitFor(model); ok {
+				late := choices(sig, model, h.Variant)
+				if !slices.EqualFunc(early.sets, late.sets, sameLine) {
+					t.split, t.late = &h, late.sets
+					emit(sig, model, " (hardware "+strings.Join(h.Early, ", ")+")", early)
+					emit(sig, model, " (later hardware)", late)
+				} else {
+					emit(sig, model, "", early)
 				}
-				t.choices = append(t.choices, script.SetLine(setting, c.image.File))
-				add(script.CommentLine(fmt.Sprintf("%s%s %s %s (%s, %s)", sigNote(info, sig), model, setting, c.image.File, versionNote(c.image), c.why)))
+			} else {
+				emit(sig, model, "", early)
 			}
-			if len(t.choices) > 0 {
+			if len(t.choices) > 0 || len(t.late) > 0 {
 				bySig[sig] = append(bySig[sig], t)
 			} else if _, pinned := conf.pins[model]; pinned {
 				add(script.CommentLine(fmt.Sprintf("%s%s: the pinned file %s is not usable here; no firmware named", sigNote(info, sig), model, conf.pins[model])))
@@ -112,8 +160,28 @@ func buildUpgrade(info firmware.SeriesInfo, name string, conf *compiled, cat *fi
 		for _, sig := range sigs {
 			for _, t := range bySig[sig] {
 				add(script.LabelLine(t.label))
-				add(t.choices...)
+				if t.split == nil {
+					add(t.choices...)
+					add(script.GotoLine(end))
+					continue
+				}
+				// Early hardware goes to its own block, or straight to the
+				// end when no image fits it; later hardware (and a phone
+				// that has no such variable) reads on.
+				early := t.label + "_EARLY"
+				if len(t.choices) == 0 {
+					early = end
+				}
+				for _, hw := range t.split.Early {
+					add(script.IfLine(t.split.Variable, hw, early))
+				}
+				add(t.late...)
 				add(script.GotoLine(end))
+				if len(t.choices) > 0 {
+					add(script.LabelLine(early))
+					add(t.choices...)
+					add(script.GotoLine(end))
+				}
 			}
 		}
 		// The last GOTO jumps to the very next line; drop it.
@@ -123,6 +191,9 @@ func buildUpgrade(info firmware.SeriesInfo, name string, conf *compiled, cat *fi
 	add(script.GetLine(settingsFileFor(cat)))
 	return &script.Script{Lines: lines}
 }
+
+// sameLine compares two generated lines by what they say.
+func sameLine(a, b script.Line) bool { return a.Normalized() == b.Normalized() }
 
 // settingsFileFor is the settings file an upgrade script fetches: the
 // operator's 46xxsettings.scr when that is all they placed, else

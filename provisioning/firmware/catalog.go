@@ -143,11 +143,15 @@ func (c *Catalog) Image(name string) (Image, bool) {
 }
 
 // Candidates returns the images a model of a series may be given for a
-// setting and protocol, newest first (ties broken by file name).
-func (c *Catalog) Candidates(s Series, sig Signalling, model, setting string) []Image {
+// setting and protocol, newest first (ties broken by file name). variant
+// is the hardware variant (see HardwareSplits): "" for a model's early
+// hardware or a model without a split. Only APPNAME images depend on the
+// hardware; other settings (JEM24_APPNAME) fit every variant.
+func (c *Catalog) Candidates(s Series, sig Signalling, model, variant, setting string) []Image {
 	var out []Image
 	for _, im := range c.Images {
-		if im.Series == s && im.Signalling == sig && im.Setting == setting && im.For(model) {
+		if im.Series == s && im.Signalling == sig && im.Setting == setting && im.For(model) &&
+			(setting != "APPNAME" || im.FitsHardware(model, variant)) {
 			out = append(out, im)
 		}
 	}
@@ -160,9 +164,9 @@ func (c *Catalog) Candidates(s Series, sig Signalling, model, setting string) []
 	return out
 }
 
-// Newest returns the newest image for a model, if any.
-func (c *Catalog) Newest(s Series, sig Signalling, model, setting string) (Image, bool) {
-	if cs := c.Candidates(s, sig, model, setting); len(cs) > 0 {
+// Newest returns the newest image for a model's hardware variant, if any.
+func (c *Catalog) Newest(s Series, sig Signalling, model, variant, setting string) (Image, bool) {
+	if cs := c.Candidates(s, sig, model, variant, setting); len(cs) > 0 {
 		return cs[0], true
 	}
 	return Image{}, false

@@ -49,27 +49,27 @@ func TestScanAndNewest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if im, ok := c.Newest(SeriesJ100, SIP, "J179", "APPNAME"); !ok || im.File != "FW_S_J179_R4_1_11_0_10.bin" {
+	if im, ok := c.Newest(SeriesJ100, SIP, "J179", "", "APPNAME"); !ok || im.File != "FW_S_J179_R4_1_11_0_10.bin" {
 		t.Errorf("newest J179 = %+v", im)
 	}
-	if im, ok := c.Newest(SeriesJ100, SIP, "J169", "APPNAME"); !ok || im.File != "FW_S_J169_J179_R4_1_2_0_9.bin" {
+	if im, ok := c.Newest(SeriesJ100, SIP, "J169", "", "APPNAME"); !ok || im.File != "FW_S_J169_J179_R4_1_2_0_9.bin" {
 		t.Errorf("newest J169 = %+v", im)
 	}
-	if im, ok := c.Newest(SeriesJ100, SIP, "J189", "APPNAME"); !ok || im.File != "FW_S_J189_R4_1_4_0_5.bin" {
+	if im, ok := c.Newest(SeriesJ100, SIP, "J189", "", "APPNAME"); !ok || im.File != "FW_S_J189_R4_1_4_0_5.bin" {
 		t.Errorf("a link inside the tree is served, so it counts: %+v", im)
 	}
 	for _, model := range []string{"J159", "J139"} {
-		if im, ok := c.Newest(SeriesJ100, SIP, model, "APPNAME"); ok {
+		if im, ok := c.Newest(SeriesJ100, SIP, model, "", "APPNAME"); ok {
 			t.Errorf("%s offered %s (escaping link or subfolder)", model, im.File)
 		}
 	}
-	if im, ok := c.Newest(Series96x1S, SIP, "9608", "APPNAME"); !ok || im.File != "S96x1_SALBR7_1_15_0_4_r.tar" {
+	if im, ok := c.Newest(Series96x1S, SIP, "9608", "", "APPNAME"); !ok || im.File != "S96x1_SALBR7_1_15_0_4_r.tar" {
 		t.Errorf("newest 9608 SIP = %+v", im)
 	}
-	if _, ok := c.Newest(Series96x1H, H323, "9608", "APPNAME"); ok {
+	if _, ok := c.Newest(Series96x1H, H323, "9608", "", "APPNAME"); ok {
 		t.Error("H.323 firmware offered where only SIP firmware is present")
 	}
-	if im, ok := c.Newest(Series46xx, H323, "4620", "APPNAME"); !ok || im.File != "custom-4620.bin" || im.Rule != "config" {
+	if im, ok := c.Newest(Series46xx, H323, "4620", "", "APPNAME"); !ok || im.File != "custom-4620.bin" || im.Rule != "config" {
 		t.Errorf("mapped 4620 = %+v", im)
 	}
 	if !reflect.DeepEqual(c.Unrecognised, []string{"mystery.bin"}) {
@@ -84,7 +84,7 @@ func TestScanAndNewest(t *testing.T) {
 	if got := c.Settings(SeriesJ100); !reflect.DeepEqual(got, []string{"APPNAME"}) {
 		t.Errorf("settings = %v", got)
 	}
-	cands := c.Candidates(SeriesJ100, SIP, "J179", "APPNAME")
+	cands := c.Candidates(SeriesJ100, SIP, "J179", "", "APPNAME")
 	if len(cands) != 4 || cands[3].File != "FW_S_J179_R4_0_4_0_3b4033.bin" {
 		t.Errorf("candidates newest first: %v", cands)
 	}
@@ -127,5 +127,31 @@ GET 46xxsettings.txt
 	}
 	if h323 != 1 || sip != len(info.Models) {
 		t.Errorf("got %d H.323 and %d SIP entries: %+v", h323, sip, got)
+	}
+}
+
+// Avaya's J100Supgrade.txt (wazo-provd-plugins, v4_1_3) gives a J189 one of
+// two images by $HWVERS; coverage lists both.
+func TestScriptCoverageListsBothJ189Images(t *testing.T) {
+	s := script.Parse([]byte(`IF $MODEL4 SEQ J189 GOTO J189_SW
+GOTO GETSET
+# J189_SW
+IF $HWVERS SEQ 1 GOTO J189_SW_OLD
+IF $HWVERS SEQ 2 GOTO J189_SW_OLD
+IF $HWVERS SEQ 3 GOTO J189_SW_OLD
+SET APPNAME FW_S_J189A_R4_1_3_0_6.bin
+GOTO GETSET
+# J189_SW_OLD
+SET APPNAME FW_S_J189_R4_1_3_0_6.bin
+# GETSET
+`))
+	info, _ := Lookup(SeriesJ100)
+	var files []string
+	for _, c := range ScriptCoverage("J100Supgrade.txt", s, info) {
+		files = append(files, c.Model+" "+c.File)
+	}
+	want := []string{"J189 FW_S_J189A_R4_1_3_0_6.bin", "J189 FW_S_J189_R4_1_3_0_6.bin"}
+	if !reflect.DeepEqual(files, want) {
+		t.Errorf("coverage %v, want %v", files, want)
 	}
 }

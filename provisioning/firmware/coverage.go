@@ -1,6 +1,7 @@
 package firmware
 
 import (
+	"maps"
 	"sort"
 	"strings"
 
@@ -36,9 +37,11 @@ func NameCoverage(images []Image) []Coverage {
 
 // ScriptCoverage runs a vendor upgrade script for every model of its series
 // (with SIG 1 and 2 for series that run either protocol) and lists the
-// firmware it would have each model fetch. Variables a script may test that
-// are not known here (BOOTNAME, HWVERS) are left unset, so such IF lines are
-// skipped as a phone without them would.
+// firmware it would have each model fetch. Models whose firmware depends on
+// the hardware version (HardwareSplits) are run once without the variable
+// and once with an early hardware version. Other variables a script may
+// test that are not known here (BOOTNAME) are left unset, so such IF lines
+// are skipped as a phone without them would.
 func ScriptCoverage(name string, s *script.Script, info SeriesInfo) []Coverage {
 	sigs := []Signalling{info.Default}
 	if info.Dual {
@@ -47,17 +50,26 @@ func ScriptCoverage(name string, s *script.Script, info SeriesInfo) []Coverage {
 	var out []Coverage
 	for _, model := range info.Models {
 		for _, sig := range sigs {
-			vars := map[string]string{"MODEL4": model, "MODEL": model, "SIG": sigValue(sig), "GROUP": "0"}
-			res, _ := script.Run(s, script.RunOptions{File: name, Vars: vars, MaxSteps: 5000})
-			for setting, file := range res.Settings() {
-				if !strings.HasSuffix(setting, "APPNAME") || file == "" {
-					continue
+			base := map[string]string{"MODEL4": model, "MODEL": model, "SIG": sigValue(sig), "GROUP": "0"}
+			runs := []map[string]string{base}
+			if h, ok := SplitFor(model); ok {
+				// Early hardware too, so both of its images are listed.
+				early := maps.Clone(base)
+				early[h.Variable] = h.Early[0]
+				runs = append(runs, early)
+			}
+			for _, vars := range runs {
+				res, _ := script.Run(s, script.RunOptions{File: name, Vars: vars, FoldCase: info.FoldCase, MaxSteps: 5000})
+				for setting, file := range res.Settings() {
+					if !strings.HasSuffix(setting, "APPNAME") || file == "" {
+						continue
+					}
+					c := Coverage{Series: info.Series, Model: model, Signalling: sig, Setting: setting, File: file, Source: "script " + name}
+					if im, ok := Recognise(file); ok {
+						c.Version = im.Version
+					}
+					out = append(out, c)
 				}
-				c := Coverage{Series: info.Series, Model: model, Signalling: sig, Setting: setting, File: file, Source: "script " + name}
-				if im, ok := Recognise(file); ok {
-					c.Version = im.Version
-				}
-				out = append(out, c)
 			}
 		}
 	}

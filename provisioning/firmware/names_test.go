@@ -58,6 +58,9 @@ func TestRecognise(t *testing.T) {
 		{"FW_S_J179_R4_0_4_0_3b4033.bin", SeriesJ100, SIP, "APPNAME", []string{"J179"}, "4.0.4.0.3-b4033", true},
 		{"fw_s_j169_j179_r4_0_10_0_7.bin", SeriesJ100, SIP, "APPNAME", []string{"J169", "J179"}, "4.0.10.0.7", true},
 		{"FW_JEM24_R1_0_1_0_26.bin", SeriesJ100, SIP, "JEM24_APPNAME", []string{"J169", "J179", "J189"}, "1.0.1.0.26", true},
+		// wazo-provd-plugins plugins/wazo_avaya/v4_1_3/var/tftpboot/J100Supgrade.txt
+		{"FW_S_J189A_R4_1_3_0_6.bin", SeriesJ100, SIP, "APPNAME", []string{"J189"}, "4.1.3.0.6", true},
+		{"FW_S_J189_R4_1_3_0_6.bin", SeriesJ100, SIP, "APPNAME", []string{"J189"}, "4.1.3.0.6", true},
 		{"FW_S_K175_R2_0_0_0_1.bin", SeriesK100, SIP, "APPNAME", []string{"K175"}, "2.0.0.0.1", false},
 		{"S96x1_SALBR7_1_15_0_4_r.tar", Series96x1S, SIP, "APPNAME", []string{"9601", "9608", "9611", "9621", "9641"}, "7.1.15.0.4-r", false},
 		{"S96x1_HALBR6_8_5_04_V474.tar", Series96x1H, H323, "APPNAME", []string{"9608", "9611", "9621", "9641"}, "6.8.5.4-V474", false},
@@ -81,7 +84,21 @@ func TestRecognise(t *testing.T) {
 			t.Errorf("%s: models %v, want %v", tt.name, im.Models, tt.models)
 		}
 	}
-	for _, no := range []string{"46xxsettings.txt", "FW_S_J179.bin", "FW_S_J179_R4_1.tar", "S96x1_SALBR7_1.bin", "readme.pdf", "FW_S_X179_R4_1_4.bin"} {
+	// The J189 images tell hardware apart: FW_S_J189A_… is for hardware after
+	// version 3, FW_S_J189_… for hardware 1–3.
+	late, _ := Recognise("FW_S_J189A_R4_1_3_0_6.bin")
+	early, _ := Recognise("FW_S_J189_R4_1_3_0_6.bin")
+	j179, _ := Recognise("FW_S_J179_R4_1_3_0_6.bin")
+	if !late.FitsHardware("J189", "A") || late.FitsHardware("J189", "") {
+		t.Errorf("FW_S_J189A_… fits %v", late.Variants)
+	}
+	if early.FitsHardware("J189", "A") || !early.FitsHardware("J189", "") {
+		t.Errorf("FW_S_J189_… fits %v", early.Variants)
+	}
+	if !j179.FitsHardware("J179", "") {
+		t.Error("a model without a hardware split takes its image on any hardware")
+	}
+	for _, no := range []string{"FW_S_J179A_R4_1_3_0_6.bin", "46xxsettings.txt", "FW_S_J179.bin", "FW_S_J179_R4_1.tar", "S96x1_SALBR7_1.bin", "readme.pdf", "FW_S_X179_R4_1_4.bin"} {
 		if im, ok := Recognise(no); ok {
 			t.Errorf("%s recognised as %+v", no, im)
 		}

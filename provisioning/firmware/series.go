@@ -44,6 +44,11 @@ type SeriesInfo struct {
 	// Dual means the series runs H.323 or SIP firmware under one script, so
 	// the script must branch on $SIG.
 	Dual bool
+	// FoldCase means the phones compare IF … SEQ without regard to case:
+	// 4600, 1600 and 9600 per their admin guides; 96x1 and J100 compare
+	// exactly (project reference, "Script language"). K100: unconfirmed,
+	// taken as exact like the J100.
+	FoldCase bool
 }
 
 // series is the immutable table behind AllSeries. Model lists: 4600/5600
@@ -52,11 +57,11 @@ type SeriesInfo struct {
 // provisioning templates of fusionpbx and wazo (J129–J189) and Avaya's
 // Vantage K155/K165/K175 naming (K100 list unconfirmed).
 var series = []SeriesInfo{
-	{Series: Series46xx, Script: "46xxupgrade.scr", Aliases: []string{"46xxupgrade.txt"}, Default: H323, Dual: true,
+	{Series: Series46xx, Script: "46xxupgrade.scr", Aliases: []string{"46xxupgrade.txt"}, Default: H323, Dual: true, FoldCase: true,
 		Models: []string{"4601", "4602", "4606", "4610", "4612", "4620", "4621", "4622", "4624", "4625", "5601", "5602", "5610", "5620", "5621"}},
-	{Series: Series16xx, Script: "16xxupgrade.txt", Default: H323,
+	{Series: Series16xx, Script: "16xxupgrade.txt", Default: H323, FoldCase: true,
 		Models: []string{"1603", "1608", "1616"}},
-	{Series: Series96xx, Script: "96xxupgrade.txt", Default: H323, Dual: true,
+	{Series: Series96xx, Script: "96xxupgrade.txt", Default: H323, Dual: true, FoldCase: true,
 		Models: []string{"9610", "9620", "9630", "9640", "9650"}},
 	{Series: Series96x1H, Script: "96x1Hupgrade.txt", Default: H323,
 		Models: []string{"9608", "9611", "9621", "9641"}},

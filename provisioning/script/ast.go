@@ -20,9 +20,10 @@ const (
 	Goto                // GOTO TAG
 	If                  // IF $VAR SEQ text GOTO TAG
 	Invalid             // a line the language does not allow; Line.Err says why
+	Add                 // ADD NAME value (field scripts; unconfirmed, see parseSet)
 )
 
-var kindNames = [...]string{"blank", "comment", "label", "SET", "GET", "GOTO", "IF", "invalid"}
+var kindNames = [...]string{"blank", "comment", "label", "SET", "GET", "GOTO", "IF", "invalid", "ADD"}
 
 // String names the kind ("SET", "label", …).
 func (k Kind) String() string {
@@ -35,7 +36,7 @@ func (k Kind) String() string {
 // Line is one line of a script. Which fields are used depends on Kind:
 //
 //	Label    Name = tag
-//	Set      Name = parameter, Value = value (without quotes)
+//	Set, Add Name = parameter, Value = value (without quotes)
 //	Get      Value = file name
 //	Goto     Target = tag
 //	If       Name = variable (without '$'), Value = compared text, Target = tag
@@ -155,6 +156,17 @@ func ParseLine(text string) Line {
 	switch strings.ToUpper(keyword) {
 	case "SET":
 		return parseSet(l, rest)
+	case "ADD":
+		// ADD appears in field scripts (project reference, "Corrections and
+		// additions": unconfirmed by any Avaya guide). It is read like SET
+		// and accepted leniently rather than rejected.
+		l = parseSet(l, rest)
+		if l.Kind == Set {
+			l.Kind = Add
+		} else {
+			l.Err = strings.Replace(l.Err, "SET", "ADD", 1)
+		}
+		return l
 	case "GET":
 		return parseGet(l, rest)
 	case "GOTO":
@@ -170,7 +182,7 @@ func ParseLine(text string) Line {
 	case "IF":
 		return parseIf(l, rest)
 	}
-	return invalid(l, fmt.Sprintf("unknown command %q (expected SET, GET, GOTO, IF, a \"# LABEL\" or a comment)", keyword))
+	return invalid(l, fmt.Sprintf("unknown command %q (expected SET, ADD, GET, GOTO, IF, a \"# LABEL\" or a comment)", keyword))
 }
 
 func invalid(l Line, msg string) Line {

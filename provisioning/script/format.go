@@ -53,6 +53,11 @@ func (l Line) Normalized() string {
 			return "SET " + l.Name
 		}
 		return "SET " + l.Name + " " + quoteIf(l.Value, l.Quoted)
+	case Add:
+		if l.Value == "" && !l.Quoted {
+			return "ADD " + l.Name
+		}
+		return "ADD " + l.Name + " " + quoteIf(l.Value, l.Quoted)
 	case Get:
 		return "GET " + quoteIf(l.Value, l.Quoted)
 	case Goto:

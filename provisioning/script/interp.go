@@ -8,9 +8,9 @@ import (
 
 // Op is one SET or GET a phone carries out, in order.
 type Op struct {
-	Kind    Kind   // Set or Get
-	Name    string // SET: parameter name, as written
-	Value   string // SET: value; GET: file name with $VARIABLES filled in
+	Kind    Kind   // Set, Add or Get
+	Name    string // SET, ADD: parameter name, as written
+	Value   string // SET, ADD: value; GET: file name with $VARIABLES filled in
 	File    string // the script the command is in
 	Line    int
 	Fetched bool // GET: the file was there and reading went on in it
@@ -27,10 +27,10 @@ type RunOptions struct {
 	// Fetch returns the script a GET names, or false when the file server
 	// does not have it. Nil: no GET succeeds.
 	Fetch func(name string) (*Script, bool)
-	// StopOnFailedGet is the 4600 behaviour: a GET that fails ends the
-	// current script. Other phones read on.
-	StopOnFailedGet bool
-	// FoldCase compares SEQ without regard to case, as 1600 phones do.
+	// FoldCase compares SEQ without regard to case, as 4600, 1600 and 9600
+	// phones do (their admin guides); 96x1 and J100 phones compare exactly
+	// (project reference, "Script language"). firmware.SeriesInfo.FoldCase
+	// says which a series does.
 	FoldCase bool
 	// MaxSteps bounds the lines run, against GOTO loops; 0 means 10000.
 	MaxSteps int
@@ -48,11 +48,23 @@ type Result struct {
 func (r Result) Settings() map[string]string {
 	m := map[string]string{}
 	for _, op := range r.Ops {
-		if op.Kind == Set {
+		switch op.Kind {
+		case Set:
 			m[strings.ToUpper(op.Name)] = op.Value
+		case Add:
+			m[strings.ToUpper(op.Name)] = addTo(m[strings.ToUpper(op.Name)], op.Value)
 		}
 	}
 	return m
+}
+
+// addTo is what ADD does to a value, as far as field scripts show (the
+// command is unconfirmed): it appends an item to a comma-separated list.
+func addTo(list, item string) string {
+	if list == "" {
+		return item
+	}
+	return list + "," + item
 }
 
 // Gets returns the file names of the GETs, in order.
@@ -74,8 +86,11 @@ var ErrLoop = errors.New("script runs in a loop")
 //   - an IF on a variable the phone does not have is ignored;
 //   - a GOTO (or IF) to a missing label ends the current script;
 //   - a GET that fetches a file continues in that file and never comes back;
-//     one that fails goes on with the next line (or, for 4600 phones, ends
-//     the script);
+//     one that fails goes on with the next line, on every series (4600 LAN
+//     admin guide: the phone continues with the script; J100 admin guide
+//     R4.1, "Contents of the settings file");
+//   - ADD (unconfirmed, seen in field scripts) appends to a parameter's
+//     comma-separated list;
 //   - Invalid lines are skipped.
 //
 // Labels are matched exactly, and if that fails without regard to case
@@ -108,6 +123,9 @@ func Run(s *Script, opts RunOptions) (Result, error) {
 		case Set:
 			res.Ops = append(res.Ops, Op{Kind: Set, Name: l.Name, Value: l.Value, File: file, Line: l.Num})
 			vars[strings.ToUpper(l.Name)] = l.Value
+		case Add:
+			res.Ops = append(res.Ops, Op{Kind: Add, Name: l.Name, Value: l.Value, File: file, Line: l.Num})
+			vars[strings.ToUpper(l.Name)] = addTo(vars[strings.ToUpper(l.Name)], l.Value)
 		case Goto:
 			jump = l.Target
 		case If:
@@ -122,15 +140,12 @@ func Run(s *Script, opts RunOptions) (Result, error) {
 				next, ok = opts.Fetch(name)
 			}
 			res.Ops = append(res.Ops, Op{Kind: Get, Value: name, File: file, Line: l.Num, Fetched: ok})
-			switch {
-			case ok:
+			if ok {
 				files++
 				if files > maxFiles {
 					return res, fmt.Errorf("%s: more than %d scripts fetched in a chain", file, maxFiles)
 				}
 				file, cur, labels, pc = name, next, labelIndex(next), -1
-			case opts.StopOnFailedGet:
-				return res, nil
 			}
 		}
 		if jump != "" {

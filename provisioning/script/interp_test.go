@@ -75,18 +75,20 @@ func TestRunGetContinuesInFetchedFileAndNeverReturns(t *testing.T) {
 	}
 }
 
-func TestRun4600StopsAtFailedGet(t *testing.T) {
-	s := Parse([]byte("GET missing.txt\nSET AFTER 1\n"))
-	res, err := Run(s, RunOptions{StopOnFailedGet: true})
+// A failed GET never ends a script, on any series: the 4600 LAN admin guide
+// says the phone continues with the script, like the others.
+func TestRunFailedGetReadsOn(t *testing.T) {
+	s := Parse([]byte("GET missing.txt\nSET AFTER 1\nADD LIST a\nADD LIST b\n"))
+	res, err := Run(s, RunOptions{File: "46xxupgrade.scr"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := res.Settings()["AFTER"]; ok {
-		t.Error("4600 mode ran a line after a failed GET")
+	got := res.Settings()
+	if got["AFTER"] != "1" {
+		t.Error("a phone must read on after a failed GET")
 	}
-	res, _ = Run(s, RunOptions{})
-	if res.Settings()["AFTER"] != "1" {
-		t.Error("other phones must read on after a failed GET")
+	if got["LIST"] != "a,b" || res.Vars["LIST"] != "a,b" {
+		t.Errorf("ADD: settings %q, variable %q; want a,b", got["LIST"], res.Vars["LIST"])
 	}
 }
 
@@ -108,7 +110,7 @@ func TestRunIfSemantics(t *testing.T) {
 	}
 }
 
-func TestRunFoldCaseIsFor1600Only(t *testing.T) {
+func TestRunFoldCase(t *testing.T) {
 	s := Parse([]byte("IF $MODEL4 SEQ j179 GOTO J\nSET MISS 1\nGOTO END\n# J\nSET HIT 1\n# END\n"))
 	res, _ := Run(s, RunOptions{Vars: map[string]string{"MODEL4": "J179"}})
 	if res.Settings()["MISS"] != "1" {

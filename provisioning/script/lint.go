@@ -58,35 +58,32 @@ func SortFindings(fs []Finding) {
 
 // LintOptions say what to check a script against.
 type LintOptions struct {
-	// File names the script in findings; its base name also decides
-	// whether 4600 rules apply (see ReadBy4600).
+	// File names the script in findings.
 	File string
 	// Exists says whether the file server has a name (for APPNAME, GET and
 	// the like). Nil skips those checks.
 	Exists func(name string) bool
 }
 
-// knownVariables are the variables phones are documented to offer to IF.
-// Sources: 4600 and 9600 admin guides (GROUP, MACADDR, MODEL, MODEL4; before
-// 6.0 BOOTNAME and SIG; VPNACTIVE from 3.1; SIG_IN_USE from 6.0), the 9600
-// SIP guide (HWVERS checked with MODEL4), the project reference (SERIALNO).
+// knownVariables are the variables phones are documented, or seen in field
+// scripts, to offer to IF. Sources: 4600 and 9600 admin guides (GROUP,
+// MACADDR, MODEL, MODEL4; before 6.0 BOOTNAME and SIG; VPNACTIVE from 3.1);
+// J100 admin guide R4.1, "Contents of the settings file" (GROUP, MACADDR,
+// MODEL, MODEL4); Avaya's J100Supgrade.txt in wazo-provd-plugins
+// (plugins/wazo_avaya/v4_1_3/var/tftpboot/J100Supgrade.txt: HWVERS); the
+// project reference (SERIALNO). Unconfirmed, seen in field scripts and
+// accepted leniently: SIG_IN_USE and APPNAME_IN_USE (96x1 from 6.0), HWVER.
+// An IF on any other variable is valid: the phone ignores the line, which
+// Lint points out as a warning since it is usually a typing mistake.
 var knownVariables = map[string]bool{
 	"GROUP": true, "MACADDR": true, "MODEL": true, "MODEL4": true, "SIG": true,
 	"BOOTNAME": true, "HWVERS": true, "HWVER": true, "SERIALNO": true,
-	"VPNACTIVE": true, "SIG_IN_USE": true,
+	"VPNACTIVE": true, "SIG_IN_USE": true, "APPNAME_IN_USE": true,
 }
 
 // fileSettings are parameters whose value names files the phone fetches
 // from the same server (comma-separated lists allowed).
 var fileSettings = regexp.MustCompile(`^(?:[A-Z0-9_]*APPNAME|TRUSTCERTS|LANG[0-9]FILE|LANGUAGES)$`)
-
-// ReadBy4600 reports whether 4600-series phones read a script of this name:
-// their upgrade script and the settings files it leads to. A 4600 stops
-// reading a script at a GET that fails, so a GET must come last there.
-func ReadBy4600(name string) bool {
-	b := strings.ToLower(path.Base(name))
-	return strings.HasPrefix(b, "46xx")
-}
 
 // Lint checks one script and returns its findings in line order.
 func Lint(s *Script, opts LintOptions) []Finding {
@@ -119,7 +116,7 @@ func Lint(s *Script, opts LintOptions) []Finding {
 			if l.Kind == If && !knownVariables[strings.ToUpper(l.Name)] {
 				add(l.Num, Warning, "$%s is not a variable phones are documented to have; they ignore IF lines on unknown variables", l.Name)
 			}
-		case Set:
+		case Set, Add:
 			if l.Name != strings.ToUpper(l.Name) {
 				add(l.Num, Warning, "parameter %s is not in upper case; phone parameter names are", l.Name)
 			}
@@ -129,9 +126,6 @@ func Lint(s *Script, opts LintOptions) []Finding {
 		case Get:
 			checkGet(l, opts, add)
 		}
-	}
-	if ReadBy4600(opts.File) {
-		checkGetLast(s, add)
 	}
 	SortFindings(out)
 	return out
@@ -205,26 +199,6 @@ func checkGet(l Line, opts LintOptions, add func(int, Severity, string, ...any))
 		return
 	}
 	if opts.Exists != nil && !opts.Exists(l.Value) {
-		add(l.Num, Warning, "GET %s: the server does not have it (phones then read on here; 4600 phones stop)", l.Value)
-	}
-}
-
-// checkGetLast flags commands after a GET in files 4600 phones read: when
-// the GET fails, a 4600 stops there and never runs them. A label right after
-// the GET starts another path, reached by GOTO, so the check stops there.
-func checkGetLast(s *Script, add func(int, Severity, string, ...any)) {
-	for i, l := range s.Lines {
-		if l.Kind != Get {
-			continue
-		}
-		for _, next := range s.Lines[i+1:] {
-			if next.Kind == Blank || next.Kind == Comment {
-				continue
-			}
-			if next.Kind != Label {
-				add(next.Num, Warning, "%s after the GET on line %d: a 4600 phone stops reading at a GET that fails, so put the GET last", next.Kind, l.Num)
-			}
-			break
-		}
+		add(l.Num, Warning, "GET %s: the server does not have it (phones then read on here)", l.Value)
 	}
 }

@@ -53,6 +53,9 @@ func TestParseLineKinds(t *testing.T) {
 		{in: "IF $MODEL4 SEQ 9608 GOTO X Y", errHas: "expected IF"},
 		{in: `IF $MODEL4 SEQ "96 08"x GOTO X`, errHas: "after a closing"},
 		{in: "ECHO hello", errHas: "unknown command"},
+		{in: "ADD TRUSTCERTS extra.pem", want: Line{Kind: Add, Name: "TRUSTCERTS", Value: "extra.pem"}},
+		{in: "add LANGUAGES \"a b.xml\"", want: Line{Kind: Add, Name: "LANGUAGES", Value: "a b.xml", Quoted: true}},
+		{in: "ADD", errHas: "ADD needs a parameter name"},
 		{in: "SET X a\x00b", errHas: "NUL"},
 	}
 	for _, tt := range tests {
