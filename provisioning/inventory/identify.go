@@ -27,21 +27,49 @@ var (
 	// or R/S/V followed by a digit.
 	versionPart = regexp.MustCompile(`(?i)^[rsv]?\d`)
 
-	// The other vendors' formats are from vendor documentation and field
-	// captures, *unconfirmed* here: they only fill in what they recognise.
-	polycomAgent     = regexp.MustCompile(`(?i)Polycom\w*-(\w+?)-UA/([\w.]+)`)
-	yealinkAgent     = regexp.MustCompile(`(?i)\bYealink\s+(?:SIP[- ])?(\S+)\s+([\d.]+)`)
-	grandstreamAgent = regexp.MustCompile(`(?i)\bGrandstream\s+Model\s+HW\s+(\S+)\s+SW\s+([\d.]+)`)
-	snomAgent        = regexp.MustCompile(`(?i)\b(snom[\w]+)-SIP[ /]([\d.]+)`)
-	ciscoAgent       = regexp.MustCompile(`(?i)\bCisco-(CP-?\w+)(?:/([\w.()-]+))?`)
+	// The other vendors' formats. Where a public project lists captured
+	// User-Agents, its path is given; the rest are *unconfirmed*: they only
+	// fill in what they recognise.
+	//
+	// Polycom, wazo-provd-plugins plugins/wazo_polycom/common/common.py:
+	// "FileTransport PolycomVVX-VVX_400-UA/4.1.4.7430 Type/Application",
+	// "FileTransport PolycomSoundStationIP-SSIP_6000-UA/5.0.3.1667 Type/Updater".
+	polycomAgent = regexp.MustCompile(`(?i)Polycom\w*-(\w+?)-UA/([\w.]+)`)
+	// Yealink: unconfirmed.
+	yealinkAgent = regexp.MustCompile(`(?i)\bYealink\s+(?:SIP[- ])?(\S+)\s+([\d.]+)`)
+	// Grandstream, wazo-provd-plugins plugins/wazo_grandstream/common/common.py:
+	// "Grandstream Model HW GXP1405 SW 1.0.4.23 DevId 000b8240d55c", with a
+	// hardware revision "Grandstream Model HW GXP2200 V2.2A SW 1.0.1.33 DevId
+	// 000b82462d97" (two spaces before it on the GXV3350), and the old
+	// "Grandstream GXP2000 (gxp2000e.bin:1.2.5.3/boot55e.bin:1.1.6.9) DevId
+	// 000b822726c8".
+	grandstreamAgent    = regexp.MustCompile(`(?i)\bGrandstream\s+Model\s+HW\s+(\S+)(?:\s+V\d[\w.]*)?\s+SW\s+([\d.]+)`)
+	grandstreamOldAgent = regexp.MustCompile(`(?i)\bGrandstream\s+(\w+)\s+\([^:()]*:([\d.]+)`)
+	// Snom, wazo-provd-plugins plugins/wazo_snom/common/common.py:
+	// "Mozilla/4.0 (compatible; snom320-SIP 8.4.18 1.1.3-s)", and with the
+	// MAC as twelve bare hex digits: "Mozilla/4.0 (compatible; snom710-SIP
+	// 8.7.5.35 1.1.5-IFX-05.01.12 000413741767)".
+	snomAgent = regexp.MustCompile(`(?i)\b(snom[\w]+)-SIP[ /]([\d.]+)`)
+	snomMAC   = regexp.MustCompile(`(?i)\b([0-9a-f]{12})\b`)
+	// Aastra and Mitel SIP, wazo-provd-plugins plugins/wazo_aastra/common/common.py:
+	// "Aastra6739i MAC:00-08-5D-13-CA-05 V:3.2.1.1013-SIP",
+	// "Mitel6920 MAC:14-00-E9-1F-03-EA V:6.4.0.140-SIP".
+	mitelAgent = regexp.MustCompile(`(?i)\b(?:Aastra|Mitel)(\w+)\s+MAC:\S+\s+V:([\d.]+)`)
+	// Cisco: unconfirmed.
+	ciscoAgent = regexp.MustCompile(`(?i)\bCisco-(CP-?\w+)(?:/([\w.()-]+))?`)
 )
 
 // ParseUserAgent reads vendor, model, firmware and MAC from a User-Agent,
 // leniently: whatever it cannot read stays empty. Known forms:
 //
 //	Mozilla/4.0 (compatible; MSIE 6.0) AVAYA/J179-4.1.3.0.6 (MAC:c81fea83e85a)   J100
-//	AVAYA/SIP12x0\x17/04.00.04.00                                               1200 (with a control byte)
+//	AVAYA/SIP12x0\x17/04.00.04.00                                               1200 (a control byte or \xff)
 //	AVAYA/96x1-IPT-SIP-R7_1_15_0_4                                              96x1 SIP (unconfirmed)
+//
+// The J100 and 1200 forms are listed in wazo-provd-plugins
+// plugins/wazo_avaya/common/common.py (the 1200 with \x14, \x16, \x17 or
+// \xff between model and version); other vendors' forms are with their
+// patterns above.
 func ParseUserAgent(ua string) Agent {
 	var a Agent
 	if m := macLabelled.FindStringSubmatch(ua); m != nil {
@@ -59,10 +87,15 @@ func ParseUserAgent(ua string) Agent {
 		re     *regexp.Regexp
 	}{
 		{"Polycom", polycomAgent}, {"Yealink", yealinkAgent}, {"Grandstream", grandstreamAgent},
-		{"snom", snomAgent}, {"Cisco", ciscoAgent},
+		{"Grandstream", grandstreamOldAgent}, {"snom", snomAgent}, {"Mitel", mitelAgent}, {"Cisco", ciscoAgent},
 	} {
 		if m := p.re.FindStringSubmatch(ua); m != nil {
 			a.Vendor, a.Model, a.Firmware = p.vendor, m[1], m[2]
+			if p.re == snomAgent && a.MAC.IsZero() {
+				if mm := snomMAC.FindStringSubmatch(ua[strings.Index(ua, m[0])+len(m[0]):]); mm != nil {
+					a.MAC, _ = ParseMAC(mm[1])
+				}
+			}
 			return a
 		}
 	}
@@ -72,9 +105,10 @@ func ParseUserAgent(ua string) Agent {
 // splitAvayaToken splits "J179-4.1.3.0.6", "SIP12x0\x17/04.00.04.00" or
 // "96x1-IPT-SIP-R7_1_15_0_4" into model and firmware.
 func splitAvayaToken(tok string) (model, firmware string) {
-	// Control bytes (the 1200 sends one) separate like a slash.
+	// Control bytes and bytes past ASCII (the 1200 sends one: \x17, \xff,
+	// …) separate like a slash.
 	tok = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
+		if r < 0x20 || r >= 0x7f {
 			return '/'
 		}
 		return r

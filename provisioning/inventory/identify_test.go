@@ -23,6 +23,31 @@ func TestParseUserAgent(t *testing.T) {
 		{"Grandstream Model HW GXP2160 SW 1.0.11.3 DevId 000b82aabbcc",
 			Agent{Vendor: "Grandstream", Model: "GXP2160", Firmware: "1.0.11.3", MAC: MAC{0x00, 0x0b, 0x82, 0xaa, 0xbb, 0xcc}}},
 		{"Mozilla/4.0 (compatible; snom360-SIP 8.7.3.25 1.1.3-s)", Agent{Vendor: "snom", Model: "snom360", Firmware: "8.7.3.25"}},
+		// wazo-provd-plugins plugins/wazo_avaya/common/common.py
+		{"AVAYA/SIP12x0\xff/04.01.13.00", Agent{Vendor: "Avaya", Model: "SIP12x0", Firmware: "04.01.13.00"}},
+		{"AVAYA/SIP12x0\x14/04.00.04.00", Agent{Vendor: "Avaya", Model: "SIP12x0", Firmware: "04.00.04.00"}},
+		// wazo-provd-plugins plugins/wazo_grandstream/common/common.py
+		{"Grandstream Model HW GXP2200 V2.2A SW 1.0.1.33 DevId 000b82462d97",
+			Agent{Vendor: "Grandstream", Model: "GXP2200", Firmware: "1.0.1.33", MAC: MAC{0x00, 0x0b, 0x82, 0x46, 0x2d, 0x97}}},
+		{"Grandstream Model HW GXV3350  V1.3A SW 1.0.1.8 DevId c074ad150b88",
+			Agent{Vendor: "Grandstream", Model: "GXV3350", Firmware: "1.0.1.8", MAC: MAC{0xc0, 0x74, 0xad, 0x15, 0x0b, 0x88}}},
+		{"Grandstream GXP2000 (gxp2000e.bin:1.2.5.3/boot55e.bin:1.1.6.9) DevId 000b822726c8",
+			Agent{Vendor: "Grandstream", Model: "GXP2000", Firmware: "1.2.5.3", MAC: MAC{0x00, 0x0b, 0x82, 0x27, 0x26, 0xc8}}},
+		// wazo-provd-plugins plugins/wazo_aastra/common/common.py
+		{"Aastra6739i MAC:00-08-5D-13-CA-05 V:3.2.1.1013-SIP",
+			Agent{Vendor: "Mitel", Model: "6739i", Firmware: "3.2.1.1013", MAC: MAC{0x00, 0x08, 0x5d, 0x13, 0xca, 0x05}}},
+		{"Mitel6920 MAC:14-00-E9-1F-03-EA V:6.4.0.140-SIP",
+			Agent{Vendor: "Mitel", Model: "6920", Firmware: "6.4.0.140", MAC: MAC{0x14, 0x00, 0xe9, 0x1f, 0x03, 0xea}}},
+		// wazo-provd-plugins plugins/wazo_snom/common/common.py
+		{"Mozilla/4.0 (compatible; snom710-SIP 8.7.5.35 1.1.5-IFX-05.01.12 000413741767)",
+			Agent{Vendor: "snom", Model: "snom710", Firmware: "8.7.5.35", MAC: MAC{0x00, 0x04, 0x13, 0x74, 0x17, 0x67}}},
+		{"Mozilla/4.0 (compatible; snomD785-SIP 10.1.33.33 2010.12-00004-g9ba52f5 000413922D24 SXM:0 UXM:0)",
+			Agent{Vendor: "snom", Model: "snomD785", Firmware: "10.1.33.33", MAC: MAC{0x00, 0x04, 0x13, 0x92, 0x2d, 0x24}}},
+		// wazo-provd-plugins plugins/wazo_polycom/common/common.py (the full form)
+		{"FileTransport PolycomSoundStationIP-SSIP_6000-UA/5.0.3.1667 Type/Updater",
+			Agent{Vendor: "Polycom", Model: "SSIP_6000", Firmware: "5.0.3.1667"}},
+		{"FileTransport PolycomVVX-VVX_400-UA/4.1.4.7430 Type/Application",
+			Agent{Vendor: "Polycom", Model: "VVX_400", Firmware: "4.1.4.7430"}},
 		{"curl/8.5.0", Agent{}},
 		{"", Agent{}},
 		{"AVAYA/", Agent{}},
