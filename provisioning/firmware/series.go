@@ -129,3 +129,55 @@ func SeriesNames() []string {
 	}
 	return out
 }
+
+// ModelClass is what a phone's self-description narrows it down to: one
+// $MODEL4 value, or a series and protocol when that is all the phone names
+// (a 96x1 SIP phone's User-Agent says "96x1" and "SIP", not 9608).
+type ModelClass struct {
+	Models     []string
+	Series     Series     // empty when the models may read either of two scripts (9608: 96x1H or 96x1S)
+	Signalling Signalling // empty when not known
+}
+
+// ParseModelClass reads a model as the inventory records it: a $MODEL4
+// value ("J179", "9608"), or a series name with an optional protocol
+// ("96x1 SIP", "46xx H.323", "16xx", "J100"). Case is ignored. "96x1"
+// without a protocol stands for every 96x1 model, of either script.
+func ParseModelClass(s string) (ModelClass, bool) {
+	name, proto, _ := strings.Cut(strings.TrimSpace(s), " ")
+	var sig Signalling
+	switch strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(proto), ".", "")) {
+	case "":
+	case "SIP":
+		sig = SIP
+	case "H323":
+		sig = H323
+	default:
+		return ModelClass{}, false
+	}
+	up := strings.ToUpper(name)
+	if up == "96X1" {
+		switch sig {
+		case SIP:
+			name = string(Series96x1S)
+		case H323:
+			name = string(Series96x1H)
+		default:
+			info, _ := Lookup(Series96x1S)
+			return ModelClass{Models: info.Models}, true
+		}
+	}
+	if se, ok := ParseSeries(name); ok {
+		info, _ := Lookup(se)
+		if sig != "" && !info.Dual && sig != info.Default {
+			return ModelClass{}, false
+		}
+		return ModelClass{Models: info.Models, Series: se, Signalling: sig}, true
+	}
+	for _, info := range series {
+		if slices.Contains(info.Models, up) {
+			return ModelClass{Models: []string{up}, Signalling: sig}, true
+		}
+	}
+	return ModelClass{}, false
+}

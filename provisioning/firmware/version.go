@@ -84,3 +84,29 @@ func Compare(a, b Version) int {
 	}
 	return strings.Compare(a.Tag, b.Tag)
 }
+
+// Canonical writes a firmware version the one way phoneprov shows and
+// compares versions, whoever wrote it: the phone's User-Agent
+// ("R7_1_15_0_4", "04.00.04.00"), a file name ("7_1_15_0_4_r") or a
+// configuration entry ("2.9.1"). A leading R, S or V goes, parts are joined
+// by dots without leading zeros, and a tag follows a '-' in lower case
+// ("4.0.4.0.3-b4033"). A lone "r" tag, which the 96x1 file names carry
+// after the version ("S96x1_SALBR7_1_15_0_4_r.tar"), is dropped: it is read
+// as a release marker, not part of the version the phone reports
+// (unconfirmed: no public source gives the meaning of the suffix). Text that
+// holds no version comes back trimmed.
+func Canonical(s string) string {
+	t := strings.TrimSpace(s)
+	if len(t) > 1 && strings.ContainsRune("rsvRSV", rune(t[0])) && t[1] >= '0' && t[1] <= '9' {
+		t = t[1:]
+	}
+	v, ok := ParseVersion(t)
+	if !ok {
+		return strings.TrimSpace(s)
+	}
+	v.Tag = strings.ToLower(v.Tag)
+	if v.Tag == "r" {
+		v.Tag = ""
+	}
+	return v.String()
+}

@@ -9,6 +9,7 @@ import (
 	"unique"
 
 	"github.com/phoneprov/phoneprov/fileserve"
+	"github.com/phoneprov/phoneprov/provisioning/firmware"
 )
 
 // maxAddrs bounds the addresses kept per phone.
@@ -129,7 +130,7 @@ func (inv *Inventory) applyAccess(ctx context.Context, ev fileserve.AccessEvent)
 		setIf(&p.Vendor, agent.Vendor)
 		setIf(&p.Model, agent.Model)
 		if agent.Firmware != "" {
-			p.Firmware, p.FirmwareFrom = agent.Firmware, "user-agent"
+			p.Firmware, p.FirmwareFrom = unique.Make(firmware.Canonical(agent.Firmware)).Value(), "user-agent"
 		}
 	}
 	p.Files = append(p.Files, fetch)
@@ -146,7 +147,7 @@ func (inv *Inventory) applyAccess(ctx context.Context, ev fileserve.AccessEvent)
 		// A transfer cut mid-body still shows status 200 over HTTP; it is
 		// incomplete, not failed (the phone retries): no version credit.
 		if fetch.complete() && fwVersion != "" && (fwModel == "" || p.Model == "" || strings.EqualFold(fwModel, p.Model)) {
-			p.Firmware, p.FirmwareFrom = fwVersion, "download"
+			p.Firmware, p.FirmwareFrom = unique.Make(firmware.Canonical(fwVersion)).Value(), "download"
 			if p.Model == "" {
 				p.Model = fwModel
 			}

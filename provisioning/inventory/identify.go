@@ -4,6 +4,8 @@ import (
 	"encoding/hex"
 	"regexp"
 	"strings"
+
+	"github.com/phoneprov/phoneprov/provisioning/firmware"
 )
 
 // Agent is what a phone's HTTP User-Agent says about it. Fields it does
@@ -124,10 +126,31 @@ func splitAvayaToken(tok string) (model, firmware string) {
 	model = dashed[0]
 	for i := 1; i < len(dashed); i++ {
 		if versionPart.MatchString(dashed[i]) {
-			return model, strings.Join(dashed[i:], "-")
+			return withProtocol(model, dashed[1:i]), strings.Join(dashed[i:], "-")
 		}
 	}
-	return model, ""
+	return withProtocol(model, dashed[1:]), ""
+}
+
+// withProtocol adds the protocol a series-level token names ("96x1-IPT-SIP"
+// gives "96x1 SIP", "46xx-IPT-H323" gives "46xx H.323"), so the model reads
+// as a firmware.ModelClass: such a phone does not reveal its $MODEL4, and
+// its series and protocol are what decide its firmware. The token form is
+// unconfirmed (project reference: "a 96x1 SIP test uses
+// AVAYA/96x1-IPT-SIP-R7_1_15_0_4").
+func withProtocol(model string, words []string) string {
+	if !strings.Contains(strings.ToLower(model), "x") {
+		return model // a $MODEL4 value such as J179 needs none
+	}
+	for _, w := range words {
+		switch strings.ToUpper(w) {
+		case "SIP":
+			return model + " SIP"
+		case "H323", "H.323":
+			return model + " H.323"
+		}
+	}
+	return model
 }
 
 // HostNameMAC is what an Avaya host name (DHCP option 12, "AVohhhhhh")
@@ -209,27 +232,10 @@ func vendorFromClass(vc string) (vendor, model string) {
 }
 
 // SameVersion compares firmware versions written differently by the phone,
-// the file name and the upgrade script: case, a leading R, S or V,
-// underscores or dashes for dots, and leading zeros in a part are ignored,
-// so "R7_1_15_0_4" equals "7.1.15.0.4" and "04.00.04.00" equals "4.0.4.0".
+// the file name and the upgrade script, in their firmware.Canonical form:
+// "R7_1_15_0_4" equals "7.1.15.0.4" and "7_1_15_0_4_r", and "04.00.04.00"
+// equals "4.0.4.0".
 func SameVersion(a, b string) bool {
-	na, nb := normalizeVersion(a), normalizeVersion(b)
-	return na != "" && na == nb
-}
-
-func normalizeVersion(v string) string {
-	v = strings.ToLower(strings.TrimSpace(v))
-	v = strings.NewReplacer("_", ".", "-", ".").Replace(v)
-	if len(v) > 1 && strings.ContainsRune("rsv", rune(v[0])) && v[1] >= '0' && v[1] <= '9' {
-		v = v[1:]
-	}
-	parts := strings.Split(v, ".")
-	for i, p := range parts {
-		trimmed := strings.TrimLeft(p, "0")
-		if trimmed == "" && p != "" {
-			trimmed = "0"
-		}
-		parts[i] = trimmed
-	}
-	return strings.Join(parts, ".")
+	na, nb := firmware.Canonical(a), firmware.Canonical(b)
+	return na != "" && strings.EqualFold(na, nb)
 }

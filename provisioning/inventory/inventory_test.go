@@ -33,7 +33,7 @@ func (c *fakeClock) Set(t time.Time) {
 
 // The provisioning part's knowledge, as the tests assume it.
 var firmwareFiles = map[string][2]string{
-	"S96x1_SALBR7_1_15_0_4_r.tar": {"96x1", "7.1.15.0.4"},
+	"S96x1_SALBR7_1_15_0_4_r.tar": {"", "7.1.15.0.4-r"}, // as the generator says: several models, the file name's spelling
 	"FW_S_J179_R4_1_3_0_6.bin":    {"J179", "4.1.3.0.6"},
 	"a46xxua2_8_3.bin":            {"", "2.8.3"},
 }
@@ -44,7 +44,7 @@ func firmwareOf(name string) (string, string, bool) {
 }
 
 func newestFirmware(model string) (string, bool) {
-	v, ok := map[string]string{"J179": "4.1.3.0.6", "96x1": "7.1.15.0.4"}[model]
+	v, ok := map[string]string{"J179": "4.1.3.0.6", "96x1 SIP": "7.1.15.0.4"}[model]
 	return v, ok
 }
 
@@ -181,7 +181,7 @@ func TestBootMorning(t *testing.T) {
 		t.Errorf("J179: %+v", j179)
 	}
 	s96 := stateOf(t, inv, "00:1b:4f:12:34:56")
-	if s96.Model != "96x1" || s96.Firmware != "7.1.15.0.4" || s96.FirmwareFrom != "download" || s96.State != StateUpToDate {
+	if s96.Model != "96x1 SIP" || s96.Firmware != "7.1.15.0.4" || s96.FirmwareFrom != "download" || s96.State != StateUpToDate {
 		t.Errorf("9611 after its upgrade: %s %s from %s, %s (%s)", s96.Model, s96.Firmware, s96.FirmwareFrom, s96.State, s96.StateReason)
 	}
 	p4621 := stateOf(t, inv, "00:04:0d:aa:bb:cc")
@@ -331,7 +331,7 @@ func TestCutFirmwareTransferIsIncomplete(t *testing.T) {
 		inv.apply(ctx, fact{access: sized(access(40*time.Second, ip, "http", "S96x1_SALBR7_1_15_0_4_r.tar", 200, 1<<20, s96UA), image)})
 		inv.clock.Set(t0.Add(time.Minute))
 		p := stateOf(t, inv, mac)
-		if p.Firmware != "R7_1_13_0_2" || p.FirmwareFrom != "user-agent" {
+		if p.Firmware != "7.1.13.0.2" || p.FirmwareFrom != "user-agent" {
 			t.Errorf("a cut download gave version credit: %s from %s", p.Firmware, p.FirmwareFrom)
 		}
 		if p.State != StateFetching || p.LastFirmware == nil || p.LastFirmware.Size != image || p.LastFirmware.Bytes != 1<<20 {
@@ -560,7 +560,7 @@ func TestPhonesGauge(t *testing.T) {
 		want   float64
 	}{
 		{map[string]string{"model": "J179", "firmware": "4.1.3.0.6", "state": "up_to_date"}, 1},
-		{map[string]string{"model": "96x1", "firmware": "7.1.15.0.4", "state": "up_to_date"}, 1},
+		{map[string]string{"model": "96x1 SIP", "firmware": "7.1.15.0.4", "state": "up_to_date"}, 1},
 		{map[string]string{"model": "", "firmware": "", "state": "failed"}, 1},
 		{map[string]string{"model": "", "firmware": "", "state": "fetching"}, 1},
 	} {
@@ -615,4 +615,29 @@ func gather(t *testing.T, reg *prometheus.Registry, name string, labels map[stri
 		}
 	}
 	return 0
+}
+
+// A phone that names only its series and protocol (the 96x1 SIP User-Agent
+// says "96x1" and "SIP") is judged on its version at once, and its version
+// has one spelling whether it came from the User-Agent or a download.
+func TestSeriesLevelAgentIsJudgedByVersion(t *testing.T) {
+	inv := openTest(t, "", nil)
+	defer inv.Close()
+	const mac, ip = "00:1b:4f:00:00:09", "198.18.20.9"
+	ctx := context.Background()
+	inv.apply(ctx, fact{lease: ptr(lease(0, mac, ip, LeaseGranted, "", ""))})
+	inv.apply(ctx, fact{access: sized(access(time.Second, ip, "http", "96x1Supgrade.txt", 200, 2000, "AVAYA/96x1-IPT-SIP-R7_1_15_0_4"), 2000)})
+	inv.clock.Set(t0.Add(2 * time.Second))
+	p := stateOf(t, inv, mac)
+	if p.Model != "96x1 SIP" || p.Firmware != "7.1.15.0.4" || p.State != StateUpToDate {
+		t.Errorf("96x1 SIP phone: model %q firmware %q, %s (%s)", p.Model, p.Firmware, p.State, p.StateReason)
+	}
+	// A phone whose model nothing names says so, rather than only "fetching".
+	const mac2, ip2 = "00:1b:4f:00:00:0a", "198.18.20.10"
+	inv.apply(ctx, fact{lease: ptr(lease(0, mac2, ip2, LeaseGranted, "", ""))})
+	inv.apply(ctx, fact{access: sized(access(time.Second, ip2, "http", "96x1Supgrade.txt", 200, 2000, ""), 2000)})
+	p = stateOf(t, inv, mac2)
+	if p.Model != "" || !strings.Contains(p.StateReason, "model unknown") {
+		t.Errorf("phone of unknown model: model %q, %s (%s)", p.Model, p.State, p.StateReason)
+	}
 }

@@ -111,6 +111,8 @@ const (
 	StateUpToDate State = "up_to_date"
 	// StateFetching: it requested a script or firmware within the last
 	// Config.FetchWindow and is not yet up to date: in its boot sequence.
+	// When its model is unknown, or nothing in the tree is for it, the
+	// reason says so (its firmware cannot be compared).
 	StateFetching State = "fetching"
 	// StateOutdated: its sequence is over and its firmware version is known
 	// and differs from the newest present for its model.
@@ -151,19 +153,28 @@ func judge(p *Phone, now time.Time, cfg Config, newest func(model string) (strin
 		(p.LastFirmware == nil || p.LastFirmware.Time.Before(p.LastScript.Time) || p.LastFirmware.ok()) {
 		return StateUpToDate, fmt.Sprintf("boot sequence after %s ended cleanly", p.LastScript.Name)
 	}
+	// Why the firmware cannot be compared, when it cannot.
+	why := ""
+	switch {
+	case haveTarget:
+	case p.Model == "":
+		why = "; model unknown (nothing it sent names it), so its firmware cannot be compared"
+	case newest != nil:
+		why = fmt.Sprintf("; no firmware for %s in the tree to compare with", p.Model)
+	}
 	if inSequence {
-		return StateFetching, fmt.Sprintf("requested %s %s ago", last.Name, now.Sub(last.Time).Round(time.Second))
+		return StateFetching, fmt.Sprintf("requested %s %s ago%s", last.Name, now.Sub(last.Time).Round(time.Second), why)
 	}
 	if haveTarget && p.Firmware != "" {
 		return StateOutdated, fmt.Sprintf("runs %s, newest present is %s", p.Firmware, target)
 	}
 	if last != nil {
 		if last.cut() {
-			return StateDiscovered, fmt.Sprintf("last sequence (%s, cut after %d of %d bytes) ended without a verdict", last.Name, last.Bytes, last.Size)
+			return StateDiscovered, fmt.Sprintf("last sequence (%s, cut after %d of %d bytes) ended without a verdict%s", last.Name, last.Bytes, last.Size, why)
 		}
-		return StateDiscovered, fmt.Sprintf("last sequence (%s, status %d) ended without a verdict", last.Name, last.Status)
+		return StateDiscovered, fmt.Sprintf("last sequence (%s, status %d) ended without a verdict%s", last.Name, last.Status, why)
 	}
-	return StateDiscovered, "no script or firmware requested yet"
+	return StateDiscovered, "no script or firmware requested yet" + why
 }
 
 // latest returns the later of two fetches (either may be nil).
