@@ -81,6 +81,34 @@ var knownVariables = map[string]bool{
 	"VPNACTIVE": true, "SIG_IN_USE": true, "APPNAME_IN_USE": true,
 }
 
+// knownParameters are settings-file parameter names Lint knows, so that a
+// near miss (the same letters with underscores left out or added) can be
+// pointed out. Sources: the project reference ("Key settings": SIG,
+// HTTPSRVR, HTTPDIR, TLSSRVR, TLSDIR, TRUSTCERTS, BRURI, BRAUTH, GROUP,
+// APPNAME, SCREENSAVER, AUTOMATIC_UPDATE_POLICY); Avaya's J100Supgrade.txt
+// in wazo-provd-plugins (JEM24_APPNAME) and its settings template
+// plugins/wazo_avaya/common/templates/base-J100series.tpl (SNTPSRVR,
+// SIP_CONTROLLER_LIST, ENABLE_WEBSERVER, FORCE_WEB_ADMIN_PASSWORD). ADMIN_PASSWORD
+// and AADS_URL are named in issue 11 as J100 settings: unconfirmed, known
+// so that no near-miss warning ever fires on them.
+var knownParameters = []string{
+	"SIG", "HTTPSRVR", "HTTPDIR", "HTTPPORT", "TLSSRVR", "TLSDIR", "TLSPORT", "TRUSTCERTS", "BRURI", "BRAUTH",
+	"GROUP", "APPNAME", "JEM24_APPNAME", "SCREENSAVER", "SCREENSAVERON", "AUTOMATIC_UPDATE_POLICY", "SNTPSRVR",
+	"SIP_CONTROLLER_LIST", "ENABLE_WEBSERVER", "FORCE_WEB_ADMIN_PASSWORD", "ADMIN_PASSWORD", "AADS_URL",
+}
+
+// nearMiss returns the known parameter a name seems meant as: the same
+// letters and digits when underscores and case are ignored.
+func nearMiss(name string) (string, bool) {
+	squash := func(s string) string { return strings.ToUpper(strings.ReplaceAll(s, "_", "")) }
+	for _, k := range knownParameters {
+		if k != strings.ToUpper(name) && squash(k) == squash(name) {
+			return k, true
+		}
+	}
+	return "", false
+}
+
 // fileSettings are parameters whose value names files the phone fetches
 // from the same server (comma-separated lists allowed).
 var fileSettings = regexp.MustCompile(`^(?:[A-Z0-9_]*APPNAME|TRUSTCERTS|LANG[0-9]FILE|LANGUAGES)$`)
@@ -119,6 +147,9 @@ func Lint(s *Script, opts LintOptions) []Finding {
 		case Set, Add:
 			if l.Name != strings.ToUpper(l.Name) {
 				add(l.Num, Warning, "parameter %s is not in upper case; phone parameter names are", l.Name)
+			}
+			if k, ok := nearMiss(l.Name); ok {
+				add(l.Num, Warning, "parameter %s is not one phones know; did you mean %s?", l.Name, k)
 			}
 			if fileSettings.MatchString(strings.ToUpper(l.Name)) {
 				checkFiles(l, opts.Exists, add)

@@ -93,6 +93,17 @@ func TestLint(t *testing.T) {
 				"IF $SIG_IN_USE SEQ 2 GOTO DONE\nIF $HWVERS SEQ 3 GOTO DONE\nADD TRUSTCERTS extra.pem\n# DONE\n",
 		},
 		{
+			// ADMIN_PASSWORD and AADS_URL are known (unconfirmed, issue 11);
+			// a near miss of a known name is pointed out.
+			name: "known parameter names",
+			file: "46xxsettings.txt",
+			src:  "SET ADMIN_PASSWORD 27238\nSET AADS_URL https://198.18.0.9:8443/\nSET ADMINPASSWORD 1\nSET TRUST_CERTS a.pem\n",
+			want: []string{
+				":3: warning: parameter ADMINPASSWORD is not one phones know; did you mean ADMIN_PASSWORD?",
+				":4: warning: parameter TRUST_CERTS is not one phones know; did you mean TRUSTCERTS?",
+			},
+		},
+		{
 			name:   "file lists, URLs and macros",
 			file:   "46xxsettings.txt",
 			src:    "SET TRUSTCERTS phoneprov-ca.pem,missing.pem\nSET APPNAME https://198.18.0.1/fw.bin\nGET $MACADDR.txt\nSET LANG1FILE mlf_german.txt\n",
