@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,6 +38,8 @@ type subnet struct {
 	rebindTime time.Duration
 	nextServer string // "", "${server}" or an address
 	pools      []poolRange
+	// uncl caps what unclassified clients hold in the open pools.
+	uncl unclassifiedLimit
 	// reservations by identity key (see identityKey) and by address.
 	resByKey  map[string]*reservation
 	resByAddr map[netip.Addr]*reservation
@@ -47,6 +50,57 @@ type subnet struct {
 type poolRange struct {
 	start, end netip.Addr
 	label      string
+	index      int // in the subnet's configuration
+	// classes, when not empty, are the only classes the pool serves.
+	classes []*class
+}
+
+// allows reports whether a client of class cl (nil: in no class) may get
+// an address from the pool.
+func (r *poolRange) allows(cl *class) bool {
+	if len(r.classes) == 0 {
+		return true
+	}
+	for _, c := range r.classes {
+		if c == cl {
+			return true
+		}
+	}
+	return false
+}
+
+// unclassifiedLimit is a parsed unclassified_limit: none, a share of the
+// open pools in percent, or a number of addresses.
+type unclassifiedLimit struct {
+	set     bool
+	percent bool
+	n       int
+}
+
+// of is the number of addresses the limit allows out of open addresses,
+// or -1 for no limit.
+func (u unclassifiedLimit) of(open int) int {
+	switch {
+	case !u.set:
+		return -1
+	case u.percent:
+		return open * u.n / 100
+	}
+	return u.n
+}
+
+// parseUnclassifiedLimit reads "", "none", "N%" (0..100) or "N" (>= 0).
+func parseUnclassifiedLimit(v string) (unclassifiedLimit, error) {
+	v = strings.TrimSpace(v)
+	if v == "" || v == "none" {
+		return unclassifiedLimit{}, nil
+	}
+	num, pct := strings.CutSuffix(v, "%")
+	n, err := strconv.Atoi(strings.TrimSpace(num))
+	if err != nil || n < 0 || (pct && n > 100) {
+		return unclassifiedLimit{}, fmt.Errorf("%q is not \"\" (no cap), a share like \"50%%\" (0..100) or a number of addresses like \"100\"", v)
+	}
+	return unclassifiedLimit{set: true, percent: pct, n: n}, nil
 }
 
 type reservation struct {
@@ -164,9 +218,21 @@ func compile(c Config, report func(key string, err error)) *policy {
 		p.classes = append(p.classes, cl)
 	}
 
-	// Reservations may name classes; then each subnet gets its merged sets.
+	// Reservations and pools may name classes; then each subnet gets its
+	// merged sets.
 	for _, s := range p.subnets {
 		sc := c.Subnets[s.index]
+		for k := range s.pools {
+			r := &s.pools[k]
+			for j, name := range sc.Pools[r.index].ClientClasses {
+				cl, ok := p.classByName[name]
+				if !ok {
+					rep(fmt.Sprintf("%s.pool[%d].client_classes[%d]", subnetKey(s.index), r.index, j), fmt.Errorf("no [[dhcp.class]] is named %q", name))
+					continue
+				}
+				r.classes = append(r.classes, cl)
+			}
+		}
 		for j, r := range sc.Reservations {
 			res := s.resByAddr[mustAddr(r.Address)]
 			if r.Class == "" || res == nil {
@@ -224,6 +290,7 @@ func checkGlobals(c Config, rep func(string, error)) {
 	}{
 		{"lease_time", c.LeaseTime, time.Minute, 365 * 24 * time.Hour},
 		{"offer_hold", c.OfferHold, time.Second, 10 * time.Minute},
+		{"pressure_offer_hold", c.PressureOfferHold, 0, c.OfferHold},
 		{"decline_probation", c.DeclineProbation, time.Minute, 30 * 24 * time.Hour},
 		{"address_check_timeout", c.AddressCheckTimeout, 10 * time.Millisecond, 5 * time.Second},
 	}
@@ -244,8 +311,33 @@ func checkGlobals(c Config, rep func(string, error)) {
 	if c.QueueSize < 1 || c.QueueSize > 1<<20 {
 		rep("queue_size", fmt.Errorf("%d is outside 1..1048576", c.QueueSize))
 	}
+	if _, err := parseUnclassifiedLimit(c.UnclassifiedLimit); err != nil {
+		rep("unclassified_limit", err)
+	}
+	checkRateLimit(c.RateLimit, rep)
 	if c.LockDir == "" || !filepath.IsAbs(c.LockDir) {
 		rep("lock_dir", fmt.Errorf("%q must be an absolute directory", c.LockDir))
+	}
+}
+
+// maxRate bounds the rate limits: more than any server answers.
+const maxRate = 1_000_000
+
+func checkRateLimit(r RateLimitConfig, rep func(string, error)) {
+	for _, l := range []struct {
+		name        string
+		rate, burst int
+	}{{"client", r.ClientRate, r.ClientBurst}, {"relay", r.RelayRate, r.RelayBurst}} {
+		key := "rate_limit." + l.name
+		if l.rate < 0 || l.rate > maxRate {
+			rep(key+"_rate", fmt.Errorf("%d is outside 0..%d packets per second (0: no limit)", l.rate, maxRate))
+		}
+		if l.rate > 0 && (l.burst < 1 || l.burst > maxRate) {
+			rep(key+"_burst", fmt.Errorf("%d is outside 1..%d packets", l.burst, maxRate))
+		}
+		if l.rate == 0 && l.burst != 0 {
+			rep(key+"_burst", fmt.Errorf("a burst of %d without %s_rate: set the rate, or the burst to 0", l.burst, l.name))
+		}
 	}
 }
 
@@ -327,6 +419,17 @@ func compileSubnet(c Config, i int, rep func(string, error)) *subnet {
 			rep(key+".next_server", fmt.Errorf("%q is not \"${server}\" or an IPv4 address", sc.NextServer))
 		}
 	}
+	limit := c.UnclassifiedLimit
+	if sc.UnclassifiedLimit != "" {
+		limit = sc.UnclassifiedLimit
+		if u, err := parseUnclassifiedLimit(limit); err != nil {
+			rep(key+".unclassified_limit", err)
+		} else {
+			s.uncl = u
+		}
+	} else {
+		s.uncl, _ = parseUnclassifiedLimit(limit) // reported on [dhcp] unclassified_limit
+	}
 	first, last := hostRange(pfx)
 	inside := func(field, v string) (netip.Addr, bool) {
 		a, err := netip.ParseAddr(strings.TrimSpace(v))
@@ -355,7 +458,7 @@ func compileSubnet(c Config, i int, rep func(string, error)) *subnet {
 			rep(pkey+".end", fmt.Errorf("%s comes before start %s", end, start))
 			continue
 		}
-		r := poolRange{start: start, end: end, label: start.String() + "-" + end.String()}
+		r := poolRange{start: start, end: end, label: start.String() + "-" + end.String(), index: j}
 		for k, o := range s.pools {
 			if !(r.end.Less(o.start) || o.end.Less(r.start)) {
 				rep(pkey+".start", fmt.Errorf("pool %s overlaps pool %s (pool[%d])", r.label, o.label, k))

@@ -22,6 +22,16 @@ type Config struct {
 	// OfferHold is how long an offered address stays set aside in memory
 	// for the client's REQUEST. Nothing is written for an offer.
 	OfferHold time.Duration `toml:"offer_hold"`
+	// PressureOfferHold shortens offers when a pool runs out: an address
+	// offered at least this long ago, and not yet requested, goes to a new
+	// client when the pool has no free address left. Zero keeps every
+	// offer for the full OfferHold.
+	PressureOfferHold time.Duration `toml:"pressure_offer_hold"`
+	// UnclassifiedLimit caps the addresses that clients in no class may
+	// hold (leases and offers) in each subnet's open pools: "" for no cap,
+	// "N%" of the open pools' addresses, or "N" addresses. Subnets may
+	// override it.
+	UnclassifiedLimit string `toml:"unclassified_limit"`
 	// DeclineProbation keeps an address a client DECLINEd out of the pool
 	// this long.
 	DeclineProbation time.Duration `toml:"decline_probation"`
@@ -47,6 +57,9 @@ type Config struct {
 	// NextServer is siaddr in replies: "${server}" (this box, the file
 	// server), an address, or "" for none. Subnets may override it.
 	NextServer string `toml:"next_server"`
+	// RateLimit drops packets beyond a rate per client and per relay
+	// circuit before they reach the workers.
+	RateLimit RateLimitConfig `toml:"rate_limit"`
 	// Options are sent to every client (lowest precedence).
 	Options []OptionConfig `toml:"option,omitempty"`
 	// Subnets are the networks served, directly or through relays.
@@ -70,6 +83,9 @@ type SubnetConfig struct {
 	NTPServers []string `toml:"ntp_servers,omitempty"`
 	// NextServer overrides [dhcp] next_server for this subnet when set.
 	NextServer string `toml:"next_server,omitempty"`
+	// UnclassifiedLimit overrides [dhcp] unclassified_limit when set;
+	// "none" lifts a cap set in [dhcp].
+	UnclassifiedLimit string `toml:"unclassified_limit,omitempty"`
 	// LeaseTime, RenewTime and RebindTime override the [dhcp] values when set.
 	LeaseTime  time.Duration `toml:"lease_time,omitempty"`
 	RenewTime  time.Duration `toml:"renew_time,omitempty"`
@@ -86,6 +102,26 @@ type SubnetConfig struct {
 type PoolConfig struct {
 	Start string `toml:"start"`
 	End   string `toml:"end"`
+	// ClientClasses, when set, keeps the pool for clients in one of these
+	// classes (names of [[dhcp.class]]), like a Kea pool's client-class:
+	// other clients never get an address from it.
+	ClientClasses []string `toml:"client_classes,omitempty"`
+}
+
+// RateLimitConfig is [dhcp.rate_limit]: token buckets that drop (and count)
+// packets beyond a sustained rate with a burst on top, checked as packets
+// are read, before they take a place in the queue. A rate of 0 turns a
+// limit off.
+type RateLimitConfig struct {
+	// ClientRate and ClientBurst limit each client hardware address
+	// (chaddr), in packets per second.
+	ClientRate  int `toml:"client_rate"`
+	ClientBurst int `toml:"client_burst"`
+	// RelayRate and RelayBurst limit each relay circuit: the relay address
+	// (giaddr) with the option 82 circuit-id and remote-id. Packets with
+	// neither giaddr nor option 82 are not limited by it.
+	RelayRate  int `toml:"relay_rate"`
+	RelayBurst int `toml:"relay_burst"`
 }
 
 // ReservationConfig is one [[dhcp.subnet.reservation]]: a fixed address for
@@ -219,6 +255,8 @@ func DefaultConfig() Config {
 		Authoritative:       true,
 		LeaseTime:           24 * time.Hour,
 		OfferHold:           30 * time.Second,
+		PressureOfferHold:   3 * time.Second,
+		UnclassifiedLimit:   "",
 		DeclineProbation:    24 * time.Hour,
 		AddressCheck:        CheckAuto,
 		AddressCheckTimeout: 500 * time.Millisecond,
@@ -227,6 +265,9 @@ func DefaultConfig() Config {
 		LockDir:             DefaultLockDir,
 		RelayListen:         []string{},
 		NextServer:          "${server}",
+		// One client never needs more than a few packets a second; a
+		// relay circuit may carry a whole site's phones, so it is off.
+		RateLimit: RateLimitConfig{ClientRate: 2, ClientBurst: 10},
 	}
 }
 

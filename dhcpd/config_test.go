@@ -42,13 +42,13 @@ func TestValidateReportsEachProblemOnItsKey(t *testing.T) {
 		{"overlapping subnets", func(c *Config) {
 			c.Subnets[1].CIDR = "198.18.0.0/25"
 			c.Subnets[1].Routers = nil
-			c.Subnets[1].Pools = []PoolConfig{{"198.18.0.10", "198.18.0.20"}}
+			c.Subnets[1].Pools = []PoolConfig{{Start: "198.18.0.10", End: "198.18.0.20"}}
 		}, "subnet[1].cidr", "overlaps"},
 		{"pool outside subnet", func(c *Config) { c.Subnets[1].Pools[0].Start = "198.18.3.1" }, "subnet[1].pool[0].start", "outside the subnet"},
-		{"pool reversed", func(c *Config) { c.Subnets[1].Pools[0] = PoolConfig{"198.18.2.20", "198.18.2.10"} }, "subnet[1].pool[0].end", "comes before"},
+		{"pool reversed", func(c *Config) { c.Subnets[1].Pools[0] = PoolConfig{Start: "198.18.2.20", End: "198.18.2.10"} }, "subnet[1].pool[0].end", "comes before"},
 		{"pool on broadcast", func(c *Config) { c.Subnets[1].Pools[0].End = "198.18.2.255" }, "subnet[1].pool[0].end", "broadcast address"},
 		{"overlapping pools", func(c *Config) {
-			c.Subnets[1].Pools = append(c.Subnets[1].Pools, PoolConfig{"198.18.2.15", "198.18.2.30"})
+			c.Subnets[1].Pools = append(c.Subnets[1].Pools, PoolConfig{Start: "198.18.2.15", End: "198.18.2.30"})
 		}, "subnet[1].pool[1].start", "overlaps pool"},
 		{"reservation outside subnet", func(c *Config) { c.Subnets[0].Reservations[0].Address = "198.18.2.5" }, "subnet[0].reservation[0].address", "outside the subnet"},
 		{"reservation twice", func(c *Config) {

@@ -264,14 +264,23 @@ func (h *handler) discover(ctx context.Context, in *inbound, sc *scratch, cands 
 	requested, _ := m.addrOption(dhcpv4.OptionRequestedIPAddress)
 	now := h.now()
 	checkOn := h.check != nil
+	limited := false
 	for _, ss := range cands {
-		res := h.tab.offer(ss, id, requested, now.UnixNano(), checkOn, h.pol.cfg.OfferHold)
+		cl, r := h.classOf(m, ss, id)
+		res := h.tab.offer(ss, id, cl, requested, now.UnixNano(), checkOn, h.pol.cfg.OfferHold)
 		if res.conflict != nil {
 			h.log.Warn("reserved address is in use by another client; offering a pool address meanwhile",
 				"addr", res.conflict.addr, "client", net.HardwareAddr(id.hwaddr).String())
 		}
+		if res.limited {
+			limited = true
+			continue
+		}
 		if res.exhausted {
 			continue
+		}
+		if res.reclaimed {
+			h.met.reclaimed.Inc()
 		}
 		srv := serverFor(in, ss, server)
 		if res.mustCheck {
@@ -286,12 +295,17 @@ func (h *handler) discover(ctx context.Context, in *inbound, sc *scratch, cands 
 			h.met.dropped.WithLabelValues(dropChecking).Inc()
 			return outbound{}, false
 		}
-		cl, r := h.classOf(m, ss, id)
 		lt := h.leaseTime(ss, cl)
 		out := h.reply(in, sc, ss, cl, r, srv, dhcpv4.MessageTypeOffer, res.addr, lt)
 		h.met.sentOffer.Inc()
 		h.emit(ctx, Offered, m, ss, res.addr, cl, now, now.Add(lt))
 		return out, true
+	}
+	if limited {
+		// Counted as a drop, not an allocation failure: the pool may have
+		// room, only not for clients in no class.
+		h.met.dropped.WithLabelValues(dropUnclassifiedLimit).Inc()
+		return outbound{}, false
 	}
 	for _, ss := range cands {
 		h.met.allocFail.WithLabelValues(ss.cfg.label).Inc()
@@ -394,12 +408,8 @@ func (h *handler) request(ctx context.Context, in *inbound, sc *scratch, cands [
 	now := h.now()
 	host, _ := m.option(dhcpv4.OptionHostName)
 	vc, _ := m.option(dhcpv4.OptionClassIdentifier)
-	className := ""
-	if cl != nil {
-		className = cl.name
-	}
 	res := h.tab.commit(ss, commitRequest{
-		kind: kind, id: id, addr: addr, hostname: string(host), vendorClass: vc, class: className,
+		kind: kind, id: id, addr: addr, hostname: string(host), vendorClass: vc, class: cl,
 		leaseTime: lt, nowNS: now.UnixNano(), check: h.check != nil, fresh: h.pol.cfg.OfferHold,
 	})
 	if res.nak != "" {

@@ -25,8 +25,11 @@ type metrics struct {
 	dropped      *prometheus.CounterVec
 	allocFail    *prometheus.CounterVec
 	conflicts    prometheus.Counter
-	storeErrors  prometheus.Counter
-	sendErrors   prometheus.Counter
+	reclaimed    prometheus.Counter
+	// rateClient and rateRelay are dropped{reason="rate-limit-..."}.
+	rateClient, rateRelay prometheus.Counter
+	storeErrors           prometheus.Counter
+	sendErrors            prometheus.Counter
 }
 
 // Reasons a received packet is dropped without a reply.
@@ -39,6 +42,11 @@ const (
 	dropSilent       = "not-authoritative" // a NAK withheld because the server is not authoritative
 	dropChecking     = "address-check"     // answered after the address check ends
 	dropStore        = "store-error"       // the lease could not be stored
+	// dropUnclassifiedLimit: a DISCOVER from a client in no class when the
+	// subnet's unclassified_limit is reached.
+	dropUnclassifiedLimit = "unclassified-limit"
+	dropRateClient        = "rate-limit-client" // over [dhcp.rate_limit] client_rate
+	dropRateRelay         = "rate-limit-relay"  // over [dhcp.rate_limit] relay_rate
 )
 
 func newMetrics(reg prometheus.Registerer, t *table) (*metrics, error) {
@@ -67,6 +75,10 @@ func newMetrics(reg prometheus.Registerer, t *table) (*metrics, error) {
 			Name: "phoneprov_dhcp_allocation_failures_total",
 			Help: "DISCOVERs left unanswered because the subnet had no free address.",
 		}, []string{"subnet"}),
+		reclaimed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "phoneprov_dhcp_offers_reclaimed_total",
+			Help: "Addresses taken from an offer older than pressure_offer_hold, not yet requested, because the pool had no free address.",
+		}),
 		conflicts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "phoneprov_dhcp_address_conflicts_total",
 			Help: "Addresses found in use by the address check before an offer; each goes on probation.",
@@ -91,14 +103,17 @@ func newMetrics(reg prometheus.Registerer, t *table) (*metrics, error) {
 	m.sentOffer = m.sent.WithLabelValues("offer")
 	m.sentAck = m.sent.WithLabelValues("ack")
 	m.sentNak = m.sent.WithLabelValues("nak")
-	for _, r := range []string{dropNotForUs, dropNoSubnet, dropOtherServer, dropInvalid, dropUnknownLease, dropSilent, dropChecking, dropStore} {
+	for _, r := range []string{dropNotForUs, dropNoSubnet, dropOtherServer, dropInvalid, dropUnknownLease, dropSilent, dropChecking, dropStore,
+		dropUnclassifiedLimit} {
 		m.dropped.WithLabelValues(r)
 	}
+	m.rateClient = m.dropped.WithLabelValues(dropRateClient)
+	m.rateRelay = m.dropped.WithLabelValues(dropRateRelay)
 	for _, s := range t.subnets {
 		m.allocFail.WithLabelValues(s.cfg.label)
 	}
 	for _, c := range []prometheus.Collector{m.received, m.sent, m.queueDrops, m.declines, m.dropped, m.allocFail,
-		m.conflicts, m.storeErrors, m.sendErrors, &poolCollector{t: t}} {
+		m.conflicts, m.reclaimed, m.storeErrors, m.sendErrors, &poolCollector{t: t}} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register dhcp metrics: %w", err)
 		}
@@ -121,7 +136,14 @@ var poolDesc = prometheus.NewDesc("phoneprov_dhcp_pool_addresses",
 	"Addresses of each pool by state: total (less reservations), assigned (active leases), declined (on probation), free.",
 	[]string{"subnet", "pool", "state"}, nil)
 
-func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) { ch <- poolDesc }
+var unclassifiedDesc = prometheus.NewDesc("phoneprov_dhcp_unclassified_addresses",
+	"Addresses of each subnet's open pools held by clients in no class (leases and offers), and the unclassified_limit (subnets with a limit only).",
+	[]string{"subnet", "state"}, nil)
+
+func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- poolDesc
+	ch <- unclassifiedDesc
+}
 
 func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, p := range c.t.counts(time.Now().UnixNano()) {
@@ -130,6 +152,12 @@ func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 			n     int
 		}{{"total", p.total}, {"assigned", p.assigned}, {"declined", p.declined}, {"free", p.free}} {
 			ch <- prometheus.MustNewConstMetric(poolDesc, prometheus.GaugeValue, float64(v.n), p.subnet, p.pool, v.state)
+		}
+	}
+	for _, u := range c.t.unclassifiedCounts() {
+		ch <- prometheus.MustNewConstMetric(unclassifiedDesc, prometheus.GaugeValue, float64(u.held), u.subnet, "held")
+		if u.limit >= 0 {
+			ch <- prometheus.MustNewConstMetric(unclassifiedDesc, prometheus.GaugeValue, float64(u.limit), u.subnet, "limit")
 		}
 	}
 }

@@ -57,6 +57,10 @@ type Server struct {
 	log  *slog.Logger
 	tab  *table
 	h    *handler
+	// limits are checked in the readers, before a packet is queued;
+	// epoch is their clock's zero.
+	limits *rateLimits
+	epoch  time.Time
 
 	mu      sync.Mutex
 	bound   bool
@@ -103,7 +107,8 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if pol == nil {
 		return nil, errors.Join(problems...)
 	}
-	s := &Server{cfg: cfg, pol: pol, opts: opts, log: opts.Logger, tab: newTable(pol)}
+	s := &Server{cfg: cfg, pol: pol, opts: opts, log: opts.Logger, tab: newTable(pol),
+		limits: newRateLimits(cfg.RateLimit), epoch: time.Now()}
 	met, err := newMetrics(opts.Registry, s.tab)
 	if err != nil {
 		return nil, err
@@ -452,7 +457,9 @@ func (s *Server) Serve(ctx context.Context) error {
 
 // read receives packets on c into one buffer and queues a right-sized
 // copy of each: a DHCP packet is a few hundred bytes, so copying costs less
-// than keeping a receive-sized buffer per packet in flight.
+// than keeping a receive-sized buffer per packet in flight. Packets over a
+// rate limit are dropped here, before they are copied or take a place in
+// the queue, so a flood the limits catch never crowds out other clients.
 func (s *Server) read(ctx context.Context, c *sock.Conn) {
 	oob := make([]byte, sock.OOBSize)
 	buf := make([]byte, recvBufSize)
@@ -469,6 +476,14 @@ func (s *Server) read(ctx context.Context, c *sock.Conn) {
 			if errors.Is(err, sock.ErrTruncated) {
 				s.h.met.parseFailed.Inc()
 			}
+			continue
+		}
+		switch s.limits.check(buf[:n], int64(time.Since(s.epoch))) {
+		case limitClient:
+			s.h.met.rateClient.Inc()
+			continue
+		case limitRelay:
+			s.h.met.rateRelay.Inc()
 			continue
 		}
 		l := fixed

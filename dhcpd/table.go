@@ -29,9 +29,13 @@ type binding struct {
 	class         string
 	start, expiry int64 // unix seconds
 
-	// The offer hold, in memory only.
+	// The offer hold, in memory only; holdUncl when its client is in no class.
 	holdKey   string
 	holdUntil int64 // unix nanoseconds
+	holdUncl  bool
+	// uncl: the address counts against its subnet's unclassified limit
+	// (see table.account).
+	uncl bool
 
 	// The address check: needsCheck when the last holder may still use the
 	// address; checkedAt when a check last found it silent; quarantined
@@ -66,12 +70,14 @@ func (b *binding) record() record {
 // order first (the cursor), then freed ones, the longest free first (the
 // queue). Both steps are O(1) amortised.
 type poolState struct {
-	r        poolRange
-	subnet   *subnetState
-	cursor   uint32 // next never-used address
-	end      uint32
-	queue    []*binding
-	head     int
+	r      poolRange
+	subnet *subnetState
+	cursor uint32 // next never-used address
+	end    uint32
+	queue  []*binding
+	head   int
+	// holds are the offer holds on the pool's addresses, oldest first.
+	holds    []timer
 	total    int
 	assigned int
 	declined int
@@ -108,6 +114,9 @@ type subnetState struct {
 	owner map[string]*binding
 	// held maps an identity to the address held for its REQUEST.
 	held map[string]*binding
+	// uncl counts the open-pool addresses unclassified clients hold
+	// (leases and offers); unclMax caps it, -1 for no cap.
+	uncl, unclMax int
 }
 
 // timer is an entry of a fixed-delay queue: holds and quarantines all last
@@ -124,10 +133,13 @@ type table struct {
 	byAddr   map[netip.Addr]*binding
 	subnets  []*subnetState
 	expiries expiryHeap
-	holds    []timer
+	holds    []timer // holds outside every pool (reservations)
 	quar     []timer
 	// probation and hold durations.
 	offerHold, quarantine time.Duration
+	// pressureHold: how old an offer must be before a client may take its
+	// address from a pool with no free address; 0 never.
+	pressureHold time.Duration
 	// vendorClasses interns option 60 values: thousands of phones send a
 	// handful of strings.
 	vendorClasses map[string]string
@@ -153,9 +165,10 @@ func (t *table) intern(b []byte) string {
 
 func newTable(p *policy) *table {
 	t := &table{byAddr: map[netip.Addr]*binding{}, offerHold: p.cfg.OfferHold, quarantine: p.cfg.DeclineProbation,
-		vendorClasses: map[string]string{}}
+		pressureHold: p.cfg.PressureOfferHold, vendorClasses: map[string]string{}}
 	for _, s := range p.subnets {
 		ss := &subnetState{cfg: s, owner: map[string]*binding{}, held: map[string]*binding{}}
+		open := 0
 		for _, r := range s.pools {
 			ps := &poolState{r: r, subnet: ss, cursor: u32(r.start), end: u32(r.end)}
 			ps.total = int(ps.end-ps.cursor) + 1
@@ -164,11 +177,39 @@ func newTable(p *policy) *table {
 					ps.total--
 				}
 			}
+			if len(r.classes) == 0 {
+				open += ps.total
+			}
 			ss.pools = append(ss.pools, ps)
 		}
+		ss.unclMax = s.uncl.of(open)
 		t.subnets = append(t.subnets, ss)
 	}
 	return t
+}
+
+// account keeps the subnet's count of addresses unclassified clients hold
+// in step with b: call it after changing b's state, class or hold.
+func (t *table) account(b *binding) {
+	want := false
+	if b.pool != nil && len(b.pool.r.classes) == 0 {
+		_, reserved := b.subnet.cfg.resByAddr[b.addr]
+		want = !reserved && ((b.state == leases.Active && b.class == "") || (b.holdKey != "" && b.holdUncl))
+	}
+	switch {
+	case want && !b.uncl:
+		b.subnet.uncl++
+	case !want && b.uncl:
+		b.subnet.uncl--
+	}
+	b.uncl = want
+}
+
+// unclassifiedFull reports whether an unclassified client may not take
+// one more address in ss (b, when set, is the address it would take: one
+// it counts for already costs nothing).
+func (ss *subnetState) unclassifiedFull(b *binding) bool {
+	return ss.unclMax >= 0 && ss.uncl >= ss.unclMax && (b == nil || !b.uncl)
 }
 
 func inRange(a netip.Addr, r poolRange) bool { return !a.Less(r.start) && !r.end.Less(a) }
@@ -304,23 +345,35 @@ func (b *binding) setState(s leases.State) {
 	b.state = s
 }
 
-func (t *table) hold(ss *subnetState, b *binding, key string, nowNS int64) {
+func (t *table) hold(ss *subnetState, b *binding, key string, uncl bool, nowNS int64) {
 	if old := ss.held[key]; old != nil && old != b && old.holdKey == key {
 		t.unhold(ss, old)
 	}
 	b.holdKey = key
 	b.holdUntil = nowNS + int64(t.offerHold)
+	b.holdUncl = uncl
 	ss.held[key] = b
-	t.holds = append(t.holds, timer{b, b.holdUntil})
+	if b.pool != nil {
+		b.pool.holds = append(b.pool.holds, timer{b, b.holdUntil})
+	} else {
+		t.holds = append(t.holds, timer{b, b.holdUntil})
+	}
+	t.account(b)
+}
+
+// clearHold forgets b's hold without freeing the address.
+func (t *table) clearHold(ss *subnetState, b *binding) {
+	if ss.held[b.holdKey] == b {
+		delete(ss.held, b.holdKey)
+	}
+	b.holdKey, b.holdUntil, b.holdUncl = "", 0, false
+	t.account(b)
 }
 
 // unhold drops the hold on b and returns the address to the free queue when
 // nobody has it.
 func (t *table) unhold(ss *subnetState, b *binding) {
-	if ss.held[b.holdKey] == b {
-		delete(ss.held, b.holdKey)
-	}
-	b.holdKey, b.holdUntil = "", 0
+	t.clearHold(ss, b)
 	t.freeIfUnused(b)
 }
 
@@ -340,49 +393,71 @@ type offerResult struct {
 	addr      netip.Addr
 	mustCheck bool // the address must be checked before it is offered
 	exhausted bool
+	// limited: the client is in no class and the subnet's unclassified
+	// limit is reached.
+	limited bool
+	// reclaimed: the address was taken from a stale offer (see reclaim).
+	reclaimed bool
 	conflict  *reservation // the client's reserved address is in use by someone else
 }
 
-// offer picks and holds an address for a DISCOVER: the client's held
-// address, its reservation, its current or last address, the address it
-// asks for, then the pools.
-func (t *table) offer(ss *subnetState, id identity, requested netip.Addr, nowNS int64, check bool, fresh time.Duration) offerResult {
+// offer picks and holds an address for a DISCOVER from a client of class
+// cl (nil: in no class): the client's held address, its reservation, its
+// current or last address, the address it asks for, then the pools. Only
+// pools that serve cl are used, and an unclassified client gets nothing
+// new once the subnet's unclassified limit is reached.
+func (t *table) offer(ss *subnetState, id identity, cl *class, requested netip.Addr, nowNS int64, check bool, fresh time.Duration) offerResult {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	key := id.key
+	uncl := cl == nil
 	var res offerResult
 	if r := ss.reservationFor(id); r != nil {
 		b := t.byAddr[r.addr]
 		if b == nil || b.availableTo(key, nowNS) || b.ownedBy(id) {
 			b = t.binding(ss, r.addr)
-			t.hold(ss, b, key, nowNS)
+			t.hold(ss, b, key, uncl, nowNS)
 			return offerResult{addr: r.addr}
 		}
 		res.conflict = r
 	}
-	if b := ss.held[key]; b != nil && b.holdKey == key && b.holdUntil > nowNS && b.availableTo(key, nowNS) && !ss.reservedForOther(b.addr, id) {
-		t.hold(ss, b, key, nowNS)
+	// usable: the address may go to this client now.
+	usable := func(b *binding) bool {
+		return b.pool != nil && b.pool.r.allows(cl) && !(uncl && ss.unclassifiedFull(b)) && b.availableTo(key, nowNS) && !ss.reservedForOther(b.addr, id)
+	}
+	if b := ss.held[key]; b != nil && b.holdKey == key && b.holdUntil > nowNS && usable(b) {
+		t.hold(ss, b, key, uncl, nowNS)
 		res.addr, res.mustCheck = b.addr, check && b.mustCheck(key, nowNS, fresh)
 		return res
 	}
-	if b := ss.ownBinding(id); b != nil && b.pool != nil && b.availableTo(key, nowNS) && !ss.reservedForOther(b.addr, id) {
-		t.hold(ss, b, key, nowNS)
+	if b := ss.ownBinding(id); b != nil && usable(b) {
+		t.hold(ss, b, key, uncl, nowNS)
 		res.addr = b.addr
 		return res
 	}
-	if requested.IsValid() && ss.cfg.prefix.Contains(requested) && ss.poolOf(requested) != nil && !ss.reservedForOther(requested, id) {
-		b := t.byAddr[requested]
-		if b == nil || b.availableTo(key, nowNS) {
-			b = t.binding(ss, requested)
-			t.hold(ss, b, key, nowNS)
-			res.addr, res.mustCheck = requested, check && b.mustCheck(key, nowNS, fresh)
-			return res
+	if requested.IsValid() && ss.cfg.prefix.Contains(requested) {
+		if p := ss.poolOf(requested); p != nil {
+			b := t.byAddr[requested]
+			untouched := b == nil && p.r.allows(cl) && !(uncl && ss.unclassifiedFull(nil)) && !ss.reservedForOther(requested, id)
+			if untouched || (b != nil && usable(b)) {
+				b = t.binding(ss, requested)
+				t.hold(ss, b, key, uncl, nowNS)
+				res.addr, res.mustCheck = requested, check && b.mustCheck(key, nowNS, fresh)
+				return res
+			}
 		}
 	}
+	if uncl && ss.unclassifiedFull(nil) {
+		res.limited = true
+		return res
+	}
 	for _, p := range ss.pools {
-		if b := t.allocate(p, id, key, nowNS); b != nil {
-			t.hold(ss, b, key, nowNS)
-			res.addr, res.mustCheck = b.addr, check && b.mustCheck(key, nowNS, fresh)
+		if !p.r.allows(cl) {
+			continue
+		}
+		if b, reclaimed := t.allocate(p, id, key, nowNS); b != nil {
+			t.hold(ss, b, key, uncl, nowNS)
+			res.addr, res.mustCheck, res.reclaimed = b.addr, check && b.mustCheck(key, nowNS, fresh), reclaimed
 			return res
 		}
 	}
@@ -412,8 +487,8 @@ func (r *reservation) matches(id identity) bool {
 }
 
 // allocate takes the next free address of the pool: a never-used one, else
-// the one freed longest ago.
-func (t *table) allocate(p *poolState, id identity, key string, nowNS int64) *binding {
+// the one freed longest ago, else one reclaimed from a stale offer.
+func (t *table) allocate(p *poolState, id identity, key string, nowNS int64) (b *binding, reclaimed bool) {
 	ss := p.subnet
 	for p.cursor <= p.end {
 		a := a32(p.cursor)
@@ -424,17 +499,56 @@ func (t *table) allocate(p *poolState, id identity, key string, nowNS int64) *bi
 		if _, known := t.byAddr[a]; known {
 			continue // it has a history; it joins the queue when free
 		}
-		return t.binding(ss, a)
+		return t.binding(ss, a), false
 	}
 	for {
 		b := p.pop()
 		if b == nil {
-			return nil
+			b = t.reclaim(p, id, key, nowNS)
+			return b, b != nil
 		}
 		if b.availableTo(key, nowNS) && !ss.reservedForOther(b.addr, id) {
-			return b
+			return b, false
 		}
 	}
+}
+
+// maxReclaimScan bounds the offers reclaim looks at for one DISCOVER.
+const maxReclaimScan = 16
+
+// reclaim takes, for a pool with no free address, the address of an offer
+// made at least pressureHold ago and not yet requested: under pressure an
+// offer holds its address only briefly. The oldest offers come first;
+// the client whose offer is taken is NAKed if it requests it and starts
+// over. Nil when no offer is old enough.
+func (t *table) reclaim(p *poolState, id identity, key string, nowNS int64) *binding {
+	if t.pressureHold <= 0 {
+		return nil
+	}
+	live := func(h timer) bool { return h.b.holdKey != "" && h.b.holdUntil == h.until }
+	for len(p.holds) > 0 && !live(p.holds[0]) {
+		p.holds[0] = timer{}
+		p.holds = p.holds[1:]
+	}
+	// An offer made at or before cutoff ends (holdUntil) at or before this.
+	cutoff := nowNS - int64(t.pressureHold) + int64(t.offerHold)
+	for i := 0; i < len(p.holds) && i < maxReclaimScan; i++ {
+		h := p.holds[i]
+		if h.until > cutoff {
+			return nil // this offer and every later one are younger
+		}
+		b := h.b
+		if !live(h) || b.holdKey == key {
+			continue
+		}
+		if b.quarantinedUntil > nowNS || (b.state == leases.Active && b.expiry > nowNS/1e9) ||
+			b.state == leases.Declined || p.subnet.reservedForOther(b.addr, id) {
+			continue // held by its own lease, or not free for other reasons
+		}
+		t.clearHold(p.subnet, b)
+		return b
+	}
+	return nil
 }
 
 // checked records the result of an address check for the address held for key.
@@ -458,10 +572,7 @@ func (t *table) checked(ss *subnetState, a netip.Addr, key string, answered bool
 	}
 	t.quar = append(t.quar, timer{b, b.quarantinedUntil})
 	if b.holdKey == key {
-		if ss.held[key] == b {
-			delete(ss.held, key)
-		}
-		b.holdKey, b.holdUntil = "", 0
+		t.clearHold(ss, b)
 	}
 }
 
@@ -486,7 +597,7 @@ type commitRequest struct {
 	addr        netip.Addr
 	hostname    string
 	vendorClass []byte
-	class       string
+	class       *class // nil: in no class
 	leaseTime   time.Duration
 	nowNS       int64
 	check       bool
@@ -519,10 +630,15 @@ func (t *table) commit(ss *subnetState, rq commitRequest) commitResult {
 		return commitResult{nak: "address is reserved for another client"}
 	case res == nil && ss.poolOf(a) == nil:
 		return commitResult{nak: "address is in no pool"}
+	case res == nil && !ss.poolOf(a).r.allows(rq.class):
+		return commitResult{nak: "address is in a pool kept for other client classes"}
 	}
 	b := t.byAddr[a]
 	if b != nil && !b.availableTo(key, rq.nowNS) {
 		return commitResult{nak: "address is in use by another client"}
+	}
+	if res == nil && rq.class == nil && ss.unclassifiedFull(b) {
+		return commitResult{nak: "no address left for clients in no class (unclassified_limit)"}
 	}
 	if res == nil && rq.check && b.mustCheck(key, rq.nowNS, rq.fresh) {
 		// Another client's lease on this address ran out and the address
@@ -552,15 +668,15 @@ func (t *table) commit(ss *subnetState, rq commitRequest) commitResult {
 	if len(rq.id.clientID) > 0 {
 		b.clientID = append([]byte(nil), rq.id.clientID...)
 	}
-	b.hostname, b.vendorClass, b.class = rq.hostname, t.intern(rq.vendorClass), rq.class
+	b.hostname, b.vendorClass, b.class = rq.hostname, t.intern(rq.vendorClass), ""
+	if rq.class != nil {
+		b.class = rq.class.name
+	}
 	b.start = now
 	b.needsCheck = false
 	t.setExpiry(b, leases.Active, now+int64(rq.leaseTime/time.Second))
 	if b.holdKey != "" {
-		if ss.held[b.holdKey] == b {
-			delete(ss.held, b.holdKey)
-		}
-		b.holdKey, b.holdUntil = "", 0
+		t.clearHold(ss, b)
 	}
 	if h := ss.held[key]; h != nil && h != b {
 		t.unhold(ss, h)
@@ -604,11 +720,13 @@ func (t *table) restore(b *binding, r record) {
 	b.gen++
 }
 
-// setExpiry sets state and expiry and keeps the expiry heap in step: active
-// leases and declined addresses are in it.
+// setExpiry sets state and expiry and keeps the expiry heap and the
+// unclassified count in step: active leases and declined addresses are in
+// the heap. Set b.class first.
 func (t *table) setExpiry(b *binding, s leases.State, expiry int64) {
 	b.setState(s)
 	b.expiry = expiry
+	t.account(b)
 	inHeap := s == leases.Active || s == leases.Declined
 	switch {
 	case inHeap && b.heapIdx >= 0:
@@ -670,7 +788,7 @@ func (t *table) decline(ss *subnetState, id identity, a netip.Addr, nowNS int64)
 	if ss.held[key] == b {
 		delete(ss.held, key)
 	}
-	b.holdKey, b.holdUntil = "", 0
+	t.clearHold(ss, b)
 	b.key, b.clientID, b.hostname, b.vendorClass, b.class = "", nil, "", "", ""
 	b.hwaddr = nil
 	b.start = nowNS / 1e9
@@ -696,17 +814,30 @@ type sweepResult struct {
 	deleted []netip.Addr
 }
 
+// endHolds ends the holds of the queue q that ran out by now.
+func (t *table) endHolds(q *[]timer, nowNS int64) {
+	for len(*q) > 0 && (*q)[0].until <= nowNS {
+		h := (*q)[0]
+		(*q)[0] = timer{}
+		*q = (*q)[1:]
+		if h.b.holdKey != "" && h.b.holdUntil == h.until {
+			t.unhold(h.b.subnet, h.b)
+		}
+	}
+	if len(*q) == 0 {
+		*q = nil
+	}
+}
+
 // sweep ends holds, quarantines, leases and probations that ran out by now.
 func (t *table) sweep(nowNS int64) sweepResult {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var out sweepResult
-	for len(t.holds) > 0 && t.holds[0].until <= nowNS {
-		h := t.holds[0]
-		t.holds[0] = timer{}
-		t.holds = t.holds[1:]
-		if h.b.holdKey != "" && h.b.holdUntil == h.until {
-			t.unhold(h.b.subnet, h.b)
+	t.endHolds(&t.holds, nowNS)
+	for _, ss := range t.subnets {
+		for _, p := range ss.pools {
+			t.endHolds(&p.holds, nowNS)
 		}
 	}
 	for len(t.quar) > 0 && t.quar[0].until <= nowNS {
@@ -739,9 +870,6 @@ func (t *table) sweep(nowNS int64) sweepResult {
 			continue
 		}
 		t.freeIfUnused(b)
-	}
-	if len(t.holds) == 0 {
-		t.holds = nil
 	}
 	if len(t.quar) == 0 {
 		t.quar = nil
@@ -831,6 +959,22 @@ func (t *table) counts(nowNS int64) []poolCounts {
 			}
 			out = append(out, poolCounts{ss.cfg.label, p.r.label, p.total, p.assigned, p.declined, free})
 		}
+	}
+	return out
+}
+
+// unclassifiedCount is one subnet's unclassified use for the metrics.
+type unclassifiedCount struct {
+	subnet      string
+	held, limit int
+}
+
+func (t *table) unclassifiedCounts() []unclassifiedCount {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]unclassifiedCount, 0, len(t.subnets))
+	for _, ss := range t.subnets {
+		out = append(out, unclassifiedCount{ss.cfg.label, ss.uncl, ss.unclMax})
 	}
 	return out
 }

@@ -49,6 +49,10 @@ const optEnd = 255
 
 var magicCookie = [4]byte{99, 130, 83, 99}
 
+// HasCookie reports whether p holds the fixed header and the DHCP magic
+// cookie after it, where options start.
+func HasCookie(p []byte) bool { return len(p) >= MinLen && [4]byte(p[MinLen-4:MinLen]) == magicCookie }
+
 // Builder writes one message into a caller-owned buffer, never past a limit.
 // Options that do not fit are refused whole, so what was written stays valid.
 type Builder struct {
