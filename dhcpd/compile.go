@@ -335,9 +335,6 @@ func checkRateLimit(r RateLimitConfig, rep func(string, error)) {
 		if l.rate > 0 && (l.burst < 1 || l.burst > maxRate) {
 			rep(key+"_burst", fmt.Errorf("%d is outside 1..%d packets", l.burst, maxRate))
 		}
-		if l.rate == 0 && l.burst != 0 {
-			rep(key+"_burst", fmt.Errorf("a burst of %d without %s_rate: set the rate, or the burst to 0", l.burst, l.name))
-		}
 	}
 }
 
