@@ -1,6 +1,8 @@
 // Command phonesim boots simulated desk phones against a provisioning
-// server: Avaya 4600, 1600, 96x1 and J100, a Cisco and a Polycom, each with
-// the MAC, DHCP options, User-Agent and file sequence of the real model.
+// server: Avaya 4600, 1600, 96x1 and J100, Cisco 79xx and MPP, Polycom,
+// Yealink, snom, Grandstream, Mitel MiNet and Aastra/Mitel SIP phones, each
+// with the MAC prefix, DHCP options, User-Agent and first files the phone
+// fact table in testdata/phones gives for the real model.
 // It is the lab bench and the boot-storm load tool of phoneprov, and checks
 // the server independently: it imports none of phoneprov's packages.
 //
@@ -52,7 +54,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	if opts.Models {
-		writeModels(stdout)
+		writeModels(stdout, opts.Catalog)
 		return exitOK
 	}
 	if opts.Seed == 0 {
@@ -126,7 +128,7 @@ func simulate(ctx context.Context, opts options, stderr io.Writer, log *slog.Log
 		},
 	}
 	phones := storm.Build(cfg)
-	fmt.Fprintf(stderr, "phonesim: %d phones on %s (%s), spread %s, seed %d\n", len(phones), opts.Interface, storm.Models(phones), opts.Spread, opts.Seed)
+	fmt.Fprintf(stderr, "phonesim: %d phones on %s (%s), spread %s, seed %d\n", len(phones), opts.Interface, storm.Models(opts.Catalog, phones), opts.Spread, opts.Seed)
 	mode := opts.Progress
 	if mode == "auto" {
 		mode = "lines"

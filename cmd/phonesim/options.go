@@ -5,9 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/phoneprov/phoneprov/cmd/phonesim/facts"
 	"github.com/phoneprov/phoneprov/cmd/phonesim/internal/model"
 	"github.com/phoneprov/phoneprov/cmd/phonesim/internal/storm"
 )
@@ -40,6 +44,9 @@ type options struct {
 	MaxFailures    int
 	Models         bool
 	Verbose        bool
+	// FactsDir is the phone fact table; Catalog the models built from it.
+	FactsDir string
+	Catalog  model.Catalog
 }
 
 const usageHead = `usage: phonesim -i INTERFACE [options]
@@ -69,6 +76,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.Interface, "i", "", "the `interface` the phones share (required)")
 	fs.IntVar(&o.Phones, "phones", 10, "how many phones")
 	fs.StringVar(&o.MixText, "mix", storm.DefaultMix, "models and shares, `model=weight,…`; -models lists the models")
+	fs.StringVar(&o.FactsDir, "facts", "", "the phone fact table the models come from, testdata/phones (default: found above the working directory or this program)")
 	fs.DurationVar(&o.Spread, "spread", 0, "switch the phones on at random within this long (0: all at once)")
 	fs.Uint64Var(&o.Seed, "seed", 0, "seed for MACs and boot order (0: from the clock; the summary prints it)")
 	fs.DurationVar(&o.PhoneTimeout, "timeout", 5*time.Minute, "give up on a phone not provisioned this long after power-on")
@@ -97,6 +105,22 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	if fs.NArg() > 0 {
 		return o, usageError(fs, stderr, "unexpected argument %q", fs.Arg(0))
 	}
+	if o.FactsDir == "" {
+		starts := []string{"."}
+		if exe, err := os.Executable(); err == nil {
+			starts = append(starts, filepath.Dir(exe))
+		}
+		dir, err := model.FindTable(starts...)
+		if err != nil {
+			return o, usageError(fs, stderr, "%v", err)
+		}
+		o.FactsDir = dir
+	}
+	cat, err := model.LoadDir(o.FactsDir)
+	if err != nil {
+		return o, usageError(fs, stderr, "%v", err)
+	}
+	o.Catalog = cat
 	if o.Models {
 		return o, nil
 	}
@@ -107,7 +131,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	if o.Phones < 1 || o.Phones > 60000 {
 		problems = append(problems, fmt.Sprintf("-phones %d: give 1 to 60000", o.Phones))
 	}
-	mix, err := storm.ParseMix(o.MixText)
+	mix, err := storm.ParseMix(cat, o.MixText)
 	if err != nil {
 		problems = append(problems, err.Error())
 	}
@@ -146,21 +170,26 @@ func usageError(_ *flag.FlagSet, stderr io.Writer, format string, a ...any) erro
 	return errUsage
 }
 
-// writeModels prints the model table.
-func writeModels(w io.Writer) {
-	fmt.Fprintf(w, "%-8s %-9s %-8s %-10s %-6s %-5s %-17s %s\n", "KEY", "MODEL", "VENDOR", "FAMILY", "OPT57", "TFTP", "FIRST FILE", "FIRMWARE (out of the box)")
-	for _, m := range model.All() {
-		first := m.UpgradeFile
-		switch m.Family {
-		case model.Cisco:
-			first = "SEP<MAC>.cnf.xml"
-		case model.Polycom:
-			first = "<mac>.cfg"
+// writeModels prints the models: what each sends and asks for, from the
+// phone fact table, and what the simulator assumes without a source.
+func writeModels(w io.Writer, cat model.Catalog) {
+	fmt.Fprintf(w, "%-8s %-13s %-12s %-12s %-8s %-32s %-18s %s\n", "KEY", "MODEL", "VENDOR", "FAMILY", "OUI", "OPTION 60", "OPTION 55", "FIRST FILES")
+	for _, m := range cat.All() {
+		vc := "-"
+		if len(m.VendorClass) > 0 {
+			vc = facts.Render(m.VendorClass)
 		}
-		tftp := "no"
-		if m.TFTP {
-			tftp = "yes"
+		p55 := make([]string, len(m.ParamRequest))
+		for i, c := range m.ParamRequest {
+			p55[i] = strconv.Itoa(int(c))
 		}
-		fmt.Fprintf(w, "%-8s %-9s %-8s %-10s %-6d %-5s %-17s %s (%s)\n", m.Key, m.Name, m.Vendor, m.Family, m.MaxMessageSize, tftp, first, m.Firmware, m.AppName)
+		oui := fmt.Sprintf("%02x:%02x:%02x", m.OUI[0], m.OUI[1], m.OUI[2])
+		fmt.Fprintf(w, "%-8s %-13s %-12s %-12s %-8s %-32s %-18s %s\n", m.Key, m.Name, m.Vendor, m.Family, oui, vc, strings.Join(p55, ","), strings.Join(m.FirstFiles, " "))
+	}
+	fmt.Fprintln(w, "\nUnconfirmed (no sourced fact; see testdata/phones):")
+	for _, m := range cat.All() {
+		for _, u := range m.Unconfirmed {
+			fmt.Fprintf(w, "  %-8s %s\n", m.Key, u)
+		}
 	}
 }

@@ -11,8 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf16"
 
+	"github.com/phoneprov/phoneprov/cmd/phonesim/facts"
 	"github.com/phoneprov/phoneprov/cmd/phonesim/internal/avayaopt"
 	"github.com/phoneprov/phoneprov/cmd/phonesim/internal/fetch"
 	"github.com/phoneprov/phoneprov/cmd/phonesim/internal/model"
@@ -63,16 +63,9 @@ func (s *avayaServers) set(name, value string) {
 // avaya is one boot of an Avaya phone.
 func (b *boot) avaya(ctx context.Context) (outcome, error) {
 	m := b.p.Model
-	code := uint8(242)
-	if m.Family == model.Avaya4600 {
-		code = 176
-	}
+	// The option the table says the model reads: 176 (4600) or 242.
+	code := m.AvayaOption()
 	srv := &avayaServers{httpsPort: m.DefaultTLSPort, httpPort: 80}
-	// A non-zero siaddr sets HTTPSRVR and TLSSRVR; the site-specific
-	// option, read after it, wins (reference: Avaya's precedence).
-	if ns := b.lease.NextServer; ns.IsValid() {
-		srv.http, srv.https = []string{ns.String()}, []string{ns.String()}
-	}
 	raw, ok := b.lease.Options[code]
 	var params avayaopt.Params
 	if ok {
@@ -88,7 +81,7 @@ func (b *boot) avaya(ctx context.Context) (outcome, error) {
 		b.note("the DHCP reply had no option %d", code)
 	}
 	if len(srv.http)+len(srv.https)+len(srv.tftp) == 0 {
-		return outcome{}, failf(StepDHCP, "no file server: the reply had no option %d with HTTPSRVR/TLSSRVR/TFTPSRVR and no siaddr", code)
+		return outcome{}, failf(StepDHCP, "no file server: the reply had no option %d with HTTPSRVR/TLSSRVR/TFTPSRVR", code)
 	}
 
 	vars := map[string]string{
@@ -107,40 +100,22 @@ func (b *boot) avaya(ctx context.Context) (outcome, error) {
 		return buf.buf, err
 	}
 
-	// The upgrade script.
-	first, err := get(ctx, m.UpgradeFile)
+	// The upgrade script, the first file the table names. Every other
+	// file, the per-phone one included, is fetched only when a script
+	// says GET (CORRECTIONS claim 2: real scripts end "GET $MACADDR.txt").
+	upgrade := m.FirstFiles[0]
+	first, err := get(ctx, upgrade)
 	if err != nil {
 		return outcome{}, fail(StepScript, err)
 	}
 	step = StepSettings
-	interp := script.New(script.FetchFunc(get), script.Options{
-		CaseInsensitiveSEQ: m.CaseInsensitiveSEQ,
-		StopOnFailedGET:    m.StopOnFailedGET,
-		OnSet:              srv.set,
-	})
-	res, err := interp.Run(ctx, m.UpgradeFile, first, vars)
+	interp := script.New(script.FetchFunc(get), script.Options{OnSet: srv.set})
+	res, err := interp.Run(ctx, upgrade, first, vars)
 	if err != nil {
 		return outcome{}, fail(StepSettings, err)
 	}
 	for _, w := range res.Warnings {
 		b.note("script: %s", w)
-	}
-	// J100 phones then ask for their own file, <mac>.txt (seen with a
-	// J129 against a third-party server).
-	if m.Family == model.AvayaJ100 {
-		own := model.MACHex(b.p.MAC) + ".txt"
-		body, err := get(ctx, own)
-		switch {
-		case err == nil:
-			more, err := interp.Run(ctx, own, body, res.Vars)
-			if err != nil {
-				return outcome{}, fail(StepSettings, err)
-			}
-			res.Vars = more.Vars
-		case errors.Is(err, script.ErrNotFound):
-		default:
-			return outcome{}, fail(StepSettings, err)
-		}
 	}
 
 	// Certificates to trust.
@@ -158,11 +133,26 @@ func (b *boot) avaya(ctx context.Context) (outcome, error) {
 		return b.install(app, model.FirmwareVersion(app)), nil
 	}
 
-	// Backup of the user's settings.
-	if bruri := strings.TrimSpace(res.Vars["BRURI"]); bruri != "" && m.BackupFile != "" {
-		if err := b.avayaBackup(ctx, bruri, res.Vars, params); err != nil {
-			return outcome{}, fail(StepBackup, err)
+	// Backup of the user's settings, as the table says the model does it.
+	switch m.Backup {
+	case facts.BackupHTTPPut:
+		if bruri := strings.TrimSpace(res.Vars["BRURI"]); bruri != "" && m.BackupFile != "" {
+			if err := b.avayaBackup(ctx, bruri, res.Vars, params); err != nil {
+				return outcome{}, fail(StepBackup, err)
+			}
+			b.res.Backup = BackupDone
 		}
+	case facts.BackupFTP:
+		// The 4600 stores <ext>_4620data.txt with FTP on FTPSRVR
+		// (CORRECTIONS claim 4); phonesim speaks no FTP and phoneprov
+		// serves none, so nothing is sent.
+		file := fmt.Sprintf(m.BackupFile, b.p.Ext)
+		if ftp := strings.TrimSpace(res.Vars["FTPSRVR"]); ftp != "" {
+			b.note("backup: would store %s by FTP on %s (FTP not simulated)", file, ftp)
+		} else {
+			b.note("backup: no FTPSRVR, so no backup of %s (the 4600 backs up by FTP only)", file)
+		}
+		b.res.Backup = BackupFTPSkipped
 	}
 	return outcome{state: Provisioned}, nil
 }
@@ -311,20 +301,11 @@ func (b *boot) retry(ctx context.Context, op func() error) error {
 	return fmt.Errorf("after %d tries: %w", b.env.FetchTries, err)
 }
 
-// backupContent is the user-settings file: name=value lines; UTF-16LE with
-// a byte-order mark on the 1600.
+// backupContent is the user-settings file: name=value lines. The file's
+// content and encoding are not in the fact table (the 1600's UTF-16 is
+// unconfirmed and no longer simulated): plain ASCII.
 func (b *boot) backupContent() []byte {
-	text := fmt.Sprintf("SPEAKERSTAT=2\r\nCONTRAST=5\r\nRINGTONE=3\r\nEXT=%s\r\n", b.p.Ext)
-	if !b.p.Model.BackupUTF16 {
-		return []byte(text)
-	}
-	units := utf16.Encode([]rune(text))
-	out := make([]byte, 2, 2+2*len(units))
-	out[0], out[1] = 0xff, 0xfe
-	for _, u := range units {
-		out = append(out, byte(u), byte(u>>8))
-	}
-	return out
+	return fmt.Appendf(nil, "SPEAKERSTAT=2\r\nCONTRAST=5\r\nRINGTONE=3\r\nEXT=%s\r\n", b.p.Ext)
 }
 
 func splitList(v string) []string {

@@ -1,9 +1,9 @@
 // Package phone runs one simulated phone from power-on until it is
 // provisioned: DHCP, the leased address put on the interface, then the
 // files its family asks for (Avaya scripts, settings, certificates,
-// firmware and a settings backup; Cisco's TFTP configuration; Polycom's
-// master configuration), restarting after a firmware update as the real
-// phone does. A phone remembers across its restarts what a real one keeps:
+// firmware and a settings backup; for the other vendors the first files
+// the phone fact table names, from the server the DHCP options it reads
+// name), restarting after a firmware update as the real phone does. A phone remembers across its restarts what a real one keeps:
 // its address, the certificates it trusts and the firmware it runs.
 package phone
 
@@ -181,9 +181,24 @@ type Result struct {
 	Elapsed        time.Duration `json:"elapsed_ns"`
 	// Leased is when the first boot's DHCP exchange ended, from power-on.
 	Leased time.Duration `json:"leased_ns,omitempty"`
-	Notes  []string      `json:"notes,omitempty"`
-	Files  []Record      `json:"files,omitempty"`
+	// OptionsRead are the options the phone reads (by the fact table)
+	// that the last DHCP reply carried.
+	OptionsRead []int `json:"options_read,omitempty"`
+	// Backup says what became of the user-settings backup: BackupDone,
+	// BackupFTPSkipped or "" (the phone backs up nothing here).
+	Backup string   `json:"backup,omitempty"`
+	Notes  []string `json:"notes,omitempty"`
+	Files  []Record `json:"files,omitempty"`
 }
+
+// What became of a backup.
+const (
+	// BackupDone: restored and saved with HTTP GET and PUT under BRURI.
+	BackupDone = "http-put"
+	// BackupFTPSkipped: the phone backs up by FTP to FTPSRVR (the 4600),
+	// which phonesim does not speak; nothing was sent.
+	BackupFTPSkipped = "ftp-skipped"
+)
 
 // failure is an error tied to the step it happened in.
 type failure struct {
@@ -266,7 +281,7 @@ func (p *Phone) Run(ctx context.Context, env Env) Result {
 func (p *Phone) boot(ctx context.Context, env *Env, n int, res *Result, poweredOn time.Time) (outcome, error) {
 	p.setStep(StepDHCP)
 	id := dhcpc.Identity{
-		MAC: p.MAC, HostName: p.Model.HostName(p.MAC), VendorClass: p.Model.VendorClass,
+		MAC: p.MAC, HostName: p.Model.HostName(p.MAC), VendorClass: string(p.Model.VendorClass),
 		ParamRequest: p.Model.ParamRequest, MaxMessageSize: p.Model.MaxMessageSize,
 		RequireLeaseTime: p.Model.RequireLeaseTime,
 	}
@@ -287,6 +302,12 @@ func (p *Phone) boot(ctx context.Context, env *Env, n int, res *Result, poweredO
 		return outcome{}, fail(StepDHCP, err)
 	}
 	p.addr = lease.Addr()
+	res.OptionsRead = res.OptionsRead[:0]
+	for _, code := range p.Model.OptionsRead {
+		if _, ok := lease.Options[uint8(code)]; ok {
+			res.OptionsRead = append(res.OptionsRead, code)
+		}
+	}
 
 	b := &boot{p: p, env: env, n: n, lease: lease, res: res}
 	b.client = fetch.New(fetch.Config{
@@ -300,15 +321,15 @@ func (p *Phone) boot(ctx context.Context, env *Env, n int, res *Result, poweredO
 			return outcome{}, failf(StepCerts, "%s: %v", name, err)
 		}
 	}
-	switch {
-	case p.Model.Family.IsAvaya():
+	switch f := p.Model.Family; {
+	case f.IsAvaya():
 		return b.avaya(ctx)
-	case p.Model.Family == model.Cisco:
+	case f == model.CiscoSCCP:
 		return b.cisco(ctx)
-	case p.Model.Family == model.Polycom:
-		return b.polycom(ctx)
+	case f == model.MitelMiNet:
+		return b.minet()
 	}
-	return outcome{}, failf(StepScript, "no boot sequence for family %s", p.Model.Family)
+	return b.files(ctx)
 }
 
 // observe records a transfer in the phone's history and passes it on.

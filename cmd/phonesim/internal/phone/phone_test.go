@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -30,12 +31,14 @@ type fakeDHCP struct {
 	options  map[uint8][]byte
 	next     int
 	acquired []netip.Addr // previous addresses asked for
+	ids      []dhcpc.Identity
 }
 
 func (f *fakeDHCP) Acquire(_ context.Context, id dhcpc.Identity, previous netip.Addr, _ dhcpc.Retry) (dhcpc.Lease, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.acquired = append(f.acquired, previous)
+	f.ids = append(f.ids, id)
 	addr := previous
 	if !addr.IsValid() {
 		f.next++
@@ -155,8 +158,18 @@ func testEnv(d *fakeDHCP) Env {
 		ConnectTimeout: 2 * time.Second, RequestTimeout: 5 * time.Second}
 }
 
+// lookup finds a model built from the repository's phone fact table.
 func lookup(t *testing.T, key string) model.Model {
-	m, ok := model.Lookup(key)
+	t.Helper()
+	dir, err := model.FindTable(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := model.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, ok := cat.Lookup(key)
 	if !ok {
 		t.Fatalf("no model %s", key)
 	}
@@ -189,9 +202,6 @@ func TestJ179FirstBootThenTrustedRestart(t *testing.T) {
 		"http GET ca.pem",
 		"https GET FW_S_J179_R4_1_3_0_6.bin",
 		"https GET J100Supgrade.txt Mozilla/4.0 (compatible; MSIE 6.0) AVAYA/J179-4.1.3.0.6 (MAC:c81fea83e85a)",
-		"https GET c81fea83e85a.txt",
-		"https GET backup/2001_96xxdata.txt",
-		"https PUT backup/2001_96xxdata.txt",
 	} {
 		if !strings.Contains(reqs, want) {
 			t.Errorf("no request %q in:\n%s", want, reqs)
@@ -203,21 +213,56 @@ func TestJ179FirstBootThenTrustedRestart(t *testing.T) {
 	if strings.Contains(reqs, "http GET ca.pem") && strings.Contains(reqs, "https GET ca.pem") {
 		t.Error("the CA was fetched again after it was trusted")
 	}
-	if got := string(fs.backups["backup/2001_96xxdata.txt"]); !strings.Contains(got, "EXT=2001") {
-		t.Errorf("backup %q", got)
-	}
-	if fs.auth["backup/2001_96xxdata.txt"] != "" {
-		t.Error("Authorization sent although certificates are loaded and BRAUTH is not 1")
+	// The table has no backup fact for the J179: BRURI is not used.
+	if strings.Contains(reqs, "backup/") || res.Backup != "" {
+		t.Errorf("a J179 backed up (backup %q):\n%s", res.Backup, reqs)
 	}
 	if res.Files[0].Protocol != "https" || !strings.Contains(res.Files[0].Error, "not trusted") {
 		t.Errorf("first transfer %+v: want the failed HTTPS attempt", res.Files[0])
 	}
 }
 
-func TestBackupAuthAndUTF16(t *testing.T) {
+// The per-phone file is fetched only when a script says GET
+// (CORRECTIONS claim 2); phonesim used to ask for <mac>.txt on its own.
+func TestPerPhoneFileOnlyWhenTheScriptSaysGET(t *testing.T) {
+	fs := newFileServer(t, map[string]string{"J100Supgrade.txt": "SET A 1\n", "c81fea010203.txt": "SET OWN 1\n"})
+	d := &fakeDHCP{options: map[uint8][]byte{242: fs.avayaOption()}}
+	m := lookup(t, "j179")
+	res := New(m, m.MAC([3]byte{1, 2, 3}), "2001").Run(context.Background(), testEnv(d))
+	if res.State != Provisioned {
+		t.Fatalf("%+v", res)
+	}
+	if reqs := strings.Join(fs.requests(), "\n"); strings.Contains(reqs, "c81fea010203.txt") {
+		t.Errorf("the phone asked for its own file although no script said so:\n%s", reqs)
+	}
+	fs.files["J100Supgrade.txt"] = []byte("SET A 1\nGET $MACADDR.txt\n")
+	res = New(m, m.MAC([3]byte{1, 2, 3}), "2001").Run(context.Background(), testEnv(d))
+	if res.State != Provisioned {
+		t.Fatalf("%+v", res)
+	}
+	if reqs := strings.Join(fs.requests(), "\n"); !strings.Contains(reqs, "GET c81fea010203.txt") {
+		t.Errorf("GET $MACADDR.txt did not fetch c81fea010203.txt:\n%s", reqs)
+	}
+}
+
+// The J179 asks for what the table says (CORRECTIONS claim 8): no 242 in
+// option 55, yet it reads 242 when the server sends it.
+func TestJ179AsksWithoutOption242(t *testing.T) {
+	fs := newFileServer(t, map[string]string{"J100Supgrade.txt": "SET A 1\n"})
+	d := &fakeDHCP{options: map[uint8][]byte{242: fs.avayaOption()}}
+	m := lookup(t, "j179")
+	res := New(m, m.MAC([3]byte{1, 2, 4}), "2001").Run(context.Background(), testEnv(d))
+	if res.State != Provisioned || !slices.Contains(res.OptionsRead, 242) {
+		t.Fatalf("%+v", res)
+	}
+	if len(d.ids) != 1 || slices.Contains(d.ids[0].ParamRequest, 242) || string(d.ids[0].VendorClass) != "ccp.avaya.com" {
+		t.Errorf("identity %+v", d.ids)
+	}
+}
+
+func TestBackupAuth(t *testing.T) {
 	fs := newFileServer(t, map[string]string{"16xxupgrade.txt": "GET 46xxsettings.txt\n"})
 	// No TRUSTCERTS: the phone sends the Authorization header over TLS.
-	// The 1600 writes UTF-16LE with a BOM.
 	fs.files["46xxsettings.txt"] = []byte(fmt.Sprintf("SET TLSSRVR 127.0.0.2\nSET BRURI https://127.0.0.1:%s/backup\n", port(fs.https)))
 	d := &fakeDHCP{options: map[uint8][]byte{242: fs.avayaOption()}}
 	m := lookup(t, "1608")
@@ -229,15 +274,33 @@ func TestBackupAuthAndUTF16(t *testing.T) {
 	}
 	fs.files["46xxsettings.txt"] = []byte(fmt.Sprintf("SET TRUSTCERTS ca.pem\nSET BRAUTH 1\nSET BRURI https://127.0.0.1:%s/backup\n", port(fs.https)))
 	res = New(m, m.MAC([3]byte{1, 2, 4}), "3002").Run(context.Background(), testEnv(d))
-	if res.State != Provisioned || res.Boots != 1 {
+	if res.State != Provisioned || res.Boots != 1 || res.Backup != BackupDone {
 		t.Fatalf("%+v", res)
 	}
-	body := fs.backups["backup/3002_16xxdata.txt"]
-	if !bytes.HasPrefix(body, []byte{0xff, 0xfe, 'S', 0}) {
-		t.Errorf("1600 backup is not UTF-16LE with a BOM: % x", body[:min(8, len(body))])
+	if body := fs.backups["backup/3002_16xxdata.txt"]; !bytes.Contains(body, []byte("EXT=3002")) {
+		t.Errorf("1600 backup %q", body)
 	}
 	if fs.auth["backup/3002_16xxdata.txt"] != "Basic MTI3LjAuMC45OjMwMDI=" { // 127.0.0.9:3002
 		t.Errorf("Authorization %q", fs.auth["backup/3002_16xxdata.txt"])
+	}
+}
+
+// The 4600 backs up by FTP to FTPSRVR (CORRECTIONS claim 4), never by
+// HTTP PUT under BRURI.
+func Test4621BacksUpByFTPOnly(t *testing.T) {
+	fs := newFileServer(t, map[string]string{"46xxupgrade.scr": "GET 46xxsettings.txt\n"})
+	fs.files["46xxsettings.txt"] = []byte(fmt.Sprintf("SET BRURI http://127.0.0.1:%s/backup\nSET FTPSRVR 127.0.0.7\n", port(fs.http)))
+	d := &fakeDHCP{options: map[uint8][]byte{176: fs.avayaOption()}}
+	m := lookup(t, "4621")
+	res := New(m, m.MAC([3]byte{4, 6, 2}), "4001").Run(context.Background(), testEnv(d))
+	if res.State != Provisioned || res.Backup != BackupFTPSkipped {
+		t.Fatalf("%+v", res)
+	}
+	if reqs := strings.Join(fs.requests(), "\n"); strings.Contains(reqs, "backup/") {
+		t.Errorf("a 4621 used BRURI:\n%s", reqs)
+	}
+	if !slices.ContainsFunc(res.Notes, func(n string) bool { return strings.Contains(n, "4001_4620data.txt by FTP on 127.0.0.7") }) {
+		t.Errorf("notes %q", res.Notes)
 	}
 }
 
@@ -368,50 +431,117 @@ func TestFirmwareLoopBounded(t *testing.T) {
 }
 
 func TestCisco(t *testing.T) {
-	m := lookup(t, "7911")
+	m := lookup(t, "7941")
 	mac := m.MAC([3]byte{0x58, 0x7c, 0xff})
-	// Nothing on the server: the phone keeps its configuration.
+	// Nothing on the server: the phone keeps its configuration, after
+	// asking for the table's three files (two rounds for none: "not
+	// found" ends a file's search at once).
 	tport := tftpServer(t, map[string]string{})
 	env := testEnv(&fakeDHCP{options: map[uint8][]byte{150: {127, 0, 0, 1}}})
 	env.TFTPPort = tport
 	res := New(m, mac, "1").Run(context.Background(), env)
-	if res.State != Kept || len(res.Files) != 4 {
+	if res.State != Kept || len(res.Files) != 3 {
 		t.Fatalf("%+v", res)
 	}
-	// A configuration naming a new load: fetch it, restart.
+	for i, want := range []string{"CTLSEP002155587CFF.tlv", "ITLSEP002155587CFF.tlv", "SEP002155587CFF.cnf.xml"} {
+		if !strings.HasSuffix(res.Files[i].URL, "/"+want) {
+			t.Errorf("file %d %s, want %s", i, res.Files[i].URL, want)
+		}
+	}
+	// Its configuration, through option 66: provisioned; no firmware
+	// file is asked for (the table names no .loads file for SCCP).
 	tport = tftpServer(t, map[string]string{
-		"SEP001BD4587CFF.cnf.xml":  "<device><loadInformation>SCCP11.9-4-2SR4-1S</loadInformation></device>",
-		"SCCP11.9-4-2SR4-1S.loads": "load",
+		"SEP002155587CFF.cnf.xml": "<device><loadInformation>SCCP41.9-4-2SR1-1S</loadInformation></device>",
 	})
 	env = testEnv(&fakeDHCP{options: map[uint8][]byte{66: []byte("127.0.0.1")}})
 	env.TFTPPort = tport
 	res = New(m, mac, "1").Run(context.Background(), env)
-	if res.State != Provisioned || res.Firmware != "SCCP11.9-4-2SR4-1S" || res.Boots != 2 {
+	if res.State != Provisioned || res.Boots != 1 || len(res.Files) != 3 || !slices.Equal(res.OptionsRead, []int{66}) {
 		t.Fatalf("%+v", res)
 	}
 }
 
 func TestPolycom(t *testing.T) {
-	fs := newFileServer(t, map[string]string{
-		"000000000000.cfg":      `<?xml version="1.0"?><APPLICATION APP_FILE_PATH="sip.ld" CONFIG_FILES="[PHONE_MAC_ADDRESS]-user.cfg, site.cfg"/>`,
-		"site.cfg":              "<x/>",
-		"0004f2000001-user.cfg": "<x/>",
-	})
+	fs := newFileServer(t, map[string]string{"000000000000.cfg": `<?xml version="1.0"?><APPLICATION/>`})
 	m := lookup(t, "vvx410")
 	env := testEnv(&fakeDHCP{options: map[uint8][]byte{160: []byte("http://127.0.0.1:" + port(fs.http) + "/")}})
 	res := New(m, m.MAC([3]byte{0, 0, 1}), "1").Run(context.Background(), env)
-	if res.State != Provisioned {
+	if res.State != Provisioned || !slices.Equal(res.OptionsRead, []int{160}) {
 		t.Fatalf("%+v", res)
 	}
-	reqs := strings.Join(fs.requests(), "\n")
-	for _, want := range []string{"GET 0004f2000001.cfg FileTransport PolycomVVX-VVX_410-UA/5.9.5.0614", "GET 000000000000.cfg", "GET 0004f2000001-user.cfg", "GET site.cfg"} {
-		if !strings.Contains(reqs, want) {
-			t.Errorf("no %q in\n%s", want, reqs)
-		}
+	reqs := fs.requests()
+	if len(reqs) != 2 || !strings.HasPrefix(reqs[0], "http GET 0004f2000001.cfg") || !strings.HasPrefix(reqs[1], "http GET 000000000000.cfg") {
+		t.Errorf("requests %q", reqs)
 	}
-	// No master configuration: kept.
+	// Nothing there: kept.
 	delete(fs.files, "000000000000.cfg")
 	if res := New(m, m.MAC([3]byte{0, 0, 2}), "1").Run(context.Background(), env); res.State != Kept {
+		t.Errorf("%+v", res)
+	}
+}
+
+// Each vendor asks for the first files the table names, from the server
+// the option it reads names.
+func TestOtherVendors(t *testing.T) {
+	fs := newFileServer(t, map[string]string{})
+	url := "http://127.0.0.1:" + port(fs.http) + "/p/"
+	sub2 := append([]byte{2, byte(len(url))}, url...)
+	tests := []struct {
+		key     string
+		low     [3]byte
+		options map[uint8][]byte
+		want    []string
+		read    []int
+	}{
+		{"t41p", [3]byte{1, 2, 3}, map[uint8][]byte{66: []byte(url)}, []string{"http GET p/001565010203.cfg Yealink SIP-T41P 36.72.0.1 00:15:65:01:02:03"}, []int{66}},
+		{"snom710", [3]byte{1, 2, 3}, map[uint8][]byte{66: []byte(url), 67: []byte("snom.htm")},
+			[]string{"http GET p/snom710.htm Mozilla/4.0 (compatible; snom710-SIP 8.7.5.35", "http GET p/snom710-000413010203.htm", "http GET p/000413010203.xml"}, []int{66}},
+		{"gxp1628", [3]byte{1, 2, 3}, map[uint8][]byte{66: []byte(url)}, []string{"http GET p/cfg000b82010203.xml Grandstream Model HW GXP1628 SW 1.0.4.138 DevId 000b82010203"}, []int{66}},
+		{"6731i", [3]byte{1, 2, 3}, map[uint8][]byte{43: sub2, 66: []byte("127.0.0.99")}, []string{"http GET p/00085D010203.cfg Aastra6731i MAC:00-08-5D-01-02-03 V:3.2.0.70-SIP"}, []int{43, 66}},
+		{"7841", [3]byte{1, 2, 3}, map[uint8][]byte{66: []byte(url)}, []string{"http GET p/7841-3PCC.xml", "http GET p/Cisco/CP-7841-3PCC/d0ec35010203.cfg"}, []int{66}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key, func(t *testing.T) {
+			fs.mu.Lock()
+			fs.log = nil
+			fs.mu.Unlock()
+			m := lookup(t, tt.key)
+			res := New(m, m.MAC(tt.low), "1").Run(context.Background(), testEnv(&fakeDHCP{options: tt.options}))
+			if res.State != Kept || !slices.Equal(res.OptionsRead, tt.read) {
+				t.Fatalf("%+v", res)
+			}
+			reqs := fs.requests()
+			if len(reqs) != len(tt.want) {
+				t.Fatalf("requests %q, want %q", reqs, tt.want)
+			}
+			for i, w := range tt.want {
+				if !strings.HasPrefix(reqs[i], w) {
+					t.Errorf("request %q, want %q", reqs[i], w)
+				}
+			}
+		})
+	}
+	// A file there: provisioned.
+	fs.files["p/001565010204.cfg"] = []byte("#!version:1.0.0.1\n")
+	m := lookup(t, "t41p")
+	if res := New(m, m.MAC([3]byte{1, 2, 4}), "1").Run(context.Background(), testEnv(&fakeDHCP{options: map[uint8][]byte{66: []byte(url)}})); res.State != Provisioned {
+		t.Errorf("%+v", res)
+	}
+}
+
+// A MiNet set reads the id:ipphone.mitel.com string and asks for no file.
+func TestMiNet(t *testing.T) {
+	m := lookup(t, "5320")
+	d := &fakeDHCP{options: map[uint8][]byte{43: []byte("id:ipphone.mitel.com;sw_tftp=127.0.0.1;call_srv=127.0.0.9")}}
+	res := New(m, m.MAC([3]byte{1, 2, 3}), "1").Run(context.Background(), testEnv(d))
+	if res.State != Provisioned || len(res.Files) != 0 || !slices.Equal(res.OptionsRead, []int{43}) {
+		t.Fatalf("%+v", res)
+	}
+	if string(d.ids[0].VendorClass) != "ipphone.mitel.com" {
+		t.Errorf("option 60 %q", d.ids[0].VendorClass)
+	}
+	d = &fakeDHCP{options: map[uint8][]byte{43: []byte("id:ipphone.mitel.com;call_srv=127.0.0.9")}}
+	if res := New(m, m.MAC([3]byte{1, 2, 4}), "1").Run(context.Background(), testEnv(d)); res.State != Failed || !strings.Contains(res.Reason, "sw_tftp") {
 		t.Errorf("%+v", res)
 	}
 }

@@ -11,12 +11,22 @@
 //	IF $VAR SEQ string GOTO LABEL string comparison
 //	SET NAME value                value may be quoted: SET SCREENSAVERON "240"
 //	GET file                      fetch file; if it came, go on in it,
-//	                              otherwise go on here (or stop, 4600)
+//	                              otherwise go on here
 //
 // Variables ($MODEL4, $GROUP, $MACADDR, $SIG, …) are the phone's own
 // values and every setting SET so far: "SET GROUP 2" changes $GROUP.
-// Unknown commands and IF operators are skipped with a warning, as a
-// phone ignores what it does not understand.
+//
+// Sources (testdata/phones/CORRECTIONS.md, claims 2 and 3): "##" comment
+// lines and an explicit "GET $MACADDR.txt"-style line for the per-phone
+// file are confirmed by public scripts. The rest is the reference file's
+// description and unconfirmed; where a phone's behaviour is not known the
+// interpreter is lenient and says so in a warning:
+//   - unknown commands and IF operators are skipped (3b, 3c not found);
+//   - a GET that finds nothing goes on in the current file on every
+//     model (3d: that the 4600 stops there was not found);
+//   - SEQ values that differ only in case match (3e: which models ignore
+//     case was not found);
+//   - labels match ignoring case.
 package script
 
 import (
@@ -44,12 +54,8 @@ type FetchFunc func(ctx context.Context, name string) ([]byte, error)
 // Fetch calls f.
 func (f FetchFunc) Fetch(ctx context.Context, name string) ([]byte, error) { return f(ctx, name) }
 
-// Options are the differences between phone families.
+// Options bound a run and let the phone watch it.
 type Options struct {
-	// CaseInsensitiveSEQ compares IF … SEQ ignoring case (1600).
-	CaseInsensitiveSEQ bool
-	// StopOnFailedGET ends the current file when a GET finds nothing (4600).
-	StopOnFailedGET bool
 	// MaxFiles bounds the files one run may go through (GET chains);
 	// 0 means 16.
 	MaxFiles int
@@ -167,9 +173,11 @@ func (in *Interpreter) runFile(ctx context.Context, name string, lines []line, l
 			}
 			have := res.Vars[strings.ToUpper(l.args[0][1:])]
 			want := l.args[2]
-			match := have == want || in.opts.CaseInsensitiveSEQ && strings.EqualFold(have, want)
-			if !match {
+			if have != want && !strings.EqualFold(have, want) {
 				continue
+			}
+			if have != want {
+				warn(l, "SEQ %s matched %s ignoring case (whether this model ignores case is unconfirmed)", want, have)
 			}
 			to, ok := findLabel(labels, l.args[4])
 			if !ok {
@@ -204,9 +212,6 @@ func (in *Interpreter) runFile(ctx context.Context, name string, lines []line, l
 				return file, body, nil
 			case errors.Is(err, ErrNotFound):
 				res.Missing = append(res.Missing, file)
-				if in.opts.StopOnFailedGET {
-					return "", nil, nil
-				}
 			default:
 				return "", nil, fmt.Errorf("%s:%d: GET %s: %w", name, l.no, file, err)
 			}

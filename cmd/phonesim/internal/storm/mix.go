@@ -20,13 +20,13 @@ type Weight struct {
 	Weight int
 }
 
-// DefaultMix is a plausible Avaya site with a few other phones.
-const DefaultMix = "j179=30,9608=25,9641=15,1608=10,4621=10,7911=5,vvx410=5"
+// DefaultMix is a plausible Avaya site with a few phones of other vendors.
+const DefaultMix = "j179=24,9608=20,9641=12,1608=8,4621=8,7941=4,7841=3,vvx410=4,t41p=4,snom710=3,gxp1628=3,5320=3,6731i=4"
 
-// ParseMix reads "j179=40,9608=30,4621=10": model keys (or names) with
-// whole-number weights. A model may appear once; weights need not add up
-// to 100.
-func ParseMix(s string) ([]Weight, error) {
+// ParseMix reads "j179=40,9608=30,4621=10": model keys (or names) of the
+// catalog with whole-number weights. A model may appear once; weights
+// need not add up to 100.
+func ParseMix(cat model.Catalog, s string) ([]Weight, error) {
 	var out []Weight
 	for _, part := range strings.Split(s, ",") {
 		part = strings.TrimSpace(part)
@@ -37,9 +37,9 @@ func ParseMix(s string) ([]Weight, error) {
 		if !ok {
 			return nil, fmt.Errorf("mix %q: %q needs the form model=weight", s, part)
 		}
-		m, found := model.Lookup(strings.TrimSpace(name))
+		m, found := cat.Lookup(strings.TrimSpace(name))
 		if !found {
-			return nil, fmt.Errorf("mix: unknown model %q (known: %s)", name, strings.Join(model.Keys(), ", "))
+			return nil, fmt.Errorf("mix: unknown model %q (known: %s)", name, strings.Join(cat.Keys(), ", "))
 		}
 		n, err := strconv.Atoi(strings.TrimSpace(w))
 		if err != nil || n < 0 {

@@ -207,15 +207,15 @@ func (c *protocolCounter) totals() map[string]ProtocolStats {
 	return out
 }
 
-// Models lists the models of a set of phones with their counts, in table
-// order, for the start banner.
-func Models(phones []*phone.Phone) string {
+// Models lists the models of a set of phones with their counts, in the
+// catalog's order, for the start banner.
+func Models(cat model.Catalog, phones []*phone.Phone) string {
 	counts := map[string]int{}
 	for _, p := range phones {
 		counts[p.Model.Key]++
 	}
 	s := ""
-	for _, m := range model.All() {
+	for _, m := range cat.All() {
 		if n := counts[m.Key]; n > 0 {
 			if s != "" {
 				s += ", "

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/phoneprov/phoneprov/cmd/phonesim/internal/model"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -20,25 +21,25 @@ import (
 )
 
 func TestParseMix(t *testing.T) {
-	mix, err := ParseMix(" j179=40, 9608=30,CP-7911G=0,4621=10")
+	mix, err := ParseMix(catalog(t), " j179=40, 9608=30,CP-7941G=0,4621=10")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(mix) != 4 || mix[0].Model.Name != "J179" || mix[2].Model.Key != "7911" || mix[3].Weight != 10 {
+	if len(mix) != 4 || mix[0].Model.Name != "J179" || mix[2].Model.Key != "7941" || mix[3].Weight != 10 {
 		t.Errorf("%+v", mix)
 	}
 	for _, bad := range []string{"j179", "j179=x", "j179=-1", "nokia=3", "j179=1,J179=2", "j179=0", ""} {
-		if _, err := ParseMix(bad); err == nil {
+		if _, err := ParseMix(catalog(t), bad); err == nil {
 			t.Errorf("ParseMix(%q): no error", bad)
 		}
 	}
-	if _, err := ParseMix(DefaultMix); err != nil {
+	if _, err := ParseMix(catalog(t), DefaultMix); err != nil {
 		t.Errorf("default mix: %v", err)
 	}
 }
 
 func TestAllocate(t *testing.T) {
-	mix, _ := ParseMix("j179=40,9608=30,4621=10,vvx410=0")
+	mix, _ := ParseMix(catalog(t), "j179=40,9608=30,4621=10,vvx410=0")
 	for _, n := range []int{1, 7, 50, 1000} {
 		got := Allocate(mix, n, rand.New(rand.NewPCG(1, 2)))
 		if len(got) != n {
@@ -90,7 +91,7 @@ func TestPercentile(t *testing.T) {
 }
 
 func TestBuildUniqueAndRepeatable(t *testing.T) {
-	mix, _ := ParseMix(DefaultMix)
+	mix, _ := ParseMix(catalog(t), DefaultMix)
 	a := Build(Config{Phones: 3000, Mix: mix, Seed: 7})
 	b := Build(Config{Phones: 3000, Mix: mix, Seed: 7})
 	seen := map[string]bool{}
@@ -155,7 +156,7 @@ func TestRun(t *testing.T) {
 	}))
 	defer srv.Close()
 	port := srv.URL[strings.LastIndexByte(srv.URL, ':')+1:]
-	mix, _ := ParseMix("j179=1")
+	mix, _ := ParseMix(catalog(t), "j179=1")
 	cfg := Config{Phones: 40, Mix: mix, Seed: 3, Spread: 200 * time.Millisecond, PhoneTimeout: 10 * time.Second, ProgressEvery: 20 * time.Millisecond}
 	phones := Build(cfg)
 	d := &stormDHCP{opts: map[uint8][]byte{242: []byte("HTTPSRVR=127.0.0.1,HTTPPORT=" + port)}, fail: map[string]bool{phones[3].MAC.String(): true, phones[9].MAC.String(): true}}
@@ -189,4 +190,18 @@ func TestRun(t *testing.T) {
 	if got := line.String(); !strings.Contains(got, "3/10 done") || !strings.Contains(got, "dhcp 4, firmware 3") {
 		t.Errorf("line %q", got)
 	}
+}
+
+// catalog builds the models from the repository's phone fact table.
+func catalog(t *testing.T) model.Catalog {
+	t.Helper()
+	dir, err := model.FindTable(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := model.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

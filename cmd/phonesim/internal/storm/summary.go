@@ -49,8 +49,11 @@ type Summary struct {
 	FailedSteps     map[string]int           `json:"failed_steps,omitempty"`
 	Protocols       map[string]ProtocolStats `json:"protocols"`
 	FirmwareUpdated int                      `json:"firmware_updated"`
-	DHCP            dhcpc.Stats              `json:"dhcp"`
-	Results         []phone.Result           `json:"results"`
+	// Backups count what became of the phones' settings backups, by
+	// phone.BackupDone and phone.BackupFTPSkipped.
+	Backups map[string]int `json:"backups,omitempty"`
+	DHCP    dhcpc.Stats    `json:"dhcp"`
+	Results []phone.Result `json:"results"`
 }
 
 // OK is true when no phone failed.
@@ -99,6 +102,12 @@ func summarize(results []phone.Result, d time.Duration, seed uint64, protocols m
 		if r.Firmware != r.FirmwareBefore {
 			s.FirmwareUpdated++
 		}
+		if r.Backup != "" {
+			if s.Backups == nil {
+				s.Backups = map[string]int{}
+			}
+			s.Backups[r.Backup]++
+		}
 		s.Models[r.Model] = ms
 	}
 	s.Time = percentiles(times)
@@ -126,6 +135,13 @@ func (s Summary) WriteText(w io.Writer, maxFailures int) error {
 		s.Provisioned, s.Kept, s.Failed, s.FirmwareUpdated)
 	fmt.Fprintf(&b, "  time to provisioned: p50 %s, p95 %s, max %s (first lease: p50 %s, p95 %s, max %s)\n",
 		round(s.Time.P50), round(s.Time.P95), round(s.Time.Max), round(s.LeaseTime.P50), round(s.LeaseTime.P95), round(s.LeaseTime.Max))
+	if n := s.Backups[phone.BackupDone] + s.Backups[phone.BackupFTPSkipped]; n > 0 {
+		fmt.Fprintf(&b, "  backups: %d saved by HTTP PUT", s.Backups[phone.BackupDone])
+		if k := s.Backups[phone.BackupFTPSkipped]; k > 0 {
+			fmt.Fprintf(&b, "; %d not made (4600: backs up by FTP to FTPSRVR only, which phoneprov does not serve)", k)
+		}
+		b.WriteString("\n")
+	}
 	names := make([]string, 0, len(s.Models))
 	for n := range s.Models {
 		names = append(names, n)
