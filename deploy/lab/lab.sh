@@ -152,6 +152,8 @@ https_port = 443
 SNTPSRVR = "$server_ip"
 GMTOFFSET = "0:00"
 EOF
+# The Avaya string the avaya preset builds, for the explicit option 242.
+avaya_string="MCIPADD=$call_server,MCPORT=1719,HTTPSRVR=\${server},HTTPPORT=\${http_port},TLSSRVR=\${server},TLSPORT=\${tls_port},TFTPSRVR=\${server}"
 if [[ $dhcp == phoneprov ]]; then
   cat >>"$tmp/phoneprov.toml" <<EOF
 
@@ -169,15 +171,57 @@ routers = ["$server_ip"]
 start = "$pool_start"
 end = "$pool_end"
 
+# Aastra/Mitel SIP and Cisco MPP phones: no preset on this branch yet
+# (mitel-sip and cisco-mpp are coming), so explicit classes: option 66 as
+# an http URL (testdata/phones: wazo's aastra.conf and cisco.conf). First,
+# so the mitel preset's MAC prefixes do not catch the Aastra phones.
+[[dhcp.class]]
+name = "mitel-sip"
+vendor_class_prefix = ["AastraIPPhone", "MitelIPPhone"]
+
+[[dhcp.class.option]]
+code = 66
+value = "http://\${server}:\${http_port}/"
+always_send = true
+
+[[dhcp.class]]
+name = "cisco-mpp"
+vendor_class_regexp = ["^CP-[0-9]{4}-3PCC"]
+
+[[dhcp.class.option]]
+code = 66
+value = "http://\${server}:\${http_port}/"
+always_send = true
+
 [[dhcp.class]]
 preset = "avaya"
 call_servers = ["$call_server"]
+
+# The J100 does not ask for 242 (testdata/phones, CORRECTIONS claim 8) but
+# reads it: send it anyway, until the avaya preset does so itself.
+[[dhcp.class.option]]
+code = 242
+value = "$avaya_string"
+always_send = true
 
 [[dhcp.class]]
 preset = "cisco"
 
 [[dhcp.class]]
 preset = "polycom"
+
+[[dhcp.class]]
+preset = "yealink"
+
+[[dhcp.class]]
+preset = "snom"
+
+[[dhcp.class]]
+preset = "grandstream"
+
+[[dhcp.class]]
+preset = "mitel"
+call_servers = ["$call_server"]
 EOF
 else
   # The same classes and strings as phoneprov's presets give, for dnsmasq.
@@ -195,7 +239,8 @@ dhcp-lease-max=70000
 dhcp-leasefile=$tmp/dnsmasq.leases
 dhcp-option=option:router,$server_ip
 dhcp-vendorclass=set:avaya,ccp.avaya.com
-dhcp-option=tag:avaya,242,"$avaya"
+# Forced: the J100 reads 242 without asking for it (CORRECTIONS claim 8).
+dhcp-option-force=tag:avaya,242,"$avaya"
 dhcp-option=tag:avaya,176,"$avaya"
 dhcp-vendorclass=set:cisco,Cisco Systems
 dhcp-option=tag:cisco,150,$server_ip
@@ -203,6 +248,15 @@ dhcp-option=tag:cisco,66,"$server_ip"
 dhcp-vendorclass=set:polycom,Polycom
 dhcp-option-force=tag:polycom,66,"http://$server_ip:80/"
 dhcp-option-force=tag:polycom,160,"http://$server_ip:80/"
+dhcp-vendorclass=set:web,yealink
+dhcp-vendorclass=set:web,snom
+dhcp-vendorclass=set:web,AastraIPPhone
+dhcp-vendorclass=set:web,MitelIPPhone
+dhcp-vendorclass=set:web,-3PCC
+dhcp-mac=set:web,00:0b:82:*:*:*
+dhcp-option-force=tag:web,66,"http://$server_ip:80/"
+dhcp-vendorclass=set:minet,ipphone.mitel.com
+dhcp-option-force=tag:minet,43,"id:ipphone.mitel.com;sw_tftp=$server_ip;call_srv=$call_server"
 EOF
 fi
 
@@ -235,22 +289,30 @@ if [[ $dhcp == dnsmasq ]] && ! kill -0 "${pids[1]}" 2>/dev/null; then
   exit 1
 fi
 
-args=(-i "$phones_if" -phones "$phones" -spread "$spread" -reboot-delay "$reboot_delay")
+# The phones are the models of the sourced fact table in testdata/phones.
+args=(-i "$phones_if" -phones "$phones" -spread "$spread" -reboot-delay "$reboot_delay" -facts "$repo/testdata/phones")
 [[ -n $mix ]] && args+=(-mix "$mix")
 # In the background so that a signal to this script is handled at once
 # (bash runs traps only between commands, and wait is interruptible); the
-# cleanup stops it.
-ip netns exec "$phones_ns" "$phonesim_bin" "${args[@]}" "${phonesim_args[@]}" &
+# cleanup stops it. Its summary is printed once it is done.
+ip netns exec "$phones_ns" "$phonesim_bin" "${args[@]}" "${phonesim_args[@]}" >"$tmp/phonesim.out" &
 sim_pid=$!
 pids+=("$sim_pid")
 set +e
 wait "$sim_pid"
 sim_rc=$?
 set -e
+cat "$tmp/phonesim.out"
 
 echo
 echo "What phoneprov saw (phoneprov phones):"
 ip netns exec "$srv_ns" "$phoneprov_bin" phones -c "$tmp/phoneprov.toml" || say "phoneprov phones failed"
+# Next to it, what the phones themselves say (not with -json).
+if grep -q '^  provisioned' "$tmp/phonesim.out"; then
+  echo
+  echo "What the phones saw (phonesim):"
+  grep -E '^  (provisioned|backups|by model)' "$tmp/phonesim.out"
+fi
 if ! kill -0 "$pp_pid" 2>/dev/null; then
   say "phoneprov stopped during the run; its log:"
   cat "$tmp/server.log" >&2
