@@ -32,6 +32,7 @@ func TestParseOptionsErrors(t *testing.T) {
 		"-progress":                {"-i", "x", "-progress", "fancy"},
 		"-tftp-blksize":            {"-i", "x", "-tftp-blksize", "4"},
 		"unexpected argument":      {"-i", "x", "extra"},
+		"phone facts":              {"-i", "x", "-facts", "/nonexistent"},
 	}
 	for want, args := range tests {
 		var stderr bytes.Buffer
@@ -50,7 +51,7 @@ func TestParseOptionsErrors(t *testing.T) {
 
 func TestRunExitCodes(t *testing.T) {
 	var out, errb bytes.Buffer
-	if code := run([]string{"-models"}, &out, &errb); code != exitOK || !strings.Contains(out.String(), "CP-7911G") {
+	if code := run([]string{"-models"}, &out, &errb); code != exitOK || !strings.Contains(out.String(), `Cisco Systems, Inc. IP Phone CP-7941G\x00`) || !strings.Contains(out.String(), "Unconfirmed") {
 		t.Errorf("-models: %d %q", code, out.String())
 	}
 	if code := run([]string{"-phones", "x"}, &out, &errb); code != exitUsage {
