@@ -239,7 +239,8 @@ func TestFastPathAnswersLikeNetHTTP(t *testing.T) {
 	}
 	for _, n := range []string{"/46xxsettings.txt", "/J100/FW_S_J179_R4_1_3.bin", "/J100Supgrade.txt", "/phoneprov-ca.pem",
 		"/empty.txt", "/page.HTML", "/link.txt", "/46XXSETTINGS.TXT", "/j100/fw_s_j179_r4_1_3.bin", "//46xxsettings.txt",
-		"/nothing.txt", "/J100", "/J100/", "/.hidden", "/fifo", "/", "/" + strings.Repeat("a", 1100)} {
+		"/nothing.txt", "/J100", "/J100/", "/.hidden", "/fifo", "/", "/" + strings.Repeat("a", 1100),
+		"/" + strings.Repeat("a", 300), "/J100/" + strings.Repeat("a", 300)} {
 		one("GET "+n, get("GET", n, "User-Agent: AVAYA/J179-4.1.3.0.6 (MAC:c81fea83e85a)\r\n"))
 		one("HEAD "+n, get("HEAD", n))
 	}

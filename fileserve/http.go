@@ -295,10 +295,10 @@ func (s *Server) openFailedStatus(err error, ev *AccessEvent) int {
 	ev.Detail = s.openFailed(err)
 	var refused *RefusedError
 	switch {
+	case errors.Is(err, ErrNotFound): // a name too long for any file too
+		return http.StatusNotFound
 	case errors.As(err, &refused):
 		return http.StatusForbidden
-	case !errors.Is(err, ErrNotFound):
-		return http.StatusInternalServerError
 	}
-	return http.StatusNotFound
+	return http.StatusInternalServerError
 }

@@ -79,7 +79,7 @@ type testServer struct {
 	done              chan error
 }
 
-func startServer(t *testing.T, mutate func(*Config)) *testServer {
+func startServer(t *testing.T, mutate func(*Config), options ...func(*Options)) *testServer {
 	t.Helper()
 	data := t.TempDir()
 	files := filepath.Join(data, "files")
@@ -95,11 +95,15 @@ func startServer(t *testing.T, mutate func(*Config)) *testServer {
 		mutate(&cfg)
 	}
 	ts := &testServer{dataDir: data, filesDir: files, events: &eventLog{}, registry: prometheus.NewRegistry(), done: make(chan error, 1)}
-	srv, err := New(context.Background(), cfg, Options{
+	opts := Options{
 		FilesDir: files, TLSDir: filepath.Join(data, "tls"),
 		Generator: fakeGenerator{"96x1Supgrade.txt": "GET 46xxsettings.txt\n"},
 		Observer:  ts.events, Registry: ts.registry,
-	})
+	}
+	for _, o := range options {
+		o(&opts)
+	}
+	srv, err := New(context.Background(), cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

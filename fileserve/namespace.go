@@ -32,10 +32,24 @@ var ErrNotFound = errors.New("not found")
 // RefusedError is returned for a name that must never be served, with the reason.
 type RefusedError struct {
 	Name   string
-	Reason string // nul, dotdot, drive, hidden, too_long, escape, not_regular
+	Reason string // nul, dotdot, drive, hidden, too_long, escape, permission, not_regular
 }
 
+// reasonTooLong is the reason for a name, or one of its segments, longer
+// than any file's could be.
+const reasonTooLong = "too_long"
+
 func (e *RefusedError) Error() string { return fmt.Sprintf("refused %q: %s", e.Name, e.Reason) }
+
+// Unwrap makes a name too long for any file also ErrNotFound: no file can
+// have it, so it is answered as missing (HTTP 404, TFTP "file not found")
+// rather than as forbidden, and still counted as refused.
+func (e *RefusedError) Unwrap() error {
+	if e.Reason == reasonTooLong {
+		return ErrNotFound
+	}
+	return nil
+}
 
 // Client is what the file server knows about who asks.
 type Client struct {
@@ -137,14 +151,20 @@ func (ns *Namespace) Close() error {
 // maxNameLen bounds a requested name; no phone file name comes near it.
 const maxNameLen = 1024
 
+// maxSegmentLen is the longest file or folder name Linux file systems
+// allow (NAME_MAX, in bytes); opening a longer one fails with
+// ENAMETOOLONG, so such a name cannot be in the tree.
+const maxSegmentLen = 255
+
 // CleanName turns what a phone sent into a name inside the tree, or refuses
 // it. It accepts leading slashes, backslash separators, "." segments and
 // doubled slashes; it refuses NUL bytes, ".." segments, drive letters and
 // hidden (dot) segments, which phones never ask for and which editors and
-// rsync use for half-written files.
+// rsync use for half-written files, and names or segments too long for
+// any file (an error that is also ErrNotFound).
 func CleanName(raw string) (string, error) {
 	if len(raw) > maxNameLen {
-		return "", &RefusedError{Name: raw[:64] + "…", Reason: "too_long"}
+		return "", &RefusedError{Name: raw[:64] + "…", Reason: reasonTooLong}
 	}
 	if name, ok := alreadyClean(raw); ok {
 		return name, nil
@@ -171,6 +191,8 @@ func cleanGeneral(raw string) (string, error) {
 			return "", &RefusedError{Name: raw, Reason: "dotdot"}
 		case p[0] == '.':
 			return "", &RefusedError{Name: raw, Reason: "hidden"}
+		case len(p) > maxSegmentLen:
+			return "", &RefusedError{Name: raw, Reason: reasonTooLong}
 		}
 		kept = append(kept, p)
 	}
@@ -202,8 +224,8 @@ func alreadyClean(raw string) (string, bool) {
 				continue
 			}
 		}
-		if i == segStart || s[segStart] == '.' {
-			return "", false // an empty, ".", ".." or hidden segment
+		if i == segStart || s[segStart] == '.' || i-segStart > maxSegmentLen {
+			return "", false // an empty, ".", "..", hidden or too long segment
 		}
 		segStart = i + 1
 	}
@@ -238,7 +260,8 @@ func (ns *Namespace) resolve(ctx context.Context, raw string, client Client) (re
 		return resolved{}, err
 	}
 	res, err := ns.openOperator(name)
-	if err == nil || !errors.Is(err, ErrNotFound) {
+	var refused *RefusedError
+	if err == nil || !errors.Is(err, ErrNotFound) || errors.As(err, &refused) {
 		return res, err
 	}
 	lower := strings.ToLower(name)
@@ -363,6 +386,10 @@ func classifyOpenError(name string, err error) error {
 		return &RefusedError{Name: name, Reason: "escape"}
 	case errors.Is(err, fs.ErrPermission):
 		return &RefusedError{Name: name, Reason: "permission"}
+	case errors.Is(err, syscall.ENAMETOOLONG):
+		// CleanName refuses segments over NAME_MAX; this is a file
+		// system with a shorter limit (eCryptfs allows 143 bytes).
+		return &RefusedError{Name: name, Reason: reasonTooLong}
 	}
 	return fmt.Errorf("open %s: %w", name, err)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -108,20 +109,23 @@ func TestNamespaceResolution(t *testing.T) {
 	}
 
 	refused := map[string]string{
-		"../secret.txt":                 "dotdot",
-		"/../secret.txt":                "dotdot",
-		`..\secret.txt`:                 "dotdot",
-		"Firmware/../../secret.txt":     "dotdot",
-		"Firmware/J100/../../../x":      "dotdot",
-		"46xxsettings.txt\x00.bin":      "nul",
-		"C:/secret.txt":                 "drive",
-		`c:\windows\win.ini`:            "drive",
-		".partial.bin.tmp":              "hidden",
-		"Firmware/.hidden":              "hidden",
-		"abs-link.txt":                  "escape",
-		"outdir/secret.txt":             "escape",
-		"fifo":                          "not_regular",
-		string(make([]byte, 2000)) + "": "too_long",
+		"../secret.txt":                               "dotdot",
+		"/../secret.txt":                              "dotdot",
+		`..\secret.txt`:                               "dotdot",
+		"Firmware/../../secret.txt":                   "dotdot",
+		"Firmware/J100/../../../x":                    "dotdot",
+		"46xxsettings.txt\x00.bin":                    "nul",
+		"C:/secret.txt":                               "drive",
+		`c:\windows\win.ini`:                          "drive",
+		".partial.bin.tmp":                            "hidden",
+		"Firmware/.hidden":                            "hidden",
+		"abs-link.txt":                                "escape",
+		"outdir/secret.txt":                           "escape",
+		"fifo":                                        "not_regular",
+		string(make([]byte, 2000)) + "":               "too_long",
+		strings.Repeat("a", 256):                      "too_long",
+		"Firmware/" + strings.Repeat("b", 300) + "/x": "too_long",
+		"nodir/" + strings.Repeat("c", 300):           "too_long",
 	}
 	for ask, reason := range refused {
 		e, err := ns.Open(context.Background(), ask, Client{})
@@ -131,6 +135,10 @@ func TestNamespaceResolution(t *testing.T) {
 				e.Close()
 			}
 			t.Errorf("Open(%q) = %v, want refused for %s", ask, err, reason)
+		}
+		// A name no file can have is missing as well; the others are not.
+		if errors.Is(err, ErrNotFound) != (reason == "too_long") {
+			t.Errorf("Open(%q) = %v: errors.Is(ErrNotFound) = %v", ask, err, errors.Is(err, ErrNotFound))
 		}
 	}
 
@@ -308,5 +316,39 @@ func TestChainServesGeneratedFiles(t *testing.T) {
 	}
 	if _, err := ns.Open(context.Background(), "neither.txt", Client{}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("neither: %v", err)
+	}
+}
+
+// The longest name a file can have is served; one byte more is missing,
+// whichever layer finds it too long.
+func TestNameLengthLimits(t *testing.T) {
+	const nameMax = 255 // Linux's NAME_MAX
+	root := t.TempDir()
+	longest := strings.Repeat("f", nameMax)
+	if err := os.MkdirAll(filepath.Join(root, longest), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, longest, longest), []byte("long"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ns, err := NewNamespace(root, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	e, err := ns.Open(context.Background(), "/"+longest+"/"+longest, Client{})
+	if err != nil {
+		t.Fatalf("a %d-byte name: %v", nameMax, err)
+	}
+	if got := readEntry(t, e); got != "long" {
+		t.Errorf("a %d-byte name: %q", nameMax, got)
+	}
+	e.Close()
+
+	// A file system with a shorter limit than NAME_MAX answers ENAMETOOLONG.
+	err = classifyOpenError("x", &fs.PathError{Op: "openat", Path: "x", Err: syscall.ENAMETOOLONG})
+	var r *RefusedError
+	if !errors.As(err, &r) || r.Reason != "too_long" || !errors.Is(err, ErrNotFound) {
+		t.Errorf("ENAMETOOLONG: %v, want refused as too_long and not found", err)
 	}
 }
