@@ -153,11 +153,18 @@ func (s *Store) refuse(w http.ResponseWriter, r *http.Request, name string, code
 	http.Error(w, msg, code)
 }
 
+// failed answers a request the store could not carry out: 507 when the
+// data directory's disk is full or the quota used up (what was stored
+// before is unchanged), 500 for anything else.
 func (s *Store) failed(w http.ResponseWriter, r *http.Request, name string, err error) {
-	s.metrics.refused.WithLabelValues(reasonStoreFailed).Inc()
-	if errors.Is(err, syscall.ENOSPC) {
-		err = errors.Join(err, errors.New("the data directory's disk is full"))
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		s.metrics.refused.WithLabelValues(reasonDiskFull).Inc()
+		s.log.Error("backup request failed: the data directory's disk is full or over quota",
+			"method", r.Method, "name", name, "client", r.RemoteAddr, "err", err)
+		http.Error(w, "no room left for backups", http.StatusInsufficientStorage)
+		return
 	}
+	s.metrics.refused.WithLabelValues(reasonStoreFailed).Inc()
 	s.log.Error("backup request failed", "method", r.Method, "name", name, "client", r.RemoteAddr, "err", err)
 	http.Error(w, "backup store error", http.StatusInternalServerError)
 }

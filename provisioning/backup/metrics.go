@@ -10,14 +10,15 @@ const (
 	reasonUserAgent   = "user_agent"
 	reasonBadName     = "bad_name"
 	reasonTooLarge    = "too_large"
-	reasonFull        = "full"
+	reasonFull        = "full"      // Config.MaxFiles reached
+	reasonDiskFull    = "disk_full" // the disk is full or the quota used up
 	reasonPartial     = "partial_put"
 	reasonIncomplete  = "incomplete_body"
 	reasonStoreFailed = "store_failed"
 )
 
 var allReasons = []string{reasonMethod, reasonTLS, reasonAuth, reasonUserAgent, reasonBadName,
-	reasonTooLarge, reasonFull, reasonPartial, reasonIncomplete, reasonStoreFailed}
+	reasonTooLarge, reasonFull, reasonDiskFull, reasonPartial, reasonIncomplete, reasonStoreFailed}
 
 // metrics are the backup store's Prometheus series.
 type metrics struct {
