@@ -3,6 +3,7 @@ package dhcpd
 import (
 	"bytes"
 	"net/netip"
+	"strings"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 )
@@ -59,6 +60,9 @@ func (c *class) matches(f *clientFacts) bool {
 		}
 	}
 	m := &c.m
+	if len(m.notVendorPrefix) > 0 && (hasAnyPrefix(f.vendorClass, m.notVendorPrefix) || hasAnyPrefix(trimNULs(f.vendorClass), m.notVendorPrefix)) {
+		return false
+	}
 	kinds := [...]struct {
 		set bool
 		hit func() bool
@@ -90,10 +94,22 @@ func (c *class) matches(f *clientFacts) bool {
 	return any
 }
 
+// vendor matches option 60 as sent and, when it ends in NULs (Cisco's
+// "CP-7841-3PCC\x00", wazo cisco.conf), without them.
 func (m *matcher) vendor(vc []byte) bool {
 	if vc == nil {
 		return false
 	}
+	if m.vendorAsSent(vc) {
+		return true
+	}
+	if t := trimNULs(vc); len(t) < len(vc) {
+		return m.vendorAsSent(t)
+	}
+	return false
+}
+
+func (m *matcher) vendorAsSent(vc []byte) bool {
 	if equalsAny(vc, m.vendorExact) || hasAnyPrefix(vc, m.vendorPrefix) {
 		return true
 	}
@@ -165,3 +181,12 @@ func hasAnyPrefix(b []byte, list []string) bool {
 	}
 	return false
 }
+
+// trimNULs drops the NUL bytes some phones end option 60 with
+// ("Cisco Systems, Inc. IP Phone CP-7940G\x00", wazo-provd-plugins
+// plugins/wazo_cisco_sccp/common/common.py).
+func trimNULs(b []byte) []byte { return bytes.TrimRight(b, "\x00") }
+
+// DisplayVendorClass is option 60 as logs, events, leases and "phoneprov
+// check" show it: without the trailing NULs some phones send.
+func DisplayVendorClass(vc string) string { return strings.TrimRight(vc, "\x00") }

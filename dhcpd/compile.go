@@ -604,6 +604,9 @@ type matcher struct {
 	circuitID    []string
 	remoteID     []string
 	requests     []uint8
+	// notVendorPrefix is a condition: a client whose option 60 starts
+	// with one of these is never in the class.
+	notVendorPrefix []string
 }
 
 func compileClass(x ClassConfig, key string, index int, subnets map[string]*subnet, rep func(string, error)) *class {
@@ -648,6 +651,7 @@ func compileClass(x ClassConfig, key string, index int, subnets map[string]*subn
 		m.macPrefix = append(m.macPrefix, b)
 	}
 	m.userClass = x.UserClass
+	m.notVendorPrefix = x.NotVendorClassPrefix
 	m.hostPrefix = x.HostnamePrefix
 	for _, list := range []struct {
 		field string

@@ -158,6 +158,10 @@ type OptionConfig struct {
 	// AlwaysSend sends the option even when the client's parameter
 	// request list (option 55) does not ask for it.
 	AlwaysSend bool `toml:"always_send,omitempty"`
+	// Alternatives are options carrying the same data under other numbers
+	// (Avaya's 176 and 242): a client that asks for one of them and not for
+	// this one does not get this one, always_send or not.
+	Alternatives []int `toml:"alternatives,omitempty"`
 }
 
 // ClassConfig is one [[dhcp.class]]. A client belongs to the first class
@@ -168,8 +172,9 @@ type ClassConfig struct {
 	// Name identifies the class in leases, logs and reservations; a preset
 	// class defaults to the preset's name.
 	Name string `toml:"name"`
-	// Preset is avaya, avaya-data-vlan, cisco, polycom, yealink, mitel,
-	// snom or grandstream.
+	// Preset is one of Presets(): avaya, avaya-data-vlan, avaya-1200,
+	// avaya-1200-data-vlan, cisco, cisco-mpp, polycom, polycom-data-vlan,
+	// yealink, mitel, mitel-sip, snom or grandstream.
 	Preset string `toml:"preset,omitempty"`
 
 	// Match is "any" (default: one criterion is enough) or "all" (every
@@ -196,6 +201,9 @@ type ClassConfig struct {
 	// Subnets limits the class to clients in these subnets (CIDRs as
 	// written in [[dhcp.subnet]]); it is a condition, not a criterion.
 	Subnets []string `toml:"subnets,omitempty"`
+	// NotVendorClassPrefix keeps out clients whose option 60 starts with
+	// one of these, whatever else matches; a condition, not a criterion.
+	NotVendorClassPrefix []string `toml:"not_vendor_class_prefix,omitempty"`
 
 	// LongOptions says what to do with an option value over 255 bytes:
 	// "split" (default) into repeated instances (RFC 3396), or "refuse" it
@@ -216,7 +224,8 @@ type ClassConfig struct {
 	// CallServerPort is Avaya's MCPORT (default 1719).
 	CallServerPort int `toml:"call_server_port,omitempty"`
 	// VoiceVLAN is the VLAN phones are sent to (avaya-data-vlan's L2QVLAN,
-	// mitel's vlan).
+	// mitel's vlan, polycom-data-vlan's VLAN-A=, avaya-1200-data-vlan's
+	// VLAN-A:).
 	VoiceVLAN int `toml:"voice_vlan,omitempty"`
 	// VLANTest is Avaya's VLANTEST, seconds to wait for an offer on the
 	// voice VLAN (default 60).
@@ -224,11 +233,19 @@ type ClassConfig struct {
 	// Settings are extra NAME=value pairs appended to the Avaya strings
 	// (comma-separated) or the Mitel string (semicolon-separated).
 	Settings string `toml:"settings,omitempty"`
-	// ProvisioningURL replaces the option 66/160 URL of the cisco, polycom,
-	// yealink, snom and grandstream presets.
+	// ProvisioningURL replaces the provisioning URL of the avaya-1200,
+	// cisco-mpp, polycom, yealink, mitel-sip, snom and grandstream presets.
 	ProvisioningURL string `toml:"provisioning_url,omitempty"`
 	// BootFile is snom's option 67 (default "snom.htm").
 	BootFile string `toml:"boot_file,omitempty"`
+	// SiteOption is the site-specific option (128..254) a preset's string
+	// goes in: Avaya's SSON (default 242 and 176), polycom-data-vlan's
+	// VLAN-A option (default 128), avaya-1200-data-vlan's (default 232).
+	SiteOption int `toml:"site_option,omitempty"`
+	// AlwaysSend, on a preset class, says whether the preset's options are
+	// sent when the client's option 55 does not ask for them (default
+	// true, as Kea's always-send).
+	AlwaysSend *bool `toml:"always_send,omitempty"`
 }
 
 // ClassSubnetConfig is one [[dhcp.class.subnet]]: the class's options in one subnet.

@@ -409,7 +409,7 @@ func (h *handler) request(ctx context.Context, in *inbound, sc *scratch, cands [
 	host, _ := m.option(dhcpv4.OptionHostName)
 	vc, _ := m.option(dhcpv4.OptionClassIdentifier)
 	res := h.tab.commit(ss, commitRequest{
-		kind: kind, id: id, addr: addr, hostname: string(host), vendorClass: vc, class: cl,
+		kind: kind, id: id, addr: addr, hostname: string(host), vendorClass: trimNULs(vc), class: cl,
 		leaseTime: lt, nowNS: now.UnixNano(), check: h.check != nil, fresh: h.pol.cfg.OfferHold,
 	})
 	if res.nak != "" {
@@ -598,7 +598,7 @@ func (h *handler) reply(in *inbound, sc *scratch, ss *subnetState, cl *class, r 
 	// client asked for in its order, DNS and domain (sent to everyone, as
 	// Kea does), the rest of what is always sent.
 	for _, c := range set.class {
-		if set.byCode[c].always || bytes.IndexByte(prl, c) >= 0 {
+		if bytes.IndexByte(prl, c) >= 0 || set.byCode[c].sentUnasked(prl) {
 			add(c)
 		}
 	}
@@ -609,7 +609,9 @@ func (h *handler) reply(in *inbound, sc *scratch, ss *subnetState, cl *class, r 
 	add(dhcpv4.OptionDomainNameServer.Code())
 	add(dhcpv4.OptionDomainName.Code())
 	for _, c := range set.always {
-		add(c)
+		if set.byCode[c].sentUnasked(prl) {
+			add(c)
+		}
 	}
 	if droppedClass > 0 {
 		h.log.Warn("class option left out: the reply would exceed the client's maximum message size",
@@ -703,7 +705,7 @@ func (h *handler) emit(ctx context.Context, kind LeaseEventKind, m *message, ss 
 	prl, _ := m.option(dhcpv4.OptionParameterRequestList)
 	ev := LeaseEvent{
 		Kind: kind, Time: now, MAC: net.HardwareAddr(append([]byte(nil), m.ClientHWAddr...)), Addr: addr, Subnet: ss.cfg.prefix,
-		Hostname: string(host), VendorClass: string(vc), RequestedOptions: append([]byte(nil), prl...), Expiry: expiry,
+		Hostname: string(host), VendorClass: string(trimNULs(vc)), RequestedOptions: append([]byte(nil), prl...), Expiry: expiry,
 	}
 	if cl != nil {
 		ev.Class = cl.name
@@ -713,7 +715,7 @@ func (h *handler) emit(ctx context.Context, kind LeaseEventKind, m *message, ss 
 
 func (h *handler) emitLease(ctx context.Context, kind LeaseEventKind, l leases.Lease, m *message, now time.Time) {
 	ev := LeaseEvent{Kind: kind, Time: now, MAC: l.HWAddr, Addr: l.Addr, Subnet: l.Subnet, Class: l.Class,
-		Hostname: l.Hostname, VendorClass: l.VendorClass}
+		Hostname: l.Hostname, VendorClass: DisplayVendorClass(l.VendorClass)}
 	if kind != Released {
 		ev.Expiry = l.Expiry
 	}

@@ -1,6 +1,7 @@
 package dhcpd
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -54,10 +55,27 @@ type optEntry struct {
 	code   uint8
 	value  optValue
 	always bool
+	// alts are the options carrying the same data under other numbers.
+	alts []uint8
 	// class is set for options from the class levels; they go into a reply
 	// before other optional ones, since pointing phones at their servers is
 	// what the class is for.
 	class bool
+}
+
+// sentUnasked reports whether e goes into a reply to a client whose
+// request list prl does not ask for it: when it is always sent, unless the
+// client asks for one of its alternatives instead.
+func (e *optEntry) sentUnasked(prl []byte) bool {
+	if !e.always {
+		return false
+	}
+	for _, a := range e.alts {
+		if bytes.IndexByte(prl, a) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // optionSet is the options one client gets: every level merged, the most
@@ -235,7 +253,14 @@ func compileOption(o OptionConfig, refuseLong bool) (optEntry, string, error) {
 			"a DHCP option holds 255 and this class has long_options = \"refuse\" (shorten it, or allow \"split\" if the phones join RFC 3396 options)",
 			spec.Code, len(data))
 	}
-	return optEntry{code: spec.Code, value: val, always: o.AlwaysSend}, "", nil
+	var alts []uint8
+	for _, a := range o.Alternatives {
+		if a < 1 || a > 254 || a == int(spec.Code) {
+			return optEntry{}, "alternatives", fmt.Errorf("alternative %d is not another option code 1..254", a)
+		}
+		alts = append(alts, uint8(a))
+	}
+	return optEntry{code: spec.Code, value: val, always: o.AlwaysSend, alts: alts}, "", nil
 }
 
 func compileVIVSO(raw any) (optValue, error) {
@@ -274,5 +299,5 @@ func compileVIVSO(raw any) (optValue, error) {
 // configuration string without sub-option framing (Mitel 5560 engineering
 // guidelines: "maximum string size is 250 characters for Option 125").
 func mitelOption125(s string) OptionConfig {
-	return OptionConfig{Code: 125, Type: "vivso", Value: map[string]any{"enterprise": int64(1027), "data": s}, AlwaysSend: true}
+	return OptionConfig{Code: 125, Type: "vivso", Value: map[string]any{"enterprise": int64(1027), "data": s}}
 }

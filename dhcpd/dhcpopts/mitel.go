@@ -16,14 +16,15 @@ type MitelParam struct {
 	Value string
 }
 
-// mitelRanges bound the numeric fields the Mitel 5560 guide documents.
-var mitelRanges = map[string][2]int{"vlan": {1, 4094}, "l2p": {0, 7}, "dscp": {0, 63}}
+// mitelRanges bound the numeric fields: vlan 0-4095, l2p 0-7, dscp 0-63
+// (Mitel 3300 ICP Engineering Guidelines p.244 Table 74).
+var mitelRanges = map[string][2]int{"vlan": {0, 4095}, "l2p": {0, 7}, "dscp": {0, 63}}
 
 // BuildMitel writes Mitel's configuration string,
 // "id:ipphone.mitel.com;sw_tftp=198.18.0.1;call_srv=198.18.0.2;vlan=2;l2p=6;dscp=46",
 // after checking each pair: a lower-case name, a value without ';' or
-// control characters; sw_tftp an IPv4 address; call_srv a comma-separated
-// list of them; vlan 1..4094, l2p 0..7, dscp 0..63. Template references such
+// control characters; sw_tftp and call_srv comma-separated lists of IPv4
+// addresses; vlan 0..4095, l2p 0..7, dscp 0..63. Template references such
 // as ${server} are checked after expansion, so use this on expanded values.
 func BuildMitel(params ...MitelParam) (string, error) {
 	var b strings.Builder
@@ -90,14 +91,12 @@ func validateMitel(p MitelParam) error {
 		}
 	}
 	switch p.Name {
-	case "sw_tftp":
-		if _, err := parseIPv4(p.Value); err != nil {
-			return fmt.Errorf("Mitel parameter sw_tftp: %w", err)
-		}
-	case "call_srv":
+	case "sw_tftp", "call_srv":
+		// Both are address lists (sw_tftp "IP Address list", call_srv 1
+		// to 4 addresses: Mitel 3300 ICP Engineering Guidelines p.244).
 		for _, a := range strings.Split(p.Value, ",") {
 			if _, err := parseIPv4(a); err != nil {
-				return fmt.Errorf("Mitel parameter call_srv: %w", err)
+				return fmt.Errorf("Mitel parameter %s: %w", p.Name, err)
 			}
 		}
 	}

@@ -25,7 +25,8 @@ func TestMitelString(t *testing.T) {
 	}
 	bad := map[string][]MitelParam{
 		"not an IPv4":             {{"sw_tftp", "pbx.example"}},
-		"want an integer 1..4094": {{"vlan", "0"}},
+		"want an integer 0..4095": {{"vlan", "4096"}},
+		"call_srv":                {{"call_srv", "198.18.0.2,pbx.example"}},
 		"want an integer 0..63":   {{"dscp", "64"}},
 		"not allowed in a value":  {{"x", "a;b"}},
 		"empty value":             {{"x", ""}},
@@ -41,5 +42,18 @@ func TestMitelString(t *testing.T) {
 	}
 	if _, err := ParseMitel(MitelID + ";vlan"); err == nil {
 		t.Error("item without = accepted")
+	}
+}
+
+// Mitel 3300 ICP Engineering Guidelines p.244 Table 74: sw_tftp is an
+// "IP Address list" and vlan is 0 - 4095.
+func TestMitelListAndVLANRange(t *testing.T) {
+	for _, p := range []MitelParam{{"sw_tftp", "198.18.0.1,198.18.0.9"}, {"vlan", "0"}, {"vlan", "4095"}} {
+		if _, err := BuildMitel(p); err != nil {
+			t.Errorf("BuildMitel(%+v): %v", p, err)
+		}
+	}
+	if _, err := ParseMitel(MitelID + ";sw_tftp=198.18.0.1,198.18.0.9;vlan=4095"); err != nil {
+		t.Errorf("ParseMitel: %v", err)
 	}
 }
