@@ -104,6 +104,13 @@ func avayaClass() []rule {
 	return []rule{unconfirmed("ccp.avaya.com", srcRecog+" lists it for Avaya devices without naming a series")}
 }
 
+// nortelSIP starts the class of Avaya 1200 (Nortel heritage) SIP phones,
+// which read option 66, not the 176/242 string: the avaya presets leave
+// them to avaya-1200 even on an Avaya MAC prefix.
+func nortelSIP() []rule {
+	return []rule{sourced("Nortel-SIP", srcWazoNortel+"; "+src1200SIP81)}
+}
+
 // mitelSIPClasses start the vendor classes of Aastra/Mitel SIP phones:
 // AastraIPPhone6731i, AastraIPPhone57i, ... and MitelIPPhone... (the
 // substring checked for 14:00:e9).
@@ -244,7 +251,7 @@ func presetSpecFor(name string) (presetSpec, bool) {
 	switch name {
 	case PresetAvaya:
 		return presetSpec{
-			vendorExact: avayaClass(), macPrefix: avayaOUIs(),
+			vendorExact: avayaClass(), macPrefix: avayaOUIs(), notVendorPrefix: nortelSIP(),
 			// Whether the firmware joins RFC 3396 split options is not
 			// known, so an over-long string is refused at load.
 			longOptions: "refuse",
@@ -255,7 +262,7 @@ func presetSpecFor(name string) (presetSpec, bool) {
 		}, true
 	case PresetAvayaDataVLAN:
 		return presetSpec{
-			vendorExact: avayaClass(), macPrefix: avayaOUIs(), longOptions: "refuse",
+			vendorExact: avayaClass(), macPrefix: avayaOUIs(), notVendorPrefix: nortelSIP(), longOptions: "refuse",
 			facts: append(avayaStringFacts(),
 				sourced("L2Q=1,L2QVLAN=<id> in the 176/242 string moves the phone to the voice VLAN", src96x1SIP),
 				unconfirmed("VLANTEST (default 60) is the seconds the phone waits for an offer on the voice VLAN",
@@ -278,7 +285,7 @@ func presetSpecFor(name string) (presetSpec, bool) {
 	case PresetAvaya1200:
 		return presetSpec{
 			vendorExact:  []rule{sourced("Nortel-SIP-Phone-A", src1200SIP81)},
-			vendorPrefix: []rule{sourced("Nortel-SIP", srcWazoNortel)},
+			vendorPrefix: nortelSIP(),
 			facts: []rule{
 				sourced("option 66 as a URL names the provisioning server's protocol and host", src1200SIP82),
 				unconfirmed("option 43 is read by the 1200 too, but its format was not read: not sent", src1200SIP82+" lists option 43 without its format"),
@@ -290,7 +297,7 @@ func presetSpecFor(name string) (presetSpec, bool) {
 	case PresetAvaya1200DataVLAN:
 		return presetSpec{
 			vendorExact:  []rule{sourced("Nortel-SIP-Phone-A", src1200SIP81)},
-			vendorPrefix: []rule{sourced("Nortel-SIP", srcWazoNortel)},
+			vendorPrefix: nortelSIP(),
 			facts: []rule{
 				sourced("the 1200 asks for the site-specific options 128, 131, 144, 157, 188, 191, 205, 219, 223, 232, 247, 251 among others", src1200SIP81),
 				unconfirmed("VLAN-A:<id>. in a site-specific option moves a 1200 to the voice VLAN",
@@ -332,9 +339,13 @@ func presetSpecFor(name string) (presetSpec, bool) {
 		}, true
 	case PresetCiscoMPP:
 		return presetSpec{
-			vendorRegexp: []rule{sourced(`^CP-[0-9]{4}-3PCC`, srcWazoMPP+"; "+srcWazoCisco+" suffix CP-7841-3PCC\\x00")},
-			macPrefix:    []rule{sourced("d0:ec:35", srcWazoCisco+" voip-mac-address-prefix 1:d0:ec:35 (MPP without vendor class)")},
-			facts:        []rule{sourced("option 66 is an http URL (the MPP group's tftp-server-name = http-server-uri)", srcWazoCisco)},
+			vendorRegexp: []rule{
+				sourced(`^CP-[0-9]{4}-3PCC`, srcWazoMPP),
+				// wazo matches only the end: suffix(…, 13) = "CP-7841-3PCC\x00".
+				sourced(`CP-[0-9]{4}-3PCC$`, srcWazoCisco+" suffix classes CP-7821-3PCC\\x00 … CP-6841-3PCC\\x00"),
+			},
+			macPrefix: []rule{sourced("d0:ec:35", srcWazoCisco+" voip-mac-address-prefix 1:d0:ec:35 (MPP without vendor class)")},
+			facts:     []rule{sourced("option 66 is an http URL (the MPP group's tftp-server-name = http-server-uri)", srcWazoCisco)},
 			build: func(c ClassConfig) ([]OptionConfig, []rule, error) {
 				return []OptionConfig{str(66, strings.TrimSuffix(provisioningURL(c), "/"))}, nil, nil
 			},
