@@ -89,6 +89,15 @@ func (n subNode) encode(vars *Vars) ([]byte, error) {
 // parseSubOptions reads a list whose items are "code=text" strings or
 // tables {code = N, type = "u16", value = ...}; type defaults to string.
 func parseSubOptions(raw any) (node, error) {
+	// An array of tables ([[...value]], as the TOML encoder writes it)
+	// decodes as []map[string]any; an inline array as []any.
+	if tables, isTables := raw.([]map[string]any); isTables {
+		items := make([]any, len(tables))
+		for i, t := range tables {
+			items[i] = t
+		}
+		raw = items
+	}
 	list, ok := raw.([]any)
 	if !ok {
 		if raw == nil {

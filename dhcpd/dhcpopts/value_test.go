@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/BurntSushi/toml"
 )
 
 // vars are the values tests fill templates with.
@@ -291,4 +293,26 @@ func FuzzParseEncode(f *testing.F) {
 		_, _ = v.Encode(Vars{})
 		_ = v.String()
 	})
+}
+
+// Sub-options written as an array of tables ([[...value]], the form the
+// TOML encoder writes) decode as []map[string]any and must parse too.
+func TestSubOptionsFromArrayOfTables(t *testing.T) {
+	var doc struct{ Value any }
+	const text = "[[value]]\ncode = 2\nvalue = \"http://x\"\n[[value]]\ncode = 3\ntype = \"bool\"\nvalue = false\n"
+	if _, err := toml.Decode(text, &doc); err != nil {
+		t.Fatal(err)
+	}
+	spec, err := Lookup("43")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := Parse(spec, doc.Value)
+	if err != nil {
+		t.Fatalf("Parse(%T): %v", doc.Value, err)
+	}
+	got, err := v.Encode(Vars{})
+	if err != nil || string(got) != "\x02\x08http://x\x03\x01\x00" {
+		t.Errorf("encoded %q, %v", got, err)
+	}
 }
