@@ -47,7 +47,8 @@ type LeaseEvent struct {
 	Subnet netip.Prefix
 	// Class is the phone class that matched; empty for none.
 	Class string
-	// Hostname (option 12) and VendorClass (option 60) as the client sent them.
+	// Hostname (option 12) and VendorClass (option 60) as the client sent
+	// them, the vendor class without trailing NULs (DisplayVendorClass).
 	Hostname    string
 	VendorClass string
 	// RequestedOptions is the client's parameter request list (option 55);

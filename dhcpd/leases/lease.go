@@ -80,7 +80,7 @@ type Lease struct {
 	Subnet netip.Prefix
 	// Hostname is option 12 as the client sent it.
 	Hostname string
-	// VendorClass is option 60 as the client sent it.
+	// VendorClass is option 60 as the client sent it, without trailing NULs.
 	VendorClass string
 	// Class is the name of the phoneprov phone class that matched.
 	Class string
