@@ -136,6 +136,9 @@ type presetSpec struct {
 	// facts are what the options rest on.
 	facts       []rule
 	longOptions string
+	// askedOnly are option codes the preset sends only to clients that ask
+	// for them, even when the class always sends the rest.
+	askedOnly []int
 	// build makes the options from the class's parameters, with the facts
 	// that only some parameters rest on.
 	build func(c ClassConfig) ([]OptionConfig, []rule, error)
@@ -197,7 +200,7 @@ func expandPreset(c ClassConfig) (ClassConfig, error) {
 	// unless the class says always_send = false.
 	always := c.AlwaysSend == nil || *c.AlwaysSend
 	for i := range presetOpts {
-		presetOpts[i].AlwaysSend = always
+		presetOpts[i].AlwaysSend = always && !slices.Contains(spec.askedOnly, presetOpts[i].Code)
 	}
 	out := c
 	out.Preset = ""
@@ -256,6 +259,7 @@ func presetSpecFor(name string) (presetSpec, bool) {
 			// known, so an over-long string is refused at load.
 			longOptions: "refuse",
 			facts:       avayaStringFacts(),
+			askedOnly:   avayaAskedOnly,
 			build: func(c ClassConfig) ([]OptionConfig, []rule, error) {
 				return avayaOptions(c, avayaString(c))
 			},
@@ -263,6 +267,7 @@ func presetSpecFor(name string) (presetSpec, bool) {
 	case PresetAvayaDataVLAN:
 		return presetSpec{
 			vendorExact: avayaClass(), macPrefix: avayaOUIs(), notVendorPrefix: nortelSIP(), longOptions: "refuse",
+			askedOnly: avayaAskedOnly,
 			facts: append(avayaStringFacts(),
 				sourced("L2Q=1,L2QVLAN=<id> in the 176/242 string moves the phone to the voice VLAN", src96x1SIP),
 				unconfirmed("VLANTEST (default 60) is the seconds the phone waits for an offer on the voice VLAN",
@@ -507,9 +512,16 @@ func avayaStringFacts() []rule {
 	}
 }
 
+// avayaAskedOnly keeps 176 for the phones that ask for it (the 4600 and
+// 5600, 4600 guide p.51): a phone that asks for neither 176 nor 242 is a
+// J100 (option 55 1,3,6,7,15,42, J100 guide p.112), which reads 242 (J169/
+// J179 guide p.87), so it gets the string once, in 242, and the reply
+// keeps its room for the other options.
+var avayaAskedOnly = []int{176}
+
 // avayaOptions puts the Avaya string s in 242 and 176, each left out when
-// the phone asks for the other only; or, when site_option is set, in that
-// one option.
+// the phone asks for the other only (176 also when it asks for neither, see
+// avayaAskedOnly); or, when site_option is set, in that one option.
 func avayaOptions(c ClassConfig, s string) ([]OptionConfig, []rule, error) {
 	if c.SiteOption != 0 {
 		if c.SiteOption < 128 || c.SiteOption > 254 {
