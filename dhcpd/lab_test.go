@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -802,5 +803,32 @@ func TestLabQueueDropsAndMalformedPackets(t *testing.T) {
 	other := l.port(t, nil)
 	if _, err := l.udhcpc(t, l.cli, other); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLabServeEndsWhenItsSocketDies closes the server's socket under it, as
+// a failing interface or a stray close would: Serve must return the cause
+// instead of staying up with no socket, so the process stops and its
+// service manager restarts it.
+func TestLabServeEndsWhenItsSocketDies(t *testing.T) {
+	lan := newPhoneLAN(t)
+	ls := startLabServer(t, lan.srv, labConfig(lan.bridge, lan.dir), filepath.Join(lan.dir, "leases.journal"))
+	ls.mu.Lock()
+	conns := slices.Clone(ls.conns)
+	ls.mu.Unlock()
+	if len(conns) == 0 {
+		t.Fatal("the server bound no socket")
+	}
+	if err := conns[0].Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-ls.done:
+		if err == nil || !strings.Contains(err.Error(), "closed while serving") || !strings.Contains(err.Error(), lan.bridge) {
+			t.Fatalf("Serve returned %v, want the closed socket named", err)
+		}
+		ls.done <- err // let the cleanup's stop see Serve has returned
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve still running 10 s after its socket was closed")
 	}
 }

@@ -394,7 +394,9 @@ func (s *Server) requeue(in *inbound) {
 }
 
 // Serve answers until ctx ends, then closes the sockets and returns nil.
-// It must follow a successful Bind.
+// A socket that stops working (closed under it, or failing every read)
+// ends Serve early with that error, so the process can stop and be
+// restarted instead of staying up deaf. It must follow a successful Bind.
 func (s *Server) Serve(ctx context.Context) error {
 	s.mu.Lock()
 	bound := s.bound
@@ -406,6 +408,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	if !bound {
 		return errors.New("dhcp: Serve before Bind")
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var workers, readers sync.WaitGroup
 	for range s.cfg.Workers {
 		workers.Add(1)
@@ -414,11 +418,14 @@ func (s *Server) Serve(ctx context.Context) error {
 			s.work(ctx)
 		}()
 	}
+	readErrs := make(chan error, len(s.conns))
 	for _, c := range s.conns {
 		readers.Add(1)
 		go func() {
 			defer readers.Done()
-			s.read(ctx, c)
+			if err := s.read(ctx, c); err != nil {
+				readErrs <- err
+			}
 		}()
 	}
 	sweepDone := make(chan struct{})
@@ -437,7 +444,12 @@ func (s *Server) Serve(ctx context.Context) error {
 	}()
 	s.log.Info("dhcp server serving", "interfaces", strings.Join(s.linkNames(), ","), "relay_listen", len(s.pol.relayListen),
 		"subnets", len(s.pol.subnets), "classes", len(s.pol.classes))
-	<-ctx.Done()
+	var failed error
+	select {
+	case <-ctx.Done():
+	case failed = <-readErrs:
+		cancel()
+	}
 	s.mu.Lock()
 	for _, c := range s.conns {
 		c.Close()
@@ -452,32 +464,59 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.mu.Lock()
 	s.closeAll()
 	s.mu.Unlock()
-	return nil
+	return failed
 }
+
+// A socket whose reads fail this many times in a row, readFailurePause
+// apart, is taken as dead: about five seconds of nothing but errors.
+const (
+	maxReadFailures  = 50
+	readFailurePause = 100 * time.Millisecond
+)
 
 // read receives packets on c into one buffer and queues a right-sized
 // copy of each: a DHCP packet is a few hundred bytes, so copying costs less
 // than keeping a receive-sized buffer per packet in flight. Packets over a
 // rate limit are dropped here, before they are copied or take a place in
 // the queue, so a flood the limits catch never crowds out other clients.
-func (s *Server) read(ctx context.Context, c *sock.Conn) {
+//
+// read returns nil when ctx ends. It returns an error when the socket was
+// closed under it, or when maxReadFailures reads in a row have failed
+// (pausing between them rather than spinning): a socket in that state
+// serves nobody.
+func (s *Server) read(ctx context.Context, c *sock.Conn) error {
 	oob := make([]byte, sock.OOBSize)
 	buf := make([]byte, recvBufSize)
 	var fixed *link
 	if c.Interface != "" {
 		fixed = s.links[c.Interface]
 	}
+	failures := 0
 	for {
 		n, info, err := c.Read(buf, oob)
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return
-			}
-			if errors.Is(err, sock.ErrTruncated) {
+			switch {
+			case ctx.Err() != nil:
+				return nil
+			case errors.Is(err, sock.ErrTruncated):
 				s.h.met.parseFailed.Inc()
+				continue
+			case errors.Is(err, net.ErrClosed):
+				return fmt.Errorf("dhcp socket %s: closed while serving: %w", c, err)
+			}
+			failures++
+			if failures >= maxReadFailures {
+				return fmt.Errorf("dhcp socket %s: %d reads in a row failed, the last with: %w", c, failures, err)
+			}
+			s.log.Warn("dhcp socket read failed", "socket", c.String(), "err", err, "in_a_row", failures)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(readFailurePause):
 			}
 			continue
 		}
+		failures = 0
 		switch s.limits.check(buf[:n], int64(time.Since(s.epoch))) {
 		case limitClient:
 			s.h.met.rateClient.Inc()

@@ -180,3 +180,12 @@ func (c *Conn) LocalAddr() netip.AddrPort {
 
 // Close closes the socket; a Read in progress returns an error.
 func (c *Conn) Close() error { return c.udp.Close() }
+
+// String names the socket for logs and errors: its interface, or its
+// relay address.
+func (c *Conn) String() string {
+	if c.Interface != "" {
+		return "on interface " + c.Interface
+	}
+	return "on " + c.LocalAddr().String()
+}
