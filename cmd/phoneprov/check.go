@@ -33,6 +33,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 		src = "built-in defaults"
 	}
 	fmt.Fprintf(stdout, "# %s: configuration is valid\n", src)
+	warnUnconfirmed(stdout, cfg)
 	failed, err := lintFiles(context.Background(), cfg, stdout)
 	if err != nil {
 		return err

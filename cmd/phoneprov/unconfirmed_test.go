@@ -1,0 +1,46 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestCheckWarnsOfUnconfirmedFacts: check names every unconfirmed fact the
+// generator relies on, and names none when nothing is generated.
+func TestCheckWarnsOfUnconfirmedFacts(t *testing.T) {
+	cfg := defaultConfig()
+	facts := unconfirmedFacts(cfg)
+	if len(facts) == 0 {
+		t.Fatal("the default configuration generates files, yet no unconfirmed fact is listed")
+	}
+	var out bytes.Buffer
+	warnUnconfirmed(&out, cfg)
+	for _, f := range facts {
+		if !strings.Contains(out.String(), "unconfirmed "+f.id+": ") {
+			t.Errorf("check does not name %s:\n%s", f.id, out.String())
+		}
+	}
+	cfg.Provisioning.GenerateSettings, cfg.Provisioning.GenerateUpgrade = false, false
+	out.Reset()
+	warnUnconfirmed(&out, cfg)
+	if strings.Contains(out.String(), "firmware-name/") {
+		t.Errorf("nothing is generated, yet check warns of firmware-name rules:\n%s", out.String())
+	}
+}
+
+// TestReadmeListsUnconfirmedFacts keeps the README's list of unconfirmed
+// phone facts in step with the code's.
+func TestReadmeListsUnconfirmedFacts(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range unconfirmedFacts(defaultConfig()) {
+		if !bytes.Contains(readme, []byte("`"+f.id+"`")) {
+			t.Errorf("README.md does not list the unconfirmed fact `%s` (%s)", f.id, f.statement)
+		}
+	}
+}
