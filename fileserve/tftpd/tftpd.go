@@ -21,9 +21,17 @@
 //     invalid options are ignored. If any option is accepted an OACK is sent
 //     and ACK 0 awaited; otherwise DATA 1 is sent at once.
 //   - Block numbers roll over from 65535 to 0.
-//   - Retransmission is on timeout only (fixed timeout, no backoff, no
-//     jitter); duplicate or old ACKs are ignored. With windowsize, an ACK
-//     inside the window restarts the window after it (RFC 7440).
+//   - Retransmission is on timeout only, with exponential backoff: the
+//     first wait is the client's timeout option or Config.Timeout, and it
+//     doubles at every retransmission of the same packet (at most 1 min
+//     unless the timeout is longer), so with the defaults a client is
+//     given up 1+2+4+8+16+32 = 63 s after the packet was first sent, as
+//     tftpd-hpa does. Without the timeout option the OACK is first
+//     resent only after 6 s, after the 5 s clients usually wait before
+//     resending ACK 0 themselves, because a second OACK makes atftp abort.
+//     Duplicate or old ACKs are ignored, never answered with a resend
+//     (no Sorcerer's Apprentice). With windowsize, an ACK inside the
+//     window restarts the window after it (RFC 7440).
 //   - A transfer given up after Config.Retries retransmissions ends
 //     silently (no ERROR to a client that is not listening).
 //   - A retransmitted RRQ from the same client address and port while its
@@ -127,10 +135,12 @@ const (
 	// 4 (TFTP header): the largest block that is not fragmented on a plain
 	// IPv4 Ethernet LAN. (Over IPv6 the unfragmented size would be 1448.)
 	DefaultBlockSizeMax = 1468
-	// DefaultTimeout is the retransmission timeout when the client does not
-	// send the timeout option; tftpd-hpa also starts at one second.
+	// DefaultTimeout is the first retransmission timeout when the client
+	// does not send the timeout option; tftpd-hpa also starts at one
+	// second and doubles it at every retransmission.
 	DefaultTimeout = time.Second
-	// DefaultRetries is how often one packet is resent before giving up.
+	// DefaultRetries is how often one packet is resent before giving up:
+	// with the doubling waits, 63 s after it was first sent.
 	DefaultRetries = 5
 	// DefaultMaxTransfers bounds concurrent transfers (each costs one
 	// goroutine, one socket and a few KiB of buffers).
@@ -145,11 +155,13 @@ type Config struct {
 	// BlockSizeMax caps the negotiated blksize (512..65464); a client asking
 	// for more is answered with the cap. Default DefaultBlockSizeMax.
 	BlockSizeMax int
-	// Timeout is the retransmission timeout when the client does not send
-	// the timeout option (1ms..255s). Default DefaultTimeout.
+	// Timeout is the first retransmission timeout when the client does not
+	// send the timeout option (1ms..255s); it doubles at every
+	// retransmission of the same packet. Default DefaultTimeout.
 	Timeout time.Duration
 	// Retries is how often one packet is retransmitted before the transfer
-	// is given up (0 selects the default, so at least one retry is made).
+	// is given up (0 selects the default, so at least one retry is made);
+	// the transfer ends one (doubled) wait after the last retransmission.
 	// Default DefaultRetries.
 	Retries int
 	// MaxTransfers caps concurrent transfers; requests beyond it get error

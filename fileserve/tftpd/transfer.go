@@ -29,8 +29,9 @@ type transfer struct {
 	size    int64 // file size
 	bs      int
 	window  int
-	timeout time.Duration
-	oack    []byte // OACK packet; nil when no option was accepted
+	timeout time.Duration // first retransmission timeout
+	optTime bool          // timeout came from the client's timeout option
+	oack    []byte        // OACK packet; nil when no option was accepted
 
 	buf     []byte         // one packet: 4-byte header + block
 	rbuf    []byte         // incoming packets
@@ -146,6 +147,7 @@ func (t *transfer) negotiate() error {
 		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 1 && n <= 255 {
 			timeout = n
 			t.timeout = time.Duration(n) * time.Second
+			t.optTime = true
 		}
 	}
 	if v, ok := opts["windowsize"]; ok && cfg.WindowSizeMax > 1 {
@@ -200,6 +202,7 @@ func (t *transfer) send(ctx context.Context) {
 		sentMax int64 = -1 // highest packet sent so far
 		last    int64 = -1 // final DATA block; -1 while unknown (netascii)
 		tries   int        // timeouts in a row without progress
+		waited  time.Duration
 		werr    error      // last write error
 	)
 	if t.oack != nil {
@@ -241,7 +244,8 @@ func (t *transfer) send(ctx context.Context) {
 		}
 
 		// Wait for an acknowledgement that moves the window.
-		if err := t.conn.SetReadDeadline(time.Now().Add(t.timeout)); err != nil {
+		wait := t.retransmitWait(tries, base == 0)
+		if err := t.conn.SetReadDeadline(time.Now().Add(wait)); err != nil {
 			t.res.Err = fmt.Errorf("set deadline: %w", err)
 			return
 		}
@@ -263,10 +267,11 @@ func (t *transfer) send(ctx context.Context) {
 					return
 				}
 				tries++
+				waited += wait
 				if tries > t.s.cfg.Retries {
 					t.res.TimedOut = true
 					t.res.Bytes = t.acked(base)
-					t.res.Err = fmt.Errorf("no ACK for block %d after %d retransmissions: %w", uint16(base), t.s.cfg.Retries, ErrTimeout)
+					t.res.Err = fmt.Errorf("no ACK for block %d after %d retransmissions over %s: %w", uint16(base), t.s.cfg.Retries, waited, ErrTimeout)
 					if werr != nil {
 						t.res.Err = fmt.Errorf("%w (last send error: %w)", t.res.Err, werr)
 					}
@@ -294,7 +299,7 @@ func (t *transfer) send(ctx context.Context) {
 				if idx == lo || idx >= next {
 					continue // duplicate, old or not yet sent: ignore
 				}
-				tries = 0
+				tries, waited = 0, 0
 				base = idx + 1
 				if idx == last {
 					t.res.Bytes = t.acked(base)
@@ -314,6 +319,46 @@ func (t *transfer) send(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// Retransmission waits; see retransmitWait.
+const (
+	// maxRetransmitWait caps the backoff (unless the timeout itself is
+	// longer): with the default 1 s timeout and 5 retries the waits are
+	// 1, 2, 4, 8, 16 and 32 s, 63 s in all, as in tftpd-hpa.
+	maxRetransmitWait = time.Minute
+	// oackWait is the least first wait for ACK 0 when the client did not
+	// send the timeout option. A second OACK makes atftp abort the
+	// transfer ("unexpected OACK": atftp 0.8.0, tftp_file.c,
+	// S_OACK_RECEIVED), and atftp (tftp_def.h, TIMEOUT) and tftp-hpa's
+	// client (tftp/main.c, rexmtval) retransmit after 5 s. Waiting a little
+	// longer lets a client whose ACK 0 was lost resend it before the OACK
+	// is repeated; a client whose OACK was lost resends its RRQ and waits.
+	oackWait = 6 * time.Second
+)
+
+// retransmitWait returns how long to wait for an acknowledgement after a
+// window (or the OACK, when oack is set) was sent for the tries+1-th time
+// in a row without progress: the transfer's timeout (the client's timeout
+// option, else Config.Timeout) doubled at every retransmission, up to
+// maxRetransmitWait or the timeout if that is longer. Backing off matters:
+// atftp answers a repeated DATA block with one extra ACK only, then
+// ignores repeats until its own 5 s timer expires, which every packet it
+// receives restarts (tftp_file.c, S_DATA_RECEIVED "got wrong block"); a
+// server resending at a fixed 1 s never hears from it again once that
+// extra ACK is lost.
+func (t *transfer) retransmitWait(tries int, oack bool) time.Duration {
+	d := t.timeout
+	if oack && !t.optTime {
+		d = max(d, oackWait)
+	}
+	limit := max(d, maxRetransmitWait)
+	for range tries {
+		if d *= 2; d >= limit {
+			return limit
+		}
+	}
+	return d
 }
 
 // packet builds packet i (0 = OACK, otherwise DATA block i) in t.buf and
