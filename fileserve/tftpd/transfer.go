@@ -203,7 +203,7 @@ func (t *transfer) send(ctx context.Context) {
 		last    int64 = -1 // final DATA block; -1 while unknown (netascii)
 		tries   int        // timeouts in a row without progress
 		waited  time.Duration
-		werr    error      // last write error
+		werr    error // last write error
 	)
 	if t.oack != nil {
 		base = 0
