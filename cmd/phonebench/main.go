@@ -11,6 +11,10 @@
 // table with the ratios and the targets. A Markdown report goes to
 // OUT/files-YYYYMMDD-HHMMSS.md.
 //
+// -only tftp-loss runs only the TFTP-under-loss comparison (tftploss.go):
+//
+//	go run ./cmd/phonebench -only tftp-loss -phoneprov bin/phoneprov
+//
 // With -storm it runs the boot-storm benchmark instead (see stormmain.go):
 //
 //	go run ./cmd/phonebench -storm -phoneprov bin/phoneprov -phonesim bin/phonesim
@@ -114,6 +118,12 @@ func bench(ctx context.Context, opts options, progress func(string)) (*report, e
 		}
 	}()
 
+	if len(opts.Only) == 1 && opts.Only[lossID] {
+		rep := &report{Started: started, Opts: opts, Machine: describeMachine(ctx, opts)}
+		rep.Loss = runTFTPLoss(ctx, opts, ws, progress)
+		return rep, rep.Loss.Err
+	}
+
 	progress("starting servers in " + ws.Dir)
 	srv, err := startServers(ctx, &cs, ws, opts)
 	if err != nil {
@@ -161,6 +171,12 @@ func bench(ctx context.Context, opts options, progress func(string)) (*report, e
 		peak = 0
 	}
 	rep.Verdicts = evaluate(targets(), rep.Results, peak)
+	if opts.Only[lossID] && ctx.Err() == nil {
+		rep.Loss = runTFTPLoss(ctx, opts, ws, progress)
+		if rep.Loss.Err != nil {
+			errs = append(errs, rep.Loss.Err)
+		}
+	}
 	return rep, errors.Join(errs...)
 }
 

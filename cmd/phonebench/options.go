@@ -22,11 +22,14 @@ type options struct {
 	Warmup      time.Duration
 	Settle      time.Duration
 	Rounds      int
-	Only        map[string]bool // "http", "https", "tftp"
+	Only        map[string]bool // "http", "https", "tftp", "tftp-loss"
 	Quick       bool
 	BigConns    int
 	SmallConns  int
 	TFTPClients []int
+	LossSize    int64  // tftp-loss: bytes of the file
+	LossATFTP   int    // tftp-loss: atftp downloads per server
+	LossHPA     int    // tftp-loss: tftp-hpa downloads per server
 	Nginx       string // tools, resolved to paths by resolveTools
 	TFTPD       string
 	Wrk         string
@@ -34,7 +37,7 @@ type options struct {
 }
 
 // protocolList is the scenario groups -only can name.
-const protocolList = "http,https,tftp"
+const protocolList = "http,https,tftp,tftp-loss"
 
 // parseOptions parses args (without the program name).
 func parseOptions(args []string, stderr io.Writer) (options, error) {
@@ -44,7 +47,11 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "usage: phonebench -phoneprov BIN [-out DIR] [options]\n\n"+
 			"Runs the same file-serving load against phoneprov and nginx (HTTP, HTTPS)\n"+
-			"and tftpd-hpa (TFTP), all on 127.0.0.1, and reports the ratios.\n\n")
+			"and tftpd-hpa (TFTP), all on 127.0.0.1, and reports the ratios.\n\n"+
+			"tftp-loss compares completed TFTP downloads from phoneprov and tftpd-hpa over a\n"+
+			"link that drops 10 % of UDP each way (network namespaces; root, nft, tftp-hpa,\n"+
+			"atftp). Only that scenario:\n"+
+			"  go run ./cmd/phonebench -only tftp-loss -phoneprov bin/phoneprov\n\n")
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&o.Phoneprov, "phoneprov", "bin/phoneprov", "phoneprov `binary` to measure")
@@ -53,11 +60,14 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.Warmup, "warmup", time.Second, "unmeasured run against each server before a scenario; 0 for none")
 	fs.DurationVar(&o.Settle, "settle", 500*time.Millisecond, "pause between runs")
 	fs.IntVar(&o.Rounds, "rounds", 1, "runs per server and scenario, alternating who goes first; the report gives medians")
-	only := fs.String("only", protocolList, "comma-separated subset of http,https,tftp")
+	only := fs.String("only", protocolList, "comma-separated subset of "+protocolList)
 	fs.BoolVar(&o.Quick, "quick", false, "smoke run: 1s runs, no warm-up (unless -duration/-warmup are given)")
 	fs.IntVar(&o.BigConns, "big-conns", 8, "wrk connections for the 10 MiB file")
 	fs.IntVar(&o.SmallConns, "small-conns", 32, "wrk connections for the 2 KiB file")
 	clients := fs.String("tftp-clients", "1,20,100", "comma-separated concurrent TFTP client counts")
+	lossKiB := fs.Int("loss-kib", 1024, "tftp-loss: file size in KiB")
+	fs.IntVar(&o.LossATFTP, "loss-atftp", 50, "tftp-loss: atftp downloads (blksize 1428) per server")
+	fs.IntVar(&o.LossHPA, "loss-hpa", 100, "tftp-loss: tftp-hpa downloads (512-byte blocks) per server")
 	fs.StringVar(&o.Nginx, "nginx", "", "nginx `binary` (default: from PATH or /usr/sbin)")
 	fs.StringVar(&o.TFTPD, "tftpd", "", "in.tftpd `binary` (default: from PATH or /usr/sbin)")
 	fs.StringVar(&o.Wrk, "wrk", "", "wrk `binary` (default: from PATH)")
@@ -93,7 +103,12 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		return options{}, usageError(fs, "-big-conns and -small-conns must be positive")
 	case o.Warmup < 0 || o.Settle < 0:
 		return options{}, usageError(fs, "-warmup and -settle must not be negative")
+	case *lossKiB < 1 || *lossKiB > 64<<10:
+		return options{}, usageError(fs, "-loss-kib must be 1..65536")
+	case o.LossATFTP < 0 || o.LossATFTP > 500 || o.LossHPA < 0 || o.LossHPA > 500 || o.LossATFTP+o.LossHPA == 0:
+		return options{}, usageError(fs, "-loss-atftp and -loss-hpa must be 0..500, not both 0")
 	}
+	o.LossSize = int64(*lossKiB) << 10
 	o.CommandLine = commandLine(args)
 	return o, nil
 }
@@ -158,7 +173,12 @@ func (o *options) resolveTools() error {
 	find(&o.Phoneprov, "phoneprov", true)
 	find(&o.Nginx, "nginx", web)
 	find(&o.Wrk, "wrk", web)
-	find(&o.TFTPD, "in.tftpd", o.Only["tftp"])
+	find(&o.TFTPD, "in.tftpd", o.Only["tftp"] || o.Only[lossID])
+	if o.Only[lossID] {
+		if err := lossTools(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", lossID, err))
+		}
+	}
 	return errors.Join(errs...)
 }
 

@@ -19,7 +19,8 @@ type report struct {
 	Results  []scenarioResult
 	Verdicts []verdict
 	Memory   []serverMemory
-	Servers  []*server // as run, for the appendix
+	Servers  []*server   // as run, for the appendix
+	Loss     *lossReport // the tftp-loss scenario; nil when not run
 }
 
 // serverMemory is one server's resource use over all its measured runs.
@@ -100,6 +101,15 @@ func (r *report) writeTable(w io.Writer) error {
 	for _, res := range r.Results {
 		if res.Err != nil {
 			fmt.Fprintf(w, "ERROR %v\n", res.Err)
+		}
+	}
+	if r.Loss != nil {
+		fmt.Fprintf(tw, "\nTFTP, %d%% UDP LOSS EACH WAY\tPHONEPROV\tWALL\tTFTPD-HPA\tWALL\n", lossPercent)
+		for _, row := range r.Loss.rows() {
+			fmt.Fprintln(tw, strings.Join(row, "\t"))
+		}
+		if r.Loss.Err != nil {
+			fmt.Fprintf(tw, "ERROR %v\n", r.Loss.Err)
 		}
 	}
 	fmt.Fprintln(tw)
@@ -212,6 +222,10 @@ func (r *report) writeMarkdown(b *strings.Builder) {
 				fmt.Fprintf(b, "\n%s, %s, first failure: `%s`\n", res.Scenario.Title, run.who, s.FirstErr)
 			}
 		}
+	}
+
+	if r.Loss != nil {
+		r.Loss.writeMarkdown(b)
 	}
 
 	b.WriteString("\n## Targets\n\n| Target | Got | Status |\n|---|---|---|\n")

@@ -55,11 +55,8 @@ func (ws *workspace) populate(files ...*testFile) error {
 		return fmt.Errorf("create workspace: %w", err)
 	}
 	for _, f := range files {
-		data := make([]byte, f.Size)
-		_, _ = rand.Read(data) // never fails
-		f.Sum = sha256.Sum256(data)
-		if err := os.WriteFile(filepath.Join(ws.Files, f.Name), data, 0o644); err != nil {
-			return fmt.Errorf("create test file: %w", err)
+		if err := ws.add(f); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -72,3 +69,14 @@ func (ws *workspace) path(elem ...string) string {
 
 // remove deletes the workspace.
 func (ws *workspace) remove() { _ = os.RemoveAll(ws.Dir) }
+
+// add writes one more random file into the served tree.
+func (ws *workspace) add(f *testFile) error {
+	data := make([]byte, f.Size)
+	_, _ = rand.Read(data) // never fails
+	f.Sum = sha256.Sum256(data)
+	if err := os.WriteFile(filepath.Join(ws.Files, f.Name), data, 0o644); err != nil {
+		return fmt.Errorf("create test file: %w", err)
+	}
+	return nil
+}

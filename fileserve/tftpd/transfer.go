@@ -202,7 +202,7 @@ func (t *transfer) send(ctx context.Context) {
 		sentMax int64 = -1 // highest packet sent so far
 		last    int64 = -1 // final DATA block; -1 while unknown (netascii)
 		tries   int        // timeouts in a row without progress
-		waited  time.Duration
+		waited  time.Duration // waited for the current packet
 		werr    error // last write error
 	)
 	if t.oack != nil {
