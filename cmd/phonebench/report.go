@@ -81,6 +81,10 @@ func detail(proto string, s summary) string {
 // writeTable prints the results, targets and memory as aligned text.
 func (r *report) writeTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	if r.onlyLoss() {
+		r.Loss.writeTable(tw)
+		return tw.Flush()
+	}
 	fmt.Fprintln(w, "ratio = phoneprov/peer throughput (>1: phoneprov better); CPU = server's CPU s in the run; client = load generator's CPU s")
 	fmt.Fprintln(tw, "SCENARIO\tLOAD\tPHONEPROV\tPEER\tRATIO\tCPU pp/peer\tclient pp/peer\tRSS MiB pp/peer\tFAILED pp/peer")
 	for _, res := range r.Results {
@@ -104,13 +108,8 @@ func (r *report) writeTable(w io.Writer) error {
 		}
 	}
 	if r.Loss != nil {
-		fmt.Fprintf(tw, "\nTFTP, %d%% UDP LOSS EACH WAY\tPHONEPROV\tWALL\tTFTPD-HPA\tWALL\n", lossPercent)
-		for _, row := range r.Loss.rows() {
-			fmt.Fprintln(tw, strings.Join(row, "\t"))
-		}
-		if r.Loss.Err != nil {
-			fmt.Fprintf(tw, "ERROR %v\n", r.Loss.Err)
-		}
+		fmt.Fprintln(tw)
+		r.Loss.writeTable(tw)
 	}
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "TARGET\tGOT\tSTATUS")
@@ -128,6 +127,9 @@ func (r *report) writeTable(w io.Writer) error {
 	}
 	return tw.Flush()
 }
+
+// onlyLoss says the run was the tftp-loss scenario alone.
+func (r *report) onlyLoss() bool { return r.Loss != nil && len(r.Results) == 0 }
 
 // missed returns the goals that were not met or could not be judged.
 func (r *report) missed() []string {
@@ -169,6 +171,11 @@ func (r *report) writeMarkdown(b *strings.Builder) {
 		if kv[1] != "" {
 			fmt.Fprintf(b, "- %s: `%s`\n", kv[0], kv[1])
 		}
+	}
+
+	if r.onlyLoss() {
+		r.Loss.writeMarkdown(b)
+		return
 	}
 
 	b.WriteString("\n## Method\n\n")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -232,7 +233,7 @@ func lossProbe(ctx context.Context, ns *netlab.Namespace, addr netip.AddrPort, w
 	return fmt.Errorf("tftp-loss: %s does not serve: %w", addr, last)
 }
 
-// lossCell is "completed/count in wall" for one server and client.
+// cell returns the run of one client kind against one server.
 func (rep *lossReport) cell(server string, client tftplab.Client) (lossRun, bool) {
 	for _, r := range rep.Runs {
 		if r.Server == server && r.Client == client {
@@ -265,6 +266,17 @@ func (rep *lossReport) rows() [][]string {
 		out = append(out, row)
 	}
 	return out
+}
+
+// writeTable prints the scenario's rows as aligned text.
+func (rep *lossReport) writeTable(w io.Writer) {
+	fmt.Fprintf(w, "TFTP, %d%% UDP LOSS EACH WAY\tPHONEPROV\tWALL\tTFTPD-HPA\tWALL\n", lossPercent)
+	for _, row := range rep.rows() {
+		fmt.Fprintln(w, strings.Join(row, "\t"))
+	}
+	if rep.Err != nil {
+		fmt.Fprintf(w, "ERROR %v\n", rep.Err)
+	}
 }
 
 // writeMarkdown renders the scenario's section of the report.
