@@ -197,13 +197,13 @@ func (t *transfer) negotiate() error {
 // numbers roll over from 65535 to 0.
 func (t *transfer) send(ctx context.Context) {
 	var (
-		base    int64 = 1  // first unacknowledged packet
-		next    int64      // next packet to send
-		sentMax int64 = -1 // highest packet sent so far
-		last    int64 = -1 // final DATA block; -1 while unknown (netascii)
-		tries   int        // timeouts in a row without progress
-		waited  time.Duration // waited for the current packet
-		werr    error // last write error
+		base    int64         = 1  // first unacknowledged packet
+		next    int64              // next packet to send
+		sentMax int64         = -1 // highest packet sent so far
+		last    int64         = -1 // final DATA block; -1 while unknown (netascii)
+		tries   int                // timeouts in a row without progress
+		waited  time.Duration      // waited for the current packet
+		werr    error              // last write error
 	)
 	if t.oack != nil {
 		base = 0
