@@ -81,9 +81,10 @@ func TestTimeoutOptionFirstWait(t *testing.T) {
 }
 
 // TestOACKWaitsForClient: without the timeout option, a lost ACK 0 is
-// left to the client to resend (clients wait 5 s) before the OACK is
-// repeated, because a second OACK makes atftp abort. When it is repeated
-// anyway, the ACK 0 for each copy starts the data exactly once.
+// left to the client to resend (clients wait 5 s, so twice in 11 s) before
+// the OACK is repeated, because a second OACK makes atftp abort. When it
+// is repeated anyway, the ACK 0 for each copy starts the data exactly
+// once.
 func TestOACKWaitsForClient(t *testing.T) {
 	t.Parallel()
 	h := newFakeHandler()
@@ -94,9 +95,9 @@ func TestOACKWaitsForClient(t *testing.T) {
 	c.rrq("f", "octet", "blksize", "1024")
 	c.mustOACK()
 	start := time.Now()
-	c.nothing(4500 * time.Millisecond) // our ACK 0 is "lost"; no OACK yet
+	c.nothing(9500 * time.Millisecond) // our ACK 0 is "lost"; no OACK yet
 	c.mustOACK()
-	if d := time.Since(start); d < 5400*time.Millisecond { // oackWait is 6 s
+	if d := time.Since(start); d < 10500*time.Millisecond { // oackWait is 11 s
 		t.Fatalf("OACK repeated after %v", d)
 	}
 	c.ack(0) // for the first OACK, late
@@ -146,4 +147,40 @@ func TestDuplicateAcksInWindow(t *testing.T) {
 		t.Fatalf("result %+v", r)
 	}
 	c.nothing(100 * time.Millisecond)
+}
+
+// TestRetransmittedRRQRepeatsOACK: a client that did not get the OACK
+// resends its RRQ from the same port; it gets the OACK again at once, from
+// the transfer's port, and no second transfer starts. Once ACK 0 came, a
+// late RRQ copy gets nothing.
+func TestRetransmittedRRQRepeatsOACK(t *testing.T) {
+	t.Parallel()
+	h := newFakeHandler()
+	data := genBytes(1500)
+	h.files["f"] = data
+	ts := startServer(t, Config{Timeout: 5 * time.Second}, h)
+	c := newRawClient(t, ts.addr)
+	c.rrq("f", "octet", "blksize", "1024")
+	c.mustOACK()
+	tid := c.tid
+	c.rrq("f", "octet", "blksize", "1024") // as if the OACK was lost
+	p, ok := c.recv(time.Second)           // well before the 11 s OACK timer
+	if !ok || p.op != opOACK || p.from != tid {
+		t.Fatalf("after a repeated RRQ: %v, %v; want the OACK from %v", p, ok, tid)
+	}
+	if ts.Active() != 1 {
+		t.Fatalf("Active %d", ts.Active())
+	}
+	c.ack(0)
+	c.mustData(1)
+	c.rrq("f", "octet", "blksize", "1024")
+	c.nothing(300 * time.Millisecond)
+	c.ack(1)
+	c.mustData(2)
+	c.ack(2)
+	r := ts.result(t)
+	if r.Err != nil || r.Retransmits != 1 || r.Bytes != int64(len(data)) {
+		t.Fatalf("result %+v", r)
+	}
+	ts.noResult(t, 50*time.Millisecond)
 }

@@ -237,10 +237,11 @@ func (s *Server) handlePacket(ctx context.Context, l *listener, p []byte, oob []
 		s.mu.Unlock()
 		return
 	}
-	if _, dup := s.inflight[peer]; dup {
+	if t, dup := s.inflight[peer]; dup {
 		// A retransmitted RRQ while its transfer is starting or running:
-		// the transfer answers it.
+		// only an OACK the client did not acknowledge is repeated.
 		s.mu.Unlock()
+		t.repeatOACK()
 		return
 	}
 	if s.active.Load() >= int64(s.cfg.MaxTransfers) {
@@ -254,11 +255,6 @@ func (s *Server) handlePacket(ctx context.Context, l *listener, p []byte, oob []
 		})
 		return
 	}
-	s.inflight[peer] = struct{}{}
-	s.active.Add(1)
-	s.wg.Add(1)
-	s.mu.Unlock()
-
 	t := &transfer{
 		s:      s,
 		l:      l,
@@ -269,6 +265,11 @@ func (s *Server) handlePacket(ctx context.Context, l *listener, p []byte, oob []
 		start:  start,
 		netasc: r.mode == "netascii",
 	}
+	s.inflight[peer] = t
+	s.active.Add(1)
+	s.wg.Add(1)
+	s.mu.Unlock()
+
 	go func() {
 		defer s.wg.Done()
 		res := t.run(ctx)

@@ -27,15 +27,18 @@
 //     unless the timeout is longer), so with the defaults a client is
 //     given up 1+2+4+8+16+32 = 63 s after the packet was first sent, as
 //     tftpd-hpa does. Without the timeout option the OACK is first
-//     resent only after 6 s, after the 5 s clients usually wait before
-//     resending ACK 0 themselves, because a second OACK makes atftp abort.
+//     resent by the timer only after 11 s, past the two ACK 0 resends of a
+//     client with the usual 5 s timeout, because a second OACK makes atftp
+//     abort; a client that lost the OACK resends its RRQ and gets it then.
 //     Duplicate or old ACKs are ignored, never answered with a resend
 //     (no Sorcerer's Apprentice). With windowsize, an ACK inside the
 //     window restarts the window after it (RFC 7440).
 //   - A transfer given up after Config.Retries retransmissions ends
 //     silently (no ERROR to a client that is not listening).
 //   - A retransmitted RRQ from the same client address and port while its
-//     transfer is running is ignored.
+//     transfer is running starts nothing; while the OACK is unacknowledged
+//     it is answered with the OACK again, from the transfer's port (the
+//     client did not get the first).
 //   - Write requests get error 2; requests with a bad mode or an empty file
 //     name get error 4; anything else that is not a request (truncated,
 //     unterminated, unknown opcode, DATA/ACK/ERROR/OACK sent to the
@@ -252,8 +255,8 @@ type Server struct {
 	mu        sync.Mutex
 	closing   bool
 	listeners map[*net.UDPConn]struct{}
-	inflight  map[netip.AddrPort]struct{} // client TIDs with a running transfer
-	wg        sync.WaitGroup              // running transfers
+	inflight  map[netip.AddrPort]*transfer // running transfers by client TID
+	wg        sync.WaitGroup               // running transfers
 }
 
 // New returns a Server that opens files with h and reports every finished
@@ -279,7 +282,7 @@ func New(cfg Config, h Handler, observe func(Result)) (*Server, error) {
 		abortCtx:  abortCtx,
 		abortAll:  abortAll,
 		listeners: make(map[*net.UDPConn]struct{}),
-		inflight:  make(map[netip.AddrPort]struct{}),
+		inflight:  make(map[netip.AddrPort]*transfer),
 	}, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -32,6 +33,12 @@ type transfer struct {
 	timeout time.Duration // first retransmission timeout
 	optTime bool          // timeout came from the client's timeout option
 	oack    []byte        // OACK packet; nil when no option was accepted
+
+	// oackOut is set while the OACK is sent and not acknowledged; the
+	// receive loop then repeats it for a retransmitted RRQ (repeatOACK).
+	// conn and oack are set before it is.
+	oackOut  atomic.Bool
+	rrqOACKs atomic.Int64 // OACKs repeated for retransmitted RRQs
 
 	buf     []byte         // one packet: 4-byte header + block
 	rbuf    []byte         // incoming packets
@@ -207,6 +214,9 @@ func (t *transfer) send(ctx context.Context) {
 	)
 	if t.oack != nil {
 		base = 0
+		t.oackOut.Store(true)
+		defer t.oackOut.Store(false)
+		defer func() { t.res.Retransmits += int(t.rrqOACKs.Load()) }()
 	}
 	next = base
 	if !t.netasc {
@@ -301,6 +311,7 @@ func (t *transfer) send(ctx context.Context) {
 				}
 				tries, waited = 0, 0
 				base = idx + 1
+				t.oackOut.Store(false)
 				if idx == last {
 					t.res.Bytes = t.acked(base)
 					return // done
@@ -321,6 +332,18 @@ func (t *transfer) send(ctx context.Context) {
 	}
 }
 
+// repeatOACK sends the OACK again if it is still unacknowledged: the
+// client retransmitted its RRQ, so it did not get the OACK. Called from
+// the receive loop; a send error is the same as a lost packet.
+func (t *transfer) repeatOACK() {
+	if !t.oackOut.Load() {
+		return
+	}
+	if _, err := t.conn.WriteToUDPAddrPort(t.oack, t.peer); err == nil {
+		t.rrqOACKs.Add(1)
+	}
+}
+
 // Retransmission waits; see retransmitWait.
 const (
 	// maxRetransmitWait caps the backoff (unless the timeout itself is
@@ -331,10 +354,11 @@ const (
 	// send the timeout option. A second OACK makes atftp abort the
 	// transfer ("unexpected OACK": atftp 0.8.0, tftp_file.c,
 	// S_OACK_RECEIVED), and atftp (tftp_def.h, TIMEOUT) and tftp-hpa's
-	// client (tftp/main.c, rexmtval) retransmit after 5 s. Waiting a little
-	// longer lets a client whose ACK 0 was lost resend it before the OACK
-	// is repeated; a client whose OACK was lost resends its RRQ and waits.
-	oackWait = 6 * time.Second
+	// client (tftp/main.c, rexmtval) retransmit after 5 s. Waiting past
+	// two of those lets a client whose ACK 0 was lost resend it twice
+	// before the OACK is repeated; a client whose OACK was lost resends its
+	// RRQ, which repeatOACK answers at once.
+	oackWait = 11 * time.Second
 )
 
 // retransmitWait returns how long to wait for an acknowledgement after a
