@@ -137,23 +137,23 @@ func fetch(ctx context.Context, ns *netlab.Namespace, server netip.AddrPort, d D
 	cmd.WaitDelay = time.Second
 	outb, err := cmd.CombinedOutput()
 	if ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("not done after %s: %s", limit, lastLine(outb))
+		return fmt.Errorf("not done after %s: %s", limit, lastLines(outb))
 	}
 	if err != nil {
-		return fmt.Errorf("%w: %s", err, lastLine(outb))
+		return fmt.Errorf("%w: %s", err, lastLines(outb))
 	}
 	got, err := os.ReadFile(local)
 	if err != nil {
-		return fmt.Errorf("client exited 0 but: %w (%s)", err, lastLine(outb))
+		return fmt.Errorf("client exited 0 but: %w (%s)", err, lastLines(outb))
 	}
 	if sha256.Sum256(got) != d.SHA256 {
-		return fmt.Errorf("wrong content: %d bytes (%s)", len(got), lastLine(outb))
+		return fmt.Errorf("wrong content: %d bytes (%s)", len(got), lastLines(outb))
 	}
 	return nil
 }
 
-// lastLine returns the last two lines a client printed, joined.
-func lastLine(b []byte) string {
+// lastLines returns the last two lines a client printed, joined.
+func lastLines(b []byte) string {
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	lines = lines[max(0, len(lines)-2):]
 	return strings.Join(lines, " / ")
