@@ -271,7 +271,7 @@ func presetSpecFor(name string) (presetSpec, bool) {
 			facts: append(avayaStringFacts(),
 				sourced("L2Q=1,L2QVLAN=<id> in the 176/242 string moves the phone to the voice VLAN", src96x1SIP),
 				unconfirmed("VLANTEST (default 60) is the seconds the phone waits for an offer on the voice VLAN",
-					"named in /work/shared/reference/avaya-phones.md; the page was not re-read")),
+					"named in the project's Avaya reference notes; the manual page was not re-read")),
 			build: func(c ClassConfig) ([]OptionConfig, []rule, error) {
 				if c.VoiceVLAN < 1 || c.VoiceVLAN > 4094 {
 					return nil, nil, fmt.Errorf("needs voice_vlan = 1..4094 (the VLAN phones are sent to), got %d", c.VoiceVLAN)

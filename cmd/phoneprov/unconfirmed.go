@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/phoneprov/phoneprov/dhcpd"
 	"github.com/phoneprov/phoneprov/provisioning"
 )
 
@@ -14,10 +15,15 @@ type unconfirmedFact struct {
 }
 
 // unconfirmedFacts lists what this configuration relies on without a
-// source: the generator's facts and firmware-name rules when it generates
-// files.
+// source: the DHCP presets its classes use, and the generator's facts and
+// firmware-name rules when it generates files.
 func unconfirmedFacts(cfg Config) []unconfirmedFact {
 	var out []unconfirmedFact
+	for _, c := range cfg.DHCP.Classes {
+		for _, f := range dhcpd.UnconfirmedPresetFacts(c) {
+			out = append(out, unconfirmedFact{"dhcp-preset/" + c.Preset, f})
+		}
+	}
 	if cfg.Provisioning.GenerateSettings || cfg.Provisioning.GenerateUpgrade {
 		for _, f := range provisioning.UnconfirmedFacts() {
 			out = append(out, unconfirmedFact{f.ID, f.Statement})

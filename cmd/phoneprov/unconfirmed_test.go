@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/phoneprov/phoneprov/dhcpd"
 )
 
 // TestCheckWarnsOfUnconfirmedFacts: check names every unconfirmed fact the
@@ -23,6 +25,13 @@ func TestCheckWarnsOfUnconfirmedFacts(t *testing.T) {
 			t.Errorf("check does not name %s:\n%s", f.id, out.String())
 		}
 	}
+	cfg.DHCP.Classes = []dhcpd.ClassConfig{{Preset: dhcpd.PresetMitel}}
+	var mitel bytes.Buffer
+	warnUnconfirmed(&mitel, cfg)
+	if !strings.Contains(mitel.String(), "unconfirmed dhcp-preset/mitel: ipphone.mitel.com") {
+		t.Errorf("a class with the mitel preset, yet check does not warn of its unconfirmed vendor class:\n%s", mitel.String())
+	}
+	cfg.DHCP.Classes = nil
 	cfg.Provisioning.GenerateSettings, cfg.Provisioning.GenerateUpgrade = false, false
 	out.Reset()
 	warnUnconfirmed(&out, cfg)
@@ -38,7 +47,11 @@ func TestReadmeListsUnconfirmedFacts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range unconfirmedFacts(defaultConfig()) {
+	cfg := defaultConfig()
+	for _, p := range dhcpd.Presets() {
+		cfg.DHCP.Classes = append(cfg.DHCP.Classes, dhcpd.ClassConfig{Preset: p, VoiceVLAN: 100})
+	}
+	for _, f := range unconfirmedFacts(cfg) {
 		if !bytes.Contains(readme, []byte("`"+f.id+"`")) {
 			t.Errorf("README.md does not list the unconfirmed fact `%s` (%s)", f.id, f.statement)
 		}
