@@ -152,8 +152,6 @@ https_port = 443
 SNTPSRVR = "$server_ip"
 GMTOFFSET = "0:00"
 EOF
-# The Avaya string the avaya preset builds, for the explicit option 242.
-avaya_string="MCIPADD=$call_server,MCPORT=1719,HTTPSRVR=\${server},HTTPPORT=\${http_port},TLSSRVR=\${server},TLSPORT=\${tls_port},TFTPSRVR=\${server}"
 if [[ $dhcp == phoneprov ]]; then
   cat >>"$tmp/phoneprov.toml" <<EOF
 
@@ -171,38 +169,17 @@ routers = ["$server_ip"]
 start = "$pool_start"
 end = "$pool_end"
 
-# Aastra/Mitel SIP and Cisco MPP phones: no preset on this branch yet
-# (mitel-sip and cisco-mpp are coming), so explicit classes: option 66 as
-# an http URL (testdata/phones: wazo's aastra.conf and cisco.conf). First,
-# so the mitel preset's MAC prefixes do not catch the Aastra phones.
+# mitel-sip first, so the mitel preset's MAC prefixes do not catch the
+# Aastra/Mitel SIP phones that share them.
 [[dhcp.class]]
-name = "mitel-sip"
-vendor_class_prefix = ["AastraIPPhone", "MitelIPPhone"]
-
-[[dhcp.class.option]]
-code = 66
-value = "http://\${server}:\${http_port}/"
-always_send = true
+preset = "mitel-sip"
 
 [[dhcp.class]]
-name = "cisco-mpp"
-vendor_class_regexp = ["^CP-[0-9]{4}-3PCC"]
-
-[[dhcp.class.option]]
-code = 66
-value = "http://\${server}:\${http_port}/"
-always_send = true
+preset = "cisco-mpp"
 
 [[dhcp.class]]
 preset = "avaya"
 call_servers = ["$call_server"]
-
-# The J100 does not ask for 242 (testdata/phones, CORRECTIONS claim 8) but
-# reads it: send it anyway, until the avaya preset does so itself.
-[[dhcp.class.option]]
-code = 242
-value = "$avaya_string"
-always_send = true
 
 [[dhcp.class]]
 preset = "cisco"
