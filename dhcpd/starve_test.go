@@ -13,7 +13,6 @@ import (
 // pools, the unclassified limit, offers reclaimed under pressure, and the
 // rate limits.
 
-
 func inRangeAddr(a netip.Addr, first, last string) bool {
 	return !a.Less(netip.MustParseAddr(first)) && !netip.MustParseAddr(last).Less(a)
 }
