@@ -49,7 +49,19 @@ type SeriesInfo struct {
 	// exactly (project reference, "Script language"). K100: unconfirmed,
 	// taken as exact like the J100.
 	FoldCase bool
+	// SkipsCurrentApp names where it is documented that the phones download
+	// the APPNAME their script names only when they do not run it already;
+	// empty where no source says so (then it is presumed, unconfirmed).
+	SkipsCurrentApp string
 }
+
+// Where the admin guides say a phone that already has the application file
+// its script names goes on without downloading it again.
+const (
+	skips4600 = "4600 Series IP Telephone LAN Administrator Guide R2.7, Step 3: Telephone and File Server (support.avaya.com/elmodocs2/ip_phones/r2_7/output/233507_5/lanad0225.html)"
+	skips1600 = "Avaya 1603 IP Telephone administrator guide, Issue 1 June 2007, p.55 General Download Process (manualsbrain.com/pt/manuals/1444531/?page=55); 1603SW-I SIP guide June 2010 p.63"
+	skips9600 = "9600 Series IP Telephones administrator guide, Chapter 6 General Download Process (read in a stored copy whose address was not given: \"If the telephone determines it already has the proper file, the telephone proceeds to the next step without downloading the application file again\")"
+)
 
 // series is the immutable table behind AllSeries. Model lists: 4600/5600
 // from the 4600 LAN admin guide's model names; 9600 (9610–9650) and 96x1
@@ -58,11 +70,14 @@ type SeriesInfo struct {
 // Vantage K155/K165/K175 naming (K100 list unconfirmed).
 var series = []SeriesInfo{
 	{Series: Series46xx, Script: "46xxupgrade.scr", Aliases: []string{"46xxupgrade.txt"}, Default: H323, Dual: true, FoldCase: true,
-		Models: []string{"4601", "4602", "4606", "4610", "4612", "4620", "4621", "4622", "4624", "4625", "5601", "5602", "5610", "5620", "5621"}},
+		SkipsCurrentApp: skips4600,
+		Models:          []string{"4601", "4602", "4606", "4610", "4612", "4620", "4621", "4622", "4624", "4625", "5601", "5602", "5610", "5620", "5621"}},
 	{Series: Series16xx, Script: "16xxupgrade.txt", Default: H323, FoldCase: true,
-		Models: []string{"1603", "1608", "1616"}},
+		SkipsCurrentApp: skips1600,
+		Models:          []string{"1603", "1608", "1616"}},
 	{Series: Series96xx, Script: "96xxupgrade.txt", Default: H323, Dual: true, FoldCase: true,
-		Models: []string{"9610", "9620", "9630", "9640", "9650"}},
+		SkipsCurrentApp: skips9600,
+		Models:          []string{"9610", "9620", "9630", "9640", "9650"}},
 	{Series: Series96x1H, Script: "96x1Hupgrade.txt", Default: H323,
 		Models: []string{"9608", "9611", "9621", "9641"}},
 	{Series: Series96x1S, Script: "96x1Supgrade.txt", Default: SIP,
@@ -71,6 +86,34 @@ var series = []SeriesInfo{
 		Models: []string{"J129", "J139", "J159", "J169", "J179", "J189"}},
 	{Series: SeriesK100, Script: "K1xxSupgrade.txt", Default: SIP,
 		Models: []string{"K155", "K165", "K175"}},
+}
+
+// ModelClass is the name the inventory records for a phone known only by
+// its series: "96x1 SIP" and "96x1 H.323" for the two 96x1 scripts, the
+// series name otherwise ("46xx", "16xx", "J100"). ParseModelClass reads it
+// back to the same series.
+func (info SeriesInfo) ModelClass() string {
+	switch info.Series {
+	case Series96x1S:
+		return "96x1 SIP"
+	case Series96x1H:
+		return "96x1 H.323"
+	}
+	return string(info.Series)
+}
+
+// ModelClass is the name the inventory records for a phone that downloaded
+// this image and names no model itself: the one model the image is for,
+// else its series' class (see SeriesInfo.ModelClass).
+func (im Image) ModelClass() string {
+	if len(im.Models) == 1 {
+		return im.Models[0]
+	}
+	info, ok := Lookup(im.Series)
+	if !ok {
+		return ""
+	}
+	return info.ModelClass()
 }
 
 // AllSeries returns every series, in a fixed order.

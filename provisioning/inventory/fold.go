@@ -3,6 +3,7 @@ package inventory
 import (
 	"context"
 	"net/netip"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -65,9 +66,7 @@ func (inv *Inventory) applyLease(l LeaseFact) {
 	}
 	if vendor, model := vendorFromClass(l.VendorClass); vendor != "" {
 		setIf(&p.Vendor, vendor)
-		if p.Model == "" {
-			p.Model = model
-		}
+		setModel(p, model, ModelFromVendorClass)
 	}
 	if h, ok := DecodeAvayaHostName(l.Hostname); ok && h.Matches(mac) {
 		setIf(&p.Vendor, "Avaya")
@@ -114,6 +113,16 @@ func (inv *Inventory) applyAccess(ctx context.Context, ev fileserve.AccessEvent)
 	case isFirmware:
 		fetch.Kind = KindFirmware
 	}
+	// What the file name says of the phone's series, for phones whose
+	// User-Agent names no model (the 4600, 1600 and 96x1 H.323 send none).
+	script, isUpgrade := upgradeScript(name)
+	fwClass, fwSeries := fwModel, ""
+	if im, ok := firmware.Recognise(path.Base(name)); ok && isFirmware {
+		fwSeries = string(im.Series)
+		if fwClass == "" {
+			fwClass = im.ModelClass()
+		}
+	}
 
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
@@ -128,7 +137,7 @@ func (inv *Inventory) applyAccess(ctx context.Context, ev fileserve.AccessEvent)
 	if ev.UserAgent != "" {
 		setIf(&p.UserAgent, ev.UserAgent)
 		setIf(&p.Vendor, agent.Vendor)
-		setIf(&p.Model, agent.Model)
+		setModel(p, agent.Model, ModelFromUserAgent)
 		if agent.Firmware != "" {
 			p.Firmware, p.FirmwareFrom = unique.Make(firmware.Canonical(agent.Firmware)).Value(), "user-agent"
 		}
@@ -136,6 +145,14 @@ func (inv *Inventory) applyAccess(ctx context.Context, ev fileserve.AccessEvent)
 	p.Files = append(p.Files, fetch)
 	if over := len(p.Files) - inv.cfg.FilesPerPhone; over > 0 {
 		p.Files = append(p.Files[:0], p.Files[over:]...)
+	}
+	if isUpgrade && fetch.ok() {
+		setIf(&p.Vendor, "Avaya")
+		setIf(&p.Series, string(script.Series))
+		setModel(p, script.ModelClass(), ModelFromUpgradeScript)
+	}
+	if class := backupClass(name); class != "" && fetch.ok() {
+		setModel(p, class, ModelFromBackup)
 	}
 	switch fetch.Kind {
 	case KindScript:
@@ -146,10 +163,15 @@ func (inv *Inventory) applyAccess(ctx context.Context, ev fileserve.AccessEvent)
 		// every byte of it) is what the phone will run after its restart.
 		// A transfer cut mid-body still shows status 200 over HTTP; it is
 		// incomplete, not failed (the phone retries): no version credit.
-		if fetch.complete() && fwVersion != "" && (fwModel == "" || p.Model == "" || strings.EqualFold(fwModel, p.Model)) {
-			p.Firmware, p.FirmwareFrom = unique.Make(firmware.Canonical(fwVersion)).Value(), "download"
-			if p.Model == "" {
-				p.Model = fwModel
+		if fetch.complete() && fits(p.Model, fwClass) {
+			up := fetch
+			p.Upgraded = &up
+			setModel(p, fwClass, ModelFromFirmware)
+			if p.Series == "" {
+				setIf(&p.Series, fwSeries)
+			}
+			if fwVersion != "" {
+				p.Firmware, p.FirmwareFrom = unique.Make(firmware.Canonical(fwVersion)).Value(), "download"
 			}
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"time"
 	"unique"
+
+	"github.com/phoneprov/phoneprov/provisioning/firmware"
 )
 
 // Phone is everything the inventory knows about one device, keyed by MAC.
@@ -24,7 +26,9 @@ type Phone struct {
 	// Identity, from the User-Agent, the vendor class, the host name and
 	// firmware downloads.
 	Vendor       string `json:"vendor,omitempty"`
-	Model        string `json:"model,omitempty"`
+	Model        string `json:"model,omitempty"`      // a $MODEL4 value ("J179"), or a series class ("96x1 H.323", "16xx") when that is all that is known
+	ModelFrom    string `json:"model_from,omitempty"` // where Model was learnt: one of the ModelFrom constants
+	Series       string `json:"series,omitempty"`     // the Avaya series (firmware.Series) of the upgrade script it asked for, or of its firmware
 	Firmware     string `json:"firmware,omitempty"`
 	FirmwareFrom string `json:"firmware_from,omitempty"` // "user-agent" (what it runs) or "download" (what it fetched)
 	UserAgent    string `json:"user_agent,omitempty"`
@@ -35,6 +39,7 @@ type Phone struct {
 	Files        []Fetch `json:"files"`                   // recent requests, oldest first, bounded
 	LastScript   *Fetch  `json:"last_script,omitempty"`   // the latest upgrade or settings script request
 	LastFirmware *Fetch  `json:"last_firmware,omitempty"` // the latest firmware request
+	Upgraded     *Fetch  `json:"upgraded,omitempty"`      // the latest firmware downloaded completely: what it runs since
 
 	// State and StateReason are computed when the phone is listed.
 	State       State  `json:"state,omitempty"`
@@ -86,8 +91,9 @@ func (f *Fetch) failed() bool {
 }
 
 // State is where a phone stands. Each is defined precisely on its constant;
-// a phone is in the first of stale, failed, up_to_date, fetching, outdated
-// and discovered whose definition it meets, at the moment it is listed.
+// a phone is in the first of stale, failed, up_to_date, fetching, outdated,
+// no_firmware, model_unknown and discovered whose definition it meets, at
+// the moment it is listed.
 type State string
 
 const (
@@ -102,21 +108,27 @@ const (
 	StateFailed State = "failed"
 	// StateUpToDate: its firmware version (reported by its User-Agent, or
 	// that of the firmware it last downloaded completely, whichever came
-	// later) is the newest present for its model. When that cannot be
-	// compared (version or newest unknown), it finished a boot sequence
-	// cleanly: its last script request succeeded completely, and so did any
-	// firmware request after it, and FetchWindow has passed since; as phones
-	// download the APPNAME their script names only when it differs from
-	// what they run, a clean sequence means it runs that firmware.
+	// later) is the newest present for its model: it was upgraded, or the
+	// script offered what it runs. When its version is not known, it is
+	// presumed up to date once its boot sequence is over (see ended) without
+	// a request for the firmware offered: Avaya's admin guides say a phone
+	// that already runs the file its script names does not download it again
+	// (firmware.SeriesInfo.SkipsCurrentApp; the reason says "unconfirmed"
+	// for a series no source covers).
 	StateUpToDate State = "up_to_date"
 	// StateFetching: it requested a script or firmware within the last
-	// Config.FetchWindow and is not yet up to date: in its boot sequence.
-	// When its model is unknown, or nothing in the tree is for it, the
-	// reason says so (its firmware cannot be compared).
+	// Config.FetchWindow and its boot sequence is not over yet.
 	StateFetching State = "fetching"
 	// StateOutdated: its sequence is over and its firmware version is known
 	// and differs from the newest present for its model.
 	StateOutdated State = "outdated"
+	// StateNoFirmware: its sequence is over and the tree has no firmware for
+	// its model or series: nothing was offered, nothing to compare with.
+	StateNoFirmware State = "no_firmware"
+	// StateModelUnknown: its sequence is over but nothing it sent (User-
+	// Agent, upgrade script, firmware or backup name, vendor class) names
+	// its model or series, so its firmware cannot be compared.
+	StateModelUnknown State = "model_unknown"
 	// StateDiscovered: known (lease, neighbour table or file request) but
 	// nothing yet says whether its firmware is current: it has requested no
 	// script or firmware, or its last sequence ended without a verdict
@@ -126,7 +138,29 @@ const (
 
 // AllStates lists every state, in the order they are evaluated.
 func AllStates() []State {
-	return []State{StateStale, StateFailed, StateUpToDate, StateFetching, StateOutdated, StateDiscovered}
+	return []State{StateStale, StateFailed, StateUpToDate, StateFetching, StateOutdated, StateNoFirmware, StateModelUnknown, StateDiscovered}
+}
+
+// ended reports whether p's latest boot sequence is over by what it
+// fetched: since its latest upgrade script, a settings file (a script that
+// is not an upgrade script) came completely, and its latest firmware
+// request since then, if any, completed. settings is that settings file.
+// Only the recent requests kept in p.Files are read.
+func (p *Phone) ended() (settings *Fetch, ok bool) {
+	var fw *Fetch
+	for i := len(p.Files) - 1; i >= 0; i-- {
+		f := &p.Files[i]
+		if _, upgrade := upgradeScript(f.Name); upgrade {
+			break
+		}
+		switch {
+		case f.Kind == KindFirmware && fw == nil:
+			fw = f
+		case f.Kind == KindScript && settings == nil && f.ok():
+			settings = f
+		}
+	}
+	return settings, settings != nil && (fw == nil || fw.complete())
 }
 
 // judge computes p's state at now; newest returns the newest firmware
@@ -143,15 +177,34 @@ func judge(p *Phone, now time.Time, cfg Config, newest func(model string) (strin
 	if newest != nil && p.Model != "" {
 		target, haveTarget = newest(p.Model)
 	}
-	if haveTarget && p.Firmware != "" {
-		if SameVersion(p.Firmware, target) {
-			return StateUpToDate, fmt.Sprintf("%s %s is the newest present", p.FirmwareFrom, p.Firmware)
+	if haveTarget && p.Firmware != "" && SameVersion(p.Firmware, target) {
+		if p.Upgraded != nil && p.FirmwareFrom == "download" {
+			return StateUpToDate, fmt.Sprintf("upgraded: downloaded %s completely; %s is the newest present", p.Upgraded.Name, p.Firmware)
 		}
+		return StateUpToDate, fmt.Sprintf("%s %s is the newest present", p.FirmwareFrom, p.Firmware)
 	}
 	inSequence := last != nil && now.Sub(last.Time) <= cfg.FetchWindow
-	if !(haveTarget && p.Firmware != "") && !inSequence && p.LastScript.ok() &&
+	settings, over := p.ended()
+	if !over && !inSequence && p.LastScript.ok() &&
 		(p.LastFirmware == nil || p.LastFirmware.Time.Before(p.LastScript.Time) || p.LastFirmware.ok()) {
-		return StateUpToDate, fmt.Sprintf("boot sequence after %s ended cleanly", p.LastScript.Name)
+		over = true // quiet for FetchWindow after a clean last request
+	}
+	end := "boot sequence ended cleanly"
+	if settings != nil {
+		end = "boot sequence over (" + settings.Name + " fetched after the upgrade script)"
+	}
+	if over {
+		switch {
+		case newest == nil:
+			return StateUpToDate, end
+		case haveTarget && p.Firmware != "":
+			return StateOutdated, fmt.Sprintf("runs %s, newest present is %s", p.Firmware, target)
+		case p.Model == "":
+			return StateModelUnknown, end + "; nothing it sent names its model or series, so its firmware cannot be compared"
+		case !haveTarget:
+			return StateNoFirmware, fmt.Sprintf("%s; no firmware for %s in the tree: none offered", end, p.Model)
+		}
+		return StateUpToDate, presumedReason(p, end, target)
 	}
 	// Why the firmware cannot be compared, when it cannot.
 	why := ""
@@ -177,6 +230,23 @@ func judge(p *Phone, now time.Time, cfg Config, newest func(model string) (strin
 	return StateDiscovered, "no script or firmware requested yet" + why
 }
 
+// presumedReason explains an up-to-date verdict drawn from a sequence that
+// ended without the offered firmware being fetched, and says where the
+// rule behind it is documented for the phone's series, or that it is not.
+func presumedReason(p *Phone, end, target string) string {
+	info, known := firmware.SeriesInfo{}, false
+	if se, ok := firmware.ParseSeries(p.Series); ok {
+		info, known = firmware.Lookup(se)
+	} else if class, ok := firmware.ParseModelClass(p.Model); ok && class.Series != "" {
+		info, known = firmware.Lookup(class.Series)
+	}
+	basis := "unconfirmed: no source read says its series skips the firmware it already runs"
+	if known && info.SkipsCurrentApp != "" {
+		basis = info.SkipsCurrentApp
+	}
+	return fmt.Sprintf("presumed up to date: %s without fetching the firmware offered (%s), so it runs it (%s)", end, target, basis)
+}
+
 // latest returns the later of two fetches (either may be nil).
 func latest(a, b *Fetch) *Fetch {
 	switch {
@@ -195,7 +265,7 @@ func latest(a, b *Fetch) *Fetch {
 // copies, so a large inventory holds each value once.
 func (p *Phone) intern() {
 	for _, s := range []*string{&p.Class, &p.VendorClass, &p.ParamRequestList, &p.LeaseKind,
-		&p.Vendor, &p.Model, &p.Firmware, &p.FirmwareFrom, &p.UserAgent} {
+		&p.Vendor, &p.Model, &p.ModelFrom, &p.Series, &p.Firmware, &p.FirmwareFrom, &p.UserAgent} {
 		if *s != "" {
 			*s = unique.Make(*s).Value()
 		}
@@ -216,6 +286,10 @@ func (p *Phone) clone() Phone {
 	if p.LastFirmware != nil {
 		f := *p.LastFirmware
 		c.LastFirmware = &f
+	}
+	if p.Upgraded != nil {
+		f := *p.Upgraded
+		c.Upgraded = &f
 	}
 	return c
 }
