@@ -133,8 +133,18 @@ type summaryView struct {
 	Subnets   []dhcpd.SubnetUse   `json:"subnets,omitempty"` // absent when DHCP is off
 	Phones    int                 `json:"phones"`
 	UpToDate  int                 `json:"up_to_date"`
+	Series    []seriesSummary     `json:"series"` // the roll-out by Avaya series
 	Models    []modelSummary      `json:"models"`
 	States    map[string]int      `json:"states"`
+}
+
+type seriesSummary struct {
+	Series   string         `json:"series"` // "96x1 SIP", "46xx", "J100", …
+	Phones   int            `json:"phones"`
+	UpToDate int            `json:"up_to_date"`
+	Newest   string         `json:"newest_present,omitempty"` // absent when none, or when it differs by model
+	Varies   bool           `json:"newest_differs_by_model,omitempty"`
+	Firmware map[string]int `json:"firmware"` // phones by version; "" is unknown
 }
 
 type modelSummary struct {
@@ -150,6 +160,14 @@ func (s *adminSite) summary(w http.ResponseWriter, _ *http.Request) {
 	out := summaryView{
 		Time: v.Now, Transfers: v.Transfers, Subnets: v.Subnets,
 		Phones: v.Fleet.Phones, UpToDate: v.Fleet.UpToDate, States: map[string]int{},
+	}
+	out.Series = []seriesSummary{}
+	for _, r := range v.Fleet.Series {
+		ss := seriesSummary{Series: r.Series, Phones: r.Phones, UpToDate: r.UpToDate, Newest: r.Newest, Varies: r.Varies, Firmware: map[string]int{}}
+		for _, f := range r.Firmware {
+			ss.Firmware[f.Version] += f.Phones
+		}
+		out.Series = append(out.Series, ss)
 	}
 	for _, m := range v.Fleet.Models {
 		ms := modelSummary{Model: m.Model, Phones: m.Phones, UpToDate: m.UpToDate, Newest: m.Newest, Firmware: map[string]int{}}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/phoneprov/phoneprov/dhcpd"
 	"github.com/phoneprov/phoneprov/fileserve"
+	"github.com/phoneprov/phoneprov/provisioning/firmware"
 	"github.com/phoneprov/phoneprov/provisioning/inventory"
 )
 
@@ -83,12 +84,30 @@ func (s phoneSearch) filter() inventory.Filter {
 	return inventory.Filter{Text: s.Query, Model: s.Model, State: inventory.State(s.State)}
 }
 
-// fleetSummary is the phones by model, firmware and state.
+// fleetSummary is the phones by model, firmware and state, and the
+// roll-out by Avaya series.
 type fleetSummary struct {
 	Phones, UpToDate int
+	Series           []seriesRow
 	Models           []modelRow
 	States           []stateCount
 }
+
+// seriesRow is the roll-out of one Avaya series (the upgrade script its
+// phones read): how many run the newest firmware the tree has for them.
+type seriesRow struct {
+	Series           string // as the inventory names it: "96x1 SIP", "96x1 H.323", "46xx", "16xx", "J100", …
+	Phones, UpToDate int
+	// Newest is the newest firmware present for the series' phones, when
+	// it is one version for all of them; Varies when their models are
+	// offered different versions; both empty when the tree has none.
+	Newest   string
+	Varies   bool
+	Firmware []firmwareCount
+}
+
+// NothingOffered reports that the tree has no firmware for the series.
+func (r seriesRow) NothingOffered() bool { return r.Newest == "" && !r.Varies }
 
 type modelRow struct {
 	Model            string // "" for phones not identified yet
@@ -222,20 +241,10 @@ func summarize(phones []inventory.Phone, newest func(model string) (string, bool
 		m.Firmware[i].Phones++
 	}
 	for _, m := range byModel {
-		slices.SortFunc(m.Firmware, func(a, b firmwareCount) int {
-			if a.Newest != b.Newest {
-				if a.Newest {
-					return -1
-				}
-				return 1
-			}
-			if a.Phones != b.Phones {
-				return b.Phones - a.Phones
-			}
-			return strings.Compare(a.Version, b.Version)
-		})
+		sortFirmware(m.Firmware)
 		f.Models = append(f.Models, *m)
 	}
+	f.Series = rollout(phones, byModel)
 	slices.SortFunc(f.Models, func(a, b modelRow) int {
 		if (a.Model == "") != (b.Model == "") {
 			if a.Model == "" {
@@ -252,6 +261,96 @@ func summarize(phones []inventory.Phone, newest func(model string) (string, bool
 		f.States = append(f.States, stateCount{State: st, Phones: byState[st]})
 	}
 	return f
+}
+
+// sortFirmware orders versions newest present first, then by phones.
+func sortFirmware(fw []firmwareCount) {
+	slices.SortFunc(fw, func(a, b firmwareCount) int {
+		if a.Newest != b.Newest {
+			if a.Newest {
+				return -1
+			}
+			return 1
+		}
+		if a.Phones != b.Phones {
+			return b.Phones - a.Phones
+		}
+		return strings.Compare(a.Version, b.Version)
+	})
+}
+
+// seriesOf names the Avaya series a phone belongs to, as a model class
+// ("96x1 SIP"), from the upgrade script it asked for or else its model;
+// "" for a phone of no known series (other vendors' phones).
+func seriesOf(p inventory.Phone) string {
+	se, ok := firmware.ParseSeries(p.Series)
+	if !ok {
+		class, ok := firmware.ParseModelClass(p.Model)
+		if !ok || class.Series == "" {
+			return ""
+		}
+		se = class.Series
+	}
+	info, _ := firmware.Lookup(se)
+	return info.ModelClass()
+}
+
+// rollout counts the phones of each Avaya series present, with the newest
+// firmware the tree has for them (from their models' rows), by most
+// phones.
+func rollout(phones []inventory.Phone, byModel map[string]*modelRow) []seriesRow {
+	bySeries := map[string]*seriesRow{}
+	newest := map[string]map[string]bool{} // series → the newest versions its phones' models are offered
+	for _, p := range phones {
+		name := seriesOf(p)
+		if name == "" {
+			continue
+		}
+		r := bySeries[name]
+		if r == nil {
+			r = &seriesRow{Series: name}
+			bySeries[name] = r
+			newest[name] = map[string]bool{}
+		}
+		r.Phones++
+		if p.State == inventory.StateUpToDate {
+			r.UpToDate++
+		}
+		target := byModel[p.Model].Newest
+		if target != "" {
+			newest[name][target] = true
+		}
+		i := slices.IndexFunc(r.Firmware, func(c firmwareCount) bool { return inventory.SameVersion(c.Version, p.Firmware) })
+		if i < 0 {
+			r.Firmware = append(r.Firmware, firmwareCount{Version: p.Firmware})
+			i = len(r.Firmware) - 1
+		}
+		r.Firmware[i].Phones++
+		if p.Firmware != "" && target != "" && inventory.SameVersion(p.Firmware, target) {
+			r.Firmware[i].Newest = true
+		}
+	}
+	out := make([]seriesRow, 0, len(bySeries))
+	for name, r := range bySeries {
+		switch len(newest[name]) {
+		case 0:
+		case 1:
+			for v := range newest[name] {
+				r.Newest = v
+			}
+		default:
+			r.Varies = true
+		}
+		sortFirmware(r.Firmware)
+		out = append(out, *r)
+	}
+	slices.SortFunc(out, func(a, b seriesRow) int {
+		if a.Phones != b.Phones {
+			return b.Phones - a.Phones
+		}
+		return strings.Compare(a.Series, b.Series)
+	})
+	return out
 }
 
 // percent is part of whole in whole percent, rounded down so that 99.6 %

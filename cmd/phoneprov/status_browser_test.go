@@ -64,14 +64,33 @@ func TestStatusPageInABrowser(t *testing.T) {
 	hostile := `AVAYA/J179-4.0.0.0.9 (MAC:c81fea000bad) "><script>document.title='owned'</script><img src=x onerror=alert(1)>`
 	ta.fetch(t, "J100Supgrade.txt", hostile)
 	ta.fetch(t, "no-such-file.bin", hostile)
+	// Phones of two more series, known only by the upgrade script they ask
+	// for (as 1600 and 4600 phones, which send no User-Agent; here a MAC in
+	// the User-Agent stands for their lease, which this test has none of).
+	const p1608, p4621 = "00:60:1d:00:16:08", "00:04:0d:00:46:21"
+	ta.fetch(t, "16xxupgrade.txt", "test (MAC:00601d001608)")
+	ta.fetch(t, "46xxupgrade.scr", "test (MAC:00040d004621)")
 	ta.waitPhone(t, j179MAC)
 	ta.waitPhone(t, hostileMAC)
+	ta.waitPhone(t, p1608)
+	ta.waitPhone(t, p4621)
 
 	dom := string(headless(t, chromium, "--dump-dom", ta.admin+"/"))
 	for _, want := range []string{"<title>phoneprov · ", j179MAC, hostileMAC, "J179", "4.1.3.0.6", "up to date", "Phones by model", "http FW_S_J179_R4_1_3_0_6.bin 200"} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("the page in the browser lacks %q", want)
 		}
+	}
+	// The roll-out view: a row per series present, with its newest version
+	// and share, or that the tree has none for it.
+	rollout := dom[strings.Index(dom, `id="rollout"`):strings.Index(dom, `id="fleet"`)]
+	for _, want := range []string{"Roll-out by series", "<td>J100</td>", "4.1.3.0.6", "<td>16xx</td>", "<td>46xx</td>", "none in the tree", "nothing to roll out"} {
+		if !strings.Contains(rollout, want) {
+			t.Errorf("the roll-out view lacks %q:\n%s", want, rollout)
+		}
+	}
+	if !strings.Contains(rollout, "50 %") {
+		t.Errorf("the J100 row does not show its share (one of two J179s up to date):\n%s", rollout)
 	}
 	if strings.Contains(dom, "<title>owned") {
 		t.Error("a phone's User-Agent ran a script")

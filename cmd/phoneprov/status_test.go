@@ -537,3 +537,45 @@ func TestSummarizeOrdersModelsAndFirmware(t *testing.T) {
 		}
 	}
 }
+
+// The roll-out view has a row for every Avaya series present, phones known
+// by their User-Agent and by their upgrade script alike, with the newest
+// version present for it and the share running it; a series the tree has
+// no firmware for says so.
+func TestSummarizeRollsOutBySeries(t *testing.T) {
+	phone := func(series, model, fw string, st inventory.State) inventory.Phone {
+		return inventory.Phone{Series: series, Model: model, Firmware: fw, State: st}
+	}
+	newest := func(model string) (string, bool) {
+		v, ok := map[string]string{"J179": "4.1.3.0.6", "J139": "4.1.2.0.1", "96x1 SIP": "7.1.15.0.4", "46xx": "2.8.3"}[model]
+		return v, ok
+	}
+	f := summarize([]inventory.Phone{
+		phone("96x1S", "96x1 SIP", "7.1.15.0.4", inventory.StateUpToDate), // User-Agent
+		phone("96x1S", "96x1 SIP", "7.1.15.0.4", inventory.StateUpToDate), // upgrade script, then firmware
+		phone("96x1S", "96x1 SIP", "", inventory.StateFetching),
+		phone("", "46xx", "2.8.3", inventory.StateUpToDate), // known by its firmware only
+		phone("16xx", "16xx", "", inventory.StateNoFirmware),
+		phone("96x1H", "96x1 H.323", "", inventory.StateNoFirmware),
+		phone("J100", "J179", "4.1.3.0.6", inventory.StateUpToDate),
+		phone("J100", "J139", "4.1.2.0.1", inventory.StateUpToDate),
+		phone("", "VVX410", "", inventory.StateDiscovered), // no series
+	}, newest)
+	var got []string
+	for _, r := range f.Series {
+		got = append(got, fmt.Sprintf("%s %d/%d newest=%q varies=%v nothing=%v", r.Series, r.UpToDate, r.Phones, r.Newest, r.Varies, r.NothingOffered()))
+	}
+	want := []string{
+		`96x1 SIP 2/3 newest="7.1.15.0.4" varies=false nothing=false`,
+		`J100 2/2 newest="" varies=true nothing=false`,
+		`16xx 0/1 newest="" varies=false nothing=true`,
+		`46xx 1/1 newest="2.8.3" varies=false nothing=false`,
+		`96x1 H.323 0/1 newest="" varies=false nothing=true`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("series rows:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if fw := f.Series[0].Firmware; len(fw) != 2 || fw[0] != (firmwareCount{Version: "7.1.15.0.4", Phones: 2, Newest: true}) {
+		t.Errorf("96x1 SIP firmware: %+v", fw)
+	}
+}

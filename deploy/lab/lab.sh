@@ -267,7 +267,9 @@ if [[ $dhcp == dnsmasq ]] && ! kill -0 "${pids[1]}" 2>/dev/null; then
 fi
 
 # The phones are the models of the sourced fact table in testdata/phones.
-args=(-i "$phones_if" -phones "$phones" -spread "$spread" -reboot-delay "$reboot_delay" -facts "$repo/testdata/phones")
+# -list: a line per phone before the summary, kept apart (not printed) for
+# the agreement check at the end.
+args=(-i "$phones_if" -phones "$phones" -spread "$spread" -reboot-delay "$reboot_delay" -facts "$repo/testdata/phones" -list)
 [[ -n $mix ]] && args+=(-mix "$mix")
 # In the background so that a signal to this script is handled at once
 # (bash runs traps only between commands, and wait is interruptible); the
@@ -279,7 +281,10 @@ set +e
 wait "$sim_pid"
 sim_rc=$?
 set -e
-cat "$tmp/phonesim.out"
+awk -v list="$tmp/phonesim.list" '/^MAC +MODEL +ADDRESS +STATE/ {inlist = 1; next}
+  inlist && NF == 0 {inlist = 0; next}
+  inlist {print > list; next}
+  {print}' "$tmp/phonesim.out"
 
 echo
 echo "What phoneprov saw (phoneprov phones):"
@@ -289,6 +294,42 @@ if grep -q '^  provisioned' "$tmp/phonesim.out"; then
   echo
   echo "What the phones saw (phonesim):"
   grep -E '^  (provisioned|backups|by model)' "$tmp/phonesim.out"
+fi
+# One line: does phoneprov's inventory agree with what each phone says of
+# itself? Every phone phonesim ran is known; every Avaya phone phonesim
+# counts as provisioned has a decided state (not fetching, discovered,
+# failed or stale); phoneprov says "upgraded" exactly for the phones whose
+# firmware phonesim changed.
+if [[ -s $tmp/phonesim.list ]] && command -v jq >/dev/null &&
+  ip netns exec "$srv_ns" "$phoneprov_bin" phones --json -c "$tmp/phoneprov.toml" >"$tmp/phones.json" 2>/dev/null; then
+  jq -r '.[] | [.mac, (.vendor // "-"), .state, (if .upgraded then "upgraded" else "-" end)] | @tsv' "$tmp/phones.json" >"$tmp/phones.tsv"
+  echo
+  awk -F'\t' 'FNR == NR {vendor[$1] = $2; state[$1] = $3; up[$1] = $4; next}
+    {
+      total++; n = split($0, f, " "); mac = f[1]; st = ""
+      for (i = 2; i <= n; i++) if (f[i] ~ /^(provisioned|kept|failed)$/) { st = f[i]; break }
+      updated = index($0, "\342\206\222") > 0
+      if (!(mac in state)) { bad[++nbad] = mac " unknown to phoneprov"; next }
+      known++
+      if (vendor[mac] != "Avaya") { others++; next }
+      avaya++
+      if (updated) simup++
+      if (up[mac] == "upgraded") ppup++
+      if (st == "provisioned") {
+        prov++
+        if (state[mac] ~ /^(fetching|discovered|failed|stale)$/) bad[++nbad] = mac " " state[mac]
+        else { decided++; states[state[mac]]++ }
+      }
+      if (updated != (up[mac] == "upgraded")) bad[++nbad] = mac (updated ? " updated by phonesim, not upgraded in phoneprov" : " upgraded in phoneprov, not by phonesim")
+    }
+    END {
+      s = ""; for (k in states) s = s (s == "" ? "" : ", ") k " " states[k]
+      printf "Agreement: %s. %d of %d phones known to phoneprov; Avaya %d: %d of %d provisioned decided (%s); firmware updated %d (phonesim), upgraded %d (phoneprov); others %d", \
+        (nbad ? "NO" : "yes"), known, total, avaya, decided, prov, s, simup, ppup, others
+      for (i = 1; i <= nbad && i <= 5; i++) printf "%s%s", (i == 1 ? "; mismatches: " : ", "), bad[i]
+      if (nbad > 5) printf " and %d more", nbad - 5
+      printf "\n"
+    }' "$tmp/phones.tsv" "$tmp/phonesim.list" || say "the agreement check did not run"
 fi
 if ! kill -0 "$pp_pid" 2>/dev/null; then
   say "phoneprov stopped during the run; its log:"
