@@ -83,7 +83,11 @@ func TestStatusPageInABrowser(t *testing.T) {
 	}
 	// The roll-out view: a row per series present, with its newest version
 	// and share, or that the tree has none for it.
-	rollout := dom[strings.Index(dom, `id="rollout"`):strings.Index(dom, `id="fleet"`)]
+	from, to := strings.Index(dom, `id="rollout"`), strings.Index(dom, `id="fleet"`)
+	if from < 0 || to < from {
+		t.Fatal("the page has no roll-out view before the phones by model")
+	}
+	rollout := dom[from:to]
 	for _, want := range []string{"Roll-out by series", "<td>J100</td>", "4.1.3.0.6", "<td>16xx</td>", "<td>46xx</td>", "none in the tree", "nothing to roll out"} {
 		if !strings.Contains(rollout, want) {
 			t.Errorf("the roll-out view lacks %q:\n%s", want, rollout)
