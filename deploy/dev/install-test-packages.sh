@@ -4,7 +4,7 @@
 # runs apt-get when something is.
 set -euo pipefail
 
-packages=(curl tftp-hpa atftp iproute2 nftables busybox udhcpc isc-dhcp-client isc-dhcp-relay
+packages=(curl jq tftp-hpa atftp iproute2 nftables busybox udhcpc isc-dhcp-client isc-dhcp-relay
   dnsmasq-base nginx tftpd-hpa chromium fonts-dejavu-core
   debootstrap fdisk dosfstools e2fsprogs mtools xz-utils strace systemd)
 if [[ "${1:-}" == "--bench" ]]; then

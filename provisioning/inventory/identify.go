@@ -208,8 +208,17 @@ func (h HostNameMAC) MAC() (MAC, bool) {
 
 // vendorFromClass reads vendor and, when present, model from a DHCP vendor
 // class (option 60). Strings from rapid7/recog and vendor guides.
+//
+// Cisco classes may end in NUL bytes, which are not part of the model
+// (wazo-provd-plugins plugins/wazo_cisco_sccp/common/common.py:
+// "Cisco Systems, Inc. IP Phone CP-7940G\x00"); MPP phones send the bare
+// model, "CP-7841-3PCC" (wazo-provd-plugins dhcp/dhcp/dhcpd_update/cisco.conf);
+// Aastra/Mitel SIP phones "AastraIPPhone6731i" or a class containing
+// "MitelIPPhone" (wazo-provd-plugins dhcp/dhcp/dhcpd_update/aastra.conf);
+// newer Polycom phones "Poly-VVX-D230" (rapid7/recog xml/dhcp_vendor_class.xml).
 func vendorFromClass(vc string) (vendor, model string) {
-	low := strings.ToLower(strings.TrimSpace(vc))
+	vc = strings.TrimSpace(strings.TrimRight(vc, "\x00"))
+	low := strings.ToLower(vc)
 	switch {
 	case low == "":
 		return "", ""
@@ -217,8 +226,18 @@ func vendorFromClass(vc string) (vendor, model string) {
 		return "Avaya", ""
 	case strings.HasPrefix(low, "cisco systems, inc. ip phone "):
 		return "Cisco", strings.TrimSpace(vc[len("cisco systems, inc. ip phone "):])
+	case low == "cisco systems, inc.":
+		return "Cisco", ""
+	case strings.HasPrefix(low, "cp-") && strings.HasSuffix(low, "-3pcc"):
+		return "Cisco", vc
+	case strings.HasPrefix(low, "aastraipphone"):
+		return "Mitel", vc[len("aastraipphone"):]
+	case strings.Contains(low, "mitelipphone"):
+		return "Mitel", ""
 	case strings.HasPrefix(low, "polycom-"):
 		return "Polycom", strings.TrimSpace(vc[len("polycom-"):])
+	case strings.HasPrefix(low, "poly-"):
+		return "Polycom", strings.TrimSpace(vc[len("poly-"):])
 	case strings.HasPrefix(low, "yealink"):
 		return "Yealink", ""
 	case strings.Contains(low, "ipphone.mitel.com"):

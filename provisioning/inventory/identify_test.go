@@ -158,6 +158,13 @@ func TestVendorFromClass(t *testing.T) {
 		"yealink":                                 {"Yealink", ""},
 		"id:ipphone.mitel.com;sw_tftp=198.18.0.1": {"Mitel", ""},
 		"MSFT 5.0":                                {"", ""},
+		// testdata/phones/cisco.toml, mitel.toml, polycom.toml
+		"Cisco Systems, Inc. IP Phone CP-7941G\x00": {"Cisco", "CP-7941G"},
+		"Cisco Systems, Inc.":                       {"Cisco", ""},
+		"CP-7841-3PCC\x00":                          {"Cisco", "CP-7841-3PCC"},
+		"AastraIPPhone6731i":                        {"Mitel", "6731i"},
+		"MitelIPPhone6920":                          {"Mitel", ""},
+		"Poly-VVX-D230":                             {"Polycom", "VVX-D230"},
 	} {
 		if v, m := vendorFromClass(vc); v != want[0] || m != want[1] {
 			t.Errorf("vendorFromClass(%q) = %q, %q", vc, v, m)
