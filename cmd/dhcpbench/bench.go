@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
 )
 
 // bench is one benchmark run: the lab, the servers it started, and where
@@ -14,7 +16,7 @@ import (
 type bench struct {
 	opts   options
 	lab    *lab
-	sup    *supervisor
+	sup    *benchkit.Supervisor
 	work   string // temporary directory for the servers' configs and leases
 	art    string // artifacts directory next to the report
 	logf   func(format string, args ...any)
@@ -68,8 +70,8 @@ func runBench(ctx context.Context, o options, logf func(string, ...any)) (_ *rep
 			err = cerr
 		}
 	}()
-	sup := &supervisor{}
-	defer sup.stopAll()
+	sup := &benchkit.Supervisor{}
+	defer sup.StopAll()
 	b := &bench{opts: o, lab: l, sup: sup, work: work, art: art, logf: logf}
 
 	daemons := daemonsByName(o)
@@ -130,7 +132,7 @@ func (b *bench) search(ctx context.Context, d daemon, round int, sr *serverRun) 
 			}
 			sr.Trials = append(sr.Trials, t)
 			b.logf("%s: %6d/s asked: %8.1f/s done, %6.2f %% lost, cpu %5.2fs, rss %s MiB, %d leases: %s",
-				d.Name(), rate, t.Perf.done(b.opts.Period), t.Perf.loss()*100, t.CPU.Seconds(), mib(t.Mem.RSS), t.Leases, verdictWord(t))
+				d.Name(), rate, t.Perf.done(b.opts.Period), t.Perf.loss()*100, t.CPU.Seconds(), benchkit.MiB(t.Mem.RSS), t.Leases, verdictWord(t))
 			if t.Pass || attempt >= b.opts.Retries {
 				return t.Pass, nil
 			}
@@ -148,7 +150,7 @@ func (b *bench) examineFilled(ctx context.Context, d daemon, round int, sr *serv
 	if err != nil {
 		return err
 	}
-	defer b.sup.stop(in.proc)
+	defer b.sup.Stop(in.proc)
 	sr.Probe = in.probe
 	best := max(b.opts.MinRate, sr.Search.Best)
 	if b.opts.HoldLeases > 0 {
@@ -164,7 +166,7 @@ func (b *bench) examineFilled(ctx context.Context, d daemon, round int, sr *serv
 		}
 	}
 	if b.opts.Strace != "" {
-		waitIdle(ctx, in.proc.pid(), 10*time.Second) // a backlog from the load would swamp the trace
+		benchkit.WaitIdle(ctx, in.proc.PID(), 10*time.Second) // a backlog from the load would swamp the trace
 		dur, file, err := b.traceDurability(ctx, in, round)
 		sr.Durability, sr.TraceFile = dur, file
 		switch {

@@ -3,58 +3,65 @@ package main
 import (
 	"encoding/hex"
 	"encoding/json"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/phoneprov/phoneprov/cmd/internal/phoneprovconf"
 )
 
-func TestRenderPhoneprov(t *testing.T) {
+func TestPhoneprovConfig(t *testing.T) {
 	p := defaultPlan()
-	text := renderPhoneprov(p, "vaabcd1234", "/tmp/x")
-	var cfg struct {
-		DataDir   string `toml:"data_dir"`
-		Log       struct{ Level string }
-		Admin     struct{ Listen string }
-		Fileserve map[string]struct{ Enabled bool }
-		DHCP      struct {
-			Enabled      bool
-			LockDir      string `toml:"lock_dir"`
-			LeaseTime    string `toml:"lease_time"`
-			AddressCheck string `toml:"address_check"`
-			Subnet       []struct {
-				CIDR, Interface string
-				Routers         []string
-				Pool            []struct{ Start, End string }
-			}
-			Class []struct {
-				Preset      string
-				CallServers []string `toml:"call_servers"`
-			}
-		}
+	text, err := phoneprovConfig(p, "vaabcd1234", "/tmp/x").Encode("test")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := toml.Decode(text, &cfg); err != nil {
+	var cfg phoneprovconf.Config // phoneprov's own section types
+	if _, err := toml.Decode(string(text), &cfg); err != nil {
 		t.Fatalf("not TOML: %v\n%s", err, text)
 	}
-	d := cfg.DHCP
-	if cfg.DataDir != "/tmp/x/data" || d.LockDir != "/tmp/x/locks" || cfg.Log.Level != "warn" || cfg.Admin.Listen != phoneprovAdmin {
+	if cfg.DataDir != "/tmp/x/data" || cfg.Log.Level != "warn" || cfg.Admin.Listen != phoneprovAdmin {
 		t.Errorf("paths and logging: %+v", cfg)
 	}
-	for _, s := range []string{"http", "https", "tftp"} {
-		if fs, ok := cfg.Fileserve[s]; !ok || fs.Enabled {
-			t.Errorf("fileserve.%s not switched off", s)
-		}
+	if fs := cfg.FileServe; fs == nil || fs.HTTP.Enabled || fs.HTTPS.Enabled || fs.TFTP.Enabled {
+		t.Errorf("fileserve not switched off: %+v", fs)
 	}
-	if !d.Enabled || d.LeaseTime != "24h0m0s" || d.AddressCheck != "off" {
+	d := cfg.DHCP
+	if d == nil {
+		t.Fatalf("no [dhcp]:\n%s", text)
+	}
+	if !d.Enabled || d.LockDir != "/tmp/x/locks" || d.LeaseTime != 24*time.Hour || d.AddressCheck != "off" {
 		t.Errorf("dhcp: %+v", d)
 	}
-	if len(d.Subnet) != 1 || d.Subnet[0].CIDR != "198.18.0.0/16" || d.Subnet[0].Interface != "vaabcd1234" ||
-		len(d.Subnet[0].Pool) != 1 || d.Subnet[0].Pool[0].Start != "198.18.1.0" || d.Subnet[0].Pool[0].End != "198.18.255.254" ||
-		len(d.Subnet[0].Routers) != 1 || d.Subnet[0].Routers[0] != "198.18.0.1" {
-		t.Errorf("subnet: %+v", d.Subnet)
+	if len(d.Subnets) != 1 || d.Subnets[0].CIDR != "198.18.0.0/16" || d.Subnets[0].Interface != "vaabcd1234" ||
+		len(d.Subnets[0].Pools) != 1 || d.Subnets[0].Pools[0].Start != "198.18.1.0" || d.Subnets[0].Pools[0].End != "198.18.255.254" ||
+		len(d.Subnets[0].Routers) != 1 || d.Subnets[0].Routers[0] != "198.18.0.1" {
+		t.Errorf("subnet: %+v", d.Subnets)
 	}
-	if len(d.Class) != 1 || d.Class[0].Preset != "avaya" || d.Class[0].CallServers[0] != "198.18.0.10" {
-		t.Errorf("class: %+v", d.Class)
+	if len(d.Classes) != 1 || d.Classes[0].Preset != "avaya" || d.Classes[0].CallServers[0] != "198.18.0.10" {
+		t.Errorf("class: %+v", d.Classes)
+	}
+	d.Validate(func(key string, err error) { t.Errorf("dhcp.%s: %v", key, err) })
+	cfg.FileServe.Validate(func(key string, err error) { t.Errorf("fileserve.%s: %v", key, err) })
+}
+
+// TestPhoneprovConfigLoads has phoneprov itself check the configuration.
+func TestPhoneprovConfigLoads(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "phoneprov")
+	if out, err := exec.Command("go", "build", "-o", bin, "../phoneprov").CombinedOutput(); err != nil {
+		t.Fatalf("go build phoneprov: %v\n%s", err, out)
+	}
+	l, err := phoneprovDaemon{bin: bin, plan: defaultPlan()}.Prepare(dir, "vaabcd1234")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "check", "-c", l.ConfigPath).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "configuration is valid") {
+		t.Errorf("phoneprov check: %v\n%s", err, out)
 	}
 }
 

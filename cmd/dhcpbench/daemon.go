@@ -2,9 +2,8 @@ package main
 
 import (
 	"context"
-	"os/exec"
-	"strings"
-	"time"
+
+	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
 )
 
 // daemon is one DHCP server implementation under test.
@@ -33,7 +32,7 @@ type launch struct {
 
 // command renders the launch as a shell command line, for the report.
 func (l launch) command() string {
-	return joinArgs(append(append([]string{}, l.Env...), l.Argv...))
+	return benchkit.ShellJoin(append(append([]string{}, l.Env...), l.Argv...))
 }
 
 // daemonsByName returns the servers the options configure, by name.
@@ -43,19 +42,4 @@ func daemonsByName(o options) map[string]daemon {
 		"kea":       keaDaemon{bin: o.Kea, plan: o.plan, threads: o.KeaThreads},
 		"dnsmasq":   dnsmasqDaemon{bin: o.Dnsmasq, plan: o.plan},
 	}
-}
-
-// firstLineOf runs a version command and returns the first non-empty line
-// of its output; the exit status is not checked (some tools exit non-zero
-// after printing their version).
-func firstLineOf(ctx context.Context, bin string, args ...string) string {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	out, _ := exec.CommandContext(ctx, bin, args...).CombinedOutput()
-	for line := range strings.Lines(string(out)) {
-		if s := strings.TrimSpace(line); s != "" {
-			return s
-		}
-	}
-	return "unknown"
 }

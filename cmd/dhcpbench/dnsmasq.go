@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
 )
 
 // dnsmasqDaemon runs dnsmasq as a DHCP-only server (no DNS).
@@ -18,7 +20,7 @@ type dnsmasqDaemon struct {
 func (dnsmasqDaemon) Name() string { return "dnsmasq" }
 
 func (d dnsmasqDaemon) Version(ctx context.Context) string {
-	return firstLineOf(ctx, d.bin, "--version")
+	return benchkit.ToolVersion(ctx, d.bin, "--version")
 }
 
 func (d dnsmasqDaemon) Storage() string {

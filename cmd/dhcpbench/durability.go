@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
 )
 
 // durabilityProbes is how many DORAs are traced, one after another.
@@ -25,8 +27,8 @@ func (b *bench) traceDurability(ctx context.Context, in *instance, round int) (d
 	path := filepath.Join(b.art, name)
 	cmd := exec.Command(b.opts.Strace, "-f", "-ttt", "-T", "-y", "-xx", "-s", "1024",
 		"-e", "trace="+traceSends+","+traceSyncs+","+traceWrites,
-		"-o", path, "-p", strconv.Itoa(in.proc.pid()))
-	cmd.SysProcAttr = childAttr()
+		"-o", path, "-p", strconv.Itoa(in.proc.PID()))
+	cmd.SysProcAttr = benchkit.ChildAttr()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return durability{}, "", fmt.Errorf("strace: %w", err)

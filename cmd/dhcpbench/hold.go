@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
 )
 
 // maxFillRuns bounds the perfdhcp runs of one fill.
@@ -13,12 +15,12 @@ const maxFillRuns = 8
 
 // holdResult is a server's memory while it holds many leases.
 type holdResult struct {
-	Target  int           // leases wanted
-	Leases  int           // leases held at the end
-	Rate    int           // DORAs per second used to fill
-	Took    time.Duration // time spent filling
-	Busy    memory        // right after the last fill run: RSS, and the peak (HWM) over the whole fill
-	Settled memory        // after the settle time with no load
+	Target  int             // leases wanted
+	Leases  int             // leases held at the end
+	Rate    int             // DORAs per second used to fill
+	Took    time.Duration   // time spent filling
+	Busy    benchkit.Memory // right after the last fill run: RSS, and the peak (HWM) over the whole fill
+	Settled benchkit.Memory // after the settle time with no load
 }
 
 // reached reports whether the server held the target.
@@ -59,7 +61,7 @@ func (b *bench) hold(ctx context.Context, in *instance, round, rate int) (holdRe
 		run.Requests, run.BaseMAC = n, fillTemplate(i)
 		_, out, err := runPerfdhcp(ctx, b.lab.client, b.opts.Perfdhcp, run)
 		name := fmt.Sprintf("%s-r%d-fill-%d-perfdhcp.txt", in.d.Name(), round+1, i+1)
-		_ = os.WriteFile(filepath.Join(b.art, name), []byte("perfdhcp "+joinArgs(run.args())+"\n\n"+out), 0o644)
+		_ = os.WriteFile(filepath.Join(b.art, name), []byte("perfdhcp "+benchkit.ShellJoin(run.args())+"\n\n"+out), 0o644)
 		if err != nil {
 			return h, fmt.Errorf("%s fill: %w", in.d.Name(), err)
 		}
@@ -73,7 +75,7 @@ func (b *bench) hold(ctx context.Context, in *instance, round, rate int) (holdRe
 	}
 	h.Took = time.Since(start)
 	var err error
-	if h.Busy, err = readMemory(in.proc.pid()); err != nil {
+	if h.Busy, err = benchkit.ReadMemory(in.proc.PID()); err != nil {
 		return h, err
 	}
 	select {
@@ -81,7 +83,7 @@ func (b *bench) hold(ctx context.Context, in *instance, round, rate int) (holdRe
 		return h, ctx.Err()
 	case <-time.After(b.opts.Settle):
 	}
-	if h.Settled, err = readMemory(in.proc.pid()); err != nil {
+	if h.Settled, err = benchkit.ReadMemory(in.proc.PID()); err != nil {
 		return h, err
 	}
 	return h, nil

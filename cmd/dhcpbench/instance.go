@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
 	"github.com/phoneprov/phoneprov/deploy/netlab"
 )
 
@@ -21,7 +22,7 @@ type instance struct {
 	ns     *netlab.Namespace
 	dir    string
 	launch launch
-	proc   *proc
+	proc   *benchkit.Proc
 	probe  probeResult // the DORA that showed it ready
 }
 
@@ -37,13 +38,17 @@ func (b *bench) startInstance(ctx context.Context, d daemon, label string) (*ins
 	if err != nil {
 		return nil, err
 	}
-	p, err := b.sup.start(b.lab.server, d.Name(), filepath.Join(dir, "server.log"), l.Env, l.Argv)
+	p, err := b.sup.Start(benchkit.Spec{
+		Name: d.Name(), Log: filepath.Join(dir, "server.log"), Env: l.Env,
+		// ip netns exec execs the server in place: the process is the server.
+		Argv: b.lab.server.Command(ctx, l.Argv[0], l.Argv[1:]...).Args,
+	})
 	if err != nil {
 		return nil, err
 	}
 	in := &instance{d: d, ns: b.lab.server, dir: dir, launch: l, proc: p}
 	if err := b.waitReady(ctx, in); err != nil {
-		_ = b.sup.stop(p)
+		_ = b.sup.Stop(p)
 		return nil, err
 	}
 	return in, nil
@@ -55,8 +60,8 @@ func (b *bench) waitReady(ctx context.Context, in *instance) error {
 	deadline := time.Now().Add(readyTimeout)
 	var last error
 	for time.Now().Before(deadline) {
-		if in.proc.exited() {
-			return in.proc.failure()
+		if in.proc.Exited() {
+			return in.proc.Failure()
 		}
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		res, err := probeDORA(pctx, b.lab.client, b.opts.plan, b.nextProbeMAC())
@@ -73,21 +78,21 @@ func (b *bench) waitReady(ctx context.Context, in *instance) error {
 		}
 		last = err
 	}
-	return fmt.Errorf("%s did not answer within %s: %w%s", in.d.Name(), readyTimeout, last, logTail(in.proc.log, 10))
+	return fmt.Errorf("%s did not answer within %s: %w%s", in.d.Name(), readyTimeout, last, benchkit.LogTail(in.proc.Log()))
 }
 
 // stopInstance stops the server; an exit before being told is an error.
 func (b *bench) stopInstance(in *instance) error {
-	if in.proc.exited() {
-		return in.proc.failure()
+	if in.proc.Exited() {
+		return in.proc.Failure()
 	}
-	return b.sup.stop(in.proc)
+	return b.sup.Stop(in.proc)
 }
 
 // alive returns an error if the server has exited.
 func (in *instance) alive() error {
-	if in.proc.exited() {
-		return in.proc.failure()
+	if in.proc.Exited() {
+		return in.proc.Failure()
 	}
 	return nil
 }

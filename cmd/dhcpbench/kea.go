@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
 )
 
 // keaDaemon runs ISC Kea's kea-dhcp4 with the memfile lease database.
@@ -23,7 +25,7 @@ type keaDaemon struct {
 func (keaDaemon) Name() string { return "kea" }
 
 func (d keaDaemon) Version(ctx context.Context) string {
-	return "kea-dhcp4 " + firstLineOf(ctx, d.bin, "-v")
+	return "kea-dhcp4 " + benchkit.ToolVersion(ctx, d.bin, "-v")
 }
 
 func (d keaDaemon) Storage() string {

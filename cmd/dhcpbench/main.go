@@ -23,21 +23,11 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
-)
 
-// Exit statuses.
-const (
-	exitOK          = 0
-	exitFailed      = 1
-	exitUsage       = 2
-	exitInterrupted = 130
+	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
 )
 
 func main() {
@@ -46,47 +36,18 @@ func main() {
 
 // run is the program without os.Exit, for its exit status.
 func run(args []string, stdout, stderr io.Writer) int {
-	opts, err := parseOptions(args, stderr)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		return exitOK
-	case err != nil:
-		return exitUsage
-	}
-	if err := opts.resolveTools(); err != nil {
-		fmt.Fprintf(stderr, "dhcpbench: cannot run: %v\n", err)
-		return exitFailed
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "dhcpbench: "+format+"\n", a...) }
-
-	rep, benchErr := runBench(ctx, opts, logf)
-	if ctx.Err() != nil {
-		fmt.Fprintln(stderr, "dhcpbench: interrupted; servers stopped, namespaces removed, no report written")
-		return exitInterrupted
-	}
-	if benchErr != nil {
-		fmt.Fprintf(stderr, "dhcpbench: %v\n", benchErr)
-		if rep == nil || len(rep.Runs) == 0 {
-			return exitFailed
-		}
-		fmt.Fprintln(stderr, "dhcpbench: writing the partial report")
-	}
-	fmt.Fprintln(stdout)
-	status := exitOK
-	if benchErr != nil {
-		status = exitFailed
-	}
-	if err := rep.writeTable(stdout); err != nil {
-		fmt.Fprintf(stderr, "dhcpbench: %v\n", err)
-		status = exitFailed
-	}
-	path, err := rep.writeMarkdownFile(opts.Out)
-	if err != nil {
-		fmt.Fprintf(stderr, "dhcpbench: %v\n", err)
-		return exitFailed
-	}
-	fmt.Fprintf(stdout, "\nreport: %s\nartifacts: %s\n", path, rep.Artifacts)
-	return status
+	return benchkit.Main(benchkit.Program[options]{
+		Name:    "dhcpbench",
+		Parse:   parseOptions,
+		Resolve: (*options).resolveTools,
+		Run: func(ctx context.Context, o options, progress func(string)) (benchkit.Report, error) {
+			rep, err := runBench(ctx, o, func(format string, a ...any) { progress(fmt.Sprintf(format, a...)) })
+			if rep == nil || len(rep.Runs) == 0 {
+				return nil, err
+			}
+			return rep, err
+		},
+		Out:         func(o options) string { return o.Out },
+		Interrupted: "servers stopped, namespaces removed, no report written",
+	}, args, stdout, stderr)
 }

@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
 )
 
-// writeMarkdown renders the whole report.
-func (r *report) writeMarkdown(b *strings.Builder) {
+// WriteMarkdown renders the whole report.
+func (r *report) WriteMarkdown(b *strings.Builder) {
 	o := r.Opts
 	p := o.plan
 	sums := r.summaries()
@@ -18,7 +20,7 @@ func (r *report) writeMarkdown(b *strings.Builder) {
 		r.Stamp.Format("2006-01-02 15:04:05 MST"), o.Rounds, o.MaxLoss*100, o.Period, o.Clients)
 
 	b.WriteString("## Results\n\n")
-	mdTable(b, summaryHeader(o), func(row func(...string)) {
+	benchkit.MDTable(b, summaryHeader(o), func(row func(...string)) {
 		for _, s := range sums {
 			row(summaryRow(s)...)
 		}
@@ -32,13 +34,13 @@ func (r *report) writeMarkdown(b *strings.Builder) {
 		k, _ := find(sums, "kea")
 		d, _ := find(sums, "dnsmasq")
 		b.WriteString("## Targets (issue 3)\n\n")
-		mdTable(b, []string{"target", "measured", "verdict"}, func(row func(...string)) {
+		benchkit.MDTable(b, []string{"target", "measured", "verdict"}, func(row func(...string)) {
 			for _, t := range r.targets() {
 				row(t.Want, t.Got, "**"+t.Verdict+"**")
 			}
 		})
 		b.WriteString("\n## Ratios (>1 = phoneprov better)\n\n")
-		mdTable(b, []string{"figure", "vs Kea", "vs dnsmasq", "computed as"}, func(row func(...string)) {
+		benchkit.MDTable(b, []string{"figure", "vs Kea", "vs dnsmasq", "computed as"}, func(row func(...string)) {
 			for _, c := range compare(pp, k, d) {
 				row(c.What, c.Kea, c.Dnsm, c.HowToRead)
 			}
@@ -50,7 +52,7 @@ func (r *report) writeMarkdown(b *strings.Builder) {
 	b.WriteString("How each server stores a lease, and what `strace` showed for " + fmt.Sprint(durabilityProbes) +
 		" DORAs sent one at a time to the filled server: an ACK counts as durable when an fsync/fdatasync of the lease " +
 		"file completed between the OFFER and the ACK.\n\n")
-	mdTable(b, []string{"server", "lease storage", "trace"}, func(row func(...string)) {
+	benchkit.MDTable(b, []string{"server", "lease storage", "trace"}, func(row func(...string)) {
 		for _, s := range sums {
 			st := setupOf(r.Setups, s.Name).Storage
 			got := "not traced"
@@ -73,7 +75,7 @@ func (r *report) writeMarkdown(b *strings.Builder) {
 	fmt.Fprintf(b, "- No address probing before an offer anywhere: phoneprov `address_check = \"off\"`, dnsmasq `no-ping`, Kea has none. "+
 		"Per-packet logging off everywhere (phoneprov `warn`, Kea `WARN`, dnsmasq `quiet-dhcp`).\n")
 	fmt.Fprintf(b, "- perfdhcp: `%s %s` (rate and period vary). Option 60 is the vendor class; `-o 55,f2` adds 242 to the parameter request list.\n",
-		o.Perfdhcp, joinArgs(perfRun{Iface: "IFACE", Server: p.ServerAddr.Addr(), Rate: 1000, Clients: o.Clients, Period: o.Period, VendorClass: p.VendorClass}.args()))
+		o.Perfdhcp, benchkit.ShellJoin(perfRun{Iface: "IFACE", Server: p.ServerAddr.Addr(), Rate: 1000, Clients: o.Clients, Period: o.Period, VendorClass: p.VendorClass}.args()))
 	fmt.Fprintf(b, "- Loss = 1 − ACKs received / DISCOVERs sent (a missing OFFER or a missing ACK both count; perfdhcp's drop time is 1 s). "+
 		"A trial passes with loss under %.2g %% and perfdhcp sending at least %.0f %% of the DISCOVERs asked for (else the load generator, "+
 		"which shares the %d cores, was the limit).\n", o.MaxLoss*100, clientKeptUp*100, r.Machine.NProc)
@@ -90,14 +92,14 @@ func (r *report) writeMarkdown(b *strings.Builder) {
 	b.WriteString("- Server and perfdhcp share the machine's cores; nothing is pinned.\n\n")
 
 	b.WriteString("## Trials\n\n")
-	mdTable(b, []string{"server", "round", "asked/s", "done/s", "DISCOVER sent", "ACKs", "loss %", "avg OFFER ms", "avg ACK ms",
+	benchkit.MDTable(b, []string{"server", "round", "asked/s", "done/s", "DISCOVER sent", "ACKs", "loss %", "avg OFFER ms", "avg ACK ms",
 		"CPU s", "RSS MiB", "HWM MiB", "leases", "result"}, func(row func(...string)) {
 		for _, run := range r.Runs {
 			for _, t := range run.Trials {
 				row(run.Name, fmt.Sprint(run.Round+1), fmt.Sprint(t.Rate), fmt.Sprintf("%.0f", t.Perf.done(o.Period)),
 					fmt.Sprint(t.Perf.DO.Sent), fmt.Sprint(t.Perf.RA.Received), fmt.Sprintf("%.2f", t.Perf.loss()*100),
 					fmt.Sprintf("%.2f", t.Perf.DO.AvgDelayMS), fmt.Sprintf("%.2f", t.Perf.RA.AvgDelayMS),
-					fmt.Sprintf("%.2f", t.CPU.Seconds()), mib(t.Mem.RSS), mib(t.Mem.HWM), fmt.Sprint(t.Leases), verdictWord(t))
+					fmt.Sprintf("%.2f", t.CPU.Seconds()), benchkit.MiB(t.Mem.RSS), benchkit.MiB(t.Mem.HWM), fmt.Sprint(t.Leases), verdictWord(t))
 			}
 		}
 	})
@@ -109,25 +111,24 @@ func (r *report) writeMarkdown(b *strings.Builder) {
 	}
 
 	b.WriteString("\n## Fill\n\n")
-	mdTable(b, []string{"server", "round", "rate/s", "leases held", "took", "RSS MiB right after", "HWM MiB",
+	benchkit.MDTable(b, []string{"server", "round", "rate/s", "leases held", "took", "RSS MiB right after", "HWM MiB",
 		"RSS MiB after idle", "of which anon", "of which file"}, func(row func(...string)) {
 		for _, run := range r.Runs {
 			h := run.Hold
 			row(run.Name, fmt.Sprint(run.Round+1), fmt.Sprint(h.Rate), fmt.Sprint(h.Leases), h.Took.Round(time.Second).String(),
-				mib(h.Busy.RSS), mib(h.Busy.HWM), mib(h.Settled.RSS), mib(h.Settled.Anon), mib(h.Settled.File))
+				benchkit.MiB(h.Busy.RSS), benchkit.MiB(h.Busy.HWM), benchkit.MiB(h.Settled.RSS), benchkit.MiB(h.Settled.Anon), benchkit.MiB(h.Settled.File))
 		}
 	})
 
 	m := r.Machine
-	b.WriteString("\n## Machine\n\n")
-	fmt.Fprintf(b, "- %d CPUs: %s; memory %s\n- kernel %s\n- load average at the start: %s\n- lease files on %s\n- dhcpbench built with %s\n- %s\n- strace: %s\n",
-		m.NProc, m.CPU, m.MemTotal, m.Kernel, m.Load, m.WorkFS, m.Go, m.Perfdhcp, m.Strace)
+	b.WriteString("\n")
+	facts := []benchkit.Fact{{Name: "lease files on", Value: m.WorkFS}, {Name: "perfdhcp", Value: m.Perfdhcp}, {Name: "strace", Value: m.Strace}}
 	for _, s := range r.Setups {
-		fmt.Fprintf(b, "- %s: %s\n", s.Name, s.Version)
+		facts = append(facts, benchkit.Fact{Name: s.Name, Value: s.Version})
 	}
-
+	m.WriteMarkdown(b, facts...)
 	b.WriteString("\n## Commands and configurations\n\n")
-	fmt.Fprintf(b, "```\ndhcpbench %s\n```\n\n", joinArgs(o.Args))
+	fmt.Fprintf(b, "```\ndhcpbench %s\n```\n\n", benchkit.ShellJoin(o.Args))
 	b.WriteString("Each server runs as `ip netns exec SERVER-NS COMMAND`, in a fresh directory per trial (DIR below); IFACE is the veth end.\n\n")
 	for _, s := range r.Setups {
 		fmt.Fprintf(b, "### %s\n\n```\n%s\n```\n\n```\n%s```\n\n", s.Name, s.Command, s.Config)
@@ -144,35 +145,4 @@ func setupOf(setups []setup, name string) setup {
 		}
 	}
 	return setup{}
-}
-
-// mdTable writes a Markdown table; fill calls row once per row. Pipes in
-// cells are escaped.
-func mdTable(b *strings.Builder, header []string, fill func(row func(...string))) {
-	row := func(cells ...string) {
-		esc := make([]string, len(cells))
-		for i, c := range cells {
-			esc[i] = strings.ReplaceAll(c, "|", `\|`)
-		}
-		fmt.Fprintf(b, "| %s |\n", strings.Join(esc, " | "))
-	}
-	row(header...)
-	sep := make([]string, len(header))
-	for i := range sep {
-		sep[i] = "---"
-	}
-	fmt.Fprintf(b, "|%s|\n", strings.Join(sep, "|"))
-	fill(row)
-}
-
-// joinArgs renders arguments for a shell, quoting those that need it.
-func joinArgs(args []string) string {
-	out := make([]string, len(args))
-	for i, a := range args {
-		if a == "" || strings.ContainsAny(a, " \t\"'$\\|&;<>()*?[]#~`") {
-			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-		}
-		out[i] = a
-	}
-	return strings.Join(out, " ")
 }

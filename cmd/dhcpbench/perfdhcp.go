@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
 	"github.com/phoneprov/phoneprov/deploy/netlab"
 )
 
@@ -193,7 +194,7 @@ func runPerfdhcp(ctx context.Context, ns *netlab.Namespace, bin string, r perfRu
 	ctx, cancel := context.WithTimeout(ctx, r.Period+30*time.Second)
 	defer cancel()
 	cmd := ns.Command(ctx, bin, r.args()...)
-	cmd.SysProcAttr = childAttr()
+	cmd.SysProcAttr = benchkit.ChildAttr()
 	cmd.WaitDelay = 2 * time.Second
 	b, err := cmd.CombinedOutput()
 	out := string(b)

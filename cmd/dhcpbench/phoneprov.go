@@ -9,6 +9,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
+	"github.com/phoneprov/phoneprov/cmd/internal/phoneprovconf"
+	"github.com/phoneprov/phoneprov/dhcpd"
 )
 
 // phoneprovAdmin is where phoneprov's admin listener (metrics, pprof) binds
@@ -25,7 +29,7 @@ type phoneprovDaemon struct {
 func (phoneprovDaemon) Name() string { return "phoneprov" }
 
 func (d phoneprovDaemon) Version(ctx context.Context) string {
-	return firstLineOf(ctx, d.bin, "version")
+	return benchkit.ToolVersion(ctx, d.bin, "version")
 }
 
 func (d phoneprovDaemon) Storage() string {
@@ -40,8 +44,8 @@ func (d phoneprovDaemon) Prepare(dir, iface string) (launch, error) {
 			return launch{}, fmt.Errorf("phoneprov: %w", err)
 		}
 	}
-	if err := os.WriteFile(cfg, []byte(renderPhoneprov(d.plan, iface, dir)), 0o644); err != nil {
-		return launch{}, fmt.Errorf("phoneprov: write config: %w", err)
+	if _, err := phoneprovConfig(d.plan, iface, dir).Write(cfg, "phoneprov under dhcpbench: DHCP only, on the lab link"); err != nil {
+		return launch{}, err
 	}
 	return launch{
 		Argv:       []string{d.bin, "serve", "-c", cfg},
@@ -81,28 +85,25 @@ func phoneprovMetrics(ctx context.Context, in *instance) ([]byte, error) {
 	return nsGet(ctx, in.ns, "http://"+phoneprovAdmin+"/metrics", 10*time.Second)
 }
 
-// renderPhoneprov writes the phoneprov configuration: DHCP on iface with
-// the plan's pool and lease time, the avaya preset, address checks off
-// (like Kea, which has none, and dnsmasq with no-ping), logging at warn
-// (the peers log no per-packet lines either), HTTP, HTTPS and TFTP off.
-func renderPhoneprov(p plan, iface, dir string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "# phoneprov under dhcpbench: DHCP only, on the lab link.\n")
-	fmt.Fprintf(&b, "data_dir = %q\n\n", filepath.Join(dir, "data"))
-	fmt.Fprintf(&b, "[log]\nlevel = \"warn\"\n\n")
-	fmt.Fprintf(&b, "[admin]\nlisten = %q\n\n", phoneprovAdmin)
-	for _, s := range []string{"http", "https", "tftp"} {
-		fmt.Fprintf(&b, "[fileserve.%s]\nenabled = false\n\n", s)
-	}
-	fmt.Fprintf(&b, "[dhcp]\nenabled = true\n")
-	fmt.Fprintf(&b, "lock_dir = %q\n", filepath.Join(dir, "locks"))
-	fmt.Fprintf(&b, "lease_time = %q\n", p.LeaseTime.String())
-	fmt.Fprintf(&b, "address_check = \"off\"\n\n")
-	fmt.Fprintf(&b, "[[dhcp.subnet]]\ncidr = %q\ninterface = %q\nrouters = [%q]\n\n",
-		p.Subnet.String(), iface, p.ServerAddr.Addr().String())
-	fmt.Fprintf(&b, "[[dhcp.subnet.pool]]\nstart = %q\nend = %q\n\n", p.PoolStart.String(), p.PoolEnd.String())
-	fmt.Fprintf(&b, "[[dhcp.class]]\npreset = \"avaya\"\ncall_servers = [%q]\n", p.CallServer.String())
-	return b.String()
+// phoneprovConfig is the phoneprov configuration: DHCP on iface with the
+// plan's pool and lease time, the avaya preset, address checks off (like
+// Kea, which has none, and dnsmasq with no-ping), logging at warn (the
+// peers log no per-packet lines either), HTTP, HTTPS and TFTP off.
+func phoneprovConfig(p plan, iface, dir string) phoneprovconf.Config {
+	cfg := phoneprovconf.New(filepath.Join(dir, "data"), phoneprovAdmin)
+	cfg.FileServe = phoneprovconf.Files("")
+	d := dhcpd.DefaultConfig()
+	d.Enabled = true
+	d.LockDir = filepath.Join(dir, "locks")
+	d.LeaseTime = p.LeaseTime
+	d.AddressCheck = dhcpd.CheckOff
+	d.Subnets = []dhcpd.SubnetConfig{{
+		CIDR: p.Subnet.String(), Interface: iface, Routers: []string{p.ServerAddr.Addr().String()},
+		Pools: []dhcpd.PoolConfig{{Start: p.PoolStart.String(), End: p.PoolEnd.String()}},
+	}}
+	d.Classes = []dhcpd.ClassConfig{{Preset: "avaya", CallServers: []string{p.CallServer.String()}}}
+	cfg.DHCP = &d
+	return cfg
 }
 
 // assignedFromMetrics sums phoneprov_dhcp_pool_addresses{state="assigned"}

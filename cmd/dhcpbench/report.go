@@ -3,12 +3,12 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
 )
 
 // report is everything a run found, for the table and the Markdown file.
@@ -58,17 +58,6 @@ func (r *report) targets() []target {
 	return targets(p, k, haveKea, r.Opts)
 }
 
-// missed lists the targets not passed.
-func (r *report) missed() []string {
-	var out []string
-	for _, t := range r.targets() {
-		if t.Verdict != "PASS" {
-			out = append(out, fmt.Sprintf("%s: %s (%s)", t.Verdict, t.Want, t.Got))
-		}
-	}
-	return out
-}
-
 // summaryRow is one server's row in the tables.
 func summaryRow(s summary) []string {
 	loss, cpu, cpuPer := "-", "-", "-"
@@ -80,7 +69,7 @@ func summaryRow(s summary) []string {
 	h := s.Pick.Hold
 	held, heldRSS := "-", "-"
 	if h.Target > 0 {
-		held, heldRSS = fmt.Sprint(h.Leases), fmt.Sprintf("%s (%s+%s)", mib(h.Settled.RSS), mib(h.Settled.Anon), mib(h.Settled.File))
+		held, heldRSS = fmt.Sprint(h.Leases), fmt.Sprintf("%s (%s+%s)", benchkit.MiB(h.Settled.RSS), benchkit.MiB(h.Settled.Anon), benchkit.MiB(h.Settled.File))
 	}
 	durable := "not traced"
 	switch {
@@ -94,7 +83,7 @@ func summaryRow(s summary) []string {
 	if len(s.Rates) > 1 {
 		rate += fmt.Sprintf(" %v", s.Rates)
 	}
-	return []string{s.Name, rate, loss, cpu, cpuPer, mib(s.PeakHWM), held, heldRSS, durable}
+	return []string{s.Name, rate, loss, cpu, cpuPer, benchkit.MiB(s.PeakHWM), held, heldRSS, durable}
 }
 
 // summaryHeader names the summaryRow columns.
@@ -103,8 +92,8 @@ func summaryHeader(o options) []string {
 		"leases held", fmt.Sprintf("RSS held MiB (anon+file), %s idle", o.Settle), "synced before ACK"}
 }
 
-// writeTable prints the summary, ratios and targets as aligned text.
-func (r *report) writeTable(w io.Writer) error {
+// WriteTable prints the summary, ratios and targets as aligned text.
+func (r *report) WriteTable(w io.Writer) error {
 	sums := r.summaries()
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.Join(summaryHeader(r.Opts), "\t"))
@@ -134,13 +123,9 @@ func (r *report) writeTable(w io.Writer) error {
 	return nil
 }
 
-// writeMarkdownFile writes the report to dir/dhcp-YYYYMMDD-HHMMSS.md.
-func (r *report) writeMarkdownFile(dir string) (string, error) {
-	path := filepath.Join(dir, "dhcp-"+r.Stamp.Format("20060102-150405")+".md")
-	var b strings.Builder
-	r.writeMarkdown(&b)
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-		return "", fmt.Errorf("report: %w", err)
-	}
-	return path, nil
-}
+// FileName is dhcp-YYYYMMDD-HHMMSS.md, beside the artifacts directory of
+// the same name.
+func (r *report) FileName() string { return "dhcp-" + r.Stamp.Format("20060102-150405") + ".md" }
+
+// WriteFooter says where the artifacts are.
+func (r *report) WriteFooter(w io.Writer) { fmt.Fprintf(w, "artifacts: %s\n", r.Artifacts) }

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
 )
 
 func TestReportRenders(t *testing.T) {
@@ -14,7 +16,7 @@ func TestReportRenders(t *testing.T) {
 	o.Strace = "/usr/bin/strace"
 	r := &report{
 		Opts: o, Stamp: time.Date(2026, 11, 25, 16, 30, 0, 0, time.UTC), Artifacts: "out/dhcp-20261125-163000",
-		Machine: machine{NProc: 2, CPU: "test cpu", Kernel: "6.1", WorkFS: "ext4"},
+		Machine: machine{Machine: benchkit.Machine{NProc: 2, CPU: "test cpu", Kernel: "6.1"}, WorkFS: "ext4"},
 		Setups:  []setup{{Name: "kea", Version: "kea-dhcp4 2.2.0", Command: "kea-dhcp4 -c DIR/k.json", Config: "{}\n", Storage: "memfile | CSV"}},
 		Runs: []serverRun{
 			fakeRun("phoneprov", 0, 4000, time.Second, 40<<20, 50<<20, 50000, true),
@@ -24,7 +26,7 @@ func TestReportRenders(t *testing.T) {
 		},
 	}
 	var table strings.Builder
-	if err := r.writeTable(&table); err != nil {
+	if err := r.WriteTable(&table); err != nil {
 		t.Fatal(err)
 	}
 	// With an even number of rounds the lower median is taken.
@@ -34,20 +36,24 @@ func TestReportRenders(t *testing.T) {
 		}
 	}
 	var md strings.Builder
-	r.writeMarkdown(&md)
+	r.WriteMarkdown(&md)
 	for _, want := range []string{"# DHCP benchmark", "## Targets (issue 3)", "| memfile \\| CSV |", "**MISS**", "```\nkea-dhcp4 -c DIR/k.json\n```", "## Trials"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("markdown lacks %q", want)
 		}
 	}
-	if got := len(r.missed()); got != 1 {
-		t.Errorf("%d targets missed, want 1 (the rate)", got)
+	missed := 0
+	for _, tg := range r.targets() {
+		if tg.Verdict != "PASS" {
+			missed++
+		}
 	}
-}
-
-func TestJoinArgs(t *testing.T) {
-	got := joinArgs([]string{"-o", "60,6363", "", "a b", "it's"})
-	if want := `-o 60,6363 '' 'a b' 'it'\''s'`; got != want {
-		t.Errorf("got %s, want %s", got, want)
+	if missed != 1 {
+		t.Errorf("%d targets missed, want 1 (the rate)", missed)
+	}
+	var footer strings.Builder
+	r.WriteFooter(&footer)
+	if footer.String() != "artifacts: out/dhcp-20261125-163000\n" || r.FileName() != "dhcp-20261125-163000.md" {
+		t.Errorf("footer %q, file name %q", footer.String(), r.FileName())
 	}
 }

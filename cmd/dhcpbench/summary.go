@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+
+	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
 )
 
 // summary is one server's figures over all rounds: the median round's
@@ -122,10 +124,10 @@ func targets(p, k summary, haveKea bool, o options) []target {
 	mt := target{Want: fmt.Sprintf("RSS under %d MiB holding %d leases", rssLimit>>20, holdTarget), Verdict: "NOT CHECKED", Got: "no fill (-hold-leases 0)"}
 	if h := p.Pick.Hold; holdTarget > 0 {
 		mt.Got = fmt.Sprintf("%s MiB VmRSS (%s anon + %s file) holding %d leases after %s idle (%s MiB right after filling; peak VmHWM %s MiB)",
-			mib(h.Settled.RSS), mib(h.Settled.Anon), mib(h.Settled.File), h.Leases, o.Settle, mib(h.Busy.RSS), mib(h.Busy.HWM))
+			benchkit.MiB(h.Settled.RSS), benchkit.MiB(h.Settled.Anon), benchkit.MiB(h.Settled.File), h.Leases, o.Settle, benchkit.MiB(h.Busy.RSS), benchkit.MiB(h.Busy.HWM))
 		mt.Verdict = verdict(h.reached() && h.Settled.RSS < rssLimit)
 		if !h.reached() {
-			mt.Got = fmt.Sprintf("held only %d of %d leases within the fill time; %s MiB VmRSS", h.Leases, h.Target, mib(h.Settled.RSS))
+			mt.Got = fmt.Sprintf("held only %d of %d leases within the fill time; %s MiB VmRSS", h.Leases, h.Target, benchkit.MiB(h.Settled.RSS))
 		}
 	}
 	ts = append(ts, mt)

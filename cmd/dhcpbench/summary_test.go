@@ -4,12 +4,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
 )
 
 // fakeRun makes a serverRun whose best trial is at rate, with the given CPU
 // and memory.
 func fakeRun(name string, round, rate int, cpu time.Duration, hwm, held int64, leases int, durable bool) serverRun {
-	t := trialResult{Rate: rate, Pass: true, CPU: cpu, Mem: memory{RSS: hwm, HWM: hwm},
+	t := trialResult{Rate: rate, Pass: true, CPU: cpu, Mem: benchkit.Memory{RSS: hwm, HWM: hwm},
 		Perf: perfResult{DO: exchangeStats{Sent: rate * 10}, RA: exchangeStats{Received: rate * 10}}}
 	d := durability{Acks: 5}
 	if durable {
@@ -18,8 +20,8 @@ func fakeRun(name string, round, rate int, cpu time.Duration, hwm, held int64, l
 	return serverRun{
 		Name: name, Round: round,
 		Search:     searchOutcome{Best: rate, Ceiling: rate * 2},
-		Trials:     []trialResult{{Rate: rate * 2, Mem: memory{HWM: hwm + 1}}, t},
-		Hold:       holdResult{Target: 50000, Leases: leases, Settled: memory{RSS: held}, Busy: memory{RSS: held, HWM: held}},
+		Trials:     []trialResult{{Rate: rate * 2, Mem: benchkit.Memory{HWM: hwm + 1}}, t},
+		Hold:       holdResult{Target: 50000, Leases: leases, Settled: benchkit.Memory{RSS: held}, Busy: benchkit.Memory{RSS: held, HWM: held}},
 		Durability: d, TraceFile: name + ".txt",
 	}
 }

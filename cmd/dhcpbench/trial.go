@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
 )
 
 // clientKeptUp is the share of the asked-for DISCOVERs perfdhcp must have
@@ -15,14 +17,14 @@ const clientKeptUp = 0.95
 
 // trialResult is one perfdhcp run against a freshly started server.
 type trialResult struct {
-	Rate          int           // DORAs per second asked for
-	Perf          perfResult    // what perfdhcp saw
-	CPU           time.Duration // server CPU time during the run
-	Mem           memory        // server memory at the end of the run
-	Leases        int           // leases held at the end; -1 if unknown
-	ClientLimited bool          // perfdhcp sent under clientKeptUp of the DISCOVERs asked for
-	Pass          bool          // loss under the limit and the client kept up
-	Output        string        // perfdhcp's output file, relative to the artifacts
+	Rate          int             // DORAs per second asked for
+	Perf          perfResult      // what perfdhcp saw
+	CPU           time.Duration   // server CPU time during the run
+	Mem           benchkit.Memory // server memory at the end of the run
+	Leases        int             // leases held at the end; -1 if unknown
+	ClientLimited bool            // perfdhcp sent under clientKeptUp of the DISCOVERs asked for
+	Pass          bool            // loss under the limit and the client kept up
+	Output        string          // perfdhcp's output file, relative to the artifacts
 }
 
 // cpuPerExchange is the server CPU time per completed DORA.
@@ -55,15 +57,15 @@ func (b *bench) trial(ctx context.Context, d daemon, round, rate, attempt int) (
 	if err != nil {
 		return trialResult{}, err
 	}
-	defer b.sup.stop(in.proc)
-	cpu0, err := readCPU(in.proc.pid())
+	defer b.sup.Stop(in.proc)
+	st0, err := benchkit.ReadStat(in.proc.PID())
 	if err != nil {
 		return trialResult{}, err
 	}
 	run := b.perfRun(rate, b.opts.Clients, b.opts.Period)
 	perf, out, err := runPerfdhcp(ctx, b.lab.client, b.opts.Perfdhcp, run)
 	name := label + "-perfdhcp.txt"
-	_ = os.WriteFile(filepath.Join(b.art, name), []byte("perfdhcp "+joinArgs(run.args())+"\n\n"+out), 0o644)
+	_ = os.WriteFile(filepath.Join(b.art, name), []byte("perfdhcp "+benchkit.ShellJoin(run.args())+"\n\n"+out), 0o644)
 	if err != nil {
 		return trialResult{}, fmt.Errorf("%s at %d/s: %w", d.Name(), rate, err)
 	}
@@ -71,12 +73,12 @@ func (b *bench) trial(ctx context.Context, d daemon, round, rate, attempt int) (
 		return trialResult{}, fmt.Errorf("%s at %d/s: %w", d.Name(), rate, err)
 	}
 	res := trialResult{Rate: rate, Perf: perf, Output: name, Leases: -1}
-	cpu1, err := readCPU(in.proc.pid())
+	st1, err := benchkit.ReadStat(in.proc.PID())
 	if err != nil {
 		return trialResult{}, err
 	}
-	res.CPU = cpu1 - cpu0
-	if res.Mem, err = readMemory(in.proc.pid()); err != nil {
+	res.CPU = st1.OwnCPU() - st0.OwnCPU()
+	if res.Mem, err = benchkit.ReadMemory(in.proc.PID()); err != nil {
 		return trialResult{}, err
 	}
 	if n, err := d.Leases(ctx, in); err == nil {

@@ -1,22 +1,17 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"os"
-	"os/exec"
-	"runtime"
 	"strings"
-	"time"
+
+	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
 )
 
-// machine describes where the benchmark ran.
+// machine describes where the benchmark ran and the versions of the
+// servers and tools; a tool not used is "".
 type machine struct {
-	NProc     int
-	CPU       string
-	Kernel    string
-	Go        string // the toolchain that built phonebench
-	Phoneprov string // phoneprov version
+	benchkit.Machine
+	Phoneprov string
 	Nginx     string
 	TFTPD     string
 	Wrk       string
@@ -26,65 +21,24 @@ type machine struct {
 // found is "unknown".
 func describeMachine(ctx context.Context, o options) machine {
 	m := machine{
-		NProc:     runtime.NumCPU(),
-		CPU:       cpuModel(),
-		Kernel:    firstLine(readFileString("/proc/sys/kernel/osrelease")),
-		Go:        runtime.Version(),
-		Phoneprov: toolVersion(ctx, o.Phoneprov, "version"),
+		Machine:   benchkit.DescribeMachine(),
+		Phoneprov: benchkit.ToolVersion(ctx, o.Phoneprov, "version"),
 	}
 	if o.Nginx != "" {
-		m.Nginx = toolVersion(ctx, o.Nginx, "-v")
+		m.Nginx = benchkit.ToolVersion(ctx, o.Nginx, "-v")
 	}
 	if o.TFTPD != "" {
-		m.TFTPD = toolVersion(ctx, o.TFTPD, "-V")
+		m.TFTPD = benchkit.ToolVersion(ctx, o.TFTPD, "-V")
 	}
 	if o.Wrk != "" {
-		m.Wrk = toolVersion(ctx, o.Wrk, "-v")
+		m.Wrk = benchkit.ToolVersion(ctx, o.Wrk, "-v")
 	}
 	return m
 }
 
-// toolVersion runs a version command and returns its first line of output.
-// Some tools print usage and exit non-zero after the version (wrk -v), so
-// the exit status is not checked.
-func toolVersion(ctx context.Context, bin string, args ...string) string {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	out, _ := cmd.CombinedOutput()
-	return firstLine(string(out))
-}
-
-func cpuModel() string {
-	f, err := os.Open("/proc/cpuinfo")
-	if err != nil {
-		return "unknown"
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown"
-}
-
-func readFileString(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	return string(b)
-}
-
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = strings.TrimSpace(s[:i])
-	}
-	if s == "" {
-		return "unknown"
-	}
-	return s
+// writeMarkdown writes the report's machine section.
+func (m machine) writeMarkdown(b *strings.Builder, more ...benchkit.Fact) {
+	m.Machine.WriteMarkdown(b, append([]benchkit.Fact{
+		{Name: "phoneprov", Value: m.Phoneprov}, {Name: "nginx", Value: m.Nginx}, {Name: "in.tftpd", Value: m.TFTPD}, {Name: "wrk", Value: m.Wrk},
+	}, more...)...)
 }

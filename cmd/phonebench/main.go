@@ -27,78 +27,38 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
-)
 
-// Exit statuses.
-const (
-	exitOK          = 0
-	exitFailed      = 1
-	exitUsage       = 2
-	exitInterrupted = 130
+	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
 )
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// run is the program without os.Exit: the file benchmarks, or the storm
+// with -storm.
 func run(args []string, stdout, stderr io.Writer) int {
 	if isStorm(args) {
-		return runStormMode(args, stdout, stderr)
+		return benchkit.Main(stormProgram(), args, stdout, stderr)
 	}
-	opts, err := parseOptions(args, stderr)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		return exitOK
-	case err != nil:
-		return exitUsage
-	}
-	if err := opts.resolveTools(); err != nil {
-		fmt.Fprintf(stderr, "phonebench: cannot run: %v\n", err)
-		return exitFailed
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
-	rep, benchErr := bench(ctx, opts, func(line string) { fmt.Fprintf(stderr, "phonebench: %s\n", line) })
-	if ctx.Err() != nil {
-		fmt.Fprintln(stderr, "phonebench: interrupted; servers stopped, nothing written")
-		return exitInterrupted
-	}
-	status := exitOK
-	if rep != nil {
-		fmt.Fprintln(stdout)
-		if err := rep.writeTable(stdout); err != nil {
-			fmt.Fprintf(stderr, "phonebench: %v\n", err)
-			status = exitFailed
-		}
-		path, err := rep.writeMarkdownFile(opts.Out)
-		if err != nil {
-			fmt.Fprintf(stderr, "phonebench: %v\n", err)
-			status = exitFailed
-		} else {
-			fmt.Fprintf(stdout, "\nreport: %s\n", path)
-		}
-		if missed := rep.missed(); len(missed) > 0 {
-			fmt.Fprintf(stdout, "\ntargets missed (%d):\n", len(missed))
-			for _, m := range missed {
-				fmt.Fprintf(stdout, "  - %s\n", m)
+	return benchkit.Main(benchkit.Program[options]{
+		Name:    "phonebench",
+		Parse:   parseOptions,
+		Resolve: (*options).resolveTools,
+		Run: func(ctx context.Context, o options, progress func(string)) (benchkit.Report, error) {
+			rep, err := bench(ctx, o, progress)
+			if rep == nil {
+				return nil, err
 			}
-		} else {
-			fmt.Fprintln(stdout, "\nall targets that ran were met")
-		}
-	}
-	if benchErr != nil {
-		fmt.Fprintf(stderr, "phonebench: could not run everything: %v\n", benchErr)
-		status = exitFailed
-	}
-	return status
+			return rep, err
+		},
+		Out:         func(o options) string { return o.Out },
+		Interrupted: "servers stopped, nothing written",
+	}, args, stdout, stderr)
 }
 
 // bench starts the servers, runs the selected scenarios and gathers the
@@ -111,9 +71,9 @@ func bench(ctx context.Context, opts options, progress func(string)) (*report, e
 		return nil, err
 	}
 	defer ws.remove()
-	var cs children
+	cs := &benchkit.Supervisor{CPUGroups: true}
 	defer func() { // runs before ws.remove
-		if err := cs.stopAll(); err != nil {
+		if err := cs.StopAll(); err != nil {
 			progress("cleanup: " + err.Error())
 		}
 	}()
@@ -125,7 +85,7 @@ func bench(ctx context.Context, opts options, progress func(string)) (*report, e
 	}
 
 	progress("starting servers in " + ws.Dir)
-	srv, err := startServers(ctx, &cs, ws, opts)
+	srv, err := startServers(ctx, cs, ws, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +113,8 @@ func bench(ctx context.Context, opts options, progress func(string)) (*report, e
 		}
 	}
 
-	hwm, err := readStatusBytes(srv.phoneprov.pid(), "VmHWM")
+	mem, err := benchkit.ReadMemory(srv.phoneprov.pid())
+	hwm := mem.HWM
 	if err != nil {
 		errs = append(errs, fmt.Errorf("phoneprov VmHWM: %w", err))
 	}
@@ -187,7 +148,7 @@ type servers struct {
 
 // startServers starts phoneprov and the peers the selected scenarios need,
 // then checks that every HTTP(S) listener serves the test files intact.
-func startServers(ctx context.Context, cs *children, ws *workspace, opts options) (servers, error) {
+func startServers(ctx context.Context, cs *benchkit.Supervisor, ws *workspace, opts options) (servers, error) {
 	var s servers
 	var err error
 	if s.phoneprov, err = startPhoneprov(ctx, cs, ws, opts.Phoneprov); err != nil {
@@ -230,8 +191,8 @@ func (s servers) all() []*server {
 // died returns an error for the first server that is no longer running.
 func (s servers) died() error {
 	for _, srv := range s.all() {
-		if srv.proc.exited() {
-			return srv.proc.failure()
+		if srv.proc.Exited() {
+			return srv.proc.Failure()
 		}
 	}
 	return nil

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
 )
 
 // options is the parsed command line.
@@ -109,7 +111,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		return options{}, usageError(fs, "-loss-atftp and -loss-hpa must be 0..500, not both 0")
 	}
 	o.LossSize = int64(*lossKiB) << 10
-	o.CommandLine = commandLine(args)
+	o.CommandLine = "go run ./cmd/phonebench " + benchkit.ShellJoin(args)
 	return o, nil
 }
 
@@ -141,18 +143,6 @@ func parseCounts(s string) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
-}
-
-// commandLine renders how the program was started, shell-quoted where needed.
-func commandLine(args []string) string {
-	words := []string{"go run ./cmd/phonebench"}
-	for _, a := range args {
-		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`*?[]{}()<>|&;#~") {
-			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-		}
-		words = append(words, a)
-	}
-	return strings.Join(words, " ")
 }
 
 // resolveTools turns the binaries the selected scenarios need into absolute

@@ -6,6 +6,8 @@ import (
 	"net"
 	"strconv"
 	"time"
+
+	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
 )
 
 // loopback is the only address any server under test listens on.
@@ -69,7 +71,7 @@ func hostPort(port int) string { return net.JoinHostPort(loopback, strconv.Itoa(
 
 // waitUntil calls probe every 50 ms until it succeeds, the child exits,
 // readyTimeout passes or ctx ends.
-func waitUntil(ctx context.Context, c *child, what string, probe func(context.Context) error) error {
+func waitUntil(ctx context.Context, c *benchkit.Proc, what string, probe func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
 	t := time.NewTicker(50 * time.Millisecond)
@@ -79,14 +81,14 @@ func waitUntil(ctx context.Context, c *child, what string, probe func(context.Co
 		if err == nil {
 			return nil
 		}
-		if c.exited() {
-			return c.failure()
+		if c.Exited() {
+			return c.Failure()
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s: %s not ready after %v: %w%s", c.name, what, readyTimeout, err, logTail(c.log))
-		case <-c.done:
-			return c.failure()
+			return fmt.Errorf("%s: %s not ready after %v: %w%s", c.Name(), what, readyTimeout, err, benchkit.LogTail(c.Log()))
+		case <-c.Done():
+			return c.Failure()
 		case <-t.C:
 		}
 	}

@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
 )
 
 // report is everything one benchmark run found.
@@ -36,7 +36,7 @@ type serverMemory struct {
 // process tree is.
 func memoryOf(s *server, tree string, results []scenarioResult) serverMemory {
 	name := s.Name
-	m := serverMemory{Name: name, Tree: tree + "; CPU from " + s.proc.cpuSource()}
+	m := serverMemory{Name: name, Tree: tree + "; CPU from " + s.proc.CPUSource()}
 	for _, r := range results {
 		runs := r.Other
 		if name == "phoneprov" {
@@ -51,8 +51,6 @@ func memoryOf(s *server, tree string, results []scenarioResult) serverMemory {
 	}
 	return m
 }
-
-func mib(n int64) string { return fmt.Sprintf("%.1f", float64(n)/(1<<20)) }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.2f", d.Seconds()) }
 
@@ -78,8 +76,8 @@ func detail(proto string, s summary) string {
 	return fmt.Sprintf("%.1f MiB/s, p99 %v", s.Rate, s.P99.Round(10*time.Microsecond))
 }
 
-// writeTable prints the results, targets and memory as aligned text.
-func (r *report) writeTable(w io.Writer) error {
+// WriteTable prints the results, targets and memory as aligned text.
+func (r *report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	if r.onlyLoss() {
 		r.Loss.writeTable(tw)
@@ -97,7 +95,7 @@ func (r *report) writeTable(w io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s (%s)\t%s\t%s/%s\t%s/%s\t%s/%s\t%d/%d\n",
 			sc.Title, sc.Load, fmtFigure(pp.Throughput, sc.Unit), fmtFigure(peer.Throughput, sc.Unit), res.Peer,
 			fmtRatio(roundRatio(res.Phoneprov, res.Other)), secs(pp.CPU), secs(peer.CPU),
-			secs(pp.ClientCPU), secs(peer.ClientCPU), mib(pp.PeakRSS), mib(peer.PeakRSS), pp.Failures, peer.Failures)
+			secs(pp.ClientCPU), secs(peer.ClientCPU), benchkit.MiB(pp.PeakRSS), benchkit.MiB(peer.PeakRSS), pp.Failures, peer.Failures)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -121,9 +119,9 @@ func (r *report) writeTable(w io.Writer) error {
 	for _, m := range r.Memory {
 		hwm := "-"
 		if m.HWM > 0 {
-			hwm = mib(m.HWM)
+			hwm = benchkit.MiB(m.HWM)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.Name, mib(m.PeakRSS), hwm, secs(m.CPU), m.Tree)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.Name, benchkit.MiB(m.PeakRSS), hwm, secs(m.CPU), m.Tree)
 	}
 	return tw.Flush()
 }
@@ -142,36 +140,29 @@ func (r *report) missed() []string {
 	return out
 }
 
-// writeMarkdownFile writes the Markdown report to dir/files-YYYYMMDD-HHMMSS.md
-// and returns its path.
-func (r *report) writeMarkdownFile(dir string) (string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("create report directory: %w", err)
+// WriteFooter lists the targets missed.
+func (r *report) WriteFooter(w io.Writer) {
+	missed := r.missed()
+	if len(missed) == 0 {
+		fmt.Fprintln(w, "\nall targets that ran were met")
+		return
 	}
-	path := filepath.Join(dir, "files-"+r.Started.Format("20060102-150405")+".md")
-	var b strings.Builder
-	r.writeMarkdown(&b)
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-		return "", fmt.Errorf("write report: %w", err)
+	fmt.Fprintf(w, "\ntargets missed (%d):\n", len(missed))
+	for _, m := range missed {
+		fmt.Fprintf(w, "  - %s\n", m)
 	}
-	return path, nil
 }
 
-// writeMarkdown renders the report.
-func (r *report) writeMarkdown(b *strings.Builder) {
+// FileName is files-YYYYMMDD-HHMMSS.md.
+func (r *report) FileName() string { return "files-" + r.Started.Format("20060102-150405") + ".md" }
+
+// WriteMarkdown renders the report.
+func (r *report) WriteMarkdown(b *strings.Builder) {
 	o, m := r.Opts, r.Machine
 	fmt.Fprintf(b, "# phoneprov file serving vs nginx and tftpd-hpa — %s\n\n", r.Started.Format("2006-01-02 15:04:05 MST"))
 	fmt.Fprintf(b, "Command: `%s`\n\n", o.CommandLine)
 
-	b.WriteString("## Machine\n\n")
-	for _, kv := range [][2]string{
-		{"nproc", fmt.Sprint(m.NProc)}, {"CPU", m.CPU}, {"kernel", m.Kernel}, {"go (phonebench)", m.Go},
-		{"phoneprov", m.Phoneprov}, {"nginx", m.Nginx}, {"in.tftpd", m.TFTPD}, {"wrk", m.Wrk},
-	} {
-		if kv[1] != "" {
-			fmt.Fprintf(b, "- %s: `%s`\n", kv[0], kv[1])
-		}
-	}
+	m.writeMarkdown(b)
 
 	if r.onlyLoss() {
 		r.Loss.writeMarkdown(b)
@@ -198,14 +189,14 @@ func (r *report) writeMarkdown(b *strings.Builder) {
 	for _, res := range r.Results {
 		sc := res.Scenario
 		if res.Err != nil {
-			fmt.Fprintf(b, "| %s | `%s` | ERROR | | | %s | | | | |\n", sc.Title, sc.Load, mdEscape(res.Err.Error()))
+			fmt.Fprintf(b, "| %s | `%s` | ERROR | | | %s | | | | |\n", sc.Title, sc.Load, benchkit.MDEscape(res.Err.Error()))
 			continue
 		}
 		pp, peer := summarize(res.Phoneprov), summarize(res.Other)
 		fmt.Fprintf(b, "| %s | `%s` | %s | %s (%s) | **%s** | %s | %s | %s / %s | %s / %s | %s / %s |\n",
 			sc.Title, sc.Load, fmtFigure(pp.Throughput, sc.Unit), fmtFigure(peer.Throughput, sc.Unit), res.Peer,
 			fmtRatio(roundRatio(res.Phoneprov, res.Other)), detail(sc.Proto, pp), detail(sc.Proto, peer),
-			secs(pp.CPU), secs(peer.CPU), secs(pp.ClientCPU), secs(peer.ClientCPU), mib(pp.PeakRSS), mib(peer.PeakRSS))
+			secs(pp.CPU), secs(peer.CPU), secs(pp.ClientCPU), secs(peer.ClientCPU), benchkit.MiB(pp.PeakRSS), benchkit.MiB(peer.PeakRSS))
 	}
 	if o.Rounds > 1 {
 		b.WriteString("\nPer round (phoneprov / peer):\n\n")
@@ -244,21 +235,16 @@ func (r *report) writeMarkdown(b *strings.Builder) {
 	for _, mem := range r.Memory {
 		hwm := "–"
 		if mem.HWM > 0 {
-			hwm = mib(mem.HWM)
+			hwm = benchkit.MiB(mem.HWM)
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", mem.Name, mib(mem.PeakRSS), hwm, secs(mem.CPU), mem.Tree)
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", mem.Name, benchkit.MiB(mem.PeakRSS), hwm, secs(mem.CPU), mem.Tree)
 	}
 
 	b.WriteString("\n## Servers as run\n")
 	for _, s := range r.Servers {
-		fmt.Fprintf(b, "\n%s: `%s`\n", s.Name, strings.Join(s.proc.cmd.Args, " "))
+		fmt.Fprintf(b, "\n%s: `%s`\n", s.Name, strings.Join(s.proc.Args(), " "))
 		if s.Conf != "" {
 			fmt.Fprintf(b, "\n```\n%s```\n", s.Conf)
 		}
 	}
-}
-
-// mdEscape keeps text from breaking a Markdown table row.
-func mdEscape(s string) string {
-	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
 }

@@ -5,17 +5,19 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
 )
 
 // figures is the outcome of one run of a scenario against one server.
 type figures struct {
-	Throughput float64       // the compared figure: req/s over HTTP(S), MB/s over TFTP
-	Rate       float64       // HTTP(S): MiB/s transferred; TFTP: transfers/s
-	P99        time.Duration // HTTP(S) only
-	Failures   int64         // TFTP: failed transfers; HTTP(S): socket errors
-	FirstErr   string        // the first failure, if any
-	ClientCPU  time.Duration // the load generator's CPU time
-	Usage      usage         // the server's process tree during the run
+	Throughput float64        // the compared figure: req/s over HTTP(S), MB/s over TFTP
+	Rate       float64        // HTTP(S): MiB/s transferred; TFTP: transfers/s
+	P99        time.Duration  // HTTP(S) only
+	Failures   int64          // TFTP: failed transfers; HTTP(S): socket errors
+	FirstErr   string         // the first failure, if any
+	ClientCPU  time.Duration  // the load generator's CPU time
+	Usage      benchkit.Usage // the server's process tree during the run
 }
 
 // scenario is one load, run alternately against phoneprov and a peer.
@@ -174,15 +176,15 @@ func (r runner) run(ctx context.Context, sc scenario, pp, peer *server) scenario
 
 // measure runs sc once against s while sampling s's process tree.
 func (r runner) measure(ctx context.Context, sc scenario, s *server) (figures, error) {
-	m, err := startMeasurement(ctx, s.proc)
+	m, err := benchkit.Measure(ctx, s.proc)
 	if err != nil {
 		return figures{}, fmt.Errorf("measure %s: %w", s.Name, err)
 	}
 	f, runErr := sc.run(ctx, s, r.duration)
-	u, err := m.stop()
+	u, err := m.Stop()
 	switch {
-	case s.proc.exited():
-		return figures{}, s.proc.failure()
+	case s.proc.Exited():
+		return figures{}, s.proc.Failure()
 	case runErr != nil:
 		return figures{}, runErr
 	case err != nil:

@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
+	"github.com/phoneprov/phoneprov/cmd/internal/phoneprovconf"
 )
 
 // tftpBlockSizeMax is the blksize cap both TFTP servers get: a 1500-byte
@@ -16,7 +19,7 @@ const tftpBlockSizeMax = 1468
 // server is one file server under test and where to reach it.
 type server struct {
 	Name  string
-	proc  *child
+	proc  *benchkit.Proc
 	HTTP  string // base URL, "" if not serving HTTP
 	HTTPS string // base URL, "" if not serving HTTPS
 	TFTP  string // host:port, "" if not serving TFTP
@@ -24,12 +27,12 @@ type server struct {
 }
 
 // pid returns the process id of the server's main process.
-func (s *server) pid() int { return s.proc.pid() }
+func (s *server) pid() int { return s.proc.PID() }
 
 // startPhoneprov starts phoneprov serving HTTP, HTTPS and TFTP from
 // ws.Files at log level warn with the admin listener off, and waits until
 // all three answer.
-func startPhoneprov(ctx context.Context, cs *children, ws *workspace, bin string) (*server, error) {
+func startPhoneprov(ctx context.Context, cs *benchkit.Supervisor, ws *workspace, bin string) (*server, error) {
 	tcp, err := freePorts("tcp", 2)
 	if err != nil {
 		return nil, err
@@ -39,32 +42,11 @@ func startPhoneprov(ctx context.Context, cs *children, ws *workspace, bin string
 		return nil, err
 	}
 	conf := ws.path("phoneprov.toml")
-	text := fmt.Sprintf(`data_dir = %s
-
-[log]
-level = "warn"
-
-[admin]
-listen = ""
-
-[fileserve]
-root = %s
-
-[fileserve.http]
-listen = [%q]
-
-[fileserve.https]
-listen = [%q]
-
-[fileserve.tftp]
-listen = [%q]
-blksize_max = %d
-`, strconv.Quote(ws.path("phoneprov")), strconv.Quote(ws.Files),
-		hostPort(tcp[0]), hostPort(tcp[1]), hostPort(udp), tftpBlockSizeMax)
-	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
-		return nil, fmt.Errorf("phoneprov: write config: %w", err)
+	text, err := filesConfig(ws, hostPort(tcp[0]), hostPort(tcp[1]), hostPort(udp)).Write(conf, "phoneprov under phonebench: files on loopback")
+	if err != nil {
+		return nil, err
 	}
-	c, err := cs.start("phoneprov", ws.path("phoneprov.log"), bin, "serve", "-c", conf)
+	c, err := cs.Start(benchkit.Spec{Name: "phoneprov", Log: ws.path("phoneprov.log"), Argv: []string{bin, "serve", "-c", conf}})
 	if err != nil {
 		return nil, err
 	}
@@ -74,6 +56,20 @@ blksize_max = %d
 		Conf: text,
 	}
 	return s, waitServer(ctx, s, ws.Small)
+}
+
+// filesConfig is phoneprov's configuration for the file benchmarks: the
+// three file servers on the given addresses, serving ws.Files, with the
+// TFTP block size cap both TFTP servers get; the admin listener off.
+func filesConfig(ws *workspace, http, https, tftp string) phoneprovconf.Config {
+	cfg := phoneprovconf.New(ws.path("phoneprov"), "")
+	fs := phoneprovconf.Files(ws.Files)
+	fs.HTTP.Enabled, fs.HTTP.Listen = true, []string{http}
+	fs.HTTPS.Enabled, fs.HTTPS.Listen = true, []string{https}
+	fs.TFTP.Enabled, fs.TFTP.Listen = true, []string{tftp}
+	fs.TFTP.BlockSizeMax = tftpBlockSizeMax
+	cfg.FileServe = fs
+	return cfg
 }
 
 // phoneprovCert returns the paths of the server certificate and key that
@@ -126,7 +122,7 @@ http {
 
 // startNginx starts nginx on HTTP and HTTPS with phoneprov's certificate
 // and key, serving ws.Files, and waits until both answer.
-func startNginx(ctx context.Context, cs *children, ws *workspace, bin string) (*server, error) {
+func startNginx(ctx context.Context, cs *benchkit.Supervisor, ws *workspace, bin string) (*server, error) {
 	prefix := ws.path("nginx")
 	if err := os.MkdirAll(filepath.Join(prefix, "tmp"), 0o755); err != nil {
 		return nil, fmt.Errorf("nginx: %w", err)
@@ -146,8 +142,8 @@ func startNginx(ctx context.Context, cs *children, ws *workspace, bin string) (*
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		return nil, fmt.Errorf("nginx: write config: %w", err)
 	}
-	c, err := cs.start("nginx", filepath.Join(prefix, "stderr.log"), bin,
-		"-p", prefix, "-c", conf, "-e", filepath.Join(prefix, "error.log"), "-g", "daemon off;")
+	c, err := cs.Start(benchkit.Spec{Name: "nginx", Log: filepath.Join(prefix, "stderr.log"), Argv: []string{bin,
+		"-p", prefix, "-c", conf, "-e", filepath.Join(prefix, "error.log"), "-g", "daemon off;"}})
 	if err != nil {
 		return nil, err
 	}
@@ -158,14 +154,14 @@ func startNginx(ctx context.Context, cs *children, ws *workspace, bin string) (*
 // startTFTPD starts tftpd-hpa in the foreground, chrooted to ws.Files
 // (it then runs as nobody, which can read the world-readable tree), and
 // waits until it serves a file.
-func startTFTPD(ctx context.Context, cs *children, ws *workspace, bin string) (*server, error) {
+func startTFTPD(ctx context.Context, cs *benchkit.Supervisor, ws *workspace, bin string) (*server, error) {
 	udp, err := freePort("udp")
 	if err != nil {
 		return nil, err
 	}
-	c, err := cs.start("tftpd-hpa", ws.path("tftpd.log"), bin,
+	c, err := cs.Start(benchkit.Spec{Name: "tftpd-hpa", Log: ws.path("tftpd.log"), Argv: []string{bin,
 		"--foreground", "--address", hostPort(udp), "--secure",
-		"--blocksize", strconv.Itoa(tftpBlockSizeMax), ws.Files)
+		"--blocksize", strconv.Itoa(tftpBlockSizeMax), ws.Files}})
 	if err != nil {
 		return nil, err
 	}

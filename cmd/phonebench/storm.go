@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
 )
 
 // simDurations are phonesim's percentiles (nanoseconds in its JSON).
@@ -181,13 +183,13 @@ func runStorm(ctx context.Context, lab *stormLab, st *stack, opts stormOptions, 
 		return run
 	}
 	fullsBefore, fullsErr := arpTableFulls()
-	var ms []*measurement
+	var ms []*benchkit.Measurement
 	for _, c := range st.procs {
-		m, err := startMeasurement(ctx, c)
+		m, err := benchkit.Measure(ctx, c)
 		if err != nil {
-			run.Err = fmt.Errorf("measure %s: %w", c.name, err)
+			run.Err = fmt.Errorf("measure %s: %w", c.Name(), err)
 			for _, m := range ms {
-				m.stop()
+				m.Stop()
 			}
 			return run
 		}
@@ -245,13 +247,13 @@ func runStorm(ctx context.Context, lab *stormLab, st *stack, opts stormOptions, 
 		}
 	}
 	for i, m := range ms {
-		u, err := m.stop()
+		u, err := m.Stop()
 		if err != nil && run.Err == nil {
-			run.Err = fmt.Errorf("measure %s: %w", st.procs[i].name, err)
+			run.Err = fmt.Errorf("measure %s: %w", st.procs[i].Name(), err)
 		}
-		su := serverUsage{Name: st.procs[i].name, CPU: u.CPU, PeakRSS: u.PeakRSS}
-		if hwm, err := readStatusBytes(st.procs[i].pid(), "VmHWM"); err == nil {
-			su.HWM = hwm
+		su := serverUsage{Name: st.procs[i].Name(), CPU: u.CPU, PeakRSS: u.PeakRSS}
+		if mem, err := benchkit.ReadMemory(st.procs[i].PID()); err == nil {
+			su.HWM = mem.HWM
 		}
 		run.Servers = append(run.Servers, su)
 	}
@@ -268,7 +270,7 @@ func runStorm(ctx context.Context, lab *stormLab, st *stack, opts stormOptions, 
 // made so far with an error when something could not run.
 func stormBench(ctx context.Context, opts stormOptions, progress func(string)) (*stormReport, error) {
 	rep := &stormReport{Started: time.Now(), Opts: opts, Machine: describeMachine(ctx, options{Phoneprov: opts.Phoneprov, Nginx: opts.Nginx, TFTPD: opts.TFTPD})}
-	rep.Dnsmasq = toolVersion(ctx, opts.Dnsmasq, "--version")
+	rep.Dnsmasq = benchkit.ToolVersion(ctx, opts.Dnsmasq, "--version")
 	// The pool holds the largest storm with room to spare (a phone that
 	// restarts keeps its address; retransmissions may hold offers a while).
 	largest := slices.Max(append([]int{opts.Phones}, opts.Limit...))
@@ -281,9 +283,9 @@ func stormBench(ctx context.Context, opts stormOptions, progress func(string)) (
 			progress("cleanup: " + err.Error())
 		}
 	}()
-	var cs children
+	cs := &benchkit.Supervisor{CPUGroups: true}
 	defer func() { // before the lab goes
-		if err := cs.stopAll(); err != nil {
+		if err := cs.StopAll(); err != nil {
 			progress("cleanup: " + err.Error())
 		}
 	}()
@@ -297,14 +299,14 @@ func stormBench(ctx context.Context, opts stormOptions, progress func(string)) (
 	}
 	rep.Pinned = lab.Pinned
 	rep.PoolEnd = lab.PoolEnd
-	ws, err := prepareStorm(ctx, &cs, lab, opts)
+	ws, err := prepareStorm(ctx, cs, lab, opts)
 	if err != nil {
 		return nil, err
 	}
 	defer ws.remove()
 	rep.Rendered = ws.Rendered
 
-	starters := map[string]func(context.Context, *children, *stormLab, *stormWorkspace, stormOptions, int) (*stack, error){
+	starters := map[string]func(context.Context, *benchkit.Supervisor, *stormLab, *stormWorkspace, stormOptions, int) (*stack, error){
 		"phoneprov": startPhoneprovStack,
 		"baseline":  startBaselineStack,
 	}
@@ -312,7 +314,7 @@ func stormBench(ctx context.Context, opts stormOptions, progress func(string)) (
 	one := func(name string, phones, round int) (stormRun, error) {
 		runID++
 		progress(fmt.Sprintf("%s: starting servers for %d phones", name, phones))
-		st, err := starters[name](ctx, &cs, lab, ws, opts, runID)
+		st, err := starters[name](ctx, cs, lab, ws, opts, runID)
 		if err != nil {
 			return stormRun{Stack: name, Round: round, Phones: phones, Err: err}, err
 		}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
 )
 
 // TestStormSmall runs the whole storm benchmark with a few phones: the lab,
@@ -49,7 +51,7 @@ func TestStormSmall(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the storm benchmark did not finish in 3 minutes")
 	}
-	if code != exitOK {
+	if code != benchkit.ExitOK {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
 	text := stdout.String()

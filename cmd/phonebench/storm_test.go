@@ -126,13 +126,13 @@ func TestStormVerdictsAndRatios(t *testing.T) {
 		t.Errorf("verdicts after a failure and 120 MiB: %+v", v)
 	}
 	var out bytes.Buffer
-	rep.writeTable(&out)
+	rep.WriteTable(&out)
 	if !strings.Contains(out.String(), "MISSED") || !strings.Contains(out.String(), "server CPU") {
 		t.Errorf("table:\n%s", out.String())
 	}
 	var md strings.Builder
 	rep.Limit = []stormRun{stormRunOf("phoneprov", 0, 0, time.Second, time.Second, 1), {Stack: "phoneprov", Phones: 20, Err: errors.New("boom")}}
-	rep.writeMarkdown(&md)
+	rep.WriteMarkdown(&md)
 	for _, want := range []string{"# Boot storm", "## Where phoneprov first fails", "20 phones: could not run: boom", "## Method"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("markdown lacks %q", want)

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
 )
 
 // The storm lab's addresses, all from 198.18.0.0/15 (RFC 2544's
@@ -136,7 +138,7 @@ func inNS(ns string, argv ...string) []string {
 
 // waitTCP waits until the server namespace accepts TCP on port, or the
 // child exits, or readyTimeout passes.
-func (l *stormLab) waitTCP(ctx context.Context, c *child, port int) error {
+func (l *stormLab) waitTCP(ctx context.Context, c *benchkit.Proc, port int) error {
 	probe := func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()

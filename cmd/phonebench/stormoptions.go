@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
 )
 
 // stormOptions is the command line of the boot-storm benchmark
@@ -96,7 +98,7 @@ func parseStormOptions(args []string, stderr io.Writer) (stormOptions, error) {
 	case o.Timeout <= 0 || o.Spread < 0:
 		return o, usageError(fs, "-timeout must be positive and -spread not negative")
 	}
-	o.CommandLine = commandLine(args)
+	o.CommandLine = "go run ./cmd/phonebench " + benchkit.ShellJoin(args)
 	return o, nil
 }
 

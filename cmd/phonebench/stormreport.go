@@ -4,12 +4,12 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
 )
 
 // stormRSSTarget is the issue's memory target for phoneprov in a storm.
@@ -106,7 +106,7 @@ func (r *stormReport) verdicts() []stormVerdict {
 	v = append(v, stormVerdict{
 		Target: "phoneprov stays under 100 MiB RSS",
 		Met:    pp.Rounds > 0 && pp.PeakRSS > 0 && pp.PeakRSS < stormRSSTarget,
-		Detail: fmt.Sprintf("peak %s MiB", mib(pp.PeakRSS)),
+		Detail: fmt.Sprintf("peak %s MiB", benchkit.MiB(pp.PeakRSS)),
 	})
 	return v
 }
@@ -139,12 +139,12 @@ func runLine(run stormRun) []string {
 	}
 	row := []string{run.Stack, fmt.Sprint(run.Round), fmt.Sprint(run.Phones)}
 	if run.Err != nil && run.Sim.Phones == 0 {
-		return append(row, "error: "+firstLine(run.Err.Error()))
+		return append(row, "error: "+benchkit.FirstLine(run.Err.Error()))
 	}
 	return append(row,
 		fmt.Sprint(run.Sim.Provisioned), fmt.Sprint(run.Sim.Kept), fmt.Sprint(run.Sim.Failed), done,
 		secs(run.Sim.Time.P50), secs(run.Sim.Time.P95), secs(run.Sim.LeaseTime.P95),
-		secs(run.CPU()), mib(run.PeakRSS()), secs(run.SimCPU), arpText(run.ARPTableFull))
+		secs(run.CPU()), benchkit.MiB(run.PeakRSS()), secs(run.SimCPU), arpText(run.ARPTableFull))
 }
 
 func arpText(n int64) string {
@@ -156,8 +156,8 @@ func arpText(n int64) string {
 
 var runHeader = []string{"stack", "round", "phones", "provisioned", "kept", "failed", "all done s", "p50 s", "p95 s", "lease p95 s", "server CPU s", "peak RSS MiB", "phonesim CPU s", "ARP table full"}
 
-// writeTable prints the results for the terminal.
-func (r *stormReport) writeTable(w io.Writer) error {
+// WriteTable prints the results for the terminal.
+func (r *stormReport) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "boot storm: %d phones, spread %s, seed %d\n", r.Opts.Phones, r.Opts.Spread, r.Opts.Seed)
 	fmt.Fprintln(tw, strings.Join(runHeader, "\t"))
@@ -198,14 +198,14 @@ func ratioIf(ok bool, a, b float64) float64 {
 
 func limitText(run stormRun) string {
 	if run.Err != nil && run.Sim.Phones == 0 {
-		return fmt.Sprintf("%d phones: could not run: %s", run.Phones, firstLine(run.Err.Error()))
+		return fmt.Sprintf("%d phones: could not run: %s", run.Phones, benchkit.FirstLine(run.Err.Error()))
 	}
 	arp := ""
 	if run.ARPTableFull > 0 {
 		arp = fmt.Sprintf("; the host's neighbour table was full %d times (kernel drops)", run.ARPTableFull)
 	}
 	if d, ok := run.AllDone(); ok {
-		return fmt.Sprintf("%d phones: all provisioned in %s s, server CPU %s s, peak RSS %s MiB%s", run.Phones, secs(d), secs(run.CPU()), mib(run.PeakRSS()), arp)
+		return fmt.Sprintf("%d phones: all provisioned in %s s, server CPU %s s, peak RSS %s MiB%s", run.Phones, secs(d), secs(run.CPU()), benchkit.MiB(run.PeakRSS()), arp)
 	}
 	return fmt.Sprintf("%d phones: %d FAILED (%s)%s; most common: %s", run.Phones, run.Sim.Failed, stepsText(run.Sim.FailedSteps), arp, strings.Join(run.Sim.reasons(3), "; "))
 }
@@ -219,25 +219,18 @@ func stepsText(m map[string]int) string {
 	return strings.Join(parts, ", ")
 }
 
-// writeMarkdownFile writes the report to dir/storm-YYYYMMDD-HHMMSS.md.
-func (r *stormReport) writeMarkdownFile(dir string) (string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("report: %w", err)
-	}
-	var b strings.Builder
-	r.writeMarkdown(&b)
-	path := filepath.Join(dir, "storm-"+r.Started.Format("20060102-150405")+".md")
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-		return "", fmt.Errorf("report: %w", err)
-	}
-	return path, nil
+// FileName is storm-YYYYMMDD-HHMMSS.md.
+func (r *stormReport) FileName() string {
+	return "storm-" + r.Started.Format("20060102-150405") + ".md"
 }
 
-func (r *stormReport) writeMarkdown(b *strings.Builder) {
+// WriteMarkdown renders the report.
+func (r *stormReport) WriteMarkdown(b *strings.Builder) {
 	o := r.Opts
 	fmt.Fprintf(b, "# Boot storm: %d phones, phoneprov against dnsmasq + nginx + tftpd-hpa\n\n", o.Phones)
-	fmt.Fprintf(b, "Run %s on %d CPUs (%s), kernel %s, %s.\n\n", r.Started.Format(time.RFC3339), r.Machine.NProc, mdEscape(r.Machine.CPU), r.Machine.Kernel, r.Machine.Go)
-	fmt.Fprintf(b, "Command: `%s`\n\n", o.CommandLine)
+	fmt.Fprintf(b, "Run %s. Command: `%s`\n\n", r.Started.Format(time.RFC3339), o.CommandLine)
+	r.Machine.writeMarkdown(b, benchkit.Fact{Name: "dnsmasq", Value: r.Dnsmasq})
+	b.WriteString("\n")
 
 	b.WriteString("## Results\n\n")
 	b.WriteString("| " + strings.Join(runHeader, " | ") + " |\n|" + strings.Repeat("---|", len(runHeader)) + "\n")
@@ -262,32 +255,32 @@ func (r *stormReport) writeMarkdown(b *strings.Builder) {
 	b.WriteString("\n### Servers, per storm\n\n| stack | round | server | CPU s | peak RSS MiB (tree, sampled) | VmHWM MiB (main process) |\n|---|---|---|---|---|---|\n")
 	for _, run := range r.Runs {
 		for _, s := range run.Servers {
-			fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s |\n", run.Stack, run.Round, s.Name, secs(s.CPU), mib(s.PeakRSS), mib(s.HWM))
+			fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s |\n", run.Stack, run.Round, s.Name, secs(s.CPU), benchkit.MiB(s.PeakRSS), benchkit.MiB(s.HWM))
 		}
 	}
 	b.WriteString("\n### What the phones saw\n\n| stack | round | HTTPS requests / MiB | HTTP requests / MiB | TFTP requests / KiB | DHCP sent / received | failed by step |\n|---|---|---|---|---|---|---|\n")
 	for _, run := range r.Runs {
 		p := run.Sim.Protocols
 		fmt.Fprintf(b, "| %s | %d | %d / %s | %d / %s | %d / %.1f | %d / %d | %s |\n", run.Stack, run.Round,
-			p["https"].Requests, mib(p["https"].Bytes), p["http"].Requests, mib(p["http"].Bytes), p["tftp"].Requests, float64(p["tftp"].Bytes)/1024,
-			run.Sim.DHCP["Sent"], run.Sim.DHCP["Received"], mdEscape(stepsText(run.Sim.FailedSteps)))
+			p["https"].Requests, benchkit.MiB(p["https"].Bytes), p["http"].Requests, benchkit.MiB(p["http"].Bytes), p["tftp"].Requests, float64(p["tftp"].Bytes)/1024,
+			run.Sim.DHCP["Sent"], run.Sim.DHCP["Received"], benchkit.MDEscape(stepsText(run.Sim.FailedSteps)))
 	}
 	for _, run := range r.Runs {
 		if reasons := run.Sim.reasons(5); len(reasons) > 0 {
 			fmt.Fprintf(b, "\nFailures, %s round %d:\n\n", run.Stack, run.Round)
 			for _, s := range reasons {
-				fmt.Fprintf(b, "- %s\n", mdEscape(s))
+				fmt.Fprintf(b, "- %s\n", benchkit.MDEscape(s))
 			}
 		}
 		if run.Err != nil {
-			fmt.Fprintf(b, "\n%s round %d could not complete: `%s`\n", run.Stack, run.Round, firstLine(run.Err.Error()))
+			fmt.Fprintf(b, "\n%s round %d could not complete: `%s`\n", run.Stack, run.Round, benchkit.FirstLine(run.Err.Error()))
 		}
 	}
 
 	if len(r.Limit) > 0 {
 		b.WriteString("\n## Where phoneprov first fails\n\nphoneprov alone, growing storms, each from a fresh data directory:\n\n")
 		for _, run := range r.Limit {
-			fmt.Fprintf(b, "- %s\n", mdEscape(limitText(run)))
+			fmt.Fprintf(b, "- %s\n", benchkit.MDEscape(limitText(run)))
 		}
 		if f := r.firstFailure(); f == nil {
 			fmt.Fprintf(b, "\nNo failure up to %d phones; larger sizes were not tried (`-limit`).\n", r.Limit[len(r.Limit)-1].Phones)
@@ -322,13 +315,13 @@ func (r *stormReport) writeMarkdown(b *strings.Builder) {
   main process's VmHWM; a stack's memory is the sum of its servers' peaks. phonesim runs on the same CPUs and its
   CPU time is shown: the phones' TLS work competes with the servers'.
 `, labServerIP, labPrefix, labPoolStart, r.PoolEnd, o.Phones, o.Seed, o.Spread, cmpOr(o.Mix, "phonesim's default"), o.Timeout,
-		r.Dnsmasq, ping, r.Machine.Nginx, r.Machine.TFTPD, strings.Join(r.Rendered, ", "), gcThresh3(), pinnedText(r.Pinned), sampleInterval)
+		r.Dnsmasq, ping, r.Machine.Nginx, r.Machine.TFTPD, strings.Join(r.Rendered, ", "), gcThresh3(), pinnedText(r.Pinned), benchkit.SampleInterval)
 }
 
 func mdCells(cells []string) []string {
 	out := make([]string, len(cells))
 	for i, c := range cells {
-		out[i] = mdEscape(c)
+		out[i] = benchkit.MDEscape(c)
 	}
 	return out
 }

@@ -11,6 +11,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
+	"github.com/phoneprov/phoneprov/cmd/internal/phoneprovconf"
+	"github.com/phoneprov/phoneprov/dhcpd"
+	"github.com/phoneprov/phoneprov/provisioning"
 )
 
 // generatedNames are the files phoneprov generates that phones ask for
@@ -40,64 +45,32 @@ func (ws *stormWorkspace) remove() { _ = os.RemoveAll(ws.Dir) }
 // phoneprovConf is the appliance's configuration in the lab: every part on
 // the lab address, DHCP with the avaya, cisco and polycom presets when
 // dhcp is set. The data directory starts with the shared certificates.
-func phoneprovConf(ws *stormWorkspace, lab *stormLab, dataDir string, dhcp bool) string {
-	conf := fmt.Sprintf(`data_dir = %q
-
-[log]
-level = "warn"
-
-[admin]
-listen = "127.0.0.1:9167"
-
-[fileserve]
-root = %q
-drain_timeout = "1s"
-
-[fileserve.http]
-listen = ["%[3]s:80"]
-
-[fileserve.https]
-listen = ["%[3]s:443", "%[3]s:411"]
-
-[fileserve.tftp]
-listen = ["%[3]s:69"]
-blksize_max = %[4]d
-
-[provisioning]
-https_port = 443
-
-[provisioning.settings]
-SNTPSRVR = "%[3]s"
-GMTOFFSET = "0:00"
-`, dataDir, ws.Files, labServerIP, tftpBlockSizeMax)
+func phoneprovConf(ws *stormWorkspace, lab *stormLab, dataDir string, dhcp bool) phoneprovconf.Config {
+	cfg := phoneprovconf.New(dataDir, "127.0.0.1:9167")
+	fs := phoneprovconf.Files(ws.Files)
+	fs.DrainTimeout = time.Second
+	fs.HTTP.Enabled, fs.HTTP.Listen = true, []string{labServerIP + ":80"}
+	fs.HTTPS.Enabled, fs.HTTPS.Listen = true, []string{labServerIP + ":443", labServerIP + ":411"}
+	fs.TFTP.Enabled, fs.TFTP.Listen = true, []string{labServerIP + ":69"}
+	fs.TFTP.BlockSizeMax = tftpBlockSizeMax
+	cfg.FileServe = fs
+	prov := provisioning.DefaultConfig()
+	prov.HTTPSPort = 443
+	prov.Settings = provisioning.Settings{"SNTPSRVR": labServerIP, "GMTOFFSET": "0:00"}
+	cfg.Provisioning = &prov
 	if dhcp {
-		conf += fmt.Sprintf(`
-[dhcp]
-enabled = true
-lock_dir = %q
-lease_time = "1h"
-
-[[dhcp.subnet]]
-cidr = "198.18.0.0/16"
-interface = %q
-routers = [%q]
-
-[[dhcp.subnet.pool]]
-start = %q
-end = %q
-
-[[dhcp.class]]
-preset = "avaya"
-call_servers = [%q]
-
-[[dhcp.class]]
-preset = "cisco"
-
-[[dhcp.class]]
-preset = "polycom"
-`, ws.path("run"), lab.SrvIf, labServerIP, labPoolStart, lab.PoolEnd, labCallSrv)
+		d := dhcpd.DefaultConfig()
+		d.Enabled = true
+		d.LockDir = ws.path("run")
+		d.LeaseTime = time.Hour
+		d.Subnets = []dhcpd.SubnetConfig{{
+			CIDR: "198.18.0.0/16", Interface: lab.SrvIf, Routers: []string{labServerIP},
+			Pools: []dhcpd.PoolConfig{{Start: labPoolStart, End: lab.PoolEnd}},
+		}}
+		d.Classes = []dhcpd.ClassConfig{{Preset: "avaya", CallServers: []string{labCallSrv}}, {Preset: "cisco"}, {Preset: "polycom"}}
+		cfg.DHCP = &d
 	}
-	return conf
+	return cfg
 }
 
 // avayaString is what phoneprov's avaya preset sends in the lab (HTTPS
@@ -180,7 +153,7 @@ http {
 // prepareStorm makes the workspace: phoneprov's certificates (from a
 // first start in the lab, so they cover the lab address) and the
 // baseline's static tree with phoneprov's generated files rendered into it.
-func prepareStorm(ctx context.Context, cs *children, lab *stormLab, opts stormOptions) (*stormWorkspace, error) {
+func prepareStorm(ctx context.Context, cs *benchkit.Supervisor, lab *stormLab, opts stormOptions) (*stormWorkspace, error) {
 	dir, err := os.MkdirTemp("", "phonebench-storm-")
 	if err != nil {
 		return nil, fmt.Errorf("storm workspace: %w", err)
@@ -207,15 +180,15 @@ func prepareStorm(ctx context.Context, cs *children, lab *stormLab, opts stormOp
 	// First start: phoneprov makes its CA and server certificate for the
 	// addresses of the server namespace.
 	conf := ws.path("seed.toml")
-	if err := os.WriteFile(conf, []byte(phoneprovConf(ws, lab, ws.path("seed"), false)), 0o644); err != nil {
+	if _, err := phoneprovConf(ws, lab, ws.path("seed"), false).Write(conf, "phoneprov under phonebench -storm: first start, for the certificates"); err != nil {
 		return fail(err)
 	}
-	c, err := cs.start("phoneprov-seed", ws.path("seed.log"), inNS(lab.SrvNS, opts.Phoneprov, "serve", "-c", conf)...)
+	c, err := cs.Start(benchkit.Spec{Name: "phoneprov-seed", Log: ws.path("seed.log"), Argv: inNS(lab.SrvNS, opts.Phoneprov, "serve", "-c", conf)})
 	if err != nil {
 		return fail(err)
 	}
 	err = lab.waitTCP(ctx, c, 443)
-	stopErr := c.stop()
+	stopErr := c.Stop()
 	if err = errors.Join(err, stopErr); err != nil {
 		return fail(fmt.Errorf("phoneprov first start: %w", err))
 	}
@@ -256,34 +229,34 @@ func prepareStorm(ctx context.Context, cs *children, lab *stormLab, opts stormOp
 // stack is one set of servers under test.
 type stack struct {
 	Name  string
-	procs []*child
+	procs []*benchkit.Proc
 }
 
 // stop stops the stack's servers.
 func (s *stack) stop() error {
 	var errs []error
 	for i := len(s.procs) - 1; i >= 0; i-- {
-		errs = append(errs, s.procs[i].stop())
+		errs = append(errs, s.procs[i].Stop())
 	}
 	return errors.Join(errs...)
 }
 
 // startPhoneprovStack starts phoneprov with DHCP, a fresh data directory
 // (no leases, no inventory) holding the shared certificates.
-func startPhoneprovStack(ctx context.Context, cs *children, lab *stormLab, ws *stormWorkspace, opts stormOptions, run int) (*stack, error) {
+func startPhoneprovStack(ctx context.Context, cs *benchkit.Supervisor, lab *stormLab, ws *stormWorkspace, opts stormOptions, run int) (*stack, error) {
 	data := ws.path(fmt.Sprintf("pp-%d", run))
 	if err := copyTree(ws.TLS, filepath.Join(data, "tls")); err != nil {
 		return nil, fmt.Errorf("phoneprov: %w", err)
 	}
 	conf := ws.path(fmt.Sprintf("pp-%d.toml", run))
-	if err := os.WriteFile(conf, []byte(phoneprovConf(ws, lab, data, true)), 0o644); err != nil {
+	if _, err := phoneprovConf(ws, lab, data, true).Write(conf, "phoneprov under phonebench -storm"); err != nil {
 		return nil, err
 	}
-	c, err := cs.start("phoneprov", ws.path(fmt.Sprintf("pp-%d.log", run)), inNS(lab.SrvNS, opts.Phoneprov, "serve", "-c", conf)...)
+	c, err := cs.Start(benchkit.Spec{Name: "phoneprov", Log: ws.path(fmt.Sprintf("pp-%d.log", run)), Argv: inNS(lab.SrvNS, opts.Phoneprov, "serve", "-c", conf)})
 	if err != nil {
 		return nil, err
 	}
-	s := &stack{Name: "phoneprov", procs: []*child{c}}
+	s := &stack{Name: "phoneprov", procs: []*benchkit.Proc{c}}
 	if err := lab.waitTCP(ctx, c, 80); err != nil {
 		return nil, errors.Join(err, s.stop())
 	}
@@ -292,7 +265,7 @@ func startPhoneprovStack(ctx context.Context, cs *children, lab *stormLab, ws *s
 
 // startBaselineStack starts dnsmasq, nginx and tftpd-hpa, with a fresh
 // lease file.
-func startBaselineStack(ctx context.Context, cs *children, lab *stormLab, ws *stormWorkspace, opts stormOptions, run int) (*stack, error) {
+func startBaselineStack(ctx context.Context, cs *benchkit.Supervisor, lab *stormLab, ws *stormWorkspace, opts stormOptions, run int) (*stack, error) {
 	s := &stack{Name: "baseline"}
 	fail := func(err error) (*stack, error) { return nil, errors.Join(err, s.stop()) }
 
@@ -300,8 +273,8 @@ func startBaselineStack(ctx context.Context, cs *children, lab *stormLab, ws *st
 	if err := os.WriteFile(dconf, []byte(dnsmasqConf(lab, ws.path(fmt.Sprintf("dnsmasq-%d.leases", run)), opts.DnsmasqPing)), 0o644); err != nil {
 		return fail(err)
 	}
-	d, err := cs.start("dnsmasq", ws.path(fmt.Sprintf("dnsmasq-%d.log", run)),
-		inNS(lab.SrvNS, opts.Dnsmasq, "--keep-in-foreground", "--log-facility=-", "--conf-file="+dconf, "--pid-file=")...)
+	d, err := cs.Start(benchkit.Spec{Name: "dnsmasq", Log: ws.path(fmt.Sprintf("dnsmasq-%d.log", run)),
+		Argv: inNS(lab.SrvNS, opts.Dnsmasq, "--keep-in-foreground", "--log-facility=-", "--conf-file="+dconf, "--pid-file=")})
 	if err != nil {
 		return fail(err)
 	}
@@ -320,16 +293,16 @@ func startBaselineStack(ctx context.Context, cs *children, lab *stormLab, ws *st
 	if err := os.WriteFile(nconf, []byte(fmt.Sprintf(stormNginxConf, prefix, ws.Static, labServerIP)), 0o644); err != nil {
 		return fail(err)
 	}
-	n, err := cs.start("nginx", filepath.Join(prefix, "stderr.log"),
-		inNS(lab.SrvNS, opts.Nginx, "-p", prefix, "-c", nconf, "-e", filepath.Join(prefix, "error.log"), "-g", "daemon off;")...)
+	n, err := cs.Start(benchkit.Spec{Name: "nginx", Log: filepath.Join(prefix, "stderr.log"),
+		Argv: inNS(lab.SrvNS, opts.Nginx, "-p", prefix, "-c", nconf, "-e", filepath.Join(prefix, "error.log"), "-g", "daemon off;")})
 	if err != nil {
 		return fail(err)
 	}
 	s.procs = append(s.procs, n)
 
-	t, err := cs.start("tftpd-hpa", ws.path(fmt.Sprintf("tftpd-%d.log", run)),
-		inNS(lab.SrvNS, opts.TFTPD, "--foreground", "--address", labServerIP+":69", "--secure",
-			"--blocksize", strconv.Itoa(tftpBlockSizeMax), ws.Static)...)
+	t, err := cs.Start(benchkit.Spec{Name: "tftpd-hpa", Log: ws.path(fmt.Sprintf("tftpd-%d.log", run)),
+		Argv: inNS(lab.SrvNS, opts.TFTPD, "--foreground", "--address", labServerIP+":69", "--secure",
+			"--blocksize", strconv.Itoa(tftpBlockSizeMax), ws.Static)})
 	if err != nil {
 		return fail(err)
 	}
@@ -343,9 +316,9 @@ func startBaselineStack(ctx context.Context, cs *children, lab *stormLab, ws *st
 	// dnsmasq and tftpd-hpa bind at start; give them a moment and check
 	// they are still there.
 	time.Sleep(300 * time.Millisecond)
-	for _, c := range []*child{d, t} {
-		if c.exited() {
-			return fail(c.failure())
+	for _, c := range []*benchkit.Proc{d, t} {
+		if c.Exited() {
+			return fail(c.Failure())
 		}
 	}
 	return s, nil

@@ -5,6 +5,8 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
 )
 
 func TestMedian(t *testing.T) {
@@ -34,9 +36,9 @@ func TestRatio(t *testing.T) {
 
 func TestSummarize(t *testing.T) {
 	s := summarize([]figures{
-		{Throughput: 10, Failures: 1, Usage: usage{PeakRSS: 5, CPU: time.Second}},
-		{Throughput: 30, FirstErr: "boom", Usage: usage{PeakRSS: 9, CPU: 3 * time.Second}},
-		{Throughput: 20, Failures: 2, Usage: usage{PeakRSS: 7, CPU: 2 * time.Second}},
+		{Throughput: 10, Failures: 1, Usage: benchkit.Usage{PeakRSS: 5, CPU: time.Second}},
+		{Throughput: 30, FirstErr: "boom", Usage: benchkit.Usage{PeakRSS: 9, CPU: 3 * time.Second}},
+		{Throughput: 20, Failures: 2, Usage: benchkit.Usage{PeakRSS: 7, CPU: 2 * time.Second}},
 	})
 	if s.Throughput != 20 || s.Failures != 3 || s.PeakRSS != 9 || s.CPU != 2*time.Second || s.FirstErr != "boom" {
 		t.Errorf("summarize = %+v", s)

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
+	"github.com/phoneprov/phoneprov/cmd/internal/phoneprovconf"
 	"github.com/phoneprov/phoneprov/deploy/netlab"
 	"github.com/phoneprov/phoneprov/fileserve/tftpd/tftplab"
 )
@@ -104,40 +106,19 @@ func (rep *lossReport) run(ctx context.Context, opts options, ws *workspace, pro
 		return err
 	}
 
-	var cs children
+	cs := &benchkit.Supervisor{CPUGroups: true}
 	defer func() {
-		if err := cs.stopAll(); err != nil {
+		if err := cs.StopAll(); err != nil {
 			progress("tftp-loss cleanup: " + err.Error())
 		}
 	}()
 	pp := netip.AddrPortFrom(lossServerAddr.Addr(), lossPort)
 	peer := netip.AddrPortFrom(lossServerAddr.Addr(), lossPeerPort)
-	rep.Conf = fmt.Sprintf(`data_dir = %s
-
-[log]
-level = "warn"
-
-[admin]
-listen = ""
-
-[fileserve]
-root = %s
-
-[fileserve.http]
-enabled = false
-
-[fileserve.https]
-enabled = false
-
-[fileserve.tftp]
-listen = [%q]
-blksize_max = %d
-`, strconv.Quote(ws.path("phoneprov-loss")), strconv.Quote(ws.Files), pp.String(), tftpBlockSizeMax)
 	conf := ws.path("phoneprov-loss.toml")
-	if err := os.WriteFile(conf, []byte(rep.Conf), 0o644); err != nil {
-		return fmt.Errorf("tftp-loss: write phoneprov config: %w", err)
+	if rep.Conf, err = lossConfig(ws, pp).Write(conf, "phoneprov under phonebench: TFTP only, in the lossy lab"); err != nil {
+		return fmt.Errorf("tftp-loss: %w", err)
 	}
-	var started []*child
+	var started []*benchkit.Proc
 	for _, argv := range [][]string{
 		{opts.Phoneprov, "serve", "-c", conf},
 		{opts.TFTPD, "--foreground", "--address", peer.String(), "--secure", "--blocksize", strconv.Itoa(tftpBlockSizeMax), ws.Files},
@@ -147,7 +128,7 @@ blksize_max = %d
 		if argv[0] == opts.TFTPD {
 			name = "tftpd-hpa"
 		}
-		c, err := cs.start(name+"-loss", ws.path(name+"-loss.log"), full...)
+		c, err := cs.Start(benchkit.Spec{Name: name + "-loss", Log: ws.path(name + "-loss.log"), Argv: full})
 		if err != nil {
 			return err
 		}
@@ -209,11 +190,21 @@ blksize_max = %d
 	}
 	wg.Wait()
 	for _, c := range started {
-		if c.exited() {
-			errs = append(errs, c.failure())
+		if c.Exited() {
+			errs = append(errs, c.Failure())
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// lossConfig is phoneprov's configuration in the lossy lab: TFTP only, on
+// addr, with the block size cap tftpd-hpa gets too; the admin listener off.
+func lossConfig(ws *workspace, addr netip.AddrPort) phoneprovconf.Config {
+	cfg := phoneprovconf.New(ws.path("phoneprov-loss"), "")
+	cfg.FileServe = phoneprovconf.Files(ws.Files)
+	cfg.FileServe.TFTP.Enabled, cfg.FileServe.TFTP.Listen = true, []string{addr.String()}
+	cfg.FileServe.TFTP.BlockSizeMax = tftpBlockSizeMax
+	return cfg
 }
 
 // lossProbe downloads the small file once from addr, before loss is on.
@@ -291,11 +282,11 @@ func (rep *lossReport) writeMarkdown(b *strings.Builder) {
 		fmt.Fprintf(b, "| %s |\n", strings.Join(row, " | "))
 	}
 	if rep.Err != nil {
-		fmt.Fprintf(b, "\nERROR: %s\n", mdEscape(rep.Err.Error()))
+		fmt.Fprintf(b, "\nERROR: %s\n", benchkit.MDEscape(rep.Err.Error()))
 	}
 	for _, r := range rep.Runs {
 		if len(r.Outcome.Errors) > 0 {
-			fmt.Fprintf(b, "\n%s, %s, first failures: `%s`\n", r.Server, r.Client, mdEscape(strings.Join(r.Outcome.Errors, "`; `")))
+			fmt.Fprintf(b, "\n%s, %s, first failures: `%s`\n", r.Server, r.Client, benchkit.MDEscape(strings.Join(r.Outcome.Errors, "`; `")))
 		}
 	}
 	b.WriteString("\nServers as run:\n")

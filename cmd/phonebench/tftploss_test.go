@@ -38,7 +38,7 @@ func TestLossReport(t *testing.T) {
 	}}
 	r := &report{Loss: rep}
 	var b strings.Builder
-	r.writeMarkdown(&b)
+	r.WriteMarkdown(&b)
 	md := b.String()
 	for _, want := range []string{
 		`| 50 × atftp --option "blksize 1428", 1 MiB | 50 of 50 | 1m30s | 43 of 50 | 1m20s |`,
@@ -54,7 +54,7 @@ func TestLossReport(t *testing.T) {
 		t.Error("a tftp-loss-only report has the throughput sections")
 	}
 	var text strings.Builder
-	if err := r.writeTable(&text); err != nil || !strings.Contains(text.String(), "43 of 50") {
+	if err := r.WriteTable(&text); err != nil || !strings.Contains(text.String(), "43 of 50") {
 		t.Errorf("table %v:\n%s", err, text.String())
 	}
 }

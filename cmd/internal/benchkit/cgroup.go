@@ -1,4 +1,4 @@
-package main
+package benchkit
 
 import (
 	"errors"
@@ -39,7 +39,7 @@ func newCPUGroup(name string) (*cpuGroup, error) {
 	if !ok {
 		return nil, errors.New("cgroup: this process has no cgroup v2 path")
 	}
-	dir := filepath.Join(mnt, rel, fmt.Sprintf("phonebench-%d-%s", os.Getpid(), name))
+	dir := filepath.Join(mnt, rel, fmt.Sprintf("%s-%d-%s", filepath.Base(os.Args[0]), os.Getpid(), name))
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("cgroup: %w", err)
 	}
