@@ -302,7 +302,7 @@ func (r *stormReport) WriteMarkdown(b *strings.Builder) {
   over HTTP, then the firmware over verified HTTPS, restarts (INIT-REBOOT), fetches its scripts over HTTPS and
   backs up its settings with PUT. Cisco phones use TFTP. A phone fails when a step does not complete within its
   retries or -timeout (%s). "All done" is the time from the storm's start until the last phone is provisioned.
-- phoneprov: DHCP (avaya, cisco, polycom presets) and files, one process.
+- phoneprov: DHCP (a preset for every vendor phonesim boots) and files, one process.
 - Baseline: dnsmasq (%s) with the same classes and the same option 242/176 string, %s;
   nginx (%s) for HTTP and HTTPS on 80, 443 and 411 with phoneprov's certificate, and WebDAV PUT under /backup/;
   tftpd-hpa (%s). They serve the sample tree plus phoneprov's generated files rendered with

@@ -43,7 +43,7 @@ func (ws *stormWorkspace) path(elem ...string) string {
 func (ws *stormWorkspace) remove() { _ = os.RemoveAll(ws.Dir) }
 
 // phoneprovConf is the appliance's configuration in the lab: every part on
-// the lab address, DHCP with the avaya, cisco and polycom presets when
+// the lab address, DHCP with a class for every vendor phonesim boots when
 // dhcp is set. The data directory starts with the shared certificates.
 func phoneprovConf(ws *stormWorkspace, lab *stormLab, dataDir string, dhcp bool) phoneprovconf.Config {
 	cfg := phoneprovconf.New(dataDir, "127.0.0.1:9167")
@@ -67,7 +67,14 @@ func phoneprovConf(ws *stormWorkspace, lab *stormLab, dataDir string, dhcp bool)
 			CIDR: "198.18.0.0/16", Interface: lab.SrvIf, Routers: []string{labServerIP},
 			Pools: []dhcpd.PoolConfig{{Start: labPoolStart, End: lab.PoolEnd}},
 		}}
-		d.Classes = []dhcpd.ClassConfig{{Preset: "avaya", CallServers: []string{labCallSrv}}, {Preset: "cisco"}, {Preset: "polycom"}}
+		// The same classes as deploy/lab/lab.sh, for phonesim's default mix:
+		// mitel-sip before mitel, whose MAC prefixes the SIP phones share.
+		d.Classes = []dhcpd.ClassConfig{
+			{Preset: dhcpd.PresetMitelSIP}, {Preset: dhcpd.PresetCiscoMPP},
+			{Preset: dhcpd.PresetAvaya, CallServers: []string{labCallSrv}}, {Preset: dhcpd.PresetCisco}, {Preset: dhcpd.PresetPolycom},
+			{Preset: dhcpd.PresetYealink}, {Preset: dhcpd.PresetSnom}, {Preset: dhcpd.PresetGrandstream},
+			{Preset: dhcpd.PresetMitel, CallServers: []string{labCallSrv}},
+		}
 		cfg.DHCP = &d
 	}
 	return cfg
@@ -90,7 +97,7 @@ dhcp-lease-max=70000
 dhcp-leasefile=%s
 dhcp-option=option:router,%[5]s
 dhcp-vendorclass=set:avaya,ccp.avaya.com
-dhcp-option=tag:avaya,242,"%[6]s"
+dhcp-option-force=tag:avaya,242,"%[6]s"
 dhcp-option=tag:avaya,176,"%[6]s"
 dhcp-vendorclass=set:cisco,Cisco Systems
 dhcp-option=tag:cisco,150,%[5]s
@@ -98,7 +105,16 @@ dhcp-option=tag:cisco,66,"%[5]s"
 dhcp-vendorclass=set:polycom,Polycom
 dhcp-option-force=tag:polycom,66,"http://%[5]s:80/"
 dhcp-option-force=tag:polycom,160,"http://%[5]s:80/"
-`, lab.SrvIf, labPoolStart, lab.PoolEnd, leases, labServerIP, avayaString)
+dhcp-vendorclass=set:web,yealink
+dhcp-vendorclass=set:web,snom
+dhcp-vendorclass=set:web,AastraIPPhone
+dhcp-vendorclass=set:web,MitelIPPhone
+dhcp-vendorclass=set:web,-3PCC
+dhcp-mac=set:web,00:0b:82:*:*:*
+dhcp-option-force=tag:web,66,"http://%[5]s:80/"
+dhcp-vendorclass=set:minet,ipphone.mitel.com
+dhcp-option-force=tag:minet,43,"id:ipphone.mitel.com;sw_tftp=%[5]s;call_srv=%[7]s"
+`, lab.SrvIf, labPoolStart, lab.PoolEnd, leases, labServerIP, avayaString, labCallSrv)
 	if !ping {
 		// dnsmasq pings every address before offering it and waits for the
 		// answer, one client at a time: in a storm of new phones that alone

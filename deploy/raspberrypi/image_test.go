@@ -224,8 +224,18 @@ func TestMakeImage(t *testing.T) {
 		if m, _ := filepath.Glob(filepath.Join(work, "out.img*")); len(m) > 0 {
 			t.Errorf("left behind: %v", m)
 		}
-		if loops := deploytest.Run(t, 10*time.Second, "losetup", "--list", "--noheadings", "--output", "BACK-FILE"); strings.Contains(loops, work) {
-			t.Errorf("loop device still attached:\n%s", loops)
+		// losetup --detach returns before the kernel has let go of a device
+		// whose partitions were scanned; on a loaded machine that takes a
+		// moment, so wait a bounded while for it to go.
+		for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+			loops := deploytest.Run(t, 10*time.Second, "losetup", "--list", "--noheadings", "--output", "BACK-FILE")
+			if !strings.Contains(loops, work) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("loop device still attached 15 s after the script ended:\n%s", loops)
+				break
+			}
 		}
 	})
 }
