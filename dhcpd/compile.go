@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
+
+	"github.com/phoneprov/phoneprov/dhcpd/internal/alloc"
 )
 
 // policy is a configuration checked and turned into what the handler uses.
@@ -39,7 +41,7 @@ type subnet struct {
 	nextServer string // "", "${server}" or an address
 	pools      []poolRange
 	// uncl caps what unclassified clients hold in the open pools.
-	uncl unclassifiedLimit
+	uncl alloc.Limit
 	// reservations by identity key (see identityKey) and by address.
 	resByKey  map[string]*reservation
 	resByAddr map[netip.Addr]*reservation
@@ -55,52 +57,56 @@ type poolRange struct {
 	classes []*class
 }
 
-// allows reports whether a client of class cl (nil: in no class) may get
-// an address from the pool.
-func (r *poolRange) allows(cl *class) bool {
-	if len(r.classes) == 0 {
-		return true
+// allocConfig is what the allocator serves.
+func (p *policy) allocConfig() alloc.Config {
+	c := alloc.Config{OfferHold: p.cfg.OfferHold, Quarantine: p.cfg.DeclineProbation, PressureHold: p.cfg.PressureOfferHold}
+	for _, s := range p.subnets {
+		as := alloc.Subnet{Prefix: s.prefix, Reservations: make(map[string]netip.Addr, len(s.resByKey)), Unclassified: s.uncl}
+		for k, r := range s.resByKey {
+			as.Reservations[k] = r.addr
+		}
+		for _, r := range s.pools {
+			ap := alloc.Pool{Start: r.start, End: r.end}
+			for _, cl := range r.classes {
+				ap.Classes = append(ap.Classes, cl.index)
+			}
+			as.Pools = append(as.Pools, ap)
+		}
+		c.Subnets = append(c.Subnets, as)
 	}
-	for _, c := range r.classes {
-		if c == cl {
-			return true
+	return c
+}
+
+// subnetOf is the subnet that holds a, or nil.
+func (p *policy) subnetOf(a netip.Addr) *subnet {
+	for _, s := range p.subnets {
+		if s.prefix.Contains(a) {
+			return s
 		}
 	}
-	return false
+	return nil
 }
 
-// unclassifiedLimit is a parsed unclassified_limit: none, a share of the
-// open pools in percent, or a number of addresses.
-type unclassifiedLimit struct {
-	set     bool
-	percent bool
-	n       int
-}
-
-// of is the number of addresses the limit allows out of open addresses,
-// or -1 for no limit.
-func (u unclassifiedLimit) of(open int) int {
-	switch {
-	case !u.set:
-		return -1
-	case u.percent:
-		return open * u.n / 100
+// setFor is the option set for clients of class cl (nil: in no class).
+func (s *subnet) setFor(cl *class) *optionSet {
+	if cl == nil {
+		return s.sets[0]
 	}
-	return u.n
+	return s.sets[1+cl.index]
 }
 
 // parseUnclassifiedLimit reads "", "none", "N%" (0..100) or "N" (>= 0).
-func parseUnclassifiedLimit(v string) (unclassifiedLimit, error) {
+func parseUnclassifiedLimit(v string) (alloc.Limit, error) {
 	v = strings.TrimSpace(v)
 	if v == "" || v == "none" {
-		return unclassifiedLimit{}, nil
+		return alloc.Limit{}, nil
 	}
 	num, pct := strings.CutSuffix(v, "%")
 	n, err := strconv.Atoi(strings.TrimSpace(num))
 	if err != nil || n < 0 || (pct && n > 100) {
-		return unclassifiedLimit{}, fmt.Errorf("%q is not \"\" (no cap), a share like \"50%%\" (0..100) or a number of addresses like \"100\"", v)
+		return alloc.Limit{}, fmt.Errorf("%q is not \"\" (no cap), a share like \"50%%\" (0..100) or a number of addresses like \"100\"", v)
 	}
-	return unclassifiedLimit{set: true, percent: pct, n: n}, nil
+	return alloc.Limit{Set: true, Percent: pct, N: n}, nil
 }
 
 type reservation struct {
@@ -118,6 +124,22 @@ type class struct {
 	leaseTime time.Duration
 	m         matcher
 	onlyIn    []netip.Prefix
+}
+
+// allocIndex is the class as the allocator knows it.
+func (c *class) allocIndex() int {
+	if c == nil {
+		return alloc.NoClass
+	}
+	return c.index
+}
+
+// nameOrNone is the class name stored with a lease; "" for no class.
+func (c *class) nameOrNone() string {
+	if c == nil {
+		return ""
+	}
+	return c.name
 }
 
 func subnetKey(i int) string { return fmt.Sprintf("subnet[%d]", i) }
@@ -553,10 +575,6 @@ func subnetOptions(sc SubnetConfig, s *subnet, rep func(string, error)) []optEnt
 	return out
 }
 
-// Identity keys: "i" + client identifier, or "h" + hardware address.
-func clientIDKey(id []byte) string { return "i" + string(id) }
-func hwKey(mac []byte) string      { return "h" + string(mac) }
-
 func describeKey(k string) string {
 	if k == "" {
 		return "nobody"
@@ -576,13 +594,13 @@ func reservationKey(r ReservationConfig) (key, field string, err error) {
 		if err != nil || len(mac) != 6 {
 			return "", "mac", fmt.Errorf("%q is not a MAC address like 00:04:0d:12:34:56", r.MAC)
 		}
-		return hwKey(mac), "mac", nil
+		return alloc.HWKey(mac), "mac", nil
 	case r.ClientID != "":
 		id, err := parseHex(r.ClientID)
 		if err != nil || len(id) < 2 {
 			return "", "client_id", fmt.Errorf("%q is not a client identifier in hex, like 01:00:04:0d:12:34:56", r.ClientID)
 		}
-		return clientIDKey(id), "client_id", nil
+		return alloc.ClientIDKey(id), "client_id", nil
 	}
 	return "", "mac", errors.New("a reservation needs mac or client_id")
 }

@@ -29,7 +29,6 @@ func FuzzHandler(f *testing.F) {
 		hs := newHarness(t, nil)
 		hs.h.log = discardLogger()
 		hs.h.check = func(rq checkRequest) bool { rq.done(false, nil); return true }
-		hs.h.requeue = func(in *inbound) {}
 		in := &inbound{data: data, link: hs.link, dst: bcastAddr}
 		if viaRelay {
 			in.link, in.local, in.dst = nil, relayIP, relayIP

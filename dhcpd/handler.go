@@ -6,12 +6,14 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync/atomic"
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
 	"github.com/phoneprov/phoneprov/dhcpd/dhcpopts"
+	"github.com/phoneprov/phoneprov/dhcpd/internal/alloc"
 	"github.com/phoneprov/phoneprov/dhcpd/internal/delivery"
 	"github.com/phoneprov/phoneprov/dhcpd/internal/sock"
 	"github.com/phoneprov/phoneprov/dhcpd/internal/wire"
@@ -29,7 +31,7 @@ type link struct {
 }
 
 type linkSubnet struct {
-	s      *subnetState
+	s      *subnet
 	server netip.Addr
 }
 
@@ -42,10 +44,9 @@ type inbound struct {
 	// packets) as the kernel reports it.
 	local netip.Addr
 	// dst is the IP destination (broadcast or one of ours).
-	dst    netip.Addr
-	src    netip.AddrPort
-	checks int // address checks already done for this packet
-	// conn is the socket to answer on; the handler does not use it.
+	dst netip.Addr
+	src netip.AddrPort
+	// conn is the socket to answer on.
 	conn *sock.Conn
 }
 
@@ -70,7 +71,7 @@ type checkRequest struct {
 // worker passes its own scratch.
 type handler struct {
 	pol     *policy
-	tab     *table
+	alloc   *alloc.Allocator
 	store   leases.Store
 	vars    func(netip.Addr) dhcpopts.Vars
 	log     *slog.Logger
@@ -81,15 +82,15 @@ type handler struct {
 	// check starts an address check and reports whether it could; nil
 	// when checks are off.
 	check func(checkRequest) bool
-	// requeue hands a packet back to the workers after its check.
-	requeue func(in *inbound)
+	// send sends a reply to a DISCOVER that waited for an address check.
+	send func(c *sock.Conn, out outbound)
 	// exhaustedLog rate-limits the pool-exhausted warning, per subnet.
 	exhaustedLog []atomicInt64
 }
 
 // scratch is one worker's reusable memory.
 type scratch struct {
-	cands   []*subnetState
+	cands   []*subnet
 	msg     message
 	b       wire.Builder
 	out     []byte
@@ -118,9 +119,7 @@ func (h *handler) handle(ctx context.Context, in *inbound, sc *scratch) (outboun
 		return outbound{}, false
 	}
 	typ := m.typ
-	if in.checks == 0 { // a packet back from an address check was counted already
-		h.met.receivedOf(typ).Inc()
-	}
+	h.met.receivedOf(typ).Inc()
 	if m.OpCode != dhcpv4.OpcodeBootRequest || typ == dhcpv4.MessageTypeNone || m.HopCount > maxHops || m.hlen > 16 {
 		h.met.dropped.WithLabelValues(dropNotForUs).Inc()
 		return outbound{}, false
@@ -155,9 +154,9 @@ func isSet(a netip.Addr) bool { return a.IsValid() && !a.IsUnspecified() }
 // address to speak from: the relay's subnet for relayed packets, else the
 // subnets of the receiving link. The server address for a relayed packet
 // is the local address the relay sent to.
-func (h *handler) subnetsFor(in *inbound, m *message, out []*subnetState) ([]*subnetState, netip.Addr) {
+func (h *handler) subnetsFor(in *inbound, m *message, out []*subnet) ([]*subnet, netip.Addr) {
 	if isSet(m.giaddr) {
-		ss := h.tab.subnetOf(m.giaddr)
+		ss := h.pol.subnetOf(m.giaddr)
 		if ss == nil {
 			return nil, netip.Addr{}
 		}
@@ -180,7 +179,7 @@ func (h *handler) subnetsFor(in *inbound, m *message, out []*subnetState) ([]*su
 	// A client of a relayed subnet renews by unicast straight to us,
 	// without the relay: find its subnet by its address.
 	if isSet(m.ciaddr) && isSet(in.dst) && in.dst != limitedBroadcast {
-		if ss := h.tab.subnetOf(m.ciaddr); ss != nil && ss.cfg.iface == "" {
+		if ss := h.pol.subnetOf(m.ciaddr); ss != nil && ss.iface == "" {
 			return append(out, ss), in.dst
 		}
 	}
@@ -189,7 +188,7 @@ func (h *handler) subnetsFor(in *inbound, m *message, out []*subnetState) ([]*su
 	}
 	var server netip.Addr
 	for _, ls := range in.link.subnets {
-		if isSet(m.ciaddr) && !ls.s.cfg.prefix.Contains(m.ciaddr) {
+		if isSet(m.ciaddr) && !ls.s.prefix.Contains(m.ciaddr) {
 			continue
 		}
 		if !server.IsValid() {
@@ -211,7 +210,7 @@ func (h *handler) subnetsFor(in *inbound, m *message, out []*subnetState) ([]*su
 var limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
 
 // serverFor is the server's own address for subnet ss on the packet's path.
-func serverFor(in *inbound, ss *subnetState, fallback netip.Addr) netip.Addr {
+func serverFor(in *inbound, ss *subnet, fallback netip.Addr) netip.Addr {
 	if in.link != nil {
 		for _, ls := range in.link.subnets {
 			if ls.s == ss {
@@ -242,63 +241,74 @@ func (h *handler) ours(in *inbound, a, server netip.Addr) bool {
 	return false
 }
 
-func idOf(m *message) identity {
+func idOf(m *message) alloc.ID {
 	cid, _ := m.option(dhcpv4.OptionClientIdentifier)
-	return newIdentity(cid, m.ClientHWAddr)
+	return alloc.NewID(cid, m.ClientHWAddr)
 }
 
 // classOf is the client's class: its reservation's class, else the first
 // class that matches.
-func (h *handler) classOf(m *message, ss *subnetState, id identity) (*class, *reservation) {
-	r := ss.reservationFor(id)
+func (h *handler) classOf(m *message, ss *subnet, id alloc.ID) (*class, *reservation) {
+	r, _ := alloc.Lookup(ss.resByKey, id)
 	if r != nil && r.class != nil {
 		return r.class, r
 	}
-	f := factsOf(m, ss.cfg)
+	f := factsOf(m, ss)
 	return h.pol.classify(&f), r
 }
 
-func (h *handler) discover(ctx context.Context, in *inbound, sc *scratch, cands []*subnetState, server netip.Addr) (outbound, bool) {
+// discovery is a DISCOVER being answered: the parsed request and what the
+// allocation needs, kept whole while an address check runs.
+type discovery struct {
+	ctx       context.Context
+	in        inbound
+	m         message
+	cands     []*subnet
+	server    netip.Addr
+	id        alloc.ID
+	requested netip.Addr
+	checks    int // address checks done for it
+}
+
+func (h *handler) discover(ctx context.Context, in *inbound, sc *scratch, cands []*subnet, server netip.Addr) (outbound, bool) {
+	d := discovery{ctx: ctx, in: *in, m: sc.msg, cands: cands, server: server, id: idOf(&sc.msg)}
+	d.requested, _ = sc.msg.addrOption(dhcpv4.OptionRequestedIPAddress)
+	return h.answer(&d, sc)
+}
+
+// answer asks the allocator for an address in each candidate subnet and
+// offers the first it gives. A DISCOVER whose address must be checked
+// first gets no answer now: it waits for the check (see await).
+func (h *handler) answer(d *discovery, sc *scratch) (outbound, bool) {
 	m := &sc.msg
-	id := idOf(m)
-	requested, _ := m.addrOption(dhcpv4.OptionRequestedIPAddress)
 	now := h.now()
-	checkOn := h.check != nil
 	limited := false
-	for _, ss := range cands {
-		cl, r := h.classOf(m, ss, id)
-		res := h.tab.offer(ss, id, cl, requested, now.UnixNano(), checkOn, h.pol.cfg.OfferHold)
-		if res.conflict != nil {
+	for _, ss := range d.cands {
+		cl, r := h.classOf(m, ss, d.id)
+		res := h.alloc.Offer(alloc.OfferRequest{Subnet: ss.index, ID: d.id, Class: cl.allocIndex(),
+			Requested: d.requested, NowNS: now.UnixNano(), Check: h.check != nil})
+		if res.Conflict.IsValid() {
 			h.log.Warn("reserved address is in use by another client; offering a pool address meanwhile",
-				"addr", res.conflict.addr, "client", net.HardwareAddr(id.hwaddr).String())
+				"addr", res.Conflict, "client", net.HardwareAddr(d.id.HWAddr).String())
 		}
-		if res.limited {
-			limited = true
-			continue
-		}
-		if res.exhausted {
-			continue
-		}
-		if res.reclaimed {
+		if res.Reclaimed {
 			h.met.reclaimed.Inc()
 		}
-		srv := serverFor(in, ss, server)
-		if res.mustCheck {
-			if in.checks < maxChecksPerPacket && h.startCheck(in, ss, id, res.addr) {
-				h.met.dropped.WithLabelValues(dropChecking).Inc()
-				return outbound{}, false
-			}
-			// No check slot free, or this packet had its share of checks:
-			// do not hand out an unchecked address; the client asks again
-			// in a few seconds.
-			h.tab.dropHold(ss, id.key)
+		switch res.Status {
+		case alloc.Limited:
+			limited = true
+			continue
+		case alloc.Exhausted:
+			continue
+		case alloc.CheckNeeded, alloc.Checking:
+			h.await(d, ss, res)
 			h.met.dropped.WithLabelValues(dropChecking).Inc()
 			return outbound{}, false
 		}
 		lt := h.leaseTime(ss, cl)
-		out := h.reply(in, sc, ss, cl, r, srv, dhcpv4.MessageTypeOffer, res.addr, lt)
+		out := h.reply(&d.in, sc, ss, cl, r, serverFor(&d.in, ss, d.server), dhcpv4.MessageTypeOffer, res.Addr, lt)
 		h.met.sentOffer.Inc()
-		h.emit(ctx, Offered, m, ss, res.addr, cl, now, now.Add(lt))
+		h.emit(d.ctx, Offered, m, ss, res.Addr, cl, now, now.Add(lt))
 		return out, true
 	}
 	if limited {
@@ -307,62 +317,112 @@ func (h *handler) discover(ctx context.Context, in *inbound, sc *scratch, cands 
 		h.met.dropped.WithLabelValues(dropUnclassifiedLimit).Inc()
 		return outbound{}, false
 	}
-	for _, ss := range cands {
-		h.met.allocFail.WithLabelValues(ss.cfg.label).Inc()
-		h.warnExhausted(ss, id)
+	for _, ss := range d.cands {
+		h.met.allocFail.WithLabelValues(ss.label).Inc()
+		h.warnExhausted(ss, d.id)
 	}
 	return outbound{}, false
 }
 
 // warnExhausted logs a full pool at most once a minute per subnet.
-func (h *handler) warnExhausted(ss *subnetState, id identity) {
-	last := &h.exhaustedLog[ss.cfg.index]
+func (h *handler) warnExhausted(ss *subnet, id alloc.ID) {
+	last := &h.exhaustedLog[ss.index]
 	now := h.now().UnixNano()
 	prev := last.Load()
 	if now-prev < int64(time.Minute) || !last.CompareAndSwap(prev, now) {
 		return
 	}
 	h.log.Warn("no free address: pool exhausted, DISCOVER left unanswered (logged once a minute)",
-		"subnet", ss.cfg.label, "client", net.HardwareAddr(id.hwaddr).String())
+		"subnet", ss.label, "client", net.HardwareAddr(id.HWAddr).String())
 }
 
-func (h *handler) startCheck(in *inbound, ss *subnetState, id identity, addr netip.Addr) bool {
-	key := id.key
-	cp := *in
-	cp.data = append([]byte(nil), in.data...)
-	cp.checks++
-	return h.check(checkRequest{in: &cp, addr: addr, relayed: ss.cfg.iface == "" || isSet(h.giaddrOf(in)), done: func(answered bool, err error) {
-		now := h.now().UnixNano()
+// await makes the DISCOVER wait in the allocator for the check of the
+// address held for it, starting the check when none runs yet. When the
+// check ends the allocation runs again from the kept request, and the
+// answer is sent. A request that had its share of checks, or finds no
+// check slot free, gets nothing: no unchecked address is handed out, and
+// the client asks again in a few seconds.
+func (h *handler) await(d *discovery, ss *subnet, res alloc.OfferResult) {
+	start := res.Status == alloc.CheckNeeded
+	if start && d.checks >= maxChecksPerPacket {
+		h.alloc.DropHold(ss.index, d.id.Key)
+		return
+	}
+	w := new(discovery)
+	*w = *d
+	w.cands = slices.Clone(d.cands)
+	if start {
+		w.checks++
+	}
+	if !h.alloc.Await(ss.index, res.Addr, d.id.Key, func() { h.resume(w) }) || !start {
+		return
+	}
+	if !h.startCheck(w, ss, res.Addr) {
+		h.alloc.DropHold(ss.index, d.id.Key)
+	}
+}
+
+// startCheck probes addr, held for the waiting DISCOVER w, and reports
+// the answer to the allocator, which wakes w.
+func (h *handler) startCheck(w *discovery, ss *subnet, addr netip.Addr) bool {
+	key := w.id.Key
+	relayed := ss.iface == "" || isSet(w.m.giaddr)
+	return h.check(checkRequest{in: &w.in, addr: addr, relayed: relayed, done: func(answered bool, err error) {
 		if err != nil {
 			h.log.Warn("address check failed; treating the address as free", "addr", addr, "err", err)
 		}
-		h.tab.checked(ss, addr, key, answered, now)
 		if answered {
 			h.met.conflicts.Inc()
 			h.log.Warn("address in use although its lease ran out; kept out of the pool", "addr", addr,
 				"probation", h.pol.cfg.DeclineProbation)
 		}
-		if h.requeue != nil {
-			h.requeue(&cp)
-		}
+		h.alloc.Checked(ss.index, addr, key, answered, h.now().UnixNano())
 	}})
 }
 
-func (h *handler) giaddrOf(in *inbound) netip.Addr {
-	if len(in.data) < 28 {
-		return netip.Addr{}
+// resume answers a DISCOVER whose address check ended: the allocation
+// runs again from its kept request (no bytes are parsed again), now with
+// the check's result, and the answer, if any, is sent.
+func (h *handler) resume(w *discovery) {
+	defer h.dropPanic(w.in.src)
+	sc := newScratch()
+	sc.msg = w.m
+	if out, ok := h.answer(w, sc); ok && h.send != nil {
+		h.send(w.in.conn, out)
 	}
-	return netip.AddrFrom4([4]byte(in.data[24:28]))
 }
 
-func (h *handler) leaseTime(ss *subnetState, cl *class) time.Duration {
+// dropPanic, deferred, turns a panic in the handler into a dropped,
+// counted packet, so one bad packet never stops the server.
+func (h *handler) dropPanic(from netip.AddrPort) {
+	if r := recover(); r != nil {
+		h.met.parseFailed.Inc()
+		h.log.Error("dhcp handler panic; packet dropped", "from", from, "panic", r)
+	}
+}
+
+func (h *handler) leaseTime(ss *subnet, cl *class) time.Duration {
 	if cl != nil && cl.leaseTime > 0 {
 		return cl.leaseTime
 	}
-	return ss.cfg.leaseTime
+	return ss.leaseTime
 }
 
-func (h *handler) request(ctx context.Context, in *inbound, sc *scratch, cands []*subnetState, server netip.Addr) (outbound, bool) {
+// requestKind is the RFC 2131 §4.3.2 client state a REQUEST comes from.
+type requestKind uint8
+
+const (
+	selecting requestKind = iota + 1
+	initReboot
+	renewing
+	rebinding
+)
+
+var requestKindNames = [...]string{"", "selecting", "init-reboot", "renewing", "rebinding"}
+
+func (k requestKind) String() string { return requestKindNames[k] }
+
+func (h *handler) request(ctx context.Context, in *inbound, sc *scratch, cands []*subnet, server netip.Addr) (outbound, bool) {
 	m := &sc.msg
 	id := idOf(m)
 	sid, hasSID := m.addrOption(dhcpv4.OptionServerIdentifier)
@@ -374,7 +434,7 @@ func (h *handler) request(ctx context.Context, in *inbound, sc *scratch, cands [
 		if !h.ours(in, sid, server) {
 			// The client chose another server's offer: forget ours.
 			for _, ss := range cands {
-				h.tab.dropHold(ss, id.key)
+				h.alloc.DropHold(ss.index, id.Key)
 			}
 			h.met.dropped.WithLabelValues(dropOtherServer).Inc()
 			return outbound{}, false
@@ -397,7 +457,7 @@ func (h *handler) request(ctx context.Context, in *inbound, sc *scratch, cands [
 	}
 	ss := cands[0]
 	for _, c := range cands {
-		if c.cfg.prefix.Contains(addr) {
+		if c.prefix.Contains(addr) {
 			ss = c
 			break
 		}
@@ -408,29 +468,29 @@ func (h *handler) request(ctx context.Context, in *inbound, sc *scratch, cands [
 	now := h.now()
 	host, _ := m.option(dhcpv4.OptionHostName)
 	vc, _ := m.option(dhcpv4.OptionClassIdentifier)
-	res := h.tab.commit(ss, commitRequest{
-		kind: kind, id: id, addr: addr, hostname: string(host), vendorClass: trimNULs(vc), class: cl,
-		leaseTime: lt, nowNS: now.UnixNano(), check: h.check != nil, fresh: h.pol.cfg.OfferHold,
+	res := h.alloc.Commit(alloc.CommitRequest{
+		Subnet: ss.index, ID: id, Addr: addr, Hostname: string(host), VendorClass: trimNULs(vc),
+		Class: cl.allocIndex(), ClassName: cl.nameOrNone(), LeaseTime: lt, NowNS: now.UnixNano(), Check: h.check != nil,
 	})
-	if res.nak != "" {
+	if res.Nak != "" {
 		// A server that offered the address NAKs whatever its mode; for the
 		// other states only an authoritative server speaks up.
 		if kind != selecting && !h.pol.authoritative {
 			h.met.dropped.WithLabelValues(dropSilent).Inc()
 			return outbound{}, false
 		}
-		h.log.Info("dhcp nak", "addr", addr, "mac", net.HardwareAddr(id.hwaddr).String(), "state", kind.String(), "reason", res.nak)
+		h.log.Info("dhcp nak", "addr", addr, "mac", net.HardwareAddr(id.HWAddr).String(), "state", kind.String(), "reason", res.Nak)
 		h.met.sentNak.Inc()
-		return h.nak(in, sc, srv, res.nak), true
+		return h.nak(in, sc, srv, res.Nak), true
 	}
 	wctx, cancel := context.WithTimeout(ctx, h.timeout)
-	err := h.store.Put(wctx, res.puts...)
+	err := h.store.Put(wctx, res.Puts...)
 	cancel()
 	if err != nil {
-		res.undo()
+		res.Undo()
 		h.met.storeErrors.Inc()
 		h.met.dropped.WithLabelValues(dropStore).Inc()
-		h.log.Error("lease not stored; ACK withheld", "addr", addr, "mac", net.HardwareAddr(id.hwaddr).String(), "err", err)
+		h.log.Error("lease not stored; ACK withheld", "addr", addr, "mac", net.HardwareAddr(id.HWAddr).String(), "err", err)
 		return outbound{}, false
 	}
 	out := h.reply(in, sc, ss, cl, r, srv, dhcpv4.MessageTypeAck, addr, lt)
@@ -439,7 +499,7 @@ func (h *handler) request(ctx context.Context, in *inbound, sc *scratch, cands [
 	return out, true
 }
 
-func (h *handler) release(ctx context.Context, in *inbound, sc *scratch, cands []*subnetState, server netip.Addr) {
+func (h *handler) release(ctx context.Context, in *inbound, sc *scratch, cands []*subnet, server netip.Addr) {
 	m := &sc.msg
 	if sid, ok := m.addrOption(dhcpv4.OptionServerIdentifier); ok && !h.ours(in, sid, server) {
 		h.met.dropped.WithLabelValues(dropOtherServer).Inc()
@@ -448,7 +508,7 @@ func (h *handler) release(ctx context.Context, in *inbound, sc *scratch, cands [
 	id := idOf(m)
 	now := h.now()
 	for _, ss := range cands {
-		l, ok := h.tab.release(ss, id, m.ciaddr, now.UnixNano())
+		l, ok := h.alloc.Release(ss.index, id, m.ciaddr, now.UnixNano())
 		if !ok {
 			continue
 		}
@@ -459,7 +519,7 @@ func (h *handler) release(ctx context.Context, in *inbound, sc *scratch, cands [
 	h.met.dropped.WithLabelValues(dropUnknownLease).Inc()
 }
 
-func (h *handler) decline(ctx context.Context, in *inbound, sc *scratch, cands []*subnetState, server netip.Addr) {
+func (h *handler) decline(ctx context.Context, in *inbound, sc *scratch, cands []*subnet, server netip.Addr) {
 	m := &sc.msg
 	if sid, ok := m.addrOption(dhcpv4.OptionServerIdentifier); ok && !h.ours(in, sid, server) {
 		h.met.dropped.WithLabelValues(dropOtherServer).Inc()
@@ -473,18 +533,18 @@ func (h *handler) decline(ctx context.Context, in *inbound, sc *scratch, cands [
 	id := idOf(m)
 	now := h.now()
 	for _, ss := range cands {
-		if !ss.cfg.prefix.Contains(addr) {
+		if !ss.prefix.Contains(addr) {
 			continue
 		}
-		l, ok := h.tab.decline(ss, id, addr, now.UnixNano())
+		l, ok := h.alloc.Decline(ss.index, id, addr, now.UnixNano())
 		if !ok {
 			break
 		}
 		h.met.declines.Inc()
 		h.log.Warn("address declined by client: in use by another host, on probation", "addr", addr,
-			"mac", net.HardwareAddr(id.hwaddr).String(), "until", l.Expiry)
+			"mac", net.HardwareAddr(id.HWAddr).String(), "until", l.Expiry)
 		h.write(ctx, l)
-		l.HWAddr = net.HardwareAddr(id.hwaddr)
+		l.HWAddr = net.HardwareAddr(id.HWAddr)
 		h.emitLease(ctx, Declined, l, m, now)
 		return
 	}
@@ -501,7 +561,7 @@ func (h *handler) write(ctx context.Context, ls ...leases.Lease) {
 	}
 }
 
-func (h *handler) inform(in *inbound, sc *scratch, cands []*subnetState, server netip.Addr) (outbound, bool) {
+func (h *handler) inform(in *inbound, sc *scratch, cands []*subnet, server netip.Addr) (outbound, bool) {
 	m := &sc.msg
 	if !isSet(m.ciaddr) {
 		h.met.dropped.WithLabelValues(dropInvalid).Inc()
@@ -515,8 +575,12 @@ func (h *handler) inform(in *inbound, sc *scratch, cands []*subnetState, server 
 	return out, true
 }
 
-// reply builds an OFFER or ACK (an INFORM answer when yiaddr is unset).
-func (h *handler) reply(in *inbound, sc *scratch, ss *subnetState, cl *class, r *reservation, server netip.Addr,
+// reply builds an OFFER or ACK (an INFORM answer when yiaddr is unset) in
+// ordered steps: the header, the standard options, then the configured
+// options by priority (see addConfigured), each kept only if it still
+// fits the one size limit (see sizeLimit), then the option 82 echo, for
+// which room is kept from the start.
+func (h *handler) reply(in *inbound, sc *scratch, ss *subnet, cl *class, r *reservation, server netip.Addr,
 	typ dhcpv4.MessageType, yiaddr netip.Addr, lease time.Duration) outbound {
 	m := &sc.msg
 	hdr := replyTo(m)
@@ -526,23 +590,68 @@ func (h *handler) reply(in *inbound, sc *scratch, ss *subnetState, cl *class, r 
 		ciaddr = m.ciaddr
 		hdr.ClientIPAddr = m.ClientIPAddr
 	}
-	hdr.ServerIPAddr = ipOf(nextServer(ss.cfg.nextServer, server))
-	agent, hasAgent := m.option(dhcpv4.OptionRelayAgentInformation)
-	reserve := 0
-	if hasAgent {
-		reserve = dhcpopts.WireLen(len(agent))
+	hdr.ServerIPAddr = ipOf(nextServer(ss.nextServer, server))
+	limit := sizeLimit(in, m)
+	agent, hasAgent := startReply(sc, m, &hdr, limit)
+	addStandard(sc, ss, typ, server, lease)
+	h.addConfigured(sc, ss.setFor(cl), r, server, limit)
+	data := finishReply(sc, agent, hasAgent)
+	to := delivery.Decide(delivery.Request{
+		GIAddr: m.giaddr, CIAddr: ciaddr, YIAddr: yiaddr, BroadcastFlag: m.IsBroadcast(),
+		CanUnicast: in.link != nil && m.isEthernet(),
+	})
+	out := outbound{data: data, to: to}
+	if to.Method == delivery.UnicastYIAddr {
+		out.mac = m.ClientHWAddr
+		out.ifIndex = in.link.index
 	}
+	return out
+}
+
+// sizeLimit is the size policy of every reply: the largest DHCP payload
+// the client accepts (option 57, see message.maxReply), less if the
+// link's MTU is smaller.
+func sizeLimit(in *inbound, m *message) int {
 	limit := m.maxReply()
 	if in.link != nil && in.link.mtu > 0 && in.link.mtu-wire.IPUDPOverhead < limit {
 		limit = in.link.mtu - wire.IPUDPOverhead
 	}
-	b := &sc.b
-	b.Start(sc.out, limit, reserve, &hdr)
+	return limit
+}
+
+// startReply starts the reply in sc's builder, keeping room for the
+// option 82 echo (RFC 3046) it returns.
+func startReply(sc *scratch, m *message, hdr *dhcpv4.DHCPv4, limit int) (agent []byte, hasAgent bool) {
+	agent, hasAgent = m.option(dhcpv4.OptionRelayAgentInformation)
+	reserve := 0
+	if hasAgent {
+		reserve = dhcpopts.WireLen(len(agent))
+	}
+	sc.b.Start(sc.out, limit, reserve, hdr)
 	sc.written = [4]uint64{}
+	return agent, hasAgent
+}
+
+// finishReply adds the option 82 echo and End, and returns the reply.
+func finishReply(sc *scratch, agent []byte, hasAgent bool) []byte {
+	if hasAgent {
+		sc.b.AddReserved(dhcpv4.OptionRelayAgentInformation.Code(), agent)
+	}
+	data := sc.b.Finish()
+	sc.out = data[:0]
+	return data
+}
+
+// addStandard adds what every OFFER and ACK carries: message type, server
+// identifier, the lease times (T1 and T2 default to 1/2 and 7/8 of the
+// lease), subnet mask and the client identifier echo (RFC 6842). Those
+// codes, and 82, are then never added again.
+func addStandard(sc *scratch, ss *subnet, typ dhcpv4.MessageType, server netip.Addr, lease time.Duration) {
+	b, m := &sc.b, &sc.msg
 	b.Add8(dhcpv4.OptionDHCPMessageType.Code(), uint8(typ))
 	b.AddAddr(dhcpv4.OptionServerIdentifier.Code(), server)
 	if lease > 0 {
-		t1, t2 := ss.cfg.renewTime, ss.cfg.rebindTime
+		t1, t2 := ss.renewTime, ss.rebindTime
 		if t1 == 0 || t1 >= lease {
 			t1 = lease / 2
 		}
@@ -553,8 +662,7 @@ func (h *handler) reply(in *inbound, sc *scratch, ss *subnetState, cl *class, r 
 		b.Add32(dhcpv4.OptionRenewTimeValue.Code(), uint32(t1/time.Second))
 		b.Add32(dhcpv4.OptionRebindingTimeValue.Code(), uint32(t2/time.Second))
 	}
-	b.AddAddr(dhcpv4.OptionSubnetMask.Code(), ss.cfg.mask)
-	// RFC 6842: echo the client identifier.
+	b.AddAddr(dhcpv4.OptionSubnetMask.Code(), ss.mask)
 	if cid, ok := m.option(dhcpv4.OptionClientIdentifier); ok {
 		b.Add(dhcpv4.OptionClientIdentifier.Code(), cid)
 	}
@@ -563,10 +671,15 @@ func (h *handler) reply(in *inbound, sc *scratch, ss *subnetState, cl *class, r 
 		dhcpv4.OptionSubnetMask, dhcpv4.OptionClientIdentifier, dhcpv4.OptionRelayAgentInformation} {
 		sc.mark(c.Code())
 	}
-	set := ss.cfg.sets[0]
-	if cl != nil {
-		set = ss.cfg.sets[1+cl.index]
-	}
+}
+
+// addConfigured adds the configured options in order of importance, each
+// kept if it still fits: the class's options the client asked for (or
+// that are always sent), routers, what the client asked for in its
+// order, DNS and domain (sent to everyone, as Kea does), the rest of what
+// is always sent. A reservation's host name stands for option 12.
+func (h *handler) addConfigured(sc *scratch, set *optionSet, r *reservation, server netip.Addr, limit int) {
+	m := &sc.msg
 	enc := set.encoded(server, h.vars, func(code uint8, err error) {
 		h.log.Error("option cannot be encoded for this address; left out", "code", code, "server", server, "err", err)
 	})
@@ -579,9 +692,9 @@ func (h *handler) reply(in *inbound, sc *scratch, ss *subnetState, cl *class, r 
 		var ok bool
 		switch {
 		case code == dhcpv4.OptionHostName.Code() && r != nil && r.hostname != "":
-			ok = b.Add(code, []byte(r.hostname))
+			ok = sc.b.Add(code, []byte(r.hostname))
 		case enc.tlv[code] != nil:
-			ok = b.AddEncoded(enc.tlv[code])
+			ok = sc.b.AddEncoded(enc.tlv[code])
 		default:
 			return
 		}
@@ -593,10 +706,6 @@ func (h *handler) reply(in *inbound, sc *scratch, ss *subnetState, cl *class, r 
 			}
 		}
 	}
-	// Order of importance, each kept if it still fits: the class's options
-	// the client asked for (or that are always sent), routers, what the
-	// client asked for in its order, DNS and domain (sent to everyone, as
-	// Kea does), the rest of what is always sent.
 	for _, c := range set.class {
 		if bytes.IndexByte(prl, c) >= 0 || set.byCode[c].sentUnasked(prl) {
 			add(c)
@@ -619,21 +728,6 @@ func (h *handler) reply(in *inbound, sc *scratch, ss *subnetState, cl *class, r 
 	} else if dropped > 0 {
 		h.log.Debug("options left out to fit the client's maximum message size", "dropped", dropped, "limit", limit)
 	}
-	if hasAgent {
-		b.AddReserved(dhcpv4.OptionRelayAgentInformation.Code(), agent)
-	}
-	data := b.Finish()
-	sc.out = data[:0]
-	to := delivery.Decide(delivery.Request{
-		GIAddr: m.giaddr, CIAddr: ciaddr, YIAddr: yiaddr, BroadcastFlag: m.IsBroadcast(),
-		CanUnicast: in.link != nil && m.isEthernet(),
-	})
-	out := outbound{data: data, to: to}
-	if to.Method == delivery.UnicastYIAddr {
-		out.mac = m.ClientHWAddr
-		out.ifIndex = in.link.index
-	}
-	return out
 }
 
 // replyTo starts a reply to req: op BOOTREPLY and the fields RFC 2131
@@ -671,32 +765,22 @@ func nextServer(cfg string, server netip.Addr) netip.Addr {
 func (h *handler) nak(in *inbound, sc *scratch, server netip.Addr, reason string) outbound {
 	m := &sc.msg
 	hdr := replyTo(m)
-	agent, hasAgent := m.option(dhcpv4.OptionRelayAgentInformation)
-	reserve := 0
-	if hasAgent {
-		reserve = dhcpopts.WireLen(len(agent))
-	}
 	to := delivery.Decide(delivery.Request{GIAddr: m.giaddr, CIAddr: m.ciaddr, BroadcastFlag: m.IsBroadcast(), NAK: true})
 	if to.SetBroadcastFlag {
 		hdr.SetBroadcast()
 	}
+	agent, hasAgent := startReply(sc, m, &hdr, sizeLimit(in, m))
 	b := &sc.b
-	b.Start(sc.out, m.maxReply(), reserve, &hdr)
 	b.Add8(dhcpv4.OptionDHCPMessageType.Code(), uint8(dhcpv4.MessageTypeNak))
 	b.AddAddr(dhcpv4.OptionServerIdentifier.Code(), server)
 	b.Add(dhcpv4.OptionMessage.Code(), []byte(reason))
 	if cid, ok := m.option(dhcpv4.OptionClientIdentifier); ok {
 		b.Add(dhcpv4.OptionClientIdentifier.Code(), cid)
 	}
-	if hasAgent {
-		b.AddReserved(dhcpv4.OptionRelayAgentInformation.Code(), agent)
-	}
-	data := b.Finish()
-	sc.out = data[:0]
-	return outbound{data: data, to: to}
+	return outbound{data: finishReply(sc, agent, hasAgent), to: to}
 }
 
-func (h *handler) emit(ctx context.Context, kind LeaseEventKind, m *message, ss *subnetState, addr netip.Addr, cl *class, now, expiry time.Time) {
+func (h *handler) emit(ctx context.Context, kind LeaseEventKind, m *message, ss *subnet, addr netip.Addr, cl *class, now, expiry time.Time) {
 	if h.obs == nil && !h.log.Enabled(ctx, eventLevel(kind)) {
 		return
 	}
@@ -704,7 +788,7 @@ func (h *handler) emit(ctx context.Context, kind LeaseEventKind, m *message, ss 
 	vc, _ := m.option(dhcpv4.OptionClassIdentifier)
 	prl, _ := m.option(dhcpv4.OptionParameterRequestList)
 	ev := LeaseEvent{
-		Kind: kind, Time: now, MAC: net.HardwareAddr(append([]byte(nil), m.ClientHWAddr...)), Addr: addr, Subnet: ss.cfg.prefix,
+		Kind: kind, Time: now, MAC: net.HardwareAddr(append([]byte(nil), m.ClientHWAddr...)), Addr: addr, Subnet: ss.prefix,
 		Hostname: string(host), VendorClass: string(trimNULs(vc)), RequestedOptions: append([]byte(nil), prl...), Expiry: expiry,
 	}
 	if cl != nil {
@@ -736,21 +820,21 @@ func (h *handler) publish(ctx context.Context, ev LeaseEvent) {
 // sweep ends what ran out and stores the changes.
 func (h *handler) sweep(ctx context.Context) {
 	now := h.now()
-	res := h.tab.sweep(now.UnixNano())
-	if len(res.expired) > 0 {
-		h.write(ctx, res.expired...)
-		for _, l := range res.expired {
+	res := h.alloc.Sweep(now.UnixNano())
+	if len(res.Expired) > 0 {
+		h.write(ctx, res.Expired...)
+		for _, l := range res.Expired {
 			h.emitLease(ctx, Expired, l, nil, now)
 		}
 	}
-	if len(res.deleted) > 0 {
+	if len(res.Deleted) > 0 {
 		wctx, cancel := context.WithTimeout(ctx, h.timeout)
-		if err := h.store.Delete(wctx, res.deleted...); err != nil {
+		if err := h.store.Delete(wctx, res.Deleted...); err != nil {
 			h.met.storeErrors.Inc()
-			h.log.Error("ended probations not stored", "addresses", len(res.deleted), "err", err)
+			h.log.Error("ended probations not stored", "addresses", len(res.Deleted), "err", err)
 		}
 		cancel()
-		for _, a := range res.deleted {
+		for _, a := range res.Deleted {
 			h.log.Info("address back in the pool after its probation", "addr", a)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
 	"github.com/phoneprov/phoneprov/dhcpd/internal/delivery"
+	"github.com/phoneprov/phoneprov/dhcpd/internal/sock"
 	"github.com/phoneprov/phoneprov/dhcpd/leases"
 )
 
@@ -182,10 +183,9 @@ func TestRequestStates(t *testing.T) {
 		if got := hs.counter("phoneprov_dhcp_packets_dropped_total", "reason", dropOtherServer); got != 1 {
 			t.Errorf("other-server drops %v", got)
 		}
-		hs.tab.mu.Lock()
-		held := hs.tab.subnets[0].held[hwKey(mac(10))]
-		hs.tab.mu.Unlock()
-		if held != nil {
+		// Held, the address would go to no other client.
+		other, _ := hs.mustReply(pkt{typ: dhcpv4.MessageTypeDiscover, mac: mac(11), opts: []opt{addrOpt(dhcpv4.OptionRequestedIPAddress.Code(), offer.yiaddr)}}, dhcpv4.MessageTypeOffer)
+		if other.yiaddr != offer.yiaddr {
 			t.Errorf("offer to a client that chose another server is still held")
 		}
 		if _, ok := hs.stored(offer.yiaddr); ok {
@@ -286,8 +286,8 @@ func TestExpiredLeaseReclaimedAfterCheck(t *testing.T) {
 	})
 	var checks []checkRequest
 	hs.h.check = func(rq checkRequest) bool { checks = append(checks, rq); return true }
-	var requeued []*inbound
-	hs.h.requeue = func(in *inbound) { requeued = append(requeued, in) }
+	var sent []outbound
+	hs.h.send = func(_ *sock.Conn, out outbound) { sent = append(sent, out) }
 
 	a := hs.dora(mac(1))
 	hs.mustSilence(pkt{typ: dhcpv4.MessageTypeDiscover, mac: mac(2)})
@@ -306,13 +306,10 @@ func TestExpiredLeaseReclaimedAfterCheck(t *testing.T) {
 		t.Fatalf("checks %+v, want one for %s", checks, a)
 	}
 	checks[0].done(false, nil)
-	if len(requeued) != 1 {
-		t.Fatalf("packet not handed back after the check")
-	}
-	out, ok := hs.h.handle(context.Background(), requeued[0], hs.sc)
-	if !ok {
+	if len(sent) != 1 {
 		t.Fatal("no offer after a silent check")
 	}
+	out := sent[0]
 	if m, err := parseMessage(out.data); err != nil || m.yiaddr != a {
 		t.Fatalf("offer after check: %v %v", m.yiaddr, err)
 	}
@@ -335,8 +332,8 @@ func TestAddressInUseIsQuarantined(t *testing.T) {
 	})
 	var checks []checkRequest
 	hs.h.check = func(rq checkRequest) bool { checks = append(checks, rq); return true }
-	var requeued []*inbound
-	hs.h.requeue = func(in *inbound) { requeued = append(requeued, in) }
+	var sent []outbound
+	hs.h.send = func(_ *sock.Conn, out outbound) { sent = append(sent, out) }
 	a := hs.dora(mac(1))
 	b := hs.dora(mac(2))
 	hs.clock.Add(2 * time.Minute)
@@ -350,9 +347,8 @@ func TestAddressInUseIsQuarantined(t *testing.T) {
 	if got := hs.counter("phoneprov_dhcp_address_conflicts_total"); got != 1 {
 		t.Errorf("conflicts %v", got)
 	}
-	out, ok := hs.h.handle(context.Background(), requeued[0], hs.sc)
-	if ok {
-		m, _ := parseMessage(out.data)
+	if len(sent) != 0 {
+		m, _ := parseMessage(sent[0].data)
 		t.Fatalf("offered %s right after its check found it in use", m.yiaddr)
 	}
 	if len(checks) != 2 || checks[1].addr == checked || (checks[1].addr != a && checks[1].addr != b) {
@@ -488,7 +484,7 @@ func TestNoAckWithoutDurableLease(t *testing.T) {
 	if got := hs.counter("phoneprov_dhcp_lease_store_errors_total"); got != 1 {
 		t.Errorf("store errors %v", got)
 	}
-	if ls := hs.tab.snapshot(); len(ls) != 0 {
+	if ls := hs.al.Snapshot(); len(ls) != 0 {
 		t.Errorf("a lease that was not stored is in memory: %+v", ls)
 	}
 	fs.fail = false
@@ -507,7 +503,7 @@ func TestRestartKeepsLeases(t *testing.T) {
 	hs2 := newHarnessWith(t, c, store)
 	hs2.clock.t = hs.clock.Now().Add(10 * time.Minute)
 	hs2.load()
-	if got := len(hs2.tab.snapshot()); got != 5 {
+	if got := len(hs2.al.Snapshot()); got != 5 {
 		t.Fatalf("after restart %d leases, want 5", got)
 	}
 	// A new client does not get an existing lease; the old ones keep theirs.
@@ -572,7 +568,7 @@ func TestConcurrentClientsNeverShare(t *testing.T) {
 		}
 		seen[r.a] = true
 	}
-	if ls := hs.tab.snapshot(); len(ls) != n {
+	if ls := hs.al.Snapshot(); len(ls) != n {
 		t.Errorf("%d leases, want %d", len(ls), n)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/insomniacslk/dhcp/iana"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/phoneprov/phoneprov/dhcpd/internal/alloc"
 	"github.com/phoneprov/phoneprov/dhcpd/internal/wire"
 	"github.com/phoneprov/phoneprov/dhcpd/leases"
 )
@@ -104,7 +105,7 @@ type harness struct {
 	t      testing.TB
 	h      *handler
 	pol    *policy
-	tab    *table
+	al     *alloc.Allocator
 	store  leases.Store
 	clock  *clock
 	reg    *prometheus.Registry
@@ -130,17 +131,17 @@ func newHarnessWith(t testing.TB, c Config, store leases.Store) *harness {
 	if pol == nil {
 		t.Fatalf("config: %v", problems)
 	}
-	hs := &harness{t: t, pol: pol, tab: newTable(pol), store: store,
+	hs := &harness{t: t, pol: pol, al: alloc.New(pol.allocConfig()), store: store,
 		clock: &clock{t: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)}, reg: prometheus.NewRegistry(), events: &eventRec{}, sc: newScratch()}
-	met, err := newMetrics(hs.reg, hs.tab)
+	met, err := newMetrics(hs.reg, pol, hs.al)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs.h = &handler{pol: pol, tab: hs.tab, store: store, vars: defaultVars, log: testLogger(t), met: met,
+	hs.h = &handler{pol: pol, alloc: hs.al, store: store, vars: defaultVars, log: testLogger(t), met: met,
 		obs: hs.events, now: hs.clock.Now, timeout: time.Second, exhaustedLog: make([]atomicInt64, len(pol.subnets))}
 	hs.link = &link{name: "lab0", index: 7, mac: net.HardwareAddr{0x02, 0, 0, 0, 0, 1}, mtu: 1500}
-	for _, ss := range hs.tab.subnets {
-		if ss.cfg.iface == "lab0" {
+	for _, ss := range pol.subnets {
+		if ss.iface == "lab0" {
 			hs.link.subnets = append(hs.link.subnets, linkSubnet{s: ss, server: serverIP})
 		}
 	}
@@ -153,7 +154,7 @@ func (hs *harness) load() {
 	if err != nil {
 		hs.t.Fatal(err)
 	}
-	rewrite, _ := hs.tab.load(ls, hs.clock.Now())
+	rewrite, _ := hs.al.Load(ls, hs.clock.Now())
 	if len(rewrite) > 0 {
 		if err := hs.store.Put(context.Background(), rewrite...); err != nil {
 			hs.t.Fatal(err)

@@ -37,7 +37,7 @@ func TestMemoryFor50kLeases(t *testing.T) {
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
-	if got := len(hs.tab.snapshot()); got != n {
+	if got := len(hs.al.Snapshot()); got != n {
 		t.Fatalf("%d leases, want %d", got, n)
 	}
 	perLease := float64(after.HeapAlloc-before.HeapAlloc) / n

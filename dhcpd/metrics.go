@@ -3,10 +3,11 @@ package dhcpd
 import (
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/phoneprov/phoneprov/dhcpd/internal/alloc"
 )
 
 // metrics are the DHCP server's Prometheus series, named after Kea's
@@ -49,7 +50,7 @@ const (
 	dropRateRelay         = "rate-limit-relay"  // over [dhcp.rate_limit] relay_rate
 )
 
-func newMetrics(reg prometheus.Registerer, t *table) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, pol *policy, al *alloc.Allocator) (*metrics, error) {
 	m := &metrics{
 		received: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "phoneprov_dhcp_packets_received_total",
@@ -109,11 +110,11 @@ func newMetrics(reg prometheus.Registerer, t *table) (*metrics, error) {
 	}
 	m.rateClient = m.dropped.WithLabelValues(dropRateClient)
 	m.rateRelay = m.dropped.WithLabelValues(dropRateRelay)
-	for _, s := range t.subnets {
-		m.allocFail.WithLabelValues(s.cfg.label)
+	for _, s := range pol.subnets {
+		m.allocFail.WithLabelValues(s.label)
 	}
 	for _, c := range []prometheus.Collector{m.received, m.sent, m.queueDrops, m.declines, m.dropped, m.allocFail,
-		m.conflicts, m.reclaimed, m.storeErrors, m.sendErrors, &poolCollector{t: t}} {
+		m.conflicts, m.reclaimed, m.storeErrors, m.sendErrors, &poolCollector{pol: pol, al: al}} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register dhcp metrics: %w", err)
 		}
@@ -128,9 +129,12 @@ func (m *metrics) receivedOf(t dhcpv4.MessageType) prometheus.Counter {
 	return m.receivedType[0]
 }
 
-// poolCollector reports phoneprov_dhcp_pool_addresses from the lease table
+// poolCollector reports phoneprov_dhcp_pool_addresses from the allocator
 // at scrape time.
-type poolCollector struct{ t *table }
+type poolCollector struct {
+	pol *policy
+	al  *alloc.Allocator
+}
 
 var poolDesc = prometheus.NewDesc("phoneprov_dhcp_pool_addresses",
 	"Addresses of each pool by state: total (less reservations), assigned (active leases), declined (on probation), free.",
@@ -146,18 +150,23 @@ func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, p := range c.t.counts(time.Now().UnixNano()) {
-		for _, v := range []struct {
-			state string
-			n     int
-		}{{"total", p.total}, {"assigned", p.assigned}, {"declined", p.declined}, {"free", p.free}} {
-			ch <- prometheus.MustNewConstMetric(poolDesc, prometheus.GaugeValue, float64(v.n), p.subnet, p.pool, v.state)
+	counts := c.al.Counts()
+	for i, sc := range counts {
+		s := c.pol.subnets[i]
+		for j, p := range sc.Pools {
+			for _, v := range []struct {
+				state string
+				n     int
+			}{{"total", p.Total}, {"assigned", p.Assigned}, {"declined", p.Declined}, {"free", p.Free()}} {
+				ch <- prometheus.MustNewConstMetric(poolDesc, prometheus.GaugeValue, float64(v.n), s.label, s.pools[j].label, v.state)
+			}
 		}
 	}
-	for _, u := range c.t.unclassifiedCounts() {
-		ch <- prometheus.MustNewConstMetric(unclassifiedDesc, prometheus.GaugeValue, float64(u.held), u.subnet, "held")
-		if u.limit >= 0 {
-			ch <- prometheus.MustNewConstMetric(unclassifiedDesc, prometheus.GaugeValue, float64(u.limit), u.subnet, "limit")
+	for i, sc := range counts {
+		label := c.pol.subnets[i].label
+		ch <- prometheus.MustNewConstMetric(unclassifiedDesc, prometheus.GaugeValue, float64(sc.Unclassified), label, "held")
+		if sc.UnclassifiedMax >= 0 {
+			ch <- prometheus.MustNewConstMetric(unclassifiedDesc, prometheus.GaugeValue, float64(sc.UnclassifiedMax), label, "limit")
 		}
 	}
 }

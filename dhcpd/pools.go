@@ -37,16 +37,14 @@ type SubnetUse struct {
 // SubnetUse returns the address use of every configured subnet, in
 // configuration order, as of now.
 func (s *Server) SubnetUse() []SubnetUse {
-	t := s.tab
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	out := make([]SubnetUse, 0, len(t.subnets))
-	for _, ss := range t.subnets {
-		su := SubnetUse{Subnet: ss.cfg.prefix, Interface: ss.cfg.iface, Pools: make([]PoolUse, 0, len(ss.pools))}
-		for _, p := range ss.pools {
-			c := AddressCounts{Total: p.total, Assigned: p.assigned, Declined: p.declined}
-			c.Free = max(0, c.Total-c.Assigned-c.Declined)
-			su.Pools = append(su.Pools, PoolUse{First: p.r.start, Last: p.r.end, AddressCounts: c})
+	counts := s.al.Counts()
+	out := make([]SubnetUse, 0, len(counts))
+	for i, sc := range counts {
+		sn := s.pol.subnets[i]
+		su := SubnetUse{Subnet: sn.prefix, Interface: sn.iface, Pools: make([]PoolUse, 0, len(sc.Pools))}
+		for j, p := range sc.Pools {
+			c := AddressCounts{Total: p.Total, Assigned: p.Assigned, Declined: p.Declined, Free: p.Free()}
+			su.Pools = append(su.Pools, PoolUse{First: sn.pools[j].start, Last: sn.pools[j].end, AddressCounts: c})
 			su.AddressCounts.add(c)
 		}
 		out = append(out, su)

@@ -36,7 +36,7 @@ func TestSubnetUseCountsEachPoolAndSubnet(t *testing.T) {
 		return leases.Lease{Addr: netip.MustParseAddr(addr), HWAddr: hw, State: st, Subnet: netip.MustParsePrefix("198.18.0.0/16"),
 			Start: now.Add(-time.Minute), Expiry: now.Add(until)}
 	}
-	s.tab.load([]leases.Lease{
+	s.al.Load([]leases.Lease{
 		lease("198.18.0.100", leases.Active, mac(1), time.Hour),
 		lease("198.18.0.101", leases.Active, mac(2), time.Hour),
 		lease("198.18.0.102", leases.Declined, nil, time.Hour),

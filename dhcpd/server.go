@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/phoneprov/phoneprov/dhcpd/dhcpopts"
+	"github.com/phoneprov/phoneprov/dhcpd/internal/alloc"
 	"github.com/phoneprov/phoneprov/dhcpd/internal/delivery"
 	"github.com/phoneprov/phoneprov/dhcpd/internal/neigh"
 	"github.com/phoneprov/phoneprov/dhcpd/internal/probe"
@@ -55,7 +56,7 @@ type Server struct {
 	pol  *policy
 	opts Options
 	log  *slog.Logger
-	tab  *table
+	al   *alloc.Allocator
 	h    *handler
 	// limits are checked in the readers, before a packet is queued;
 	// epoch is their clock's zero.
@@ -77,8 +78,7 @@ type Server struct {
 
 // job is one packet waiting for a worker.
 type job struct {
-	in   inbound
-	conn *sock.Conn
+	in inbound
 }
 
 const recvBufSize = 4096
@@ -107,14 +107,14 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if pol == nil {
 		return nil, errors.Join(problems...)
 	}
-	s := &Server{cfg: cfg, pol: pol, opts: opts, log: opts.Logger, tab: newTable(pol),
+	s := &Server{cfg: cfg, pol: pol, opts: opts, log: opts.Logger, al: alloc.New(pol.allocConfig()),
 		limits: newRateLimits(cfg.RateLimit), epoch: time.Now()}
-	met, err := newMetrics(opts.Registry, s.tab)
+	met, err := newMetrics(opts.Registry, pol, s.al)
 	if err != nil {
 		return nil, err
 	}
 	s.h = &handler{
-		pol: pol, tab: s.tab, store: opts.Store, vars: opts.Vars, log: opts.Logger, met: met,
+		pol: pol, alloc: s.al, store: opts.Store, vars: opts.Vars, log: opts.Logger, met: met,
 		obs: opts.LeaseEvents, now: time.Now, timeout: 10 * time.Second,
 		exhaustedLog: make([]atomicInt64, len(pol.subnets)),
 	}
@@ -184,7 +184,7 @@ func (s *Server) Bind(ctx context.Context) (err error) {
 	if s.arp != nil || s.icmp != nil {
 		s.h.check = s.startCheck
 	}
-	s.h.requeue = s.requeue
+	s.h.send = s.send
 	s.bound = true
 	return nil
 }
@@ -197,7 +197,7 @@ func (s *Server) loadLeases(ctx context.Context) error {
 	if err != nil {
 		s.log.Error("some stored leases could not be read; they are ignored until overwritten", "err", err)
 	}
-	rewrite, orphans := s.tab.load(ls, time.Now())
+	rewrite, orphans := s.al.Load(ls, time.Now())
 	if orphans > 0 {
 		s.log.Warn("stored leases outside every configured subnet are ignored", "count", orphans)
 	}
@@ -234,7 +234,7 @@ func (s *Server) resolveLinks() error {
 	s.links = map[string]*link{}
 	s.byIndex = map[int]*link{}
 	var problems []error
-	for i, sn := range s.pol.subnets {
+	for _, sn := range s.pol.subnets {
 		if sn.iface == "" {
 			continue
 		}
@@ -276,7 +276,7 @@ func (s *Server) resolveLinks() error {
 				"give the interface an address in the subnet, or fix cidr or interface", sn.index, sn.iface, sn.prefix, strings.Join(have, ", ")))
 			continue
 		}
-		l.subnets = append(l.subnets, linkSubnet{s: s.tab.subnets[i], server: server})
+		l.subnets = append(l.subnets, linkSubnet{s: sn, server: server})
 	}
 	return errors.Join(problems...)
 }
@@ -380,17 +380,6 @@ func (s *Server) startCheck(rq checkRequest) bool {
 		rq.done(answered, err)
 	}()
 	return true
-}
-
-// requeue hands a checked packet back to the workers; it is dropped and
-// counted when the queue is full, and the client asks again.
-func (s *Server) requeue(in *inbound) {
-	j := &job{in: *in, conn: in.conn}
-	select {
-	case s.queue <- j:
-	default:
-		s.h.met.queueDrops.Inc()
-	}
 }
 
 // Serve answers until ctx ends, then closes the sockets and returns nil.
@@ -529,7 +518,7 @@ func (s *Server) read(ctx context.Context, c *sock.Conn) error {
 		if l == nil {
 			l = s.byIndex[info.IfIndex]
 		}
-		j := &job{conn: c, in: inbound{data: append([]byte(nil), buf[:n]...), link: l, local: info.Local, dst: info.Dst, src: info.Src, conn: c}}
+		j := &job{in: inbound{data: append([]byte(nil), buf[:n]...), link: l, local: info.Local, dst: info.Dst, src: info.Src, conn: c}}
 		select {
 		case s.queue <- j:
 		default:
@@ -549,25 +538,21 @@ func (s *Server) work(ctx context.Context) {
 		}
 		out, ok := s.safeHandle(ctx, j, sc)
 		if ok {
-			s.send(j, out)
+			s.send(j.in.conn, out)
 		}
 	}
 }
 
 // safeHandle turns a panic in the handler into a dropped, counted packet,
 // so one bad packet never stops the server.
-func (s *Server) safeHandle(ctx context.Context, j *job, sc *scratch) (out outbound, ok bool) {
-	defer func() {
-		if r := recover(); r != nil {
-			s.h.met.parseFailed.Inc()
-			s.log.Error("dhcp handler panic; packet dropped", "from", j.in.src, "panic", r)
-			out, ok = outbound{}, false
-		}
-	}()
+func (s *Server) safeHandle(ctx context.Context, j *job, sc *scratch) (outbound, bool) {
+	defer s.h.dropPanic(j.in.src)
 	return s.h.handle(ctx, &j.in, sc)
 }
 
-func (s *Server) send(j *job, out outbound) {
+// send sends a reply on the socket c, setting a neighbour entry first for
+// a unicast to an address the client does not have yet.
+func (s *Server) send(c *sock.Conn, out outbound) {
 	dest := out.to.Dest
 	if out.to.Method == delivery.UnicastYIAddr {
 		if err := s.neigh.Set(out.ifIndex, dest.Addr(), out.mac); err != nil {
@@ -575,7 +560,7 @@ func (s *Server) send(j *job, out outbound) {
 			dest = netip.AddrPortFrom(limitedBroadcast, delivery.ClientPort)
 		}
 	}
-	if err := j.conn.WriteTo(out.data, dest); err != nil {
+	if err := c.WriteTo(out.data, dest); err != nil {
 		s.h.met.sendErrors.Inc()
 		s.log.Warn("dhcp reply not sent", "to", dest, "method", out.to.Method.String(), "err", err)
 	}
@@ -610,5 +595,5 @@ func (s *Server) closeAll() {
 // released, expired and declined), ordered by address. It is empty before
 // Bind has loaded the store.
 func (s *Server) Leases() []leases.Lease {
-	return s.tab.snapshot()
+	return s.al.Snapshot()
 }

@@ -68,7 +68,7 @@ func TestMetricsRegisterOnTheGivenRegistry(t *testing.T) {
 		}
 	}
 	// Two servers on one registry collide loudly instead of sharing series.
-	if _, err := newMetrics(hs.reg, hs.tab); err == nil {
+	if _, err := newMetrics(hs.reg, hs.pol, hs.al); err == nil {
 		t.Error("registering twice succeeded")
 	}
 	if got := hs.counter("phoneprov_dhcp_pool_addresses", "subnet", "198.18.0.0/24", "state", "total"); got != 100 {

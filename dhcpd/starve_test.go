@@ -119,7 +119,7 @@ func TestUnclassifiedLimitValues(t *testing.T) {
 			t.Errorf("%q: %v", v, err)
 			continue
 		}
-		if got := u.of(200); (u.percent && got != want*2) || (!u.percent && got != want) {
+		if got := u.Of(200); (u.Percent && got != want*2) || (!u.Percent && got != want) {
 			t.Errorf("%q of 200 = %d", v, got)
 		}
 	}
@@ -135,8 +135,9 @@ func TestUnclassifiedLimitValues(t *testing.T) {
 	c.UnclassifiedLimit = "1"
 	c.Subnets[0].UnclassifiedLimit = "none"
 	hs := newHarnessWith(t, c, nil)
-	if hs.tab.subnets[0].unclMax != -1 || hs.tab.subnets[1].unclMax != 1 {
-		t.Errorf("caps %d %d, want -1 1", hs.tab.subnets[0].unclMax, hs.tab.subnets[1].unclMax)
+	counts := hs.al.Counts()
+	if counts[0].UnclassifiedMax != -1 || counts[1].UnclassifiedMax != 1 {
+		t.Errorf("caps %d %d, want -1 1", counts[0].UnclassifiedMax, counts[1].UnclassifiedMax)
 	}
 }
 
