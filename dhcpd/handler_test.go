@@ -584,3 +584,23 @@ func TestEveryEventIsLoggedOnce(t *testing.T) {
 		t.Errorf("log has %d lease lines:\n%s", lines, buf.String())
 	}
 }
+
+// TestRetransmitDuringCheckWaits: a DISCOVER sent again while its address
+// is being checked starts no second check; one offer answers when the
+// check ends.
+func TestRetransmitDuringCheckWaits(t *testing.T) {
+	hs := newHarness(t, func(c *Config) {
+		c.Subnets[0].Pools = []PoolConfig{{Start: "198.18.0.100", End: "198.18.0.100"}}
+		c.Subnets[0].LeaseTime = time.Minute
+	})
+	var checks []checkRequest
+	hs.h.check = func(rq checkRequest) bool { checks = append(checks, rq); return true }
+	a := hs.dora(mac(1))
+	hs.clock.Add(2 * time.Minute)
+	hs.h.sweep(context.Background())
+	hs.mustSilence(pkt{typ: dhcpv4.MessageTypeDiscover, mac: mac(2), xid: 1})
+	hs.mustSilence(pkt{typ: dhcpv4.MessageTypeDiscover, mac: mac(2), xid: 2})
+	if len(checks) != 1 || checks[0].addr != a {
+		t.Fatalf("checks %+v, want one for %s", checks, a)
+	}
+}
