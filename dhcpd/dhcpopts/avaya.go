@@ -28,15 +28,6 @@ type AvayaParams []AvayaParam
 // accepted leniently here.
 var avayaLists = []string{"MCIPADD", "HTTPSRVR", "TLSSRVR", "TFTPSRVR", "LOGSRVR", "DNSSRVR", "SIP_CONTROLLER_LIST"}
 
-// avayaKnown are the names the phones are documented to take in the DHCP
-// site-specific option (reference: avaya-phones.md; 9600/96x1 admin guides).
-var avayaKnown = []string{
-	"MCIPADD", "MCPORT", "HTTPSRVR", "HTTPDIR", "HTTPPORT", "TLSSRVR", "TLSDIR", "TLSPORT", "TLSSRVRID",
-	"TFTPSRVR", "TFTPDIR", "L2Q", "L2QVLAN", "L2QAUD", "L2QSIG", "VLANTEST", "PHY1STAT", "PHY2STAT",
-	"PROCSTAT", "PROCPSWD", "ICMPDU", "ICMPRED", "LOGSRVR", "MTU_SIZE", "SIG", "SIP_CONTROLLER_LIST",
-	"DNSSRVR", "DOMAIN", "SNTPSRVR", "AGENTLOGINID", "STATIC",
-}
-
 // avayaRanges bound the numeric parameters.
 var avayaRanges = map[string][2]int{
 	"MCPORT": {1, 65535}, "HTTPPORT": {1, 65535}, "TLSPORT": {1, 65535},
@@ -93,49 +84,12 @@ func avayaName(s string) bool {
 
 func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 
-// String writes the pairs back as NAME=value,NAME=value.
-func (p AvayaParams) String() string {
-	var b strings.Builder
-	for i, kv := range p {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(kv.Name)
-		b.WriteByte('=')
-		b.WriteString(kv.Value)
-	}
-	return b.String()
-}
-
-// Get returns the value of the first parameter with this name (case-insensitive).
-func (p AvayaParams) Get(name string) (string, bool) {
-	if i := p.index(name); i >= 0 {
-		return p[i].Value, true
-	}
-	return "", false
-}
-
-func (p AvayaParams) index(name string) int {
-	return slices.IndexFunc(p, func(kv AvayaParam) bool { return strings.EqualFold(kv.Name, name) })
-}
-
-// Set returns p with the parameter's value replaced where it stands, or
-// appended (name upper-cased) if absent. p itself is not modified.
-func (p AvayaParams) Set(name, value string) AvayaParams {
-	out := slices.Clone(p)
-	if i := out.index(name); i >= 0 {
-		out[i].Value = value
-		return out
-	}
-	return append(out, AvayaParam{Name: strings.ToUpper(name), Value: value})
-}
-
 // Validate checks what a configuration should get right: names are names
 // and not repeated; values are printable ASCII without spaces at their ends;
 // only list parameters (AvayaListParam) contain commas, with no empty list
 // items; numeric parameters are integers in range; TFTPDIR comes before
 // TFTPSRVR. Unknown names are not errors (phones ignore them and firmware
-// adds new ones); UnknownNames lists them for a warning.
+// adds new ones).
 func (p AvayaParams) Validate() error {
 	if len(p) == 0 {
 		return fmt.Errorf("no Avaya parameters")
@@ -191,19 +145,6 @@ func validateAvayaValue(name, value string) error {
 	return nil
 }
 
-// UnknownNames returns the parameter names the phones are not documented to
-// take in DHCP, upper-cased, for a configuration warning (a typo like HTTPSVR
-// would otherwise pass unnoticed).
-func (p AvayaParams) UnknownNames() []string {
-	var out []string
-	for _, kv := range p {
-		if n := strings.ToUpper(kv.Name); !slices.Contains(avayaKnown, n) {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
 // avaya43Codes are the option 43 sub-option codes of 96x1 SIP phones, per
 // the 9601/9608/9611G/9621G/9641G SIP administration guide ("Administering
 // DHCP and HTTP servers"); the reference lists 2-10 and 14.
@@ -243,31 +184,4 @@ func avaya43Names() string {
 	}
 	slices.SortFunc(names, func(a, b string) int { return int(avaya43Codes[a]) - int(avaya43Codes[b]) })
 	return strings.Join(names, ", ")
-}
-
-// ParseAvayaOption43 is the inverse of AvayaOption43: it checks sub-option 1
-// is 6889 and returns the parameters (names upper-case), for tests and for
-// showing what a reply carried. Unknown sub-option codes are an error.
-func ParseAvayaOption43(data []byte) (AvayaParams, error) {
-	subs, err := ParseSubOptions(data)
-	if err != nil {
-		return nil, err
-	}
-	if len(subs) == 0 || subs[0].Code != 1 || strings.TrimRight(string(subs[0].Data), "\x00") != AvayaEnterprise {
-		return nil, fmt.Errorf("Avaya option 43 must start with sub-option 1 = %s", AvayaEnterprise)
-	}
-	var out AvayaParams
-	for _, s := range subs[1:] {
-		name := ""
-		for n, c := range avaya43Codes {
-			if c == s.Code {
-				name = n
-			}
-		}
-		if name == "" {
-			return nil, fmt.Errorf("Avaya option 43 has unknown sub-option %d", s.Code)
-		}
-		out = append(out, AvayaParam{Name: name, Value: strings.TrimRight(string(s.Data), "\x00")})
-	}
-	return out, nil
 }

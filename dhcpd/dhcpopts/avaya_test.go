@@ -37,26 +37,6 @@ func TestParseAvayaReadsListsLikeThePhones(t *testing.T) {
 	}
 }
 
-func TestAvayaGetSetAreCaseInsensitive(t *testing.T) {
-	p, err := ParseAvaya("mcipadd=198.18.0.1,HttpSrvr=198.18.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v, ok := p.Get("MCIPADD"); !ok || v != "198.18.0.1" {
-		t.Errorf("Get(MCIPADD) = %q, %v", v, ok)
-	}
-	q := p.Set("HTTPSRVR", "198.18.0.9").Set("tlsport", "411")
-	if got := q.String(); got != "mcipadd=198.18.0.1,HttpSrvr=198.18.0.9,TLSPORT=411" {
-		t.Errorf("after Set: %q", got)
-	}
-	if p.String() != "mcipadd=198.18.0.1,HttpSrvr=198.18.0.1" {
-		t.Error("Set modified its receiver")
-	}
-	if _, ok := p.Get("TLSPORT"); ok {
-		t.Error("Get found a parameter that is not there")
-	}
-}
-
 func TestAvayaValidate(t *testing.T) {
 	cases := map[string]string{
 		"HTTPDIR=a,b":                         "contains a comma",
@@ -84,13 +64,6 @@ func TestAvayaValidate(t *testing.T) {
 	p, err := ParseAvaya(ok)
 	if err != nil || p.Validate() != nil {
 		t.Errorf("%q refused: %v, %v", ok, err, p.Validate())
-	}
-}
-
-func TestAvayaUnknownNames(t *testing.T) {
-	p, _ := ParseAvaya("MCIPADD=198.18.0.1,HTTPSVR=198.18.0.1,Mtu_Size=1496")
-	if got := p.UnknownNames(); !slices.Equal(got, []string{"HTTPSVR"}) {
-		t.Errorf("UnknownNames() = %v", got)
 	}
 }
 

@@ -7,8 +7,7 @@
 // every interface; Value.Encode fills them in per reply.
 //
 // The package also knows the wire rules around values: RFC 3396 splitting of
-// options longer than 255 bytes (Split, AppendOption, WireLen), fitting a
-// reply into the client's maximum message size (Fit, OptionSpace), encapsulated
+// options longer than 255 bytes (Split, AppendOption, WireLen), encapsulated
 // sub-options (option 43), and the phone vendors' configuration strings: the
 // Avaya site-specific option 176/242 (AvayaParams), Avaya's option 43 for
 // 96x1 SIP phones (AvayaOption43) and Mitel's option 43/125 string (Mitel).
@@ -145,15 +144,6 @@ var catalogue = []entry{
 	{160, "polycom-provisioning", TypeString, []string{"polycom"}},
 	{176, "avaya-46xx", TypeAvaya, []string{"avaya-176"}},
 	{242, "avaya-96xx", TypeAvaya, []string{"avaya-242"}},
-}
-
-// Catalogue returns every option Lookup knows by name, in code order.
-func Catalogue() []Spec {
-	out := make([]Spec, len(catalogue))
-	for i, e := range catalogue {
-		out[i] = Spec{Code: e.code, Name: e.name, Type: e.typ}
-	}
-	return out
 }
 
 // Lookup finds an option by name ("dns-servers", case-insensitive, "_" for

@@ -20,27 +20,6 @@ type MitelParam struct {
 // (Mitel 3300 ICP Engineering Guidelines p.244 Table 74).
 var mitelRanges = map[string][2]int{"vlan": {0, 4095}, "l2p": {0, 7}, "dscp": {0, 63}}
 
-// BuildMitel writes Mitel's configuration string,
-// "id:ipphone.mitel.com;sw_tftp=198.18.0.1;call_srv=198.18.0.2;vlan=2;l2p=6;dscp=46",
-// after checking each pair: a lower-case name, a value without ';' or
-// control characters; sw_tftp and call_srv comma-separated lists of IPv4
-// addresses; vlan 0..4095, l2p 0..7, dscp 0..63. Template references such
-// as ${server} are checked after expansion, so use this on expanded values.
-func BuildMitel(params ...MitelParam) (string, error) {
-	var b strings.Builder
-	b.WriteString(MitelID)
-	for _, p := range params {
-		if err := validateMitel(p); err != nil {
-			return "", err
-		}
-		b.WriteByte(';')
-		b.WriteString(p.Name)
-		b.WriteByte('=')
-		b.WriteString(p.Value)
-	}
-	return b.String(), nil
-}
-
 // ParseMitel reads a Mitel configuration string back into its pairs. The
 // "id:" prefix is required; a trailing ';' and empty items are tolerated.
 func ParseMitel(s string) ([]MitelParam, error) {

@@ -32,32 +32,6 @@ func AppendSubOptions(dst []byte, subs ...SubOption) ([]byte, error) {
 	return dst, nil
 }
 
-// ParseSubOptions reads code/length/data triples, skipping pad (0) and
-// stopping at end (255). The returned Data slices alias data.
-func ParseSubOptions(data []byte) ([]SubOption, error) {
-	var out []SubOption
-	for i := 0; i < len(data); {
-		code := data[i]
-		switch code {
-		case 0:
-			i++
-			continue
-		case 255:
-			return out, nil
-		}
-		if i+1 >= len(data) {
-			return nil, fmt.Errorf("sub-option %d at offset %d has no length byte", code, i)
-		}
-		n := int(data[i+1])
-		if i+2+n > len(data) {
-			return nil, fmt.Errorf("sub-option %d at offset %d claims %d bytes, only %d left", code, i, n, len(data)-i-2)
-		}
-		out = append(out, SubOption{Code: code, Data: data[i+2 : i+2+n : i+2+n]})
-		i += 2 + n
-	}
-	return out, nil
-}
-
 // subNode is a configured list of sub-options.
 type subNode struct {
 	subs []subItem
