@@ -161,6 +161,22 @@ func compile(c Config, report func(key string, err error)) *policy {
 	}
 	p := &policy{cfg: c, authoritative: c.Authoritative, classByName: map[string]*class{}, check: c.AddressCheck}
 	checkGlobals(c, rep)
+	p.compileRelayListen(c, rep)
+	global := compileOptions("", c.Options, false, rep)
+	// Subnets first (without options per class), so classes can refer to them.
+	p.compileSubnets(c, rep)
+	classOpts := p.compileClasses(c, rep)
+	for _, s := range p.subnets {
+		p.finishSubnet(c, s, global, classOpts, rep)
+	}
+	if bad {
+		return nil
+	}
+	return p
+}
+
+// compileRelayListen reads relay_listen and the global next_server.
+func (p *policy) compileRelayListen(c Config, rep func(string, error)) {
 	for i, a := range c.RelayListen {
 		ip, err := netip.ParseAddr(a)
 		if err != nil || !ip.Is4() || ip.IsUnspecified() || ip.IsMulticast() {
@@ -174,9 +190,11 @@ func compile(c Config, report func(key string, err error)) *policy {
 			rep("next_server", fmt.Errorf("%q is not \"${server}\", \"\" or an IPv4 address", c.NextServer))
 		}
 	}
-	global := compileOptions("", c.Options, false, rep)
+}
 
-	// Subnets first (without options per class), so classes can refer to them.
+// compileSubnets compiles every subnet; they must not overlap, and a
+// subnet reached only through relays needs somewhere to hear them.
+func (p *policy) compileSubnets(c Config, rep func(string, error)) {
 	for i := range c.Subnets {
 		if s := compileSubnet(c, i, rep); s != nil {
 			p.subnets = append(p.subnets, s)
@@ -200,14 +218,23 @@ func compile(c Config, report func(key string, err error)) *policy {
 			}
 		}
 	}
+}
+
+// classOptions are the options of each class (by index): its own, and
+// those it has per subnet.
+type classOptions struct {
+	own       [][]optEntry
+	perSubnet []map[*subnet][]optEntry
+}
+
+// compileClasses expands and compiles every class, with its options.
+func (p *policy) compileClasses(c Config, rep func(string, error)) classOptions {
 	bySubnetCIDR := map[string]*subnet{}
 	for _, s := range p.subnets {
 		bySubnetCIDR[s.prefix.String()] = s
 	}
-
 	// Classes, expanded from presets.
-	classOpts := make([][]optEntry, len(c.Classes))
-	classSubnetOpts := make([]map[*subnet][]optEntry, len(c.Classes))
+	co := classOptions{own: make([][]optEntry, len(c.Classes)), perSubnet: make([]map[*subnet][]optEntry, len(c.Classes))}
 	for i, cc := range c.Classes {
 		key := classKey(i)
 		x, err := expandPreset(cc)
@@ -226,8 +253,8 @@ func compile(c Config, report func(key string, err error)) *policy {
 		}
 		p.classByName[x.Name] = cl
 		refuse := x.LongOptions == "refuse"
-		classOpts[cl.index] = compileOptions(key+".", x.Options, refuse, rep)
-		classSubnetOpts[cl.index] = map[*subnet][]optEntry{}
+		co.own[cl.index] = compileOptions(key+".", x.Options, refuse, rep)
+		co.perSubnet[cl.index] = map[*subnet][]optEntry{}
 		for j, cs := range x.Subnet {
 			skey := fmt.Sprintf("%s.subnet[%d]", key, j)
 			s, ok := bySubnetCIDR[normalizeCIDR(cs.CIDR)]
@@ -235,51 +262,48 @@ func compile(c Config, report func(key string, err error)) *policy {
 				rep(skey+".cidr", fmt.Errorf("%q is not one of the [[dhcp.subnet]] cidr values", cs.CIDR))
 				continue
 			}
-			classSubnetOpts[cl.index][s] = compileOptions(skey+".", cs.Options, refuse, rep)
+			co.perSubnet[cl.index][s] = compileOptions(skey+".", cs.Options, refuse, rep)
 		}
 		p.classes = append(p.classes, cl)
 	}
+	return co
+}
 
-	// Reservations and pools may name classes; then each subnet gets its
-	// merged sets.
-	for _, s := range p.subnets {
-		sc := c.Subnets[s.index]
-		for k := range s.pools {
-			r := &s.pools[k]
-			for j, name := range sc.Pools[r.index].ClientClasses {
-				cl, ok := p.classByName[name]
-				if !ok {
-					rep(fmt.Sprintf("%s.pool[%d].client_classes[%d]", subnetKey(s.index), r.index, j), fmt.Errorf("no [[dhcp.class]] is named %q", name))
-					continue
-				}
-				r.classes = append(r.classes, cl)
-			}
-		}
-		for j, r := range sc.Reservations {
-			res := s.resByAddr[mustAddr(r.Address)]
-			if r.Class == "" || res == nil {
-				continue
-			}
-			cl, ok := p.classByName[r.Class]
+// finishSubnet resolves the class names its pools and reservations give,
+// and merges its option sets: one for clients in no class, one per class.
+func (p *policy) finishSubnet(c Config, s *subnet, global []optEntry, co classOptions, rep func(string, error)) {
+	sc := c.Subnets[s.index]
+	for k := range s.pools {
+		r := &s.pools[k]
+		for j, name := range sc.Pools[r.index].ClientClasses {
+			cl, ok := p.classByName[name]
 			if !ok {
-				rep(fmt.Sprintf("%s.reservation[%d].class", subnetKey(s.index), j), fmt.Errorf("no [[dhcp.class]] is named %q", r.Class))
+				rep(fmt.Sprintf("%s.pool[%d].client_classes[%d]", subnetKey(s.index), r.index, j), fmt.Errorf("no [[dhcp.class]] is named %q", name))
 				continue
 			}
-			res.class = cl
-		}
-		own := subnetOptions(sc, s, rep)
-		own = append(own, compileOptions(subnetKey(s.index)+".", sc.Options, false, rep)...)
-		s.sets = make([]*optionSet, 1+len(p.classes))
-		general := [][]optEntry{global, own}
-		s.sets[0] = mergeSets(general, nil)
-		for _, cl := range p.classes {
-			s.sets[1+cl.index] = mergeSets(general, [][]optEntry{classOpts[cl.index], classSubnetOpts[cl.index][s]})
+			r.classes = append(r.classes, cl)
 		}
 	}
-	if bad {
-		return nil
+	for j, r := range sc.Reservations {
+		res := s.resByAddr[mustAddr(r.Address)]
+		if r.Class == "" || res == nil {
+			continue
+		}
+		cl, ok := p.classByName[r.Class]
+		if !ok {
+			rep(fmt.Sprintf("%s.reservation[%d].class", subnetKey(s.index), j), fmt.Errorf("no [[dhcp.class]] is named %q", r.Class))
+			continue
+		}
+		res.class = cl
 	}
-	return p
+	own := subnetOptions(sc, s, rep)
+	own = append(own, compileOptions(subnetKey(s.index)+".", sc.Options, false, rep)...)
+	s.sets = make([]*optionSet, 1+len(p.classes))
+	general := [][]optEntry{global, own}
+	s.sets[0] = mergeSets(general, nil)
+	for _, cl := range p.classes {
+		s.sets[1+cl.index] = mergeSets(general, [][]optEntry{co.own[cl.index], co.perSubnet[cl.index][s]})
+	}
 }
 
 func anyInterface(ss []*subnet) bool {
@@ -402,17 +426,8 @@ func compileOptions(prefix string, opts []OptionConfig, refuseLong bool, rep fun
 func compileSubnet(c Config, i int, rep func(string, error)) *subnet {
 	sc := c.Subnets[i]
 	key := subnetKey(i)
-	pfx, err := netip.ParsePrefix(strings.TrimSpace(sc.CIDR))
-	if err != nil || !pfx.Addr().Is4() {
-		rep(key+".cidr", fmt.Errorf("%q is not an IPv4 network like \"198.18.0.0/24\"", sc.CIDR))
-		return nil
-	}
-	if pfx.Masked() != pfx {
-		rep(key+".cidr", fmt.Errorf("%s is not a network address; did you mean %s?", pfx, pfx.Masked()))
-		return nil
-	}
-	if pfx.Bits() > 30 || pfx.Bits() < 8 {
-		rep(key+".cidr", fmt.Errorf("%s: the prefix length must be 8..30", pfx))
+	pfx, ok := subnetPrefix(sc.CIDR, key, rep)
+	if !ok {
 		return nil
 	}
 	s := &subnet{
@@ -424,6 +439,38 @@ func compileSubnet(c Config, i int, rep func(string, error)) *subnet {
 	if len(sc.Interface) >= 16 || strings.ContainsAny(sc.Interface, " /") {
 		rep(key+".interface", fmt.Errorf("%q is not an interface name", sc.Interface))
 	}
+	subnetSettings(c, sc, s, key, rep)
+	in := hostChecker{pfx: pfx, rep: rep}
+	in.first, in.last = hostRange(pfx)
+	compilePools(sc, s, key, in, rep)
+	compileReservations(sc, s, key, in, rep)
+	if len(s.pools) == 0 && len(sc.Reservations) == 0 {
+		rep(key+".pool", fmt.Errorf("subnet %s has no pool and no reservation: it could never hand out an address", pfx))
+	}
+	return s
+}
+
+// subnetPrefix reads a subnet's cidr: an IPv4 network address, /8 to /30.
+func subnetPrefix(cidr, key string, rep func(string, error)) (netip.Prefix, bool) {
+	pfx, err := netip.ParsePrefix(strings.TrimSpace(cidr))
+	if err != nil || !pfx.Addr().Is4() {
+		rep(key+".cidr", fmt.Errorf("%q is not an IPv4 network like \"198.18.0.0/24\"", cidr))
+		return netip.Prefix{}, false
+	}
+	if pfx.Masked() != pfx {
+		rep(key+".cidr", fmt.Errorf("%s is not a network address; did you mean %s?", pfx, pfx.Masked()))
+		return netip.Prefix{}, false
+	}
+	if pfx.Bits() > 30 || pfx.Bits() < 8 {
+		rep(key+".cidr", fmt.Errorf("%s: the prefix length must be 8..30", pfx))
+		return netip.Prefix{}, false
+	}
+	return pfx, true
+}
+
+// subnetSettings sets the subnet's timers, next server and unclassified
+// limit, each its own or the [dhcp] one.
+func subnetSettings(c Config, sc SubnetConfig, s *subnet, key string, rep func(string, error)) {
 	s.leaseTime = firstSet(sc.LeaseTime, c.LeaseTime)
 	s.renewTime = firstSet(sc.RenewTime, c.RenewTime)
 	s.rebindTime = firstSet(sc.RebindTime, c.RebindTime)
@@ -449,27 +496,40 @@ func compileSubnet(c Config, i int, rep func(string, error)) *subnet {
 	} else {
 		s.uncl, _ = parseUnclassifiedLimit(limit) // reported on [dhcp] unclassified_limit
 	}
-	first, last := hostRange(pfx)
-	inside := func(field, v string) (netip.Addr, bool) {
-		a, err := netip.ParseAddr(strings.TrimSpace(v))
-		if err != nil || !a.Is4() {
-			rep(field, fmt.Errorf("%q is not an IPv4 address", v))
-			return netip.Addr{}, false
-		}
-		if !pfx.Contains(a) {
-			rep(field, fmt.Errorf("%s is outside the subnet %s", a, pfx))
-			return netip.Addr{}, false
-		}
-		if a.Less(first) || last.Less(a) {
-			rep(field, fmt.Errorf("%s is the network or broadcast address of %s", a, pfx))
-			return netip.Addr{}, false
-		}
-		return a, true
+}
+
+// hostChecker reads addresses that must be hosts of a subnet.
+type hostChecker struct {
+	pfx         netip.Prefix
+	first, last netip.Addr
+	rep         func(string, error)
+}
+
+// addr reads v, the value of field, reporting anything that is not an
+// IPv4 host address of the subnet.
+func (h hostChecker) addr(field, v string) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(strings.TrimSpace(v))
+	if err != nil || !a.Is4() {
+		h.rep(field, fmt.Errorf("%q is not an IPv4 address", v))
+		return netip.Addr{}, false
 	}
+	if !h.pfx.Contains(a) {
+		h.rep(field, fmt.Errorf("%s is outside the subnet %s", a, h.pfx))
+		return netip.Addr{}, false
+	}
+	if a.Less(h.first) || h.last.Less(a) {
+		h.rep(field, fmt.Errorf("%s is the network or broadcast address of %s", a, h.pfx))
+		return netip.Addr{}, false
+	}
+	return a, true
+}
+
+// compilePools reads the subnet's pools; they must not overlap.
+func compilePools(sc SubnetConfig, s *subnet, key string, in hostChecker, rep func(string, error)) {
 	for j, pc := range sc.Pools {
 		pkey := fmt.Sprintf("%s.pool[%d]", key, j)
-		start, ok1 := inside(pkey+".start", pc.Start)
-		end, ok2 := inside(pkey+".end", pc.End)
+		start, ok1 := in.addr(pkey+".start", pc.Start)
+		end, ok2 := in.addr(pkey+".end", pc.End)
 		if !ok1 || !ok2 {
 			continue
 		}
@@ -485,9 +545,14 @@ func compileSubnet(c Config, i int, rep func(string, error)) *subnet {
 		}
 		s.pools = append(s.pools, r)
 	}
+}
+
+// compileReservations reads the subnet's reservations: one per address
+// and one per client.
+func compileReservations(sc SubnetConfig, s *subnet, key string, in hostChecker, rep func(string, error)) {
 	for j, rc := range sc.Reservations {
 		rkey := fmt.Sprintf("%s.reservation[%d]", key, j)
-		a, ok := inside(rkey+".address", rc.Address)
+		a, ok := in.addr(rkey+".address", rc.Address)
 		if !ok {
 			continue
 		}
@@ -508,10 +573,6 @@ func compileSubnet(c Config, i int, rep func(string, error)) *subnet {
 		s.resByAddr[a] = res
 		s.resByKey[idKey] = res
 	}
-	if len(s.pools) == 0 && len(sc.Reservations) == 0 {
-		rep(key+".pool", fmt.Errorf("subnet %s has no pool and no reservation: it could never hand out an address", pfx))
-	}
-	return s
 }
 
 func firstSet(vs ...time.Duration) time.Duration {
@@ -649,7 +710,27 @@ func compileClass(x ClassConfig, key string, index int, subnets map[string]*subn
 	if x.LeaseTime != 0 && (x.LeaseTime < time.Minute || x.LeaseTime > 365*24*time.Hour) {
 		fail("lease_time", fmt.Errorf("%s is outside 1m..8760h", x.LeaseTime))
 	}
-	m := &cl.m
+	compileMatcher(x, &cl.m, fail)
+	if !x.hasCriteria() {
+		fail("name", fmt.Errorf("class %q has no criteria (vendor_class, mac_prefix, user_class, ...) and no preset: it would match nobody", x.Name))
+	}
+	for i, c := range x.Subnets {
+		s, found := subnets[normalizeCIDR(c)]
+		if !found {
+			fail(fmt.Sprintf("subnets[%d]", i), fmt.Errorf("%q is not one of the [[dhcp.subnet]] cidr values", c))
+			continue
+		}
+		cl.onlyIn = append(cl.onlyIn, s.prefix)
+	}
+	if !ok {
+		return nil
+	}
+	return cl
+}
+
+// compileMatcher compiles the class's criteria into m, reporting bad
+// values with fail (field, error).
+func compileMatcher(x ClassConfig, m *matcher, fail func(string, error)) {
 	m.vendorExact = x.VendorClass
 	m.vendorPrefix = x.VendorClassPrefix
 	for i, r := range x.VendorClassRegexp {
@@ -692,21 +773,6 @@ func compileClass(x ClassConfig, key string, index int, subnets map[string]*subn
 		}
 		m.requests = append(m.requests, uint8(n))
 	}
-	if !x.hasCriteria() {
-		fail("name", fmt.Errorf("class %q has no criteria (vendor_class, mac_prefix, user_class, ...) and no preset: it would match nobody", x.Name))
-	}
-	for i, c := range x.Subnets {
-		s, found := subnets[normalizeCIDR(c)]
-		if !found {
-			fail(fmt.Sprintf("subnets[%d]", i), fmt.Errorf("%q is not one of the [[dhcp.subnet]] cidr values", c))
-			continue
-		}
-		cl.onlyIn = append(cl.onlyIn, s.prefix)
-	}
-	if !ok {
-		return nil
-	}
-	return cl
 }
 
 // matchBytes reads a circuit-id or remote-id: text, or "hex:..." for binary.
