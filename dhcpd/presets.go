@@ -253,251 +253,313 @@ func provisioningURL(c ClassConfig) string {
 func presetSpecFor(name string) (presetSpec, bool) {
 	switch name {
 	case PresetAvaya:
-		return presetSpec{
-			vendorExact: avayaClass(), macPrefix: avayaOUIs(), notVendorPrefix: nortelSIP(),
-			// Whether the firmware joins RFC 3396 split options is not
-			// known, so an over-long string is refused at load.
-			longOptions: "refuse",
-			facts:       avayaStringFacts(),
-			askedOnly:   avayaAskedOnly,
-			build: func(c ClassConfig) ([]OptionConfig, []rule, error) {
-				return avayaOptions(c, avayaString(c))
-			},
-		}, true
+		return specAvaya(), true
 	case PresetAvayaDataVLAN:
-		return presetSpec{
-			vendorExact: avayaClass(), macPrefix: avayaOUIs(), notVendorPrefix: nortelSIP(), longOptions: "refuse",
-			askedOnly: avayaAskedOnly,
-			facts: append(avayaStringFacts(),
-				sourced("L2Q=1,L2QVLAN=<id> in the 176/242 string moves the phone to the voice VLAN", src96x1SIP),
-				unconfirmed("VLANTEST (default 60) is the seconds the phone waits for an offer on the voice VLAN",
-					"named in the project's Avaya reference notes; the manual page was not re-read")),
-			build: func(c ClassConfig) ([]OptionConfig, []rule, error) {
-				if c.VoiceVLAN < 1 || c.VoiceVLAN > 4094 {
-					return nil, nil, fmt.Errorf("needs voice_vlan = 1..4094 (the VLAN phones are sent to), got %d", c.VoiceVLAN)
-				}
-				test := c.VLANTest
-				if test == 0 {
-					test = 60
-				}
-				s := "L2Q=1,L2QVLAN=" + strconv.Itoa(c.VoiceVLAN) + ",VLANTEST=" + strconv.Itoa(test)
-				if c.Settings != "" {
-					s += "," + c.Settings
-				}
-				return avayaOptions(c, s)
-			},
-		}, true
+		return specAvayaDataVLAN(), true
 	case PresetAvaya1200:
-		return presetSpec{
-			vendorExact:  []rule{sourced("Nortel-SIP-Phone-A", src1200SIP81)},
-			vendorPrefix: nortelSIP(),
-			facts: []rule{
-				sourced("option 66 as a URL names the provisioning server's protocol and host", src1200SIP82),
-				unconfirmed("option 43 is read by the 1200 too, but its format was not read: not sent", src1200SIP82+" lists option 43 without its format"),
-			},
-			build: func(c ClassConfig) ([]OptionConfig, []rule, error) {
-				return []OptionConfig{str(66, strings.TrimSuffix(provisioningURL(c), "/"))}, nil, nil
-			},
-		}, true
+		return specAvaya1200(), true
 	case PresetAvaya1200DataVLAN:
-		return presetSpec{
-			vendorExact:  []rule{sourced("Nortel-SIP-Phone-A", src1200SIP81)},
-			vendorPrefix: nortelSIP(),
-			facts: []rule{
-				sourced("the 1200 asks for the site-specific options 128, 131, 144, 157, 188, 191, 205, 219, 223, 232, 247, 251 among others", src1200SIP81),
-				unconfirmed("VLAN-A:<id>. in a site-specific option moves a 1200 to the voice VLAN",
-					"the string is documented for the 1100 series ("+src1100SIPVLAN+"); no 1200 page read describes it"),
-			},
-			build: func(c ClassConfig) ([]OptionConfig, []rule, error) {
-				if c.VoiceVLAN < 1 || c.VoiceVLAN > 4094 {
-					return nil, nil, fmt.Errorf("needs voice_vlan = 1..4094 (the VLAN phones are sent to), got %d", c.VoiceVLAN)
-				}
-				code := c.SiteOption
-				if code == 0 {
-					code = 232 // one of the three the 1100 guide recommends
-				}
-				// The options the 1100 guide lists for the VLAN-A string.
-				if !slices.Contains([]int{128, 131, 144, 157, 188, 191, 205, 219, 223, 232, 247, 251}, code) {
-					return nil, nil, fmt.Errorf("site_option %d is not one the 1100/1200 phones read the VLAN-A string from (128, 131, 144, 157, 188, 191, 205, 219, 223, 232, 247, 251)", code)
-				}
-				return []OptionConfig{str(code, "VLAN-A:"+strconv.Itoa(c.VoiceVLAN)+".")}, nil, nil
-			},
-		}, true
+		return specAvaya1200DataVLAN(), true
 	case PresetCisco:
-		return presetSpec{
-			vendorExact: []rule{sourced("Cisco Systems, Inc.", srcWazoCisco+" class CiscoCP-unknown; "+srcWazoSCCP+" (6901)")},
-			vendorRegexp: []rule{
-				// Also the lower-case "Cisco systems, Inc. IP Phone CP3911" recog shows.
-				sourced(`(?i)^Cisco Systems, Inc\. IP Phone`, srcWazoCisco+" (7905, 7912, 7940G, 7960G, 8961, 9951); "+srcRecog),
-				sourced(`^Cisco Systems Inc\. Wireless Phone`, srcWazoCisco+" class CiscoCP-7921G"),
-				// wazo matches only the end: suffix(…, 9) = "CP-7911G\x00".
-				sourced(`CP-[0-9]{4}[A-Z]*(-GE)?$`, srcWazoCisco+" suffix classes CP-7911G\\x00 … CP-7975G\\x00"),
-			},
-			facts: []rule{
-				sourced("option 66 names the TFTP server", srcWazoCisco+" group tftp-server-name"),
-				unconfirmed("option 150 lists the TFTP servers", "Cisco's TFTP-server option; wazo sends it only to the 7920"),
-			},
-			build: func(ClassConfig) ([]OptionConfig, []rule, error) {
-				tftp := "${server}"
-				return []OptionConfig{{Code: 150, Type: "ips", Value: []any{tftp}}, str(66, tftp)}, nil, nil
-			},
-		}, true
+		return specCisco(), true
 	case PresetCiscoMPP:
-		return presetSpec{
-			vendorRegexp: []rule{
-				sourced(`^CP-[0-9]{4}-3PCC`, srcWazoMPP),
-				// wazo matches only the end: suffix(…, 13) = "CP-7841-3PCC\x00".
-				sourced(`CP-[0-9]{4}-3PCC$`, srcWazoCisco+" suffix classes CP-7821-3PCC\\x00 … CP-6841-3PCC\\x00"),
-			},
-			macPrefix: []rule{sourced("d0:ec:35", srcWazoCisco+" voip-mac-address-prefix 1:d0:ec:35 (MPP without vendor class)")},
-			facts:     []rule{sourced("option 66 is an http URL (the MPP group's tftp-server-name = http-server-uri)", srcWazoCisco)},
-			build: func(c ClassConfig) ([]OptionConfig, []rule, error) {
-				return []OptionConfig{str(66, strings.TrimSuffix(provisioningURL(c), "/"))}, nil, nil
-			},
-		}, true
-	case PresetPolycom, PresetPolycomDataVLAN:
-		spec := presetSpec{
-			vendorRegexp: []rule{
-				// The binary RFC 3925 form carries "Polycom" in sub-option 1,
-				// after binary fields: matched anywhere.
-				sourced("Polycom", srcPolycomC25+"; "+srcRecog+" Polycom-VVX410, Polycom-SSIP6000"),
-				sourced("^Poly-", srcRecog+" Poly-VVX-D230"),
-			},
-			macPrefix: []rule{
-				sourced("00:04:f2", srcWazoPolycom), sourced("64:16:7f", srcWazoPolycom), sourced("48:25:67", srcWazoPolycom),
-				sourced("00:90:7a", srcFusionOUI),
-			},
-		}
-		if name == PresetPolycom {
-			spec.facts = []rule{
-				sourced("option 66 is a URL to the provisioning server", srcWazoPolycom),
-				sourced("option 160 names the provisioning server on the voice VLAN", srcRingCentral),
+		return specCiscoMPP(), true
+	case PresetPolycom:
+		return specPolycom(name), true
+	case PresetPolycomDataVLAN:
+		return specPolycom(name), true
+	case PresetYealink:
+		return specYealink(), true
+	case PresetMitel:
+		return specMitel(), true
+	case PresetMitelSIP:
+		return specMitelSIP(), true
+	case PresetSnom:
+		return specSnom(), true
+	case PresetGrandstream:
+		return specGrandstream(), true
+	}
+	return presetSpec{}, false
+}
+
+// specAvaya is the PresetAvaya preset.
+func specAvaya() presetSpec {
+	return presetSpec{
+		vendorExact: avayaClass(), macPrefix: avayaOUIs(), notVendorPrefix: nortelSIP(),
+		// Whether the firmware joins RFC 3396 split options is not
+		// known, so an over-long string is refused at load.
+		longOptions: "refuse",
+		facts:       avayaStringFacts(),
+		askedOnly:   avayaAskedOnly,
+		build: func(c ClassConfig) ([]OptionConfig, []rule, error) {
+			return avayaOptions(c, avayaString(c))
+		},
+	}
+}
+
+// specAvayaDataVLAN is the PresetAvayaDataVLAN preset.
+func specAvayaDataVLAN() presetSpec {
+	return presetSpec{
+		vendorExact: avayaClass(), macPrefix: avayaOUIs(), notVendorPrefix: nortelSIP(), longOptions: "refuse",
+		askedOnly: avayaAskedOnly,
+		facts: append(avayaStringFacts(),
+			sourced("L2Q=1,L2QVLAN=<id> in the 176/242 string moves the phone to the voice VLAN", src96x1SIP),
+			unconfirmed("VLANTEST (default 60) is the seconds the phone waits for an offer on the voice VLAN",
+				"named in the project's Avaya reference notes; the manual page was not re-read")),
+		build: func(c ClassConfig) ([]OptionConfig, []rule, error) {
+			if c.VoiceVLAN < 1 || c.VoiceVLAN > 4094 {
+				return nil, nil, fmt.Errorf("needs voice_vlan = 1..4094 (the VLAN phones are sent to), got %d", c.VoiceVLAN)
 			}
-			spec.build = func(c ClassConfig) ([]OptionConfig, []rule, error) {
-				url := provisioningURL(c)
-				return []OptionConfig{str(66, url), str(160, url)}, nil, nil
+			test := c.VLANTest
+			if test == 0 {
+				test = 60
 			}
-			return spec, true
-		}
-		spec.facts = []rule{sourced("VLAN-A=<id>; in option 128, 144, 157 or 191 (or the one set as Custom) moves the phone to the voice VLAN; CDP/LLDP win", srcPolycomVLAN)}
-		spec.build = func(c ClassConfig) ([]OptionConfig, []rule, error) {
-			if c.VoiceVLAN < 1 || c.VoiceVLAN > 4095 {
-				return nil, nil, fmt.Errorf("needs voice_vlan = 1..4095 (the VLAN phones are sent to), got %d", c.VoiceVLAN)
+			s := "L2Q=1,L2QVLAN=" + strconv.Itoa(c.VoiceVLAN) + ",VLANTEST=" + strconv.Itoa(test)
+			if c.Settings != "" {
+				s += "," + c.Settings
+			}
+			return avayaOptions(c, s)
+		},
+	}
+}
+
+// specAvaya1200 is the PresetAvaya1200 preset.
+func specAvaya1200() presetSpec {
+	return presetSpec{
+		vendorExact:  []rule{sourced("Nortel-SIP-Phone-A", src1200SIP81)},
+		vendorPrefix: nortelSIP(),
+		facts: []rule{
+			sourced("option 66 as a URL names the provisioning server's protocol and host", src1200SIP82),
+			unconfirmed("option 43 is read by the 1200 too, but its format was not read: not sent", src1200SIP82+" lists option 43 without its format"),
+		},
+		build: func(c ClassConfig) ([]OptionConfig, []rule, error) {
+			return []OptionConfig{str(66, strings.TrimSuffix(provisioningURL(c), "/"))}, nil, nil
+		},
+	}
+}
+
+// specAvaya1200DataVLAN is the PresetAvaya1200DataVLAN preset.
+func specAvaya1200DataVLAN() presetSpec {
+	return presetSpec{
+		vendorExact:  []rule{sourced("Nortel-SIP-Phone-A", src1200SIP81)},
+		vendorPrefix: nortelSIP(),
+		facts: []rule{
+			sourced("the 1200 asks for the site-specific options 128, 131, 144, 157, 188, 191, 205, 219, 223, 232, 247, 251 among others", src1200SIP81),
+			unconfirmed("VLAN-A:<id>. in a site-specific option moves a 1200 to the voice VLAN",
+				"the string is documented for the 1100 series ("+src1100SIPVLAN+"); no 1200 page read describes it"),
+		},
+		build: func(c ClassConfig) ([]OptionConfig, []rule, error) {
+			if c.VoiceVLAN < 1 || c.VoiceVLAN > 4094 {
+				return nil, nil, fmt.Errorf("needs voice_vlan = 1..4094 (the VLAN phones are sent to), got %d", c.VoiceVLAN)
 			}
 			code := c.SiteOption
 			if code == 0 {
-				code = 128 // the first the phones look in ("Fixed")
+				code = 232 // one of the three the 1100 guide recommends
 			}
-			if code < 128 || code > 254 {
-				return nil, nil, fmt.Errorf("site_option %d is outside the site-specific options 128..254 (%s)", code, srcRFC2132)
+			// The options the 1100 guide lists for the VLAN-A string.
+			if !slices.Contains([]int{128, 131, 144, 157, 188, 191, 205, 219, 223, 232, 247, 251}, code) {
+				return nil, nil, fmt.Errorf("site_option %d is not one the 1100/1200 phones read the VLAN-A string from (128, 131, 144, 157, 188, 191, 205, 219, 223, 232, 247, 251)", code)
 			}
-			var extra []rule
-			if !slices.Contains([]int{128, 144, 157, 191}, code) {
-				extra = append(extra, unconfirmed(fmt.Sprintf("VLAN-A string in option %d", code),
-					"read only by phones set to that option (Custom); the range of options allowed there was not read"))
-			}
-			return []OptionConfig{str(code, "VLAN-A="+strconv.Itoa(c.VoiceVLAN)+";")}, extra, nil
-		}
-		return spec, true
-	case PresetYealink:
-		return presetSpec{
-			vendorRegexp: []rule{sourced("(?i)^yealink", srcRecog+" ^yealink$")},
-			macPrefix: []rule{
-				sourced("00:15:65", srcWazoYealink), sourced("e4:34:d7", srcWazoYealink), sourced("80:5e:c0", srcWazoYealink),
-				sourced("80:5e:0c", srcWazoYealink), sourced("24:9a:d8", srcWazoYealink), sourced("44:db:d2", srcWazoYealink),
-				sourced("64:4f:56", srcWazoYealink), sourced("ec:1d:a9", srcWazoYealink), sourced("34:97:d7", srcWazoYealink),
-				sourced("b0:61:a9", srcWazoYealink), sourced("c4:fc:22", srcWazoYealink), sourced("f0:16:53", srcWazoYealink),
-			},
-			facts: []rule{sourced("option 66 is a URL to the provisioning server", srcWazoYealink)},
-			build: func(c ClassConfig) ([]OptionConfig, []rule, error) {
-				return []OptionConfig{str(66, provisioningURL(c))}, nil, nil
-			},
-		}, true
-	case PresetMitel:
-		return presetSpec{
-			vendorExact: mitelMiNetClass(),
-			// MiNet phones that send no class are known by MAC prefix, which
-			// they share with Aastra/Mitel SIP phones: the SIP phones' own
-			// classes keep them out.
-			macPrefix: []rule{
-				unconfirmed("08:00:0f", "Mitel's prefix; "+srcWazoAastra+" lists it for SIP phones, no MiNet source read"),
-				unconfirmed("00:08:5d", "Aastra's prefix; "+srcWazoAastra+" lists it for SIP phones, no MiNet source read"),
-			},
-			notVendorPrefix: mitelSIPClasses(),
-			facts: []rule{
-				sourced("MiNet phones read id:ipphone.mitel.com;sw_tftp=…;call_srv=…;vlan=… from option 43 or 125", srcMitelEng243),
-				sourced("sw_tftp is an address list; vlan 0-4095", srcMitelEng244),
-				sourced("option 125 holds at most 250 characters", srcMiVBOption125),
-			},
-			build: func(c ClassConfig) ([]OptionConfig, []rule, error) {
-				s := "id:ipphone.mitel.com;sw_tftp=${server}"
-				if len(c.CallServers) > 0 {
-					s += ";call_srv=" + strings.Join(c.CallServers, ",")
-				}
-				if c.VoiceVLAN > 0 {
-					s += ";vlan=" + strconv.Itoa(c.VoiceVLAN)
-				}
-				if c.Settings != "" {
-					s += ";" + strings.TrimPrefix(c.Settings, ";")
-				}
-				// Check the pairs as the phones will read them, with a sample
-				// address for this box.
-				if _, err := dhcpopts.ParseMitel(strings.ReplaceAll(s, "${server}", "198.18.0.1")); err != nil {
-					return nil, nil, err
-				}
-				return []OptionConfig{str(43, s), mitelOption125(s)}, nil, nil
-			},
-		}, true
-	case PresetMitelSIP:
-		return presetSpec{
-			vendorPrefix: mitelSIPClasses(),
-			macPrefix: []rule{
-				sourced("00:08:5d", srcWazoAastra), sourced("08:00:0f", srcWazoAastra), sourced("14:00:e9", srcWazoAastra),
-			},
-			// A MiNet phone that says so is not a SIP phone.
-			notVendorPrefix: mitelMiNetClass(),
-			facts: []rule{
-				sourced("option 43 in vendor space Aastra6700: sub-option 2 cfg-server-name (a URL), 3 contact-rcs (false)", srcWazoAastra),
-				sourced("option 66 (a URL) for phones on the Aastra/Mitel prefixes without the class", srcWazoAastra),
-			},
-			build: func(c ClassConfig) ([]OptionConfig, []rule, error) {
-				url := strings.TrimSuffix(provisioningURL(c), "/")
-				return []OptionConfig{
-					{Code: 43, Type: "suboptions", Value: []any{
-						map[string]any{"code": int64(2), "value": url},
-						map[string]any{"code": int64(3), "type": "bool", "value": false},
-					}},
-					str(66, url),
-				}, nil, nil
-			},
-		}, true
-	case PresetSnom:
-		return presetSpec{
-			vendorRegexp: []rule{sourced("(?i)^snom", srcWazoSnom+" classes snom320, snom710, snomD785, …")},
-			macPrefix:    []rule{sourced("00:04:13", srcWazoSnom), sourced("00:08:7b", srcWazoSnom)},
-			facts: []rule{
-				sourced("option 66 is a URL to the provisioning server", srcWazoSnom),
-				unconfirmed("option 67 names the first file (snom.htm)", "no source read says snom phones read option 67"),
-			},
-			build: func(c ClassConfig) ([]OptionConfig, []rule, error) {
-				boot := c.BootFile
-				if boot == "" {
-					boot = "snom.htm"
-				}
-				return []OptionConfig{str(66, strings.TrimSuffix(provisioningURL(c), "/")), str(67, boot)}, nil, nil
-			},
-		}, true
-	case PresetGrandstream:
-		return presetSpec{
-			vendorRegexp: []rule{unconfirmed("(?i)^grandstream", "no Grandstream vendor class was read in a source; matched by MAC prefix in "+srcWazoGS)},
-			macPrefix:    []rule{sourced("00:0b:82", srcWazoGS), sourced("c0:74:ad", srcWazoGS), sourced("ec:74:d7", srcWazoGS)},
-			facts:        []rule{sourced("option 66 is a URL to the provisioning server", srcWazoGS)},
-			build: func(c ClassConfig) ([]OptionConfig, []rule, error) {
-				return []OptionConfig{str(66, strings.TrimSuffix(provisioningURL(c), "/"))}, nil, nil
-			},
-		}, true
+			return []OptionConfig{str(code, "VLAN-A:"+strconv.Itoa(c.VoiceVLAN)+".")}, nil, nil
+		},
 	}
-	return presetSpec{}, false
+}
+
+// specCisco is the PresetCisco preset.
+func specCisco() presetSpec {
+	return presetSpec{
+		vendorExact: []rule{sourced("Cisco Systems, Inc.", srcWazoCisco+" class CiscoCP-unknown; "+srcWazoSCCP+" (6901)")},
+		vendorRegexp: []rule{
+			// Also the lower-case "Cisco systems, Inc. IP Phone CP3911" recog shows.
+			sourced(`(?i)^Cisco Systems, Inc\. IP Phone`, srcWazoCisco+" (7905, 7912, 7940G, 7960G, 8961, 9951); "+srcRecog),
+			sourced(`^Cisco Systems Inc\. Wireless Phone`, srcWazoCisco+" class CiscoCP-7921G"),
+			// wazo matches only the end: suffix(…, 9) = "CP-7911G\x00".
+			sourced(`CP-[0-9]{4}[A-Z]*(-GE)?$`, srcWazoCisco+" suffix classes CP-7911G\\x00 … CP-7975G\\x00"),
+		},
+		facts: []rule{
+			sourced("option 66 names the TFTP server", srcWazoCisco+" group tftp-server-name"),
+			unconfirmed("option 150 lists the TFTP servers", "Cisco's TFTP-server option; wazo sends it only to the 7920"),
+		},
+		build: func(ClassConfig) ([]OptionConfig, []rule, error) {
+			tftp := "${server}"
+			return []OptionConfig{{Code: 150, Type: "ips", Value: []any{tftp}}, str(66, tftp)}, nil, nil
+		},
+	}
+}
+
+// specCiscoMPP is the PresetCiscoMPP preset.
+func specCiscoMPP() presetSpec {
+	return presetSpec{
+		vendorRegexp: []rule{
+			sourced(`^CP-[0-9]{4}-3PCC`, srcWazoMPP),
+			// wazo matches only the end: suffix(…, 13) = "CP-7841-3PCC\x00".
+			sourced(`CP-[0-9]{4}-3PCC$`, srcWazoCisco+" suffix classes CP-7821-3PCC\\x00 … CP-6841-3PCC\\x00"),
+		},
+		macPrefix: []rule{sourced("d0:ec:35", srcWazoCisco+" voip-mac-address-prefix 1:d0:ec:35 (MPP without vendor class)")},
+		facts:     []rule{sourced("option 66 is an http URL (the MPP group's tftp-server-name = http-server-uri)", srcWazoCisco)},
+		build: func(c ClassConfig) ([]OptionConfig, []rule, error) {
+			return []OptionConfig{str(66, strings.TrimSuffix(provisioningURL(c), "/"))}, nil, nil
+		},
+	}
+}
+
+// specPolycom is the PresetPolycom and PresetPolycomDataVLAN presets (name says which).
+func specPolycom(name string) presetSpec {
+	spec := presetSpec{
+		vendorRegexp: []rule{
+			// The binary RFC 3925 form carries "Polycom" in sub-option 1,
+			// after binary fields: matched anywhere.
+			sourced("Polycom", srcPolycomC25+"; "+srcRecog+" Polycom-VVX410, Polycom-SSIP6000"),
+			sourced("^Poly-", srcRecog+" Poly-VVX-D230"),
+		},
+		macPrefix: []rule{
+			sourced("00:04:f2", srcWazoPolycom), sourced("64:16:7f", srcWazoPolycom), sourced("48:25:67", srcWazoPolycom),
+			sourced("00:90:7a", srcFusionOUI),
+		},
+	}
+	if name == PresetPolycom {
+		spec.facts = []rule{
+			sourced("option 66 is a URL to the provisioning server", srcWazoPolycom),
+			sourced("option 160 names the provisioning server on the voice VLAN", srcRingCentral),
+		}
+		spec.build = func(c ClassConfig) ([]OptionConfig, []rule, error) {
+			url := provisioningURL(c)
+			return []OptionConfig{str(66, url), str(160, url)}, nil, nil
+		}
+		return spec
+	}
+	spec.facts = []rule{sourced("VLAN-A=<id>; in option 128, 144, 157 or 191 (or the one set as Custom) moves the phone to the voice VLAN; CDP/LLDP win", srcPolycomVLAN)}
+	spec.build = func(c ClassConfig) ([]OptionConfig, []rule, error) {
+		if c.VoiceVLAN < 1 || c.VoiceVLAN > 4095 {
+			return nil, nil, fmt.Errorf("needs voice_vlan = 1..4095 (the VLAN phones are sent to), got %d", c.VoiceVLAN)
+		}
+		code := c.SiteOption
+		if code == 0 {
+			code = 128 // the first the phones look in ("Fixed")
+		}
+		if code < 128 || code > 254 {
+			return nil, nil, fmt.Errorf("site_option %d is outside the site-specific options 128..254 (%s)", code, srcRFC2132)
+		}
+		var extra []rule
+		if !slices.Contains([]int{128, 144, 157, 191}, code) {
+			extra = append(extra, unconfirmed(fmt.Sprintf("VLAN-A string in option %d", code),
+				"read only by phones set to that option (Custom); the range of options allowed there was not read"))
+		}
+		return []OptionConfig{str(code, "VLAN-A="+strconv.Itoa(c.VoiceVLAN)+";")}, extra, nil
+	}
+	return spec
+}
+
+// specYealink is the PresetYealink preset.
+func specYealink() presetSpec {
+	return presetSpec{
+		vendorRegexp: []rule{sourced("(?i)^yealink", srcRecog+" ^yealink$")},
+		macPrefix: []rule{
+			sourced("00:15:65", srcWazoYealink), sourced("e4:34:d7", srcWazoYealink), sourced("80:5e:c0", srcWazoYealink),
+			sourced("80:5e:0c", srcWazoYealink), sourced("24:9a:d8", srcWazoYealink), sourced("44:db:d2", srcWazoYealink),
+			sourced("64:4f:56", srcWazoYealink), sourced("ec:1d:a9", srcWazoYealink), sourced("34:97:d7", srcWazoYealink),
+			sourced("b0:61:a9", srcWazoYealink), sourced("c4:fc:22", srcWazoYealink), sourced("f0:16:53", srcWazoYealink),
+		},
+		facts: []rule{sourced("option 66 is a URL to the provisioning server", srcWazoYealink)},
+		build: func(c ClassConfig) ([]OptionConfig, []rule, error) {
+			return []OptionConfig{str(66, provisioningURL(c))}, nil, nil
+		},
+	}
+}
+
+// specMitel is the PresetMitel preset.
+func specMitel() presetSpec {
+	return presetSpec{
+		vendorExact: mitelMiNetClass(),
+		// MiNet phones that send no class are known by MAC prefix, which
+		// they share with Aastra/Mitel SIP phones: the SIP phones' own
+		// classes keep them out.
+		macPrefix: []rule{
+			unconfirmed("08:00:0f", "Mitel's prefix; "+srcWazoAastra+" lists it for SIP phones, no MiNet source read"),
+			unconfirmed("00:08:5d", "Aastra's prefix; "+srcWazoAastra+" lists it for SIP phones, no MiNet source read"),
+		},
+		notVendorPrefix: mitelSIPClasses(),
+		facts: []rule{
+			sourced("MiNet phones read id:ipphone.mitel.com;sw_tftp=…;call_srv=…;vlan=… from option 43 or 125", srcMitelEng243),
+			sourced("sw_tftp is an address list; vlan 0-4095", srcMitelEng244),
+			sourced("option 125 holds at most 250 characters", srcMiVBOption125),
+		},
+		build: func(c ClassConfig) ([]OptionConfig, []rule, error) {
+			s := "id:ipphone.mitel.com;sw_tftp=${server}"
+			if len(c.CallServers) > 0 {
+				s += ";call_srv=" + strings.Join(c.CallServers, ",")
+			}
+			if c.VoiceVLAN > 0 {
+				s += ";vlan=" + strconv.Itoa(c.VoiceVLAN)
+			}
+			if c.Settings != "" {
+				s += ";" + strings.TrimPrefix(c.Settings, ";")
+			}
+			// Check the pairs as the phones will read them, with a sample
+			// address for this box.
+			if _, err := dhcpopts.ParseMitel(strings.ReplaceAll(s, "${server}", "198.18.0.1")); err != nil {
+				return nil, nil, err
+			}
+			return []OptionConfig{str(43, s), mitelOption125(s)}, nil, nil
+		},
+	}
+}
+
+// specMitelSIP is the PresetMitelSIP preset.
+func specMitelSIP() presetSpec {
+	return presetSpec{
+		vendorPrefix: mitelSIPClasses(),
+		macPrefix: []rule{
+			sourced("00:08:5d", srcWazoAastra), sourced("08:00:0f", srcWazoAastra), sourced("14:00:e9", srcWazoAastra),
+		},
+		// A MiNet phone that says so is not a SIP phone.
+		notVendorPrefix: mitelMiNetClass(),
+		facts: []rule{
+			sourced("option 43 in vendor space Aastra6700: sub-option 2 cfg-server-name (a URL), 3 contact-rcs (false)", srcWazoAastra),
+			sourced("option 66 (a URL) for phones on the Aastra/Mitel prefixes without the class", srcWazoAastra),
+		},
+		build: func(c ClassConfig) ([]OptionConfig, []rule, error) {
+			url := strings.TrimSuffix(provisioningURL(c), "/")
+			return []OptionConfig{
+				{Code: 43, Type: "suboptions", Value: []any{
+					map[string]any{"code": int64(2), "value": url},
+					map[string]any{"code": int64(3), "type": "bool", "value": false},
+				}},
+				str(66, url),
+			}, nil, nil
+		},
+	}
+}
+
+// specSnom is the PresetSnom preset.
+func specSnom() presetSpec {
+	return presetSpec{
+		vendorRegexp: []rule{sourced("(?i)^snom", srcWazoSnom+" classes snom320, snom710, snomD785, …")},
+		macPrefix:    []rule{sourced("00:04:13", srcWazoSnom), sourced("00:08:7b", srcWazoSnom)},
+		facts: []rule{
+			sourced("option 66 is a URL to the provisioning server", srcWazoSnom),
+			unconfirmed("option 67 names the first file (snom.htm)", "no source read says snom phones read option 67"),
+		},
+		build: func(c ClassConfig) ([]OptionConfig, []rule, error) {
+			boot := c.BootFile
+			if boot == "" {
+				boot = "snom.htm"
+			}
+			return []OptionConfig{str(66, strings.TrimSuffix(provisioningURL(c), "/")), str(67, boot)}, nil, nil
+		},
+	}
+}
+
+// specGrandstream is the PresetGrandstream preset.
+func specGrandstream() presetSpec {
+	return presetSpec{
+		vendorRegexp: []rule{unconfirmed("(?i)^grandstream", "no Grandstream vendor class was read in a source; matched by MAC prefix in "+srcWazoGS)},
+		macPrefix:    []rule{sourced("00:0b:82", srcWazoGS), sourced("c0:74:ad", srcWazoGS), sourced("ec:74:d7", srcWazoGS)},
+		facts:        []rule{sourced("option 66 is a URL to the provisioning server", srcWazoGS)},
+		build: func(c ClassConfig) ([]OptionConfig, []rule, error) {
+			return []OptionConfig{str(66, strings.TrimSuffix(provisioningURL(c), "/"))}, nil, nil
+		},
+	}
 }
 
 // avayaStringFacts are what the Avaya 176/242 string rests on.
