@@ -251,33 +251,20 @@ func provisioningURL(c ClassConfig) string {
 
 // presetSpecFor returns the named preset.
 func presetSpecFor(name string) (presetSpec, bool) {
-	switch name {
-	case PresetAvaya:
-		return specAvaya(), true
-	case PresetAvayaDataVLAN:
-		return specAvayaDataVLAN(), true
-	case PresetAvaya1200:
-		return specAvaya1200(), true
-	case PresetAvaya1200DataVLAN:
-		return specAvaya1200DataVLAN(), true
-	case PresetCisco:
-		return specCisco(), true
-	case PresetCiscoMPP:
-		return specCiscoMPP(), true
-	case PresetPolycom:
-		return specPolycom(name), true
-	case PresetPolycomDataVLAN:
-		return specPolycom(name), true
-	case PresetYealink:
-		return specYealink(), true
-	case PresetMitel:
-		return specMitel(), true
-	case PresetMitelSIP:
-		return specMitelSIP(), true
-	case PresetSnom:
-		return specSnom(), true
-	case PresetGrandstream:
-		return specGrandstream(), true
+	for _, p := range [...]struct {
+		name string
+		spec func() presetSpec
+	}{
+		{PresetAvaya, specAvaya}, {PresetAvayaDataVLAN, specAvayaDataVLAN}, {PresetAvaya1200, specAvaya1200},
+		{PresetAvaya1200DataVLAN, specAvaya1200DataVLAN}, {PresetCisco, specCisco}, {PresetCiscoMPP, specCiscoMPP},
+		{PresetPolycom, func() presetSpec { return specPolycom(PresetPolycom) }},
+		{PresetPolycomDataVLAN, func() presetSpec { return specPolycom(PresetPolycomDataVLAN) }},
+		{PresetYealink, specYealink}, {PresetMitel, specMitel}, {PresetMitelSIP, specMitelSIP},
+		{PresetSnom, specSnom}, {PresetGrandstream, specGrandstream},
+	} {
+		if p.name == name {
+			return p.spec(), true
+		}
 	}
 	return presetSpec{}, false
 }
