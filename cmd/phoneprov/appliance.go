@@ -118,7 +118,8 @@ func (a *appliance) build(ctx context.Context, reg prometheus.Registerer) error 
 		return err
 	}
 	if cfg.DHCP.Enabled {
-		if a.leases, err = openLeases(ctx, cfg, log.With("part", "leases"), reg); err != nil {
+		a.leases, err = leases.OpenJournal(cfg.leasesPath(), leases.JournalOptions{Registerer: reg, Logger: log.With("part", "leases")})
+		if err != nil {
 			return err
 		}
 		a.dhcp, err = dhcpd.New(cfg.DHCP, dhcpd.Options{

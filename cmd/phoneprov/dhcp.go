@@ -64,7 +64,3 @@ func (c Config) dhcpVars() func(netip.Addr) dhcpopts.Vars {
 }
 
 func (c Config) leasesPath() string { return filepath.Join(c.DataDir, "leases.journal") }
-
-// oldLeasesPath is where phoneprov kept leases before the journal (bbolt);
-// openLeases imports it once.
-func (c Config) oldLeasesPath() string { return filepath.Join(c.DataDir, "leases.db") }

@@ -7,35 +7,15 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
-// BenchmarkPut measures durable Puts of one lease each on the file system of
-// the benchmark's temporary directory, so the fsync cost is that disk's.
-// "serial" is one caller waiting for each commit (a DHCP ACK's latency);
-// "parallel64" is a worker pool of 64 callers whose Puts are group-committed.
-// Each reports leases/s and leases/commit besides ns/op.
-func BenchmarkPut(b *testing.B) {
-	b.Run("serial", func(b *testing.B) {
-		s := openBench(b)
-		b.ReportAllocs()
-		benchSerial(b, s.Put)
-		report(b, s.Stats().Records, s.Stats().Commits)
-	})
-	b.Run("parallel64", func(b *testing.B) {
-		s := openBench(b)
-		b.ReportAllocs()
-		benchParallel(b, s.Put)
-		report(b, s.Stats().Records, s.Stats().Commits)
-	})
-}
-
-// BenchmarkJournalPut is BenchmarkPut for the Journal, which also reports
-// fsyncs/lease: every fdatasync and fsync it made, compaction's included
-// (compaction runs as in the server, with the default minimum). The Bolt
-// store cannot count its own: bbolt makes two fdatasyncs per commit, one for
-// the pages and one for the meta page.
+// BenchmarkJournalPut measures durable Puts of one lease each on the file
+// system of the benchmark's temporary directory, so the fsync cost is that
+// disk's. "serial" is one caller waiting for each commit (a DHCP ACK's
+// latency); "parallel64" is a worker pool of 64 callers whose Puts are
+// group-committed. Each reports leases/s, leases/commit and fsyncs/lease:
+// every fdatasync and fsync the journal made, compaction's included
+// (compaction runs as in the server, with the default minimum).
 func BenchmarkJournalPut(b *testing.B) {
 	for _, mode := range []string{"serial", "parallel64"} {
 		b.Run(mode, func(b *testing.B) {
@@ -56,35 +36,6 @@ func BenchmarkJournalPut(b *testing.B) {
 			if st.Records > 0 {
 				b.ReportMetric(float64(st.Syncs-before.Syncs)/float64(st.Records), "fsyncs/lease")
 			}
-		})
-	}
-}
-
-// BenchmarkPutDBBatch is the same work through bbolt's db.Batch, which the
-// store does not use: kept to show why (see committer).
-func BenchmarkPutDBBatch(b *testing.B) {
-	for _, delay := range []time.Duration{2 * time.Millisecond, 10 * time.Millisecond} {
-		put := func(s *Bolt) func(ctx context.Context, ls ...Lease) error {
-			s.db.MaxBatchDelay = delay
-			return func(_ context.Context, ls ...Lease) error {
-				return s.db.Batch(func(tx *bolt.Tx) error {
-					for i := range ls {
-						k := addrKey(ls[i].Addr)
-						if err := tx.Bucket(leasesBucket).Put(k[:], encodeLease(nil, &ls[i])); err != nil {
-							return err
-						}
-					}
-					return nil
-				})
-			}
-		}
-		b.Run("serial/delay="+delay.String(), func(b *testing.B) {
-			benchSerial(b, put(openBench(b)))
-			report(b, uint64(b.N), 0)
-		})
-		b.Run("parallel64/delay="+delay.String(), func(b *testing.B) {
-			benchParallel(b, put(openBench(b)))
-			report(b, uint64(b.N), 0)
 		})
 	}
 }
@@ -118,16 +69,6 @@ func benchParallel(b *testing.B, put putFunc) {
 	})
 }
 
-func openBench(b *testing.B) *Bolt {
-	b.Helper()
-	s, err := OpenBolt(filepath.Join(b.TempDir(), "leases.db"), BoltOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = s.Close() })
-	return s
-}
-
 func report(b *testing.B, records, commits uint64) {
 	b.Helper()
 	if secs := b.Elapsed().Seconds(); secs > 0 {
@@ -158,30 +99,21 @@ func fill50k(b *testing.B, s Store) {
 
 // BenchmarkLoad50k is the start-up read of 50 000 leases, each written twice.
 func BenchmarkLoad50k(b *testing.B) {
-	open := map[string]func(b *testing.B) Store{
-		"bolt": func(b *testing.B) Store { return openBench(b) },
-		"journal": func(b *testing.B) Store {
-			j, err := OpenJournal(filepath.Join(b.TempDir(), "leases.journal"), JournalOptions{CompactMinSize: 1 << 30})
-			if err != nil {
-				b.Fatal(err)
+	b.Run("journal", func(b *testing.B) {
+		s, err := OpenJournal(filepath.Join(b.TempDir(), "leases.journal"), JournalOptions{CompactMinSize: 1 << 30})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = s.Close() })
+		fill50k(b, s)
+		b.ReportAllocs()
+		for b.Loop() {
+			ls, err := s.Load(context.Background())
+			if err != nil || len(ls) != 50000 {
+				b.Fatalf("Load: %d leases, %v", len(ls), err)
 			}
-			b.Cleanup(func() { _ = j.Close() })
-			return j
-		},
-	}
-	for _, kind := range []string{"bolt", "journal"} {
-		b.Run(kind, func(b *testing.B) {
-			s := open[kind](b)
-			fill50k(b, s)
-			b.ReportAllocs()
-			for b.Loop() {
-				ls, err := s.Load(context.Background())
-				if err != nil || len(ls) != 50000 {
-					b.Fatalf("Load: %d leases, %v", len(ls), err)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // BenchmarkJournalCompact50k rewrites a journal of 50 000 live leases while

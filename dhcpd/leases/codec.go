@@ -8,6 +8,8 @@ import (
 	"math"
 	"net/netip"
 	"time"
+
+	"github.com/phoneprov/phoneprov/internal/durable"
 )
 
 // Record layout, version 1 (all integers big-endian or Go varints):
@@ -27,8 +29,8 @@ import (
 //
 // The address is not repeated: it is the record's key. A typical phone lease
 // is 77 bytes against 261 as JSON (TestRecordSizeAgainstJSON), and encoding
-// it is several times faster (BenchmarkEncodeBinary/JSON); the CRC catches a record damaged on disk (bbolt itself does
-// not checksum pages), so Load can report it instead of handing out garbage.
+// it is several times faster (BenchmarkEncodeBinary/JSON); the CRC catches a record damaged on disk, so Load can
+// report it instead of handing out garbage.
 const recordV1 = 1
 
 const (
@@ -37,8 +39,6 @@ const (
 	flagSubnet = 1 << 2
 	knownFlags = flagStart | flagExpiry | flagSubnet
 )
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // addrKey returns the 4-byte bucket key for an IPv4 address.
 func addrKey(a netip.Addr) [4]byte {
@@ -84,7 +84,7 @@ func encodeLease(dst []byte, l *Lease) []byte {
 	dst = appendBytes(dst, l.Hostname)
 	dst = appendBytes(dst, l.VendorClass)
 	dst = appendBytes(dst, l.Class)
-	return binary.BigEndian.AppendUint32(dst, crc32.Checksum(dst[start:], castagnoli))
+	return binary.BigEndian.AppendUint32(dst, crc32.Checksum(dst[start:], durable.Castagnoli))
 }
 
 func appendTime(dst []byte, t time.Time) []byte {
@@ -103,7 +103,7 @@ func decodeLease(addr netip.Addr, rec []byte) (Lease, error) {
 		return Lease{}, errors.New("record too short")
 	}
 	body, sum := rec[:len(rec)-4], binary.BigEndian.Uint32(rec[len(rec)-4:])
-	if crc32.Checksum(body, castagnoli) != sum {
+	if crc32.Checksum(body, durable.Castagnoli) != sum {
 		return Lease{}, errors.New("checksum mismatch")
 	}
 	d := decoder{b: body}

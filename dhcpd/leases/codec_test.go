@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/phoneprov/phoneprov/internal/durable"
 )
 
 func TestStateNames(t *testing.T) {
@@ -59,7 +61,7 @@ func TestCodecRejectsWellFormedButInvalidRecords(t *testing.T) {
 	// writer might produce them.
 	l := fullLease(3)
 	withCRC := func(body []byte) []byte {
-		return binary.BigEndian.AppendUint32(body, crc32.Checksum(body, castagnoli))
+		return binary.BigEndian.AppendUint32(body, crc32.Checksum(body, durable.Castagnoli))
 	}
 	valid := encodeLease(nil, &l)
 	body := valid[:len(valid)-4]
@@ -89,7 +91,7 @@ func FuzzDecodeLease(f *testing.F) {
 	f.Add(body(Lease{Addr: testAddr(1), State: Active}))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		rec := binary.BigEndian.AppendUint32(append([]byte(nil), b...), crc32.Checksum(b, castagnoli))
+		rec := binary.BigEndian.AppendUint32(append([]byte(nil), b...), crc32.Checksum(b, durable.Castagnoli))
 		l, err := decodeLease(testAddr(9), rec)
 		if err != nil {
 			return

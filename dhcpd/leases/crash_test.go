@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/phoneprov/phoneprov/internal/durable"
 )
 
 // The crash test re-executes this test binary as a child that Puts leases in
@@ -26,7 +26,6 @@ import (
 // kills it with SIGKILL at a random moment, reopens the file and checks that
 // every reported lease is there, intact. It runs for each kind of store:
 const (
-	crashBolt       = "bolt"
 	crashJournal    = "journal"
 	crashCompacting = "journal-compacting" // a journal compacting all the time
 )
@@ -133,18 +132,12 @@ func crashChild(kind, path string, round int) int {
 // openCrashStore opens the store the crash test exercises.
 func openCrashStore(kind, path string, timeout time.Duration) (Store, error) {
 	switch kind {
-	case crashBolt:
-		return OpenBolt(path, BoltOptions{Timeout: timeout})
 	case crashJournal:
 		return OpenJournal(path, JournalOptions{Timeout: timeout})
 	case crashCompacting:
 		return OpenJournal(path, JournalOptions{Timeout: timeout, CompactMinSize: 16 << 10})
 	}
 	return nil, fmt.Errorf("unknown store kind %q", kind)
-}
-
-func TestBoltSurvivesKill9(t *testing.T) {
-	testSurvivesKill9(t, crashBolt)
 }
 
 func TestJournalSurvivesKill9(t *testing.T) {
@@ -248,7 +241,7 @@ func runCrashChild(t *testing.T, kind, path string, round int, delay time.Durati
 	if round == 1 {
 		// While the child holds the file, another process gets a clear error naming it.
 		_, err := openCrashStore(kind, path, 50*time.Millisecond)
-		var iu *InUseError
+		var iu *durable.InUseError
 		if !errors.As(err, &iu) || iu.PID != cmd.Process.Pid {
 			t.Errorf("open while the child holds the file: %v (want the child's pid %d)", err, cmd.Process.Pid)
 		}
@@ -272,18 +265,7 @@ func verifyAfterCrash(t *testing.T, kind, path string, freshSeen map[int]bool, h
 		t.Fatalf("reopen after kill: %v", err)
 	}
 	defer s.Close()
-	switch s := s.(type) {
-	case *Bolt:
-		// bbolt's own consistency check: page structure and freelist.
-		if err := s.db.View(func(tx *bolt.Tx) error {
-			for err := range tx.Check() {
-				return err
-			}
-			return nil
-		}); err != nil {
-			t.Fatalf("database inconsistent after kill: %v", err)
-		}
-	case *Journal:
+	if s, ok := s.(*Journal); ok {
 		if _, err := os.Stat(path + ".tmp"); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("compaction's temporary file still there after reopen: %v", err)
 		}

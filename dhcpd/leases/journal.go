@@ -13,7 +13,13 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/phoneprov/phoneprov/internal/durable"
 )
+
+// DefaultLockTimeout is how long OpenJournal waits, unless told otherwise,
+// for another process to release the journal file.
+const DefaultLockTimeout = time.Second
 
 // DefaultCompactMinSize is the size below which a Journal is never rewritten,
 // unless told otherwise: 4 MiB holds some 46 000 typical leases.
@@ -29,7 +35,7 @@ var ErrFailed = errors.New("lease journal failed")
 type JournalOptions struct {
 	// Timeout bounds the wait for the file lock held by another process;
 	// zero means DefaultLockTimeout. When it runs out OpenJournal fails with
-	// an error wrapping ErrInUse (an *InUseError) that names the holder's
+	// an error wrapping durable.ErrInUse (a *durable.InUseError) that names the holder's
 	// pid when it can.
 	Timeout time.Duration
 	// ReadOnly opens an existing journal without locking it, for tools such
@@ -168,7 +174,7 @@ type segment struct {
 // a crash, and removes a compaction's leftover temporary file. A file that is
 // not a journal is refused unchanged; one written by a newer schema with an
 // error wrapping ErrNewerSchema; one locked by another process with an
-// *InUseError.
+// *durable.InUseError.
 func OpenJournal(path string, opts JournalOptions) (*Journal, error) {
 	j := &Journal{
 		path:       path,
@@ -177,7 +183,7 @@ func OpenJournal(path string, opts JournalOptions) (*Journal, error) {
 		compactMin: opts.CompactMinSize,
 		delay:      opts.CommitDelay,
 		writeAt:    (*os.File).WriteAt,
-		sync:       syncData,
+		sync:       durable.SyncData,
 	}
 	if j.log == nil {
 		j.log = slog.New(slog.DiscardHandler)
@@ -198,7 +204,10 @@ func OpenJournal(path string, opts JournalOptions) (*Journal, error) {
 		if timeout <= 0 {
 			timeout = DefaultLockTimeout
 		}
-		f, err := openLocked(path, timeout, nil)
+		f, err := durable.OpenLocked(path, "lease database", 0o600, timeout)
+		if errors.Is(err, durable.ErrInUse) {
+			return nil, fmt.Errorf("%w: stop it or use another data directory", err)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -228,7 +237,7 @@ func (j *Journal) checkReadOnly() error {
 		return fmt.Errorf("open lease journal %s read-only: %w", j.path, err)
 	}
 	defer f.Close()
-	if _, err := readJournalHeader(f, j.path); err != nil && !errors.Is(err, errTornHeader) {
+	if _, err := readJournalHeader(f, j.path); err != nil && !errors.Is(err, durable.ErrTornHeader) {
 		return err
 	}
 	return nil
@@ -236,7 +245,7 @@ func (j *Journal) checkReadOnly() error {
 
 // readJournalHeader checks the header of f and returns the file's size. A
 // file empty or cut short while it was being created reads as holding
-// nothing: errTornHeader.
+// nothing: durable.ErrTornHeader.
 func readJournalHeader(f *os.File, path string) (int64, error) {
 	fi, err := f.Stat()
 	if err != nil {
@@ -258,7 +267,7 @@ func readJournalHeader(f *os.File, path string) (int64, error) {
 func (j *Journal) recover(f *os.File) error {
 	size, err := readJournalHeader(f, j.path)
 	switch {
-	case errors.Is(err, errTornHeader):
+	case errors.Is(err, durable.ErrTornHeader):
 		if err := j.writeHeader(f); err != nil {
 			return err
 		}
@@ -277,11 +286,9 @@ func (j *Journal) recover(f *os.File) error {
 	if x.end < size {
 		// A crash or power cut during a write: nothing in it was
 		// acknowledged, and appending after it would hide what follows.
-		if err := f.Truncate(x.end); err != nil {
+		j.syncs.Add(1)
+		if err := durable.CutTail(f, x.end); err != nil {
 			return fmt.Errorf("cut torn write off lease journal %s: %w", j.path, err)
-		}
-		if err := j.syncCount(f); err != nil {
-			return fmt.Errorf("sync lease journal %s: %w", j.path, err)
 		}
 		j.tornBytes.Add(uint64(size - x.end))
 		j.log.Info("lease journal: cut off an incomplete write left by a crash", "path", j.path, "bytes", size-x.end)
@@ -307,22 +314,19 @@ func (j *Journal) writeHeader(f *os.File) error {
 		return fmt.Errorf("create lease journal %s: %w", j.path, err)
 	}
 	j.syncs.Add(1) // the directory's
-	if err := syncDir(filepath.Dir(j.path)); err != nil {
+	if err := durable.SyncDir(filepath.Dir(j.path)); err != nil {
 		return fmt.Errorf("create lease journal %s: %w", j.path, err)
 	}
 	return nil
 }
 
-// syncCount is syncData, counted.
+// syncCount is durable.SyncData, counted.
 func (j *Journal) syncCount(f *os.File) error {
 	j.syncs.Add(1)
-	return syncData(f)
+	return durable.SyncData(f)
 }
 
 func (j *Journal) tmpPath() string { return j.path + ".tmp" }
-
-// Path returns the journal file's path.
-func (j *Journal) Path() string { return j.path }
 
 func (j *Journal) register(reg prometheus.Registerer) error {
 	if reg == nil {
@@ -421,7 +425,7 @@ func (j *Journal) Load(ctx context.Context) ([]Lease, error) {
 		}
 		defer r.Close()
 		size, err := readJournalHeader(r, j.path)
-		if errors.Is(err, errTornHeader) {
+		if errors.Is(err, durable.ErrTornHeader) {
 			return nil, nil
 		}
 		if err != nil {
@@ -712,15 +716,4 @@ func (j *Journal) Close() error {
 		}
 	}
 	return nil
-}
-
-// queued returns how many calls wait for the next commit and how many are
-// in the one being committed (for tests).
-func (j *Journal) queued() (next, inflight int) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.next != nil {
-		next = j.next.calls
-	}
-	return next, j.inflight
 }

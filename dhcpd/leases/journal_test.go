@@ -17,7 +17,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	bolt "go.etcd.io/bbolt"
+
+	"github.com/phoneprov/phoneprov/internal/durable"
 )
 
 func openTestJournal(t *testing.T, path string, opts JournalOptions) *Journal {
@@ -121,7 +122,7 @@ func TestJournalReopenKeepsEverything(t *testing.T) {
 
 func checkInUse(t *testing.T, path string, err error) {
 	t.Helper()
-	if !errors.Is(err, ErrInUse) {
+	if !errors.Is(err, durable.ErrInUse) {
 		t.Fatalf("second writer: %v, want ErrInUse", err)
 	}
 	holder := fmt.Sprintf("pid %d", os.Getpid())
@@ -129,7 +130,7 @@ func checkInUse(t *testing.T, path string, err error) {
 		holder = "pid unknown"
 	}
 	wantPrefix := fmt.Sprintf("lease database %s is in use by another phoneprov (%s", path, holder)
-	var iu *InUseError
+	var iu *durable.InUseError
 	if !errors.As(err, &iu) || (runtime.GOOS == "linux" && iu.PID != os.Getpid()) {
 		t.Errorf("in-use error does not carry the holder's pid: %#v", iu)
 	}
@@ -268,20 +269,12 @@ func TestJournalRefusesNewerSchema(t *testing.T) {
 
 func TestJournalRefusesForeignFiles(t *testing.T) {
 	dir := t.TempDir()
-	boltFile := filepath.Join(dir, "bolt.db")
-	db, err := bolt.Open(boltFile, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
 	badHeader := encodeJournalHeader(journalVersion)
 	badHeader[9] ^= 1
 	files := map[string][]byte{
 		"text":           bytes.Repeat([]byte("not a journal\n"), 1000),
 		"short":          []byte("hello"),
-		"bolt":           readFile(t, boltFile),
+		"binary":         bytes.Repeat([]byte{0, 0, 0, 0, 0xed, 0x0c, 0xda, 0xed}, 512),
 		"damaged header": append(badHeader, 1, 2, 3),
 	}
 	for name, content := range files {
@@ -483,7 +476,7 @@ func TestJournalReportsUndecodableRecordsAndKeepsThem(t *testing.T) {
 	l2 := fullLease(2)
 	frame := appendFrame(nil, opPut, addrKey(l2.Addr), &l2)
 	frame[12] ^= 0x10 // inside the record: its own CRC no longer matches
-	binary.BigEndian.PutUint32(frame[len(frame)-4:], crc32.Checksum(frame[:len(frame)-4], castagnoli))
+	binary.BigEndian.PutUint32(frame[len(frame)-4:], crc32.Checksum(frame[:len(frame)-4], durable.Castagnoli))
 	var body []byte
 	l1, l3 := fullLease(1), fullLease(3)
 	body = appendFrame(body, opPut, addrKey(l1.Addr), &l1)
@@ -656,7 +649,7 @@ func TestJournalFailedSyncStopsTheJournal(t *testing.T) {
 		}
 	}
 	// Nothing is written any more, even once the disk would take it.
-	setJournalIO(j, nil, syncData)
+	setJournalIO(j, nil, durable.SyncData)
 	err := j.Put(context.Background(), fullLease(5))
 	if !errors.Is(err, ErrFailed) {
 		t.Fatalf("Put after a failed sync: %v, want ErrFailed", err)
@@ -989,65 +982,6 @@ func TestJournalCloseAbandonsCompaction(t *testing.T) {
 	checkLeases(t, "after reopen", mustLoad(t, openTestJournal(t, path, JournalOptions{})), batch)
 }
 
-func TestOpenLockedRechecksTheFileAfterLocking(t *testing.T) {
-	// The holder compacts between our open and our lock: we open the old
-	// file, it renames a new locked one over it and lets the old one go, we
-	// lock the old one. That lock guards nothing; openLocked must notice and
-	// wait for the new file.
-	dir := t.TempDir()
-	path := filepath.Join(dir, "leases.journal")
-	if err := os.WriteFile(path, []byte("old"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	oldF, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := flockExclusive(oldF); err != nil {
-		t.Fatal(err)
-	}
-	newPath := filepath.Join(dir, "new")
-	if err := os.WriteFile(newPath, []byte("new"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	newF, err := os.OpenFile(newPath, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := flockExclusive(newF); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	released := make(chan struct{})
-	compactNow := func() {
-		once.Do(func() {
-			if err := os.Rename(newPath, path); err != nil {
-				t.Error(err)
-			}
-			_ = oldF.Close()
-			go func() { // the new holder goes away a little later
-				time.Sleep(100 * time.Millisecond)
-				close(released)
-				_ = newF.Close()
-			}()
-		})
-	}
-	f, err := openLocked(path, 5*time.Second, compactNow)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	select {
-	case <-released:
-	default:
-		t.Fatal("openLocked returned while the new file was still locked: it locked the old one")
-	}
-	b := make([]byte, 3)
-	if _, err := f.ReadAt(b, 0); err != nil || string(b) != "new" {
-		t.Fatalf("openLocked returned the file holding %q, %v; want the new one", b, err)
-	}
-}
-
 // A lone call never waits for company; concurrent calls wait the commit
 // delay and so share fewer, larger groups.
 func TestJournalCommitDelayOnlyUnderLoad(t *testing.T) {
@@ -1088,4 +1022,31 @@ func TestJournalCommitDelayOnlyUnderLoad(t *testing.T) {
 	if n := j.Stats().Commits - before; n > 8 {
 		t.Errorf("48 concurrent Puts took %d commits; the delay should gather them", n)
 	}
+}
+
+// queued returns how many calls wait for the next commit and how many are
+// in the one being committed (for tests).
+func (j *Journal) queued() (next, inflight int) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.next != nil {
+		next = j.next.calls
+	}
+	return next, j.inflight
+}
+
+// counterValue returns the value of the counter named name in reg.
+func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("metric %s not registered", name)
+	return 0
 }

@@ -3,14 +3,14 @@ package leases
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/phoneprov/phoneprov/internal/durable"
 )
 
 // Compaction rewrites the journal with one frame per live lease:
@@ -33,10 +33,15 @@ import (
 // to be copied before taking the commit lock rather than under it.
 const catchUpMin = 64 << 10
 
+// compactFactor is how many times the size of a fresh copy the journal may
+// grow to before it is rewritten. A rewrite copies frames without decoding
+// them, so it is cheap enough to keep the file within twice its live size.
+const compactFactor = 2
+
 // maybeCompact, called under commitMu after a commit, starts a compaction in
 // the background when the file has doubled since the last one.
 func (j *Journal) maybeCompact(size int64) {
-	if size < j.compactMin || size <= 2*j.compactBase {
+	if !durable.Grown(size, j.compactBase, j.compactMin, compactFactor) {
 		return
 	}
 	if !j.compacting.CompareAndSwap(false, true) {
@@ -94,103 +99,164 @@ func (j *Journal) compact(ctx context.Context) (err error) {
 		return err
 	}
 	defer j.release(old)
-	x, err := scanJournal(ctx, old.f, end)
+	c, err := j.copyLive(ctx, old, end)
 	if err != nil {
 		return fmt.Errorf("compact lease journal %s: %w", j.path, err)
-	}
-
-	tmp := j.tmpPath()
-	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("compact lease journal: %w", err)
-	}
-	tf, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("compact lease journal: %w", err)
 	}
 	switched := false
 	defer func() {
 		if !switched {
-			_ = tf.Close()
-			_ = os.Remove(tmp)
+			c.discard()
 		}
 	}()
-	// Locked before it is renamed into place, so no other process can take
-	// the journal between the rename and the switch.
-	if err := flockExclusive(tf); err != nil {
-		return fmt.Errorf("compact lease journal: lock %s: %w", tmp, err)
-	}
-	w := bufio.NewWriterSize(tf, readWindow)
-	size, err := writeLive(ctx, w, old.f, x)
-	if err != nil {
-		return fmt.Errorf("compact lease journal %s: %w", j.path, err)
-	}
-	live := len(x.live)
-	x = nil // let the index go before the rest
-
-	// Catch up with what was committed during the rewrite, still unlocked.
-	copied := end
-	for range 3 {
-		cur := j.committedSize(old)
-		if cur-copied < catchUpMin {
-			break
-		}
-		if err := copyRange(w, old.f, copied, cur); err != nil {
-			return fmt.Errorf("compact lease journal %s: %w", j.path, err)
-		}
-		size += cur - copied
-		copied = cur
-	}
-	if err := w.Flush(); err != nil {
-		return fmt.Errorf("compact lease journal: write %s: %w", tmp, err)
-	}
-	if err := j.syncCount(tf); err != nil {
-		return fmt.Errorf("compact lease journal: sync %s: %w", tmp, err)
-	}
 
 	j.commitMu.Lock()
 	defer j.commitMu.Unlock()
 	locked := time.Now()
-	if err := ctx.Err(); err != nil {
+	final, err := j.finishCopy(ctx, old, c)
+	if err != nil {
 		return err
 	}
-	j.mu.Lock()
-	failed := j.failed
-	j.mu.Unlock()
-	if failed != nil {
-		return failed
-	}
-	final := old.size // no commit runs: this is the end
-	if final > copied {
-		if err := copyRange(tf, old.f, copied, final); err != nil {
-			return fmt.Errorf("compact lease journal %s: %w", j.path, err)
-		}
-		size += final - copied
-		if err := j.syncCount(tf); err != nil {
-			return fmt.Errorf("compact lease journal: sync %s: %w", tmp, err)
-		}
-	}
-	if err := os.Rename(tmp, j.path); err != nil {
+	if err := os.Rename(c.tmp, j.path); err != nil {
 		return fmt.Errorf("compact lease journal: %w", err)
 	}
 	// The path names the new file now: commits must go there, whatever
 	// happens next.
 	switched = true
+	if err := j.switchTo(old, c); err != nil {
+		return err
+	}
+	j.compactions.Add(1)
+	j.log.Info("lease journal compacted", "path", j.path, "leases", c.live,
+		"bytes_before", final, "bytes_after", c.size,
+		"took", time.Since(began).Round(time.Millisecond), "commits_held", time.Since(locked).Round(time.Microsecond))
+	return nil
+}
+
+// compactCopy is the new file a compaction writes.
+type compactCopy struct {
+	f      *os.File
+	w      *bufio.Writer
+	tmp    string
+	size   int64 // bytes written
+	copied int64 // the old file's bytes copied up to here
+	live   int   // leases in the rewritten part
+}
+
+// discard drops a copy that was not switched to.
+func (c *compactCopy) discard() {
+	_ = c.f.Close()
+	_ = os.Remove(c.tmp)
+}
+
+// copyLive is the first step, taken without the commit lock: the live
+// frames of old up to end, then whatever was committed meanwhile, written to
+// a new, locked temporary file and synced.
+func (j *Journal) copyLive(ctx context.Context, old *segment, end int64) (*compactCopy, error) {
+	x, err := scanJournal(ctx, old.f, end)
+	if err != nil {
+		return nil, err
+	}
+	c, err := j.createCopy()
+	if err != nil {
+		return nil, err
+	}
+	if c.size, err = writeLive(ctx, c.w, old.f, x); err != nil {
+		c.discard()
+		return nil, err
+	}
+	c.live, c.copied = len(x.live), end
+	x = nil // let the index go before the rest
+	if err := j.catchUp(old, c); err != nil {
+		c.discard()
+		return nil, err
+	}
+	return c, nil
+}
+
+// createCopy creates the compaction's temporary file, locked before it is
+// renamed into place so no other process can take the journal between the
+// rename and the switch.
+func (j *Journal) createCopy() (*compactCopy, error) {
+	tmp := j.tmpPath()
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	tf, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := durable.TryLock(tf); err != nil {
+		_ = tf.Close()
+		_ = os.Remove(tmp)
+		return nil, fmt.Errorf("lock %s: %w", tmp, err)
+	}
+	return &compactCopy{f: tf, w: bufio.NewWriterSize(tf, readWindow), tmp: tmp}, nil
+}
+
+// catchUp copies, still without the commit lock, what was committed to old
+// during the rewrite, then flushes and syncs the copy.
+func (j *Journal) catchUp(old *segment, c *compactCopy) error {
+	for range 3 {
+		cur := j.committedSize(old)
+		if cur-c.copied < catchUpMin {
+			break
+		}
+		if err := copyRange(c.w, old.f, c.copied, cur); err != nil {
+			return err
+		}
+		c.size += cur - c.copied
+		c.copied = cur
+	}
+	if err := c.w.Flush(); err != nil {
+		return fmt.Errorf("write %s: %w", c.tmp, err)
+	}
+	if err := j.syncCount(c.f); err != nil {
+		return fmt.Errorf("sync %s: %w", c.tmp, err)
+	}
+	return nil
+}
+
+// finishCopy, under commitMu, copies the last appends of old and syncs the
+// copy; it returns old's final size.
+func (j *Journal) finishCopy(ctx context.Context, old *segment, c *compactCopy) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	j.mu.Lock()
+	failed := j.failed
+	j.mu.Unlock()
+	if failed != nil {
+		return 0, failed
+	}
+	final := old.size // no commit runs: this is the end
+	if final > c.copied {
+		if err := copyRange(c.f, old.f, c.copied, final); err != nil {
+			return 0, fmt.Errorf("compact lease journal %s: %w", j.path, err)
+		}
+		c.size += final - c.copied
+		if err := j.syncCount(c.f); err != nil {
+			return 0, fmt.Errorf("compact lease journal: sync %s: %w", c.tmp, err)
+		}
+	}
+	return final, nil
+}
+
+// switchTo, under commitMu once the copy has been renamed over the journal,
+// makes the rename durable and sends commits to the new file.
+func (j *Journal) switchTo(old *segment, c *compactCopy) error {
 	j.syncs.Add(1)
-	dirErr := syncDir(filepath.Dir(j.path))
+	dirErr := durable.SyncDir(filepath.Dir(j.path))
 	j.segMu.Lock()
-	j.seg = &segment{f: tf, size: size}
-	old.retired = true // closed by the deferred release
+	j.seg = &segment{f: c.f, size: c.size}
+	old.retired = true // closed by the compaction's release
 	j.segMu.Unlock()
-	j.compactBase = size
+	j.compactBase = c.size
 	if dirErr != nil {
 		// Without the directory synced, a power cut could bring the old
 		// file back and lose every commit made to the new one.
 		return j.fail(fmt.Errorf("compact lease journal: %w", dirErr))
 	}
-	j.compactions.Add(1)
-	j.log.Info("lease journal compacted", "path", j.path, "leases", live,
-		"bytes_before", final, "bytes_after", size,
-		"took", time.Since(began).Round(time.Millisecond), "commits_held", time.Since(locked).Round(time.Microsecond))
 	return nil
 }
 
@@ -227,8 +293,7 @@ func writeLive(ctx context.Context, w io.Writer, r io.ReaderAt, x *journalIndex)
 		if f[4]&opMore != 0 {
 			scratch = append(scratch[:0], f...)
 			scratch[4] &^= opMore
-			body := len(scratch) - 4
-			binary.BigEndian.PutUint32(scratch[body:], crc32.Checksum(scratch[:body], castagnoli))
+			durable.ResealFrame(scratch)
 			f = scratch
 		}
 		n, err := w.Write(f)

@@ -1,31 +1,26 @@
 package leases
 
 import (
-	"bytes"
 	"cmp"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"net/netip"
 	"slices"
+
+	"github.com/phoneprov/phoneprov/internal/durable"
 )
 
 // Journal file layout, version 1 (integers big-endian):
 //
-//	header, 16 bytes:
-//	  [8]  magic "PPLEASEJ"
-//	  u32  journal version (1)
-//	  u32  CRC-32C of the 12 bytes above
-//	frames, back to back, each:
-//	  u32  n, the length of the body: op, address and record
+//	a durable journal header (internal/durable/frame.go): magic "PPLEASEJ",
+//	  journal version 1
+//	durable frames, back to back, each body:
 //	  u8   op: 1 put, 2 delete; bit 7 (opMore) set when the same call
 //	       continues in the next frame
 //	  [4]  the IPv4 address
 //	  ...  put only: the lease record as encodeLease writes it (with its own CRC)
-//	  u32  CRC-32C of the length field and the body
 //
 // A call's frames form a unit: every frame but the last has opMore set, and
 // replay applies a unit only once its last frame is read, so a Put or Delete
@@ -34,13 +29,13 @@ import (
 const (
 	journalMagic             = "PPLEASEJ"
 	journalVersion    uint32 = 1
-	journalHeaderSize        = 16
+	journalHeaderSize        = durable.HeaderSize
 
 	opPut    byte = 1
 	opDelete byte = 2
 	opMore   byte = 0x80
 
-	frameOverhead = 4 + 4 // length and CRC
+	frameOverhead = durable.FrameOverhead
 	deleteBody    = 1 + 4
 	// minPutBody is op, address and the shortest record: version, state,
 	// flags, five empty length-prefixed fields and the record CRC.
@@ -57,37 +52,26 @@ const (
 
 // encodeJournalHeader returns the header for a file of the given version.
 func encodeJournalHeader(version uint32) []byte {
-	h := make([]byte, 0, journalHeaderSize)
-	h = append(h, journalMagic...)
-	h = binary.BigEndian.AppendUint32(h, version)
-	return binary.BigEndian.AppendUint32(h, crc32.Checksum(h, castagnoli))
+	return durable.AppendHeader(make([]byte, 0, journalHeaderSize), journalMagic, version)
 }
 
-// errTornHeader marks a file shorter than a header whose bytes are the start
-// of one: a crash while the file was being created. It holds no leases.
-var errTornHeader = errors.New("journal header incomplete")
-
 // checkJournalHeader reads the header at the start of b (the first
-// journalHeaderSize bytes of the file, or all of a shorter file).
+// journalHeaderSize bytes of the file, or all of a shorter file). A file cut
+// short while it was being created gives durable.ErrTornHeader.
 func checkJournalHeader(path string, b []byte) error {
-	if len(b) < journalHeaderSize {
-		full := encodeJournalHeader(journalVersion)
-		if bytes.HasPrefix(full, b) || bytes.HasPrefix([]byte(journalMagic), b) {
-			return errTornHeader
-		}
+	v, err := durable.CheckHeader(b, journalMagic)
+	switch {
+	case errors.Is(err, durable.ErrTornHeader):
+		return err
+	case errors.Is(err, durable.ErrForeignFile) && len(b) < journalHeaderSize:
 		return fmt.Errorf("%s is not a phoneprov lease journal (%d bytes, no journal header)", path, len(b))
-	}
-	if string(b[:8]) != journalMagic {
+	case errors.Is(err, durable.ErrForeignFile):
 		return fmt.Errorf("%s is not a phoneprov lease journal (no %q header): move it away or point phoneprov elsewhere", path, journalMagic)
-	}
-	if crc32.Checksum(b[:12], castagnoli) != binary.BigEndian.Uint32(b[12:16]) {
-		return fmt.Errorf("lease journal %s: header checksum mismatch: %w", path, ErrCorrupt)
-	}
-	v := binary.BigEndian.Uint32(b[8:12])
-	if v == 0 {
+	case err != nil:
+		return fmt.Errorf("lease journal %s: %w: %w", path, err, ErrCorrupt)
+	case v == 0:
 		return fmt.Errorf("lease journal %s: version 0 is invalid: %w", path, ErrCorrupt)
-	}
-	if v > journalVersion {
+	case v > journalVersion:
 		return fmt.Errorf("lease journal %s was written by a newer phoneprov (schema %d, this one reads up to %d): upgrade phoneprov or move the file away: %w",
 			path, v, journalVersion, ErrNewerSchema)
 	}
@@ -99,12 +83,11 @@ func checkJournalHeader(path string, b []byte) error {
 // maxLeaseFieldBytes (checkFrameSizes).
 func appendFrame(dst []byte, op byte, addr [4]byte, l *Lease) []byte {
 	start := len(dst)
-	dst = append(dst, 0, 0, 0, 0, op, addr[0], addr[1], addr[2], addr[3])
+	dst = append(durable.BeginFrame(dst), op, addr[0], addr[1], addr[2], addr[3])
 	if l != nil {
 		dst = encodeLease(dst, l)
 	}
-	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
-	return binary.BigEndian.AppendUint32(dst, crc32.Checksum(dst[start:], castagnoli))
+	return durable.EndFrame(dst, start)
 }
 
 // checkFrameSizes refuses leases too large for one frame.
@@ -126,10 +109,12 @@ func checkFrame(b []byte) (size int, ok bool) {
 	if len(b) < frameOverhead+deleteBody {
 		return 0, false
 	}
-	n := int(binary.BigEndian.Uint32(b))
+	// The op and length are checked first: a resync tries every offset, and
+	// this rejects nearly all of them without a CRC.
+	n := durable.FrameLen(b)
 	switch b[4] &^ opMore {
 	case opPut:
-		if n < minPutBody || n > maxFrameBody {
+		if n < minPutBody {
 			return 0, false
 		}
 	case opDelete:
@@ -139,14 +124,7 @@ func checkFrame(b []byte) (size int, ok bool) {
 	default:
 		return 0, false
 	}
-	size = n + frameOverhead
-	if len(b) < size {
-		return 0, false
-	}
-	if crc32.Checksum(b[:4+n], castagnoli) != binary.BigEndian.Uint32(b[4+n:]) {
-		return 0, false
-	}
-	return size, true
+	return durable.CheckFrame(b, maxFrameBody)
 }
 
 // frameAddr and frameRecord take a checked frame apart.

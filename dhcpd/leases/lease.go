@@ -5,10 +5,10 @@
 // durable before the ACK that hands it out leaves the box, so Store.Put returns
 // only once the lease is on stable storage.
 //
-// Three implementations live here: Journal, an append-only file rewritten
-// now and then (as ISC dhcpd and Kea's memfile keep leases) that
-// group-commits concurrent calls into one write and one fdatasync; Bolt, an
-// embedded bbolt file with the same group commit; and Memory, for tests.
+// The implementation is Journal, an append-only file of durable frames
+// (internal/durable) rewritten now and then, as ISC dhcpd and Kea's memfile
+// keep leases, that group-commits concurrent calls into one write and one
+// fdatasync. Tests of code that needs a Store use leasestest.Memory.
 package leases
 
 import (
@@ -145,8 +145,6 @@ var (
 	ErrReadOnly = errors.New("lease store is read-only")
 	// ErrCorrupt marks records that could not be decoded.
 	ErrCorrupt = errors.New("corrupt lease record")
-	// ErrInUse is returned when another process holds the lease database.
-	ErrInUse = errors.New("lease database is in use")
 	// ErrNewerSchema is returned for a database written by a newer phoneprov.
 	ErrNewerSchema = errors.New("lease database has a newer schema")
 )

@@ -14,27 +14,12 @@ import (
 	"time"
 )
 
-// The same behaviour is required of every Store; these tests run against each.
+// The behaviour required of every Store (leasestest.Memory follows it too).
 
 type storeMaker func(t *testing.T) Store
 
 func stores() map[string]storeMaker {
 	return map[string]storeMaker{
-		"memory": func(t *testing.T) Store {
-			t.Helper()
-			m := NewMemory()
-			t.Cleanup(func() { _ = m.Close() })
-			return m
-		},
-		"bolt": func(t *testing.T) Store {
-			t.Helper()
-			b, err := OpenBolt(filepath.Join(t.TempDir(), "leases.db"), BoltOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = b.Close() })
-			return b
-		},
 		"journal": func(t *testing.T) Store {
 			t.Helper()
 			j, err := OpenJournal(filepath.Join(t.TempDir(), "leases.journal"), JournalOptions{})

@@ -102,4 +102,3 @@ func TestOpenLockedRechecksTheFileAfterLocking(t *testing.T) {
 		t.Fatalf("openLocked returned the file holding %q, %v; want the new one", b, err)
 	}
 }
-

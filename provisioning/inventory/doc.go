@@ -7,7 +7,7 @@
 // latest lease, the kernel's neighbour table, or a MAC in the User-Agent),
 // and the neighbour table itself for phones with static addresses. An
 // Inventory folds them on one goroutine, keeps bounded records in memory,
-// and writes changes to a bbolt file at most once a second.
+// and appends changes to a journal file at most once a second.
 //
 // The states a phone can be in are defined on the State constants.
 package inventory

@@ -1,59 +1,64 @@
-package leases
+// Package leasestest holds test doubles for code that needs a leases.Store.
+package leasestest
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"slices"
 	"sync"
+
+	"github.com/phoneprov/phoneprov/dhcpd/leases"
 )
 
-// Memory is a Store that keeps leases in a map: for tests of code that needs
-// a Store, and for a server run that must leave nothing on disk. It validates
-// leases exactly like Bolt and copies them in and out, so callers cannot alias
-// its contents.
+// Memory is a leases.Store that keeps leases in a map, for tests of code
+// that needs a Store. It validates leases like leases.Journal and copies them
+// in and out, so callers cannot alias its contents.
 type Memory struct {
 	mu     sync.Mutex
-	leases map[netip.Addr]Lease
+	leases map[netip.Addr]leases.Lease
 	closed bool
 }
 
-var _ Store = (*Memory)(nil)
+var _ leases.Store = (*Memory)(nil)
 
 // NewMemory returns an empty in-memory store.
 func NewMemory() *Memory {
-	return &Memory{leases: make(map[netip.Addr]Lease)}
+	return &Memory{leases: make(map[netip.Addr]leases.Lease)}
 }
 
 // Load returns copies of every lease, ordered by address.
-func (m *Memory) Load(ctx context.Context) ([]Lease, error) {
+func (m *Memory) Load(ctx context.Context) ([]leases.Lease, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
-		return nil, ErrClosed
+		return nil, leases.ErrClosed
 	}
-	out := make([]Lease, 0, len(m.leases))
+	out := make([]leases.Lease, 0, len(m.leases))
 	for _, l := range m.leases {
 		out = append(out, l.Clone())
 	}
-	slices.SortFunc(out, func(a, b Lease) int { return a.Addr.Compare(b.Addr) })
+	slices.SortFunc(out, func(a, b leases.Lease) int { return a.Addr.Compare(b.Addr) })
 	return out, nil
 }
 
 // Put stores copies of the leases, replacing any lease for the same address.
-func (m *Memory) Put(ctx context.Context, ls ...Lease) error {
+func (m *Memory) Put(ctx context.Context, ls ...leases.Lease) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := validateAll(ls); err != nil {
-		return err
+	for i := range ls {
+		if err := ls[i].Validate(); err != nil {
+			return err
+		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
-		return ErrClosed
+		return leases.ErrClosed
 	}
 	for _, l := range ls {
 		m.leases[l.Addr] = normalize(l.Clone())
@@ -61,9 +66,9 @@ func (m *Memory) Put(ctx context.Context, ls ...Lease) error {
 	return nil
 }
 
-// normalize makes a lease look the way Bolt returns it, so tests written
-// against Memory hold for Bolt too: empty byte slices become nil.
-func normalize(l Lease) Lease {
+// normalize makes a lease look the way the journal returns it, so tests
+// written against Memory hold for the journal too: empty byte slices become nil.
+func normalize(l leases.Lease) leases.Lease {
 	if len(l.HWAddr) == 0 {
 		l.HWAddr = nil
 	}
@@ -78,13 +83,15 @@ func (m *Memory) Delete(ctx context.Context, addrs ...netip.Addr) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := validateAddrs(addrs); err != nil {
-		return err
+	for _, a := range addrs {
+		if !a.Is4() {
+			return fmt.Errorf("lease address %v is not an IPv4 address", a)
+		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
-		return ErrClosed
+		return leases.ErrClosed
 	}
 	for _, a := range addrs {
 		delete(m.leases, a)
