@@ -11,6 +11,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
 	"github.com/phoneprov/phoneprov/dhcpd/leases"
+	"github.com/phoneprov/phoneprov/dhcpd/leases/leasestest"
 )
 
 const benchClients = 120000
@@ -71,7 +72,7 @@ func templates() (disc, req []byte) {
 // BenchmarkDORAMemory measures the handler alone: one new client per
 // iteration, memory store.
 func BenchmarkDORAMemory(b *testing.B) {
-	hs := newHarnessWith(b, benchConfig(), leases.NewMemory())
+	hs := newHarnessWith(b, benchConfig(), leasestest.NewMemory())
 	hs.h.log = discardLogger()
 	hs.h.obs = nil
 	disc, req := templates()

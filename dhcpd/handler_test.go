@@ -16,6 +16,7 @@ import (
 	"github.com/phoneprov/phoneprov/dhcpd/internal/delivery"
 	"github.com/phoneprov/phoneprov/dhcpd/internal/sock"
 	"github.com/phoneprov/phoneprov/dhcpd/leases"
+	"github.com/phoneprov/phoneprov/dhcpd/leases/leasestest"
 )
 
 func TestDiscoverOfferRequestAck(t *testing.T) {
@@ -477,7 +478,7 @@ func (f *failingStore) Put(ctx context.Context, ls ...leases.Lease) error {
 }
 
 func TestNoAckWithoutDurableLease(t *testing.T) {
-	fs := &failingStore{Store: leases.NewMemory(), fail: true}
+	fs := &failingStore{Store: leasestest.NewMemory(), fail: true}
 	hs := newHarnessWith(t, baseConfig(), fs)
 	offer, _ := hs.mustReply(pkt{typ: dhcpv4.MessageTypeDiscover, mac: mac(1)}, dhcpv4.MessageTypeOffer)
 	hs.mustSilence(pkt{typ: dhcpv4.MessageTypeRequest, mac: mac(1), opts: []opt{addrOpt(dhcpv4.OptionServerIdentifier.Code(), serverIP), addrOpt(dhcpv4.OptionRequestedIPAddress.Code(), offer.yiaddr)}})
@@ -492,7 +493,7 @@ func TestNoAckWithoutDurableLease(t *testing.T) {
 }
 
 func TestRestartKeepsLeases(t *testing.T) {
-	store := leases.NewMemory()
+	store := leasestest.NewMemory()
 	c := baseConfig()
 	c.Subnets[0].LeaseTime = time.Hour
 	hs := newHarnessWith(t, c, store)

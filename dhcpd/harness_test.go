@@ -16,6 +16,7 @@ import (
 	"github.com/phoneprov/phoneprov/dhcpd/internal/alloc"
 	"github.com/phoneprov/phoneprov/dhcpd/internal/wire"
 	"github.com/phoneprov/phoneprov/dhcpd/leases"
+	"github.com/phoneprov/phoneprov/dhcpd/leases/leasestest"
 )
 
 // The unit tests drive the handler directly: packets in as bytes, replies
@@ -121,7 +122,7 @@ func newHarness(t *testing.T, mutate func(*Config)) *harness {
 	if mutate != nil {
 		mutate(&c)
 	}
-	return newHarnessWith(t, c, leases.NewMemory())
+	return newHarnessWith(t, c, leasestest.NewMemory())
 }
 
 func newHarnessWith(t testing.TB, c Config, store leases.Store) *harness {

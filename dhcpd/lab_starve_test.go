@@ -11,7 +11,7 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
-	"github.com/phoneprov/phoneprov/dhcpd/leases"
+	"github.com/phoneprov/phoneprov/dhcpd/leases/leasestest"
 )
 
 // flood sends DISCOVERs from random MACs over conn, about rate a second,
@@ -70,7 +70,7 @@ func TestLabFloodDoesNotStarvePhones(t *testing.T) {
 		{Start: "198.18.0.100", End: "198.18.0.199"},
 		{Start: "198.18.0.200", End: "198.18.0.219", ClientClasses: []string{"avaya"}},
 	}
-	srv := startLabServerWith(t, l.srv, cfg, leases.NewMemory())
+	srv := startLabServerWith(t, l.srv, cfg, leasestest.NewMemory())
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -114,7 +114,7 @@ func TestLabClientRateLimitDropsBeforeTheQueue(t *testing.T) {
 	l := newPhoneLAN(t)
 	conn := l.floodConn(t, "198.18.0.251/24")
 	cfg := labConfig(l.bridge, t.TempDir()) // default limits: 2 a second, burst 10
-	srv := startLabServerWith(t, l.srv, cfg, leases.NewMemory())
+	srv := startLabServerWith(t, l.srv, cfg, leasestest.NewMemory())
 	const n = 60
 	for i := range n {
 		if _, err := conn.Write(pkt{typ: dhcpv4.MessageTypeDiscover, mac: mac(7), xid: uint32(i + 1)}.bytes()); err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/phoneprov/phoneprov/deploy/netlab"
 	"github.com/phoneprov/phoneprov/dhcpd/dhcpopts"
 	"github.com/phoneprov/phoneprov/dhcpd/leases"
+	"github.com/phoneprov/phoneprov/dhcpd/leases/leasestest"
 )
 
 // The lab tests run the server in-process, its sockets opened inside a
@@ -658,7 +659,7 @@ func TestLabBindRefusals(t *testing.T) {
 	startLabServer(t, l.srv, cfg, filepath.Join(l.dir, "a.db"))
 
 	// A second server on the same interface.
-	store := leases.NewMemory()
+	store := leasestest.NewMemory()
 	second, err := New(cfg, Options{Store: store})
 	if err != nil {
 		t.Fatal(err)
@@ -673,7 +674,7 @@ func TestLabBindRefusals(t *testing.T) {
 	bad.Subnets[0].Routers = nil
 	bad.Subnets[0].DNSServers = nil
 	bad.Subnets[0].Pools = []PoolConfig{{Start: "198.18.5.10", End: "198.18.5.20"}}
-	third, err := New(bad, Options{Store: leases.NewMemory()})
+	third, err := New(bad, Options{Store: leasestest.NewMemory()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -683,7 +684,7 @@ func TestLabBindRefusals(t *testing.T) {
 	}
 	// A missing interface.
 	bad.Subnets[0].Interface = "nosuchif0"
-	fourth, _ := New(bad, Options{Store: leases.NewMemory()})
+	fourth, _ := New(bad, Options{Store: leasestest.NewMemory()})
 	err = l.srv.Do(func() error { return fourth.Bind(context.Background()) })
 	if err == nil || !strings.Contains(err.Error(), "nosuchif0") {
 		t.Errorf("missing interface: %v", err)
@@ -759,7 +760,7 @@ func TestLabQueueDropsAndMalformedPackets(t *testing.T) {
 	}
 	cfg := labConfig(l.bridge, t.TempDir())
 	cfg.Workers, cfg.QueueSize = 1, 2
-	store := &gatedStore{Store: leases.NewMemory(), gate: make(chan struct{})}
+	store := &gatedStore{Store: leasestest.NewMemory(), gate: make(chan struct{})}
 	srv := startLabServerWith(t, l.srv, cfg, store)
 	var conn *net.UDPConn
 	err := l.cli.Do(func() (err error) {

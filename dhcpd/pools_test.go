@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/phoneprov/phoneprov/dhcpd/leases"
+	"github.com/phoneprov/phoneprov/dhcpd/leases/leasestest"
 )
 
 // SubnetUse adds each subnet's pools up and keeps every pool's own counts,
@@ -26,7 +27,7 @@ func TestSubnetUseCountsEachPoolAndSubnet(t *testing.T) {
 		},
 		{CIDR: "198.18.2.0/24", Pools: []PoolConfig{{Start: "198.18.2.10", End: "198.18.2.13"}}},
 	}
-	s, err := New(c, Options{Store: leases.NewMemory()})
+	s, err := New(c, Options{Store: leasestest.NewMemory()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,11 +6,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/phoneprov/phoneprov/dhcpd/leases"
+	"github.com/phoneprov/phoneprov/dhcpd/leases/leasestest"
 )
 
 func TestDisabledServerBindsNothingAndWaits(t *testing.T) {
-	srv, err := New(DefaultConfig(), Options{Store: leases.NewMemory()})
+	srv, err := New(DefaultConfig(), Options{Store: leasestest.NewMemory()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func TestDisabledServerBindsNothingAndWaits(t *testing.T) {
 }
 
 func TestServeNeedsBind(t *testing.T) {
-	srv, err := New(baseConfig(), Options{Store: leases.NewMemory()})
+	srv, err := New(baseConfig(), Options{Store: leasestest.NewMemory()})
 	if err != nil {
 		t.Fatal(err)
 	}
