@@ -65,7 +65,7 @@
 //
 // Every file is written to a temporary file in Dir, synced, renamed into
 // place and the directory is synced, so a crash never leaves a half-written
-// key or certificate (stray ".*.tmp-*" files may remain and are harmless).
+// key or certificate (stray ".tmp-*" files may remain and are harmless).
 // CA files are created with no-replace semantics (a hard link), so concurrent
 // first starts agree on one CA. A crash between writing server-key.pem and
 // server.pem leaves a mismatched pair, which the next call detects and

@@ -9,84 +9,23 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
+
+	"github.com/phoneprov/phoneprov/internal/durable"
 )
 
-// errExists reports that a no-replace write found the target already present.
-var errExists = errors.New("file already exists")
-
-// writeFileAtomic writes data to dir/name so that readers (and a crash) see
-// either the old content or the complete new content: temp file in dir,
-// fsync, rename (or hard link when noReplace), fsync dir.
-//
-// With noReplace the target is never overwritten; if it exists, errExists is
-// returned and nothing is changed.
-func writeFileAtomic(dir, name string, data []byte, perm fs.FileMode, noReplace bool) (err error) {
-	target := filepath.Join(dir, name)
-	f, err := os.CreateTemp(dir, "."+name+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("tlsca: write %s: %w", target, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if f != nil {
-			f.Close()
-		}
-		// After a rename the temp name no longer exists; after a link it
-		// must go. Either way removing it is correct.
-		os.Remove(tmp)
-		if err != nil && !errors.Is(err, errExists) {
-			err = fmt.Errorf("tlsca: write %s: %w", target, err)
-		}
-	}()
-	if err := f.Chmod(perm); err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	err = f.Close()
-	f = nil
-	if err != nil {
-		return err
-	}
+// writeAtomic writes data to dir/name with durable.WriteFile, or with
+// durable.CreateFile when noReplace (then an existing file is left alone and
+// the error wraps fs.ErrExist).
+func writeAtomic(dir, name string, data []byte, perm fs.FileMode, noReplace bool) error {
+	write := durable.WriteFile
 	if noReplace {
-		if err := os.Link(tmp, target); err != nil {
-			if errors.Is(err, fs.ErrExist) {
-				return errExists
-			}
-			// Hard links unsupported here: fall back to check-then-rename,
-			// which is only racy against concurrent first starts.
-			if _, statErr := os.Lstat(target); statErr == nil {
-				return errExists
-			} else if !errors.Is(statErr, fs.ErrNotExist) {
-				return statErr
-			}
-			if err := os.Rename(tmp, target); err != nil {
-				return err
-			}
-		}
-	} else if err := os.Rename(tmp, target); err != nil {
-		return err
+		write = durable.CreateFile
 	}
-	return syncDir(dir)
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil // directories cannot be synced there; NTFS journals renames
+	if err := write(filepath.Join(dir, name), data, perm); err != nil {
+		return fmt.Errorf("tlsca: %w", err)
 	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return nil
 }
 
 // readOptional reads path; a missing file gives (nil, false, nil).

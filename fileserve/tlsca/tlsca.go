@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/big"
 	"net"
 	"net/netip"
@@ -240,7 +241,7 @@ func loadOrCreateCA(ctx context.Context, cfg *config) (*caMaterial, error) {
 			if err != nil {
 				return nil, err
 			}
-			if err := writeFileAtomic(cfg.dir, CAKeyFileName, keyPEM, 0o600, true); errors.Is(err, errExists) {
+			if err := writeAtomic(cfg.dir, CAKeyFileName, keyPEM, 0o600, true); errors.Is(err, fs.ErrExist) {
 				continue // another caller won; use its key
 			} else if err != nil {
 				return nil, err
@@ -253,7 +254,7 @@ func loadOrCreateCA(ctx context.Context, cfg *config) (*caMaterial, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if err := writeFileAtomic(cfg.dir, CAFileName, encodeCert(der), 0o644, true); errors.Is(err, errExists) {
+		if err := writeAtomic(cfg.dir, CAFileName, encodeCert(der), 0o644, true); errors.Is(err, fs.ErrExist) {
 			continue // another caller won; use its certificate
 		} else if err != nil {
 			return nil, err
@@ -417,7 +418,7 @@ func ensureServer(ctx context.Context, cfg *config, ca *caMaterial) (*serverMate
 		}
 		// Written before the certificate: a crash in between leaves a
 		// mismatched pair, which the next call reissues.
-		if err := writeFileAtomic(cfg.dir, ServerKeyFileName, keyPEM, 0o600, false); err != nil {
+		if err := writeAtomic(cfg.dir, ServerKeyFileName, keyPEM, 0o600, false); err != nil {
 			return nil, err
 		}
 	}
@@ -433,7 +434,7 @@ func ensureServer(ctx context.Context, cfg *config, ca *caMaterial) (*serverMate
 		return nil, err
 	}
 	chain := append(encodeCert(der), encodeCert(ca.cert.Raw)...)
-	if err := writeFileAtomic(cfg.dir, ServerFileName, chain, 0o644, false); err != nil {
+	if err := writeAtomic(cfg.dir, ServerFileName, chain, 0o644, false); err != nil {
 		return nil, err
 	}
 	return &serverMaterial{leaf: leaf, key: key, reason: reason}, nil

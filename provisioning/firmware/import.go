@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/phoneprov/phoneprov/internal/durable"
 	"github.com/phoneprov/phoneprov/provisioning/script"
 )
 
@@ -83,12 +84,6 @@ const stagePrefix = ".phoneprov-import-"
 
 // lockName is the hidden file that keeps two imports from running at once.
 const lockName = ".phoneprov-import.lock"
-
-// Import brings a vendor firmware bundle (a .zip, or a folder) into filesDir
-// with the default options. See ImportWith.
-func Import(ctx context.Context, src, filesDir string) (Report, error) {
-	return ImportWith(ctx, src, filesDir, ImportOptions{})
-}
 
 // ImportWith brings a vendor firmware bundle into filesDir so that no phone
 // ever sees half a file:
@@ -222,7 +217,7 @@ func stageAll(ctx context.Context, entries []entry, stage string) ([]*planned, e
 		plan = append(plan, p)
 	}
 	for d := range dirs {
-		if err := syncDir(d); err != nil {
+		if err := durable.SyncDir(d); err != nil {
 			return nil, fmt.Errorf("import: staging: %w", err)
 		}
 	}
@@ -346,13 +341,8 @@ func install(root *os.Root, stageRel string, plan []*planned) error {
 	}
 	var errs []error
 	for d := range touched {
-		f, err := root.Open(d)
-		if err == nil {
-			err = f.Sync()
-			f.Close()
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("sync folder %s: %w", d, err))
+		if err := durable.SyncRootDir(root, d); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if len(errs) > 0 {
@@ -454,13 +444,17 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
+// lockImports takes an exclusive lock on the tree's import lock file, so two
+// imports (from two shells, say) cannot interleave their renames.
+func lockImports(filesDir string) (unlock func(), err error) {
+	f, err := durable.OpenLocked(filepath.Join(filesDir, lockName), "import lock", 0o600, 0)
+	if errors.Is(err, durable.ErrInUse) {
+		return nil, fmt.Errorf("import: another import into this file tree is running; try again when it has finished: %w", err)
 	}
-	defer f.Close()
-	return f.Sync()
+	if err != nil {
+		return nil, fmt.Errorf("import: lock: %w", err)
+	}
+	return func() { _ = f.Close() }, nil
 }
 
 // removeStale deletes staging folders an interrupted import left behind.

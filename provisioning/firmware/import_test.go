@@ -123,7 +123,7 @@ func TestImportZipBundle(t *testing.T) {
 		{name: "__MACOSX/J100_SIP_4.1.4/._FW_S_J179_R4_1_4_0_5.bin", body: "resource fork"},
 		{name: "J100_SIP_4.1.4/.DS_Store", body: "junk"},
 	})
-	rep, err := Import(context.Background(), src, files)
+	rep, err := ImportWith(context.Background(), src, files, ImportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +226,7 @@ func TestImportRefusesBadBundles(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			files := t.TempDir()
-			_, err := Import(context.Background(), makeZip(t, tt.files), files)
+			_, err := ImportWith(context.Background(), makeZip(t, tt.files), files, ImportOptions{})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want it to mention %q", err, tt.want)
 			}
@@ -252,7 +252,7 @@ func TestImportRefusesAbsurdSizes(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "huge.zip")
 	os.WriteFile(src, buf.Bytes(), 0o644)
 	files := t.TempDir()
-	if _, err := Import(context.Background(), src, files); err == nil || !strings.Contains(err.Error(), "more than") {
+	if _, err := ImportWith(context.Background(), src, files, ImportOptions{}); err == nil || !strings.Contains(err.Error(), "more than") {
 		t.Fatalf("err = %v", err)
 	}
 	// Limits are options.
@@ -283,7 +283,7 @@ func TestImportDamagedFileLeavesNothing(t *testing.T) {
 	os.WriteFile(src, data, 0o644)
 
 	files := t.TempDir()
-	_, err := Import(context.Background(), src, files)
+	_, err := ImportWith(context.Background(), src, files, ImportOptions{})
 	if err == nil || !strings.Contains(err.Error(), "damaged") || !errors.Is(err, zip.ErrChecksum) {
 		t.Fatalf("err = %v, want a checksum error", err)
 	}
@@ -300,7 +300,7 @@ func TestImportCancelledLeavesNothing(t *testing.T) {
 	files := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := Import(ctx, src, files); !errors.Is(err, context.Canceled) {
+	if _, err := ImportWith(ctx, src, files, ImportOptions{}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
 	}
 	if got := visible(t, files); len(got) != 0 {
@@ -311,7 +311,7 @@ func TestImportCancelledLeavesNothing(t *testing.T) {
 func TestImportRemovesStaleStaging(t *testing.T) {
 	files := t.TempDir()
 	touch(t, files, stagePrefix+"12345/half-copied.bin")
-	if _, err := Import(context.Background(), makeZip(t, []zipFile{{name: "a.bin", body: "a"}}), files); err != nil {
+	if _, err := ImportWith(context.Background(), makeZip(t, []zipFile{{name: "a.bin", body: "a"}}), files, ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if l := leftovers(t, files); len(l) != 0 {
@@ -325,11 +325,11 @@ func TestImportRefusesFolderWhereFileGoes(t *testing.T) {
 		t.Fatal(err)
 	}
 	touch(t, files, "lang") // a file where the bundle needs a folder
-	_, err := Import(context.Background(), makeZip(t, []zipFile{{name: "a.bin", body: "a"}, {name: "b.bin", body: "b"}}), files)
+	_, err := ImportWith(context.Background(), makeZip(t, []zipFile{{name: "a.bin", body: "a"}, {name: "b.bin", body: "b"}}), files, ImportOptions{})
 	if err == nil || !strings.Contains(err.Error(), "folder a.bin") {
 		t.Fatalf("err = %v", err)
 	}
-	_, err = Import(context.Background(), makeZip(t, []zipFile{{name: "lang/x.xml", body: "a"}, {name: "c.bin", body: "c"}}), files)
+	_, err = ImportWith(context.Background(), makeZip(t, []zipFile{{name: "lang/x.xml", body: "a"}, {name: "c.bin", body: "c"}}), files, ImportOptions{})
 	if err == nil || !strings.Contains(err.Error(), "needs the folder lang") {
 		t.Fatalf("err = %v", err)
 	}
@@ -342,7 +342,7 @@ func TestImportFromFolder(t *testing.T) {
 	src := t.TempDir()
 	touch(t, src, "S96x1_SALBR7_1_15_0_4_r.tar", "sub/readme.txt")
 	files := t.TempDir()
-	rep, err := Import(context.Background(), src, files)
+	rep, err := ImportWith(context.Background(), src, files, ImportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,7 +356,7 @@ func TestImportFromFolder(t *testing.T) {
 	if err := os.Symlink("/etc/passwd", filepath.Join(src, "passwd.bin")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Import(context.Background(), src, t.TempDir()); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+	if _, err := ImportWith(context.Background(), src, t.TempDir(), ImportOptions{}); err == nil || !strings.Contains(err.Error(), "symbolic link") {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -364,10 +364,10 @@ func TestImportFromFolder(t *testing.T) {
 func TestImportNotABundle(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "notes.txt")
 	os.WriteFile(p, []byte("hello"), 0o644)
-	if _, err := Import(context.Background(), p, t.TempDir()); err == nil || !strings.Contains(err.Error(), "neither a folder nor a zip") {
+	if _, err := ImportWith(context.Background(), p, t.TempDir(), ImportOptions{}); err == nil || !strings.Contains(err.Error(), "neither a folder nor a zip") {
 		t.Fatalf("err = %v", err)
 	}
-	if _, err := Import(context.Background(), p, filepath.Join(t.TempDir(), "missing")); err == nil {
+	if _, err := ImportWith(context.Background(), p, filepath.Join(t.TempDir(), "missing"), ImportOptions{}); err == nil {
 		t.Fatal("import into a missing tree succeeded")
 	}
 }
@@ -378,12 +378,12 @@ func TestImportLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = Import(context.Background(), makeZip(t, []zipFile{{name: "a.bin", body: "a"}}), files)
+	_, err = ImportWith(context.Background(), makeZip(t, []zipFile{{name: "a.bin", body: "a"}}), files, ImportOptions{})
 	unlock()
 	if err == nil || !strings.Contains(err.Error(), "another import") {
 		t.Fatalf("err = %v", err)
 	}
-	if _, err := Import(context.Background(), makeZip(t, []zipFile{{name: "a.bin", body: "a"}}), files); err != nil {
+	if _, err := ImportWith(context.Background(), makeZip(t, []zipFile{{name: "a.bin", body: "a"}}), files, ImportOptions{}); err != nil {
 		t.Fatalf("after unlock: %v", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/phoneprov/phoneprov/deploy/netlab"
+	"github.com/phoneprov/phoneprov/internal/durable"
 )
 
 func TestLockIsExclusive(t *testing.T) {
@@ -19,7 +20,7 @@ func TestLockIsExclusive(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = Acquire(dir, "dhcp-eth1.lock")
-	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "pid") {
+	if !errors.Is(err, durable.ErrInUse) || !strings.Contains(err.Error(), "pid") {
 		t.Fatalf("second lock: %v", err)
 	}
 	if _, err := Acquire(dir, "dhcp-eth2.lock"); err != nil {
