@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/phoneprov/phoneprov/internal/durable"
 )
 
 // The killed-writer tests re-run this test binary as a child process
@@ -82,7 +84,7 @@ func waitForTemp(t *testing.T, dir string, min int64) string {
 	for time.Now().Before(deadline) {
 		entries, _ := os.ReadDir(dir)
 		for _, e := range entries {
-			if strings.HasPrefix(e.Name(), tempPrefix) {
+			if durable.IsTemp(e.Name()) {
 				if fi, err := e.Info(); err == nil && fi.Size() >= min {
 					return filepath.Join(dir, e.Name())
 				}

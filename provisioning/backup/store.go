@@ -2,8 +2,6 @@ package backup
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +18,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/phoneprov/phoneprov/internal/durable"
 )
 
 // Errors a Store returns; a missing file is fs.ErrNotExist.
@@ -86,7 +86,6 @@ type settings struct {
 
 const (
 	versionsDir = ".versions"
-	tempPrefix  = ".tmp-"
 )
 
 // New opens (creating if needed) the backup folder, removes uploads a crash
@@ -215,10 +214,9 @@ func (s *Store) Put(ctx context.Context, name string, body io.Reader) (PutResult
 		err = fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
 	}
 	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
+		err = durable.SyncClose(tmp)
+	} else {
+		_ = tmp.Close()
 	}
 	if err != nil {
 		s.removeQuietly(tmpName)
@@ -318,10 +316,9 @@ func (s *Store) Revert(ctx context.Context, name string, n int) error {
 	}
 	_, err = io.Copy(tmp, src)
 	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
+		err = durable.SyncClose(tmp)
+	} else {
+		_ = tmp.Close()
 	}
 	if err != nil {
 		s.removeQuietly(tmpName)
@@ -437,7 +434,7 @@ func (s *Store) removeLeftovers() error {
 			return err
 		}
 		for _, e := range entries {
-			if strings.HasPrefix(e.Name(), tempPrefix) {
+			if durable.IsTemp(e.Name()) {
 				p := dir + "/" + e.Name()
 				if err := s.root.Remove(p); err != nil {
 					return fmt.Errorf("backup: remove leftover %s: %w", p, err)
@@ -450,21 +447,11 @@ func (s *Store) removeLeftovers() error {
 }
 
 func (s *Store) createTemp(name string) (*os.File, string, error) {
-	var lastErr error
-	for range 5 {
-		var b [8]byte
-		rand.Read(b[:])
-		tmpName := tempPrefix + name + "-" + hex.EncodeToString(b[:])
-		f, err := s.root.OpenFile(tmpName, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
-		if err == nil {
-			return f, tmpName, nil
-		}
-		lastErr = err
-		if !errors.Is(err, fs.ErrExist) {
-			break
-		}
+	f, tmp, err := durable.CreateTemp(s.root, name, 0o640)
+	if err != nil {
+		return nil, "", fmt.Errorf("backup %s: %w", name, err)
 	}
-	return nil, "", fmt.Errorf("backup %s: create temporary file: %w", name, lastErr)
+	return f, tmp, nil
 }
 
 // commit renames the synced temporary file over name, keeping the version
@@ -525,14 +512,8 @@ func (s *Store) rotate(name string, keep int) error {
 // syncDirs makes renames durable.
 func (s *Store) syncDirs() error {
 	for _, dir := range []string{".", versionsDir} {
-		d, err := s.root.Open(dir)
-		if err != nil {
-			return fmt.Errorf("backup: sync folder: %w", err)
-		}
-		err = d.Sync()
-		d.Close()
-		if err != nil {
-			return fmt.Errorf("backup: sync folder: %w", err)
+		if err := durable.SyncRootDir(s.root, dir); err != nil {
+			return fmt.Errorf("backup: %w", err)
 		}
 	}
 	return nil

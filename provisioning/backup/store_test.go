@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/phoneprov/phoneprov/internal/durable"
 )
 
 func newTestStore(t *testing.T, mutate func(*Config)) (*Store, string) {
@@ -257,7 +259,7 @@ func TestLeftoversRemovedAtStartAndNeverListed(t *testing.T) {
 		t.Fatal(err)
 	}
 	put(t, s, "1234_96xxdata.txt", "good")
-	leftover := filepath.Join(dir, tempPrefix+"1234_96xxdata.txt-deadbeef")
+	leftover := filepath.Join(dir, durable.TempPrefix+"1234_96xxdata.txt-deadbeef")
 	if err := os.WriteFile(leftover, []byte("half"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +317,7 @@ func assertNoTemp(t *testing.T, dir string) {
 			t.Fatal(err)
 		}
 		for _, e := range entries {
-			if strings.HasPrefix(e.Name(), tempPrefix) {
+			if durable.IsTemp(e.Name()) {
 				t.Errorf("temporary file left: %s", filepath.Join(sub, e.Name()))
 			}
 		}

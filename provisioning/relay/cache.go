@@ -1,8 +1,6 @@
 package relay
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,9 +8,10 @@ import (
 	"net/http"
 	"os"
 	"path"
-	"strings"
 	"syscall"
 	"time"
+
+	"github.com/phoneprov/phoneprov/internal/durable"
 )
 
 // meta is what the cache keeps beside each file, in a hidden ".<name>.meta"
@@ -48,8 +47,6 @@ type diskCache struct {
 	root *os.Root
 }
 
-const tempPrefix = ".tmp-"
-
 func openDiskCache(dir string) (*diskCache, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("relay: create cache folder: %w", err)
@@ -68,13 +65,6 @@ func metaName(name string) string {
 	return dir + "." + base + ".meta"
 }
 
-func tempName(name string) string {
-	dir, base := path.Split(name)
-	var b [8]byte
-	rand.Read(b[:])
-	return dir + tempPrefix + base + "-" + hex.EncodeToString(b[:])
-}
-
 // removeLeftovers deletes the temporary files of downloads a crash cut short.
 func (c *diskCache) removeLeftovers() (removed int, err error) {
 	var stale []string
@@ -82,7 +72,7 @@ func (c *diskCache) removeLeftovers() (removed int, err error) {
 		if err != nil {
 			return err
 		}
-		if !d.IsDir() && strings.HasPrefix(d.Name(), tempPrefix) {
+		if !d.IsDir() && durable.IsTemp(d.Name()) {
 			stale = append(stale, p)
 		}
 		return nil
@@ -127,8 +117,7 @@ func (c *diskCache) create(name string) (*os.File, string, error) {
 			return nil, "", fmt.Errorf("relay: cache folder for %s: %w", name, err)
 		}
 	}
-	tmp := tempName(name)
-	f, err := c.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	f, tmp, err := durable.CreateTemp(c.root, name, 0o640)
 	if err != nil {
 		return nil, "", fmt.Errorf("relay: create cache file for %s: %w", name, err)
 	}
@@ -157,17 +146,14 @@ func (c *diskCache) prepare(name, dataTmp string, m *meta) (*pending, error) {
 	if err != nil {
 		return nil, err
 	}
-	metaTmp := tempName(name)
-	f, err := c.root.OpenFile(metaTmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	f, metaTmp, err := durable.CreateTemp(c.root, name, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("relay: write cache meta for %s: %w", name, err)
 	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	if _, err = f.Write(b); err == nil {
+		err = durable.SyncClose(f)
+	} else {
+		_ = f.Close()
 	}
 	if err != nil {
 		c.root.Remove(metaTmp)
@@ -197,13 +183,8 @@ func (c *diskCache) discard(p *pending) {
 
 // syncDir makes the renames in name's folder durable.
 func (c *diskCache) syncDir(name string) error {
-	d, err := c.root.Open(path.Dir(name))
-	if err != nil {
-		return fmt.Errorf("relay: sync cache folder: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("relay: sync cache folder: %w", err)
+	if err := durable.SyncRootDir(c.root, path.Dir(name)); err != nil {
+		return fmt.Errorf("relay: cache folder: %w", err)
 	}
 	return nil
 }

@@ -11,6 +11,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/phoneprov/phoneprov/internal/durable"
 )
 
 // refreshResult is what one fetch-or-revalidate of a name found.
@@ -60,61 +62,83 @@ func (r *Relay) refresh(name string) refreshResult {
 
 	var failures []string
 	for _, base := range r.upstreams {
-		start := time.Now()
-		target := upstreamURL(base, name)
-		p, notModified, err := r.fetchFrom(ctx, target, name, held)
-		switch {
-		case err == nil && notModified:
-			r.metrics.fetches.WithLabelValues(fetchNotModified).Inc()
-			r.log.Debug("relay copy still current", "name", name, "upstream", target.Redacted())
-			r.update(name, func(e *entry, now time.Time) {
-				e.validated, e.failedUntil = now, time.Time{}
-			})
-			return refreshResult{outcome: fetchNotModified, meta: held}
-		case err == nil:
-			if err := r.installFetched(p); err != nil {
-				r.metrics.errors.WithLabelValues(errStore).Inc()
-				r.metrics.fetches.WithLabelValues(fetchFailed).Inc()
-				failures = append(failures, err.Error())
-				r.log.Error("relay cannot store a download", "name", name, "err", err)
-				continue
-			}
-			r.metrics.fetches.WithLabelValues(fetchFetched).Inc()
-			r.metrics.bytes.Add(float64(p.meta.Size))
-			r.log.Info("relay fetched", "name", name, "upstream", target.Redacted(), "bytes", p.meta.Size,
-				"etag", p.meta.ETag, "duration", time.Since(start).Round(time.Millisecond), "replaced", held != nil)
-			return refreshResult{outcome: fetchFetched, meta: p.meta}
-		case errors.Is(err, errAbsent):
-			r.metrics.fetches.WithLabelValues(fetchAbsent).Inc()
-			r.log.Debug("relay: not on this upstream", "name", name, "upstream", target.Redacted())
-		default:
-			reason := errNetwork
-			var fe *fetchError
-			if errors.As(err, &fe) {
-				reason = fe.reason
-			}
-			var ne net.Error
-			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
-				reason = errTimeout
-			}
-			r.metrics.errors.WithLabelValues(reason).Inc()
-			r.metrics.fetches.WithLabelValues(fetchFailed).Inc()
-			failures = append(failures, target.Redacted()+": "+err.Error())
+		res, problem, done := r.askUpstream(ctx, base, name, held)
+		if done {
+			return res
+		}
+		if problem != "" {
+			failures = append(failures, problem)
 		}
 	}
-
-	now := r.now()
 	if len(failures) > 0 {
-		// Some upstream failed: we cannot say the file does not exist.
-		r.update(name, func(e *entry, now time.Time) { e.failedUntil = now.Add(r.cfg.NegativeFor) })
-		what := "answering not found"
-		if held != nil && r.staleAllowed(held, r.validatedAt(name), now) {
-			what = "serving the cached copy"
-		}
-		r.log.Warn("relay upstream failed; "+what, "name", name, "errors", strings.Join(failures, "; "),
-			"retry_after", r.cfg.NegativeFor)
-		return refreshResult{outcome: fetchFailed}
+		return r.upstreamsFailed(name, held, failures)
 	}
+	return r.goneUpstream(name, held)
+}
+
+// askUpstream asks one upstream for name. done says the answer settles it;
+// otherwise problem, when not empty, says what went wrong, and an empty
+// problem means the upstream does not have the file.
+func (r *Relay) askUpstream(ctx context.Context, base *url.URL, name string, held *meta) (res refreshResult, problem string, done bool) {
+	start := time.Now()
+	target := upstreamURL(base, name)
+	p, notModified, err := r.fetchFrom(ctx, target, name, held)
+	switch {
+	case err == nil && notModified:
+		r.metrics.fetches.WithLabelValues(fetchNotModified).Inc()
+		r.log.Debug("relay copy still current", "name", name, "upstream", target.Redacted())
+		r.update(name, func(e *entry, now time.Time) {
+			e.validated, e.failedUntil = now, time.Time{}
+		})
+		return refreshResult{outcome: fetchNotModified, meta: held}, "", true
+	case err == nil:
+		if err := r.installFetched(p); err != nil {
+			r.metrics.errors.WithLabelValues(errStore).Inc()
+			r.metrics.fetches.WithLabelValues(fetchFailed).Inc()
+			r.log.Error("relay cannot store a download", "name", name, "err", err)
+			return refreshResult{}, err.Error(), false
+		}
+		r.metrics.fetches.WithLabelValues(fetchFetched).Inc()
+		r.metrics.bytes.Add(float64(p.meta.Size))
+		r.log.Info("relay fetched", "name", name, "upstream", target.Redacted(), "bytes", p.meta.Size,
+			"etag", p.meta.ETag, "duration", time.Since(start).Round(time.Millisecond), "replaced", held != nil)
+		return refreshResult{outcome: fetchFetched, meta: p.meta}, "", true
+	case errors.Is(err, errAbsent):
+		r.metrics.fetches.WithLabelValues(fetchAbsent).Inc()
+		r.log.Debug("relay: not on this upstream", "name", name, "upstream", target.Redacted())
+		return refreshResult{}, "", false
+	}
+	reason := errNetwork
+	var fe *fetchError
+	if errors.As(err, &fe) {
+		reason = fe.reason
+	}
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+		reason = errTimeout
+	}
+	r.metrics.errors.WithLabelValues(reason).Inc()
+	r.metrics.fetches.WithLabelValues(fetchFailed).Inc()
+	return refreshResult{}, target.Redacted() + ": " + err.Error(), false
+}
+
+// upstreamsFailed records that some upstream failed: the file cannot be
+// said not to exist, so it is not asked for again for a while.
+func (r *Relay) upstreamsFailed(name string, held *meta, failures []string) refreshResult {
+	now := r.now()
+	r.update(name, func(e *entry, now time.Time) { e.failedUntil = now.Add(r.cfg.NegativeFor) })
+	what := "answering not found"
+	if held != nil && r.staleAllowed(held, r.validatedAt(name), now) {
+		what = "serving the cached copy"
+	}
+	r.log.Warn("relay upstream failed; "+what, "name", name, "errors", strings.Join(failures, "; "),
+		"retry_after", r.cfg.NegativeFor)
+	return refreshResult{outcome: fetchFailed}
+}
+
+// goneUpstream records that no upstream has name, removing a cached copy.
+func (r *Relay) goneUpstream(name string, held *meta) refreshResult {
+	now := r.now()
 	if held != nil {
 		r.log.Info("relay file gone from the upstream; cached copy removed", "name", name)
 	}
@@ -203,12 +227,11 @@ func (r *Relay) download(name string, resp *http.Response) (*pending, error) {
 		err = failure(errTruncated, "body of %d bytes, but Content-Length said %d", n, resp.ContentLength)
 	}
 	if err == nil {
-		if err = f.Sync(); err != nil {
+		if err = durable.SyncClose(f); err != nil {
 			err = failure(errStore, "sync: %w", err)
 		}
-	}
-	if cerr := f.Close(); err == nil && cerr != nil {
-		err = failure(errStore, "close: %w", cerr)
+	} else {
+		_ = f.Close()
 	}
 	if err != nil {
 		r.cache.root.Remove(tmp)

@@ -26,6 +26,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/phoneprov/phoneprov/fileserve"
+
+	"github.com/phoneprov/phoneprov/internal/durable"
 )
 
 // fakeClock drives freshness and negative caching in tests.
@@ -739,11 +741,11 @@ func TestDamagedCacheIsFetchedAgain(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "fw.bin"), []byte("old  copy"), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, tempPrefix+"fw.bin-0011"), []byte("partial"), 0o640); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, durable.TempPrefix+"fw.bin-0011"), []byte("partial"), 0o640); err != nil {
 		t.Fatal(err)
 	}
 	second := openTestRelay(t, dir, clock, up, nil)
-	if _, err := os.Stat(filepath.Join(dir, tempPrefix+"fw.bin-0011")); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(dir, durable.TempPrefix+"fw.bin-0011")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("leftover download not removed at start: %v", err)
 	}
 	second.mustGet(t, "fw.bin", "good copy")
