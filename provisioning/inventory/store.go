@@ -12,7 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
+
+	"github.com/phoneprov/phoneprov/internal/durable"
 )
 
 // store is the inventory's file: an append-only journal of JSON lines.
@@ -31,7 +32,7 @@ import (
 //
 // Unlike a memory-mapped database, the journal costs no resident memory:
 // the inventory's own map is the only copy in memory. The file is locked
-// (flock) so two processes cannot write it at once.
+// (durable.OpenLocked) so two processes cannot write it at once.
 type store struct {
 	f    *os.File
 	path string
@@ -54,19 +55,16 @@ const compactMin = 4 << 20
 // rewrites cost a third of an encoding per line appended.
 const rewriteFactor = 4
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
 func openStore(path string) (*store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("inventory: create folder for %s: %w", path, err)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("inventory: open %s: %w", path, err)
+	f, err := durable.OpenLocked(path, "inventory journal", 0o600, 0)
+	if errors.Is(err, durable.ErrInUse) {
+		return nil, fmt.Errorf("inventory: %w: stop it or use another data directory", err)
 	}
-	if err := lockFile(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("inventory: %s is in use by another process (another phoneprov?): stop it or use another data directory", path)
+	if err != nil {
+		return nil, fmt.Errorf("inventory: %w", err)
 	}
 	s := &store{f: f, path: path, minSize: compactMin}
 	fi, err := f.Stat()
@@ -74,6 +72,7 @@ func openStore(path string) (*store, error) {
 		f.Close()
 		return nil, fmt.Errorf("inventory: %s: %w", path, err)
 	}
+	s.size = fi.Size() // appends go at the end; load recounts it
 	if fi.Size() == 0 {
 		if err := s.append([]byte(journalHeader)); err != nil {
 			f.Close()
@@ -81,10 +80,6 @@ func openStore(path string) (*store, error) {
 		}
 	}
 	return s, nil
-}
-
-func lockFile(f *os.File) error {
-	return syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 }
 
 // load reads every phone. A line that cannot be read is skipped and
@@ -147,7 +142,7 @@ func applyLine(byMAC map[MAC]*Phone, line []byte) (MAC, string) {
 		return MAC{}, "bad checksum field"
 	}
 	body := line[9:]
-	if crc32.Checksum(body, castagnoli) != uint32(sum[0])<<24|uint32(sum[1])<<16|uint32(sum[2])<<8|uint32(sum[3]) {
+	if crc32.Checksum(body, durable.Castagnoli) != uint32(sum[0])<<24|uint32(sum[1])<<16|uint32(sum[2])<<8|uint32(sum[3]) {
 		return MAC{}, "checksum mismatch"
 	}
 	if body[0] == '-' {
@@ -210,7 +205,7 @@ func (lb *lineBuffer) addRemoval(mac MAC) {
 // seal fills in the checksum of the line that starts at start.
 func (lb *lineBuffer) seal(start int) {
 	line := lb.buf.Bytes()[start:]
-	c := crc32.Checksum(line[9:len(line)-1], castagnoli)
+	c := crc32.Checksum(line[9:len(line)-1], durable.Castagnoli)
 	hex.Encode(line[:8], []byte{byte(c >> 24), byte(c >> 16), byte(c >> 8), byte(c)})
 }
 
@@ -238,7 +233,7 @@ func (s *store) append(buf []byte) error {
 	if len(buf) == 0 {
 		return nil
 	}
-	n, err := s.f.Write(buf)
+	n, err := s.f.WriteAt(buf, s.size)
 	s.size += int64(n)
 	if err == nil {
 		err = s.f.Sync()
@@ -253,7 +248,7 @@ func (s *store) append(buf []byte) error {
 // torn or unreadable lines, or it has grown to rewriteFactor times its
 // fresh size.
 func (s *store) wantsRewrite() bool {
-	return s.dirty || s.size > s.minSize && s.size > rewriteFactor*s.baseline
+	return s.dirty || durable.Grown(s.size, s.baseline, s.minSize, rewriteFactor)
 }
 
 // rewrite replaces the journal with a fresh copy holding lines (one per
@@ -262,7 +257,7 @@ func (s *store) wantsRewrite() bool {
 // new file whole.
 func (s *store) rewrite(lines []byte) error {
 	tmp := s.path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o600)
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("inventory: rewrite %s: %w", s.path, err)
 	}
@@ -282,14 +277,14 @@ func (s *store) rewrite(lines []byte) error {
 	}
 	// Lock the new file before it takes the name, so no other process can
 	// open the journal unlocked in between.
-	if err := lockFile(f); err != nil {
+	if err := durable.TryLock(f); err != nil {
 		return fail(err)
 	}
 	if err := os.Rename(tmp, s.path); err != nil {
 		return fail(err)
 	}
 	size := int64(len(journalHeader) + len(lines))
-	if err := syncDir(filepath.Dir(s.path)); err != nil {
+	if err := durable.SyncDir(filepath.Dir(s.path)); err != nil {
 		// The rename happened; only its durability is in doubt.
 		s.swap(f, size)
 		return fmt.Errorf("inventory: rewrite %s: %w", s.path, err)
@@ -301,15 +296,6 @@ func (s *store) rewrite(lines []byte) error {
 func (s *store) swap(f *os.File, size int64) {
 	s.f.Close()
 	s.f, s.size, s.baseline, s.dirty = f, size, size, false
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 func (s *store) close() error { return s.f.Close() }
