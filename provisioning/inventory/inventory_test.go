@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -460,6 +463,10 @@ func TestSecondOpenIsRefused(t *testing.T) {
 	_, err := Open(DefaultConfig(), Options{Path: path})
 	if err == nil || !strings.Contains(err.Error(), "in use") {
 		t.Fatalf("second open: %v", err)
+	}
+	// The error names the process holding the journal (Linux: /proc/locks).
+	if runtime.GOOS == "linux" && !strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
+		t.Errorf("second open: %v does not name the holder, pid %d", err, os.Getpid())
 	}
 	if d := time.Since(start); d > 10*time.Second {
 		t.Fatalf("second open took %s", d)
