@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"math"
 	"net/netip"
 	"time"
 
@@ -43,14 +42,6 @@ const (
 // addrKey returns the 4-byte bucket key for an IPv4 address.
 func addrKey(a netip.Addr) [4]byte {
 	return a.As4()
-}
-
-// keyAddr is the inverse of addrKey.
-func keyAddr(k []byte) (netip.Addr, error) {
-	if len(k) != 4 {
-		return netip.Addr{}, fmt.Errorf("key %x is not a 4-byte IPv4 address", k)
-	}
-	return netip.AddrFrom4([4]byte(k)), nil
 }
 
 // encodeLease appends l's record (everything but the address) to dst.
@@ -251,23 +242,4 @@ func (d *decoder) prefix() netip.Prefix {
 		return netip.Prefix{}
 	}
 	return p
-}
-
-// schemaVersion is the layout of the whole database this code writes: bucket
-// names, key format and record versions it understands.
-const schemaVersion uint32 = 1
-
-func encodeSchema(v uint32) []byte {
-	return binary.BigEndian.AppendUint32(nil, v)
-}
-
-func decodeSchema(b []byte) (uint32, error) {
-	if len(b) != 4 {
-		return 0, fmt.Errorf("schema version is %d bytes, want 4", len(b))
-	}
-	v := binary.BigEndian.Uint32(b)
-	if v == 0 || v == math.MaxUint32 {
-		return 0, fmt.Errorf("schema version %d is invalid", v)
-	}
-	return v, nil
 }

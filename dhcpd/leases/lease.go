@@ -58,16 +58,6 @@ func (s State) Valid() bool {
 	return s >= Active && s <= Expired
 }
 
-// ParseState is the inverse of State.String (case-sensitive).
-func ParseState(name string) (State, error) {
-	for s := Active; s <= Expired; s++ {
-		if stateNames[s] == name {
-			return s, nil
-		}
-	}
-	return 0, fmt.Errorf("unknown lease state %q (want active, released, declined or expired)", name)
-}
-
 // Lease is one address binding as the server knows it.
 type Lease struct {
 	// Addr is the leased IPv4 address; it is the lease's key.

@@ -120,9 +120,6 @@ func CheckFrame(b []byte, maxBody int) (size int, ok bool) {
 	return size, true
 }
 
-// FrameBody returns the body of the checked frame f.
-func FrameBody(f []byte) []byte { return f[4 : len(f)-4] }
-
 // CutTail cuts the file back to end, the end of its last intact frame,
 // durably: what followed was a write a crash interrupted, never
 // acknowledged, and appending after it would hide what comes next.
