@@ -44,7 +44,7 @@ func newBucketTable(rate, burst int) *bucketTable {
 // allow takes a token for key at now (nanoseconds on a monotonic clock,
 // never negative) and reports whether there was one.
 func (t *bucketTable) allow(key []byte, now int64) bool {
-	s := &t.slots[maphash.Bytes(t.seed, key)&(limiterSlots-1)]
+	s := &t.slots[t.slot(key)]
 	for {
 		tat := s.Load()
 		next := max(tat, now) + t.interval
@@ -55,6 +55,11 @@ func (t *bucketTable) allow(key []byte, now int64) bool {
 			return true
 		}
 	}
+}
+
+// slot is the index of key's bucket; keys that share one share a limit.
+func (t *bucketTable) slot(key []byte) uint64 {
+	return maphash.Bytes(t.seed, key) & (limiterSlots - 1)
 }
 
 // rateLimits are the [dhcp.rate_limit] limits; nil fields are off.

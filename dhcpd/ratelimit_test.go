@@ -65,9 +65,28 @@ func relayed(m byte, giaddr netip.Addr, circuit, remote string) []byte {
 }
 
 func TestRateLimitsKeys(t *testing.T) {
-	l := newRateLimits(RateLimitConfig{ClientRate: 1, ClientBurst: 2, RelayRate: 1, RelayBurst: 3})
 	now := int64(time.Hour)
 	gi := netip.MustParseAddr("198.18.1.1")
+	// Keys share a bucket when their seeded hashes share a slot, which for
+	// this test's few dozen keys happens in about one run of forty: draw
+	// seeds until every client key has a slot of its own.
+	var l *rateLimits
+	for try := 0; ; try++ {
+		l = newRateLimits(RateLimitConfig{ClientRate: 1, ClientBurst: 2, RelayRate: 1, RelayBurst: 3})
+		seen := map[uint64]bool{}
+		distinct := true
+		for m := range 50 {
+			slot := l.client.slot(mac(byte(m)))
+			distinct = distinct && !seen[slot]
+			seen[slot] = true
+		}
+		if distinct {
+			break
+		}
+		if try == 100 {
+			t.Fatal("no seed in 100 gave the test's clients a bucket each")
+		}
+	}
 	// One client: two pass, the third is the client limit's.
 	direct := pkt{typ: dhcpv4.MessageTypeDiscover, mac: mac(1)}.bytes()
 	for i, want := range []limitVerdict{limitPass, limitPass, limitClient} {
