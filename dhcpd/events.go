@@ -8,7 +8,11 @@ import (
 	"time"
 )
 
-// LeaseEventKind is what happened to a lease.
+// LeaseEventKind is what happened to a lease. Its names (String) are the
+// one vocabulary of lease events: logs, the inventory and the admin API
+// all use them. They are Kea's: its hook points lease4_offer,
+// lease4_release, lease4_decline and lease4_expire, and the DHCPACK that
+// commits a lease.
 type LeaseEventKind uint8
 
 // The lease events.
@@ -25,9 +29,9 @@ const (
 	Expired
 )
 
-var eventNames = [...]string{"", "offered", "acked", "released", "declined", "expired"}
+var eventNames = [...]string{"", "offer", "ack", "release", "decline", "expire"}
 
-// String returns the lower-case name, like "acked".
+// String returns the event's name, like "ack".
 func (k LeaseEventKind) String() string {
 	if int(k) < len(eventNames) && k != 0 {
 		return eventNames[k]
@@ -35,7 +39,8 @@ func (k LeaseEventKind) String() string {
 	return "unknown"
 }
 
-// LeaseEvent is one change of a lease, for the phone inventory.
+// LeaseEvent is one change of a lease, for the phone inventory and the
+// admin listener.
 type LeaseEvent struct {
 	Kind LeaseEventKind
 	Time time.Time

@@ -581,7 +581,7 @@ func TestEveryEventIsLoggedOnce(t *testing.T) {
 	a := hs.dora(mac(1))
 	hs.mustSilence(pkt{typ: dhcpv4.MessageTypeRelease, mac: mac(1), ciaddr: a})
 	lines := strings.Count(buf.String(), "msg=\"dhcp lease\"")
-	if lines != 2 || !strings.Contains(buf.String(), "event=acked") || !strings.Contains(buf.String(), "event=released") {
+	if lines != 2 || !strings.Contains(buf.String(), "event=ack ") || !strings.Contains(buf.String(), "event=release ") {
 		t.Errorf("log has %d lease lines:\n%s", lines, buf.String())
 	}
 }

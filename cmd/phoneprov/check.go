@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,21 +18,15 @@ import (
 )
 
 func cmdCheck(args []string, stdout, stderr io.Writer) error {
-	path, err := configFlag("check", args, stderr)
+	c, err := parseCommand("check", args, stderr, 0, nil)
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(path)
-	if err != nil {
-		return err
-	}
+	cfg := c.cfg
 	if err := checkHost(cfg); err != nil {
 		return err
 	}
-	src := path
-	if src == "" {
-		src = "built-in defaults"
-	}
+	src := cmp.Or(c.cfgPath, "built-in defaults")
 	fmt.Fprintf(stdout, "# %s: configuration is valid\n", src)
 	warnUnconfirmed(stdout, cfg)
 	failed, err := lintFiles(context.Background(), cfg, stdout)

@@ -183,6 +183,7 @@ exit 0
 		Firmware string `json:"firmware"`
 		Class    string `json:"class"`
 		State    string `json:"state"`
+		Lease    string `json:"lease_kind"`
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -198,6 +199,31 @@ exit 0
 	}
 	if len(phones) != 1 || phones[0].MAC != "c8:1f:ea:83:e8:5a" || phones[0].Model != "J179" || phones[0].Class != "avaya" || phones[0].Firmware != "4.1.3.0.6" || phones[0].State != "up_to_date" {
 		t.Fatalf("inventory: %+v", phones)
+	}
+	// One vocabulary: the lease the phone was granted is the same event,
+	// by the same name, in the inventory and in the admin listener's
+	// recent events.
+	recent, err := srv.Command(ctx, curl, "-sS", "--fail", "http://127.0.0.1:9167/api/events").Output()
+	if err != nil {
+		t.Fatalf("api/events: %v", err)
+	}
+	var recorded struct {
+		Events []struct {
+			Lease string `json:"lease"`
+			MAC   string `json:"mac"`
+		} `json:"events"`
+	}
+	if err := json.Unmarshal(recent, &recorded); err != nil {
+		t.Fatalf("api/events: %v\n%s", err, recent)
+	}
+	var granted []string
+	for _, e := range recorded.Events {
+		if e.MAC == phones[0].MAC && e.Lease != "offer" {
+			granted = append(granted, e.Lease)
+		}
+	}
+	if phones[0].Lease != "ack" || len(granted) != 1 || granted[0] != phones[0].Lease {
+		t.Errorf("the lease event is %q in the inventory and %q in /api/events; want \"ack\" in both", phones[0].Lease, granted)
 	}
 	list, err := srv.Command(ctx, bin, "phones", "-c", cfgPath).Output()
 	if err != nil {

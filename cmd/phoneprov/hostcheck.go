@@ -7,6 +7,8 @@ import (
 	"net/netip"
 
 	"github.com/phoneprov/phoneprov/fileserve/tlsca"
+
+	"github.com/phoneprov/phoneprov/cmd/internal/config"
 )
 
 // checkHost checks what the configuration asks of this box and loading it
@@ -14,7 +16,7 @@ import (
 // belong together, and that every listen address is one of the box's (a
 // wildcard or loopback address always is). `serve` would fail on either;
 // `check` says so first.
-func checkHost(cfg Config) error {
+func checkHost(cfg config.Config) error {
 	var errs []error
 	https := cfg.FileServe.HTTPS
 	if https.Enabled && https.CertFile != "" {

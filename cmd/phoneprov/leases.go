@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,59 +9,28 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"text/tabwriter"
 	"time"
 
+	"github.com/phoneprov/phoneprov/cmd/internal/config"
+	"github.com/phoneprov/phoneprov/cmd/phoneprov/internal/admin"
 	"github.com/phoneprov/phoneprov/dhcpd/leases"
 )
-
-// leaseView is a lease as `phoneprov leases --json` and the admin API show it.
-type leaseView struct {
-	MAC         string    `json:"mac"`
-	Address     string    `json:"address"`
-	State       string    `json:"state"`
-	Class       string    `json:"class,omitempty"`
-	Hostname    string    `json:"hostname,omitempty"`
-	VendorClass string    `json:"vendor_class,omitempty"`
-	Subnet      string    `json:"subnet"`
-	Start       time.Time `json:"start"`
-	Expiry      time.Time `json:"expiry"`
-}
-
-func viewLeases(ls []leases.Lease) []leaseView {
-	ls = slices.Clone(ls)
-	slices.SortFunc(ls, func(a, b leases.Lease) int { return a.Addr.Compare(b.Addr) })
-	out := make([]leaseView, 0, len(ls))
-	for _, l := range ls {
-		out = append(out, leaseView{
-			MAC: l.HWAddr.String(), Address: l.Addr.String(), State: l.State.String(), Class: l.Class,
-			Hostname: l.Hostname, VendorClass: l.VendorClass, Subnet: l.Subnet.String(), Start: l.Start, Expiry: l.Expiry,
-		})
-	}
-	return out
-}
 
 // cmdLeases lists the DHCP leases: from the running appliance's admin API
 // when it answers, else from leases.journal (read-only).
 func cmdLeases(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var asJSON bool
-	path, rest, err := commandFlags("leases", args, stderr, func(fs *flag.FlagSet) {
+	c, err := parseCommand("leases", args, stderr, 0, func(fs *flag.FlagSet) {
 		fs.BoolVar(&asJSON, "json", false, "print JSON")
 	})
 	if err != nil {
 		return err
 	}
-	if len(rest) > 0 {
-		return errUsage
-	}
-	cfg, err := loadConfig(path)
-	if err != nil {
-		return err
-	}
-	var views []leaseView
+	cfg := c.cfg
+	var views []admin.LeaseView
 	if err := getAdminJSON(ctx, cfg, "/api/leases", &views); err != nil {
-		store, ferr := leases.OpenJournal(cfg.leasesPath(), leases.JournalOptions{ReadOnly: true})
+		store, ferr := leases.OpenJournal(cfg.LeasesPath(), leases.JournalOptions{ReadOnly: true})
 		if ferr != nil {
 			return fmt.Errorf("leases: the appliance's admin API did not answer (%v) and %w", err, ferr)
 		}
@@ -72,22 +42,22 @@ func cmdLeases(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if lerr != nil {
 			fmt.Fprintf(stderr, "phoneprov leases: %v\n", lerr)
 		}
-		views = viewLeases(ls)
+		views = admin.ViewLeases(ls)
 	}
 	if asJSON {
-		return encodeJSON(stdout, views)
+		return admin.EncodeJSON(stdout, views)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ADDRESS\tMAC\tSTATE\tCLASS\tHOST NAME\tVENDOR CLASS\tEXPIRES")
 	for _, l := range views {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.Address, l.MAC, l.State, dash(l.Class), dash(l.Hostname),
-			dash(l.VendorClass), l.Expiry.Local().Format(time.DateTime))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.Address, l.MAC, l.State, cmp.Or(l.Class, "-"), cmp.Or(l.Hostname, "-"),
+			cmp.Or(l.VendorClass, "-"), l.Expiry.Local().Format(time.DateTime))
 	}
 	return tw.Flush()
 }
 
 // getAdminJSON asks the running appliance's admin listener.
-func getAdminJSON(ctx context.Context, cfg Config, path string, v any) error {
+func getAdminJSON(ctx context.Context, cfg config.Config, path string, v any) error {
 	if cfg.Admin.Listen == "" {
 		return errors.New("admin listener off")
 	}

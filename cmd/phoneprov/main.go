@@ -21,6 +21,9 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+
+	"github.com/phoneprov/phoneprov/cmd/internal/config"
+	"github.com/phoneprov/phoneprov/cmd/phoneprov/internal/appliance"
 )
 
 const usage = `usage: phoneprov COMMAND [options]
@@ -92,18 +95,50 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 }
 
-func configFlag(name string, args []string, stderr io.Writer) (string, error) {
+// command is one parsed command line: the configuration it names, loaded,
+// and its positional arguments.
+type command struct {
+	cfgPath string // "" for the built-in defaults
+	cfg     config.Config
+	args    []string
+}
+
+// parseCommand parses "-c FILE" plus a command's own flags (define may be
+// nil), with at most maxArgs positional arguments before or after the
+// flags, and loads the configuration.
+func parseCommand(name string, args []string, stderr io.Writer, maxArgs int, define func(*flag.FlagSet)) (command, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("c", "", "configuration file (TOML); none: built-in defaults")
-	if err := fs.Parse(args); err != nil {
-		return "", errUsage
+	if define != nil {
+		define(fs)
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "phoneprov %s: unexpected argument %q\n", name, fs.Arg(0))
-		return "", errUsage
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return command{}, errUsage
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		rest = append(rest, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
-	return *path, nil
+	if len(rest) > maxArgs {
+		fmt.Fprintf(stderr, "phoneprov %s: unexpected argument %q\n", name, rest[maxArgs])
+		return command{}, errUsage
+	}
+	cfg, err := config.Load(*path)
+	return command{cfgPath: *path, cfg: cfg, args: rest}, err
+}
+
+// cmdServe runs the appliance until SIGINT or SIGTERM, or a part fails.
+func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
+	c, err := parseCommand("serve", args, stderr, 0, nil)
+	if err != nil {
+		return err
+	}
+	return appliance.Serve(ctx, c.cfg, appliance.Options{ConfigPath: c.cfgPath, Log: newLogger(c.cfg.Log, stderr), Version: versionString()})
 }
 
 func versionString() string {
@@ -125,17 +160,8 @@ func versionString() string {
 	return strings.Join(append(parts, bi.GoVersion), " ")
 }
 
-func parseLevel(s string) (slog.Level, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(s)); err != nil {
-		return 0, fmt.Errorf("%q is not one of debug, info, warn, error", s)
-	}
-	return l, nil
-}
-
-func newLogger(c LogConfig, w io.Writer) *slog.Logger {
-	level, _ := parseLevel(c.Level) // validated at load
-	opts := &slog.HandlerOptions{Level: level}
+func newLogger(c config.LogConfig, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.SlogLevel()}
 	if c.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}

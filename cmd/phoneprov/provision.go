@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -11,11 +12,13 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/phoneprov/phoneprov/cmd/internal/config"
+	"github.com/phoneprov/phoneprov/cmd/phoneprov/internal/admin"
+	"github.com/phoneprov/phoneprov/cmd/phoneprov/internal/appliance"
 	"github.com/phoneprov/phoneprov/fileserve"
 	"github.com/phoneprov/phoneprov/provisioning"
 	"github.com/phoneprov/phoneprov/provisioning/firmware"
@@ -23,32 +26,10 @@ import (
 	"github.com/phoneprov/phoneprov/provisioning/script"
 )
 
-// commandFlags parses "-c FILE" plus a command's own flags; positional
-// arguments may come before or after the flags.
-func commandFlags(name string, args []string, stderr io.Writer, define func(*flag.FlagSet)) (cfgPath string, rest []string, err error) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("c", "", "configuration file (TOML); none: built-in defaults")
-	if define != nil {
-		define(fs)
-	}
-	for {
-		if err := fs.Parse(args); err != nil {
-			return "", nil, errUsage
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		rest = append(rest, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-	return *path, rest, nil
-}
-
 // cmdRender prints exactly what a phone asking for NAME would receive.
 func cmdRender(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var mac, ip string
-	path, rest, err := commandFlags("render", args, stderr, func(fs *flag.FlagSet) {
+	c, err := parseCommand("render", args, stderr, 1, func(fs *flag.FlagSet) {
 		fs.StringVar(&mac, "mac", "", "the phone's MAC: renders its per-phone file when NAME is left out")
 		fs.StringVar(&ip, "ip", "", "the appliance address the phone talks to (HTTPSRVR, TLSSRVR, BRURI); default: this box's first address")
 	})
@@ -57,9 +38,9 @@ func cmdRender(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	name := ""
 	switch {
-	case len(rest) == 1:
-		name = rest[0]
-	case len(rest) == 0 && mac != "":
+	case len(c.args) == 1:
+		name = c.args[0]
+	case len(c.args) == 0 && mac != "":
 		if name, err = provisioning.PhoneFileName(mac); err != nil {
 			return err
 		}
@@ -67,21 +48,17 @@ func cmdRender(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintln(stderr, "usage: phoneprov render [-c FILE] [--ip ADDR] NAME | --mac MAC")
 		return errUsage
 	}
-	cfg, err := loadConfig(path)
-	if err != nil {
-		return err
-	}
 	local, err := renderAddress(ip)
 	if err != nil {
 		return err
 	}
-	gen, err := newGenerator(cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), nil)
+	gen, err := appliance.NewGenerator(c.cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), nil)
 	if err != nil {
 		return err
 	}
 	r, err := gen.Render(ctx, name, fileserve.Client{Local: local, Protocol: "https"})
 	if errors.Is(err, fileserve.ErrNotFound) {
-		return fmt.Errorf("%s: a phone asking for it gets not found (no file in %s, and phoneprov makes none by that name)", name, cfg.filesDir())
+		return fmt.Errorf("%s: a phone asking for it gets not found (no file in %s, and phoneprov makes none by that name)", name, c.cfg.FilesDir())
 	}
 	if err != nil {
 		return err
@@ -112,12 +89,12 @@ func renderAddress(flagValue string) (netip.Addr, error) {
 
 // lintFiles checks the operator's scripts and the generated ones for
 // `phoneprov check`; it reports whether any finding is an error.
-func lintFiles(ctx context.Context, cfg Config, stdout io.Writer) (bool, error) {
-	if fi, err := os.Stat(cfg.filesDir()); err != nil || !fi.IsDir() {
-		fmt.Fprintf(stdout, "# file tree %s not found: scripts not checked\n", cfg.filesDir())
+func lintFiles(ctx context.Context, cfg config.Config, stdout io.Writer) (bool, error) {
+	if fi, err := os.Stat(cfg.FilesDir()); err != nil || !fi.IsDir() {
+		fmt.Fprintf(stdout, "# file tree %s not found: scripts not checked\n", cfg.FilesDir())
 		return false, nil
 	}
-	gen, err := newGenerator(cfg, slog.New(slog.DiscardHandler), nil)
+	gen, err := appliance.NewGenerator(cfg, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		return false, err
 	}
@@ -131,7 +108,7 @@ func lintFiles(ctx context.Context, cfg Config, stdout io.Writer) (bool, error) 
 		failed = failed || f.Severity == script.Error
 	}
 	if len(findings) == 0 {
-		fmt.Fprintf(stdout, "# scripts in %s: no problems found\n", cfg.filesDir())
+		fmt.Fprintf(stdout, "# scripts in %s: no problems found\n", cfg.FilesDir())
 	}
 	return failed, nil
 }
@@ -139,21 +116,17 @@ func lintFiles(ctx context.Context, cfg Config, stdout io.Writer) (bool, error) 
 // cmdImport brings a vendor firmware bundle into the file tree.
 func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var scripts bool
-	path, rest, err := commandFlags("import", args, stderr, func(fs *flag.FlagSet) {
+	c, err := parseCommand("import", args, stderr, 1, func(fs *flag.FlagSet) {
 		fs.BoolVar(&scripts, "scripts", false, "also install the bundle's own upgrade scripts (by default phoneprov generates them)")
 	})
 	if err != nil {
 		return err
 	}
-	if len(rest) != 1 {
+	if len(c.args) != 1 {
 		fmt.Fprintln(stderr, "usage: phoneprov import [-c FILE] [--scripts] BUNDLE.zip|DIR")
 		return errUsage
 	}
-	cfg, err := loadConfig(path)
-	if err != nil {
-		return err
-	}
-	rep, err := firmware.ImportWith(ctx, rest[0], cfg.filesDir(), firmware.ImportOptions{InstallScripts: scripts})
+	rep, err := firmware.ImportWith(ctx, c.args[0], c.cfg.FilesDir(), firmware.ImportOptions{InstallScripts: scripts})
 	if err != nil {
 		return err
 	}
@@ -166,7 +139,7 @@ func cmdPhones(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var asJSON bool
 	var f inventory.Filter
 	var state string
-	path, rest, err := commandFlags("phones", args, stderr, func(fs *flag.FlagSet) {
+	c, err := parseCommand("phones", args, stderr, 0, func(fs *flag.FlagSet) {
 		fs.BoolVar(&asJSON, "json", false, "print JSON")
 		fs.StringVar(&f.Model, "model", "", "only this model (J179, 9608, …)")
 		fs.StringVar(&f.Firmware, "firmware", "", "only this firmware version")
@@ -176,22 +149,15 @@ func cmdPhones(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if len(rest) > 0 {
-		return errUsage
-	}
 	f.State = inventory.State(state)
-	cfg, err := loadConfig(path)
+	phones, err := phonesFromAPI(ctx, c.cfg, f)
 	if err != nil {
-		return err
-	}
-	phones, err := phonesFromAPI(ctx, cfg, f)
-	if err != nil {
-		if phones, err = phonesFromFile(cfg, f); err != nil {
+		if phones, err = phonesFromFile(c.cfg, f); err != nil {
 			return err
 		}
 	}
 	if asJSON {
-		return encodeJSON(stdout, phones)
+		return admin.EncodeJSON(stdout, phones)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "MAC\tADDRESS\tMODEL\tFIRMWARE\tSTATE\tLAST SEEN\tLAST FILE")
@@ -203,17 +169,10 @@ func cmdPhones(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if n := len(p.Files); n > 0 {
 			last = fmt.Sprintf("%s %s %d", p.Files[n-1].Protocol, p.Files[n-1].Name, p.Files[n-1].Status)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.MAC, addr, dash(p.Model), dash(p.Firmware), p.State,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.MAC, addr, cmp.Or(p.Model, "-"), cmp.Or(p.Firmware, "-"), p.State,
 			p.LastSeen.Local().Format(time.DateTime), last)
 	}
 	return tw.Flush()
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 func joinStates() string {
@@ -224,7 +183,7 @@ func joinStates() string {
 	return strings.Join(s, ", ")
 }
 
-func phonesFromAPI(ctx context.Context, cfg Config, f inventory.Filter) ([]inventory.Phone, error) {
+func phonesFromAPI(ctx context.Context, cfg config.Config, f inventory.Filter) ([]inventory.Phone, error) {
 	q := make(url.Values)
 	for k, v := range map[string]string{"model": f.Model, "firmware": f.Firmware, "state": string(f.State), "q": f.Text} {
 		if v != "" {
@@ -236,8 +195,8 @@ func phonesFromAPI(ctx context.Context, cfg Config, f inventory.Filter) ([]inven
 	return phones, err
 }
 
-func phonesFromFile(cfg Config, f inventory.Filter) ([]inventory.Phone, error) {
-	inv, err := inventory.Open(cfg.Provisioning.Inventory, inventory.Options{Path: filepath.Join(cfg.DataDir, "inventory.jsonl")})
+func phonesFromFile(cfg config.Config, f inventory.Filter) ([]inventory.Phone, error) {
+	inv, err := inventory.Open(cfg.Provisioning.Inventory, inventory.Options{Path: cfg.InventoryPath()})
 	if err != nil {
 		return nil, fmt.Errorf("phones: the appliance's admin API did not answer and %w", err)
 	}

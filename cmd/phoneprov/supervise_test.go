@@ -12,8 +12,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/phoneprov/phoneprov/cmd/phoneprov/internal/supervise"
 )
 
 // serveInProcess runs `phoneprov serve -c cfgPath` in this process and
@@ -154,66 +152,5 @@ func TestServeTellsWhyItCannotStart(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "https certificate") || !strings.Contains(stderr.String(), "missing.pem") {
 		t.Errorf("the cause is not printed:\n%s", stderr.String())
-	}
-}
-
-// Each of the appliance's real parts, failing after the start, stops all
-// the others: the file listeners close, and the result names the part.
-// The parts that have no way to fail from outside (the inventory, the
-// reload loop, the memory trimmer) fail here by returning an error after
-// they have run, as a bug in them would.
-func TestAnyPartFailingStopsTheAppliance(t *testing.T) {
-	for _, failing := range []string{"fileserve", "inventory", "memory", "reload", "admin"} {
-		t.Run(failing, func(t *testing.T) {
-			ta, adm := bindTestAppliance(t, "")
-			reload := supervise.Part{Name: "reload", Run: func(ctx context.Context) error { <-ctx.Done(); return nil }}
-			parts := ta.app.parts(adm, reload)
-			fail := make(chan struct{})
-			found := false
-			for i, p := range parts {
-				if p.Name != failing {
-					continue
-				}
-				found = true
-				real := p.Run
-				parts[i].Run = func(ctx context.Context) error {
-					ctx, cancel := context.WithCancel(ctx)
-					defer cancel()
-					done := make(chan error, 1)
-					go func() { done <- real(ctx) }()
-					select {
-					case <-fail:
-					case err := <-done:
-						return err
-					}
-					cancel()
-					<-done
-					return errors.New("injected failure")
-				}
-			}
-			if !found {
-				t.Fatalf("the appliance has no part %q", failing)
-			}
-			done := make(chan error, 1)
-			go func() { done <- ta.app.run(context.Background(), parts) }()
-			if code, _ := get(t, ta.http+"/FW_S_J179_R4_1_3_0_6.bin"); code != 200 {
-				t.Fatalf("the appliance does not serve: %d", code)
-			}
-			close(fail)
-			select {
-			case err := <-done:
-				if err == nil || err.Error() != failing+": injected failure" {
-					t.Fatalf("run returned %v", err)
-				}
-			case <-time.After(30 * time.Second):
-				t.Fatalf("the appliance kept running after %s failed:\n%s", failing, ta.logs.String())
-			}
-			for _, addr := range []string{strings.TrimPrefix(ta.http, "http://"), adm.Addr().String()} {
-				if c, err := net.DialTimeout("tcp", addr, 2*time.Second); err == nil {
-					c.Close()
-					t.Errorf("%s still accepts after %s failed", addr, failing)
-				}
-			}
-		})
 	}
 }

@@ -6,6 +6,8 @@ import (
 
 	"github.com/phoneprov/phoneprov/dhcpd"
 	"github.com/phoneprov/phoneprov/provisioning"
+
+	"github.com/phoneprov/phoneprov/cmd/internal/config"
 )
 
 // unconfirmedFact is one assumption about phones that no public source
@@ -17,7 +19,7 @@ type unconfirmedFact struct {
 // unconfirmedFacts lists what this configuration relies on without a
 // source: the DHCP presets its classes use, and the generator's facts and
 // firmware-name rules when it generates files.
-func unconfirmedFacts(cfg Config) []unconfirmedFact {
+func unconfirmedFacts(cfg config.Config) []unconfirmedFact {
 	var out []unconfirmedFact
 	for _, c := range cfg.DHCP.Classes {
 		for _, f := range dhcpd.UnconfirmedPresetFacts(c) {
@@ -34,7 +36,7 @@ func unconfirmedFacts(cfg Config) []unconfirmedFact {
 
 // warnUnconfirmed prints one comment line per unconfirmed fact, so an
 // operator knows which behaviour rests on a guess rather than a manual.
-func warnUnconfirmed(w io.Writer, cfg Config) {
+func warnUnconfirmed(w io.Writer, cfg config.Config) {
 	facts := unconfirmedFacts(cfg)
 	if len(facts) == 0 {
 		return

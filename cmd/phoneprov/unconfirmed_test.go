@@ -7,13 +7,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/phoneprov/phoneprov/cmd/internal/config"
 	"github.com/phoneprov/phoneprov/dhcpd"
 )
 
 // TestCheckWarnsOfUnconfirmedFacts: check names every unconfirmed fact the
 // generator relies on, and names none when nothing is generated.
 func TestCheckWarnsOfUnconfirmedFacts(t *testing.T) {
-	cfg := defaultConfig()
+	cfg := config.Default()
 	facts := unconfirmedFacts(cfg)
 	if len(facts) == 0 {
 		t.Fatal("the default configuration generates files, yet no unconfirmed fact is listed")
@@ -47,7 +48,7 @@ func TestReadmeListsUnconfirmedFacts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := defaultConfig()
+	cfg := config.Default()
 	for _, p := range dhcpd.Presets() {
 		cfg.DHCP.Classes = append(cfg.DHCP.Classes, dhcpd.ClassConfig{Preset: p, VoiceVLAN: 100})
 	}

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/phoneprov/phoneprov/dhcpd"
 )
 
 const childEnv = "PHONEPROV_INVENTORY_CHILD"
@@ -31,7 +33,7 @@ func TestChildProcess(t *testing.T) {
 	go inv.Run(context.Background())
 	out := bufio.NewWriter(os.Stdout)
 	for i := 0; ; i++ {
-		inv.ObserveLease(LeaseFact{MAC: childMAC(i), Kind: LeaseOffered})
+		inv.ObserveLease(dhcpd.LeaseEvent{MAC: childMAC(i), Kind: dhcpd.Offered})
 		fmt.Fprintln(out, i)
 		out.Flush()
 		time.Sleep(5 * time.Millisecond)

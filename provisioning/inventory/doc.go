@@ -1,8 +1,8 @@
 // Package inventory keeps the fleet inventory: which phone (MAC, model,
 // firmware) fetched what, from which address, and whether it is up to date.
 //
-// Facts come from three places: DHCP lease events (LeaseFact, adapted from
-// the DHCP server's events), file server access events
+// Facts come from three places: DHCP lease events (dhcpd.LeaseEvent),
+// file server access events
 // (fileserve.AccessEvent; the client address is tied to a MAC through the
 // latest lease, the kernel's neighbour table, or a MAC in the User-Agent),
 // and the neighbour table itself for phones with static addresses. An

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unique"
 
+	"github.com/phoneprov/phoneprov/dhcpd"
 	"github.com/phoneprov/phoneprov/fileserve"
 	"github.com/phoneprov/phoneprov/provisioning/firmware"
 )
@@ -32,7 +33,7 @@ func (inv *Inventory) apply(ctx context.Context, f fact) {
 	}
 }
 
-func (inv *Inventory) applyLease(l LeaseFact) {
+func (inv *Inventory) applyLease(l dhcpd.LeaseEvent) {
 	mac, ok := MACFrom(l.MAC)
 	if !ok || mac.IsZero() {
 		return
@@ -45,21 +46,21 @@ func (inv *Inventory) applyLease(l LeaseFact) {
 	defer inv.mu.Unlock()
 	p := inv.phones[mac]
 	if p == nil {
-		if l.Kind == LeaseExpired {
+		if l.Kind == dhcpd.Expired {
 			return // nothing to learn about a phone we never saw
 		}
 		p = inv.newPhoneLocked(mac, t)
 	}
-	if l.Kind != LeaseExpired {
+	if l.Kind != dhcpd.Expired {
 		seen(p, t)
 	}
-	p.LeaseKind, p.LeaseTime = l.Kind, t
+	p.LeaseKind, p.LeaseTime = l.Kind.String(), t
 	setIf(&p.Class, l.Class)
 	setIf(&p.HostName, l.Hostname)
 	setIf(&p.VendorClass, l.VendorClass)
-	if len(l.ParamRequestList) > 0 {
-		codes := make([]string, len(l.ParamRequestList))
-		for i, c := range l.ParamRequestList {
+	if len(l.RequestedOptions) > 0 {
+		codes := make([]string, len(l.RequestedOptions))
+		for i, c := range l.RequestedOptions {
 			codes[i] = strconv.Itoa(int(c))
 		}
 		p.ParamRequestList = unique.Make(strings.Join(codes, ",")).Value()
@@ -76,9 +77,9 @@ func (inv *Inventory) applyLease(l LeaseFact) {
 	}
 	if l.Addr.IsValid() {
 		switch l.Kind {
-		case LeaseGranted, LeaseInformed:
+		case dhcpd.Acked:
 			inv.bindLocked(p, l.Addr.Unmap(), "dhcp", t)
-		case LeaseReleased, LeaseDeclined, LeaseExpired:
+		case dhcpd.Released, dhcpd.Declined, dhcpd.Expired:
 			inv.unbindLocked(p, l.Addr.Unmap())
 		}
 	}

@@ -17,29 +17,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/phoneprov/phoneprov/dhcpd"
 	"github.com/phoneprov/phoneprov/fileserve"
-)
-
-// LeaseFact is one DHCP event about a client, as the DHCP server reports it.
-type LeaseFact struct {
-	MAC              net.HardwareAddr
-	Addr             netip.Addr // the leased (or, for inform, the client's own) address
-	Class            string     // the DHCP server's class for the client
-	Hostname         string     // option 12
-	VendorClass      string     // option 60
-	ParamRequestList []uint8    // option 55
-	Kind             string     // one of the Lease* kinds; others count as a sighting
-	Time             time.Time  // zero: when it is folded in
-}
-
-// Lease event kinds, for LeaseFact.Kind.
-const (
-	LeaseOffered  = "offer"   // the server offered Addr: a sighting, no binding yet
-	LeaseGranted  = "ack"     // Addr is bound to the client (new lease or renewal)
-	LeaseInformed = "inform"  // the client uses Addr, configured by hand (DHCPINFORM)
-	LeaseReleased = "release" // the client gave Addr back
-	LeaseDeclined = "decline" // the client found Addr in use
-	LeaseExpired  = "expire"  // the lease ran out (the server's doing; not a sighting)
 )
 
 // Neighbor is one entry of the kernel's neighbour (ARP) table.
@@ -135,7 +114,7 @@ type Inventory struct {
 // fact is one queued event.
 type fact struct {
 	access *fileserve.AccessEvent
-	lease  *LeaseFact
+	lease  *dhcpd.LeaseEvent
 }
 
 // Open loads the inventory from opts.Path (creating the file if needed)
@@ -209,10 +188,10 @@ func (inv *Inventory) ObserveAccess(ev fileserve.AccessEvent) {
 
 // ObserveLease queues a DHCP lease event; it never blocks, and counts the
 // event as dropped when the queue is full.
-func (inv *Inventory) ObserveLease(f LeaseFact) {
-	f.MAC = slices.Clone(f.MAC)
-	f.ParamRequestList = slices.Clone(f.ParamRequestList)
-	inv.enqueue(fact{lease: &f})
+func (inv *Inventory) ObserveLease(ev dhcpd.LeaseEvent) {
+	ev.MAC = slices.Clone(ev.MAC)
+	ev.RequestedOptions = slices.Clone(ev.RequestedOptions)
+	inv.enqueue(fact{lease: &ev})
 }
 
 func (inv *Inventory) enqueue(f fact) {

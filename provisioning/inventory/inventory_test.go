@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/phoneprov/phoneprov/dhcpd"
 	"github.com/phoneprov/phoneprov/fileserve"
 )
 
@@ -100,13 +101,13 @@ func mustMAC(s string) net.HardwareAddr {
 	return hw
 }
 
-func lease(at time.Duration, mac, addr, kind, host, vc string) LeaseFact {
+func lease(at time.Duration, mac, addr string, kind dhcpd.LeaseEventKind, host, vc string) dhcpd.LeaseEvent {
 	var a netip.Addr
 	if addr != "" {
 		a = netip.MustParseAddr(addr)
 	}
-	return LeaseFact{MAC: mustMAC(mac), Addr: a, Class: "avaya", Hostname: host, VendorClass: vc,
-		ParamRequestList: []uint8{1, 3, 6, 7, 15, 26, 42, 242}, Kind: kind, Time: t0.Add(at)}
+	return dhcpd.LeaseEvent{MAC: mustMAC(mac), Addr: a, Class: "avaya", Hostname: host, VendorClass: vc,
+		RequestedOptions: []uint8{1, 3, 6, 7, 15, 26, 42, 242}, Kind: kind, Time: t0.Add(at)}
 }
 
 func access(at time.Duration, addr, proto, name string, status int, bytes int64, ua string) fileserve.AccessEvent {
@@ -123,20 +124,20 @@ const (
 // static address, and one unknown client asks for a file.
 func bootMorning() []fact {
 	var fs []fact
-	L := func(l LeaseFact) { fs = append(fs, fact{lease: &l}) }
+	L := func(l dhcpd.LeaseEvent) { fs = append(fs, fact{lease: &l}) }
 	A := func(ev fileserve.AccessEvent) { fs = append(fs, fact{access: &ev}) }
 	// J179: DHCP, then HTTPS; its User-Agent carries its MAC and version.
-	L(lease(0, "c8:1f:ea:83:e8:5a", "198.18.10.21", LeaseGranted, "AVX83E85A", "ccp.avaya.com"))
+	L(lease(0, "c8:1f:ea:83:e8:5a", "198.18.10.21", dhcpd.Acked, "AVX83E85A", "ccp.avaya.com"))
 	A(access(2*time.Second, "198.18.10.21", "https", "J100Supgrade.txt", 200, 1800, j179UA))
 	A(access(3*time.Second, "198.18.10.21", "https", "46xxsettings.txt", 200, 9000, j179UA))
 	A(access(4*time.Second, "198.18.10.21", "https", "c81fea83e85a.txt", 404, 0, j179UA))
 	// 9611 SIP on old firmware: HTTP, no MAC in its User-Agent; it upgrades.
-	L(lease(time.Second, "00:1b:4f:12:34:56", "198.18.10.22", LeaseGranted, "AVB123456", "ccp.avaya.com"))
+	L(lease(time.Second, "00:1b:4f:12:34:56", "198.18.10.22", dhcpd.Acked, "AVB123456", "ccp.avaya.com"))
 	A(access(5*time.Second, "198.18.10.22", "http", "96x1Supgrade.txt", 200, 2000, s96UA))
 	A(access(6*time.Second, "198.18.10.22", "http", "46xxsettings.txt", 200, 9000, s96UA))
 	A(access(40*time.Second, "198.18.10.22", "http", "S96x1_SALBR7_1_15_0_4_r.tar", 200, 52428800, s96UA))
 	// 4621 over TFTP: its firmware transfer times out.
-	L(lease(2*time.Second, "00:04:0d:aa:bb:cc", "198.18.10.23", LeaseGranted, "AVAAABBCC", "ccp.avaya.com"))
+	L(lease(2*time.Second, "00:04:0d:aa:bb:cc", "198.18.10.23", dhcpd.Acked, "AVAAABBCC", "ccp.avaya.com"))
 	A(access(7*time.Second, "198.18.10.23", "tftp", "46xxupgrade.scr", 200, 1500, ""))
 	A(access(30*time.Second, "198.18.10.23", "tftp", "a46xxua2_8_3.bin", 408, 300000, ""))
 	// A 4610 with a static address: known through the neighbour table only.
@@ -266,10 +267,10 @@ func TestStateTransitions(t *testing.T) {
 			t.Fatalf("at +%s: %s (%s), want %s", at, p.State, p.StateReason, want)
 		}
 	}
-	L := func(l LeaseFact) fact { return fact{lease: &l} }
+	L := func(l dhcpd.LeaseEvent) fact { return fact{lease: &l} }
 	A := func(ev fileserve.AccessEvent) fact { return fact{access: &ev} }
 
-	step(0, L(lease(0, mac, ip, LeaseGranted, "AVB000001", "ccp.avaya.com")), StateDiscovered)
+	step(0, L(lease(0, mac, ip, dhcpd.Acked, "AVB000001", "ccp.avaya.com")), StateDiscovered)
 	step(time.Minute, A(access(time.Minute, ip, "http", "96x1Supgrade.txt", 200, 100, s96UA)), StateFetching)
 	// The sequence ends without a firmware download, but the User-Agent
 	// says 7.1.13.0.2 and 7.1.15.0.4 is present: outdated, not up to date.
@@ -287,11 +288,11 @@ func TestStateTransitions(t *testing.T) {
 	// Non-script files do not change the verdict, even when missing.
 	step(48*time.Minute, A(access(48*time.Minute, ip, "http", "001b4f000001.txt", 404, 0, "AVAYA/96x1-IPT-SIP-R7_1_15_0_4")), StateUpToDate)
 	// An expiry is not a sighting.
-	step(8*24*time.Hour, L(lease(8*24*time.Hour, mac, ip, LeaseExpired, "", "")), StateStale)
+	step(8*24*time.Hour, L(lease(8*24*time.Hour, mac, ip, dhcpd.Expired, "", "")), StateStale)
 	if p := stateOf(t, inv, mac); len(p.Addrs) != 0 || p.LastSeen != t0.Add(48*time.Minute) {
 		t.Errorf("after expiry: addrs %+v, last seen %s", p.Addrs, p.LastSeen)
 	}
-	step(8*24*time.Hour+time.Minute, L(lease(8*24*time.Hour+time.Minute, mac, ip, LeaseGranted, "", "")), StateUpToDate)
+	step(8*24*time.Hour+time.Minute, L(lease(8*24*time.Hour+time.Minute, mac, ip, dhcpd.Acked, "", "")), StateUpToDate)
 }
 
 func TestStatesWithoutVersionKnowledge(t *testing.T) {
@@ -299,7 +300,7 @@ func TestStatesWithoutVersionKnowledge(t *testing.T) {
 	inv := openTest(t, "", func(c *Config, o *Options) { o.NewestFirmware = nil })
 	defer inv.Close()
 	const mac, ip = "00:04:0d:00:00:02", "198.18.20.2"
-	inv.apply(context.Background(), fact{lease: ptr(lease(0, mac, ip, LeaseGranted, "", ""))})
+	inv.apply(context.Background(), fact{lease: ptr(lease(0, mac, ip, dhcpd.Acked, "", ""))})
 	inv.apply(context.Background(), fact{access: ptr(access(time.Second, ip, "tftp", "46xxupgrade.scr", 200, 100, ""))})
 	inv.apply(context.Background(), fact{access: ptr(access(2*time.Second, ip, "tftp", "a46xxua2_8_3.bin", 499, 512, ""))})
 	inv.clock.Set(t0.Add(time.Minute))
@@ -332,7 +333,7 @@ func TestCutFirmwareTransferIsIncomplete(t *testing.T) {
 		defer inv.Close()
 		const mac, ip = "00:1b:4f:00:00:03", "198.18.20.3"
 		ctx := context.Background()
-		inv.apply(ctx, fact{lease: ptr(lease(0, mac, ip, LeaseGranted, "", ""))})
+		inv.apply(ctx, fact{lease: ptr(lease(0, mac, ip, dhcpd.Acked, "", ""))})
 		inv.apply(ctx, fact{access: sized(access(time.Second, ip, "http", "96x1Supgrade.txt", 200, 2000, s96UA), 2000)})
 		// The phone hangs up 1 MB into the 50 MB image: status 200, but cut.
 		inv.apply(ctx, fact{access: sized(access(40*time.Second, ip, "http", "S96x1_SALBR7_1_15_0_4_r.tar", 200, 1<<20, s96UA), image)})
@@ -361,7 +362,7 @@ func TestCutFirmwareTransferIsIncomplete(t *testing.T) {
 		defer inv.Close()
 		const mac, ip = "00:1b:4f:00:00:04", "198.18.20.4"
 		ctx := context.Background()
-		inv.apply(ctx, fact{lease: ptr(lease(0, mac, ip, LeaseGranted, "", ""))})
+		inv.apply(ctx, fact{lease: ptr(lease(0, mac, ip, dhcpd.Acked, "", ""))})
 		inv.apply(ctx, fact{access: sized(access(time.Second, ip, "http", "96x1Supgrade.txt", 200, 2000, ""), 2000)})
 		inv.apply(ctx, fact{access: sized(access(2*time.Second, ip, "http", "S96x1_SALBR7_1_15_0_4_r.tar", 200, image-1, ""), image)})
 		inv.clock.Set(t0.Add(time.Hour))
@@ -382,9 +383,9 @@ func TestLeaseBindingsMoveAddresses(t *testing.T) {
 	defer inv.Close()
 	a, b := "00:04:0d:00:00:0a", "00:04:0d:00:00:0b"
 	feed(inv.Inventory, []fact{
-		{lease: ptr(lease(0, a, "198.18.30.1", LeaseGranted, "", ""))},
-		{lease: ptr(lease(time.Second, a, "198.18.30.1", LeaseReleased, "", ""))},
-		{lease: ptr(lease(2*time.Second, b, "198.18.30.1", LeaseGranted, "", ""))},
+		{lease: ptr(lease(0, a, "198.18.30.1", dhcpd.Acked, "", ""))},
+		{lease: ptr(lease(time.Second, a, "198.18.30.1", dhcpd.Released, "", ""))},
+		{lease: ptr(lease(2*time.Second, b, "198.18.30.1", dhcpd.Acked, "", ""))},
 		{access: ptr(access(3*time.Second, "198.18.30.1", "tftp", "46xxupgrade.scr", 200, 10, ""))},
 	})
 	if p := stateOf(t, inv, a); len(p.Addrs) != 0 || len(p.Files) != 0 {
@@ -408,7 +409,7 @@ func TestBoundedMemory(t *testing.T) {
 	}
 	for i := range 10 {
 		inv.apply(context.Background(), fact{lease: ptr(lease(time.Hour+time.Duration(i)*time.Second,
-			"00:04:0d:00:01:"+string("0123456789"[i])+"0", "", LeaseOffered, "", ""))})
+			"00:04:0d:00:01:"+string("0123456789"[i])+"0", "", dhcpd.Offered, "", ""))})
 	}
 	if got := len(inv.List(Filter{})); got != 3 {
 		t.Fatalf("%d phones kept, want 3", got)
@@ -488,7 +489,7 @@ func TestObserversQueueAndDrop(t *testing.T) {
 	for len(inv.queue) > 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	inv.ObserveLease(lease(time.Minute, "00:1b:4f:00:00:09", "198.18.50.2", LeaseGranted, "", ""))
+	inv.ObserveLease(lease(time.Minute, "00:1b:4f:00:00:09", "198.18.50.2", dhcpd.Acked, "", ""))
 	for len(inv.List(Filter{})) < 2 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -636,7 +637,7 @@ func TestSeriesLevelAgentIsJudgedByVersion(t *testing.T) {
 	defer inv.Close()
 	const mac, ip = "00:1b:4f:00:00:09", "198.18.20.9"
 	ctx := context.Background()
-	inv.apply(ctx, fact{lease: ptr(lease(0, mac, ip, LeaseGranted, "", ""))})
+	inv.apply(ctx, fact{lease: ptr(lease(0, mac, ip, dhcpd.Acked, "", ""))})
 	inv.apply(ctx, fact{access: sized(access(time.Second, ip, "http", "96x1Supgrade.txt", 200, 2000, "AVAYA/96x1-IPT-SIP-R7_1_15_0_4"), 2000)})
 	inv.clock.Set(t0.Add(2 * time.Second))
 	p := stateOf(t, inv, mac)
@@ -645,7 +646,7 @@ func TestSeriesLevelAgentIsJudgedByVersion(t *testing.T) {
 	}
 	// A phone whose model nothing names says so, rather than only "fetching".
 	const mac2, ip2 = "00:1b:4f:00:00:0a", "198.18.20.10"
-	inv.apply(ctx, fact{lease: ptr(lease(0, mac2, ip2, LeaseGranted, "", ""))})
+	inv.apply(ctx, fact{lease: ptr(lease(0, mac2, ip2, dhcpd.Acked, "", ""))})
 	inv.apply(ctx, fact{access: sized(access(time.Second, ip2, "http", "46xxsettings.txt", 200, 2000, ""), 2000)})
 	p = stateOf(t, inv, mac2)
 	if p.Model != "" || p.State != StateModelUnknown || !strings.Contains(p.StateReason, "names its model") {

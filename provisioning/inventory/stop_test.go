@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/phoneprov/phoneprov/dhcpd"
 )
 
 // A graceful stop loses no phone: not those queued as the stop came, nor
@@ -27,7 +29,7 @@ func TestGracefulStopKeepsEveryPhone(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- inv.Run(ctx) }()
 
-	inv.ObserveLease(lease(0, "c8:1f:ea:83:e8:5a", "198.18.10.21", LeaseGranted, "AVX83E85A", "ccp.avaya.com"))
+	inv.ObserveLease(lease(0, "c8:1f:ea:83:e8:5a", "198.18.10.21", dhcpd.Acked, "AVX83E85A", "ccp.avaya.com"))
 	inv.ObserveAccess(access(time.Second, "198.18.10.50", "tftp", "46xxupgrade.scr", 200, 1500, ""))
 	cancel()
 	select {
@@ -39,7 +41,7 @@ func TestGracefulStopKeepsEveryPhone(t *testing.T) {
 		t.Fatal("Run did not return")
 	}
 	// A transfer that ends while the file server drains.
-	inv.ObserveLease(lease(2*time.Second, "00:1b:4f:12:34:56", "198.18.10.22", LeaseGranted, "AVB123456", "ccp.avaya.com"))
+	inv.ObserveLease(lease(2*time.Second, "00:1b:4f:12:34:56", "198.18.10.22", dhcpd.Acked, "AVB123456", "ccp.avaya.com"))
 	inv.ObserveAccess(access(3*time.Second, "198.18.10.22", "http", "96x1Supgrade.txt", 200, 2000, s96UA))
 	if err := inv.Close(); err != nil {
 		t.Fatal(err)

@@ -11,13 +11,15 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/phoneprov/phoneprov/dhcpd"
 )
 
 // testMAC is the i-th MAC of a test fleet.
 func testMAC(i int) string { return fmt.Sprintf("02:00:00:00:%02x:%02x", i>>8, i&0xff) }
 
 func offerAt(inv *testInventory, at time.Duration, i int) {
-	inv.apply(context.Background(), fact{lease: ptr(lease(at, testMAC(i), "", LeaseOffered, "", "ccp.avaya.com"))})
+	inv.apply(context.Background(), fact{lease: ptr(lease(at, testMAC(i), "", dhcpd.Offered, "", "ccp.avaya.com"))})
 }
 
 func TestEvictsThePhoneSeenLongestAgo(t *testing.T) {

@@ -16,6 +16,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/phoneprov/phoneprov/cmd/internal/config"
 )
 
 // Server is the admin HTTP listener.
@@ -29,11 +31,11 @@ type Server struct {
 // routes are further handlers by ServeMux pattern, such as "GET /api/phones";
 // checks are what /readyz runs (with none, a bound listener is ready).
 // With c.Token set, every path but /healthz and /readyz asks for it.
-func Bind(c Config, gatherer prometheus.Gatherer, log *slog.Logger, routes map[string]http.Handler, checks ...Check) (*Server, error) {
+func Bind(c config.Admin, gatherer prometheus.Gatherer, log *slog.Logger, routes map[string]http.Handler, checks ...Check) (*Server, error) {
 	if c.Listen == "" {
 		return nil, nil
 	}
-	if err := c.check(); err != nil {
+	if err := validate(c); err != nil {
 		return nil, fmt.Errorf("admin: %w", err)
 	}
 	ln, err := net.Listen("tcp", c.Listen)
@@ -50,7 +52,7 @@ func Bind(c Config, gatherer prometheus.Gatherer, log *slog.Logger, routes map[s
 
 // Handler is the listener's whole HTTP handler, without a socket: Bind
 // serves it, and tests call it directly.
-func Handler(c Config, gatherer prometheus.Gatherer, routes map[string]http.Handler, checks ...Check) http.Handler {
+func Handler(c config.Admin, gatherer prometheus.Gatherer, routes map[string]http.Handler, checks ...Check) http.Handler {
 	private := http.NewServeMux()
 	for pattern, h := range routes {
 		private.Handle(pattern, h)
@@ -73,9 +75,6 @@ func Handler(c Config, gatherer prometheus.Gatherer, routes map[string]http.Hand
 	return public
 }
 
-// Addr is the bound address.
-func (s *Server) Addr() net.Addr { return s.ln.Addr() }
-
 // Serve runs until ctx is done.
 func (s *Server) Serve(ctx context.Context) error {
 	go func() {
@@ -89,4 +88,11 @@ func (s *Server) Serve(ctx context.Context) error {
 		return fmt.Errorf("admin: %w", err)
 	}
 	return nil
+}
+
+// validate is c.Validate as one error, for Bind.
+func validate(c config.Admin) error {
+	var errs []error
+	c.Validate(func(key string, err error) { errs = append(errs, fmt.Errorf("admin.%s: %w", key, err)) })
+	return errors.Join(errs...)
 }

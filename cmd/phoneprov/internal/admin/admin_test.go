@@ -1,10 +1,8 @@
 package admin
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,87 +12,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/BurntSushi/toml"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/phoneprov/phoneprov/cmd/internal/config"
 )
 
 const testToken = "0123456789abcdef-token"
 
-func problems(c Config) map[string]string {
-	out := map[string]string{}
-	c.Validate(func(key string, err error) { out[key] = err.Error() })
-	return out
-}
-
-func TestValidateRequiresATokenOffLoopback(t *testing.T) {
-	for _, tc := range []struct {
-		cfg     Config
-		wantKey string // "" for valid
-		wantMsg string
-	}{
-		{DefaultConfig(), "", ""},
-		{Config{Listen: ""}, "", ""},
-		{Config{Listen: "[::1]:9167"}, "", ""},
-		{Config{Listen: "127.0.0.2:9167"}, "", ""},
-		{Config{Listen: "0.0.0.0:9167"}, "token", "reachable from other hosts"},
-		{Config{Listen: "198.18.0.1:9167"}, "token", "openssl rand"},
-		{Config{Listen: "[::]:9167"}, "token", "required"},
-		{Config{Listen: "0.0.0.0:9167", Token: testToken}, "", ""},
-		{Config{Listen: "127.0.0.1:9167", Token: "short"}, "token", "at least 16"},
-		{Config{Listen: "0.0.0.0:9167", Token: "has a space in it somewhere"}, "token", "spaces"},
-		{Config{Listen: "localhost:9167", Token: testToken}, "listen", "give an IP address"},
-	} {
-		got := problems(tc.cfg)
-		if tc.wantKey == "" {
-			if len(got) > 0 {
-				t.Errorf("%+v: unexpected problems %v", tc.cfg, got)
-			}
-			continue
-		}
-		if msg, ok := got[tc.wantKey]; !ok || !strings.Contains(msg, tc.wantMsg) {
-			t.Errorf("%+v: problems %v, want %s containing %q", tc.cfg, got, tc.wantKey, tc.wantMsg)
-		}
-	}
-}
-
-func TestTokenIsNotPrinted(t *testing.T) {
-	c := Config{Listen: "0.0.0.0:9167", Token: testToken}
-	var buf bytes.Buffer
-	if err := toml.NewEncoder(&buf).Encode(c); err != nil {
-		t.Fatal(err)
-	}
-	printed := buf.String() + fmt.Sprintf("%v %+v %s", c, c, c.Token)
-	if strings.Contains(printed, testToken) {
-		t.Fatalf("the token shows: %s", printed)
-	}
-	if !strings.Contains(buf.String(), `token = "(hidden)"`) {
-		t.Errorf("the encoded configuration does not say a token is set:\n%s", buf.String())
-	}
-	var back Config
-	if _, err := toml.Decode("listen = \"0.0.0.0:1\"\ntoken = \""+testToken+"\"\n", &back); err != nil {
-		t.Fatal(err)
-	}
-	if string(back.Token) != testToken {
-		t.Errorf("decoded token %q", string(back.Token))
-	}
-	if _, err := toml.Decode("token = 12345678901234567\n", &back); err == nil {
-		t.Error("a number is taken as a token")
-	}
-	var none bytes.Buffer
-	toml.NewEncoder(&none).Encode(DefaultConfig())
-	if strings.Contains(none.String(), "token") {
-		t.Errorf("an unset token is printed:\n%s", none.String())
-	}
-}
-
 func TestBindRefusesAnInvalidConfig(t *testing.T) {
-	_, err := Bind(Config{Listen: "0.0.0.0:0"}, prometheus.NewRegistry(), slog.New(slog.DiscardHandler), nil)
+	_, err := Bind(config.Admin{Listen: "0.0.0.0:0"}, prometheus.NewRegistry(), slog.New(slog.DiscardHandler), nil)
 	if err == nil || !strings.Contains(err.Error(), "admin.token") {
 		t.Fatalf("Bind on 0.0.0.0 without a token: %v", err)
 	}
 }
 
-func testHandler(c Config, checks ...Check) http.Handler {
+func testHandler(c config.Admin, checks ...Check) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(prometheus.NewCounter(prometheus.CounterOpts{Name: "test_total", Help: "a test counter"}))
 	routes := map[string]http.Handler{
@@ -135,7 +67,7 @@ func body(resp *http.Response) string {
 }
 
 func TestWithoutATokenOnlyLocalHostNamesAreServed(t *testing.T) {
-	h := testHandler(DefaultConfig())
+	h := testHandler(config.DefaultAdmin())
 	for _, host := range []string{"127.0.0.1:9167", "localhost:9167", "[::1]:9167", "LOCALHOST"} {
 		if resp := do(h, request{path: "/api/data", host: host}); resp.StatusCode != http.StatusOK {
 			t.Errorf("Host %s: %d", host, resp.StatusCode)
@@ -156,7 +88,7 @@ func TestWithoutATokenOnlyLocalHostNamesAreServed(t *testing.T) {
 }
 
 func TestTokenGuardsEverythingButTheProbes(t *testing.T) {
-	h := testHandler(Config{Listen: "0.0.0.0:9167", Token: testToken})
+	h := testHandler(config.Admin{Listen: "0.0.0.0:9167", Token: testToken})
 	for _, path := range []string{"/", "/api/data", "/metrics", "/debug/pprof/"} {
 		resp := do(h, request{path: path, host: "phoneprov.example"})
 		if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") {
@@ -185,7 +117,7 @@ func TestTokenGuardsEverythingButTheProbes(t *testing.T) {
 // in access logs and browser histories, even when it is right: only the
 // Authorization header (or the cookie of a browser that logged in).
 func TestAPIRefusesTheTokenInTheQuery(t *testing.T) {
-	h := testHandler(Config{Listen: "0.0.0.0:9167", Token: testToken})
+	h := testHandler(config.Admin{Listen: "0.0.0.0:9167", Token: testToken})
 	for _, path := range []string{"/api/data", "/metrics", "/debug/pprof/"} {
 		resp := do(h, request{path: path + "?token=" + url.QueryEscape(testToken), remote: "198.18.0.2:40000"})
 		if b := body(resp); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(b, "Authorization: Bearer") {
@@ -204,7 +136,7 @@ func TestAPIRefusesTheTokenInTheQuery(t *testing.T) {
 // A browser opens /?token=… once: it gets a cookie and is sent to the
 // same page without the token in the address; the cookie then admits it.
 func TestBrowserLogsInWithTheTokenInTheQuery(t *testing.T) {
-	h := testHandler(Config{Listen: "0.0.0.0:9167", Token: testToken})
+	h := testHandler(config.Admin{Listen: "0.0.0.0:9167", Token: testToken})
 	resp := do(h, request{path: "/", header: map[string]string{"Accept": "text/html,application/xhtml+xml"}})
 	page := body(resp)
 	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(page, `name="token"`) || !strings.Contains(page, "<form") {
@@ -242,7 +174,7 @@ func TestReadiness(t *testing.T) {
 		{Name: "files", Run: func(context.Context) error { return nil }},
 		{Name: "leases", Run: func(context.Context) error { return leasesErr }},
 	}
-	h := testHandler(DefaultConfig(), checks...)
+	h := testHandler(config.DefaultAdmin(), checks...)
 	resp := do(h, request{path: "/readyz"})
 	if b := body(resp); resp.StatusCode != http.StatusOK || b != "ok   files\nok   leases\nready\n" {
 		t.Errorf("all passing: %d %q", resp.StatusCode, b)
@@ -252,7 +184,7 @@ func TestReadiness(t *testing.T) {
 	if b := body(resp); resp.StatusCode != http.StatusServiceUnavailable || b != "ok   files\nFAIL leases: lease database closed\nnot ready\n" {
 		t.Errorf("one failing: %d %q", resp.StatusCode, b)
 	}
-	if resp := do(testHandler(DefaultConfig()), request{path: "/readyz"}); resp.StatusCode != http.StatusOK {
+	if resp := do(testHandler(config.DefaultAdmin()), request{path: "/readyz"}); resp.StatusCode != http.StatusOK {
 		t.Errorf("no checks: %d", resp.StatusCode)
 	}
 }
@@ -260,7 +192,7 @@ func TestReadiness(t *testing.T) {
 func TestReadinessDoesNotWaitForAHungCheck(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
-	h := testHandler(DefaultConfig(), Check{Name: "disk", Run: func(context.Context) error { <-release; return nil }})
+	h := testHandler(config.DefaultAdmin(), Check{Name: "disk", Run: func(context.Context) error { <-release; return nil }})
 	start := time.Now()
 	resp := do(h, request{path: "/readyz"})
 	b := body(resp)
@@ -273,7 +205,7 @@ func TestReadinessDoesNotWaitForAHungCheck(t *testing.T) {
 }
 
 func TestBindServeAndStop(t *testing.T) {
-	srv, err := Bind(Config{Listen: "127.0.0.1:0"}, prometheus.NewRegistry(), slog.New(slog.DiscardHandler), nil)
+	srv, err := Bind(config.Admin{Listen: "127.0.0.1:0"}, prometheus.NewRegistry(), slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +213,7 @@ func TestBindServeAndStop(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx) }()
 	c := http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get("http://" + srv.Addr().String() + "/healthz")
+	resp, err := c.Get("http://" + srv.ln.Addr().String() + "/healthz")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +230,7 @@ func TestBindServeAndStop(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Serve did not return")
 	}
-	if off, err := Bind(Config{}, prometheus.NewRegistry(), slog.New(slog.DiscardHandler), nil); off != nil || err != nil {
+	if off, err := Bind(config.Admin{}, prometheus.NewRegistry(), slog.New(slog.DiscardHandler), nil); off != nil || err != nil {
 		t.Errorf("switched off: %v %v", off, err)
 	}
 }

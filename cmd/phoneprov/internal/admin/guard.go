@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+
+	"github.com/phoneprov/phoneprov/cmd/internal/config"
 )
 
 // cookieName carries a browser's proof of the token after it sent
@@ -26,7 +28,7 @@ type guard struct {
 	hasTok bool
 }
 
-func newGuard(c Config, next http.Handler) *guard {
+func newGuard(c config.Admin, next http.Handler) *guard {
 	g := &guard{next: next}
 	if c.Token != "" {
 		g.hasTok = true

@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"bytes"
@@ -25,7 +25,7 @@ func writeConfig(t *testing.T, body string) string {
 func TestConfigErrorsNameFileLineAndKey(t *testing.T) {
 	body := strings.Repeat("# padding\n", 12) + "[fileserve.tftp]\nblksize_max = 70000\n\n[log]\nformat = \"xml\"\n"
 	p := writeConfig(t, body)
-	_, err := loadConfig(p)
+	_, err := Load(p)
 	if err == nil {
 		t.Fatal("bad values accepted")
 	}
@@ -50,7 +50,7 @@ func TestConfigRefusesUnknownKeysAndWrongTypes(t *testing.T) {
 		"[fileserve.https]\nmin_version = \"1.4\"\n":      ":2: fileserve.https.min_version:",
 	} {
 		p := writeConfig(t, body)
-		_, err := loadConfig(p)
+		_, err := Load(p)
 		if err == nil || !strings.Contains(err.Error(), p+want) {
 			t.Errorf("config %q: error %v, want it to contain %q", body, err, p+want)
 		}
@@ -59,7 +59,7 @@ func TestConfigRefusesUnknownKeysAndWrongTypes(t *testing.T) {
 
 func TestRelativePathsFollowTheConfigFile(t *testing.T) {
 	p := writeConfig(t, "data_dir = \"state\"\n[fileserve]\nroot = \"tree\"\n")
-	cfg, err := loadConfig(p)
+	cfg, err := Load(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,15 +73,15 @@ func TestRelativePathsFollowTheConfigFile(t *testing.T) {
 // file an operator starts from documents the whole configuration.
 func TestExampleConfigShowsEveryDefault(t *testing.T) {
 	p := writeConfig(t, string(deploy.ExampleConfig()))
-	cfg, err := loadConfig(p)
+	cfg, err := Load(p)
 	if err != nil {
 		t.Fatalf("example configuration does not load: %v", err)
 	}
-	if !reflect.DeepEqual(cfg, defaultConfig()) {
-		t.Errorf("example values differ from the defaults:\nexample  %+v\ndefaults %+v", cfg, defaultConfig())
+	if !reflect.DeepEqual(cfg, Default()) {
+		t.Errorf("example values differ from the defaults:\nexample  %+v\ndefaults %+v", cfg, Default())
 	}
 	var effective bytes.Buffer
-	if err := toml.NewEncoder(&effective).Encode(defaultConfig()); err != nil {
+	if err := toml.NewEncoder(&effective).Encode(Default()); err != nil {
 		t.Fatal(err)
 	}
 	var keys map[string]any
@@ -122,53 +122,4 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-func TestInitWritesAValidConfigAndRefusesToOverwrite(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "site")
-	var out, errb bytes.Buffer
-	if code := run(t.Context(), []string{"init", dir}, &out, &errb); code != 0 {
-		t.Fatalf("init: %d %s", code, errb.String())
-	}
-	for _, sub := range []string{"files", "backup", "cache", "tls"} {
-		if fi, err := os.Stat(filepath.Join(dir, sub)); err != nil || !fi.IsDir() {
-			t.Errorf("init did not create %s", sub)
-		}
-	}
-	cfgPath := filepath.Join(dir, "phoneprov.toml")
-	cfg, err := loadConfig(cfgPath)
-	if err != nil {
-		t.Fatalf("written config does not load: %v", err)
-	}
-	if cfg.DataDir != dir {
-		t.Errorf("data_dir = %q, want %q", cfg.DataDir, dir)
-	}
-	out.Reset()
-	if code := run(t.Context(), []string{"check", "-c", cfgPath}, &out, &errb); code != 0 || !strings.Contains(out.String(), "configuration is valid") {
-		t.Errorf("check of the written config: %d %s", code, errb.String())
-	}
-	errb.Reset()
-	if code := run(t.Context(), []string{"init", dir}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "already exists") {
-		t.Errorf("second init: %d %q", code, errb.String())
-	}
-}
-
-func TestCommandLine(t *testing.T) {
-	var out, errb bytes.Buffer
-	if code := run(t.Context(), nil, &out, &errb); code != 2 {
-		t.Errorf("no command: %d", code)
-	}
-	if code := run(t.Context(), []string{"frobnicate"}, &out, &errb); code != 2 {
-		t.Errorf("unknown command: %d", code)
-	}
-	if code := run(t.Context(), []string{"check", "-x"}, &out, &errb); code != 2 {
-		t.Errorf("unknown flag: %d", code)
-	}
-	out.Reset()
-	if code := run(t.Context(), []string{"version"}, &out, &errb); code != 0 || !strings.HasPrefix(out.String(), "phoneprov ") {
-		t.Errorf("version: %d %q", code, out.String())
-	}
-	if code := run(t.Context(), []string{"check", "-c", "/nonexistent/phoneprov.toml"}, &out, &errb); code != 1 {
-		t.Errorf("missing file: %d", code)
-	}
 }

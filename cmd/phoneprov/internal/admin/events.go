@@ -1,4 +1,4 @@
-package main
+package admin
 
 import (
 	"strconv"
@@ -10,16 +10,16 @@ import (
 	"github.com/phoneprov/phoneprov/fileserve"
 )
 
-// recentEvents keeps the latest file accesses and lease changes in memory
-// for the admin listener (/api/events and the status page's recent
-// errors). It holds two bounded rings: every event, and the problems
-// alone (requests answered 400 or worse, declined addresses), so a boot
-// storm of successful downloads does not push the errors out of sight.
+// Events keeps the latest file accesses and lease changes in memory for
+// the admin listener (/api/events and the status page's recent errors).
+// It holds two bounded rings: every event, and the problems alone
+// (requests answered 400 or worse, declined addresses), so a boot storm
+// of successful downloads does not push the errors out of sight.
 //
-// It sits in front of the real observers: watchAccess and watchLeases
-// wrap the inventory's. Recording takes a lock and copies a few strings;
-// it never blocks on I/O, as the servers' goroutines require.
-type recentEvents struct {
+// It is one consumer of the appliance's event fan-out, beside the
+// inventory. Recording takes a lock and copies a few strings; it never
+// blocks on I/O, as the servers' goroutines require.
+type Events struct {
 	mu       sync.Mutex
 	all      eventRing
 	problems eventRing
@@ -30,16 +30,16 @@ type recentEvents struct {
 // The rings' sizes: enough to see what a boot storm just did, small
 // enough (a few hundred bytes an event) to never matter on a small box.
 const (
-	recentEventsKept  = 500
-	recentProblemKept = 200
+	eventsKept   = 500
+	problemsKept = 200
 )
 
 // maxEventText bounds each string an event keeps: phones choose their
 // User-Agent and host name, and names may be long.
 const maxEventText = 200
 
-// recentEvent is one event as the admin listener shows it.
-type recentEvent struct {
+// Event is one event as the admin listener shows it.
+type Event struct {
 	Time time.Time `json:"time"`
 	Kind string    `json:"kind"` // "access" or "lease"
 	// Problem marks a request answered 400 or worse, or a declined address.
@@ -56,7 +56,7 @@ type recentEvent struct {
 	Detail    string `json:"detail,omitempty"`
 
 	// Lease events.
-	Lease    string `json:"lease,omitempty"` // offered, acked, released, declined or expired
+	Lease    string `json:"lease,omitempty"` // the lease event: offer, ack, release, decline or expire
 	MAC      string `json:"mac,omitempty"`
 	Address  string `json:"address,omitempty"`
 	Class    string `json:"class,omitempty"`
@@ -64,7 +64,7 @@ type recentEvent struct {
 }
 
 // Summary is the event in a few words, for the status page.
-func (e recentEvent) Summary() string {
+func (e Event) Summary() string {
 	if e.Kind == "lease" {
 		s := e.Lease + " " + e.Address
 		if e.MAC != "" {
@@ -75,13 +75,14 @@ func (e recentEvent) Summary() string {
 	return e.Protocol + " " + e.Name + " → " + strconv.Itoa(e.Status)
 }
 
-func newRecentEvents() *recentEvents {
-	return &recentEvents{all: newEventRing(recentEventsKept), problems: newEventRing(recentProblemKept)}
+// NewEvents returns an empty recorder.
+func NewEvents() *Events {
+	return &Events{all: newEventRing(eventsKept), problems: newEventRing(problemsKept)}
 }
 
 // ObserveAccess records a finished file request.
-func (r *recentEvents) ObserveAccess(ev fileserve.AccessEvent) {
-	e := recentEvent{
+func (r *Events) ObserveAccess(ev fileserve.AccessEvent) {
+	e := Event{
 		Time: ev.Time, Kind: "access", Problem: ev.Status >= 400,
 		Protocol: ev.Protocol, Name: clip(ev.Name), Status: ev.Status, Bytes: ev.Bytes, Source: string(ev.Source),
 		UserAgent: clip(ev.UserAgent), Detail: clip(ev.Detail),
@@ -93,8 +94,8 @@ func (r *recentEvents) ObserveAccess(ev fileserve.AccessEvent) {
 }
 
 // ObserveLease records a lease change.
-func (r *recentEvents) ObserveLease(ev dhcpd.LeaseEvent) {
-	e := recentEvent{
+func (r *Events) ObserveLease(ev dhcpd.LeaseEvent) {
+	e := Event{
 		Time: ev.Time, Kind: "lease", Problem: ev.Kind == dhcpd.Declined,
 		Lease: ev.Kind.String(), Class: clip(ev.Class), Hostname: clip(ev.Hostname),
 	}
@@ -107,7 +108,7 @@ func (r *recentEvents) ObserveLease(ev dhcpd.LeaseEvent) {
 	r.record(e)
 }
 
-func (r *recentEvents) record(e recentEvent) {
+func (r *Events) record(e Event) {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
@@ -121,72 +122,36 @@ func (r *recentEvents) record(e recentEvent) {
 	}
 }
 
-// eventsView is what /api/events returns.
-type eventsView struct {
+// EventsView is what /api/events returns.
+type EventsView struct {
 	// Seen counts the events recorded since start; the ring keeps the
 	// latest of them.
-	Seen   uint64        `json:"seen"`
-	Events []recentEvent `json:"events"` // newest first
+	Seen   uint64  `json:"seen"`
+	Events []Event `json:"events"` // newest first
 }
 
-// latest returns up to limit events, newest first: all of them, or only
-// the problems.
-func (r *recentEvents) latest(problemsOnly bool, limit int) eventsView {
+// Latest returns up to limit events (all when limit <= 0), newest first:
+// all of them, or only the problems.
+func (r *Events) Latest(problemsOnly bool, limit int) EventsView {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if problemsOnly {
-		return eventsView{Seen: r.troubles, Events: r.problems.newestFirst(limit)}
+		return EventsView{Seen: r.troubles, Events: r.problems.newestFirst(limit)}
 	}
-	return eventsView{Seen: r.seen, Events: r.all.newestFirst(limit)}
-}
-
-// watchAccess returns an access observer that records each event here,
-// then hands it to next (which may be nil).
-func (r *recentEvents) watchAccess(next fileserve.AccessObserver) fileserve.AccessObserver {
-	return accessTee{r, next}
-}
-
-// watchLeases returns a lease observer that records each event here, then
-// hands it to next (which may be nil).
-func (r *recentEvents) watchLeases(next dhcpd.LeaseObserver) dhcpd.LeaseObserver {
-	return leaseTee{r, next}
-}
-
-type accessTee struct {
-	r    *recentEvents
-	next fileserve.AccessObserver
-}
-
-func (t accessTee) ObserveAccess(ev fileserve.AccessEvent) {
-	t.r.ObserveAccess(ev)
-	if t.next != nil {
-		t.next.ObserveAccess(ev)
-	}
-}
-
-type leaseTee struct {
-	r    *recentEvents
-	next dhcpd.LeaseObserver
-}
-
-func (t leaseTee) ObserveLease(ev dhcpd.LeaseEvent) {
-	t.r.ObserveLease(ev)
-	if t.next != nil {
-		t.next.ObserveLease(ev)
-	}
+	return EventsView{Seen: r.seen, Events: r.all.newestFirst(limit)}
 }
 
 // eventRing is a fixed-size ring: adding to a full ring overwrites the
 // oldest event.
 type eventRing struct {
-	buf  []recentEvent
+	buf  []Event
 	next int // where the next event goes
 	full bool
 }
 
-func newEventRing(size int) eventRing { return eventRing{buf: make([]recentEvent, size)} }
+func newEventRing(size int) eventRing { return eventRing{buf: make([]Event, size)} }
 
-func (r *eventRing) add(e recentEvent) {
+func (r *eventRing) add(e Event) {
 	r.buf[r.next] = e
 	r.next++
 	if r.next == len(r.buf) {
@@ -202,12 +167,12 @@ func (r *eventRing) len() int {
 }
 
 // newestFirst copies up to limit events (all when limit <= 0), newest first.
-func (r *eventRing) newestFirst(limit int) []recentEvent {
+func (r *eventRing) newestFirst(limit int) []Event {
 	n := r.len()
 	if limit > 0 && limit < n {
 		n = limit
 	}
-	out := make([]recentEvent, 0, n)
+	out := make([]Event, 0, n)
 	for i := 1; i <= n; i++ {
 		out = append(out, r.buf[(r.next-i+len(r.buf))%len(r.buf)])
 	}

@@ -1,4 +1,4 @@
-package main
+package appliance
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/phoneprov/phoneprov/cmd/internal/config"
 	"github.com/phoneprov/phoneprov/cmd/phoneprov/internal/admin"
 	"github.com/phoneprov/phoneprov/dhcpd"
 	"github.com/phoneprov/phoneprov/fileserve"
@@ -67,10 +69,11 @@ type testAppliance struct {
 // adminKeys are further lines for the [admin] section.
 func startAppliance(t *testing.T, adminKeys string) *testAppliance {
 	t.Helper()
-	ta, adm := bindTestAppliance(t, adminKeys)
+	ta := bindTestAppliance(t, adminKeys)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- ta.app.run(ctx, ta.app.parts(adm)) }()
+	go func() { done <- ta.app.run(ctx, ta.app.parts()) }()
+	ta.waitAdmin(t)
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -87,7 +90,7 @@ func startAppliance(t *testing.T, adminKeys string) *testAppliance {
 
 // bindTestAppliance is startAppliance up to the run: every part built
 // and every socket bound, the admin listener's too.
-func bindTestAppliance(t *testing.T, adminKeys string) (*testAppliance, *admin.Server) {
+func bindTestAppliance(t *testing.T, adminKeys string) *testAppliance {
 	t.Helper()
 	base := t.TempDir()
 	data, files := filepath.Join(base, "data"), filepath.Join(base, "files")
@@ -125,7 +128,7 @@ listen = ["127.0.0.1:0"]
 `, data, adminKeys, files)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := loadConfig(cfgPath)
+	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,15 +137,36 @@ listen = ["127.0.0.1:0"]
 	}
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	app, adm, err := bindAppliance(context.Background(), cfg, log, prometheus.NewRegistry())
+	app, err := start(context.Background(), cfg, log, prometheus.NewRegistry(), "test")
 	if err != nil {
 		t.Fatal(err)
 	}
 	httpAddr := app.files.Addrs()["http"][0].String()
 	return &testAppliance{
-		app: app, admin: "http://" + adm.Addr().String(), http: "http://" + httpAddr,
+		app: app, http: "http://" + httpAddr,
 		filesDir: files, logs: logs, adminToken: string(cfg.Admin.Token),
-	}, adm
+	}
+}
+
+// adminReady is the admin listener's line once it serves, with the
+// address the kernel gave it.
+var adminReady = regexp.MustCompile(`msg="admin listener ready".* listen=(\S+)`)
+
+// waitAdmin waits until the running appliance's admin listener serves,
+// and learns its address from its log line.
+func (ta *testAppliance) waitAdmin(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if m := adminReady.FindStringSubmatch(ta.logs.String()); m != nil {
+			ta.admin = "http://" + m[1]
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the admin listener did not start:\n%s", ta.logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // fetch asks the file server for name with a User-Agent, as a phone does.
@@ -244,22 +268,22 @@ func TestStatusPageEscapesWhatPhonesSend(t *testing.T) {
 	ta.fetch(t, "J100Supgrade.txt", hostile)
 	ta.waitPhone(t, "c8:1f:ea:00:0b:ad")
 
-	events := newRecentEvents()
+	events := admin.NewEvents()
 	events.ObserveAccess(fileserve.AccessEvent{Time: time.Now(), Protocol: "http", Name: "<script>x</script>.bin", Status: 404,
 		Client: netip.MustParseAddrPort("127.0.0.1:5000"), UserAgent: hostile})
 	events.ObserveLease(dhcpd.LeaseEvent{Kind: dhcpd.Declined, Time: time.Now(), Addr: netip.MustParseAddr("198.18.0.7"),
 		Hostname: `<svg onload=alert(1)>`})
-	site := newAdminSite(ta.app, events)
+	page := admin.NewSite(ta.app.siteParts(events)).Routes()["GET /{$}"]
 	rec := httptest.NewRecorder()
-	site.statusPage(rec, httptest.NewRequest(http.MethodGet, `/?q=<script>alert(2)</script>`, nil))
-	page := rec.Body.String()
+	page.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, `/?q=<script>alert(2)</script>`, nil))
+	body := rec.Body.String()
 	for _, raw := range []string{"<script>", "<img src=x", "<svg onload", `"><script`} {
-		if strings.Contains(page, raw) {
+		if strings.Contains(body, raw) {
 			t.Errorf("the page carries %q unescaped", raw)
 		}
 	}
 	for _, escaped := range []string{"&#34;&gt;&lt;script&gt;document.title=", "&lt;script&gt;x&lt;/script&gt;.bin", "&lt;svg onload=alert(1)&gt;", "&lt;script&gt;alert(2)&lt;/script&gt;"} {
-		if !strings.Contains(page, escaped) {
+		if !strings.Contains(body, escaped) {
 			t.Errorf("the page does not show %q as text", escaped)
 		}
 	}
@@ -270,9 +294,9 @@ func TestStatusPageEscapesWhatPhonesSend(t *testing.T) {
 
 func TestRecentErrorsAndEventsAPI(t *testing.T) {
 	ta := startAppliance(t, "")
-	events := newRecentEvents()
-	site := newAdminSite(ta.app, events)
-	h := admin.Handler(admin.DefaultConfig(), prometheus.NewRegistry(), site.routes())
+	events := admin.NewEvents()
+	site := admin.NewSite(ta.app.siteParts(events))
+	h := admin.Handler(config.DefaultAdmin(), prometheus.NewRegistry(), site.Routes())
 	now := time.Now()
 	client := netip.MustParseAddrPort("198.18.0.20:3333")
 	events.ObserveAccess(fileserve.AccessEvent{Time: now.Add(-3 * time.Second), Protocol: "https", Name: "J100Supgrade.txt", Status: 200, Client: client})
@@ -293,17 +317,17 @@ func TestRecentErrorsAndEventsAPI(t *testing.T) {
 		t.Fatalf("/: %d", code)
 	}
 	section := page[strings.Index(page, `id="errors"`):strings.Index(page, `id="phones"`)]
-	for _, want := range []string{"tftp FW_S_J179_R9.bin → 404", "declined 198.18.0.21", "198.18.0.20"} {
+	for _, want := range []string{"tftp FW_S_J179_R9.bin → 404", "decline 198.18.0.21", "198.18.0.20"} {
 		if !strings.Contains(section, want) {
 			t.Errorf("recent errors lack %q:\n%s", want, section)
 		}
 	}
-	if strings.Contains(section, "J100Supgrade.txt") || strings.Contains(section, "acked") {
+	if strings.Contains(section, "J100Supgrade.txt") || strings.Contains(section, "ack 198.18.0.20") {
 		t.Errorf("recent errors show a success:\n%s", section)
 	}
 
-	var all, problems eventsView
-	for path, into := range map[string]*eventsView{"/api/events": &all, "/api/events?problems=1": &problems} {
+	var all, problems admin.EventsView
+	for path, into := range map[string]*admin.EventsView{"/api/events": &all, "/api/events?problems=1": &problems} {
 		code, body := get(path)
 		if code != http.StatusOK {
 			t.Fatalf("%s: %d %s", path, code, body)
@@ -312,7 +336,7 @@ func TestRecentErrorsAndEventsAPI(t *testing.T) {
 			t.Fatalf("%s: %v", path, err)
 		}
 	}
-	if all.Seen != 4 || len(all.Events) != 4 || all.Events[0].Lease != "declined" || all.Events[3].Name != "J100Supgrade.txt" {
+	if all.Seen != 4 || len(all.Events) != 4 || all.Events[0].Lease != "decline" || all.Events[3].Name != "J100Supgrade.txt" {
 		t.Errorf("/api/events: %+v", all)
 	}
 	if problems.Seen != 2 || len(problems.Events) != 2 || problems.Events[0].Address != "198.18.0.21" || problems.Events[1].Status != 404 {
@@ -326,7 +350,7 @@ func TestRecentErrorsAndEventsAPI(t *testing.T) {
 	}
 
 	// Without recorded events the API says so, and the page too.
-	bare := admin.Handler(admin.DefaultConfig(), prometheus.NewRegistry(), newAdminSite(ta.app, nil).routes())
+	bare := admin.Handler(config.DefaultAdmin(), prometheus.NewRegistry(), admin.NewSite(ta.app.siteParts(nil)).Routes())
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodGet, "/api/events", nil)
 	req.Host = "localhost"
@@ -343,6 +367,34 @@ func TestRecentErrorsAndEventsAPI(t *testing.T) {
 	}
 }
 
+// fileJSON, filesJSON and summaryJSON read /api/files and /api/status as
+// a client does.
+type fileJSON struct {
+	Name   string           `json:"name"`
+	Source fileserve.Source `json:"source"`
+	Size   *int64           `json:"size"`
+}
+
+type filesJSON struct {
+	Files    []fileJSON `json:"files"`
+	Complete bool       `json:"complete"`
+	Relay    string     `json:"relay"`
+}
+
+type summaryJSON struct {
+	Phones   int               `json:"phones"`
+	UpToDate int               `json:"up_to_date"`
+	Subnets  []json.RawMessage `json:"subnets"`
+	States   map[string]int    `json:"states"`
+	Models   []struct {
+		Model    string         `json:"model"`
+		Phones   int            `json:"phones"`
+		UpToDate int            `json:"up_to_date"`
+		Newest   string         `json:"newest_present"`
+		Firmware map[string]int `json:"firmware"`
+	} `json:"models"`
+}
+
 func TestAPIFilesListsEverySource(t *testing.T) {
 	ta := startAppliance(t, "")
 	if err := os.WriteFile(filepath.Join(ta.filesDir, "46xxsettings.txt"), []byte("SET SNTPSRVR 198.18.0.1\n"), 0o644); err != nil {
@@ -355,11 +407,11 @@ func TestAPIFilesListsEverySource(t *testing.T) {
 	if code != http.StatusOK {
 		t.Fatalf("/api/files: %d %s", code, body)
 	}
-	var v filesView
+	var v filesJSON
 	if err := json.Unmarshal([]byte(body), &v); err != nil {
 		t.Fatal(err)
 	}
-	bySource := map[string]fileView{}
+	bySource := map[string]fileJSON{}
 	for _, f := range v.Files {
 		bySource[f.Name] = f
 	}
@@ -410,7 +462,7 @@ func TestAPIStatusSummarizesTheFleet(t *testing.T) {
 	if code != http.StatusOK {
 		t.Fatalf("/api/status: %d %s", code, body)
 	}
-	var v summaryView
+	var v summaryJSON
 	if err := json.Unmarshal([]byte(body), &v); err != nil {
 		t.Fatal(err)
 	}
@@ -468,114 +520,5 @@ func TestAdminTokenGuardsTheAppliance(t *testing.T) {
 	}
 	if code, body := ta.get(t, "/api/phones"); code != http.StatusOK || !strings.HasPrefix(body, "[") {
 		t.Errorf("/api/phones with the token: %d %s", code, body)
-	}
-}
-
-// phoneprov refuses to start with an admin listener other hosts can reach
-// and no token, and says which key to set.
-func TestConfigWantsATokenOffLoopback(t *testing.T) {
-	p := writeConfig(t, "[admin]\nlisten = \"0.0.0.0:9167\"\n")
-	_, err := loadConfig(p)
-	if err == nil || !strings.Contains(err.Error(), ":1: admin.token: required because admin.listen \"0.0.0.0:9167\" is reachable from other hosts") {
-		t.Fatalf("loadConfig: %v", err)
-	}
-	p = writeConfig(t, "[admin]\nlisten = \"0.0.0.0:9167\"\ntoken = \"9f86d081884c7d659a2feaa0c55ad015\"\n")
-	if _, err := loadConfig(p); err != nil {
-		t.Fatalf("with a token: %v", err)
-	}
-	var out, errb bytes.Buffer
-	if code := run(t.Context(), []string{"check", "-c", p}, &out, &errb); code != 0 {
-		t.Fatalf("check: %d %s", code, errb.String())
-	}
-	if strings.Contains(out.String(), "9f86d081884c7d659a2feaa0c55ad015") || !strings.Contains(out.String(), `token = "(hidden)"`) {
-		t.Errorf("check prints the token:\n%s", out.String())
-	}
-}
-
-// Models with the most phones come first and unidentified phones last;
-// within a model the newest firmware present leads.
-func TestSummarizeOrdersModelsAndFirmware(t *testing.T) {
-	phone := func(model, fw string, st inventory.State) inventory.Phone {
-		return inventory.Phone{Model: model, Firmware: fw, State: st}
-	}
-	newest := func(model string) (string, bool) {
-		return map[string]string{"J179": "4.1.3.0.6"}[model], model == "J179"
-	}
-	f := summarize([]inventory.Phone{
-		phone("", "", inventory.StateDiscovered),
-		phone("J139", "4.0.0.0.1", inventory.StateOutdated),
-		phone("J179", "4.0.0.0.9", inventory.StateOutdated),
-		phone("J179", "4.0.0.0.9", inventory.StateFetching),
-		phone("J179", "4.1.3.0.6", inventory.StateUpToDate),
-	}, newest)
-	if f.Phones != 5 || f.UpToDate != 1 {
-		t.Fatalf("phones %d, up to date %d", f.Phones, f.UpToDate)
-	}
-	var order []string
-	for _, m := range f.Models {
-		order = append(order, fmt.Sprintf("%q:%d", m.Model, m.Phones))
-	}
-	if got := strings.Join(order, " "); got != `"J179":3 "J139":1 "":1` {
-		t.Errorf("model order %s", got)
-	}
-	j179 := f.Models[0]
-	if j179.UpToDate != 1 || j179.Newest != "4.1.3.0.6" || len(j179.Firmware) != 2 ||
-		j179.Firmware[0] != (firmwareCount{Version: "4.1.3.0.6", Phones: 1, Newest: true}) ||
-		j179.Firmware[1] != (firmwareCount{Version: "4.0.0.0.9", Phones: 2}) {
-		t.Errorf("J179: %+v", j179)
-	}
-	if len(f.States) != len(inventory.AllStates()) || f.States[0].State != inventory.StateStale {
-		t.Errorf("states %+v", f.States)
-	}
-	if got := percent(2, 3); got != 66 {
-		t.Errorf("percent(2, 3) = %d", got)
-	}
-	now := time.Now()
-	for d, want := range map[time.Duration]string{5 * time.Second: "5s ago", 3 * time.Minute: "3m ago", 5 * time.Hour: "5h ago", 72 * time.Hour: "3d ago"} {
-		if got := ago(now, now.Add(-d)); got != want {
-			t.Errorf("ago(%s) = %s, want %s", d, got, want)
-		}
-	}
-}
-
-// The roll-out view has a row for every Avaya series present, phones known
-// by their User-Agent and by their upgrade script alike, with the newest
-// version present for it and the share running it; a series the tree has
-// no firmware for says so.
-func TestSummarizeRollsOutBySeries(t *testing.T) {
-	phone := func(series, model, fw string, st inventory.State) inventory.Phone {
-		return inventory.Phone{Series: series, Model: model, Firmware: fw, State: st}
-	}
-	newest := func(model string) (string, bool) {
-		v, ok := map[string]string{"J179": "4.1.3.0.6", "J139": "4.1.2.0.1", "96x1 SIP": "7.1.15.0.4", "46xx": "2.8.3"}[model]
-		return v, ok
-	}
-	f := summarize([]inventory.Phone{
-		phone("96x1S", "96x1 SIP", "7.1.15.0.4", inventory.StateUpToDate), // User-Agent
-		phone("96x1S", "96x1 SIP", "7.1.15.0.4", inventory.StateUpToDate), // upgrade script, then firmware
-		phone("96x1S", "96x1 SIP", "", inventory.StateFetching),
-		phone("", "46xx", "2.8.3", inventory.StateUpToDate), // known by its firmware only
-		phone("16xx", "16xx", "", inventory.StateNoFirmware),
-		phone("96x1H", "96x1 H.323", "", inventory.StateNoFirmware),
-		phone("J100", "J179", "4.1.3.0.6", inventory.StateUpToDate),
-		phone("J100", "J139", "4.1.2.0.1", inventory.StateUpToDate),
-		phone("", "VVX410", "", inventory.StateDiscovered), // no series
-	}, newest)
-	var got []string
-	for _, r := range f.Series {
-		got = append(got, fmt.Sprintf("%s %d/%d newest=%q varies=%v nothing=%v", r.Series, r.UpToDate, r.Phones, r.Newest, r.Varies, r.NothingOffered()))
-	}
-	want := []string{
-		`96x1 SIP 2/3 newest="7.1.15.0.4" varies=false nothing=false`,
-		`J100 2/2 newest="" varies=true nothing=false`,
-		`16xx 0/1 newest="" varies=false nothing=true`,
-		`46xx 1/1 newest="2.8.3" varies=false nothing=false`,
-		`96x1 H.323 0/1 newest="" varies=false nothing=true`,
-	}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("series rows:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
-	if fw := f.Series[0].Firmware; len(fw) != 2 || fw[0] != (firmwareCount{Version: "7.1.15.0.4", Phones: 2, Newest: true}) {
-		t.Errorf("96x1 SIP firmware: %+v", fw)
 	}
 }

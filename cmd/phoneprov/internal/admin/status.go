@@ -1,10 +1,12 @@
-package main
+package admin
 
 import (
 	"bytes"
+	"cmp"
 	_ "embed"
 	"fmt"
 	"html/template"
+	"log/slog"
 	"net/http"
 	"os"
 	"slices"
@@ -13,23 +15,36 @@ import (
 
 	"github.com/phoneprov/phoneprov/dhcpd"
 	"github.com/phoneprov/phoneprov/fileserve"
+	"github.com/phoneprov/phoneprov/provisioning"
 	"github.com/phoneprov/phoneprov/provisioning/firmware"
 	"github.com/phoneprov/phoneprov/provisioning/inventory"
 )
 
-// adminSite is the admin listener's status page and JSON API, read from
-// the running appliance's parts. It only reads: the parts it uses are set
-// once by buildAppliance and safe for concurrent use; it never reads
-// appliance.cfg, which a reload replaces.
-type adminSite struct {
-	app    *appliance
-	events *recentEvents // nil when the appliance does not record them
-	host   string
+// Parts are the running appliance's parts the status page and the JSON
+// API read. They are set once when the appliance is built and are safe
+// for concurrent use; a reload changes what they do, not which they are.
+type Parts struct {
+	Files     *fileserve.Server
+	Generator *provisioning.Generator
+	Inventory *inventory.Inventory
+	DHCP      *dhcpd.Server // nil when DHCP is off
+	Events    *Events       // nil when the appliance does not record them
+	Relay     bool          // the upstream relay is on
+	Version   string        // the build, as `phoneprov version` prints it
+	Log       *slog.Logger
 }
 
-func newAdminSite(a *appliance, events *recentEvents) *adminSite {
+// Site is the admin listener's status page and JSON API (Routes), read
+// from the appliance's parts. It only reads.
+type Site struct {
+	Parts
+	host string
+}
+
+// NewSite returns the site over p.
+func NewSite(p Parts) *Site {
 	host, _ := os.Hostname()
-	return &adminSite{app: a, events: events, host: host}
+	return &Site{Parts: p, host: host}
 }
 
 //go:embed status.html
@@ -42,7 +57,7 @@ var statusTemplate = template.Must(template.New("status").Funcs(template.FuncMap
 	"pct":   percent,
 	"ago":   ago,
 	"clock": func(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05") },
-	"dash":  dash,
+	"dash":  func(s string) string { return cmp.Or(s, "-") },
 	"label": func(s any) string { return strings.ReplaceAll(fmt.Sprint(s), "_", " ") },
 }).Parse(statusHTML))
 
@@ -64,7 +79,7 @@ type statusView struct {
 	Fleet     fleetSummary
 
 	EventsRecorded bool
-	Errors         []recentEvent
+	Errors         []Event
 	ErrorsSeen     uint64
 
 	Search        phoneSearch
@@ -136,7 +151,7 @@ type phoneRow struct {
 	LastFile                                           string
 }
 
-func (s *adminSite) statusPage(w http.ResponseWriter, r *http.Request) {
+func (s *Site) statusPage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	search := phoneSearch{
 		Query: strings.TrimSpace(q.Get("q")), Model: strings.TrimSpace(q.Get("model")), State: strings.TrimSpace(q.Get("state")),
@@ -145,7 +160,7 @@ func (s *adminSite) statusPage(w http.ResponseWriter, r *http.Request) {
 	s.addPhones(&v, search)
 	var buf bytes.Buffer
 	if err := statusTemplate.Execute(&buf, v); err != nil {
-		s.app.log.Error("status page not rendered", "err", err)
+		s.Log.Error("status page not rendered", "err", err)
 		http.Error(w, "status page: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
@@ -160,12 +175,11 @@ func (s *adminSite) statusPage(w http.ResponseWriter, r *http.Request) {
 
 // overview gathers the page's data but the phone list from the
 // appliance's parts.
-func (s *adminSite) overview() statusView {
-	a := s.app
-	v := statusView{Host: s.host, Version: versionString(), Now: time.Now()}
-	if a.dhcp != nil {
+func (s *Site) overview() statusView {
+	v := statusView{Host: s.host, Version: s.Version, Now: time.Now()}
+	if s.DHCP != nil {
 		v.DHCP = true
-		v.Subnets = a.dhcp.SubnetUse()
+		v.Subnets = s.DHCP.SubnetUse()
 		for _, su := range v.Subnets {
 			v.Leased.Total += su.Total
 			v.Leased.Assigned += su.Assigned
@@ -173,11 +187,11 @@ func (s *adminSite) overview() statusView {
 			v.Leased.Free += su.Free
 		}
 	}
-	v.Transfers = a.files.ActiveTransfers()
-	v.Fleet = summarize(a.inventory.List(inventory.Filter{}), a.generator.NewestFirmware)
-	if s.events != nil {
+	v.Transfers = s.Files.ActiveTransfers()
+	v.Fleet = summarize(s.Inventory.List(inventory.Filter{}), s.Generator.NewestFirmware)
+	if s.Events != nil {
 		v.EventsRecorded = true
-		ev := s.events.latest(true, maxErrorsShown)
+		ev := s.Events.Latest(true, maxErrorsShown)
 		v.Errors, v.ErrorsSeen = ev.Events, ev.Seen
 	}
 	return v
@@ -185,9 +199,9 @@ func (s *adminSite) overview() statusView {
 
 // addPhones fills in the phone list: the phones search matches, at most
 // maxPhonesShown of them.
-func (s *adminSite) addPhones(v *statusView, search phoneSearch) {
+func (s *Site) addPhones(v *statusView, search phoneSearch) {
 	v.Search = search
-	matched := s.app.inventory.List(search.filter())
+	matched := s.Inventory.List(search.filter())
 	v.PhonesMatched = len(matched)
 	for _, p := range matched[:min(len(matched), maxPhonesShown)] {
 		v.Phones = append(v.Phones, newPhoneRow(p))

@@ -1,4 +1,4 @@
-package admin
+package config
 
 import (
 	"errors"
@@ -9,8 +9,9 @@ import (
 	"unicode"
 )
 
-// Config is the [admin] section.
-type Config struct {
+// Admin is the [admin] section: the admin listener's address and token
+// (cmd/phoneprov/internal/admin serves it).
+type Admin struct {
 	// Listen is host:port; empty switches the listener off.
 	Listen string `toml:"listen"`
 	// Token, when set, is asked of every request but the health probes:
@@ -41,11 +42,11 @@ func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 // are far beyond it.
 const minTokenLen = 16
 
-// DefaultConfig listens on loopback only, with no token.
-func DefaultConfig() Config { return Config{Listen: "127.0.0.1:9167"} }
+// DefaultAdmin listens on loopback only, with no token.
+func DefaultAdmin() Admin { return Admin{Listen: "127.0.0.1:9167"} }
 
 // Validate reports problems keyed relative to [admin].
-func (c Config) Validate(report func(key string, err error)) {
+func (c Admin) Validate(report func(key string, err error)) {
 	if c.Token != "" {
 		tok := string(c.Token)
 		switch {
@@ -74,16 +75,9 @@ func (c Config) Validate(report func(key string, err error)) {
 	}
 }
 
-// check is Validate as one error, for Bind.
-func (c Config) check() error {
-	var errs []error
-	c.Validate(func(key string, err error) { errs = append(errs, fmt.Errorf("admin.%s: %w", key, err)) })
-	return errors.Join(errs...)
-}
-
 // Authorize adds the token, when there is one, to a request for the admin
 // listener, for the commands that ask the running appliance.
-func (c Config) Authorize(r *http.Request) {
+func (c Admin) Authorize(r *http.Request) {
 	if c.Token != "" {
 		r.Header.Set("Authorization", "Bearer "+string(c.Token))
 	}

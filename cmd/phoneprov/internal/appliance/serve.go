@@ -1,10 +1,9 @@
-package main
+package appliance
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -14,30 +13,36 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/phoneprov/phoneprov/cmd/phoneprov/internal/admin"
+	"github.com/phoneprov/phoneprov/cmd/internal/config"
 	"github.com/phoneprov/phoneprov/cmd/phoneprov/internal/supervise"
 )
 
-func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
-	path, err := configFlag("serve", args, stderr)
-	if err != nil {
-		return err
-	}
-	cfg, err := loadConfig(path)
-	if err != nil {
-		return err
-	}
-	log := newLogger(cfg.Log, stderr)
+// Options are what Serve needs besides the configuration.
+type Options struct {
+	// ConfigPath is the file the configuration came from, re-read on
+	// SIGHUP; empty for the built-in defaults.
+	ConfigPath string
+	Log        *slog.Logger
+	// Version names the build, for the log and the status page.
+	Version string
+}
+
+// Serve runs the appliance until ctx ends or a part fails: it prepares the
+// data directory, builds every part, binds every socket (failing, with
+// the cause, before anything is served), then runs the parts and a SIGHUP
+// reloader under one supervisor. The result is nil after a clean stop,
+// else the first failure with the part it came from.
+func Serve(ctx context.Context, cfg config.Config, o Options) error {
+	log := o.Log
 	setMemoryLimit(log)
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := prepareDataDir(cfg); err != nil {
 		return err
 	}
-
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	app, adm, err := bindAppliance(ctx, cfg, log, reg)
+	app, err := start(ctx, cfg, log, reg, o.Version)
 	if err != nil {
 		return err
 	}
@@ -45,12 +50,12 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	reload := supervise.Part{Name: "reload", Run: func(ctx context.Context) error {
-		reloadOnHangup(ctx, hup, path, app, log)
+		reloadOnHangup(ctx, hup, o.ConfigPath, app, log)
 		return nil
 	}}
 
-	log.Info("phoneprov started", "version", versionString(), "config", orDefault(path), "data_dir", cfg.DataDir)
-	if err := app.run(ctx, app.parts(adm, reload)); err != nil {
+	log.Info("phoneprov started", "version", o.Version, "config", orDefault(o.ConfigPath), "data_dir", cfg.DataDir)
+	if err := app.run(ctx, app.parts(reload)); err != nil {
 		log.Error("phoneprov stopped", "err", err)
 		return err
 	}
@@ -58,22 +63,18 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	return nil
 }
 
-// bindAppliance builds every part and binds every socket, the admin
-// listener's included (adm is nil when it is off). On error what was
-// opened is closed and the error says what went wrong.
-func bindAppliance(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.Registry) (*appliance, *admin.Server, error) {
-	app, err := buildAppliance(ctx, cfg, log, reg)
+// start builds every part and binds every socket, the admin listener's
+// included. On error what was opened is closed and the error says what
+// went wrong.
+func start(ctx context.Context, cfg config.Config, log *slog.Logger, reg *prometheus.Registry, version string) (*appliance, error) {
+	app, err := build(ctx, cfg, log, reg, version)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := app.bind(ctx); err != nil {
-		return nil, nil, errors.Join(err, app.close())
+		return nil, errors.Join(err, app.close())
 	}
-	adm, err := admin.Bind(cfg.Admin, reg, log.With("part", "admin"), app.apiRoutes(), app.readinessChecks()...)
-	if err != nil {
-		return nil, nil, errors.Join(err, app.close())
-	}
-	return app, adm, nil
+	return app, nil
 }
 
 // reloadOnHangup re-reads the configuration on each SIGHUP. A file that does
@@ -85,7 +86,7 @@ func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, path string, app 
 			return
 		case <-hup:
 		}
-		next, err := loadConfig(path)
+		next, err := config.Load(path)
 		if err == nil {
 			var restart []string
 			if restart, err = app.reload(ctx, next); err == nil {
@@ -109,11 +110,11 @@ func orDefault(path string) string {
 }
 
 // prepareDataDir creates the data directory's folders if they are missing.
-func prepareDataDir(cfg Config) error {
+func prepareDataDir(cfg config.Config) error {
 	for _, d := range []struct {
 		path string
 		mode os.FileMode
-	}{{cfg.DataDir, 0o755}, {cfg.filesDir(), 0o755}, {cfg.tlsDir(), 0o700}} {
+	}{{cfg.DataDir, 0o755}, {cfg.FilesDir(), 0o755}, {cfg.TLSDir(), 0o700}} {
 		if err := os.MkdirAll(d.path, d.mode); err != nil {
 			if errors.Is(err, os.ErrPermission) {
 				return fmt.Errorf("cannot create %s: permission denied; run as the service user or root, or set data_dir", d.path)

@@ -1,14 +1,18 @@
-package main
+// Package config is phoneprov's configuration file: the sections of every
+// part in one type, its defaults, and strict loading (unknown keys, wrong
+// types and failed validations are errors naming the file, line and key).
+// Each part owns its section (dhcpd.Config, fileserve.Config, …); this
+// package only puts them together and checks what they say of each other.
+// phoneprov loads it, and the benchmark programs render it.
+package config
 
 import (
 	"errors"
 	"fmt"
-	"net"
+	"log/slog"
 	"path/filepath"
-	"strconv"
 
-	"github.com/phoneprov/phoneprov/cmd/phoneprov/internal/admin"
-	"github.com/phoneprov/phoneprov/cmd/phoneprov/internal/tomlfile"
+	"github.com/phoneprov/phoneprov/cmd/internal/config/tomlfile"
 	"github.com/phoneprov/phoneprov/dhcpd"
 	"github.com/phoneprov/phoneprov/fileserve"
 	"github.com/phoneprov/phoneprov/provisioning"
@@ -21,7 +25,7 @@ import (
 type Config struct {
 	DataDir      string             `toml:"data_dir"`
 	Log          LogConfig          `toml:"log"`
-	Admin        admin.Config       `toml:"admin"`
+	Admin        Admin              `toml:"admin"`
 	FileServe    fileserve.Config   `toml:"fileserve"`
 	DHCP         dhcpd.Config       `toml:"dhcp"`
 	Provisioning ProvisioningConfig `toml:"provisioning"`
@@ -43,14 +47,15 @@ type LogConfig struct {
 	Format string `toml:"format"` // text or json
 }
 
-// defaultDataDir is where a packaged appliance keeps its state.
-const defaultDataDir = "/var/lib/phoneprov"
+// DefaultDataDir is where a packaged appliance keeps its state.
+const DefaultDataDir = "/var/lib/phoneprov"
 
-func defaultConfig() Config {
+// Default is the configuration with no file: every part's defaults.
+func Default() Config {
 	return Config{
-		DataDir:   defaultDataDir,
+		DataDir:   DefaultDataDir,
 		Log:       LogConfig{Level: "info", Format: "text"},
-		Admin:     admin.DefaultConfig(),
+		Admin:     DefaultAdmin(),
 		FileServe: fileserve.DefaultConfig(),
 		DHCP:      dhcpd.DefaultConfig(),
 		Provisioning: ProvisioningConfig{
@@ -62,10 +67,10 @@ func defaultConfig() Config {
 	}
 }
 
-// loadConfig reads path strictly over the defaults; an empty path gives the
+// Load reads path strictly over the defaults; an empty path gives the
 // defaults. Relative paths in the file are taken from the file's folder.
-func loadConfig(path string) (Config, error) {
-	cfg := defaultConfig()
+func Load(path string) (Config, error) {
+	cfg := Default()
 	doc, err := tomlfile.Decode(path, &cfg)
 	if err != nil {
 		return Config{}, err
@@ -80,8 +85,8 @@ func loadConfig(path string) (Config, error) {
 	}
 	if doc.Line("provisioning.https_port") == 0 {
 		// Unless set, BRURI names the port HTTPS really listens on.
-		if p := firstPort(cfg.FileServe.HTTPS.Listen); p > 0 {
-			cfg.Provisioning.HTTPSPort = p
+		if ep := cfg.Endpoints(); ep.HTTPSListen {
+			cfg.Provisioning.HTTPSPort = ep.HTTPSPort
 		}
 	}
 	err = errors.Join(
@@ -125,10 +130,24 @@ func (c LogConfig) Validate(report func(string, error)) {
 	}
 }
 
+// SlogLevel is Level as a slog level (validated at load; info if not).
+func (c LogConfig) SlogLevel() slog.Level {
+	l, _ := parseLevel(c.Level)
+	return l
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("%q is not one of debug, info, warn, error", s)
+	}
+	return l, nil
+}
+
 // crossCheck finds settings of different parts that contradict each other.
 func (c Config) crossCheck(report func(string, error)) {
 	p := c.Provisioning
-	if c.FileServe.HTTPS.Enabled && p.BackupPath != "" && firstPort(c.FileServe.HTTPS.Listen) != 0 && !listensOnPort(c.FileServe.HTTPS.Listen, p.HTTPSPort) {
+	if c.FileServe.HTTPS.Enabled && p.BackupPath != "" && c.Endpoints().HTTPSListen && !listensOnPort(c.FileServe.HTTPS.Listen, p.HTTPSPort) {
 		report("provisioning.https_port", fmt.Errorf("%d is not a port fileserve.https.listen uses, so BRURI would point nowhere", p.HTTPSPort))
 	}
 	if p.Backup.Enabled && p.BackupPath != "" && p.BackupPath != p.Backup.Path {
@@ -136,30 +155,19 @@ func (c Config) crossCheck(report func(string, error)) {
 	}
 }
 
-func firstPort(addrs []string) int {
-	for _, a := range addrs {
-		if _, p, err := net.SplitHostPort(a); err == nil {
-			n, _ := strconv.Atoi(p)
-			return n
-		}
-	}
-	return 0
-}
-
-func listensOnPort(addrs []string, port int) bool {
-	for _, a := range addrs {
-		if _, p, err := net.SplitHostPort(a); err == nil && p == strconv.Itoa(port) {
-			return true
-		}
-	}
-	return false
-}
-
-// filesDir is the operator's tree: fileserve.root, else files/ in the data directory.
-func (c Config) filesDir() string {
+// FilesDir is the operator's tree: fileserve.root, else files/ in the data directory.
+func (c Config) FilesDir() string {
 	if c.FileServe.Root != "" {
 		return c.FileServe.Root
 	}
 	return filepath.Join(c.DataDir, "files")
 }
-func (c Config) tlsDir() string { return filepath.Join(c.DataDir, "tls") }
+
+// TLSDir holds the appliance's own CA and server certificate.
+func (c Config) TLSDir() string { return filepath.Join(c.DataDir, "tls") }
+
+// LeasesPath is the DHCP lease journal.
+func (c Config) LeasesPath() string { return filepath.Join(c.DataDir, "leases.journal") }
+
+// InventoryPath is the inventory's file of the phones seen.
+func (c Config) InventoryPath() string { return filepath.Join(c.DataDir, "inventory.jsonl") }

@@ -1,4 +1,4 @@
-package main
+package admin
 
 import (
 	"encoding/json"
@@ -14,12 +14,7 @@ import (
 	"github.com/phoneprov/phoneprov/provisioning/inventory"
 )
 
-// apiRoutes are the admin listener's status page and JSON endpoints.
-func (a *appliance) apiRoutes() map[string]http.Handler {
-	return newAdminSite(a, a.events).routes()
-}
-
-// routes are the handlers by ServeMux pattern, for admin.Bind:
+// Routes are the site's handlers by ServeMux pattern, for Bind:
 //
 //	GET /             the status page (?q= searches the phones, ?model=, ?state= filter them)
 //	GET /api/phones   the inventory (?q=, ?model=, ?firmware=, ?state=, ?class=)
@@ -28,8 +23,7 @@ func (a *appliance) apiRoutes() map[string]http.Handler {
 //	GET /api/files    what the file server offers, and from where
 //	GET /api/events   recent access and lease events, newest first (?problems=1, ?limit=N)
 //	GET /api/status   the page's summary: transfers, pools, phones by model and state
-func (s *adminSite) routes() map[string]http.Handler {
-	a := s.app
+func (s *Site) Routes() map[string]http.Handler {
 	routes := map[string]http.Handler{
 		"GET /{$}":        http.HandlerFunc(s.statusPage),
 		"GET /api/phones": http.HandlerFunc(s.phones),
@@ -37,20 +31,20 @@ func (s *adminSite) routes() map[string]http.Handler {
 		"GET /api/events": http.HandlerFunc(s.recent),
 		"GET /api/status": http.HandlerFunc(s.summary),
 	}
-	if a.dhcp != nil {
+	if s.DHCP != nil {
 		routes["GET /api/leases"] = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			writeJSON(w, viewLeases(a.dhcp.Leases()))
+			writeJSON(w, ViewLeases(s.DHCP.Leases()))
 		})
 		routes["GET /api/pools"] = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			writeJSON(w, a.dhcp.SubnetUse())
+			writeJSON(w, s.DHCP.SubnetUse())
 		})
 	}
 	return routes
 }
 
-func (s *adminSite) phones(w http.ResponseWriter, r *http.Request) {
+func (s *Site) phones(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	writeJSON(w, s.app.inventory.List(inventory.Filter{
+	writeJSON(w, s.Inventory.List(inventory.Filter{
 		Model: q.Get("model"), Firmware: q.Get("firmware"), State: inventory.State(q.Get("state")),
 		Class: q.Get("class"), Text: q.Get("q"),
 	}))
@@ -78,17 +72,16 @@ type filesView struct {
 	Relay string `json:"relay"`
 }
 
-func (s *adminSite) files(w http.ResponseWriter, r *http.Request) {
-	a := s.app
-	listing, err := a.files.Files(r.Context(), maxListedFiles)
+func (s *Site) files(w http.ResponseWriter, r *http.Request) {
+	listing, err := s.Files.Files(r.Context(), maxListedFiles)
 	if err != nil {
-		a.log.Error("file listing failed", "err", err)
+		s.Log.Error("file listing failed", "err", err)
 		writeJSONError(w, http.StatusInternalServerError, "listing the file tree: "+err.Error())
 		return
 	}
-	names, err := a.generator.Names(r.Context())
+	names, err := s.Generator.Names(r.Context())
 	if err != nil {
-		a.log.Error("generated file names not listed", "err", err)
+		s.Log.Error("generated file names not listed", "err", err)
 		writeJSONError(w, http.StatusInternalServerError, "listing generated files: "+err.Error())
 		return
 	}
@@ -100,14 +93,14 @@ func (s *adminSite) files(w http.ResponseWriter, r *http.Request) {
 		v.Files = append(v.Files, fileView{Name: n, Source: fileserve.SourceGenerated})
 	}
 	slices.SortFunc(v.Files, func(a, b fileView) int { return strings.Compare(a.Name, b.Name) })
-	if a.relay != nil {
+	if s.Relay {
 		v.Relay = "on: names found nowhere else are fetched from the upstream and cached; the cache is not listed"
 	}
 	writeJSON(w, v)
 }
 
-func (s *adminSite) recent(w http.ResponseWriter, r *http.Request) {
-	if s.events == nil {
+func (s *Site) recent(w http.ResponseWriter, r *http.Request) {
+	if s.Events == nil {
 		writeJSONError(w, http.StatusServiceUnavailable, "this appliance does not record recent events")
 		return
 	}
@@ -122,7 +115,7 @@ func (s *adminSite) recent(w http.ResponseWriter, r *http.Request) {
 		limit = n
 	}
 	problems, _ := strconv.ParseBool(q.Get("problems"))
-	writeJSON(w, s.events.latest(problems, limit))
+	writeJSON(w, s.Events.Latest(problems, limit))
 }
 
 // summaryView is what /api/status returns: the status page without the
@@ -155,7 +148,7 @@ type modelSummary struct {
 	Firmware map[string]int `json:"firmware"` // phones by version; "" is unknown
 }
 
-func (s *adminSite) summary(w http.ResponseWriter, _ *http.Request) {
+func (s *Site) summary(w http.ResponseWriter, _ *http.Request) {
 	v := s.overview()
 	out := summaryView{
 		Time: v.Now, Transfers: v.Transfers, Subnets: v.Subnets,
@@ -184,11 +177,12 @@ func (s *adminSite) summary(w http.ResponseWriter, _ *http.Request) {
 
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
-	encodeJSON(w, v)
+	EncodeJSON(w, v)
 }
 
-// encodeJSON writes v as indented JSON, for people and for scripts alike.
-func encodeJSON(w io.Writer, v any) error {
+// EncodeJSON writes v as indented JSON, for people and for scripts alike:
+// the API's format, which the command line's --json output shares.
+func EncodeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
