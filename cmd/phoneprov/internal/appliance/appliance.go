@@ -39,6 +39,7 @@ type appliance struct {
 	relay     *relay.Relay  // nil without upstreams
 	backups   *backup.Store // nil when switched off
 	inventory *inventory.Inventory
+	neighbors *inventory.NeighborTable // nil when the kernel's table cannot be read
 	files     *fileserve.Server
 	leases    *leases.Journal // nil when DHCP is off
 	dhcp      *dhcpd.Server   // nil when DHCP is off
@@ -150,12 +151,12 @@ func (a *appliance) buildInventory() error {
 		FirmwareOf:     a.generator.FirmwareOf,
 		NewestFirmware: a.generator.NewestFirmware,
 	}
-	if table, err := inventory.OpenNeighborTable(); err == nil {
-		opts.Neighbors = table.List
+	var err error
+	if a.neighbors, err = inventory.OpenNeighborTable(); err == nil {
+		opts.Neighbors = a.neighbors.List
 	} else {
 		a.log.Warn("phones with static addresses will not be identified: cannot read the neighbour table", "err", err)
 	}
-	var err error
 	a.inventory, err = inventory.Open(a.cfg.Provisioning.Inventory, opts)
 	return err
 }
@@ -262,6 +263,9 @@ func (a *appliance) close() error {
 	}
 	if a.inventory != nil {
 		errs = append(errs, a.inventory.Close())
+	}
+	if a.neighbors != nil {
+		a.neighbors.Close() // after the inventory, which reads it until it stops
 	}
 	if a.relay != nil {
 		errs = append(errs, a.relay.Close())

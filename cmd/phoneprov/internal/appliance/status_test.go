@@ -61,6 +61,7 @@ type testAppliance struct {
 	admin      string // http://127.0.0.1:port of the admin listener
 	http       string // http://127.0.0.1:port of the file server
 	filesDir   string
+	dataDir    string
 	logs       *lockedBuffer
 	adminToken string
 }
@@ -144,7 +145,7 @@ listen = ["127.0.0.1:0"]
 	httpAddr := app.files.Addrs()["http"][0].String()
 	return &testAppliance{
 		app: app, http: "http://" + httpAddr,
-		filesDir: files, logs: logs, adminToken: string(cfg.Admin.Token),
+		filesDir: files, dataDir: data, logs: logs, adminToken: string(cfg.Admin.Token),
 	}
 }
 

@@ -86,3 +86,49 @@ func requireTestTool(t *testing.T, name string) string {
 	}
 	return p
 }
+
+// openFiles lists what this process's file descriptors point to.
+func openFiles(t *testing.T) map[string]string {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc/self/fd: %v", err)
+	}
+	out := map[string]string{}
+	for _, fd := range fds {
+		out[fd.Name()], _ = os.Readlink("/proc/self/fd/" + fd.Name())
+	}
+	return out
+}
+
+// A stopped appliance holds no socket and no file of its data directory:
+// the listeners, the neighbour table's netlink socket, the journals close
+// with it. (The file server keeps its file tree and its inotify watch
+// open: it has no Close.)
+func TestAStoppedApplianceHoldsNothingOpen(t *testing.T) {
+	// The runtime's network poller keeps its own descriptors from the
+	// first socket on: open one first.
+	if ln, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {
+		ln.Close()
+	}
+	before := openFiles(t)
+	ta := bindTestAppliance(t, "")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ta.app.run(ctx, ta.app.parts()) }()
+	ta.waitAdmin(t)
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the appliance did not stop")
+	}
+	for fd, target := range openFiles(t) {
+		if _, ok := before[fd]; !ok && (strings.HasPrefix(target, "socket:") || strings.HasPrefix(target, ta.dataDir)) {
+			t.Errorf("descriptor %s (%s) is still open after the appliance stopped", fd, target)
+		}
+	}
+}
