@@ -6,7 +6,8 @@ set -euo pipefail
 
 packages=(curl jq tftp-hpa atftp iproute2 nftables busybox udhcpc isc-dhcp-client isc-dhcp-relay
   dnsmasq-base nginx tftpd-hpa chromium fonts-dejavu-core
-  debootstrap fdisk dosfstools e2fsprogs mtools xz-utils strace systemd)
+  debootstrap fdisk dosfstools e2fsprogs mtools xz-utils strace systemd
+  qemu-user-static groff-base man-db prometheus)
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(wrk kea-admin kea-dhcp4-server)
 fi
@@ -34,7 +35,12 @@ fi
 trap '[[ $created_policy -eq 1 ]] && rm -f "$policy"' EXIT
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# The benchmarks start their own Kea; keep the packaged one from starting at boot.
-if [[ " ${missing[*]} " == *" kea-dhcp4-server "* ]] && command -v systemctl >/dev/null; then
-  systemctl disable --now kea-dhcp4-server.service >/dev/null 2>&1 || true
+# The tests want only programs from these packages (Kea for the benchmarks,
+# promtool from prometheus): keep their packaged services from starting at boot.
+if command -v systemctl >/dev/null; then
+  for unit in kea-dhcp4-server prometheus; do
+    if [[ " ${missing[*]} " == *" $unit "* ]]; then
+      systemctl disable --now "$unit.service" >/dev/null 2>&1 || true
+    fi
+  done
 fi
