@@ -161,6 +161,10 @@ nfpm() {
 	fi
 }
 
+# The man page, compressed as Debian wants it: -n leaves out the name and
+# time, so the same page always gives the same bytes.
+gzip -9 -n -c docs/phoneprov.8 >"$work/phoneprov.8.gz" || die "cannot compress docs/phoneprov.8"
+
 built=()
 for arch in "${arches[@]}"; do
 	goarm=
@@ -179,7 +183,7 @@ for arch in "${arches[@]}"; do
 
 	echo "dist.sh: packaging $deb"
 	PHONEPROV_DEB_ARCH=$arch PHONEPROV_VERSION=$version PHONEPROV_BINARY=$work/$bin \
-		PHONEPROV_COPYRIGHT=$work/copyright-$arch \
+		PHONEPROV_COPYRIGHT=$work/copyright-$arch PHONEPROV_MANPAGE=$work/phoneprov.8.gz \
 		PHONEPROV_MAINTAINER=${PHONEPROV_MAINTAINER:-phoneprov developers <phoneprov@invalid>} \
 		nfpm package --packager deb --config deploy/nfpm.yaml --target "$work/$deb" >"$work/nfpm.log" 2>&1 ||
 		{

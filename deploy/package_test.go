@@ -2,9 +2,12 @@ package deploy_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"debug/buildinfo"
 	"debug/elf"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,12 +21,16 @@ import (
 
 // packagedFiles are the regular files the package carries, with their modes.
 var packagedFiles = map[string]string{
-	"./usr/bin/phoneprov":                     "-rwxr-xr-x",
-	"./lib/systemd/system/phoneprov.service":  "-rw-r--r--",
-	"./etc/phoneprov/phoneprov.toml":          "-rw-r--r--",
-	"./usr/share/doc/phoneprov/README.md":     "-rw-r--r--",
-	"./usr/share/doc/phoneprov/README.Debian": "-rw-r--r--",
-	"./usr/share/doc/phoneprov/copyright":     "-rw-r--r--",
+	"./usr/bin/phoneprov":                                    "-rwxr-xr-x",
+	"./lib/systemd/system/phoneprov.service":                 "-rw-r--r--",
+	"./etc/phoneprov/phoneprov.toml":                         "-rw-r--r--",
+	"./usr/share/doc/phoneprov/README.md":                    "-rw-r--r--",
+	"./usr/share/doc/phoneprov/README.Debian":                "-rw-r--r--",
+	"./usr/share/doc/phoneprov/copyright":                    "-rw-r--r--",
+	"./usr/share/man/man8/phoneprov.8.gz":                    "-rw-r--r--",
+	"./usr/share/bash-completion/completions/phoneprov":      "-rw-r--r--",
+	"./usr/share/phoneprov/grafana/phoneprov-dashboard.json": "-rw-r--r--",
+	"./usr/share/phoneprov/grafana/phoneprov-alerts.yml":     "-rw-r--r--",
 }
 
 // debArches are the packages deploy/dist.sh builds: the Debian
@@ -154,9 +161,13 @@ func checkDeb(t *testing.T, deb, version, arch string) string {
 	deploytest.Run(t, time.Minute, "dpkg-deb", "--extract", deb, root)
 	same := map[string][]byte{"etc/phoneprov/phoneprov.toml": deploy.ExampleConfig()}
 	for pkgPath, repoPath := range map[string]string{
-		"lib/systemd/system/phoneprov.service":  "deploy/systemd/phoneprov.service",
-		"usr/share/doc/phoneprov/README.md":     "README.md",
-		"usr/share/doc/phoneprov/README.Debian": "deploy/debian/README.Debian",
+		"lib/systemd/system/phoneprov.service":                 "deploy/systemd/phoneprov.service",
+		"usr/share/doc/phoneprov/README.md":                    "README.md",
+		"usr/share/doc/phoneprov/README.Debian":                "deploy/debian/README.Debian",
+		"usr/share/bash-completion/completions/phoneprov":      "deploy/bash-completion/phoneprov",
+		"usr/share/phoneprov/grafana/phoneprov-dashboard.json": "deploy/grafana/phoneprov-dashboard.json",
+		"usr/share/phoneprov/grafana/phoneprov-alerts.yml":     "deploy/grafana/phoneprov-alerts.yml",
+		"usr/share/man/man8/phoneprov.8.gz":                    "docs/phoneprov.8",
 	} {
 		b, err := os.ReadFile(filepath.Join(repo, repoPath))
 		if err != nil {
@@ -166,6 +177,9 @@ func checkDeb(t *testing.T, deb, version, arch string) string {
 	}
 	for pkgPath, want := range same {
 		got, err := os.ReadFile(filepath.Join(root, pkgPath))
+		if err == nil && strings.HasSuffix(pkgPath, ".gz") {
+			got, err = gunzipBare(got)
+		}
 		if err != nil || !bytes.Equal(got, want) {
 			t.Errorf("%s in the package differs from the repository (%v)", pkgPath, err)
 		}
@@ -213,6 +227,19 @@ func checkCopyright(t *testing.T, bin, copyright string) {
 	if !slices.ContainsFunc(paragraphs, func(p string) bool { return strings.HasPrefix(p, "Files: *\n") }) {
 		t.Error("copyright has no paragraph for phoneprov itself (Files: *)")
 	}
+}
+
+// gunzipBare decompresses a gzip file made with gzip -n: one that carries
+// no file name and no time, so that it is the same at every build.
+func gunzipBare(b []byte) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	if zr.Name != "" || !zr.ModTime.IsZero() {
+		return nil, fmt.Errorf("gzip header has name %q and time %v; want neither (gzip -n)", zr.Name, zr.ModTime)
+	}
+	return io.ReadAll(zr)
 }
 
 func sumFile(t *testing.T, path string) [32]byte {
