@@ -10,29 +10,27 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/phoneprov/phoneprov/cmd/internal/config"
 	"github.com/phoneprov/phoneprov/cmd/internal/phoneprovconf"
 )
 
 func TestPhoneprovConfig(t *testing.T) {
 	p := defaultPlan()
-	text, err := phoneprovConfig(p, "vaabcd1234", "/tmp/x").Encode("test")
+	text, err := phoneprovconf.Encode(phoneprovConfig(p, "vaabcd1234", "/tmp/x"), "test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cfg phoneprovconf.Config // phoneprov's own section types
+	var cfg config.Config // phoneprov's own configuration type
 	if _, err := toml.Decode(string(text), &cfg); err != nil {
 		t.Fatalf("not TOML: %v\n%s", err, text)
 	}
 	if cfg.DataDir != "/tmp/x/data" || cfg.Log.Level != "warn" || cfg.Admin.Listen != phoneprovAdmin {
 		t.Errorf("paths and logging: %+v", cfg)
 	}
-	if fs := cfg.FileServe; fs == nil || fs.HTTP.Enabled || fs.HTTPS.Enabled || fs.TFTP.Enabled {
+	if fs := cfg.FileServe; fs.HTTP.Enabled || fs.HTTPS.Enabled || fs.TFTP.Enabled {
 		t.Errorf("fileserve not switched off: %+v", fs)
 	}
 	d := cfg.DHCP
-	if d == nil {
-		t.Fatalf("no [dhcp]:\n%s", text)
-	}
 	if !d.Enabled || d.LockDir != "/tmp/x/locks" || d.LeaseTime != 24*time.Hour || d.AddressCheck != "off" {
 		t.Errorf("dhcp: %+v", d)
 	}

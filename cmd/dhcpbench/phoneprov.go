@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
+	"github.com/phoneprov/phoneprov/cmd/internal/config"
 	"github.com/phoneprov/phoneprov/cmd/internal/phoneprovconf"
 	"github.com/phoneprov/phoneprov/dhcpd"
 )
@@ -44,7 +45,7 @@ func (d phoneprovDaemon) Prepare(dir, iface string) (launch, error) {
 			return launch{}, fmt.Errorf("phoneprov: %w", err)
 		}
 	}
-	if _, err := phoneprovConfig(d.plan, iface, dir).Write(cfg, "phoneprov under dhcpbench: DHCP only, on the lab link"); err != nil {
+	if _, err := phoneprovconf.Write(phoneprovConfig(d.plan, iface, dir), cfg, "phoneprov under dhcpbench: DHCP only, on the lab link"); err != nil {
 		return launch{}, err
 	}
 	return launch{
@@ -89,9 +90,8 @@ func phoneprovMetrics(ctx context.Context, in *instance) ([]byte, error) {
 // plan's pool and lease time, the avaya preset, address checks off (like
 // Kea, which has none, and dnsmasq with no-ping), logging at warn (the
 // peers log no per-packet lines either), HTTP, HTTPS and TFTP off.
-func phoneprovConfig(p plan, iface, dir string) phoneprovconf.Config {
-	cfg := phoneprovconf.New(filepath.Join(dir, "data"), phoneprovAdmin)
-	cfg.FileServe = phoneprovconf.Files("")
+func phoneprovConfig(p plan, iface, dir string) config.Config {
+	cfg := phoneprovconf.New(filepath.Join(dir, "data"), phoneprovAdmin, "")
 	d := dhcpd.DefaultConfig()
 	d.Enabled = true
 	d.LockDir = filepath.Join(dir, "locks")
@@ -102,7 +102,7 @@ func phoneprovConfig(p plan, iface, dir string) phoneprovconf.Config {
 		Pools: []dhcpd.PoolConfig{{Start: p.PoolStart.String(), End: p.PoolEnd.String()}},
 	}}
 	d.Classes = []dhcpd.ClassConfig{{Preset: "avaya", CallServers: []string{p.CallServer.String()}}}
-	cfg.DHCP = &d
+	cfg.DHCP = d
 	return cfg
 }
 

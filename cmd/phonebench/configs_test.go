@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/phoneprov/phoneprov/cmd/internal/config"
 	"github.com/phoneprov/phoneprov/cmd/internal/phoneprovconf"
 	"github.com/phoneprov/phoneprov/deploy/netlab"
 )
@@ -44,14 +45,14 @@ func TestConfigsLoad(t *testing.T) {
 	if err := os.Mkdir(ws.Files, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for name, cfg := range map[string]phoneprovconf.Config{
+	for name, cfg := range map[string]config.Config{
 		"files":      filesConfig(ws, "127.0.0.1:8080", "127.0.0.1:8443", "127.0.0.1:6969"),
 		"tftp-loss":  lossConfig(ws, netip.AddrPortFrom(lossServerAddr.Addr(), lossPort)),
 		"storm-seed": phoneprovConf(sws, slab, filepath.Join(dir, "seed"), false),
 		"storm":      phoneprovConf(sws, slab, filepath.Join(dir, "pp-1"), true),
 	} {
 		path := filepath.Join(dir, name+".toml")
-		if _, err := cfg.Write(path, name); err != nil {
+		if _, err := phoneprovconf.Write(cfg, path, name); err != nil {
 			t.Fatal(err)
 		}
 		out, err := ns.Command(t.Context(), bin, "check", "-c", path).CombinedOutput()

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
+	"github.com/phoneprov/phoneprov/cmd/internal/config"
 	"github.com/phoneprov/phoneprov/cmd/internal/phoneprovconf"
 )
 
@@ -42,7 +43,7 @@ func startPhoneprov(ctx context.Context, cs *benchkit.Supervisor, ws *workspace,
 		return nil, err
 	}
 	conf := ws.path("phoneprov.toml")
-	text, err := filesConfig(ws, hostPort(tcp[0]), hostPort(tcp[1]), hostPort(udp)).Write(conf, "phoneprov under phonebench: files on loopback")
+	text, err := phoneprovconf.Write(filesConfig(ws, hostPort(tcp[0]), hostPort(tcp[1]), hostPort(udp)), conf, "phoneprov under phonebench: files on loopback")
 	if err != nil {
 		return nil, err
 	}
@@ -61,14 +62,13 @@ func startPhoneprov(ctx context.Context, cs *benchkit.Supervisor, ws *workspace,
 // filesConfig is phoneprov's configuration for the file benchmarks: the
 // three file servers on the given addresses, serving ws.Files, with the
 // TFTP block size cap both TFTP servers get; the admin listener off.
-func filesConfig(ws *workspace, http, https, tftp string) phoneprovconf.Config {
-	cfg := phoneprovconf.New(ws.path("phoneprov"), "")
-	fs := phoneprovconf.Files(ws.Files)
+func filesConfig(ws *workspace, http, https, tftp string) config.Config {
+	cfg := phoneprovconf.New(ws.path("phoneprov"), "", ws.Files)
+	fs := &cfg.FileServe
 	fs.HTTP.Enabled, fs.HTTP.Listen = true, []string{http}
 	fs.HTTPS.Enabled, fs.HTTPS.Listen = true, []string{https}
 	fs.TFTP.Enabled, fs.TFTP.Listen = true, []string{tftp}
 	fs.TFTP.BlockSizeMax = tftpBlockSizeMax
-	cfg.FileServe = fs
 	return cfg
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
+	"github.com/phoneprov/phoneprov/cmd/internal/config"
 	"github.com/phoneprov/phoneprov/cmd/internal/phoneprovconf"
 	"github.com/phoneprov/phoneprov/dhcpd"
 	"github.com/phoneprov/phoneprov/provisioning"
@@ -45,21 +46,17 @@ func (ws *stormWorkspace) remove() { _ = os.RemoveAll(ws.Dir) }
 // phoneprovConf is the appliance's configuration in the lab: every part on
 // the lab address, DHCP with a class for every vendor phonesim boots when
 // dhcp is set. The data directory starts with the shared certificates.
-func phoneprovConf(ws *stormWorkspace, lab *stormLab, dataDir string, dhcp bool) phoneprovconf.Config {
-	cfg := phoneprovconf.New(dataDir, "127.0.0.1:9167")
-	fs := phoneprovconf.Files(ws.Files)
+func phoneprovConf(ws *stormWorkspace, lab *stormLab, dataDir string, dhcp bool) config.Config {
+	cfg := phoneprovconf.New(dataDir, "127.0.0.1:9167", ws.Files)
+	fs := &cfg.FileServe
 	fs.DrainTimeout = time.Second
 	fs.HTTP.Enabled, fs.HTTP.Listen = true, []string{labServerIP + ":80"}
 	fs.HTTPS.Enabled, fs.HTTPS.Listen = true, []string{labServerIP + ":443", labServerIP + ":411"}
 	fs.TFTP.Enabled, fs.TFTP.Listen = true, []string{labServerIP + ":69"}
 	fs.TFTP.BlockSizeMax = tftpBlockSizeMax
-	cfg.FileServe = fs
-	prov := provisioning.DefaultConfig()
-	prov.HTTPSPort = 443
-	prov.Settings = provisioning.Settings{"SNTPSRVR": labServerIP, "GMTOFFSET": "0:00"}
-	cfg.Provisioning = &prov
+	cfg.Provisioning.Settings = provisioning.Settings{"SNTPSRVR": labServerIP, "GMTOFFSET": "0:00"}
 	if dhcp {
-		d := dhcpd.DefaultConfig()
+		d := &cfg.DHCP
 		d.Enabled = true
 		d.LockDir = ws.path("run")
 		d.LeaseTime = time.Hour
@@ -75,7 +72,6 @@ func phoneprovConf(ws *stormWorkspace, lab *stormLab, dataDir string, dhcp bool)
 			{Preset: dhcpd.PresetYealink}, {Preset: dhcpd.PresetSnom}, {Preset: dhcpd.PresetGrandstream},
 			{Preset: dhcpd.PresetMitel, CallServers: []string{labCallSrv}},
 		}
-		cfg.DHCP = &d
 	}
 	return cfg
 }
@@ -196,7 +192,7 @@ func prepareStorm(ctx context.Context, cs *benchkit.Supervisor, lab *stormLab, o
 	// First start: phoneprov makes its CA and server certificate for the
 	// addresses of the server namespace.
 	conf := ws.path("seed.toml")
-	if _, err := phoneprovConf(ws, lab, ws.path("seed"), false).Write(conf, "phoneprov under phonebench -storm: first start, for the certificates"); err != nil {
+	if _, err := phoneprovconf.Write(phoneprovConf(ws, lab, ws.path("seed"), false), conf, "phoneprov under phonebench -storm: first start, for the certificates"); err != nil {
 		return fail(err)
 	}
 	c, err := cs.Start(benchkit.Spec{Name: "phoneprov-seed", Log: ws.path("seed.log"), Argv: inNS(lab.SrvNS, opts.Phoneprov, "serve", "-c", conf)})
@@ -265,7 +261,7 @@ func startPhoneprovStack(ctx context.Context, cs *benchkit.Supervisor, lab *stor
 		return nil, fmt.Errorf("phoneprov: %w", err)
 	}
 	conf := ws.path(fmt.Sprintf("pp-%d.toml", run))
-	if _, err := phoneprovConf(ws, lab, data, true).Write(conf, "phoneprov under phonebench -storm"); err != nil {
+	if _, err := phoneprovconf.Write(phoneprovConf(ws, lab, data, true), conf, "phoneprov under phonebench -storm"); err != nil {
 		return nil, err
 	}
 	c, err := cs.Start(benchkit.Spec{Name: "phoneprov", Log: ws.path(fmt.Sprintf("pp-%d.log", run)), Argv: inNS(lab.SrvNS, opts.Phoneprov, "serve", "-c", conf)})

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
+	"github.com/phoneprov/phoneprov/cmd/internal/config"
 	"github.com/phoneprov/phoneprov/cmd/internal/phoneprovconf"
 	"github.com/phoneprov/phoneprov/deploy/netlab"
 	"github.com/phoneprov/phoneprov/fileserve/tftpd/tftplab"
@@ -115,7 +116,7 @@ func (rep *lossReport) run(ctx context.Context, opts options, ws *workspace, pro
 	pp := netip.AddrPortFrom(lossServerAddr.Addr(), lossPort)
 	peer := netip.AddrPortFrom(lossServerAddr.Addr(), lossPeerPort)
 	conf := ws.path("phoneprov-loss.toml")
-	if rep.Conf, err = lossConfig(ws, pp).Write(conf, "phoneprov under phonebench: TFTP only, in the lossy lab"); err != nil {
+	if rep.Conf, err = phoneprovconf.Write(lossConfig(ws, pp), conf, "phoneprov under phonebench: TFTP only, in the lossy lab"); err != nil {
 		return fmt.Errorf("tftp-loss: %w", err)
 	}
 	var started []*benchkit.Proc
@@ -199,9 +200,8 @@ func (rep *lossReport) run(ctx context.Context, opts options, ws *workspace, pro
 
 // lossConfig is phoneprov's configuration in the lossy lab: TFTP only, on
 // addr, with the block size cap tftpd-hpa gets too; the admin listener off.
-func lossConfig(ws *workspace, addr netip.AddrPort) phoneprovconf.Config {
-	cfg := phoneprovconf.New(ws.path("phoneprov-loss"), "")
-	cfg.FileServe = phoneprovconf.Files(ws.Files)
+func lossConfig(ws *workspace, addr netip.AddrPort) config.Config {
+	cfg := phoneprovconf.New(ws.path("phoneprov-loss"), "", ws.Files)
 	cfg.FileServe.TFTP.Enabled, cfg.FileServe.TFTP.Listen = true, []string{addr.String()}
 	cfg.FileServe.TFTP.BlockSizeMax = tftpBlockSizeMax
 	return cfg
