@@ -182,7 +182,7 @@ func TestRequestStates(t *testing.T) {
 		offer, _ := hs.mustReply(pkt{typ: dhcpv4.MessageTypeDiscover, mac: mac(10)}, dhcpv4.MessageTypeOffer)
 		hs.mustSilence(pkt{typ: dhcpv4.MessageTypeRequest, mac: mac(10), opts: []opt{addrOpt(dhcpv4.OptionServerIdentifier.Code(), netip.MustParseAddr("198.18.0.254")), addrOpt(dhcpv4.OptionRequestedIPAddress.Code(), offer.yiaddr)}})
 		if got := hs.counter("phoneprov_dhcp_packets_dropped_total", "reason", dropOtherServer); got != 1 {
-			t.Errorf("other-server drops %v", got)
+			t.Errorf("other_server drops %v", got)
 		}
 		// Held, the address would go to no other client.
 		other, _ := hs.mustReply(pkt{typ: dhcpv4.MessageTypeDiscover, mac: mac(11), opts: []opt{addrOpt(dhcpv4.OptionRequestedIPAddress.Code(), offer.yiaddr)}}, dhcpv4.MessageTypeOffer)
@@ -454,8 +454,8 @@ func TestMalformedPacketsAreCounted(t *testing.T) {
 			t.Errorf("reply to garbage %x", b)
 		}
 	}
-	if got := hs.counter("phoneprov_dhcp_packets_received_total", "type", "parse-failed"); got != 3 {
-		t.Errorf("parse-failed %v", got)
+	if got := hs.counter("phoneprov_dhcp_packets_received_total", "type", typeParseFailed); got != 3 {
+		t.Errorf("parse_failed %v", got)
 	}
 	// A BOOTREPLY (another server's offer) is not for us.
 	p := pkt{typ: dhcpv4.MessageTypeOffer, mac: mac(1)}.bytes()

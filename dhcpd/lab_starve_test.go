@@ -123,7 +123,7 @@ func TestLabClientRateLimitDropsBeforeTheQueue(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "every packet handled or dropped", func() bool {
 		return srv.counter("phoneprov_dhcp_packets_received_total", "type", "discover")+
-			srv.counter("phoneprov_dhcp_packets_dropped_total", "reason", "rate-limit-client") == n
+			srv.counter("phoneprov_dhcp_packets_dropped_total", "reason", dropRateClient) == n
 	})
 	// The burst (10) and what refilled meanwhile reach the handler; no more.
 	if got := srv.counter("phoneprov_dhcp_packets_received_total", "type", "discover"); got < 10 || got > 15 {

@@ -776,7 +776,7 @@ func TestLabQueueDropsAndMalformedPackets(t *testing.T) {
 		conn.Write(g)
 	}
 	waitFor(t, 5*time.Second, "parse failures to be counted", func() bool {
-		return srv.counter("phoneprov_dhcp_packets_received_total", "type", "parse-failed") == 2
+		return srv.counter("phoneprov_dhcp_packets_received_total", "type", typeParseFailed) == 2
 	})
 	// A burst of REQUESTs while the one worker waits on the store.
 	for i := range 40 {

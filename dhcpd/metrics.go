@@ -27,34 +27,39 @@ type metrics struct {
 	allocFail    *prometheus.CounterVec
 	conflicts    prometheus.Counter
 	reclaimed    prometheus.Counter
-	// rateClient and rateRelay are dropped{reason="rate-limit-..."}.
+	// rateClient and rateRelay are dropped{reason="rate_limit_..."}.
 	rateClient, rateRelay prometheus.Counter
 	storeErrors           prometheus.Counter
 	sendErrors            prometheus.Counter
 }
 
-// Reasons a received packet is dropped without a reply.
+// Reasons a received packet is dropped without a reply, the values of the
+// "reason" label. Like every phoneprov label value, snake_case.
 const (
-	dropNotForUs     = "not-for-us"        // a reply, BOOTP, or too many hops
-	dropNoSubnet     = "no-subnet"         // no subnet serves the link or relay
-	dropOtherServer  = "other-server"      // a REQUEST or RELEASE for another server
+	dropNotForUs     = "not_for_us"        // a reply, BOOTP, or too many hops
+	dropNoSubnet     = "no_subnet"         // no subnet serves the link or relay
+	dropOtherServer  = "other_server"      // a REQUEST or RELEASE for another server
 	dropInvalid      = "invalid"           // a message missing what its type needs
-	dropUnknownLease = "unknown-lease"     // RELEASE or DECLINE for a lease the client does not hold
-	dropSilent       = "not-authoritative" // a NAK withheld because the server is not authoritative
-	dropChecking     = "address-check"     // answered after the address check ends
-	dropStore        = "store-error"       // the lease could not be stored
+	dropUnknownLease = "unknown_lease"     // RELEASE or DECLINE for a lease the client does not hold
+	dropSilent       = "not_authoritative" // a NAK withheld because the server is not authoritative
+	dropChecking     = "address_check"     // answered after the address check ends
+	dropStore        = "store_error"       // the lease could not be stored
 	// dropUnclassifiedLimit: a DISCOVER from a client in no class when the
 	// subnet's unclassified_limit is reached.
-	dropUnclassifiedLimit = "unclassified-limit"
-	dropRateClient        = "rate-limit-client" // over [dhcp.rate_limit] client_rate
-	dropRateRelay         = "rate-limit-relay"  // over [dhcp.rate_limit] relay_rate
+	dropUnclassifiedLimit = "unclassified_limit"
+	dropRateClient        = "rate_limit_client" // over [dhcp.rate_limit] client_rate
+	dropRateRelay         = "rate_limit_relay"  // over [dhcp.rate_limit] relay_rate
 )
+
+// typeParseFailed is the "type" of a received packet that is not a DHCP
+// message.
+const typeParseFailed = "parse_failed"
 
 func newMetrics(reg prometheus.Registerer, pol *policy, al *alloc.Allocator) (*metrics, error) {
 	m := &metrics{
 		received: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "phoneprov_dhcp_packets_received_total",
-			Help: "DHCP packets received, by message type (parse-failed: not a DHCP message).",
+			Help: "DHCP packets received, by message type (parse_failed: not a DHCP message).",
 		}, []string{"type"}),
 		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "phoneprov_dhcp_packets_sent_total",
@@ -100,7 +105,7 @@ func newMetrics(reg prometheus.Registerer, pol *policy, al *alloc.Allocator) (*m
 		}
 		m.receivedType[i] = m.received.WithLabelValues(name)
 	}
-	m.parseFailed = m.received.WithLabelValues("parse-failed")
+	m.parseFailed = m.received.WithLabelValues(typeParseFailed)
 	m.sentOffer = m.sent.WithLabelValues("offer")
 	m.sentAck = m.sent.WithLabelValues("ack")
 	m.sentNak = m.sent.WithLabelValues("nak")
@@ -129,44 +134,62 @@ func (m *metrics) receivedOf(t dhcpv4.MessageType) prometheus.Counter {
 	return m.receivedType[0]
 }
 
-// poolCollector reports phoneprov_dhcp_pool_addresses from the allocator
-// at scrape time.
+// poolCollector reports the pool and unclassified gauges from the
+// allocator at scrape time.
 type poolCollector struct {
 	pol *policy
 	al  *alloc.Allocator
 }
 
-var poolDesc = prometheus.NewDesc("phoneprov_dhcp_pool_addresses",
-	"Addresses of each pool by state: total (less reservations), assigned (active leases), declined (on probation), free.",
-	[]string{"subnet", "pool", "state"}, nil)
+// The pool gauges follow Kea's statistics: phoneprov_dhcp_pool_size is
+// total-addresses, phoneprov_dhcp_pool_addresses{state} splits it into
+// assigned-addresses, declined-addresses and the free rest, so a sum over
+// the states is the size. A gauge takes no _total suffix, which Prometheus
+// keeps for counters.
+var (
+	poolSizeDesc = prometheus.NewDesc("phoneprov_dhcp_pool_size",
+		"Addresses of each pool, less reservations (Kea's total-addresses).",
+		[]string{"subnet", "pool"}, nil)
+	poolDesc = prometheus.NewDesc("phoneprov_dhcp_pool_addresses",
+		"Addresses of each pool by state: assigned (active leases), declined (on probation), free; they add up to phoneprov_dhcp_pool_size.",
+		[]string{"subnet", "pool", "state"}, nil)
+	unclassifiedDesc = prometheus.NewDesc("phoneprov_dhcp_unclassified_addresses",
+		"Addresses of each subnet's open pools held by clients in no class (leases and offers).",
+		[]string{"subnet"}, nil)
+	unclassifiedLimitDesc = prometheus.NewDesc("phoneprov_dhcp_unclassified_limit",
+		"The unclassified_limit of each subnet that has one.",
+		[]string{"subnet"}, nil)
+)
 
-var unclassifiedDesc = prometheus.NewDesc("phoneprov_dhcp_unclassified_addresses",
-	"Addresses of each subnet's open pools held by clients in no class (leases and offers), and the unclassified_limit (subnets with a limit only).",
-	[]string{"subnet", "state"}, nil)
-
+// Describe sends every descriptor Collect uses.
 func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- poolSizeDesc
 	ch <- poolDesc
 	ch <- unclassifiedDesc
+	ch <- unclassifiedLimitDesc
 }
 
+// Collect sends the current counts of every pool and subnet.
 func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
+	gauge := func(d *prometheus.Desc, n int, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(n), labels...)
+	}
 	counts := c.al.Counts()
 	for i, sc := range counts {
 		s := c.pol.subnets[i]
 		for j, p := range sc.Pools {
-			for _, v := range []struct {
-				state string
-				n     int
-			}{{"total", p.Total}, {"assigned", p.Assigned}, {"declined", p.Declined}, {"free", p.Free()}} {
-				ch <- prometheus.MustNewConstMetric(poolDesc, prometheus.GaugeValue, float64(v.n), s.label, s.pools[j].label, v.state)
-			}
+			pool := s.pools[j].label
+			gauge(poolSizeDesc, p.Total, s.label, pool)
+			gauge(poolDesc, p.Assigned, s.label, pool, "assigned")
+			gauge(poolDesc, p.Declined, s.label, pool, "declined")
+			gauge(poolDesc, p.Free(), s.label, pool, "free")
 		}
 	}
 	for i, sc := range counts {
 		label := c.pol.subnets[i].label
-		ch <- prometheus.MustNewConstMetric(unclassifiedDesc, prometheus.GaugeValue, float64(sc.Unclassified), label, "held")
+		gauge(unclassifiedDesc, sc.Unclassified, label)
 		if sc.UnclassifiedMax >= 0 {
-			ch <- prometheus.MustNewConstMetric(unclassifiedDesc, prometheus.GaugeValue, float64(sc.UnclassifiedMax), label, "limit")
+			gauge(unclassifiedLimitDesc, sc.UnclassifiedMax, label)
 		}
 	}
 }

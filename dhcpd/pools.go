@@ -3,7 +3,7 @@ package dhcpd
 import "net/netip"
 
 // AddressCounts are a pool's addresses by state, as the
-// phoneprov_dhcp_pool_addresses metric shows them.
+// phoneprov_dhcp_pool_size and phoneprov_dhcp_pool_addresses metrics show them.
 type AddressCounts struct {
 	Total    int `json:"total"`    // the pool's addresses less reservations
 	Assigned int `json:"assigned"` // held by an active lease

@@ -71,7 +71,7 @@ func TestMetricsRegisterOnTheGivenRegistry(t *testing.T) {
 	if _, err := newMetrics(hs.reg, hs.pol, hs.al); err == nil {
 		t.Error("registering twice succeeded")
 	}
-	if got := hs.counter("phoneprov_dhcp_pool_addresses", "subnet", "198.18.0.0/24", "state", "total"); got != 100 {
-		t.Errorf("pool total %v, want 100 (the reservation is outside the pool)", got)
+	if got := hs.counter("phoneprov_dhcp_pool_size", "subnet", "198.18.0.0/24"); got != 100 {
+		t.Errorf("pool size %v, want 100 (the reservation is outside the pool)", got)
 	}
 }

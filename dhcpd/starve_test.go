@@ -76,16 +76,16 @@ func TestUnclassifiedLimitLeavesRoomForPhones(t *testing.T) {
 			hs.mustReply(discover(mac(i)), dhcpv4.MessageTypeOffer)
 		}
 	}
-	if got := hs.counter("phoneprov_dhcp_unclassified_addresses", "state", "held"); got != 5 {
+	if got := hs.counter("phoneprov_dhcp_unclassified_addresses", "subnet", "198.18.0.0/24"); got != 5 {
 		t.Errorf("unclassified held gauge %v, want 5", got)
 	}
-	if got := hs.counter("phoneprov_dhcp_unclassified_addresses", "state", "limit"); got != 5 {
+	if got := hs.counter("phoneprov_dhcp_unclassified_limit", "subnet", "198.18.0.0/24"); got != 5 {
 		t.Errorf("unclassified limit gauge %v, want 5", got)
 	}
 	// The sixth gets nothing, counted as a drop, not as a full pool.
 	hs.mustSilence(discover(mac(6)))
-	if got := hs.counter("phoneprov_dhcp_packets_dropped_total", "reason", "unclassified-limit"); got != 1 {
-		t.Errorf("unclassified-limit drops %v, want 1", got)
+	if got := hs.counter("phoneprov_dhcp_packets_dropped_total", "reason", dropUnclassifiedLimit); got != 1 {
+		t.Errorf("unclassified_limit drops %v, want 1", got)
 	}
 	if got := hs.counter("phoneprov_dhcp_allocation_failures_total", "subnet", "198.18.0.0/24"); got != 0 {
 		t.Errorf("allocation failures %v, want 0", got)
@@ -107,7 +107,7 @@ func TestUnclassifiedLimitLeavesRoomForPhones(t *testing.T) {
 	// When the offers run out, their addresses count no more.
 	hs.clock.Add(31 * time.Second)
 	hs.h.sweep(t.Context())
-	if got := hs.counter("phoneprov_dhcp_unclassified_addresses", "state", "held"); got != 1 {
+	if got := hs.counter("phoneprov_dhcp_unclassified_addresses", "subnet", "198.18.0.0/24"); got != 1 {
 		t.Errorf("after the offers ran out the gauge is %v, want 1 (mac 2's lease)", got)
 	}
 }

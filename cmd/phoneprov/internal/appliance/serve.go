@@ -41,7 +41,7 @@ func Serve(ctx context.Context, cfg config.Config, o Options) error {
 		return err
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo(o.Version))
 	app, err := start(ctx, cfg, log, reg, o.Version)
 	if err != nil {
 		return err
