@@ -44,14 +44,44 @@ func TestAlertRules(t *testing.T) {
 		t.Fatalf("%d expressions for %d alerts: %q", len(exprs), len(names), exprs)
 	}
 	checkExprMetrics(t, exportedMetrics(t), exprs)
+	// The pool-full alert compares free addresses with the pool size
+	// series, not with a "total" among the states.
+	for i, n := range names {
+		if n == "PhoneprovPoolNearlyFull" && !slices.Contains(exprMetrics(exprs[i]), "phoneprov_dhcp_pool_size") {
+			t.Errorf("PhoneprovPoolNearlyFull does not use phoneprov_dhcp_pool_size: %q", exprs[i])
+		}
+	}
+}
+
+// pendingMetrics are metrics the dashboard shows before phoneprov's code
+// exports them, each with why. The test fails once one is exported, so
+// the entry is removed rather than forgotten.
+var pendingMetrics = map[string]string{
+	"phoneprov_fileserve_request_duration_seconds": "the file server's request-duration histogram comes with the fileserve restructuring of issue 13",
+}
+
+// withPending adds pendingMetrics to exported, failing t for one already
+// exported.
+func withPending(t *testing.T, exported map[string]bool) map[string]bool {
+	t.Helper()
+	for name, why := range pendingMetrics {
+		if exported[name] {
+			t.Errorf("%s is exported now: remove it from pendingMetrics", name)
+			continue
+		}
+		t.Logf("pending: %s (%s)", name, why)
+		exported[name] = true
+	}
+	return exported
 }
 
 // TestDashboard checks deploy/grafana/phoneprov-dashboard.json: valid JSON
 // in Grafana's dashboard shape (unique panel ids, a grid 24 wide, every
 // panel on the dashboard's data source variable), every PromQL expression
 // accepted by promtool and naming only metrics phoneprov exports, and the
-// topics it is for (pools, leases, requests by status, transfers, phones
-// by state and firmware) all present.
+// topics it is for (pools and their sizes, leases, requests by status and
+// their duration, transfers, phones by state and firmware, the build) all
+// present. A metric in pendingMetrics counts as exported until it is.
 func TestDashboard(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(deploytest.RepoRoot(t), "deploy", "grafana", "phoneprov-dashboard.json"))
 	if err != nil {
@@ -113,13 +143,16 @@ func TestDashboard(t *testing.T) {
 	}
 
 	checkPromQL(t, exprs)
-	used := checkExprMetrics(t, exportedMetrics(t), exprs)
+	used := checkExprMetrics(t, withPending(t, exportedMetrics(t)), exprs)
 	for topic, metric := range map[string]string{
-		"pools":              "phoneprov_dhcp_pool_addresses",
+		"pools by state":     "phoneprov_dhcp_pool_addresses",
+		"pool sizes":         "phoneprov_dhcp_pool_size",
 		"leases/s":           "phoneprov_dhcp_packets_sent_total",
 		"requests by status": "phoneprov_fileserve_requests_total",
+		"request duration":   "phoneprov_fileserve_request_duration_seconds",
 		"transfers":          "phoneprov_fileserve_active_transfers",
 		"phones":             "phoneprov_inventory_phones",
+		"build":              "phoneprov_build_info",
 	} {
 		if !used[metric] {
 			t.Errorf("no panel shows %s (%s)", topic, metric)
