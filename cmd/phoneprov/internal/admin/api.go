@@ -17,23 +17,33 @@ import (
 // Routes are the site's handlers by ServeMux pattern, for Bind:
 //
 //	GET /             the status page (?q= searches the phones, ?model=, ?state= filter them)
+//	GET /phones/{mac} one phone: lease, model, firmware, state, files fetched, backups
+//	GET /leases       the DHCP leases (?q= searches them; when DHCP is on)
 //	GET /api/phones   the inventory (?q=, ?model=, ?firmware=, ?state=, ?class=)
-//	GET /api/leases   the DHCP leases (when DHCP is on)
+//	GET /api/phones/{mac} one phone, with its lease
+//	GET /api/leases   the DHCP leases (?q= searches them; when DHCP is on)
 //	GET /api/pools    DHCP address use per subnet and pool (when DHCP is on)
 //	GET /api/files    what the file server offers, and from where
-//	GET /api/events   recent access and lease events, newest first (?problems=1, ?limit=N)
+//	GET /api/events   recent access and lease events, newest first (?problems=1 or ?misses=1, ?limit=N)
+//	GET /api/misses   the expected misses: what phones ask for by design and may not find, with sources
 //	GET /api/status   the page's summary: transfers, pools, phones by model and state
+//
+// The pages take ?refresh=N too: seconds between reloads, 0 to pause.
 func (s *Site) Routes() map[string]http.Handler {
 	routes := map[string]http.Handler{
-		"GET /{$}":        http.HandlerFunc(s.statusPage),
-		"GET /api/phones": http.HandlerFunc(s.phones),
-		"GET /api/files":  http.HandlerFunc(s.files),
-		"GET /api/events": http.HandlerFunc(s.recent),
-		"GET /api/status": http.HandlerFunc(s.summary),
+		"GET /{$}":              http.HandlerFunc(s.statusPage),
+		"GET /phones/{mac}":     http.HandlerFunc(s.phonePage),
+		"GET /api/phones":       http.HandlerFunc(s.phones),
+		"GET /api/phones/{mac}": http.HandlerFunc(s.phoneJSON),
+		"GET /api/files":        http.HandlerFunc(s.files),
+		"GET /api/events":       http.HandlerFunc(s.recent),
+		"GET /api/misses":       http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, s.misses) }),
+		"GET /api/status":       http.HandlerFunc(s.summary),
 	}
 	if s.DHCP != nil {
-		routes["GET /api/leases"] = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			writeJSON(w, ViewLeases(s.DHCP.Leases()))
+		routes["GET /leases"] = http.HandlerFunc(s.leasesPage)
+		routes["GET /api/leases"] = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, FilterLeases(ViewLeases(s.DHCP.Leases()), r.URL.Query().Get("q")))
 		})
 		routes["GET /api/pools"] = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			writeJSON(w, s.DHCP.SubnetUse())
@@ -114,8 +124,14 @@ func (s *Site) recent(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	problems, _ := strconv.ParseBool(q.Get("problems"))
-	writeJSON(w, s.Events.Latest(problems, limit))
+	sel := AllEvents
+	if problems, _ := strconv.ParseBool(q.Get("problems")); problems {
+		sel = Problems
+	}
+	if misses, _ := strconv.ParseBool(q.Get("misses")); misses {
+		sel = ExpectedMisses
+	}
+	writeJSON(w, s.Events.Latest(sel, limit))
 }
 
 // summaryView is what /api/status returns: the status page without the
@@ -192,4 +208,27 @@ func writeJSONError(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
+
+// leasesView is the leases page.
+type leasesView struct {
+	pageTop
+	Query  string
+	Leases []LeaseView
+	Total  int
+	Phones map[string]bool // MACs the inventory knows: their rows link to the phone page
+}
+
+func (s *Site) leasesPage(w http.ResponseWriter, r *http.Request) {
+	all := ViewLeases(s.DHCP.Leases())
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	v := leasesView{pageTop: s.top(r, "leases"), Query: q, Leases: FilterLeases(all, q), Total: len(all), Phones: map[string]bool{}}
+	for _, l := range v.Leases {
+		if m, err := inventory.ParseMAC(l.MAC); err == nil {
+			if _, ok := s.Inventory.Get(m); ok {
+				v.Phones[l.MAC] = true
+			}
+		}
+	}
+	s.render(w, "leases.html", v)
 }

@@ -12,9 +12,11 @@ import (
 
 // Events keeps the latest file accesses and lease changes in memory for
 // the admin listener (/api/events and the status page's recent errors).
-// It holds two bounded rings: every event, and the problems alone
-// (requests answered 400 or worse, declined addresses), so a boot storm
-// of successful downloads does not push the errors out of sight.
+// It holds three bounded rings: every event, the problems alone
+// (requests answered 400 or worse, transfers cut short, declined
+// addresses), and the expected misses (404s on names phones ask for by
+// design, see ExpectedMiss), so a boot storm of successful downloads and
+// normal misses does not push the errors out of sight.
 //
 // It is one consumer of the appliance's event fan-out, beside the
 // inventory. Recording takes a lock and copies a few strings; it never
@@ -23,8 +25,12 @@ type Events struct {
 	mu       sync.Mutex
 	all      eventRing
 	problems eventRing
+	misses   eventRing
 	seen     uint64 // events recorded since start
 	troubles uint64 // problems recorded since start
+	missed   uint64 // expected misses recorded since start
+
+	expected []ExpectedMiss // read-only after NewEvents
 }
 
 // The rings' sizes: enough to see what a boot storm just did, small
@@ -32,6 +38,7 @@ type Events struct {
 const (
 	eventsKept   = 500
 	problemsKept = 200
+	missesKept   = 100
 )
 
 // maxEventText bounds each string an event keeps: phones choose their
@@ -42,8 +49,13 @@ const maxEventText = 200
 type Event struct {
 	Time time.Time `json:"time"`
 	Kind string    `json:"kind"` // "access" or "lease"
-	// Problem marks a request answered 400 or worse, or a declined address.
+	// Problem marks what needs the operator: a request answered 400 or
+	// worse that is not an expected miss, a transfer cut short, a declined
+	// address.
 	Problem bool `json:"problem,omitempty"`
+	// Expected is the ExpectedMiss a 404 is (its ID): information, not a
+	// problem.
+	Expected string `json:"expected_miss,omitempty"`
 
 	// Access events.
 	Protocol  string `json:"protocol,omitempty"`
@@ -77,15 +89,26 @@ func (e Event) Summary() string {
 
 // NewEvents returns an empty recorder.
 func NewEvents() *Events {
-	return &Events{all: newEventRing(eventsKept), problems: newEventRing(problemsKept)}
+	return &Events{
+		all: newEventRing(eventsKept), problems: newEventRing(problemsKept), misses: newEventRing(missesKept),
+		expected: expectedMisses(),
+	}
 }
+
+// ExpectedMisses is the documented list of names phones ask for by design
+// that the recorder counts as information when answered 404.
+func (r *Events) ExpectedMisses() []ExpectedMiss { return r.expected }
 
 // ObserveAccess records a finished file request.
 func (r *Events) ObserveAccess(ev fileserve.AccessEvent) {
 	e := Event{
-		Time: ev.Time, Kind: "access", Problem: ev.Status >= 400,
+		Time: ev.Time, Kind: "access",
 		Protocol: ev.Protocol, Name: clip(ev.Name), Status: ev.Status, Bytes: ev.Bytes, Source: string(ev.Source),
 		UserAgent: clip(ev.UserAgent), Detail: clip(ev.Detail),
+	}
+	e.Expected, e.Problem = classify(r.expected, ev.Name, ev.Status, ev.Bytes, ev.Size)
+	if e.Problem && ev.Status < 400 && e.Detail == "" {
+		e.Detail = "transfer cut short: " + strconv.FormatInt(ev.Bytes, 10) + " of " + strconv.FormatInt(ev.Size, 10) + " bytes sent"
 	}
 	if ev.Client.IsValid() {
 		e.Client = ev.Client.Addr().Unmap().String()
@@ -116,9 +139,13 @@ func (r *Events) record(e Event) {
 	defer r.mu.Unlock()
 	r.seen++
 	r.all.add(e)
-	if e.Problem {
+	switch {
+	case e.Problem:
 		r.troubles++
 		r.problems.add(e)
+	case e.Expected != "":
+		r.missed++
+		r.misses.add(e)
 	}
 }
 
@@ -130,13 +157,26 @@ type EventsView struct {
 	Events []Event `json:"events"` // newest first
 }
 
-// Latest returns up to limit events (all when limit <= 0), newest first:
-// all of them, or only the problems.
-func (r *Events) Latest(problemsOnly bool, limit int) EventsView {
+// Selection is which events Latest returns.
+type Selection int
+
+// The selections: every event, the problems, the expected misses.
+const (
+	AllEvents Selection = iota
+	Problems
+	ExpectedMisses
+)
+
+// Latest returns up to limit events (all when limit <= 0) of the
+// selection, newest first, with how many of them were seen since start.
+func (r *Events) Latest(sel Selection, limit int) EventsView {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if problemsOnly {
+	switch sel {
+	case Problems:
 		return EventsView{Seen: r.troubles, Events: r.problems.newestFirst(limit)}
+	case ExpectedMisses:
+		return EventsView{Seen: r.missed, Events: r.misses.newestFirst(limit)}
 	}
 	return EventsView{Seen: r.seen, Events: r.all.newestFirst(limit)}
 }

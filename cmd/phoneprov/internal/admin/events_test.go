@@ -49,14 +49,14 @@ func TestProblemsOutliveAStormOfSuccesses(t *testing.T) {
 	for i := range eventsKept * 2 {
 		r.ObserveAccess(fileserve.AccessEvent{Protocol: "https", Name: fmt.Sprintf("f%d", i), Status: 200, Client: client})
 	}
-	all := r.Latest(false, 0)
+	all := r.Latest(AllEvents, 0)
 	if all.Seen != uint64(eventsKept*2+2) || len(all.Events) != eventsKept {
 		t.Fatalf("all: seen %d, kept %d", all.Seen, len(all.Events))
 	}
 	if all.Events[0].Name != fmt.Sprintf("f%d", eventsKept*2-1) {
 		t.Errorf("newest is %s", all.Events[0].Name)
 	}
-	problems := r.Latest(true, 0)
+	problems := r.Latest(Problems, 0)
 	if problems.Seen != 2 || len(problems.Events) != 2 {
 		t.Fatalf("problems: %+v", problems)
 	}
@@ -74,7 +74,7 @@ func TestEventsKeepBoundedText(t *testing.T) {
 	r.ObserveAccess(fileserve.AccessEvent{Protocol: "http", Name: long, UserAgent: long, Detail: long, Status: 500})
 	r.ObserveLease(dhcpd.LeaseEvent{Kind: dhcpd.Acked, Hostname: long, Class: long,
 		MAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, Addr: netip.MustParseAddr("198.18.0.2")})
-	for _, e := range r.Latest(false, 0).Events {
+	for _, e := range r.Latest(AllEvents, 0).Events {
 		for _, s := range []string{e.Name, e.UserAgent, e.Detail, e.Hostname, e.Class} {
 			if len(s) > maxEventText+len("…") || !utf8.ValidString(s) {
 				t.Errorf("kept %d bytes (valid UTF-8: %v)", len(s), utf8.ValidString(s))
@@ -94,13 +94,13 @@ func TestRecentEventsUnderConcurrentUse(t *testing.T) {
 			for i := range 1000 {
 				r.ObserveAccess(fileserve.AccessEvent{Name: fmt.Sprint(w, i), Status: 200 + 200*(i%2)})
 				if i%100 == 0 {
-					r.Latest(i%200 == 0, 10)
+					r.Latest(Selection(i%3), 10)
 				}
 			}
 		})
 	}
 	wg.Wait()
-	if all, problems := r.Latest(false, 0), r.Latest(true, 0); all.Seen != 4000 || problems.Seen != 2000 ||
+	if all, problems := r.Latest(AllEvents, 0), r.Latest(Problems, 0); all.Seen != 4000 || problems.Seen != 2000 ||
 		len(all.Events) != eventsKept || len(problems.Events) != problemsKept {
 		t.Errorf("seen %d/%d, kept %d/%d", all.Seen, problems.Seen, len(all.Events), len(problems.Events))
 	}

@@ -3,7 +3,7 @@ package admin
 import (
 	"bytes"
 	"cmp"
-	_ "embed"
+	"embed"
 	"fmt"
 	"html/template"
 	"log/slog"
@@ -38,28 +38,30 @@ type Parts struct {
 // from the appliance's parts. It only reads.
 type Site struct {
 	Parts
-	host string
+	host   string
+	misses []ExpectedMiss // read-only: for the phone page's file list
 }
 
 // NewSite returns the site over p.
 func NewSite(p Parts) *Site {
 	host, _ := os.Hostname()
-	return &Site{Parts: p, host: host}
+	return &Site{Parts: p, host: host, misses: expectedMisses()}
 }
 
-//go:embed status.html
-var statusHTML string
+//go:embed *.html
+var pageFiles embed.FS
 
-// statusTemplate is parsed once; html/template escapes every value by
-// context, which matters here: phones choose their User-Agent and host
-// name.
-var statusTemplate = template.Must(template.New("status").Funcs(template.FuncMap{
+// pages are the site's HTML templates (status, phone, leases), parsed
+// once; html/template escapes every value by context, which matters
+// here: phones choose their User-Agent and host name.
+var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"pct":   percent,
 	"ago":   ago,
 	"clock": func(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05") },
 	"dash":  func(s string) string { return cmp.Or(s, "-") },
 	"label": func(s any) string { return strings.ReplaceAll(fmt.Sprint(s), "_", " ") },
-}).Parse(statusHTML))
+	"phone": func(mac string) string { return "/phones/" + mac },
+}).ParseFS(pageFiles, "*.html"))
 
 // maxPhonesShown bounds the page's phone list; a search narrows it.
 const maxPhonesShown = 500
@@ -69,8 +71,7 @@ const maxErrorsShown = 25
 
 // statusView is everything the page shows.
 type statusView struct {
-	Host, Version string
-	Now           time.Time
+	pageTop
 
 	DHCP      bool
 	Subnets   []dhcpd.SubnetUse
@@ -81,6 +82,9 @@ type statusView struct {
 	EventsRecorded bool
 	Errors         []Event
 	ErrorsSeen     uint64
+	Misses         []Event // the latest expected misses: information
+	MissesSeen     uint64
+	ExpectedMisses []ExpectedMiss
 
 	Search        phoneSearch
 	Phones        []phoneRow
@@ -157,11 +161,17 @@ func (s *Site) statusPage(w http.ResponseWriter, r *http.Request) {
 		Query: strings.TrimSpace(q.Get("q")), Model: strings.TrimSpace(q.Get("model")), State: strings.TrimSpace(q.Get("state")),
 	}
 	v := s.overview()
+	v.pageTop = s.top(r, "")
 	s.addPhones(&v, search)
+	s.render(w, "status.html", v)
+}
+
+// render writes one of the pages, with the headers every page carries.
+func (s *Site) render(w http.ResponseWriter, name string, v any) {
 	var buf bytes.Buffer
-	if err := statusTemplate.Execute(&buf, v); err != nil {
-		s.Log.Error("status page not rendered", "err", err)
-		http.Error(w, "status page: "+err.Error(), http.StatusInternalServerError)
+	if err := pages.ExecuteTemplate(&buf, name, v); err != nil {
+		s.Log.Error("page not rendered", "page", name, "err", err)
+		http.Error(w, name+": "+err.Error(), http.StatusInternalServerError)
 		return
 	}
 	h := w.Header()
@@ -176,7 +186,7 @@ func (s *Site) statusPage(w http.ResponseWriter, r *http.Request) {
 // overview gathers the page's data but the phone list from the
 // appliance's parts.
 func (s *Site) overview() statusView {
-	v := statusView{Host: s.host, Version: s.Version, Now: time.Now()}
+	v := statusView{pageTop: pageTop{Host: s.host, Version: s.Version, Now: time.Now()}}
 	if s.DHCP != nil {
 		v.DHCP = true
 		v.Subnets = s.DHCP.SubnetUse()
@@ -191,8 +201,11 @@ func (s *Site) overview() statusView {
 	v.Fleet = summarize(s.Inventory.List(inventory.Filter{}), s.Generator.NewestFirmware)
 	if s.Events != nil {
 		v.EventsRecorded = true
-		ev := s.Events.Latest(true, maxErrorsShown)
+		ev := s.Events.Latest(Problems, maxErrorsShown)
 		v.Errors, v.ErrorsSeen = ev.Events, ev.Seen
+		ev = s.Events.Latest(ExpectedMisses, maxErrorsShown)
+		v.Misses, v.MissesSeen = ev.Events, ev.Seen
+		v.ExpectedMisses = s.Events.ExpectedMisses()
 	}
 	return v
 }

@@ -18,7 +18,7 @@ func TestStatusPageShowsPoolUse(t *testing.T) {
 		return dhcpd.AddressCounts{Total: total, Assigned: assigned, Declined: declined, Free: total - assigned - declined}
 	}
 	v := statusView{
-		Host: "box", Version: "test", Now: time.Now(), DHCP: true, EventsRecorded: true,
+		pageTop: pageTop{Host: "box", Version: "test", Now: time.Now()}, DHCP: true, EventsRecorded: true,
 		Subnets: []dhcpd.SubnetUse{
 			{Subnet: netip.MustParsePrefix("198.18.0.0/24"), Interface: "eth1", AddressCounts: counts(150, 120, 3), Pools: []dhcpd.PoolUse{
 				{First: netip.MustParseAddr("198.18.0.100"), Last: netip.MustParseAddr("198.18.0.199"), AddressCounts: counts(100, 90, 3)},
@@ -31,7 +31,7 @@ func TestStatusPageShowsPoolUse(t *testing.T) {
 		Leased: counts(161, 121, 3),
 	}
 	var buf bytes.Buffer
-	if err := statusTemplate.Execute(&buf, v); err != nil {
+	if err := pages.ExecuteTemplate(&buf, "status.html", v); err != nil {
 		t.Fatal(err)
 	}
 	page := buf.String()
