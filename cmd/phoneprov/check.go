@@ -11,8 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/BurntSushi/toml"
-
+	"github.com/phoneprov/phoneprov/cmd/internal/config/tomlfile"
 	"github.com/phoneprov/phoneprov/deploy"
 	"github.com/phoneprov/phoneprov/dhcpd"
 )
@@ -34,7 +33,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(stdout, "# effective configuration:")
-	if err := toml.NewEncoder(stdout).Encode(cfg); err != nil {
+	if err := tomlfile.Encode(stdout, cfg); err != nil {
 		return err
 	}
 	if len(cfg.DHCP.Classes) > 0 {
@@ -49,7 +48,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 			} `toml:"dhcp"`
 		}
 		expanded.DHCP.Class = classes
-		if err := toml.NewEncoder(stdout).Encode(expanded); err != nil {
+		if err := tomlfile.Encode(stdout, expanded); err != nil {
 			return err
 		}
 	}

@@ -1,6 +1,8 @@
 // Package tomlfile loads one TOML configuration file strictly: unknown keys,
 // type mismatches and failed validations all become errors that name the file,
 // the line and the key, like "phoneprov.toml:14: fileserve.tftp.blksize_max: 70000 is above 65464".
+// Durations (time.Duration fields) also take days and weeks ("42d", "6w"),
+// as dnsmasq does, and Encode writes them that way.
 package tomlfile
 
 import (
@@ -75,7 +77,7 @@ func Decode(path string, v any) (*Document, error) {
 		return nil, fmt.Errorf("read configuration: %w", err)
 	}
 	doc.index(string(data))
-	md, err := toml.Decode(string(data), v)
+	md, err := toml.Decode(rewriteDurations(string(data), durationNames(v)), v)
 	if err != nil {
 		return nil, Problems{doc.decodeProblem(err)}
 	}
@@ -150,7 +152,11 @@ var lineOfDecodeError = regexp.MustCompile(`^toml: line (\d+)(?: \(last key "([^
 func (d *Document) decodeProblem(err error) Problem {
 	var pe toml.ParseError
 	if errors.As(err, &pe) {
-		return Problem{File: d.Path, Line: pe.Position.Line, Key: pe.LastKey, Err: errors.New(pe.Message)}
+		msg := pe.Message
+		if strings.HasPrefix(msg, "invalid duration") {
+			msg += " (a number and a unit, several in a row: ns, us, ms, s, m, h, d, w; like 30s, 42d, 6w, 1w2d)"
+		}
+		return Problem{File: d.Path, Line: pe.Position.Line, Key: pe.LastKey, Err: errors.New(msg)}
 	}
 	if m := lineOfDecodeError.FindStringSubmatch(err.Error()); m != nil {
 		line, _ := strconv.Atoi(m[1])
