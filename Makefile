@@ -8,8 +8,14 @@ RESULTS := bench-results
 
 all: build
 
+# What `phoneprov version` prints: the tag (or commit) and the commit, set
+# at link time (main.version, main.commit).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+
 build:
-	$(GO) build -o $(BIN) ./cmd/phoneprov
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/phoneprov
 	$(GO) build -o $(SIM) ./cmd/phonesim
 
 # The appliance on the sample tree in testdata/, on unprivileged ports, no root needed.

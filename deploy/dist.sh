@@ -92,6 +92,9 @@ fi
 [[ $version =~ ^[0-9][A-Za-z0-9.+~-]*$ ]] ||
 	die "version '$version' is not a Debian version (a digit first, then letters, digits and . + ~ -)"
 
+# The commit `phoneprov version` names, with the version (main.commit, main.version).
+commit_id=$(git rev-parse HEAD 2>/dev/null || echo unknown)
+
 if [[ -z ${SOURCE_DATE_EPOCH:-} ]]; then
 	SOURCE_DATE_EPOCH=$(git log -1 --format=%ct 2>/dev/null || date +%s)
 fi
@@ -177,7 +180,7 @@ for arch in "${arches[@]}"; do
 	deb="phoneprov_${version}_${arch}.deb"
 	echo "dist.sh: building $bin (GOARCH=$goarch${goarm:+ GOARM=$goarm})"
 	CGO_ENABLED=0 GOOS=linux GOARCH=$goarch GOARM=$goarm \
-		go build -trimpath -ldflags='-s -w' -o "$work/$bin" ./cmd/phoneprov ||
+		go build -trimpath -ldflags="-s -w -X main.version=$version -X main.commit=$commit_id" -o "$work/$bin" ./cmd/phoneprov ||
 		die "go build for $arch failed"
 	write_copyright "$goarch" "$goarm" "$work/copyright-$arch"
 

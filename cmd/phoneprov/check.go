@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,8 +15,11 @@ import (
 	"github.com/phoneprov/phoneprov/dhcpd"
 )
 
-func cmdCheck(args []string, stdout, stderr io.Writer) error {
-	c, err := parseCommand("check", args, stderr, 0, nil)
+// cmdCheck validates the configuration and prints the effective one; its
+// first line names the configuration.
+func (e env) cmdCheck(args []string) error {
+	stdout := e.stdout
+	c, err := e.parseCommand("check", args, 0, nil)
 	if err != nil {
 		return err
 	}
@@ -25,7 +27,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 	if err := checkHost(cfg); err != nil {
 		return err
 	}
-	src := cmp.Or(c.cfgPath, "built-in defaults")
+	src := cmp.Or(c.chosen, c.cfgPath)
 	fmt.Fprintf(stdout, "# %s: configuration is valid\n", src)
 	warnUnconfirmed(stdout, cfg)
 	failed, err := lintFiles(context.Background(), cfg, stdout)
@@ -58,12 +60,18 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func cmdInit(args []string, stdout, stderr io.Writer) error {
-	if len(args) != 1 || args[0] == "" || args[0][0] == '-' {
-		fmt.Fprintln(stderr, "usage: phoneprov init DIR")
+// cmdInit writes an example configuration and a data directory.
+func (e env) cmdInit(args []string) error {
+	stdout := e.stdout
+	rest, err := e.flags("init", args, 1, nil)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 || rest[0] == "" {
+		fmt.Fprintf(e.stderr, "usage: phoneprov init DIR\n")
 		return errUsage
 	}
-	dir, err := filepath.Abs(args[0])
+	dir, err := filepath.Abs(rest[0])
 	if err != nil {
 		return err
 	}

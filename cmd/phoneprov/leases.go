@@ -7,8 +7,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
+	"net"
 	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -17,43 +20,115 @@ import (
 	"github.com/phoneprov/phoneprov/dhcpd/leases"
 )
 
+// leaseStates are the states --state takes, as leases.State names them.
+func leaseStates() []string {
+	return []string{leases.Active.String(), leases.Released.String(), leases.Declined.String(), leases.Expired.String()}
+}
+
 // cmdLeases lists the DHCP leases: from the running appliance's admin API
-// when it answers, else from leases.journal (read-only).
-func cmdLeases(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var asJSON bool
-	c, err := parseCommand("leases", args, stderr, 0, func(fs *flag.FlagSet) {
-		fs.BoolVar(&asJSON, "json", false, "print JSON")
+// when its admin listener belongs to this configuration, else from
+// leases.journal (read-only).
+func (e env) cmdLeases(ctx context.Context, args []string) error {
+	var asJSON, asCSV bool
+	var mac, state string
+	c, err := e.parseCommand("leases", args, 0, func(fs *flag.FlagSet) {
+		fs.BoolVar(&asJSON, "json", false, "print JSON (the admin API's /api/leases)")
+		fs.BoolVar(&asCSV, "csv", false, "print CSV with the columns of Kea's memfile lease file (kea-leases4.csv, Kea 3.0)")
+		fs.StringVar(&mac, "mac", "", "only the leases of this `MAC` (any of aa:bb:cc:dd:ee:ff, aa-bb-…, aabb.ccdd.eeff)")
+		fs.StringVar(&state, "state", "", "only leases in this `STATE`: "+strings.Join(leaseStates(), ", "))
 	})
 	if err != nil {
 		return err
 	}
-	cfg := c.cfg
-	var views []admin.LeaseView
-	if err := getAdminJSON(ctx, cfg, "/api/leases", &views); err != nil {
-		store, ferr := leases.OpenJournal(cfg.LeasesPath(), leases.JournalOptions{ReadOnly: true})
-		if ferr != nil {
-			return fmt.Errorf("leases: the appliance's admin API did not answer (%v) and %w", err, ferr)
-		}
-		defer store.Close()
-		ls, lerr := store.Load(ctx)
-		if lerr != nil && !errors.Is(lerr, leases.ErrCorrupt) {
-			return lerr
-		}
-		if lerr != nil {
-			fmt.Fprintf(stderr, "phoneprov leases: %v\n", lerr)
-		}
-		views = admin.ViewLeases(ls)
+	if asJSON && asCSV {
+		fmt.Fprintln(e.stderr, "phoneprov leases: --json or --csv, not both")
+		return errUsage
 	}
-	if asJSON {
-		return admin.EncodeJSON(stdout, views)
+	if state != "" && !slices.Contains(leaseStates(), state) {
+		return e.badValue("leases", "state", state, leaseStates())
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	if mac != "" {
+		hw, err := net.ParseMAC(mac)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "phoneprov leases: --mac %q is not a MAC address\n", mac)
+			return errUsage
+		}
+		mac = hw.String()
+	}
+	e.sayConfig("leases", c)
+	rows, src, err := e.readLeases(ctx, c.cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "phoneprov leases: from %s\n", src)
+	rows = slices.DeleteFunc(rows, func(r leaseRow) bool {
+		return (mac != "" && r.MAC != mac) || (state != "" && r.State != state)
+	})
+	switch {
+	case asJSON:
+		views := make([]admin.LeaseView, 0, len(rows))
+		for _, r := range rows {
+			views = append(views, r.LeaseView)
+		}
+		return admin.EncodeJSON(e.stdout, views)
+	case asCSV:
+		return writeKeaCSV(e.stdout, rows, c.cfg)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ADDRESS\tMAC\tSTATE\tCLASS\tHOST NAME\tVENDOR CLASS\tEXPIRES")
-	for _, l := range views {
+	for _, l := range rows {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.Address, l.MAC, l.State, cmp.Or(l.Class, "-"), cmp.Or(l.Hostname, "-"),
-			cmp.Or(l.VendorClass, "-"), l.Expiry.Local().Format(time.DateTime))
+			cmp.Or(l.VendorClass, "-"), e.clock(l.Expiry))
 	}
 	return tw.Flush()
+}
+
+// leaseRow is a lease as listed: the API's view, and the client identifier
+// when it is known (the lease journal has it, the API's view not).
+type leaseRow struct {
+	admin.LeaseView
+	ClientID []byte
+}
+
+// readLeases reads the leases from the appliance of this configuration
+// when it runs, else from its lease journal, and says which.
+func (e env) readLeases(ctx context.Context, cfg config.Config) ([]leaseRow, source, error) {
+	src := findSource(cfg)
+	if src.running {
+		var views []admin.LeaseView
+		err := getAdminJSON(ctx, cfg, "/api/leases", &views)
+		if err == nil {
+			rows := make([]leaseRow, 0, len(views))
+			for _, v := range views {
+				rows = append(rows, leaseRow{LeaseView: v})
+			}
+			return rows, src, nil
+		}
+		fmt.Fprintf(e.stderr, "phoneprov leases: %s, but its admin API did not answer (%v): reading the journal\n", src, err)
+		src = source{text: "the lease journal " + cfg.LeasesPath() + " (read-only, while the appliance runs)"}
+	}
+	store, err := leases.OpenJournal(cfg.LeasesPath(), leases.JournalOptions{ReadOnly: true})
+	if err != nil {
+		return nil, src, fmt.Errorf("leases: %w", err)
+	}
+	defer store.Close()
+	ls, err := store.Load(ctx)
+	if err != nil && !errors.Is(err, leases.ErrCorrupt) {
+		return nil, src, err
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "phoneprov leases: %v\n", err)
+	}
+	clientIDs := make(map[string][]byte, len(ls))
+	for _, l := range ls {
+		clientIDs[l.Addr.String()] = l.ClientID
+	}
+	views := admin.ViewLeases(ls)
+	rows := make([]leaseRow, 0, len(views))
+	for _, v := range views {
+		rows = append(rows, leaseRow{LeaseView: v, ClientID: clientIDs[v.Address]})
+	}
+	return rows, src, nil
 }
 
 // getAdminJSON asks the running appliance's admin listener.
@@ -80,4 +155,19 @@ func getAdminJSON(ctx context.Context, cfg config.Config, path string, v any) er
 		return fmt.Errorf("admin API %s: %w", path, err)
 	}
 	return nil
+}
+
+// subnetID is a lease's subnet as Kea numbers it: here the subnet's place
+// in the configuration, [[dhcp.subnet]] from 1; 0 when it is not there.
+func subnetID(cfg config.Config, subnet string) int {
+	p, err := netip.ParsePrefix(subnet)
+	if err != nil {
+		return 0
+	}
+	for i, s := range cfg.DHCP.Subnets {
+		if q, err := netip.ParsePrefix(s.CIDR); err == nil && q.Masked() == p.Masked() {
+			return i + 1
+		}
+	}
+	return 0
 }

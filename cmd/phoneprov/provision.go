@@ -12,9 +12,9 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/phoneprov/phoneprov/cmd/internal/config"
 	"github.com/phoneprov/phoneprov/cmd/phoneprov/internal/admin"
@@ -27,15 +27,17 @@ import (
 )
 
 // cmdRender prints exactly what a phone asking for NAME would receive.
-func cmdRender(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func (e env) cmdRender(ctx context.Context, args []string) error {
+	stdout, stderr := e.stdout, e.stderr
 	var mac, ip string
-	c, err := parseCommand("render", args, stderr, 1, func(fs *flag.FlagSet) {
+	c, err := e.parseCommand("render", args, 1, func(fs *flag.FlagSet) {
 		fs.StringVar(&mac, "mac", "", "the phone's MAC: renders its per-phone file when NAME is left out")
 		fs.StringVar(&ip, "ip", "", "the appliance address the phone talks to (HTTPSRVR, TLSSRVR, BRURI); default: this box's first address")
 	})
 	if err != nil {
 		return err
 	}
+	e.sayConfig("render", c)
 	name := ""
 	switch {
 	case len(c.args) == 1:
@@ -114,14 +116,16 @@ func lintFiles(ctx context.Context, cfg config.Config, stdout io.Writer) (bool, 
 }
 
 // cmdImport brings a vendor firmware bundle into the file tree.
-func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func (e env) cmdImport(ctx context.Context, args []string) error {
+	stdout, stderr := e.stdout, e.stderr
 	var scripts bool
-	c, err := parseCommand("import", args, stderr, 1, func(fs *flag.FlagSet) {
+	c, err := e.parseCommand("import", args, 1, func(fs *flag.FlagSet) {
 		fs.BoolVar(&scripts, "scripts", false, "also install the bundle's own upgrade scripts (by default phoneprov generates them)")
 	})
 	if err != nil {
 		return err
 	}
+	e.sayConfig("import", c)
 	if len(c.args) != 1 {
 		fmt.Fprintln(stderr, "usage: phoneprov import [-c FILE] [--scripts] BUNDLE.zip|DIR")
 		return errUsage
@@ -134,32 +138,42 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 // cmdPhones lists the inventory: from the running appliance's admin API
-// when it answers, else from inventory.jsonl.
-func cmdPhones(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// when its admin listener belongs to this configuration, else from
+// inventory.jsonl.
+func (e env) cmdPhones(ctx context.Context, args []string) error {
 	var asJSON bool
 	var f inventory.Filter
 	var state string
-	c, err := parseCommand("phones", args, stderr, 0, func(fs *flag.FlagSet) {
-		fs.BoolVar(&asJSON, "json", false, "print JSON")
-		fs.StringVar(&f.Model, "model", "", "only this model (J179, 9608, …)")
-		fs.StringVar(&f.Firmware, "firmware", "", "only this firmware version")
-		fs.StringVar(&state, "state", "", "only this state: "+joinStates())
-		fs.StringVar(&f.Text, "search", "", "only phones whose MAC, address, host name, model or User-Agent contains this")
+	c, err := e.parseCommand("phones", args, 0, func(fs *flag.FlagSet) {
+		fs.BoolVar(&asJSON, "json", false, "print JSON (the admin API's /api/phones)")
+		fs.StringVar(&f.Model, "model", "", "only this `MODEL` (J179, 9608, …)")
+		fs.StringVar(&f.Firmware, "firmware", "", "only this firmware `VERSION`")
+		fs.StringVar(&state, "state", "", "only this `STATE`: "+strings.Join(stateNames(), ", "))
+		fs.StringVar(&f.Text, "search", "", "only phones whose MAC, address, host name, model or User-Agent contains this `TEXT`")
 	})
 	if err != nil {
 		return err
 	}
+	if state != "" && !slices.Contains(stateNames(), state) {
+		return e.badValue("phones", "state", state, stateNames())
+	}
 	f.State = inventory.State(state)
-	phones, err := phonesFromAPI(ctx, c.cfg, f)
-	if err != nil {
-		if phones, err = phonesFromFile(c.cfg, f); err != nil {
-			return err
+	e.sayConfig("phones", c)
+	src := findSource(c.cfg)
+	var phones []inventory.Phone
+	if src.running {
+		phones, err = phonesFromAPI(ctx, c.cfg, f)
+		if err != nil {
+			return fmt.Errorf("%s, but its admin API did not answer: %w", src, err)
 		}
+	} else if phones, err = phonesFromFile(c.cfg, f); err != nil {
+		return err
 	}
+	fmt.Fprintf(e.stderr, "phoneprov phones: from %s\n", src)
 	if asJSON {
-		return admin.EncodeJSON(stdout, phones)
+		return admin.EncodeJSON(e.stdout, phones)
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "MAC\tADDRESS\tMODEL\tFIRMWARE\tSTATE\tLAST SEEN\tLAST FILE")
 	for _, p := range phones {
 		addr, last := "-", "-"
@@ -170,17 +184,18 @@ func cmdPhones(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			last = fmt.Sprintf("%s %s %d", p.Files[n-1].Protocol, p.Files[n-1].Name, p.Files[n-1].Status)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.MAC, addr, cmp.Or(p.Model, "-"), cmp.Or(p.Firmware, "-"), p.State,
-			p.LastSeen.Local().Format(time.DateTime), last)
+			e.clock(p.LastSeen), last)
 	}
 	return tw.Flush()
 }
 
-func joinStates() string {
+// stateNames are the inventory's states, as --state takes them.
+func stateNames() []string {
 	var s []string
 	for _, st := range inventory.AllStates() {
 		s = append(s, string(st))
 	}
-	return strings.Join(s, ", ")
+	return s
 }
 
 func phonesFromAPI(ctx context.Context, cfg config.Config, f inventory.Filter) ([]inventory.Phone, error) {
@@ -198,7 +213,7 @@ func phonesFromAPI(ctx context.Context, cfg config.Config, f inventory.Filter) (
 func phonesFromFile(cfg config.Config, f inventory.Filter) ([]inventory.Phone, error) {
 	inv, err := inventory.Open(cfg.Provisioning.Inventory, inventory.Options{Path: cfg.InventoryPath()})
 	if err != nil {
-		return nil, fmt.Errorf("phones: the appliance's admin API did not answer and %w", err)
+		return nil, fmt.Errorf("phones: %w", err)
 	}
 	defer inv.Close()
 	return inv.List(f), nil

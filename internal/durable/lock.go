@@ -91,6 +91,11 @@ func openLocked(path, what string, perm os.FileMode, timeout time.Duration, befo
 	}
 }
 
+// Holder returns the process that holds a flock on path, without taking
+// or disturbing the lock: ok is false when none does, or when it cannot
+// be told (no /proc, another pid namespace).
+func Holder(path string) (pid int, ok bool) { return lockHolder(path) }
+
 // TryLock takes an exclusive flock on f without waiting; it fails with
 // EWOULDBLOCK when another open file holds one. A rewrite locks its new
 // file with it before renaming that file into place, so no other process

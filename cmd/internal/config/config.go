@@ -47,6 +47,10 @@ type LogConfig struct {
 	Format string `toml:"format"` // text or json
 }
 
+// PackagedPath is where the package installs the configuration; the
+// commands read it when they are given no -c and it exists.
+const PackagedPath = "/etc/phoneprov/phoneprov.toml"
+
 // DefaultDataDir is where a packaged appliance keeps its state.
 const DefaultDataDir = "/var/lib/phoneprov"
 
