@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -108,6 +109,10 @@ func (e env) readLeases(ctx context.Context, cfg config.Config) ([]leaseRow, sou
 		src = source{text: "the lease journal " + cfg.LeasesPath() + " (read-only, while the appliance runs)"}
 	}
 	store, err := leases.OpenJournal(cfg.LeasesPath(), leases.JournalOptions{ReadOnly: true})
+	if errors.Is(err, os.ErrNotExist) {
+		src.text += "; no lease journal " + cfg.LeasesPath() + " yet: no leases"
+		return nil, src, nil
+	}
 	if err != nil {
 		return nil, src, fmt.Errorf("leases: %w", err)
 	}
