@@ -126,7 +126,12 @@ func TestCompletion(t *testing.T) {
 		want  []string
 	}{
 		{[]string{"phoneprov", "ch"}, []string{"check"}},
-		{[]string{"phoneprov", "leases", "--"}, []string{"--json"}},
+		{[]string{"phoneprov", "leases", "--"}, []string{"--json", "--csv", "--mac", "--state"}},
+		{[]string{"phoneprov", "leases", "--state", "d"}, []string{"declined"}},
+		{[]string{"phoneprov", "leases", "-state", "e"}, []string{"expired"}},
+		{[]string{"phoneprov", "leases", "--mac", ""}, nil},
+		{[]string{"phoneprov", "help", "le"}, []string{"leases"}},
+		{[]string{"phoneprov", "help", "leases", ""}, nil},
 		{[]string{"phoneprov", "phones", "--st"}, []string{"--state"}},
 		{[]string{"phoneprov", "phones", "--state", "up"}, []string{"up_to_date"}},
 		{[]string{"phoneprov", "phones", "-state", "f"}, []string{"failed", "fetching"}},
