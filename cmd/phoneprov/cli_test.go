@@ -299,14 +299,15 @@ func TestVersionPrefersTheLinkersValues(t *testing.T) {
 	for _, c := range []struct {
 		version, commit, main string
 		settings              []debug.BuildSetting
-		want                  string
+		v, c                  string
+		modified              bool
 	}{
-		{"1.2.3", "fedcba9876543210fedcba9876543210fedcba98", "(devel)", nil, "phoneprov 1.2.3 commit fedcba9876543210fedcba9876543210fedcba98 go1.26.0 "},
-		{"", "", "(devel)", settings, "phoneprov devel commit 0123456789abcdef0123456789abcdef01234567 (modified) go1.26.0 "},
-		{"", "", "v0.4.0", nil, "phoneprov v0.4.0 commit unknown go1.26.0 "},
+		{"1.2.3", "fedcba9876543210fedcba9876543210fedcba98", "(devel)", nil, "1.2.3", "fedcba9876543210fedcba9876543210fedcba98", false},
+		{"", "", "(devel)", settings, "devel", "0123456789abcdef0123456789abcdef01234567", true},
+		{"", "", "v0.4.0", nil, "v0.4.0", "unknown", false},
 	} {
-		if got := formatVersion(c.version, c.commit, c.main, "go1.26.0", c.settings); !strings.HasPrefix(got, c.want) {
-			t.Errorf("formatVersion(%q, %q, %q) = %q, want %q…", c.version, c.commit, c.main, got, c.want)
+		if v, cm, m := pickVersion(c.version, c.commit, c.main, c.settings); v != c.v || cm != c.c || m != c.modified {
+			t.Errorf("pickVersion(%q, %q, %q) = %q, %q, %v; want %q, %q, %v", c.version, c.commit, c.main, v, cm, m, c.v, c.c, c.modified)
 		}
 	}
 }

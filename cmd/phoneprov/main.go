@@ -207,7 +207,8 @@ func (e env) cmdServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return appliance.Serve(ctx, c.cfg, appliance.Options{ConfigPath: c.cfgPath, Log: newLogger(c.cfg.Log, e.stderr), Version: versionString()})
+	v, rev, _ := resolveVersion()
+	return appliance.Serve(ctx, c.cfg, appliance.Options{ConfigPath: c.cfgPath, Log: newLogger(c.cfg.Log, e.stderr), Version: v, Revision: rev})
 }
 
 func newLogger(c config.LogConfig, w io.Writer) *slog.Logger {

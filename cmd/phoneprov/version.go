@@ -24,21 +24,31 @@ var (
 // (with "(modified)" when the tree had changes), the Go release and the
 // platform.
 func versionString() string {
-	var settings []debug.BuildSetting
-	mainVersion, goVersion := "", runtime.Version()
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		settings, mainVersion, goVersion = bi.Settings, bi.Main.Version, bi.GoVersion
+	v, c, modified := resolveVersion()
+	parts := []string{"phoneprov", v, "commit", c}
+	if modified {
+		parts = append(parts, "(modified)")
 	}
-	return formatVersion(version, commit, mainVersion, goVersion, settings)
+	return strings.Join(append(parts, runtime.Version(), runtime.GOOS+"/"+runtime.GOARCH), " ")
 }
 
-// formatVersion prefers what the linker was given, then the build
+// resolveVersion is the build's version and commit ("devel" and "unknown"
+// when nothing says), and whether the tree had changes.
+func resolveVersion() (v, c string, modified bool) {
+	var settings []debug.BuildSetting
+	mainVersion := ""
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		settings, mainVersion = bi.Settings, bi.Main.Version
+	}
+	return pickVersion(version, commit, mainVersion, settings)
+}
+
+// pickVersion prefers what the linker was given, then the build
 // information: the module version (not "(devel)") and vcs.revision.
-func formatVersion(version, commit, mainVersion, goVersion string, settings []debug.BuildSetting) string {
+func pickVersion(version, commit, mainVersion string, settings []debug.BuildSetting) (v, c string, modified bool) {
 	if version == "" && mainVersion != "(devel)" {
 		version = mainVersion
 	}
-	modified := false
 	for _, s := range settings {
 		switch s.Key {
 		case "vcs.revision":
@@ -49,10 +59,5 @@ func formatVersion(version, commit, mainVersion, goVersion string, settings []de
 			modified = s.Value == "true"
 		}
 	}
-	parts := []string{"phoneprov", cmp.Or(version, "devel")}
-	parts = append(parts, "commit", cmp.Or(commit, "unknown"))
-	if modified {
-		parts = append(parts, "(modified)")
-	}
-	return strings.Join(append(parts, goVersion, runtime.GOOS+"/"+runtime.GOARCH), " ")
+	return cmp.Or(version, "devel"), cmp.Or(commit, "unknown"), modified
 }

@@ -10,12 +10,12 @@ import (
 	"github.com/phoneprov/phoneprov/internal/metricstest"
 )
 
-// buildInfoLabels registers buildInfo(version) on a new registry and
+// buildInfoLabels registers buildInfo(version, revision) on a new registry and
 // returns the labels of its one series, failing t unless it is 1.
-func buildInfoLabels(t *testing.T, version string) map[string]string {
+func buildInfoLabels(t *testing.T, version, revision string) map[string]string {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	if err := reg.Register(buildInfo(version)); err != nil {
+	if err := reg.Register(buildInfo(version, revision)); err != nil {
 		t.Fatal(err)
 	}
 	mfs, err := reg.Gather()
@@ -39,14 +39,15 @@ func buildInfoLabels(t *testing.T, version string) map[string]string {
 	return labels
 }
 
-// The version set at build time names the build; without one the label
-// still has a value.
+// The version and revision the command resolved name the build; without
+// them the labels still have a value.
 func TestBuildInfoNamesTheBuild(t *testing.T) {
-	if got := buildInfoLabels(t, "1.4.0")["version"]; got != "1.4.0" {
-		t.Errorf("version %q, want the one passed in, 1.4.0", got)
+	l := buildInfoLabels(t, "1.4.0", "0123abc")
+	if l["version"] != "1.4.0" || l["revision"] != "0123abc" {
+		t.Errorf("labels %v, want version 1.4.0 and revision 0123abc, as passed in", l)
 	}
-	if got := buildInfoLabels(t, "")["version"]; got == "" {
-		t.Error("version is empty without a version set at build time")
+	if l := buildInfoLabels(t, "", ""); l["version"] != "unknown" || l["revision"] != "unknown" {
+		t.Errorf("labels %v, want unknown for what nobody set", l)
 	}
 }
 
@@ -61,7 +62,7 @@ func TestEveryMetricFollowsOneNaming(t *testing.T) {
 	}
 	ta.fetch(t, "../escape", j179Agent) // a refused name, for its reason
 	ta.waitPhone(t, j179MAC)
-	ta.app.reg.MustRegister(buildInfo("test"))
+	ta.app.reg.MustRegister(buildInfo("test", "0123abc"))
 	problems, err := metricstest.NamingProblems(ta.app.reg,
 		"subnet", "pool", "model", "firmware", "version", "revision", "goversion")
 	if err != nil {

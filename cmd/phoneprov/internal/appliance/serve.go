@@ -23,8 +23,9 @@ type Options struct {
 	// SIGHUP; empty for the built-in defaults.
 	ConfigPath string
 	Log        *slog.Logger
-	// Version names the build, for the log and the status page.
-	Version string
+	// Version and Revision name the build (its version, and the commit it
+	// was built from), for the log, the status page and build_info.
+	Version, Revision string
 }
 
 // Serve runs the appliance until ctx ends or a part fails: it prepares the
@@ -41,7 +42,7 @@ func Serve(ctx context.Context, cfg config.Config, o Options) error {
 		return err
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo(o.Version))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo(o.Version, o.Revision))
 	app, err := start(ctx, cfg, log, reg, o.Version)
 	if err != nil {
 		return err
@@ -54,7 +55,7 @@ func Serve(ctx context.Context, cfg config.Config, o Options) error {
 		return nil
 	}}
 
-	log.Info("phoneprov started", "version", o.Version, "config", orDefault(o.ConfigPath), "data_dir", cfg.DataDir)
+	log.Info("phoneprov started", "version", o.Version, "revision", o.Revision, "config", orDefault(o.ConfigPath), "data_dir", cfg.DataDir)
 	if err := app.run(ctx, app.parts(reload)); err != nil {
 		log.Error("phoneprov stopped", "err", err)
 		return err
