@@ -45,6 +45,31 @@ type ProvisioningConfig struct {
 type LogConfig struct {
 	Level  string `toml:"level"`  // debug, info, warn, error
 	Format string `toml:"format"` // text or json
+	// Access is where the line for each file request goes: AccessDebug
+	// (the default), AccessInfo, AccessOff, or an absolute file path.
+	// Requests that failed with a server error (5xx) are warnings in the
+	// log whatever it says.
+	Access string `toml:"access"`
+}
+
+// The [log] access values other than a file path.
+const (
+	// AccessDebug logs requests at debug level: seen with level = "debug".
+	AccessDebug = "debug"
+	// AccessInfo logs requests at info level, in the journal by default.
+	AccessInfo = "info"
+	// AccessOff logs no request lines.
+	AccessOff = "off"
+)
+
+// AccessFile is the file the access log goes to, or "" when it goes to
+// the log or nowhere.
+func (c LogConfig) AccessFile() string {
+	switch c.Access {
+	case AccessDebug, AccessInfo, AccessOff:
+		return ""
+	}
+	return c.Access
 }
 
 // PackagedPath is where the package installs the configuration; the
@@ -58,7 +83,7 @@ const DefaultDataDir = "/var/lib/phoneprov"
 func Default() Config {
 	return Config{
 		DataDir:   DefaultDataDir,
-		Log:       LogConfig{Level: "info", Format: "text"},
+		Log:       LogConfig{Level: "info", Format: "text", Access: AccessDebug},
 		Admin:     DefaultAdmin(),
 		FileServe: fileserve.DefaultConfig(),
 		DHCP:      dhcpd.DefaultConfig(),
@@ -131,6 +156,9 @@ func (c LogConfig) Validate(report func(string, error)) {
 	}
 	if c.Format != "text" && c.Format != "json" {
 		report("format", fmt.Errorf("%q is not text or json", c.Format))
+	}
+	if f := c.AccessFile(); f != "" && !filepath.IsAbs(f) {
+		report("access", fmt.Errorf("%q is not off, debug, info or an absolute file path", c.Access))
 	}
 }
 

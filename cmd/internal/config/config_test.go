@@ -48,6 +48,7 @@ func TestConfigRefusesUnknownKeysAndWrongTypes(t *testing.T) {
 		"[fileserve.https]\ncert_file = \"a.pem\"\n":      ":2: fileserve.https.cert_file: cert_file and key_file go together",
 		"[admin]\nlisten = \"0.0.0.0\"\n":                 ":2: admin.listen:",
 		"[fileserve.https]\nmin_version = \"1.4\"\n":      ":2: fileserve.https.min_version:",
+		"[log]\naccess = \"access.log\"\n":                ":2: log.access: \"access.log\" is not off, debug, info or an absolute file path",
 	} {
 		p := writeConfig(t, body)
 		_, err := Load(p)

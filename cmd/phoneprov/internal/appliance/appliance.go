@@ -44,6 +44,7 @@ type appliance struct {
 	leases    *leases.Journal // nil when DHCP is off
 	dhcp      *dhcpd.Server   // nil when DHCP is off
 	events    *admin.Events   // the latest access and lease events, for the admin listener
+	accessLog *accessLog      // one line per file request, where [log] access says
 	admin     *admin.Server   // nil until bound, and when the admin listener is off
 }
 
@@ -82,7 +83,13 @@ func (a *appliance) buildParts(ctx context.Context) error {
 	if err := a.buildInventory(); err != nil {
 		return err
 	}
-	events := fanout{a.inventory, a.events}
+	if a.accessLog, err = newAccessLog(a.cfg.Log, a.log.With("part", "fileserve")); err != nil {
+		return err
+	}
+	events := fanout{
+		access: []fileserve.AccessObserver{a.inventory, a.events, a.accessLog},
+		leases: []dhcpd.LeaseObserver{a.inventory, a.events},
+	}
 	a.files, err = fileserve.New(ctx, a.cfg.FileServe, fileserve.Options{
 		FilesDir:  a.cfg.FilesDir(),
 		TLSDir:    a.cfg.TLSDir(),
@@ -219,16 +226,26 @@ func (a *appliance) run(ctx context.Context, parts []supervise.Part) error {
 
 // reload applies a new configuration to every part that can take it at
 // run time, and returns the keys that need a restart. The configuration
-// was validated as a whole when it was loaded; the file server, the only
-// part that can still refuse (a missing file root, a bad certificate), goes
-// first, so a refusal leaves everything as it was.
+// was validated as a whole when it was loaded; the parts that can still
+// refuse (an access log file that does not open, the file server with a
+// missing file root or a bad certificate) go first, so a refusal leaves
+// everything as it was.
 func (a *appliance) reload(ctx context.Context, next config.Config) ([]string, error) {
-	restart, err := a.files.Reload(ctx, next.FileServe)
+	// The access log's file is opened anew (logrotate's postrotate runs a
+	// reload), before anything changes, as it may be refused too.
+	access, err := openAccessDest(next.Log)
 	if err != nil {
 		return nil, err
 	}
+	restart, err := a.files.Reload(ctx, next.FileServe)
+	if err != nil {
+		return nil, errors.Join(err, access.close())
+	}
 	if err := a.generator.SetConfig(next.Provisioning.Config); err != nil {
-		return nil, err
+		return nil, errors.Join(err, access.close())
+	}
+	if err := a.accessLog.swap(access); err != nil {
+		a.log.Warn("the previous access log file did not close cleanly", "err", err)
 	}
 	prev := a.cfg
 	diff := func(key string, changed bool) {
@@ -237,7 +254,8 @@ func (a *appliance) reload(ctx context.Context, next config.Config) ([]string, e
 		}
 	}
 	diff("data_dir", next.DataDir != prev.DataDir)
-	diff("log", next.Log != prev.Log)
+	diff("log.level", next.Log.Level != prev.Log.Level)
+	diff("log.format", next.Log.Format != prev.Log.Format)
 	diff("admin", next.Admin != prev.Admin)
 	diff("dhcp", fmt.Sprint(next.DHCP) != fmt.Sprint(prev.DHCP))
 	diff("provisioning.relay", fmt.Sprint(next.Provisioning.Relay) != fmt.Sprint(prev.Provisioning.Relay))
@@ -272,6 +290,9 @@ func (a *appliance) close() error {
 	}
 	if a.backups != nil {
 		errs = append(errs, a.backups.Close())
+	}
+	if a.accessLog != nil {
+		errs = append(errs, a.accessLog.close()) // after the file server, which feeds it until it stops
 	}
 	return errors.Join(errs...)
 }

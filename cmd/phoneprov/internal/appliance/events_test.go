@@ -20,7 +20,7 @@ func (r *recorder) ObserveLease(ev dhcpd.LeaseEvent)       { r.leases = append(r
 // inventory misses nothing for the admin listener's sake.
 func TestFanoutDeliversEveryEventToEveryConsumer(t *testing.T) {
 	a, b := &recorder{}, &recorder{}
-	f := fanout{a, b}
+	f := fanout{access: []fileserve.AccessObserver{a, b}, leases: []dhcpd.LeaseObserver{a, b}}
 	f.ObserveAccess(fileserve.AccessEvent{Name: "J100Supgrade.txt", Status: 200})
 	f.ObserveLease(dhcpd.LeaseEvent{Kind: dhcpd.Offered})
 	f.ObserveLease(dhcpd.LeaseEvent{Kind: dhcpd.Acked})
@@ -31,5 +31,5 @@ func TestFanoutDeliversEveryEventToEveryConsumer(t *testing.T) {
 			t.Errorf("consumer %d got %v and %v", i, r.access, r.leases)
 		}
 	}
-	fanout(nil).ObserveAccess(fileserve.AccessEvent{}) // no consumer: nothing to do, no panic
+	fanout{}.ObserveAccess(fileserve.AccessEvent{}) // no consumer: nothing to do, no panic
 }
