@@ -72,7 +72,10 @@ func TestUnitSettings(t *testing.T) {
 	exact := map[string]string{
 		"Unit.Wants":                      "network-online.target",
 		"Unit.After":                      "network-online.target",
-		"Service.Type":                    "exec",
+		"Service.Type":                    "notify",
+		"Service.NotifyAccess":            "main",
+		"Service.WatchdogSec":             "30s",
+		"Service.LogsDirectory":           "phoneprov",
 		"Service.User":                    "phoneprov",
 		"Service.Group":                   "phoneprov",
 		"Service.ExecStart":               "/usr/bin/phoneprov serve -c /etc/phoneprov/phoneprov.toml",

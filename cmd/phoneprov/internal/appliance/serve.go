@@ -31,13 +31,25 @@ type Options struct {
 // Serve runs the appliance until ctx ends or a part fails: it prepares the
 // data directory, builds every part, binds every socket (failing, with
 // the cause, before anything is served), then runs the parts and a SIGHUP
-// reloader under one supervisor. The result is nil after a clean stop,
+// reloader under one supervisor. Under systemd (NOTIFY_SOCKET) it says
+// READY=1 once every socket is bound, RELOADING=1 and READY=1 around each
+// reload, STOPPING=1 when it stops, and feeds the watchdog (WATCHDOG_USEC)
+// while the readiness checks pass. The result is nil after a clean stop,
 // else the first failure with the part it came from.
 func Serve(ctx context.Context, cfg config.Config, o Options) error {
 	log := o.Log
 	setMemoryLimit(log)
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	notify, err := newNotifier(os.Getenv("NOTIFY_SOCKET"), log.With("part", "systemd"))
+	if err != nil {
+		return err
+	}
+	defer notify.close()
+	watchdog, err := watchdogInterval(os.Getenv("WATCHDOG_USEC"), os.Getenv("WATCHDOG_PID"), os.Getpid())
+	if err != nil {
+		return err
+	}
 	if err := prepareDataDir(cfg); err != nil {
 		return err
 	}
@@ -51,12 +63,13 @@ func Serve(ctx context.Context, cfg config.Config, o Options) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	reload := supervise.Part{Name: "reload", Run: func(ctx context.Context) error {
-		reloadOnHangup(ctx, hup, o.ConfigPath, app, log)
+		reloadOnHangup(ctx, hup, o.ConfigPath, app, notify, log)
 		return nil
 	}}
+	systemd := notify.systemdPart(watchdog, listenStatus(app.files.Addrs()), app.readinessChecks())
 
 	log.Info("phoneprov started", "version", o.Version, "revision", o.Revision, "config", orDefault(o.ConfigPath), "data_dir", cfg.DataDir)
-	if err := app.run(ctx, app.parts(reload)); err != nil {
+	if err := app.run(ctx, app.parts(reload, systemd)); err != nil {
 		log.Error("phoneprov stopped", "err", err)
 		return err
 	}
@@ -78,29 +91,40 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, reg *promet
 	return app, nil
 }
 
-// reloadOnHangup re-reads the configuration on each SIGHUP. A file that does
-// not load is refused and the running configuration stays.
-func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, path string, app *appliance, log *slog.Logger) {
+// reloadOnHangup re-reads the configuration on each SIGHUP, telling
+// systemd when it starts and ends (systemctl reload waits for that). A
+// file that does not load is refused and the running configuration stays.
+func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, path string, app *appliance, notify *notifier, log *slog.Logger) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-hup:
 		}
-		next, err := config.Load(path)
-		if err == nil {
-			var restart []string
-			if restart, err = app.reload(ctx, next); err == nil {
-				if len(restart) > 0 {
-					log.Warn("configuration reloaded; these settings take effect at the next restart", "keys", strings.Join(restart, ","))
-				} else {
-					log.Info("configuration reloaded", "config", orDefault(path))
-				}
-				continue
-			}
-		}
-		log.Error("reload refused; the running configuration stays", "config", orDefault(path), "err", err)
+		notify.send(reloading()...)
+		status := reloadOnce(ctx, path, app, log)
+		notify.send("READY=1", "STATUS="+status)
 	}
+}
+
+// reloadOnce reloads the configuration and returns what happened, for
+// systemctl status.
+func reloadOnce(ctx context.Context, path string, app *appliance, log *slog.Logger) string {
+	next, err := config.Load(path)
+	if err == nil {
+		var restart []string
+		if restart, err = app.reload(ctx, next); err == nil {
+			if len(restart) > 0 {
+				log.Warn("configuration reloaded; these settings take effect at the next restart", "keys", strings.Join(restart, ","))
+				return "reloaded; restart for " + strings.Join(restart, ",")
+			}
+			log.Info("configuration reloaded", "config", orDefault(path))
+			return "reloaded"
+		}
+	}
+	log.Error("reload refused; the running configuration stays", "config", orDefault(path), "err", err)
+	// One line: a newline would start another state in the notification.
+	return "reload refused, the running configuration stays: " + strings.ReplaceAll(err.Error(), "\n", "; ")
 }
 
 func orDefault(path string) string {
