@@ -21,10 +21,11 @@ import (
 
 // New is the logger the [log] section describes, writing to w. When w is
 // the journal's stream (OnJournal with journalStream, the value of the
-// JOURNAL_STREAM variable), each line carries its priority.
+// JOURNAL_STREAM variable), each line carries its priority and no time:
+// the journal stamps every line itself.
 func New(c config.LogConfig, w io.Writer, journalStream string) *slog.Logger {
 	if f, ok := w.(*os.File); ok && OnJournal(f, journalStream) {
-		return slog.New(NewJournalHandler(w, func(w io.Writer) slog.Handler { return NewHandler(c, w) }))
+		return slog.New(NewJournalHandler(w, func(w io.Writer) slog.Handler { return newHandler(c, w, dropTime) }))
 	}
 	return slog.New(NewHandler(c, w))
 }
@@ -32,7 +33,19 @@ func New(c config.LogConfig, w io.Writer, journalStream string) *slog.Logger {
 // NewHandler is the text or JSON handler the [log] section asks for,
 // writing to w.
 func NewHandler(c config.LogConfig, w io.Writer) slog.Handler {
-	opts := &slog.HandlerOptions{Level: c.SlogLevel()}
+	return newHandler(c, w, nil)
+}
+
+// dropTime removes the record's time from a line.
+func dropTime(groups []string, a slog.Attr) slog.Attr {
+	if len(groups) == 0 && a.Key == slog.TimeKey {
+		return slog.Attr{}
+	}
+	return a
+}
+
+func newHandler(c config.LogConfig, w io.Writer, replace func([]string, slog.Attr) slog.Attr) slog.Handler {
+	opts := &slog.HandlerOptions{Level: c.SlogLevel(), ReplaceAttr: replace}
 	if c.Format == "json" {
 		return slog.NewJSONHandler(w, opts)
 	}
