@@ -62,15 +62,6 @@ const (
 	AccessOff = "off"
 )
 
-// AccessFile is the file the access log goes to, or "" when it goes to
-// the log or nowhere.
-func (c LogConfig) AccessFile() string {
-	switch c.Access {
-	case AccessDebug, AccessInfo, AccessOff:
-		return ""
-	}
-	return c.Access
-}
 
 // PackagedPath is where the package installs the configuration; the
 // commands read it when they are given no -c and it exists.
@@ -157,8 +148,12 @@ func (c LogConfig) Validate(report func(string, error)) {
 	if c.Format != "text" && c.Format != "json" {
 		report("format", fmt.Errorf("%q is not text or json", c.Format))
 	}
-	if f := c.AccessFile(); f != "" && !filepath.IsAbs(f) {
-		report("access", fmt.Errorf("%q is not off, debug, info or an absolute file path", c.Access))
+	switch c.Access {
+	case AccessDebug, AccessInfo, AccessOff:
+	default:
+		if !filepath.IsAbs(c.Access) {
+			report("access", fmt.Errorf("%q is not off, debug, info or an absolute file path", c.Access))
+		}
 	}
 }
 

@@ -49,6 +49,7 @@ func TestConfigRefusesUnknownKeysAndWrongTypes(t *testing.T) {
 		"[admin]\nlisten = \"0.0.0.0\"\n":                 ":2: admin.listen:",
 		"[fileserve.https]\nmin_version = \"1.4\"\n":      ":2: fileserve.https.min_version:",
 		"[log]\naccess = \"access.log\"\n":                ":2: log.access: \"access.log\" is not off, debug, info or an absolute file path",
+		"[log]\naccess = \"\"\n":                          ":2: log.access: \"\" is not off, debug, info or an absolute file path",
 	} {
 		p := writeConfig(t, body)
 		_, err := Load(p)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/phoneprov/phoneprov/cmd/internal/config"
 	"github.com/phoneprov/phoneprov/fileserve"
@@ -117,14 +118,21 @@ func TestReloadReopensTheAccessLog(t *testing.T) {
 	if code := ta.fetch(t, "FW_S_J179_R4_1_3_0_6.bin", "again"); code != 200 {
 		t.Fatalf("GET: %d", code)
 	}
+	// The server records a request after its response has left: wait for
+	// the line.
 	for name, want := range map[string][]string{
 		file + ".1": {"INFO /FW_S_J179_R4_1_3_0_6.bin"},
 		file:        {"INFO /lang/Mlf_J179_German.xml", "INFO /FW_S_J179_R4_1_3_0_6.bin"},
 	} {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			b, err := os.ReadFile(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Count(string(b), "msg=access") >= len(want) || time.Now().After(deadline) {
+				checkAccessLines(t, filepath.Base(name), string(b), want)
+				break
+			}
 		}
-		checkAccessLines(t, filepath.Base(name), string(b), want)
 	}
 }
