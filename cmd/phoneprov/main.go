@@ -20,12 +20,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/phoneprov/phoneprov/cmd/internal/config"
+	"github.com/phoneprov/phoneprov/cmd/internal/logging"
 	"github.com/phoneprov/phoneprov/cmd/phoneprov/internal/appliance"
 )
 
@@ -208,13 +208,5 @@ func (e env) cmdServe(ctx context.Context, args []string) error {
 		return err
 	}
 	v, rev, _ := resolveVersion()
-	return appliance.Serve(ctx, c.cfg, appliance.Options{ConfigPath: c.cfgPath, Log: newLogger(c.cfg.Log, e.stderr), Version: v, Revision: rev})
-}
-
-func newLogger(c config.LogConfig, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: c.SlogLevel()}
-	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return appliance.Serve(ctx, c.cfg, appliance.Options{ConfigPath: c.cfgPath, Log: logging.New(c.cfg.Log, e.stderr, os.Getenv("JOURNAL_STREAM")), Version: v, Revision: rev})
 }

@@ -62,7 +62,6 @@ const (
 	AccessOff = "off"
 )
 
-
 // PackagedPath is where the package installs the configuration; the
 // commands read it when they are given no -c and it exists.
 const PackagedPath = "/etc/phoneprov/phoneprov.toml"
