@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -31,7 +32,7 @@ func BenchmarkSmallFileRequest(b *testing.B) {
 			cfg.HTTP.Listen = []string{"127.0.0.1:0"}
 			cfg.HTTPS.Enabled = false
 			cfg.TFTP.Enabled = false
-			srv, err := New(context.Background(), cfg, Options{FilesDir: files, TLSDir: filepath.Join(data, "tls"), netHTTPOnly: c.netHTTPOnly})
+			srv, err := New(context.Background(), cfg, Options{FilesDir: files, TLSDir: filepath.Join(data, "tls")})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -40,7 +41,12 @@ func BenchmarkSmallFileRequest(b *testing.B) {
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
-			go func() { done <- srv.Serve(ctx) }()
+			if c.netHTTPOnly {
+				var handshakeErrors atomic.Int64
+				go func() { done <- serveNetHTTPOnly(ctx, srv, &handshakeErrors) }()
+			} else {
+				go func() { done <- srv.Serve(ctx) }()
+			}
 			defer func() { cancel(); <-done }()
 
 			conn, err := net.Dial("tcp", srv.Addrs()["http"][0].String())

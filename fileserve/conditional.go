@@ -1,8 +1,6 @@
 package fileserve
 
 import (
-	"bytes"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -48,90 +46,74 @@ const (
 )
 
 func (c requestConditions) checkIfMatch(etag string) condResult {
-	im := c.ifMatch
-	if im == "" {
+	if c.ifMatch == "" {
 		return condNone
 	}
-	for {
-		im = trimHeaderSpace(im)
-		if len(im) == 0 {
-			break
-		}
-		if im[0] == ',' {
-			im = im[1:]
-			continue
-		}
-		if im[0] == '*' {
-			return condTrue
-		}
-		tag, remain := scanETag(im)
-		if tag == "" {
-			break
-		}
-		if tag == etag && tag[0] == '"' { // strong comparison
-			return condTrue
-		}
-		im = remain
-	}
-	return condFalse
-}
-
-func (c requestConditions) checkIfNoneMatch(etag string) condResult {
-	buf := c.ifNoneMatch
-	if buf == "" {
-		return condNone
-	}
-	for {
-		buf = trimHeaderSpace(buf)
-		if len(buf) == 0 {
-			break
-		}
-		if buf[0] == ',' {
-			buf = buf[1:]
-			continue
-		}
-		if buf[0] == '*' {
-			return condFalse
-		}
-		tag, remain := scanETag(buf)
-		if tag == "" {
-			break
-		}
-		if strings.TrimPrefix(tag, "W/") == strings.TrimPrefix(etag, "W/") { // weak comparison
-			return condFalse
-		}
-		buf = remain
-	}
-	return condTrue
-}
-
-func checkIfUnmodifiedSince(ius string, mod time.Time) condResult {
-	if ius == "" || isZeroTime(mod) {
-		return condNone
-	}
-	t, err := http.ParseTime(ius)
-	if err != nil {
-		return condNone
-	}
-	// Last-Modified has whole seconds, so the comparison has too.
-	if mod.Truncate(time.Second).Compare(t) <= 0 {
+	if listMatches(c.ifMatch, etag, false) {
 		return condTrue
 	}
 	return condFalse
 }
 
-func checkIfModifiedSince(ims string, mod time.Time) condResult {
-	if ims == "" || isZeroTime(mod) {
+func (c requestConditions) checkIfNoneMatch(etag string) condResult {
+	if c.ifNoneMatch == "" {
 		return condNone
 	}
-	t, err := http.ParseTime(ims)
-	if err != nil {
-		return condNone
-	}
-	if mod.Truncate(time.Second).Compare(t) <= 0 {
+	if listMatches(c.ifNoneMatch, etag, true) {
 		return condFalse
 	}
 	return condTrue
+}
+
+// listMatches reports whether an If-Match (strong comparison) or
+// If-None-Match (weak) list holds "*" or etag before its end or its first
+// malformed tag.
+func listMatches(list, etag string, weak bool) bool {
+	for {
+		list = trimHeaderSpace(list)
+		switch {
+		case len(list) == 0:
+			return false
+		case list[0] == ',':
+			list = list[1:]
+			continue
+		case list[0] == '*':
+			return true
+		}
+		tag, remain := scanETag(list)
+		if tag == "" {
+			return false
+		}
+		if weak && strings.TrimPrefix(tag, "W/") == strings.TrimPrefix(etag, "W/") || !weak && tag == etag && tag[0] == '"' {
+			return true
+		}
+		list = remain
+	}
+}
+
+func checkIfUnmodifiedSince(ius string, mod time.Time) condResult {
+	return notModifiedSince(ius, mod, condTrue, condFalse)
+}
+
+func checkIfModifiedSince(ims string, mod time.Time) condResult {
+	return notModifiedSince(ims, mod, condFalse, condTrue)
+}
+
+// notModifiedSince compares mod with the date in header: ifNot when mod
+// is not after it, ifAfter when it is, condNone when either is unknown.
+func notModifiedSince(header string, mod time.Time, ifNot, ifAfter condResult) condResult {
+	if header == "" || isZeroTime(mod) {
+		return condNone
+	}
+	t, err := http.ParseTime(header)
+	if err != nil {
+		return condNone
+	}
+	// Last-Modified has whole seconds, so the comparison has too.
+	if mod.Truncate(time.Second).Compare(t) <= 0 {
+		return ifNot
+	}
+	return ifAfter
 }
 
 // scanETag finds a syntactically valid entity tag at the start of s and
@@ -170,5 +152,3 @@ func trimHeaderSpace(s string) string {
 }
 
 func isHeaderSpace(b byte) bool { return b == ' ' || b == '\t' || b == '\n' || b == '\r' }
-
-func bytesReader(b []byte) io.ReadSeeker { return bytes.NewReader(b) }

@@ -273,8 +273,8 @@ func (c *fastConn) serve() {
 	}
 }
 
-// handshake runs the TLS handshake under net/http's deadline and reports
-// failures as net/http does, so the handshake-failure metric counts them.
+// handshake runs the TLS handshake under net/http's deadline; a failure
+// is counted and logged at debug level.
 func (c *fastConn) handshake() bool {
 	if d := c.f.handshakeTimeout(); d > 0 {
 		c.tcp.SetDeadline(time.Now().Add(d))
@@ -288,7 +288,8 @@ func (c *fastConn) handshake() bool {
 		} else {
 			reason = err.Error()
 		}
-		c.f.errorLog.Printf("http: TLS handshake error from %s: %v", c.conn.RemoteAddr(), reason)
+		c.f.srv.metrics.tlsHandshakeFail.Inc()
+		c.f.srv.log.Debug("TLS handshake failed", "client", c.conn.RemoteAddr().String(), "err", reason)
 		return false
 	}
 	c.tcp.SetDeadline(time.Time{})
@@ -425,14 +426,10 @@ func (c *fastConn) serveRequest(req *h1.Request) (keep, handOff bool) {
 	switch {
 	case err != nil:
 		ok = c.writeError(req, start, c.f.srv.openFailedStatus(err, &ev), closeAfter, &ev)
-	case res.small != nil:
-		sf := res.small
-		ev.Resolved, ev.Source, ev.Size = sf.name, SourceOperator, int64(len(sf.data))
-		h := contentHead{etag: sf.etag[0], contentType: sf.contentType[0], length: sf.length[0]}
-		if sf.lastModified != nil {
-			h.lastModified = sf.lastModified[0]
-		}
-		ok = c.writeContent(req, start, &h, sf.mod, sf.data, nil, closeAfter, &ev)
+	case res.mem != nil:
+		m := res.mem
+		ev.Resolved, ev.Source, ev.Size = m.name, res.source, int64(len(m.data))
+		ok = c.writeContent(req, start, &m.head, m.mod, m.data, nil, closeAfter, &ev)
 	default:
 		e := res.entry
 		ev.Resolved, ev.Source, ev.Size = e.Name, e.Source, e.Size
@@ -452,13 +449,10 @@ func (c *fastConn) serveRequest(req *h1.Request) (keep, handOff bool) {
 	return ok && !closeAfter, false
 }
 
-// contentHead are the header values of a response with content.
-type contentHead struct {
-	etag, contentType, lastModified, length string
-}
-
-// writeContent answers as serveMemory and http.ServeContent do: 200 with
-// the content, 304 or 412. The body is mem, or file (size h.length).
+// writeContent is the one responder for a plain GET or HEAD of content:
+// 200 with the content, 304 or 412, in the bytes http.ServeContent would
+// send (TestFastPathAnswersLikeNetHTTP holds it to that). The body is
+// mem, or file (size h.length).
 func (c *fastConn) writeContent(req *h1.Request, now time.Time, h *contentHead, mod time.Time, mem []byte, file *os.File, closeAfter bool, ev *AccessEvent) bool {
 	cond := requestConditions{
 		ifMatch: string(req.IfMatch), ifNoneMatch: string(req.IfNoneMatch),

@@ -1,6 +1,7 @@
 package fileserve
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -117,18 +118,23 @@ func (h *fileHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(rec, http.StatusText(code), code)
 		return
 	}
-	if sf := res.small; sf != nil {
-		ev.Resolved, ev.Source, ev.Size = sf.name, SourceOperator, int64(len(sf.data))
-		serveMemory(rec, r, sf)
+	// What reaches net/http is what the fast path hands over: a Range, a
+	// body, HTTP/1.0, a head it does not parse itself. ServeContent
+	// answers it; a plain GET or HEAD goes to the fast path's writeContent.
+	hdr := rec.Header()
+	hdr["Cache-Control"] = noCache
+	if m := res.mem; m != nil {
+		ev.Resolved, ev.Source, ev.Size = m.name, res.source, int64(len(m.data))
+		hdr["Etag"] = []string{m.head.etag}
+		hdr["Content-Type"] = contentTypeHeader(m.name)
+		http.ServeContent(rec, r, m.name, m.mod, bytes.NewReader(m.data))
 		return
 	}
 	entry := res.entry
 	defer entry.Close()
 	ev.Resolved, ev.Source, ev.Size = entry.Name, entry.Source, entry.Size
-	hdr := rec.Header()
 	hdr["Etag"] = []string{entry.ETag}
 	hdr["Content-Type"] = contentTypeHeader(entry.Name)
-	hdr["Cache-Control"] = noCache
 	if entry.file != nil && r.Method == http.MethodGet && ci.raw != nil {
 		// Hold the headers back until the body follows them, so both
 		// leave in full-sized segments; see corkedFile.
@@ -158,7 +164,6 @@ func cork(raw syscall.RawConn, on bool) {
 var (
 	noCache      = []string{"no-cache"} // phones revalidate at every boot; make caches do the same
 	allowGetHead = []string{"GET, HEAD"}
-	acceptRanges = []string{"bytes"}
 
 	contentTypes = map[string][]string{
 		".txt": {"text/plain; charset=utf-8"}, ".scr": {"text/plain; charset=utf-8"},
@@ -186,46 +191,6 @@ func contentTypeHeader(name string) []string {
 		return v
 	}
 	return octetStream
-}
-
-// serveMemory answers a GET or HEAD for a cached file exactly as
-// http.ServeContent would (same headers, same status codes), without its
-// per-request formatting and allocations. Range requests go to
-// ServeContent itself.
-func serveMemory(w http.ResponseWriter, r *http.Request, sf *smallFile) {
-	hdr := w.Header()
-	hdr["Etag"] = sf.etag
-	hdr["Content-Type"] = sf.contentType
-	hdr["Cache-Control"] = noCache
-	if _, ranged := r.Header["Range"]; ranged {
-		http.ServeContent(w, r, sf.name, sf.mod, bytesReader(sf.data))
-		return
-	}
-	if sf.lastModified != nil {
-		hdr["Last-Modified"] = sf.lastModified
-	}
-	cond := requestConditions{
-		ifMatch: r.Header.Get("If-Match"), ifNoneMatch: r.Header.Get("If-None-Match"),
-		ifModifiedSince: r.Header.Get("If-Modified-Since"), ifUnmodifiedSince: r.Header.Get("If-Unmodified-Since"),
-	}
-	switch cond.evaluate(sf.etag[0], sf.mod) {
-	case http.StatusNotModified:
-		// As net/http's writeNotModified: no representation metadata,
-		// and no Last-Modified beside an ETag.
-		delete(hdr, "Content-Type")
-		delete(hdr, "Last-Modified")
-		w.WriteHeader(http.StatusNotModified)
-		return
-	case http.StatusPreconditionFailed:
-		w.WriteHeader(http.StatusPreconditionFailed)
-		return
-	}
-	hdr["Accept-Ranges"] = acceptRanges
-	hdr["Content-Length"] = sf.length
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		w.Write(sf.data)
-	}
 }
 
 // recordingWriter remembers the status and counts body bytes. It passes

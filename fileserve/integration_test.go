@@ -18,6 +18,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/phoneprov/phoneprov/fileserve/tlsca"
 )
 
 // These tests run the file server in-process on 127.0.0.1 with ephemeral
@@ -288,7 +290,7 @@ func header(resp, name string) string {
 func TestHTTPSWithCurl(t *testing.T) {
 	ts := startServer(t, nil)
 	ts.put(t, "46xxsettings.txt", []byte("SET SIG 2\n"))
-	ca := CACertificatePath(filepath.Join(ts.dataDir, "tls"))
+	ca := filepath.Join(ts.dataDir, "tls", tlsca.CAFileName)
 	for _, addr := range ts.Addrs()["https"] {
 		status, body := curl(t, "--cacert", ca, "https://"+addr.String()+"/46xxsettings.txt")
 		if status != 200 || string(body) != "SET SIG 2\n" {
@@ -536,7 +538,7 @@ func TestSlowAndHostileHTTPClients(t *testing.T) {
 func TestLegacyTLSOnlyWhenAskedFor(t *testing.T) {
 	ts := startServer(t, func(c *Config) { c.HTTPS.MinVersion = "1.0" })
 	ts.put(t, "x.txt", []byte("x"))
-	ca := CACertificatePath(filepath.Join(ts.dataDir, "tls"))
+	ca := filepath.Join(ts.dataDir, "tls", tlsca.CAFileName)
 	bin := requireTool(t, "curl")
 	// Debian's OpenSSL refuses TLS 1.0 at its default security level;
 	// @SECLEVEL=0 lets the client offer it, as an old phone would.

@@ -45,7 +45,7 @@ func (s *Server) Files(ctx context.Context, limit int) (Listing, error) {
 		return Listing{}, err
 	}
 	for _, b := range st.ns.builtin {
-		l.Files = append(l.Files, ServedFile{Name: b.Name, Source: SourceBuiltin, Size: int64(len(b.Data)), ModTime: b.ModTime})
+		l.Files = append(l.Files, ServedFile{Name: b.name, Source: SourceBuiltin, Size: int64(len(b.data)), ModTime: b.mod})
 	}
 	slices.SortFunc(l.Files, func(a, b ServedFile) int { return strings.Compare(a.Name, b.Name) })
 	return l, nil

@@ -59,19 +59,42 @@ type Client struct {
 	UserAgent string     // HTTP only
 }
 
-// Generated is content a Generator made for one request.
+// Generated is content a Generator made: in memory, made by NewGenerated
+// (its validator and header values computed then, once, so serving it
+// costs no hashing), or an open file.
 type Generated struct {
 	Name    string // canonical name, as the generator spells it
 	Data    []byte
 	ModTime time.Time
 	// File, when set, is the content instead of Data: an open regular file
 	// (a cached firmware image, say) that the namespace serves and closes.
+	// Its validator comes from the file's identity.
 	File *os.File
+
+	mem *memContent // set by NewGenerated
+}
+
+// NewGenerated returns in-memory content with its strong ETag (a hash of
+// data) and its header values computed now. A generator keeps the result
+// for as long as the content stays the same, and may make one per
+// requester; data must not change afterwards.
+func NewGenerated(name string, data []byte, mod time.Time) *Generated {
+	m := newMemContent(name, data, mod, contentETag(data))
+	return &Generated{Name: name, Data: data, ModTime: mod, mem: &m}
+}
+
+// ETag is the quoted strong validator of in-memory content, empty for a file.
+func (g *Generated) ETag() string {
+	if g.mem == nil {
+		return ""
+	}
+	return g.mem.head.etag
 }
 
 // Generator makes files that the operator has not placed, such as settings
 // and upgrade scripts. It returns ErrNotFound (or an error wrapping
-// fs.ErrNotExist) for names it does not make.
+// fs.ErrNotExist) for names it does not make. In-memory content comes
+// from NewGenerated; client lets a generator answer each phone for itself.
 type Generator interface {
 	Generate(ctx context.Context, name string, client Client) (*Generated, error)
 }
@@ -118,26 +141,29 @@ func (e *Entry) Close() error {
 // generator. Lookups in the tree are confined to it by os.Root.
 type Namespace struct {
 	root    *os.Root
-	builtin map[string]*Generated // lower-cased name → content
-	tags    map[string]string     // lower-cased name → the builtin content's ETag
+	builtin map[string]*memContent // lower-cased name → content
 	gen     Generator
 	dirs    *dirCache
 	small   *smallFiles
 }
 
-// NewNamespace opens the operator's tree at dir. builtin and gen may be nil.
+// NewNamespace opens the operator's tree at dir. builtin (made by
+// NewGenerated) and gen may be nil.
 func NewNamespace(dir string, builtin []*Generated, gen Generator) (*Namespace, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, fmt.Errorf("open file root: %w", err)
 	}
 	ns := &Namespace{
-		root: root, builtin: map[string]*Generated{}, tags: map[string]string{}, gen: gen,
+		root: root, builtin: map[string]*memContent{}, gen: gen,
 		dirs: newDirCache(), small: newSmallFiles(root),
 	}
 	for _, b := range builtin {
-		ns.builtin[strings.ToLower(b.Name)] = b
-		ns.tags[strings.ToLower(b.Name)] = contentETag(b.Data)
+		if b.mem == nil {
+			root.Close()
+			return nil, fmt.Errorf("built-in file %s was not made by NewGenerated", b.Name)
+		}
+		ns.builtin[strings.ToLower(b.Name)] = b.mem
 	}
 	return ns, nil
 }
@@ -240,17 +266,19 @@ func (ns *Namespace) Open(ctx context.Context, raw string, client Client) (*Entr
 	if err != nil {
 		return nil, err
 	}
-	if res.small != nil {
-		return res.small.entry(), nil
+	if res.mem != nil {
+		return res.mem.entry(res.source), nil
 	}
 	return res.entry, nil
 }
 
-// resolved is what a name resolved to: a cached small file, shared and
-// read-only, or an Entry of its own.
+// resolved is what a name resolved to: content in memory (a cached
+// operator file, a built-in or generated file), shared and read-only, or
+// an Entry of its own.
 type resolved struct {
-	small *smallFile
-	entry *Entry
+	mem    *memContent
+	source Source // of mem
+	entry  *Entry
 }
 
 // resolve is Open without making an Entry for a cached file.
@@ -264,12 +292,8 @@ func (ns *Namespace) resolve(ctx context.Context, raw string, client Client) (re
 	if err == nil || !errors.Is(err, ErrNotFound) || errors.As(err, &refused) {
 		return res, err
 	}
-	lower := strings.ToLower(name)
-	if b, ok := ns.builtin[lower]; ok {
-		return resolved{entry: &Entry{
-			Name: b.Name, Source: SourceBuiltin, Size: int64(len(b.Data)), ModTime: b.ModTime,
-			ETag: ns.tags[lower], mem: b.Data,
-		}}, nil
+	if b, ok := ns.builtin[strings.ToLower(name)]; ok {
+		return resolved{mem: b, source: SourceBuiltin}, nil
 	}
 	if ns.gen != nil {
 		g, err := ns.gen.Generate(ctx, name, client)
@@ -277,21 +301,16 @@ func (ns *Namespace) resolve(ctx context.Context, raw string, client Client) (re
 		case err == nil && g.File != nil:
 			e, err := fileEntry(g)
 			return resolved{entry: e}, err
+		case err == nil && g.mem == nil:
+			return resolved{}, fmt.Errorf("generate %s: content not made by NewGenerated", name)
 		case err == nil:
-			return resolved{entry: memoryEntry(g, SourceGenerated)}, nil
+			return resolved{mem: g.mem, source: SourceGenerated}, nil
 		case errors.Is(err, ErrNotFound) || errors.Is(err, fs.ErrNotExist):
 		default:
 			return resolved{}, fmt.Errorf("generate %s: %w", name, err)
 		}
 	}
 	return resolved{}, ErrNotFound
-}
-
-func memoryEntry(g *Generated, src Source) *Entry {
-	return &Entry{
-		Name: g.Name, Source: src, Size: int64(len(g.Data)), ModTime: g.ModTime,
-		ETag: contentETag(g.Data), mem: g.Data,
-	}
 }
 
 // fileEntry serves a generator's open file.
@@ -326,7 +345,7 @@ func (c generatorChain) Generate(ctx context.Context, name string, client Client
 
 func (ns *Namespace) openOperator(name string) (resolved, error) {
 	if sf := ns.small.lookup(name); sf != nil {
-		return resolved{small: sf}, nil
+		return resolved{mem: &sf.memContent, source: SourceOperator}, nil
 	}
 	f, err := ns.openNonBlocking(name)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -361,7 +380,7 @@ func (ns *Namespace) openOperator(name string) (resolved, error) {
 		}
 		if sf != nil {
 			f.Close()
-			return resolved{small: sf}, nil
+			return resolved{mem: &sf.memContent, source: SourceOperator}, nil
 		}
 	}
 	return resolved{entry: &Entry{

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,7 +18,7 @@ type fakeGenerator map[string]string
 
 func (g fakeGenerator) Generate(_ context.Context, name string, _ Client) (*Generated, error) {
 	if body, ok := g[name]; ok {
-		return &Generated{Name: name, Data: []byte(body), ModTime: time.Unix(1700000000, 0)}, nil
+		return NewGenerated(name, []byte(body), time.Unix(1700000000, 0)), nil
 	}
 	return nil, ErrNotFound
 }
@@ -60,7 +61,7 @@ func readEntry(t *testing.T, e *Entry) string {
 
 func TestNamespaceResolution(t *testing.T) {
 	ns, err := NewNamespace(tree(t),
-		[]*Generated{{Name: "phoneprov-ca.pem", Data: []byte("CA")}},
+		[]*Generated{NewGenerated("phoneprov-ca.pem", []byte("CA"), time.Time{})},
 		fakeGenerator{"J100Supgrade.txt": "GET 46xxsettings.txt\n", "46xxsettings.txt": "generated"})
 	if err != nil {
 		t.Fatal(err)
@@ -350,5 +351,52 @@ func TestNameLengthLimits(t *testing.T) {
 	var r *RefusedError
 	if !errors.As(err, &r) || r.Reason != "too_long" || !errors.Is(err, ErrNotFound) {
 		t.Errorf("ENAMETOOLONG: %v, want refused as too_long and not found", err)
+	}
+}
+
+// perClient answers each phone for itself.
+type perClient map[netip.Addr]*Generated
+
+func (g perClient) Generate(_ context.Context, name string, c Client) (*Generated, error) {
+	if out, ok := g[c.Addr]; ok && name == out.Name {
+		return out, nil
+	}
+	return nil, ErrNotFound
+}
+
+// Generated content is served with the ETag it was made with, one per
+// requester when the generator answers each phone for itself; content a
+// generator put together without NewGenerated (which would have to be
+// hashed at every request) is refused.
+func TestGeneratedContentCarriesItsETag(t *testing.T) {
+	a, b := netip.MustParseAddr("198.18.1.1"), netip.MustParseAddr("198.18.1.2")
+	mod := time.Unix(1700000000, 0)
+	gen := perClient{a: NewGenerated("roll.txt", []byte("SET A 1\n"), mod), b: NewGenerated("roll.txt", []byte("SET B 1\n"), mod)}
+	ns, err := NewNamespace(t.TempDir(), nil, gen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	for addr, want := range gen {
+		e, err := ns.Open(context.Background(), "roll.txt", Client{Addr: addr})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body := readEntry(t, e); body != string(want.Data) || e.ETag != want.ETag() || e.Source != SourceGenerated {
+			t.Errorf("%v: %q %s %s, want %q %s", addr, body, e.ETag, e.Source, want.Data, want.ETag())
+		}
+	}
+	if gen[a].ETag() == gen[b].ETag() || gen[a].ETag() == "" {
+		t.Errorf("ETags %q and %q", gen[a].ETag(), gen[b].ETag())
+	}
+
+	handMade := perClient{a: {Name: "roll.txt", Data: []byte("SET A 1\n"), ModTime: mod}}
+	ns2, err := NewNamespace(t.TempDir(), nil, handMade)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns2.Close()
+	if _, err := ns2.Open(context.Background(), "roll.txt", Client{Addr: a}); err == nil || errors.Is(err, ErrNotFound) {
+		t.Errorf("content not made by NewGenerated: err = %v", err)
 	}
 }

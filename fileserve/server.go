@@ -16,7 +16,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -43,10 +42,6 @@ type Options struct {
 	Mounts    []Mount
 	Logger    *slog.Logger
 	Registry  prometheus.Registerer
-
-	// netHTTPOnly serves HTTP and HTTPS with net/http alone, without the
-	// fast path: the reference the tests compare the fast path with.
-	netHTTPOnly bool
 }
 
 // Server is the file server. Create it with New, then Bind, then Serve.
@@ -64,7 +59,7 @@ type Server struct {
 	httpSrv           *http.Server
 	httpsSrv          *http.Server
 	fastMu            sync.Mutex
-	fast              []*fastServer // one per protocol, unless Options.netHTTPOnly; guarded by fastMu
+	fast              []*fastServer // one per protocol; guarded by fastMu
 	tftp              *tftpService
 }
 
@@ -137,7 +132,7 @@ func (s *Server) buildState(ctx context.Context, cfg Config) (*state, error) {
 			s.log.Warn("TLS versions below 1.2 are enabled; only do this for phones that need them", "min_version", cfg.HTTPS.MinVersion)
 		}
 		if len(bundle.CACertPEM) > 0 {
-			builtin = append(builtin, &Generated{Name: CAFileName, Data: bundle.CACertPEM, ModTime: certNotBefore(bundle.CACertPEM)})
+			builtin = append(builtin, NewGenerated(CAFileName, bundle.CACertPEM, certNotBefore(bundle.CACertPEM)))
 		}
 	}
 	ns, err := NewNamespace(root, builtin, s.opts.Generator)
@@ -346,11 +341,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	if len(s.httpsLns) > 0 {
 		s.httpsSrv = s.newHTTPServer("https", &s.activeHTTPS, errorLog)
-		// The TLS settings are looked up per handshake, so a reload swaps them.
-		perHandshake := &tls.Config{
-			GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { return s.state.Load().tlsCfg, nil },
-		}
-		s.serveHTTPListeners(run, s.httpsSrv, s.httpsLns, perHandshake, &s.activeHTTPS, errorLog)
+		s.serveHTTPListeners(run, s.httpsSrv, s.httpsLns, s.perHandshakeTLS(), &s.activeHTTPS, errorLog)
 	}
 	tftpCtx, stopTFTP := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopTFTP()
@@ -373,19 +364,16 @@ func (s *Server) Serve(ctx context.Context) error {
 	return serveErr
 }
 
-// serveHTTPListeners serves HTTP (tlsConf nil) or HTTPS on lns: through
-// the fast path, which hands net/http (hs) what it does not serve itself,
-// or, with the fast path off, through net/http alone.
-func (s *Server) serveHTTPListeners(run func(func() error), hs *http.Server, lns []net.Listener, tlsConf *tls.Config, active *atomic.Int64, errorLog *log.Logger) {
-	if s.opts.netHTTPOnly {
-		for _, ln := range lns {
-			if tlsConf != nil {
-				ln = tls.NewListener(ln, tlsConf)
-			}
-			run(func() error { return serveHTTP(hs, ln) })
-		}
-		return
+// perHandshakeTLS looks the TLS settings up per handshake, so a reload swaps them.
+func (s *Server) perHandshakeTLS() *tls.Config {
+	return &tls.Config{
+		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { return s.state.Load().tlsCfg, nil },
 	}
+}
+
+// serveHTTPListeners serves HTTP (tlsConf nil) or HTTPS on lns through
+// the fast path, which hands net/http (hs) what it does not serve itself.
+func (s *Server) serveHTTPListeners(run func(func() error), hs *http.Server, lns []net.Listener, tlsConf *tls.Config, active *atomic.Int64, errorLog *log.Logger) {
 	protocol := "http"
 	if tlsConf != nil {
 		protocol = "https"
@@ -458,16 +446,13 @@ func (s *Server) newHTTPServer(protocol string, active *atomic.Int64, errorLog *
 	}
 }
 
-// serverErrorLog takes net/http's error log lines: it counts TLS handshake
-// failures and passes the lines on at debug level.
+// serverErrorLog passes the error log lines of net/http and the fast
+// path on at debug level. (net/http never runs a TLS handshake here: the
+// fast path hands it connections after theirs.)
 type serverErrorLog struct{ srv *Server }
 
 func (w *serverErrorLog) Write(p []byte) (int, error) {
-	msg := strings.TrimSpace(string(p))
-	if strings.Contains(msg, "TLS handshake error") {
-		w.srv.metrics.tlsHandshakeFail.Inc()
-	}
-	w.srv.log.Debug("http server", "msg", msg)
+	w.srv.log.Debug("http server", "msg", strings.TrimSpace(string(p)))
 	return len(p), nil
 }
 
@@ -535,10 +520,6 @@ func (s *Server) activeTransfers(protocol string) float64 {
 	}
 	return 0
 }
-
-// CACertificatePath is where the appliance's CA certificate is stored, for
-// curl --cacert and for operators who preload it into remote phones.
-func CACertificatePath(tlsDir string) string { return filepath.Join(tlsDir, "ca.pem") }
 
 // certNotBefore is the start of the first certificate in pemData, used as
 // the served CA file's modification time; zero if it cannot be read.

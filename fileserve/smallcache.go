@@ -4,15 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"github.com/phoneprov/phoneprov/fileserve/internal/fswatch"
 )
@@ -54,15 +51,8 @@ type loadTicket struct{ stale bool }
 // smallFile is one cached file, with the header values every response
 // for it carries, formatted once.
 type smallFile struct {
-	name  string
+	memContent
 	watch int32
-	data  []byte
-	mod   time.Time
-
-	etag         []string // quoted strong validator, as a header value
-	lastModified []string // nil when mod is unknown
-	length       []string // Content-Length of the whole file
-	contentType  []string
 }
 
 // Limits of the small-file cache.
@@ -290,7 +280,7 @@ func (c *smallFiles) read(name string, t *loadTicket) (*smallFile, error) {
 	}
 	c.fileOf[wd] = name
 	c.mu.Unlock()
-	sf := &smallFile{name: name, watch: wd}
+	sf := &smallFile{watch: wd}
 
 	// From here on any change to the file is reported, so what fstat and
 	// the read see is either current or about to be marked stale.
@@ -302,15 +292,15 @@ func (c *smallFiles) read(name string, t *loadTicket) (*smallFile, error) {
 	if !ok || !fi.Mode().IsRegular() || st.Nlink != 1 || fi.Size() > smallFileMax || !localFS(f) {
 		return sf, errNotCacheable
 	}
-	sf.data = make([]byte, fi.Size())
-	if _, err := io.ReadFull(io.NewSectionReader(f, 0, fi.Size()), sf.data); err != nil {
+	data := make([]byte, fi.Size())
+	if _, err := io.ReadFull(io.NewSectionReader(f, 0, fi.Size()), data); err != nil {
 		return sf, errNotCacheable // it shrank
 	}
 	var extra [1]byte
 	if n, _ := f.ReadAt(extra[:], fi.Size()); n != 0 {
 		return sf, errNotCacheable // it grew
 	}
-	sf.setHeaders(fileETag(fi), fi.ModTime())
+	sf.memContent = newMemContent(name, data, fi.ModTime(), fileETag(fi))
 	if !c.sync() {
 		return sf, errNotCacheable
 	}
@@ -412,25 +402,3 @@ func (c *smallFiles) insert(sf *smallFile) {
 	c.fileOf[sf.watch] = sf.name
 	c.bytes += int64(len(sf.data))
 }
-
-func (sf *smallFile) setHeaders(etag string, mod time.Time) {
-	sf.mod = mod
-	sf.etag = []string{etag}
-	if !isZeroTime(mod) {
-		sf.lastModified = []string{mod.UTC().Format(http.TimeFormat)}
-	}
-	sf.length = []string{strconv.Itoa(len(sf.data))}
-	sf.contentType = contentTypeHeader(sf.name)
-}
-
-// entry returns the cached copy as an Entry of its own.
-func (sf *smallFile) entry() *Entry {
-	return &Entry{
-		Name: sf.name, Source: SourceOperator, Size: int64(len(sf.data)), ModTime: sf.mod,
-		ETag: sf.etag[0], mem: sf.data,
-	}
-}
-
-// isZeroTime reports whether t is unknown, as net/http's ServeContent
-// decides it: zero, or the Unix epoch.
-func isZeroTime(t time.Time) bool { return t.IsZero() || t.Unix() == 0 && t.Nanosecond() == 0 }

@@ -54,8 +54,8 @@ func fetch(t *testing.T, ns *Namespace, name string) (string, bool) {
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
-	if res.small != nil {
-		return string(res.small.data), true
+	if res.mem != nil {
+		return string(res.mem.data), true
 	}
 	defer res.entry.Close()
 	return readEntry(t, res.entry), false
@@ -288,8 +288,8 @@ func TestCacheUnderConcurrentRenames(t *testing.T) {
 					return
 				}
 				var got string
-				if res.small != nil {
-					got = string(res.small.data)
+				if res.mem != nil {
+					got = string(res.mem.data)
 				} else {
 					got = readEntry(t, res.entry)
 					res.entry.Close()

@@ -46,15 +46,18 @@ type Options struct {
 // for concurrent use.
 //
 // During a boot storm every phone asks for the same few names, so results
-// are cached per (name, server address). The cache is dropped when the
-// configuration changes (SetConfig) or the top of the file tree changes
-// (its modification time, checked with one stat per request); the firmware
-// in the tree is only re-scanned then.
+// are made once per (name, server address), with their ETag, and kept:
+// a request for a cached file costs a lock-free map lookup, no stat, no
+// hashing. The cache is dropped when the configuration changes (SetConfig,
+// at once) or the top of the file tree changes (its modification time,
+// looked at by one request every treeRecheck at most); the firmware in
+// the tree is only re-scanned then.
 type Generator struct {
-	opts Options
-	conf atomic.Pointer[compiled]
-	snap atomic.Pointer[snapshot]
-	mu   sync.Mutex // serialises rescans
+	opts      Options
+	conf      atomic.Pointer[compiled]
+	snap      atomic.Pointer[snapshot]
+	nextCheck atomic.Int64 // Unix ns from which the next request looks at the tree
+	mu        sync.Mutex   // serialises checks of the tree and rescans
 }
 
 // compiled is a validated configuration, ready to use.
@@ -75,8 +78,8 @@ type snapshot struct {
 	scanned time.Time
 	catalog *firmware.Catalog
 
-	mu    sync.Mutex
-	cache map[cacheKey]*fileserve.Generated
+	cache  sync.Map     // cacheKey → *fileserve.Generated
+	cached atomic.Int64 // entries in cache, about
 }
 
 type cacheKey struct {
@@ -89,12 +92,14 @@ type cacheKey struct {
 // addresses, so this is never reached in normal use.
 const maxCached = 8192
 
-// racyWindow: a change to the tree within this time of a scan may carry the
-// same modification time as the scanned state (coarse file-system clocks),
-// so such a scan is re-checked, at most every racyRecheck.
+// treeRecheck is how often, at most, a request looks at the tree's
+// modification time; a change to the tree reaches generated files within
+// it. racyWindow: a change within this time of a scan may carry the same
+// modification time as the scanned state (coarse file-system clocks), so
+// such a scan is redone at each look.
 const (
+	treeRecheck = 100 * time.Millisecond
 	racyWindow  = 2 * time.Second
-	racyRecheck = 100 * time.Millisecond
 )
 
 // New validates cfg and returns a Generator for the tree in opts.FilesDir.
@@ -156,13 +161,27 @@ func (g *Generator) Generate(ctx context.Context, name string, client fileserve.
 	}
 	local := client.Local.Unmap().WithZone("")
 	key := cacheKey{name: strings.ToLower(canonical), local: local}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if out, ok := s.cache[key]; ok {
+	if out, ok := s.cache.Load(key); ok {
 		g.opts.Metrics.cacheLookup(true)
-		return out, nil
+		return out.(*fileserve.Generated), nil
 	}
 	g.opts.Metrics.cacheLookup(false)
+	out, err := g.make(s, canonical, kind, local)
+	if err != nil {
+		return nil, err
+	}
+	if s.cached.Add(1) > maxCached {
+		s.cache.Clear()
+		s.cached.Store(1)
+	}
+	// Two requests that missed at once may both have made it; the
+	// first one stored is what every later request gets.
+	stored, _ := s.cache.LoadOrStore(key, out)
+	return stored.(*fileserve.Generated), nil
+}
+
+// make renders one file and computes its ETag, once.
+func (g *Generator) make(s *snapshot, canonical string, kind fileKind, local netip.Addr) (*fileserve.Generated, error) {
 	data, err := g.render(s, canonical, kind, local)
 	if err != nil {
 		return nil, err
@@ -171,13 +190,8 @@ func (g *Generator) Generate(ctx context.Context, name string, client fileserve.
 	if s.dirMod.After(mod) {
 		mod = s.dirMod
 	}
-	out := &fileserve.Generated{Name: canonical, Data: data, ModTime: mod.Truncate(time.Second)}
-	if len(s.cache) >= maxCached {
-		s.cache = map[cacheKey]*fileserve.Generated{}
-	}
-	s.cache[key] = out
 	g.opts.Metrics.generatedFile(kind)
-	return out, nil
+	return fileserve.NewGenerated(canonical, data, mod.Truncate(time.Second)), nil
 }
 
 // fileKind is what sort of file a generated name is.
@@ -249,48 +263,44 @@ func (g *Generator) render(s *snapshot, canonical string, kind fileKind, local n
 	return sc.Format(), nil
 }
 
-// current returns the snapshot for the tree as it is now, rescanning the
-// firmware when the tree or the configuration changed.
+// current returns the snapshot for the tree and configuration as they
+// are: the one in hand while the configuration is the same and the tree
+// was looked at less than treeRecheck ago; otherwise it looks at the tree
+// and rescans the firmware when it changed.
 func (g *Generator) current(ctx context.Context) (*snapshot, error) {
-	if s, ok := g.fresh(); ok {
+	if s := g.snap.Load(); s != nil && s.conf == g.conf.Load() && !g.treeCheckDue() {
 		return s, nil
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if s, ok := g.fresh(); ok { // another request rescanned meanwhile
-		return s, nil
-	}
 	fi, err := os.Stat(g.opts.FilesDir)
 	if err != nil {
 		return nil, fmt.Errorf("provisioning: file tree: %w", err)
 	}
 	conf := g.conf.Load()
-	scanned := g.opts.Now()
+	now := g.opts.Now()
+	g.nextCheck.Store(now.Add(treeRecheck).UnixNano())
+	if s := g.snap.Load(); s != nil && s.conf == conf && fi.ModTime().Equal(s.dirMod) &&
+		(s.scanned.Sub(s.dirMod) >= racyWindow || now.Sub(s.scanned) < treeRecheck) {
+		return s, nil // unchanged, or just scanned by a request that waited on mu before this one
+	}
 	cat, err := firmware.Scan(ctx, g.opts.FilesDir, conf.mappings)
 	if err != nil {
 		return nil, fmt.Errorf("provisioning: %w", err)
 	}
-	s := &snapshot{conf: conf, dirMod: fi.ModTime(), scanned: scanned, catalog: cat, cache: map[cacheKey]*fileserve.Generated{}}
+	s := &snapshot{conf: conf, dirMod: fi.ModTime(), scanned: now, catalog: cat}
 	g.snap.Store(s)
 	g.opts.Metrics.scanned(len(cat.Images))
 	g.logScan(ctx, s)
 	return s, nil
 }
 
-// fresh returns the current snapshot if it still describes the tree.
-func (g *Generator) fresh() (*snapshot, bool) {
-	s := g.snap.Load()
-	if s == nil || s.conf != g.conf.Load() {
-		return nil, false
-	}
-	fi, err := os.Stat(g.opts.FilesDir)
-	if err != nil || !fi.ModTime().Equal(s.dirMod) {
-		return nil, false
-	}
-	if s.scanned.Sub(s.dirMod) < racyWindow && g.opts.Now().Sub(s.scanned) >= racyRecheck {
-		return nil, false
-	}
-	return s, true
+// treeCheckDue reports whether this request is the one to look at the
+// tree: the first after the recheck time, and only one of those at once.
+func (g *Generator) treeCheckDue() bool {
+	next := g.nextCheck.Load()
+	now := g.opts.Now().UnixNano()
+	return now >= next && g.nextCheck.CompareAndSwap(next, now+int64(treeRecheck))
 }
 
 // logScan reports, once per scan, what would otherwise go wrong silently.

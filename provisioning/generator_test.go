@@ -488,7 +488,7 @@ func TestEverySeriesHasAScript(t *testing.T) {
 }
 
 // BenchmarkGenerateStorm measures cached answers under parallel load, the
-// boot-storm case: one stat of the tree and a map lookup per request.
+// boot-storm case: a lock-free map lookup per request.
 func BenchmarkGenerateStorm(b *testing.B) {
 	files := b.TempDir()
 	for i := 0; i < 50; i++ {
@@ -650,5 +650,48 @@ func TestUnconfirmedFactsComeFromTheRules(t *testing.T) {
 	f, _ := ruleFactByID("96x1-sip")
 	if body := gen(t, g, "96x1Supgrade.txt"); !strings.Contains(body, "## unconfirmed: "+f.Statement+"\n") {
 		t.Errorf("96x1Supgrade.txt does not say what it assumes:\n%s", body)
+	}
+}
+
+// A cached generated file is served as it was made, with the ETag it got
+// then: the request looks at neither the tree nor the bytes. The tree is
+// looked at again once treeRecheck has passed.
+func TestCachedFilesAreServedWithoutTouchingTheTree(t *testing.T) {
+	base := t.TempDir()
+	files := filepath.Join(base, "files")
+	if err := os.Mkdir(files, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	put(t, files, "FW_S_J179_R4_1_4_0_5.bin", "fw")
+	var mu sync.Mutex
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	g, err := New(DefaultConfig(), Options{FilesDir: files, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := g.Generate(context.Background(), "J100Supgrade.txt", client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.ETag() == "" {
+		t.Fatal("generated file without an ETag")
+	}
+	// The tree goes away; within treeRecheck nobody looks.
+	if err := os.Rename(files, files+".moved"); err != nil {
+		t.Fatal(err)
+	}
+	again, err := g.Generate(context.Background(), "J100Supgrade.txt", client())
+	if err != nil {
+		t.Fatalf("a cached file looked at the tree: %v", err)
+	}
+	if again != first || again.ETag() != first.ETag() {
+		t.Error("a cached file was made again")
+	}
+	mu.Lock()
+	now = now.Add(treeRecheck)
+	mu.Unlock()
+	if _, err := g.Generate(context.Background(), "J100Supgrade.txt", client()); err == nil {
+		t.Error("the tree was not looked at again after treeRecheck")
 	}
 }
