@@ -212,6 +212,24 @@ func (s *Server) handlePacket(ctx context.Context, l *listener, p []byte, oob []
 	}
 	local := l.localAddr(oob)
 	peer := netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+	req := l.request(r, peer, local)
+	if r.op == opWRQ {
+		l.reply(appendError(nil, codeAccess, ErrReadOnly.Error()), from, local)
+		s.observe(Result{Request: req, Err: ErrReadOnly, ErrorCode: codeAccess, Duration: time.Since(start)})
+		return
+	}
+	t := &transfer{
+		s: s, l: l, req: req, peer: peer, from: from, local: local, start: start,
+		netasc: r.mode == "netascii",
+	}
+	if s.admit(t) {
+		go s.runTransfer(ctx, t)
+	}
+}
+
+// request is what the handler is told about a read request from peer to
+// local (invalid when the socket could not say).
+func (l *listener) request(r request, peer netip.AddrPort, local netip.Addr) Request {
 	localAP := netip.AddrPortFrom(local, l.port)
 	if !local.IsValid() {
 		localAP = netip.AddrPortFrom(netip.IPv4Unspecified(), l.port)
@@ -219,64 +237,54 @@ func (s *Server) handlePacket(ctx context.Context, l *listener, p []byte, oob []
 			localAP = netip.AddrPortFrom(netip.IPv6Unspecified(), l.port)
 		}
 	}
-	req := Request{
+	return Request{
 		Filename: r.filename,
 		Mode:     r.mode,
 		Remote:   net.UDPAddrFromAddrPort(peer),
 		Local:    net.UDPAddrFromAddrPort(localAP),
 		Options:  r.options,
 	}
-	if r.op == opWRQ {
-		l.reply(appendError(nil, codeAccess, ErrReadOnly.Error()), from, local)
-		s.observe(Result{Request: req, Err: ErrReadOnly, ErrorCode: codeAccess, Duration: time.Since(start)})
-		return
-	}
+}
 
+// admit registers t as running, unless the server is closing, the
+// request is a retransmission of one already running (whose unacknowledged
+// OACK is then repeated) or too many transfers run (the client is told).
+func (s *Server) admit(t *transfer) bool {
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
-		return
+		return false
 	}
-	if t, dup := s.inflight[peer]; dup {
-		// A retransmitted RRQ while its transfer is starting or running:
-		// only an OACK the client did not acknowledge is repeated.
+	if running, dup := s.inflight[t.peer]; dup {
 		s.mu.Unlock()
-		t.repeatOACK()
-		return
+		running.repeatOACK()
+		return false
 	}
 	if s.active.Load() >= int64(s.cfg.MaxTransfers) {
 		s.mu.Unlock()
-		l.reply(appendError(nil, codeUndefined, ErrBusy.Error()), from, local)
+		t.l.reply(appendError(nil, codeUndefined, ErrBusy.Error()), t.from, t.local)
 		s.observe(Result{
-			Request:   req,
+			Request:   t.req,
 			Err:       fmt.Errorf("%d transfers running: %w", s.cfg.MaxTransfers, ErrBusy),
 			ErrorCode: codeUndefined,
-			Duration:  time.Since(start),
+			Duration:  time.Since(t.start),
 		})
-		return
+		return false
 	}
-	t := &transfer{
-		s:      s,
-		l:      l,
-		req:    req,
-		peer:   peer,
-		from:   from,
-		local:  local,
-		start:  start,
-		netasc: r.mode == "netascii",
-	}
-	s.inflight[peer] = t
+	s.inflight[t.peer] = t
 	s.active.Add(1)
 	s.wg.Add(1)
 	s.mu.Unlock()
+	return true
+}
 
-	go func() {
-		defer s.wg.Done()
-		res := t.run(ctx)
-		s.mu.Lock()
-		delete(s.inflight, peer)
-		s.active.Add(-1)
-		s.mu.Unlock()
-		s.observe(res) // after Active dropped, so a gauge read here is current
-	}()
+// runTransfer runs an admitted transfer and reports its result.
+func (s *Server) runTransfer(ctx context.Context, t *transfer) {
+	defer s.wg.Done()
+	res := t.run(ctx)
+	s.mu.Lock()
+	delete(s.inflight, t.peer)
+	s.active.Add(-1)
+	s.mu.Unlock()
+	s.observe(res) // after Active dropped, so a gauge read here is current
 }

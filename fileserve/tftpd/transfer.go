@@ -197,139 +197,164 @@ func (t *transfer) negotiate() error {
 	return nil
 }
 
+// sendState is where a transfer's send loop stands. Packet indexes are
+// int64; on the wire the block number is the index modulo 65536.
+type sendState struct {
+	base    int64         // first unacknowledged packet
+	next    int64         // next packet to send
+	sentMax int64         // highest packet sent so far
+	last    int64         // final DATA block; -1 while unknown (netascii)
+	tries   int           // timeouts in a row without progress
+	waited  time.Duration // waited for the current packet
+	werr    error         // last write error
+}
+
 // send runs the transfer proper: OACK (packet 0) if options were accepted,
 // then DATA blocks 1..last, window by window, retransmitting the window
-// from its first unacknowledged packet on timeout. Packet indexes are
-// int64; on the wire the block number is the index modulo 65536, so block
-// numbers roll over from 65535 to 0.
+// from its first unacknowledged packet on timeout. Block numbers roll
+// over from 65535 to 0.
 func (t *transfer) send(ctx context.Context) {
-	var (
-		base    int64         = 1  // first unacknowledged packet
-		next    int64              // next packet to send
-		sentMax int64         = -1 // highest packet sent so far
-		last    int64         = -1 // final DATA block; -1 while unknown (netascii)
-		tries   int                // timeouts in a row without progress
-		waited  time.Duration      // waited for the current packet
-		werr    error              // last write error
-	)
+	st := &sendState{base: 1, sentMax: -1, last: -1}
 	if t.oack != nil {
-		base = 0
+		st.base = 0
 		t.oackOut.Store(true)
 		defer t.oackOut.Store(false)
 		defer func() { t.res.Retransmits += int(t.rrqOACKs.Load()) }()
 	}
-	next = base
+	st.next = st.base
 	if !t.netasc {
-		last = t.size/int64(t.bs) + 1
+		st.last = t.size/int64(t.bs) + 1
 	}
-	w := int64(t.window)
-	for {
-		// Send the window: only the OACK until it is acknowledged.
-		end := base + w - 1
-		if base == 0 {
-			end = 0
-		}
-		for next <= end && (last < 0 || next <= last) {
-			n, isLast, err := t.packet(next)
-			if err != nil {
-				t.fail(codeUndefined, "read error", fmt.Errorf("read %q: %w", t.req.Filename, err))
-				return
-			}
-			if isLast {
-				last = next
-			}
-			if next <= sentMax {
-				t.res.Retransmits++
-			} else {
-				sentMax = next
-			}
-			if _, err := t.conn.WriteToUDPAddrPort(t.buf[:n], t.peer); err != nil {
-				if errors.Is(err, net.ErrClosed) {
-					t.res.Err = fmt.Errorf("send block %d: %w", next, err)
-					return
-				}
-				werr = err // treated as a lost packet
-			}
-			next++
-		}
+	for t.sendWindow(st) && t.awaitProgress(ctx, st) {
+	}
+}
 
-		// Wait for an acknowledgement that moves the window.
-		wait := t.retransmitWait(tries, base == 0)
-		if err := t.conn.SetReadDeadline(time.Now().Add(wait)); err != nil {
-			t.res.Err = fmt.Errorf("set deadline: %w", err)
-			return
+// sendWindow sends the packets of the window not yet sent (only the OACK
+// until it is acknowledged). It reports false when the transfer ended.
+func (t *transfer) sendWindow(st *sendState) bool {
+	end := st.base + int64(t.window) - 1
+	if st.base == 0 {
+		end = 0
+	}
+	for st.next <= end && (st.last < 0 || st.next <= st.last) {
+		n, isLast, err := t.packet(st.next)
+		if err != nil {
+			t.fail(codeUndefined, "read error", fmt.Errorf("read %q: %w", t.req.Filename, err))
+			return false
 		}
-	wait:
-		for {
+		if isLast {
+			st.last = st.next
+		}
+		if st.next <= st.sentMax {
+			t.res.Retransmits++
+		} else {
+			st.sentMax = st.next
+		}
+		if _, err := t.conn.WriteToUDPAddrPort(t.buf[:n], t.peer); err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				t.res.Err = fmt.Errorf("send block %d: %w", st.next, err)
+				return false
+			}
+			st.werr = err // treated as a lost packet
+		}
+		st.next++
+	}
+	return true
+}
+
+// awaitProgress waits for an acknowledgement that moves the window, or
+// for the retransmission timeout. It reports false when the transfer
+// ended (finished, failed, aborted or timed out).
+func (t *transfer) awaitProgress(ctx context.Context, st *sendState) bool {
+	wait := t.retransmitWait(st.tries, st.base == 0)
+	if err := t.conn.SetReadDeadline(time.Now().Add(wait)); err != nil {
+		t.res.Err = fmt.Errorf("set deadline: %w", err)
+		return false
+	}
+	for {
+		if ctx.Err() != nil {
+			t.aborted(st.base)
+			return false
+		}
+		n, from, err := t.conn.ReadFromUDPAddrPort(t.rbuf)
+		if err != nil {
 			if ctx.Err() != nil {
-				t.aborted(base)
-				return
+				t.aborted(st.base)
+				return false
 			}
-			n, from, err := t.conn.ReadFromUDPAddrPort(t.rbuf)
-			if err != nil {
-				if ctx.Err() != nil {
-					t.aborted(base)
-					return
-				}
-				if !errors.Is(err, os.ErrDeadlineExceeded) {
-					t.res.Err = fmt.Errorf("receive: %w", err)
-					t.res.Bytes = t.acked(base)
-					return
-				}
-				tries++
-				waited += wait
-				if tries > t.s.cfg.Retries {
-					t.res.TimedOut = true
-					t.res.Bytes = t.acked(base)
-					t.res.Err = fmt.Errorf("no ACK for block %d after %d retransmissions over %s: %w", uint16(base), t.s.cfg.Retries, waited, ErrTimeout)
-					if werr != nil {
-						t.res.Err = fmt.Errorf("%w (last send error: %w)", t.res.Err, werr)
-					}
-					return
-				}
-				next = base // resend the window
-				break wait
+			return t.timedOut(st, wait, err)
+		}
+		p := t.rbuf[:n]
+		if from.Addr().Unmap() != t.peer.Addr() || from.Port() != t.peer.Port() {
+			if n >= 2 && binary.BigEndian.Uint16(p) != opERROR {
+				_, _ = t.conn.WriteToUDPAddrPort(appendError(t.buf[:0], codeUnknownTID, "unknown transfer ID"), from)
 			}
-			p := t.rbuf[:n]
-			if from.Addr().Unmap() != t.peer.Addr() || from.Port() != t.peer.Port() {
-				if n >= 2 && binary.BigEndian.Uint16(p) != opERROR {
-					_, _ = t.conn.WriteToUDPAddrPort(appendError(t.buf[:0], codeUnknownTID, "unknown transfer ID"), from)
-				}
-				continue
-			}
-			if n < 4 {
-				t.s.malformed.Add(1)
-				continue
-			}
-			switch binary.BigEndian.Uint16(p) {
-			case opACK:
-				// Map the 16-bit block number into [base-1, next-1].
-				lo := base - 1
-				idx := lo + int64(binary.BigEndian.Uint16(p[2:])-uint16(lo))
-				if idx == lo || idx >= next {
-					continue // duplicate, old or not yet sent: ignore
-				}
-				tries, waited = 0, 0
-				base = idx + 1
-				t.oackOut.Store(false)
-				if idx == last {
-					t.res.Bytes = t.acked(base)
-					return // done
-				}
-				// An ACK inside the window means the client lost the
-				// blocks after it (RFC 7440): go on from there.
-				next = base
-				break wait
-			case opERROR:
-				code, msg := parseErrorPacket(p)
-				t.res.Err = &RemoteError{Code: code, Message: msg}
-				t.res.Bytes = t.acked(base)
-				return
-			default:
-				t.s.malformed.Add(1)
-			}
+			continue
+		}
+		if n < 4 {
+			t.s.malformed.Add(1)
+			continue
+		}
+		if moved, goOn := t.reply(st, p); moved {
+			return goOn
 		}
 	}
+}
+
+// timedOut handles a failed read: past the retries it ends the transfer,
+// else it rewinds to resend the window. It reports false when the
+// transfer ended.
+func (t *transfer) timedOut(st *sendState, wait time.Duration, err error) bool {
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.res.Err = fmt.Errorf("receive: %w", err)
+		t.res.Bytes = t.acked(st.base)
+		return false
+	}
+	st.tries++
+	st.waited += wait
+	if st.tries > t.s.cfg.Retries {
+		t.res.TimedOut = true
+		t.res.Bytes = t.acked(st.base)
+		t.res.Err = fmt.Errorf("no ACK for block %d after %d retransmissions over %s: %w", uint16(st.base), t.s.cfg.Retries, st.waited, ErrTimeout)
+		if st.werr != nil {
+			t.res.Err = fmt.Errorf("%w (last send error: %w)", t.res.Err, st.werr)
+		}
+		return false
+	}
+	st.next = st.base // resend the window
+	return true
+}
+
+// reply applies one packet from the peer: moved says whether the wait is
+// over, goOn whether the transfer goes on.
+func (t *transfer) reply(st *sendState, p []byte) (moved, goOn bool) {
+	switch binary.BigEndian.Uint16(p) {
+	case opACK:
+		// Map the 16-bit block number into [base-1, next-1].
+		lo := st.base - 1
+		idx := lo + int64(binary.BigEndian.Uint16(p[2:])-uint16(lo))
+		if idx == lo || idx >= st.next {
+			return false, true // duplicate, old or not yet sent: ignore
+		}
+		st.tries, st.waited = 0, 0
+		st.base = idx + 1
+		t.oackOut.Store(false)
+		if idx == st.last {
+			t.res.Bytes = t.acked(st.base)
+			return true, false // done
+		}
+		// An ACK inside the window means the client lost the blocks
+		// after it (RFC 7440): go on from there.
+		st.next = st.base
+		return true, true
+	case opERROR:
+		code, msg := parseErrorPacket(p)
+		t.res.Err = &RemoteError{Code: code, Message: msg}
+		t.res.Bytes = t.acked(st.base)
+		return true, false
+	}
+	t.s.malformed.Add(1)
+	return false, true
 }
 
 // repeatOACK sends the OACK again if it is still unacknowledged: the
