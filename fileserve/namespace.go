@@ -347,10 +347,14 @@ func (ns *Namespace) openOperator(name string) (resolved, error) {
 	if sf := ns.small.lookup(name); sf != nil {
 		return resolved{mem: &sf.memContent, source: SourceOperator}, nil
 	}
+	if ns.small.isAbsent(name) {
+		return resolved{}, ErrNotFound
+	}
 	f, err := ns.openNonBlocking(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		folded, ok := ns.foldCase(name)
 		if !ok {
+			ns.small.noteAbsent(name, func() bool { return ns.absentFromTop(name) })
 			return resolved{}, ErrNotFound
 		}
 		name = folded
@@ -387,6 +391,26 @@ func (ns *Namespace) openOperator(name string) (resolved, error) {
 		Name: name, Source: SourceOperator, Size: fi.Size(), ModTime: fi.ModTime(),
 		ETag: fileETag(fi), file: f,
 	}}, nil
+}
+
+// absentFromTop reads the top directory afresh and reports whether no
+// entry in it is name under any spelling.
+func (ns *Namespace) absentFromTop(name string) bool {
+	d, err := ns.root.Open(".")
+	if err != nil {
+		return false
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return false
+	}
+	for _, n := range names {
+		if strings.EqualFold(n, name) {
+			return false
+		}
+	}
+	return true
 }
 
 // openNonBlocking opens read-only with O_NONBLOCK, so a FIFO or device in

@@ -42,6 +42,13 @@ type smallFiles struct {
 	fileOf  map[int32]string       // watch → the name it was set for (cached or loading)
 	loading map[string]*loadTicket // names being read now
 	broken  atomic.Bool            // the watcher failed; nothing is cached any more
+
+	// absent holds top-level names (lower case) that are in the tree
+	// under no spelling, such as the generated files' names, so asking
+	// for them again costs no file system call; an event in the top
+	// directory for the name (or any loss of events) drops it.
+	absent        map[string]bool
+	absentLoading map[string]*loadTicket // names being checked now
 }
 
 // loadTicket lets a change that happens while a file is read stop the
@@ -71,7 +78,7 @@ func newSmallFiles(root *os.Root) *smallFiles {
 	c := &smallFiles{
 		root: root, entries: map[string]*smallFile{},
 		dirs: map[string]int32{}, dirOf: map[int32]string{}, fileOf: map[int32]string{},
-		loading: map[string]*loadTicket{},
+		loading: map[string]*loadTicket{}, absent: map[string]bool{}, absentLoading: map[string]*loadTicket{},
 	}
 	if w, err := fswatch.New(); err == nil {
 		c.watch = w
@@ -140,6 +147,13 @@ func (c *smallFiles) dropUnder(p string) {
 		c.dropAll()
 		return
 	}
+	if !strings.Contains(p, "/") {
+		key := strings.ToLower(p)
+		delete(c.absent, key)
+		if t := c.absentLoading[key]; t != nil {
+			t.stale = true
+		}
+	}
 	under := func(n string) bool { return n == p || strings.HasPrefix(n, p) && n[len(p)] == '/' }
 	for n := range c.entries {
 		if under(n) {
@@ -188,6 +202,10 @@ func (c *smallFiles) dropAll() {
 	for _, t := range c.loading {
 		t.stale = true
 	}
+	for _, t := range c.absentLoading {
+		t.stale = true
+	}
+	clear(c.absent)
 	for wd := range c.fileOf {
 		c.forgetFile(wd)
 	}
@@ -401,4 +419,46 @@ func (c *smallFiles) insert(sf *smallFile) {
 	c.entries[sf.name] = sf
 	c.fileOf[sf.watch] = sf.name
 	c.bytes += int64(len(sf.data))
+}
+
+// isAbsent reports whether name is known to be in the tree under no
+// spelling, as of the last sync (lookup has just done one).
+func (c *smallFiles) isAbsent(name string) bool {
+	if c.watch == nil || strings.Contains(name, "/") {
+		return false
+	}
+	c.mu.RLock()
+	absent := c.absent[strings.ToLower(name)]
+	c.mu.RUnlock()
+	return absent
+}
+
+// noteAbsent remembers that the top-level name is in the tree under no
+// spelling, if stillAbsent, asked once the top directory is watched,
+// says so and nothing about the name changed meanwhile.
+func (c *smallFiles) noteAbsent(name string, stillAbsent func() bool) {
+	if c.watch == nil || strings.Contains(name, "/") || len(name) > smallCacheName {
+		return
+	}
+	key := strings.ToLower(name)
+	c.mu.Lock()
+	if c.absentLoading[key] != nil {
+		c.mu.Unlock()
+		return
+	}
+	if len(c.absent) >= smallCacheFiles {
+		clear(c.absent)
+	}
+	t := &loadTicket{}
+	c.absentLoading[key] = t
+	c.mu.Unlock()
+
+	ok := c.watchDir(".", t) == nil && stillAbsent() && c.sync()
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.absentLoading, key)
+	if ok && !t.stale {
+		c.absent[key] = true
+	}
 }

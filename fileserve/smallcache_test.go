@@ -318,3 +318,56 @@ func TestCacheUnderConcurrentRenames(t *testing.T) {
 func fswatchOverflow() fswatch.Event {
 	return fswatch.Event{Watch: fswatch.Overflow, Mask: syscall.IN_Q_OVERFLOW}
 }
+
+// A top-level name found nowhere in the tree (a generated file's) is
+// remembered as absent, and a file placed under it, in any spelling, is
+// served on the very next request.
+func TestAbsentNamesSeeNewFiles(t *testing.T) {
+	root := t.TempDir()
+	ns, err := NewNamespace(root, nil, fakeGenerator{"J100Supgrade.txt": "generated"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	if ns.small.watch == nil {
+		t.Skip("no inotify")
+	}
+	source := func() Source {
+		t.Helper()
+		e, err := ns.Open(context.Background(), "J100Supgrade.txt", Client{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close()
+		return e.Source
+	}
+	for i, step := range []struct {
+		change func() error
+		want   Source
+	}{
+		{func() error { return nil }, SourceGenerated},
+		{func() error { return nil }, SourceGenerated},
+		{func() error { return os.WriteFile(filepath.Join(root, "j100SUPGRADE.txt"), []byte("mine"), 0o644) }, SourceOperator},
+		{func() error { return os.Remove(filepath.Join(root, "j100SUPGRADE.txt")) }, SourceGenerated},
+		{func() error { return os.Mkdir(filepath.Join(root, "sub"), 0o755) }, SourceGenerated},
+		{func() error {
+			return os.WriteFile(filepath.Join(root, "sub", "x"), []byte("x"), 0o644)
+		}, SourceGenerated},
+		{func() error {
+			return os.Rename(filepath.Join(root, "sub", "x"), filepath.Join(root, "J100SUPGRADE.TXT"))
+		}, SourceOperator},
+	} {
+		if err := step.change(); err != nil {
+			t.Fatal(err)
+		}
+		if got := source(); got != step.want {
+			t.Fatalf("step %d: served from %s, want %s", i, got, step.want)
+		}
+		ns.small.mu.RLock()
+		absent := ns.small.absent["j100supgrade.txt"]
+		ns.small.mu.RUnlock()
+		if absent != (step.want == SourceGenerated) {
+			t.Errorf("step %d: remembered as absent: %v", i, absent)
+		}
+	}
+}
