@@ -83,7 +83,7 @@ type snapshot struct {
 }
 
 type cacheKey struct {
-	name  string // canonical, lower case
+	name  string // as asked for: phones ask in the same spelling every time
 	local netip.Addr
 }
 
@@ -155,15 +155,15 @@ func (g *Generator) Generate(ctx context.Context, name string, client fileserve.
 	if err != nil {
 		return nil, err
 	}
-	canonical, kind, ok := g.identify(s, name)
-	if !ok {
-		return nil, fileserve.ErrNotFound
-	}
 	local := client.Local.Unmap().WithZone("")
-	key := cacheKey{name: strings.ToLower(canonical), local: local}
+	key := cacheKey{name: name, local: local}
 	if out, ok := s.cache.Load(key); ok {
 		g.opts.Metrics.cacheLookup(true)
 		return out.(*fileserve.Generated), nil
+	}
+	canonical, kind, ok := g.identify(s, name)
+	if !ok {
+		return nil, fileserve.ErrNotFound
 	}
 	g.opts.Metrics.cacheLookup(false)
 	out, err := g.make(s, canonical, kind, local)
