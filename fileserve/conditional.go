@@ -19,14 +19,14 @@ type requestConditions struct {
 // net/http/fs.go), so both answer every request alike; a test compares
 // them.
 func (c requestConditions) evaluate(etag string, mod time.Time) int {
-	ch := c.checkIfMatch(etag)
+	ch := checkETagList(c.ifMatch, etag, false, condTrue, condFalse)
 	if ch == condNone {
 		ch = checkIfUnmodifiedSince(c.ifUnmodifiedSince, mod)
 	}
 	if ch == condFalse {
 		return http.StatusPreconditionFailed
 	}
-	switch c.checkIfNoneMatch(etag) {
+	switch checkETagList(c.ifNoneMatch, etag, true, condFalse, condTrue) {
 	case condFalse:
 		return http.StatusNotModified
 	case condNone:
@@ -45,24 +45,16 @@ const (
 	condFalse
 )
 
-func (c requestConditions) checkIfMatch(etag string) condResult {
-	if c.ifMatch == "" {
+// checkETagList is condNone when the header (If-Match or If-None-Match)
+// is absent, listed when it holds etag or "*", else unlisted.
+func checkETagList(list, etag string, weak bool, listed, unlisted condResult) condResult {
+	switch {
+	case list == "":
 		return condNone
+	case listMatches(list, etag, weak):
+		return listed
 	}
-	if listMatches(c.ifMatch, etag, false) {
-		return condTrue
-	}
-	return condFalse
-}
-
-func (c requestConditions) checkIfNoneMatch(etag string) condResult {
-	if c.ifNoneMatch == "" {
-		return condNone
-	}
-	if listMatches(c.ifNoneMatch, etag, true) {
-		return condFalse
-	}
-	return condTrue
+	return unlisted
 }
 
 // listMatches reports whether an If-Match (strong comparison) or
