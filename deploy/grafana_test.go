@@ -53,28 +53,6 @@ func TestAlertRules(t *testing.T) {
 	}
 }
 
-// pendingMetrics are metrics the dashboard shows before phoneprov's code
-// exports them, each with why. The test fails once one is exported, so
-// the entry is removed rather than forgotten.
-var pendingMetrics = map[string]string{
-	"phoneprov_fileserve_request_duration_seconds": "the file server's request-duration histogram comes with the fileserve restructuring of issue 13",
-}
-
-// withPending adds pendingMetrics to exported, failing t for one already
-// exported.
-func withPending(t *testing.T, exported map[string]bool) map[string]bool {
-	t.Helper()
-	for name, why := range pendingMetrics {
-		if exported[name] {
-			t.Errorf("%s is exported now: remove it from pendingMetrics", name)
-			continue
-		}
-		t.Logf("pending: %s (%s)", name, why)
-		exported[name] = true
-	}
-	return exported
-}
-
 // TestDashboard checks deploy/grafana/phoneprov-dashboard.json: valid JSON
 // in Grafana's dashboard shape (unique panel ids, a grid 24 wide, every
 // panel on the dashboard's data source variable), every PromQL expression
@@ -143,7 +121,7 @@ func TestDashboard(t *testing.T) {
 	}
 
 	checkPromQL(t, exprs)
-	used := checkExprMetrics(t, withPending(t, exportedMetrics(t)), exprs)
+	used := checkExprMetrics(t, exportedMetrics(t), exprs)
 	for topic, metric := range map[string]string{
 		"pools by state":     "phoneprov_dhcp_pool_addresses",
 		"pool sizes":         "phoneprov_dhcp_pool_size",

@@ -1,10 +1,7 @@
 package fileserve
 
 import (
-	"context"
-	"log/slog"
 	"net/netip"
-	"strings"
 	"time"
 )
 
@@ -30,34 +27,3 @@ type AccessObserver interface {
 	ObserveAccess(AccessEvent)
 }
 
-// logAccess writes the event as one structured log line.
-func logAccess(ctx context.Context, log *slog.Logger, ev *AccessEvent) {
-	level := slog.LevelInfo
-	if ev.Status >= 500 {
-		level = slog.LevelWarn
-	}
-	if !log.Enabled(ctx, level) {
-		return // spare the attributes' formatting
-	}
-	attrs := []slog.Attr{
-		slog.String("proto", ev.Protocol),
-		slog.String("client", ev.Client.String()),
-		slog.String("name", ev.Name),
-		slog.Int("status", ev.Status),
-		slog.Int64("bytes", ev.Bytes),
-		slog.Duration("duration", ev.Duration),
-	}
-	if ev.Source != "" {
-		attrs = append(attrs, slog.String("source", string(ev.Source)))
-	}
-	if ev.Resolved != "" && ev.Resolved != strings.TrimLeft(ev.Name, "/") {
-		attrs = append(attrs, slog.String("served", ev.Resolved))
-	}
-	if ev.UserAgent != "" {
-		attrs = append(attrs, slog.String("user_agent", ev.UserAgent))
-	}
-	if ev.Detail != "" {
-		attrs = append(attrs, slog.String("detail", ev.Detail))
-	}
-	log.LogAttrs(ctx, level, "access", attrs...)
-}

@@ -32,12 +32,18 @@ type metrics struct {
 	tftpRetransmits  prometheus.Counter
 	tftpTimeouts     prometheus.Counter
 	tlsHandshakeFail prometheus.Counter
+	duration         *prometheus.HistogramVec
 
 	// Children of requests and bytesSent, looked up once: a lookup by
 	// label values hashes them on every request.
 	requestsBy [len(protocols)][600]atomic.Pointer[counterRef] // by protocol and status
 	sentBy     [len(protocols)]prometheus.Counter
+	durationBy [len(protocols)]prometheus.Observer
 }
+
+// durationBuckets suit phones: a cached file on the LAN in a millisecond or
+// two, firmware over TFTP in tens of seconds; 1 ms to 60 s.
+var durationBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
 
 func newMetrics(reg prometheus.Registerer, active func(protocol string) float64, tftpMalformed func() float64) (*metrics, error) {
 	m := &metrics{
@@ -65,8 +71,13 @@ func newMetrics(reg prometheus.Registerer, active func(protocol string) float64,
 			Name: "phoneprov_fileserve_tls_handshake_failures_total",
 			Help: "TLS handshakes that failed.",
 		}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "phoneprov_fileserve_request_duration_seconds",
+			Help:    "Time from a file request to its last byte (TFTP: the last acknowledged block), by protocol.",
+			Buckets: durationBuckets,
+		}, []string{"protocol"}),
 	}
-	collectors := []prometheus.Collector{m.requests, m.bytesSent, m.refused, m.tftpRetransmits, m.tftpTimeouts, m.tlsHandshakeFail,
+	collectors := []prometheus.Collector{m.requests, m.bytesSent, m.refused, m.tftpRetransmits, m.tftpTimeouts, m.tlsHandshakeFail, m.duration,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "phoneprov_fileserve_tftp_malformed_packets_total",
 			Help: "TFTP packets dropped because they could not be parsed.",
@@ -86,6 +97,7 @@ func newMetrics(reg prometheus.Registerer, active func(protocol string) float64,
 	}
 	for i, p := range protocols {
 		m.sentBy[i] = m.bytesSent.WithLabelValues(p)
+		m.durationBy[i] = m.duration.WithLabelValues(p)
 	}
 	return m, nil
 }
@@ -95,6 +107,7 @@ func (m *metrics) observe(ev *AccessEvent) {
 	if i < 0 || ev.Status < 0 || ev.Status >= len(m.requestsBy[i]) {
 		m.requests.WithLabelValues(ev.Protocol, strconv.Itoa(ev.Status)).Inc()
 		m.bytesSent.WithLabelValues(ev.Protocol).Add(float64(ev.Bytes))
+		m.duration.WithLabelValues(ev.Protocol).Observe(ev.Duration.Seconds())
 		return
 	}
 	slot := &m.requestsBy[i][ev.Status]
@@ -106,4 +119,5 @@ func (m *metrics) observe(ev *AccessEvent) {
 	}
 	c.Inc()
 	m.sentBy[i].Add(float64(ev.Bytes))
+	m.durationBy[i].Observe(ev.Duration.Seconds())
 }

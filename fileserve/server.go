@@ -484,10 +484,10 @@ func restartKeys(bound, next Config) []string {
 	return keys
 }
 
-// finish records a finished request everywhere it goes.
+// finish records a finished request in the metrics and hands it to the
+// observer, which logs it (the appliance's access log) and keeps it.
 func (s *Server) finish(ctx context.Context, ev *AccessEvent) {
 	s.metrics.observe(ev)
-	logAccess(ctx, s.log, ev)
 	if s.opts.Observer != nil {
 		s.opts.Observer.ObserveAccess(*ev)
 	}

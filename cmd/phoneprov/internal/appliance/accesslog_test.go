@@ -2,6 +2,7 @@ package appliance
 
 import (
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -134,5 +135,28 @@ func TestReloadReopensTheAccessLog(t *testing.T) {
 				break
 			}
 		}
+	}
+}
+
+// TestDefaultAccessLinesAreNotAtInfo runs the whole appliance with the
+// default [log] access: a file request gives one access line, at debug,
+// and none at info (the file server used to log its own at info too).
+func TestDefaultAccessLinesAreNotAtInfo(t *testing.T) {
+	ta := startAppliance(t, "")
+	if code := ta.fetch(t, "J100Supgrade.txt", j179Agent); code != http.StatusOK {
+		t.Fatalf("J100Supgrade.txt: %d", code)
+	}
+	// The access event follows the response: wait a bounded while for it.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(ta.logs.String(), "level=DEBUG msg=access"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no access line at debug:\n%s", ta.logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if strings.Contains(ta.logs.String(), "level=INFO msg=access") {
+		t.Errorf("an access line at info with the default settings:\n%s", ta.logs.String())
+	}
+	if n := strings.Count(ta.logs.String(), "msg=access"); n != 1 {
+		t.Errorf("%d access lines for one request, want 1:\n%s", n, ta.logs.String())
 	}
 }
