@@ -26,4 +26,3 @@ type AccessEvent struct {
 type AccessObserver interface {
 	ObserveAccess(AccessEvent)
 }
-
