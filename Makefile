@@ -24,7 +24,8 @@ run: build
 
 # 50 simulated phones boot against phoneprov (DHCP + files) in a throwaway
 # network-namespace lab, then the table of phones it saw. Root needed.
-demo: build test-packages
+demo: build
+	bash deploy/dev/install-test-packages.sh --demo
 	bash deploy/lab/lab.sh --phones 50
 
 test-packages:

@@ -4,10 +4,16 @@
 # runs apt-get when something is.
 set -euo pipefail
 
-packages=(curl jq tftp-hpa atftp iproute2 nftables busybox udhcpc isc-dhcp-client isc-dhcp-relay
-  dnsmasq-base nginx tftpd-hpa chromium fonts-dejavu-core
-  debootstrap fdisk dosfstools e2fsprogs mtools xz-utils strace systemd
-  qemu-user-static groff-base man-db prometheus)
+# --demo: only what `make demo` (deploy/lab/lab.sh) uses: ip for the
+# namespaces, jq for its closing agreement line, dnsmasq for --dhcp dnsmasq.
+if [[ "${1:-}" == "--demo" ]]; then
+  packages=(iproute2 jq dnsmasq-base)
+else
+  packages=(curl jq tftp-hpa atftp iproute2 nftables busybox udhcpc isc-dhcp-client isc-dhcp-relay
+    dnsmasq-base nginx tftpd-hpa chromium fonts-dejavu-core
+    debootstrap fdisk dosfstools e2fsprogs mtools xz-utils strace systemd
+    qemu-user-static groff-base man-db prometheus)
+fi
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(wrk kea-admin kea-dhcp4-server)
 fi

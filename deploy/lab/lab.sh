@@ -24,6 +24,7 @@ dhcp=phoneprov
 phoneprov_bin="$repo/bin/phoneprov"
 phonesim_bin="$repo/bin/phonesim"
 keep_log=""
+keep=0
 phonesim_args=()
 
 usage() {
@@ -38,6 +39,8 @@ usage: lab.sh [options] [-- phonesim options]
   --phoneprov PATH   the appliance binary (default bin/phoneprov)
   --phonesim PATH    the simulator binary (default bin/phonesim)
   --log FILE         keep the appliance's log here
+  --keep             leave the lab running after the phones are done, until
+                     Ctrl-C (at most a day), to look at the status page
 Anything after -- goes to phonesim (see bin/phonesim -h). Needs root.
 EOF
 }
@@ -52,6 +55,7 @@ while [[ $# -gt 0 ]]; do
     --phoneprov) phoneprov_bin=${2:?}; shift 2 ;;
     --phonesim) phonesim_bin=${2:?}; shift 2 ;;
     --log) keep_log=${2:?}; shift 2 ;;
+    --keep) keep=1; shift ;;
     -h|--help) usage; exit 0 ;;
     --) shift; phonesim_args=("$@"); break ;;
     *) echo "lab.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
@@ -335,5 +339,15 @@ if ! kill -0 "$pp_pid" 2>/dev/null; then
   say "phoneprov stopped during the run; its log:"
   cat "$tmp/server.log" >&2
   exit 1
+fi
+if [[ $keep -eq 1 ]]; then
+  say "the lab stays up until Ctrl-C. The status page listens inside the server namespace:"
+  say "  ip netns exec $srv_ns curl -s http://127.0.0.1:9167/api/phones"
+  say "  ip netns exec $srv_ns chromium --no-sandbox --user-data-dir=\$(mktemp -d) http://127.0.0.1:9167/"
+  say "  ip netns exec $srv_ns $phoneprov_bin phones -c $tmp/phoneprov.toml"
+  for ((i = 0; i < 86400; i++)); do
+    kill -0 "$pp_pid" 2>/dev/null || { say "phoneprov stopped; its log:"; cat "$tmp/server.log" >&2; exit 1; }
+    sleep 1
+  done
 fi
 exit "$sim_rc"
