@@ -1,7 +1,10 @@
 package dhcpd
 
 import (
+	"errors"
 	"time"
+
+	"github.com/phoneprov/phoneprov/dhcpd/ha"
 )
 
 // Config is the [dhcp] section of the configuration file.
@@ -66,6 +69,9 @@ type Config struct {
 	Subnets []SubnetConfig `toml:"subnet,omitempty"`
 	// Classes sort clients, first match wins; each carries options.
 	Classes []ClassConfig `toml:"class,omitempty"`
+	// HA pairs this server with a partner in hot standby (Kea's HA
+	// protocol); the appliance runs it, the server only asks it.
+	HA ha.Config `toml:"ha"`
 }
 
 // SubnetConfig is one [[dhcp.subnet]].
@@ -285,6 +291,7 @@ func DefaultConfig() Config {
 		// One client never needs more than a few packets a second; a
 		// relay circuit may carry a whole site's phones, so it is off.
 		RateLimit: RateLimitConfig{ClientRate: 2, ClientBurst: 10},
+		HA:        ha.DefaultConfig(),
 	}
 }
 
@@ -293,6 +300,10 @@ func DefaultConfig() Config {
 // an interface holds an address in its subnet, happen in Bind.
 func (c Config) Validate(report func(key string, err error)) {
 	compile(c, report)
+	c.HA.Validate(func(key string, err error) { report("ha."+key, err) })
+	if c.HA.Enabled && !c.Enabled {
+		report("ha.enabled", errors.New("pairs the DHCP server, which [dhcp] enabled leaves off"))
+	}
 }
 
 // ExpandedClasses returns the classes as the server uses them: presets

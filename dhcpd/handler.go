@@ -77,6 +77,7 @@ type handler struct {
 	log     *slog.Logger
 	met     *metrics
 	obs     LeaseObserver
+	partner Partner // nil without [dhcp.ha]
 	now     func() time.Time
 	timeout time.Duration // for store writes
 	// check starts an address check and reports whether it could; nil
@@ -129,6 +130,10 @@ func (h *handler) handle(ctx context.Context, in *inbound, sc *scratch) (outboun
 	if len(cands) == 0 {
 		h.met.dropped.WithLabelValues(dropNoSubnet).Inc()
 		h.log.Debug("no subnet for packet", "from", in.src, "giaddr", m.giaddr, "ciaddr", m.ciaddr, "type", typ)
+		return outbound{}, false
+	}
+	if h.partner != nil && !h.partner.Admit(m.NumSeconds, idOf(m).Key) {
+		h.met.dropped.WithLabelValues(dropHAOther).Inc()
 		return outbound{}, false
 	}
 	switch typ {
@@ -493,6 +498,13 @@ func (h *handler) request(ctx context.Context, in *inbound, sc *scratch, cands [
 		h.log.Error("lease not stored; ACK withheld", "addr", addr, "mac", net.HardwareAddr(id.HWAddr).String(), "err", err)
 		return outbound{}, false
 	}
+	if h.partner != nil {
+		if err := h.partner.LeasesCommitted(ctx, res.Puts); err != nil {
+			h.met.dropped.WithLabelValues(dropHAUnacked).Inc()
+			h.log.Warn("lease not acknowledged by the HA partner; ACK withheld", "addr", addr, "mac", net.HardwareAddr(id.HWAddr).String(), "err", err)
+			return outbound{}, false
+		}
+	}
 	out := h.reply(in, sc, ss, cl, r, srv, dhcpv4.MessageTypeAck, addr, lt)
 	h.met.sentAck.Inc()
 	h.emit(ctx, Acked, m, ss, addr, cl, now, now.Add(lt))
@@ -513,6 +525,7 @@ func (h *handler) release(ctx context.Context, in *inbound, sc *scratch, cands [
 			continue
 		}
 		h.write(ctx, l)
+		h.tellPartner(ctx, l)
 		h.emitLease(ctx, Released, l, m, now)
 		return
 	}
@@ -544,6 +557,7 @@ func (h *handler) decline(ctx context.Context, in *inbound, sc *scratch, cands [
 		h.log.Warn("address declined by client: in use by another host, on probation", "addr", addr,
 			"mac", net.HardwareAddr(id.HWAddr).String(), "until", l.Expiry)
 		h.write(ctx, l)
+		h.tellPartner(ctx, l)
 		l.HWAddr = net.HardwareAddr(id.HWAddr)
 		h.emitLease(ctx, Declined, l, m, now)
 		return
@@ -558,6 +572,17 @@ func (h *handler) write(ctx context.Context, ls ...leases.Lease) {
 	if err := h.store.Put(wctx, ls...); err != nil {
 		h.met.storeErrors.Inc()
 		h.log.Error("lease change not stored", "leases", len(ls), "err", err)
+	}
+}
+
+// tellPartner passes a release or decline to the HA partner; no reply
+// waits for it, so a failure is only logged.
+func (h *handler) tellPartner(ctx context.Context, l leases.Lease) {
+	if h.partner == nil {
+		return
+	}
+	if err := h.partner.LeasesCommitted(ctx, []leases.Lease{l}); err != nil {
+		h.log.Warn("lease change not sent to the HA partner", "addr", l.Addr, "state", l.State, "err", err)
 	}
 }
 

@@ -49,6 +49,11 @@ const (
 	dropUnclassifiedLimit = "unclassified_limit"
 	dropRateClient        = "rate_limit_client" // over [dhcp.rate_limit] client_rate
 	dropRateRelay         = "rate_limit_relay"  // over [dhcp.rate_limit] relay_rate
+	// dropHAOther: the HA partner serves the client now ([dhcp.ha]).
+	dropHAOther = "ha_partner_serves"
+	// dropHAUnacked: the HA partner did not acknowledge the lease, so the
+	// ACK is withheld.
+	dropHAUnacked = "ha_partner_unacked"
 )
 
 // typeParseFailed is the "type" of a received packet that is not a DHCP
@@ -110,7 +115,7 @@ func newMetrics(reg prometheus.Registerer, pol *policy, al *alloc.Allocator) (*m
 	m.sentAck = m.sent.WithLabelValues("ack")
 	m.sentNak = m.sent.WithLabelValues("nak")
 	for _, r := range []string{dropNotForUs, dropNoSubnet, dropOtherServer, dropInvalid, dropUnknownLease, dropSilent, dropChecking, dropStore,
-		dropUnclassifiedLimit} {
+		dropUnclassifiedLimit, dropHAOther, dropHAUnacked} {
 		m.dropped.WithLabelValues(r)
 	}
 	m.rateClient = m.dropped.WithLabelValues(dropRateClient)

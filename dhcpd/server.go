@@ -48,6 +48,22 @@ type Options struct {
 	Vars func(serverAddr netip.Addr) dhcpopts.Vars
 	// LeaseEvents, when set, gets every lease event.
 	LeaseEvents LeaseObserver
+	// Partner, when set, is the other server of a high-availability pair
+	// (dhcpd/ha): it decides which clients this server answers and
+	// acknowledges every lease before its ACK leaves.
+	Partner Partner
+}
+
+// Partner is the other server of a high-availability pair, as the handler
+// asks it (ha.Service implements it).
+type Partner interface {
+	// Admit reports whether this server answers the client now; secs is
+	// the client's secs field and client its identity (chaddr and client
+	// id), for the partner's failure detection.
+	Admit(secs uint16, client string) bool
+	// LeasesCommitted is called once ls are durable here; an error
+	// withholds the ACK (the lease stays stored).
+	LeasesCommitted(ctx context.Context, ls []leases.Lease) error
 }
 
 // Server is the DHCP server. Create it with New, then Bind, then Serve.
@@ -115,7 +131,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 	}
 	s.h = &handler{
 		pol: pol, alloc: s.al, store: opts.Store, vars: opts.Vars, log: opts.Logger, met: met,
-		obs: opts.LeaseEvents, now: time.Now, timeout: 10 * time.Second,
+		obs: opts.LeaseEvents, partner: opts.Partner, now: time.Now, timeout: 10 * time.Second,
 		exhaustedLog: make([]atomicInt64, len(pol.subnets)),
 	}
 	return s, nil

@@ -21,6 +21,7 @@ import (
 	"github.com/phoneprov/phoneprov/cmd/phoneprov/internal/admin"
 	"github.com/phoneprov/phoneprov/cmd/phoneprov/internal/supervise"
 	"github.com/phoneprov/phoneprov/dhcpd"
+	"github.com/phoneprov/phoneprov/dhcpd/ha"
 	"github.com/phoneprov/phoneprov/dhcpd/leases"
 	"github.com/phoneprov/phoneprov/fileserve"
 	"github.com/phoneprov/phoneprov/provisioning"
@@ -43,6 +44,7 @@ type appliance struct {
 	files     *fileserve.Server
 	leases    *leases.Journal // nil when DHCP is off
 	dhcp      *dhcpd.Server   // nil when DHCP is off
+	pair      *ha.Service     // nil unless [dhcp.ha] is enabled
 	events    *admin.Events   // the latest access and lease events, for the admin listener
 	accessLog *accessLog      // one line per file request, where [log] access says
 	admin     *admin.Server   // nil until bound, and when the admin listener is off
@@ -108,13 +110,20 @@ func (a *appliance) buildParts(ctx context.Context) error {
 	if a.leases, err = leases.OpenJournal(a.cfg.LeasesPath(), leases.JournalOptions{Registerer: a.reg, Logger: a.log.With("part", "leases")}); err != nil {
 		return err
 	}
-	a.dhcp, err = dhcpd.New(a.cfg.DHCP, dhcpd.Options{
+	opts := dhcpd.Options{
 		Store:       a.leases,
 		Logger:      a.log.With("part", "dhcp"),
 		Registry:    a.reg,
 		Vars:        dhcpVars(a.cfg.Endpoints()),
 		LeaseEvents: events,
-	})
+	}
+	if a.cfg.DHCP.HA.Enabled {
+		if a.pair, err = ha.New(a.cfg.DHCP.HA, ha.Options{Logger: a.log.With("part", "ha")}); err != nil {
+			return err
+		}
+		opts.Partner = a.pair
+	}
+	a.dhcp, err = dhcpd.New(a.cfg.DHCP, opts)
 	return err
 }
 
@@ -179,6 +188,11 @@ func (a *appliance) bind(ctx context.Context) error {
 			return err
 		}
 	}
+	if a.pair != nil {
+		if err := a.pair.Bind(a.dhcp); err != nil {
+			return err
+		}
+	}
 	site := admin.NewSite(a.siteParts(a.events))
 	var err error
 	a.admin, err = admin.Bind(a.cfg.Admin, a.reg, a.log.With("part", "admin"), site.Routes(), a.readinessChecks()...)
@@ -208,6 +222,9 @@ func (a *appliance) parts(extra ...supervise.Part) []supervise.Part {
 	}
 	if a.dhcp != nil {
 		parts = append(parts, supervise.Part{Name: "dhcp", Run: a.dhcp.Serve})
+	}
+	if a.pair != nil {
+		parts = append(parts, supervise.Part{Name: "ha", Run: a.pair.Run})
 	}
 	if a.admin != nil {
 		parts = append(parts, supervise.Part{Name: "admin", Run: a.admin.Serve})
