@@ -1,0 +1,280 @@
+package appliance
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/phoneprov/phoneprov/deploy/netlab"
+)
+
+// haLab is three namespaces on a bridge: box A, box B and a client.
+type haLab struct {
+	a, b, cli    *netlab.Namespace
+	aIf, bIf, cIf string
+	dir          string
+}
+
+const (
+	haAddrA = "198.18.40.1"
+	haAddrB = "198.18.40.2"
+)
+
+func newHALab(t *testing.T) *haLab {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for network namespaces")
+	}
+	if err := netlab.Available(); err != nil {
+		t.Skip(err)
+	}
+	lab := netlab.New()
+	t.Cleanup(func() { lab.Close() })
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	sw, err := lab.Namespace("sw")
+	must(err)
+	br, err := sw.Bridge()
+	must(err)
+	l := &haLab{dir: t.TempDir()}
+	join := func(role string, addr string) (*netlab.Namespace, string) {
+		ns, err := lab.Namespace(role)
+		must(err)
+		swEnd, nsEnd, err := lab.Veth(sw, ns)
+		must(err)
+		must(sw.Attach(swEnd, br))
+		if addr != "" {
+			must(ns.AddAddr(nsEnd, netip.MustParsePrefix(addr+"/24")))
+		}
+		return ns, nsEnd
+	}
+	l.a, l.aIf = join("boxa", haAddrA)
+	l.b, l.bIf = join("boxb", haAddrB)
+	l.cli, l.cIf = join("client", "198.18.40.250") // for curl; udhcpc gets a pool address
+	return l
+}
+
+// phoneprovBinary builds phoneprov once for the test.
+func phoneprovBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "phoneprov")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/phoneprov/phoneprov/cmd/phoneprov").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// haConfig is one box's configuration: the same subnet and pool on both.
+func (l *haLab) haConfig(t *testing.T, name, addr, ifname string) string {
+	dir := filepath.Join(l.dir, name)
+	if err := os.MkdirAll(filepath.Join(dir, "data", "files"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf(`data_dir = "data"
+[fileserve.http]
+listen = ["%[1]s:80"]
+[fileserve.https]
+enabled = false
+[fileserve.tftp]
+enabled = false
+[dhcp]
+enabled = true
+lock_dir = %[2]q
+lease_time = "1h"
+[[dhcp.subnet]]
+cidr = "198.18.40.0/24"
+interface = %[3]q
+[[dhcp.subnet.pool]]
+start = "198.18.40.100"
+end = "198.18.40.150"
+[dhcp.ha]
+enabled = true
+this_server_name = %[4]q
+heartbeat_delay = "500ms"
+max_response_delay = "2s"
+max_ack_delay = "1s"
+max_unacked_clients = 0
+[[dhcp.ha.peer]]
+name = "box-a"
+url = "http://%[5]s:8001/"
+role = "primary"
+[[dhcp.ha.peer]]
+name = "box-b"
+url = "http://%[6]s:8001/"
+role = "standby"
+`, addr, filepath.Join(dir, "locks"), ifname, name, haAddrA, haAddrB)
+	p := filepath.Join(dir, "phoneprov.toml")
+	if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// start runs phoneprov in ns and returns it; it is killed at cleanup.
+func startBox(t *testing.T, ns *netlab.Namespace, bin, cfg, name string) *exec.Cmd {
+	t.Helper()
+	cmd := ns.Command(context.Background(), bin, "serve", "-c", cfg)
+	cmd.Dir = filepath.Dir(cfg)
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if testing.Verbose() || strings.Contains(sc.Text(), "ha:") {
+				t.Logf("%s: %s", name, sc.Text())
+			}
+		}
+	}()
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd
+}
+
+// command posts a Kea command to a box's HA listener from the client
+// namespace and returns the first answer.
+func (l *haLab) command(t *testing.T, addr, body string) map[string]any {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := l.cli.Command(ctx, "curl", "-s", "-m", "3", "-X", "POST", "-H", "Content-Type: application/json",
+		"-d", body, "http://"+addr+":8001/").Output()
+	if err != nil {
+		return nil
+	}
+	var list []map[string]any
+	if json.Unmarshal(out, &list) != nil || len(list) == 0 {
+		return nil
+	}
+	return list[0]
+}
+
+func (l *haLab) state(t *testing.T, addr string) string {
+	a := l.command(t, addr, `{"command":"ha-heartbeat","service":["dhcp4"]}`)
+	if a == nil {
+		return ""
+	}
+	args, _ := a["arguments"].(map[string]any)
+	s, _ := args["state"].(string)
+	return s
+}
+
+// waitState polls a box until it reports want, for at most limit.
+func (l *haLab) waitState(t *testing.T, addr, want string, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	last := ""
+	for time.Now().Before(deadline) {
+		if last = l.state(t, addr); last == want {
+			return
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("%s is %q after %v, not %q", addr, last, limit, want)
+}
+
+// leaseAddrs is every lease address a box returns to lease4-get-page.
+func (l *haLab) leaseAddrs(t *testing.T, addr string) map[string]string {
+	a := l.command(t, addr, `{"command":"lease4-get-page","service":["dhcp4"],"arguments":{"from":"start","limit":100}}`)
+	out := map[string]string{}
+	if a == nil {
+		return out
+	}
+	args, _ := a["arguments"].(map[string]any)
+	ls, _ := args["leases"].([]any)
+	for _, x := range ls {
+		m, _ := x.(map[string]any)
+		ip, _ := m["ip-address"].(string)
+		hw, _ := m["hw-address"].(string)
+		out[ip] = hw
+	}
+	return out
+}
+
+// dhcp runs udhcpc as mac and returns the address and the server id.
+func (l *haLab) dhcp(t *testing.T, mac string) (ip, server string) {
+	t.Helper()
+	hw, _ := net.ParseMAC(mac)
+	if err := l.cli.SetMAC(l.cIf, hw); err != nil {
+		t.Fatal(err)
+	}
+	events := filepath.Join(l.dir, "udhcpc-"+strings.ReplaceAll(mac, ":", "")+".log")
+	script := filepath.Join(l.dir, "udhcpc.sh")
+	os.WriteFile(script, []byte("#!/bin/sh\necho \"$1 ip=$ip serverid=$serverid\" >> \"$EVENTS\"\nexit 0\n"), 0o755)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	cmd := l.cli.Command(ctx, "udhcpc", "-i", l.cIf, "-f", "-q", "-n", "-t", "15", "-T", "2", "-s", script)
+	cmd.Env = append(os.Environ(), "EVENTS="+events)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("udhcpc: %v\n%s", err, out)
+	}
+	logged, _ := os.ReadFile(events)
+	m := regexp.MustCompile(`bound ip=(\S+) serverid=(\S+)`).FindStringSubmatch(string(logged))
+	if m == nil {
+		t.Fatalf("no lease for %s:\n%s", mac, logged)
+	}
+	return m[1], m[2]
+}
+
+// TestHAPairLab runs two phoneprovs as a hot-standby pair: they reach
+// hot-standby, the primary answers a client and the standby holds the
+// lease too; the primary is killed, the standby goes partner-down and
+// answers a new client.
+func TestHAPairLab(t *testing.T) {
+	for _, tool := range []string{"udhcpc", "curl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed", tool)
+		}
+	}
+	l := newHALab(t)
+	bin := phoneprovBinary(t)
+	boxA := startBox(t, l.a, bin, l.haConfig(t, "box-a", haAddrA, l.aIf), "box-a")
+	startBox(t, l.b, bin, l.haConfig(t, "box-b", haAddrB, l.bIf), "box-b")
+
+	l.waitState(t, haAddrA, "hot-standby", 30*time.Second)
+	l.waitState(t, haAddrB, "hot-standby", 30*time.Second)
+
+	ip1, server1 := l.dhcp(t, "02:00:00:40:00:01")
+	if server1 != haAddrA {
+		t.Errorf("first client answered by %s, want the primary %s", server1, haAddrA)
+	}
+	for _, box := range []string{haAddrA, haAddrB} {
+		if got := l.leaseAddrs(t, box)[ip1]; got != "02:00:00:40:00:01" {
+			t.Errorf("%s: lease of %s is held by %q, want 02:00:00:40:00:01 (leases %v)", box, ip1, got, l.leaseAddrs(t, box))
+		}
+	}
+	t.Logf("primary gave %s; both tables hold it", ip1)
+
+	killed := time.Now()
+	boxA.Process.Kill()
+	boxA.Wait()
+	l.waitState(t, haAddrB, "partner-down", 30*time.Second)
+	t.Logf("standby in partner-down %v after the kill", time.Since(killed).Round(100*time.Millisecond))
+
+	ip2, server2 := l.dhcp(t, "02:00:00:40:00:02")
+	if server2 != haAddrB {
+		t.Errorf("second client answered by %s, want the standby %s", server2, haAddrB)
+	}
+	if ip2 == ip1 {
+		t.Errorf("second client got %s, the first client's address", ip2)
+	}
+	if got := l.leaseAddrs(t, haAddrB)[ip2]; got != "02:00:00:40:00:02" {
+		t.Errorf("standby: lease of %s held by %q", ip2, got)
+	}
+	t.Logf("standby gave %s after the failover, %v after the kill", ip2, time.Since(killed).Round(100*time.Millisecond))
+}
