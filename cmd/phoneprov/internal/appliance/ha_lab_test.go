@@ -20,9 +20,9 @@ import (
 
 // haLab is three namespaces on a bridge: box A, box B and a client.
 type haLab struct {
-	a, b, cli    *netlab.Namespace
+	a, b, cli     *netlab.Namespace
 	aIf, bIf, cIf string
-	dir          string
+	dir           string
 }
 
 const (
