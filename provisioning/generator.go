@@ -39,6 +39,9 @@ type Options struct {
 	Metrics *Metrics
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Rollouts, when set, changes upgrade scripts per requester while a
+	// firmware roll-out is in force; nil: no roll-outs.
+	Rollouts Rollouts
 }
 
 // Generator makes the settings file, upgrade scripts and per-phone files
@@ -85,6 +88,7 @@ type snapshot struct {
 type cacheKey struct {
 	name  string // as asked for: phones ask in the same spelling every time
 	local netip.Addr
+	plan  string // the roll-out plan's key; empty when none is in force
 }
 
 // maxCached bounds the cache; past it the cache starts over. Names are few
@@ -151,12 +155,22 @@ func (g *Generator) SetConfig(cfg Config) error {
 // result is shared with other requests through the cache: read it, never
 // change it.
 func (g *Generator) Generate(ctx context.Context, name string, client fileserve.Client) (*fileserve.Generated, error) {
+	return g.generate(ctx, name, client, "")
+}
+
+// generate is Generate for the phone at client.Addr, or with mac when
+// the caller names it.
+func (g *Generator) generate(ctx context.Context, name string, client fileserve.Client, mac string) (*fileserve.Generated, error) {
 	s, err := g.current(ctx)
 	if err != nil {
 		return nil, err
 	}
+	var plan *UpgradePlan
+	if g.opts.Rollouts != nil {
+		plan = g.opts.Rollouts.UpgradePlan(client.Addr, mac)
+	}
 	local := client.Local.Unmap().WithZone("")
-	key := cacheKey{name: name, local: local}
+	key := cacheKey{name: name, local: local, plan: plan.key()}
 	if out, ok := s.cache.Load(key); ok {
 		g.opts.Metrics.cacheLookup(true)
 		return out.(*fileserve.Generated), nil
@@ -166,7 +180,7 @@ func (g *Generator) Generate(ctx context.Context, name string, client fileserve.
 		return nil, fileserve.ErrNotFound
 	}
 	g.opts.Metrics.cacheLookup(false)
-	out, err := g.make(s, canonical, kind, local)
+	out, err := g.make(s, canonical, kind, local, plan)
 	if err != nil {
 		return nil, err
 	}
@@ -181,8 +195,8 @@ func (g *Generator) Generate(ctx context.Context, name string, client fileserve.
 }
 
 // make renders one file and computes its ETag, once.
-func (g *Generator) make(s *snapshot, canonical string, kind fileKind, local netip.Addr) (*fileserve.Generated, error) {
-	data, err := g.render(s, canonical, kind, local)
+func (g *Generator) make(s *snapshot, canonical string, kind fileKind, local netip.Addr, plan *UpgradePlan) (*fileserve.Generated, error) {
+	data, err := g.render(s, canonical, kind, local, plan)
 	if err != nil {
 		return nil, err
 	}
@@ -246,14 +260,14 @@ func (g *Generator) identify(s *snapshot, name string) (string, fileKind, bool) 
 }
 
 // render makes one file in normal script form.
-func (g *Generator) render(s *snapshot, canonical string, kind fileKind, local netip.Addr) ([]byte, error) {
+func (g *Generator) render(s *snapshot, canonical string, kind fileKind, local netip.Addr, plan *UpgradePlan) ([]byte, error) {
 	var sc *script.Script
 	switch kind {
 	case kindSettings:
 		sc = buildSettings(s.conf, s.catalog, local, g.opts.CACertName, g.opts.NoHTTPS)
 	case kindUpgrade:
 		info, _ := firmware.ByScript(canonical)
-		sc = buildUpgrade(info, canonical, s.conf, s.catalog)
+		sc = buildUpgrade(info, canonical, s.conf, s.catalog, plan)
 	case kindPhone:
 		mac := strings.TrimSuffix(canonical, ".txt")
 		sc = buildPhone(mac, s.conf.phones[mac], s.catalog)
@@ -330,8 +344,17 @@ const maxRender = 64 << 20
 // at the top of the tree without regard to case), else the generated file.
 // Built-in files (the CA certificate) are the file server's and not
 // covered. client.Local is the server address the phone talked to; leave
-// it invalid to omit the values that depend on it.
-func (g *Generator) Render(ctx context.Context, name string, client fileserve.Client) (Rendered, error) {
+// it invalid to omit the values that depend on it. mac, when not empty,
+// names the phone (any usual spelling), for the roll-outs in force;
+// otherwise the phone is the one at client.Addr.
+func (g *Generator) Render(ctx context.Context, name string, client fileserve.Client, mac string) (Rendered, error) {
+	if mac != "" {
+		m, err := NormalizeMAC(mac)
+		if err != nil {
+			return Rendered{}, err
+		}
+		mac = m
+	}
 	clean, err := fileserve.CleanName(name)
 	if err != nil {
 		return Rendered{}, err
@@ -343,7 +366,7 @@ func (g *Generator) Render(ctx context.Context, name string, client fileserve.Cl
 	if r, ok, err := g.operatorFile(s, clean); ok || err != nil {
 		return r, err
 	}
-	out, err := g.Generate(ctx, clean, client)
+	out, err := g.generate(ctx, clean, client, mac)
 	if err != nil {
 		return Rendered{}, err
 	}

@@ -400,21 +400,21 @@ func TestRender(t *testing.T) {
 	files := t.TempDir()
 	put(t, files, "96X1SUPGRADE.TXT", "SET OPERATOR 1\n")
 	g := newGen(t, DefaultConfig(), files)
-	r, err := g.Render(context.Background(), "/96x1Supgrade.txt", client())
+	r, err := g.Render(context.Background(), "/96x1Supgrade.txt", client(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r.Source != fileserve.SourceOperator || string(r.Data) != "SET OPERATOR 1\n" || r.Name != "96X1SUPGRADE.TXT" {
 		t.Errorf("render of an operator file: %+v", r)
 	}
-	r, err = g.Render(context.Background(), "J100Supgrade.txt", client())
+	r, err = g.Render(context.Background(), "J100Supgrade.txt", client(), "")
 	if err != nil || r.Source != fileserve.SourceGenerated || !strings.HasPrefix(string(r.Data), "## J100Supgrade.txt") {
 		t.Errorf("render of a generated file: %+v %v", r, err)
 	}
-	if _, err := g.Render(context.Background(), "../etc/passwd", client()); err == nil {
+	if _, err := g.Render(context.Background(), "../etc/passwd", client(), ""); err == nil {
 		t.Error("render escaped the tree")
 	}
-	if _, err := g.Render(context.Background(), "nothing.bin", client()); !errors.Is(err, fileserve.ErrNotFound) {
+	if _, err := g.Render(context.Background(), "nothing.bin", client(), ""); !errors.Is(err, fileserve.ErrNotFound) {
 		t.Errorf("err = %v", err)
 	}
 }
@@ -581,7 +581,7 @@ func TestSettingsGetThePhoneFile(t *testing.T) {
 	cfg.Phones = []PhoneConfig{{MAC: "c8:1f:ea:83:e8:5a", Settings: Settings{"SCREENSAVERON": "30"}}}
 	g := newGen(t, cfg, files)
 	fetch := func(name string) (*script.Script, bool) {
-		out, err := g.Render(context.Background(), name, client())
+		out, err := g.Render(context.Background(), name, client(), "")
 		if err != nil {
 			return nil, false
 		}

@@ -58,7 +58,7 @@ func (e env) cmdRender(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	r, err := gen.Render(ctx, name, fileserve.Client{Local: local, Protocol: "https"})
+	r, err := gen.Render(ctx, name, fileserve.Client{Local: local, Protocol: "https"}, mac)
 	if errors.Is(err, fileserve.ErrNotFound) {
 		return fmt.Errorf("%s: a phone asking for it gets not found (no file in %s, and phoneprov makes none by that name)", name, c.cfg.FilesDir())
 	}

@@ -1,0 +1,57 @@
+package provisioning
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// Rollouts says how the firmware roll-outs in force change the upgrade
+// scripts for one phone (provisioning/rollout implements it). The
+// generator asks it per request and keeps one rendering per plan key.
+type Rollouts interface {
+	// UpgradePlan returns the plan for the phone at addr, or with mac
+	// (12 hex digits, or empty) when the caller knows it; nil when no
+	// roll-out is in force.
+	UpgradePlan(addr netip.Addr, mac string) *UpgradePlan
+}
+
+// UpgradePlan is what the roll-outs in force mean for one phone's
+// upgrade scripts. Equal keys mean equal plans; read it, never change it.
+type UpgradePlan struct {
+	// Key identifies the plan, for the generator's cache.
+	Key string
+	// Withhold are firmware files (the roll-outs' new images) named to no
+	// phone, except by Offer: the scripts choose as if they were absent.
+	Withhold []string
+	// Offer are the files offered to this phone, for the models in
+	// OfferModels (MODEL4 values; empty: every model the files fit):
+	// named before any pin or newer file.
+	Offer       []string
+	OfferModels []string
+	// Note says why, in the script's comment ("roll-out 3, wave 1").
+	Note string
+}
+
+// withheld reports whether the plan keeps file from model.
+func (p *UpgradePlan) withheld(file, model string) bool {
+	if p == nil || p.offered(file, model) {
+		return false
+	}
+	return slices.ContainsFunc(p.Withhold, func(f string) bool { return strings.EqualFold(f, file) })
+}
+
+// offered reports whether the plan names file to model.
+func (p *UpgradePlan) offered(file, model string) bool {
+	if p == nil || len(p.OfferModels) > 0 && !slices.ContainsFunc(p.OfferModels, func(m string) bool { return strings.EqualFold(m, model) }) {
+		return false
+	}
+	return slices.ContainsFunc(p.Offer, func(f string) bool { return strings.EqualFold(f, file) })
+}
+
+func (p *UpgradePlan) key() string {
+	if p == nil {
+		return ""
+	}
+	return p.Key
+}

@@ -1,0 +1,120 @@
+package provisioning
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+
+	"github.com/phoneprov/phoneprov/fileserve"
+	"github.com/phoneprov/phoneprov/provisioning/script"
+)
+
+// fixedPlans answers a plan per address, or per MAC when one is given.
+type fixedPlans struct {
+	byAddr map[netip.Addr]*UpgradePlan
+	byMAC  map[string]*UpgradePlan
+	other  *UpgradePlan
+}
+
+func (f fixedPlans) UpgradePlan(addr netip.Addr, mac string) *UpgradePlan {
+	if p, ok := f.byMAC[mac]; ok && mac != "" {
+		return p
+	}
+	if p, ok := f.byAddr[addr]; ok {
+		return p
+	}
+	return f.other
+}
+
+func appname(t *testing.T, data []byte, vars map[string]string) string {
+	t.Helper()
+	res, err := script.Run(script.Parse(data), script.RunOptions{File: "96x1Supgrade.txt", Vars: vars})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Settings()["APPNAME"]
+}
+
+// A phone in a roll-out's wave is named the new image; one outside it,
+// and every model the roll-out does not target, the image it would get
+// without the new one; the answers are cached per plan, not mixed up.
+func TestUpgradeScriptPerPhoneInAndOutOfWave(t *testing.T) {
+	files := t.TempDir()
+	const a, b = "S96x1_SALBR7_1_2_0_14_r.tar", "S96x1_SALBR7_1_15_0_4_r.tar"
+	put(t, files, a, "fw")
+	put(t, files, b, "fw")
+	in := netip.MustParseAddr("198.18.1.20")
+	out := netip.MustParseAddr("198.18.1.21")
+	withhold := []string{b}
+	plans := fixedPlans{
+		byAddr: map[netip.Addr]*UpgradePlan{in: {Key: "1/r1", Withhold: withhold, Offer: []string{b}, OfferModels: []string{"9608"}, Note: "roll-out 1, wave 0"}},
+		byMAC:  map[string]*UpgradePlan{"001b4f000001": {Key: "1/r1", Withhold: withhold, Offer: []string{b}, OfferModels: []string{"9608"}, Note: "roll-out 1, wave 0"}},
+		other:  &UpgradePlan{Key: "1", Withhold: withhold},
+	}
+	g, err := New(DefaultConfig(), Options{FilesDir: files, Rollouts: plans})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	get := func(addr netip.Addr) []byte {
+		r, err := g.Generate(ctx, "96x1Supgrade.txt", fileserve.Client{Addr: addr, Local: local, Protocol: "https"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Data
+	}
+	for range 2 { // the second round is served from the cache
+		if got := appname(t, get(in), map[string]string{"MODEL4": "9608"}); got != b {
+			t.Errorf("9608 in the wave gets %q, want %q", got, b)
+		}
+		if got := appname(t, get(out), map[string]string{"MODEL4": "9608"}); got != a {
+			t.Errorf("9608 outside the wave gets %q, want %q", got, a)
+		}
+		if got := appname(t, get(in), map[string]string{"MODEL4": "9611"}); got != a {
+			t.Errorf("9611 (not targeted) gets %q, want %q", got, a)
+		}
+	}
+	r, err := g.Render(ctx, "96x1Supgrade.txt", fileserve.Client{Local: local}, "00:1B:4F:00:00:01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := appname(t, r.Data, map[string]string{"MODEL4": "9608"}); got != b {
+		t.Errorf("render --mac of a wave member: %q, want %q", got, b)
+	}
+	r, err = g.Render(ctx, "96x1Supgrade.txt", fileserve.Client{Local: local}, "00:1B:4F:00:00:02")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := appname(t, r.Data, map[string]string{"MODEL4": "9608"}); got != a {
+		t.Errorf("render --mac of another phone: %q, want %q", got, a)
+	}
+	// Without a roll-out, the newest is offered to every phone.
+	plain := newGen(t, DefaultConfig(), files)
+	if got := appname(t, []byte(gen(t, plain, "96x1Supgrade.txt")), map[string]string{"MODEL4": "9608"}); got != b {
+		t.Errorf("no roll-out: %q, want %q", got, b)
+	}
+}
+
+// A pin loses to the roll-out for a phone in the wave, and a pinned file
+// the roll-out withholds is named to nobody else.
+func TestRolloutPlanAndPins(t *testing.T) {
+	files := t.TempDir()
+	const a, b = "S96x1_SALBR7_1_2_0_14_r.tar", "S96x1_SALBR7_1_15_0_4_r.tar"
+	put(t, files, a, "fw")
+	put(t, files, b, "fw")
+	cfg := DefaultConfig()
+	cfg.Pin = map[string]string{"9608": a}
+	in := netip.MustParseAddr("198.18.1.20")
+	plans := fixedPlans{byAddr: map[netip.Addr]*UpgradePlan{in: {Key: "r", Withhold: []string{b}, Offer: []string{b}, Note: "roll-out"}}}
+	g, err := New(cfg, Options{FilesDir: files, Rollouts: plans})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := g.Generate(context.Background(), "96x1Supgrade.txt", fileserve.Client{Addr: in, Local: local})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := appname(t, r.Data, map[string]string{"MODEL4": "9608"}); got != b {
+		t.Errorf("pinned model in the wave gets %q, want %q", got, b)
+	}
+}
