@@ -425,3 +425,12 @@ func (inv *Inventory) rewriteLocked() error {
 	inv.metrics.rewrites.Inc()
 	return nil
 }
+
+// MACAt returns the phone that holds addr (by lease, neighbour table or
+// an earlier request), for the generator's per-phone answers.
+func (inv *Inventory) MACAt(addr netip.Addr) (MAC, bool) {
+	inv.mu.RLock()
+	defer inv.mu.RUnlock()
+	mac, ok := inv.byAddr[addr.Unmap().WithZone("")]
+	return mac, ok
+}

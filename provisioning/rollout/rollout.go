@@ -3,6 +3,7 @@ package rollout
 import (
 	"errors"
 	"fmt"
+	"github.com/phoneprov/phoneprov/provisioning/firmware"
 	"math"
 	"slices"
 	"strings"
@@ -267,4 +268,12 @@ func sortedMACs(set map[string]*Member) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// SameVersion reports whether a phone's reported version is the
+// roll-out's: the same in firmware.Canonical form, or the roll-out's
+// written shorter (7.1.15 covers 7.1.15.0.4).
+func SameVersion(reported, version string) bool {
+	a, b := strings.ToLower(firmware.Canonical(reported)), strings.ToLower(firmware.Canonical(version))
+	return b != "" && (a == b || strings.HasPrefix(a, b+"."))
 }
