@@ -124,6 +124,10 @@ func New(cfg Config, opts Options) (*Generator, error) {
 	return g, nil
 }
 
+// SetRollouts wires the roll-outs in after New (they read the inventory,
+// which is built after the generator). Call it before serving.
+func (g *Generator) SetRollouts(r Rollouts) { g.opts.Rollouts = r }
+
 // SetConfig replaces the configuration (on reload). A configuration that
 // does not validate is refused and the running one stays.
 func (g *Generator) SetConfig(cfg Config) error {

@@ -99,6 +99,8 @@ func (e env) run(ctx context.Context, args []string) int {
 		err = e.cmdPhones(ctx, args[1:])
 	case "leases":
 		err = e.cmdLeases(ctx, args[1:])
+	case "rollout":
+		err = e.cmdRollout(ctx, args[1:])
 	case "version", "--version", "-v":
 		err = e.cmdVersion(args[1:])
 	case "help", "-h", "--help":

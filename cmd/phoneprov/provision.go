@@ -23,6 +23,7 @@ import (
 	"github.com/phoneprov/phoneprov/provisioning"
 	"github.com/phoneprov/phoneprov/provisioning/firmware"
 	"github.com/phoneprov/phoneprov/provisioning/inventory"
+	"github.com/phoneprov/phoneprov/provisioning/rollout"
 	"github.com/phoneprov/phoneprov/provisioning/script"
 )
 
@@ -57,6 +58,13 @@ func (e env) cmdRender(ctx context.Context, args []string) error {
 	gen, err := appliance.NewGenerator(c.cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), nil)
 	if err != nil {
 		return err
+	}
+	if mac != "" {
+		st, err := rollout.ReadState(c.cfg.RolloutsDir())
+		if err != nil {
+			return err
+		}
+		gen.SetRollouts(rollout.NewOffline(st))
 	}
 	r, err := gen.Render(ctx, name, fileserve.Client{Local: local, Protocol: "https"}, mac)
 	if errors.Is(err, fileserve.ErrNotFound) {

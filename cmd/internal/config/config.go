@@ -19,6 +19,7 @@ import (
 	"github.com/phoneprov/phoneprov/provisioning/backup"
 	"github.com/phoneprov/phoneprov/provisioning/inventory"
 	"github.com/phoneprov/phoneprov/provisioning/relay"
+	"github.com/phoneprov/phoneprov/provisioning/rollout"
 )
 
 // Config is the whole configuration file; each part owns its section.
@@ -39,6 +40,7 @@ type ProvisioningConfig struct {
 	Backup    backup.Config    `toml:"backup"`
 	Relay     relay.Config     `toml:"relay"`
 	Inventory inventory.Config `toml:"inventory"`
+	Rollout   rollout.Config   `toml:"rollout"`
 }
 
 // LogConfig is the [log] section.
@@ -82,6 +84,7 @@ func Default() Config {
 			Backup:    backup.DefaultConfig(),
 			Relay:     relay.DefaultConfig(),
 			Inventory: inventory.DefaultConfig(),
+			Rollout:   rollout.DefaultConfig(),
 		},
 	}
 }
@@ -118,6 +121,7 @@ func Load(path string) (Config, error) {
 		doc.Validate("provisioning.backup", cfg.Provisioning.Backup.Validate),
 		doc.Validate("provisioning.relay", cfg.Provisioning.Relay.Validate),
 		doc.Validate("provisioning.inventory", cfg.Provisioning.Inventory.Validate),
+		doc.Validate("provisioning.rollout", cfg.Provisioning.Rollout.Validate),
 		doc.Validate("", cfg.crossCheck),
 	)
 	if err != nil {
@@ -194,6 +198,9 @@ func (c Config) TLSDir() string { return filepath.Join(c.DataDir, "tls") }
 
 // LeasesPath is the DHCP lease journal.
 func (c Config) LeasesPath() string { return filepath.Join(c.DataDir, "leases.journal") }
+
+// RolloutsDir is the folder of the firmware roll-outs' state.
+func (c Config) RolloutsDir() string { return filepath.Join(c.DataDir, "rollouts") }
 
 // InventoryPath is the inventory's file of the phones seen.
 func (c Config) InventoryPath() string { return filepath.Join(c.DataDir, "inventory.jsonl") }

@@ -27,6 +27,7 @@ import (
 //	GET /api/events   recent access and lease events, newest first (?problems=1 or ?misses=1, ?limit=N)
 //	GET /api/misses   the expected misses: what phones ask for by design and may not find, with sources
 //	GET /api/status   the page's summary: transfers, pools, phones by model and state
+//	/api/rollouts     firmware roll-outs (see rolloutRoutes; when the appliance runs them)
 //
 // The pages take ?refresh=N too: seconds between reloads, 0 to pause.
 func (s *Site) Routes() map[string]http.Handler {
@@ -39,6 +40,9 @@ func (s *Site) Routes() map[string]http.Handler {
 		"GET /api/events":       http.HandlerFunc(s.recent),
 		"GET /api/misses":       http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, s.misses) }),
 		"GET /api/status":       http.HandlerFunc(s.summary),
+	}
+	if s.Rollouts != nil {
+		s.rolloutRoutes(routes)
 	}
 	if s.DHCP != nil {
 		routes["GET /leases"] = http.HandlerFunc(s.leasesPage)

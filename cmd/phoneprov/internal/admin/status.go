@@ -18,6 +18,7 @@ import (
 	"github.com/phoneprov/phoneprov/provisioning"
 	"github.com/phoneprov/phoneprov/provisioning/firmware"
 	"github.com/phoneprov/phoneprov/provisioning/inventory"
+	fwrollout "github.com/phoneprov/phoneprov/provisioning/rollout"
 )
 
 // Parts are the running appliance's parts the status page and the JSON
@@ -27,10 +28,11 @@ type Parts struct {
 	Files     *fileserve.Server
 	Generator *provisioning.Generator
 	Inventory *inventory.Inventory
-	DHCP      *dhcpd.Server // nil when DHCP is off
-	Events    *Events       // nil when the appliance does not record them
-	Relay     bool          // the upstream relay is on
-	Version   string        // the build, as `phoneprov version` prints it
+	Rollouts  *fwrollout.Manager // nil when the appliance runs none
+	DHCP      *dhcpd.Server      // nil when DHCP is off
+	Events    *Events            // nil when the appliance does not record them
+	Relay     bool               // the upstream relay is on
+	Version   string             // the build, as `phoneprov version` prints it
 	Log       *slog.Logger
 }
 

@@ -28,6 +28,7 @@ import (
 	"github.com/phoneprov/phoneprov/provisioning/backup"
 	"github.com/phoneprov/phoneprov/provisioning/inventory"
 	"github.com/phoneprov/phoneprov/provisioning/relay"
+	"github.com/phoneprov/phoneprov/provisioning/rollout"
 )
 
 // appliance is every part of a running phoneprov, wired together.
@@ -40,6 +41,7 @@ type appliance struct {
 	relay     *relay.Relay  // nil without upstreams
 	backups   *backup.Store // nil when switched off
 	inventory *inventory.Inventory
+	rollouts  *rollout.Manager
 	neighbors *inventory.NeighborTable // nil when the kernel's table cannot be read
 	files     *fileserve.Server
 	leases    *leases.Journal // nil when DHCP is off
@@ -83,6 +85,9 @@ func (a *appliance) buildParts(ctx context.Context) error {
 		return err
 	}
 	if err := a.buildInventory(); err != nil {
+		return err
+	}
+	if err := a.buildRollouts(); err != nil {
 		return err
 	}
 	if a.accessLog, err = newAccessLog(a.cfg.Log, a.log.With("part", "fileserve")); err != nil {
@@ -203,7 +208,7 @@ func (a *appliance) bind(ctx context.Context) error {
 // events as the recent-events recorder (nil: none).
 func (a *appliance) siteParts(events *admin.Events) admin.Parts {
 	return admin.Parts{
-		Files: a.files, Generator: a.generator, Inventory: a.inventory, DHCP: a.dhcp,
+		Files: a.files, Generator: a.generator, Inventory: a.inventory, Rollouts: a.rollouts, DHCP: a.dhcp,
 		Events: events, Relay: a.relay != nil, Version: a.version, Log: a.log.With("part", "admin"),
 	}
 }
@@ -218,6 +223,7 @@ func (a *appliance) parts(extra ...supervise.Part) []supervise.Part {
 	parts := []supervise.Part{
 		{Name: "fileserve", Run: a.files.Serve},
 		{Name: "inventory", Run: a.inventory.Run},
+		{Name: "rollouts", Run: a.rollouts.Run},
 		{Name: "memory", Run: func(ctx context.Context) error { trimAfterBursts(ctx, a.log); return nil }},
 	}
 	if a.dhcp != nil {
@@ -261,6 +267,7 @@ func (a *appliance) reload(ctx context.Context, next config.Config) ([]string, e
 	if err := a.generator.SetConfig(next.Provisioning.Config); err != nil {
 		return nil, errors.Join(err, access.close())
 	}
+	a.rollouts.SetConfig(next.Provisioning.Rollout)
 	if err := a.accessLog.swap(access); err != nil {
 		a.log.Warn("the previous access log file did not close cleanly", "err", err)
 	}

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/phoneprov/phoneprov/cmd/internal/config"
+	"github.com/phoneprov/phoneprov/provisioning/firmware"
+	"github.com/phoneprov/phoneprov/provisioning/rollout"
+)
+
+const rolloutUsage = `usage: phoneprov rollout [-c FILE] start [--canary N|MAC,MAC…|group:N] [--waves 10%,50%,100%] SERIES|MODEL VERSION
+       phoneprov rollout [-c FILE] status
+       phoneprov rollout [-c FILE] pause|resume|abort|finish [ID]`
+
+// cmdRollout drives the running appliance's firmware roll-outs through
+// its admin API (with the configured token).
+func (e env) cmdRollout(ctx context.Context, args []string) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-c" {
+		fmt.Fprintln(e.stderr, rolloutUsage)
+		return errUsage
+	}
+	// -c FILE may come before the subcommand.
+	var pre []string
+	if args[0] == "-c" && len(args) >= 3 {
+		pre, args = args[:2], args[2:]
+	}
+	sub, rest := args[0], append(pre, args[1:]...)
+	var canary, waves string
+	c, err := e.parseCommand("rollout "+sub, rest, 2, func(fs *flag.FlagSet) {
+		if sub == "start" {
+			fs.StringVar(&canary, "canary", "1", "the first wave: a number of phones, a list of MACs, or group:N")
+			fs.StringVar(&waves, "waves", "10%,50%,100%", "the waves after the canary, cumulative shares of the target's phones")
+		}
+	})
+	if err != nil {
+		return err
+	}
+	switch sub {
+	case "start":
+		return e.rolloutStart(ctx, c, canary, waves)
+	case "status":
+		var list []rollout.Rollout
+		if err := getAdminJSON(ctx, c.cfg, "/api/rollouts", &list); err != nil {
+			return fmt.Errorf("asking the running appliance: %w", err)
+		}
+		e.printRollouts(list)
+		return nil
+	case "pause", "resume", "abort", "finish":
+		id := 0
+		if len(c.args) == 1 {
+			if id, err = strconv.Atoi(c.args[0]); err != nil {
+				return fmt.Errorf("%q is not a roll-out id", c.args[0])
+			}
+		}
+		var r rollout.Rollout
+		if err := postAdminJSON(ctx, c.cfg, fmt.Sprintf("/api/rollouts/%d/%s", id, sub), struct{}{}, &r); err != nil {
+			return err
+		}
+		e.printRollouts([]rollout.Rollout{r})
+		return nil
+	}
+	fmt.Fprintln(e.stderr, rolloutUsage)
+	return errUsage
+}
+
+func (e env) rolloutStart(ctx context.Context, c command, canary, waves string) error {
+	if len(c.args) != 2 {
+		fmt.Fprintln(e.stderr, rolloutUsage)
+		return errUsage
+	}
+	req := rollout.StartRequest{Version: c.args[1]}
+	if s, ok := firmware.ParseSeries(c.args[0]); ok {
+		req.Series = string(s)
+	} else {
+		req.Model = strings.ToUpper(c.args[0])
+	}
+	var err error
+	if req.Waves, err = rollout.ParseWaves(waves); err != nil {
+		return fmt.Errorf("--waves: %w", err)
+	}
+	if req.Canary, err = parseCanary(canary); err != nil {
+		return err
+	}
+	var r rollout.Rollout
+	if err := postAdminJSON(ctx, c.cfg, "/api/rollouts", req, &r); err != nil {
+		return err
+	}
+	e.printRollouts([]rollout.Rollout{r})
+	return nil
+}
+
+func parseCanary(s string) (rollout.Canary, error) {
+	if g, ok := strings.CutPrefix(s, "group:"); ok {
+		n, err := strconv.Atoi(g)
+		if err != nil || n < 1 || n > 999 {
+			return rollout.Canary{}, fmt.Errorf("--canary group:%s: a group is 1..999", g)
+		}
+		return rollout.Canary{Group: n}, nil
+	}
+	if n, err := strconv.Atoi(s); err == nil {
+		if n < 1 {
+			return rollout.Canary{}, errors.New("--canary: at least one phone")
+		}
+		return rollout.Canary{Count: n}, nil
+	}
+	return rollout.Canary{MACs: strings.Split(s, ",")}, nil
+}
+
+func (e env) printRollouts(list []rollout.Rollout) {
+	if len(list) == 0 {
+		fmt.Fprintln(e.stdout, "no roll-outs")
+		return
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tTARGET\tVERSION\tSTATUS\tWAVE\tPENDING\tFETCHED\tUPGRADED\tFAILED\tABSENT\tUPDATED")
+	for _, r := range list {
+		n := r.Counts()
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d/%d\t%d\t%d\t%d\t%d\t%d\t%s\n", r.ID, r.Target(), r.Version, r.Status, r.Wave, len(r.Waves),
+			n[rollout.PhonePending], n[rollout.PhoneFetched], n[rollout.PhoneUpgraded], n[rollout.PhoneFailed], n[rollout.PhoneAbsent],
+			r.Updated.In(e.loc).Format(time.DateTime))
+	}
+	tw.Flush()
+	for _, r := range list {
+		if r.Reason != "" {
+			fmt.Fprintf(e.stdout, "%d: %s\n", r.ID, r.Reason)
+		}
+	}
+}
+
+// postAdminJSON sends a command to the running appliance's admin API.
+func postAdminJSON(ctx context.Context, cfg config.Config, path string, body, v any) error {
+	if cfg.Admin.Listen == "" {
+		return errors.New("the admin listener is off: roll-outs are driven through it")
+	}
+	data, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+cfg.Admin.Listen+path, bytes.NewReader(data))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	cfg.Admin.Authorize(req)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("asking the running appliance: %w", err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return fmt.Errorf("admin API %s: %w", path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(out, &e) == nil && e.Error != "" {
+			return errors.New(e.Error)
+		}
+		return fmt.Errorf("admin API %s: %s", path, resp.Status)
+	}
+	return json.Unmarshal(out, v)
+}
