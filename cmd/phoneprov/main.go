@@ -46,6 +46,8 @@ commands:
                     the phones seen: MAC, address, model, firmware, state
   leases [-c FILE] [--json | --csv] [--mac M] [--state S]
                     the DHCP leases: address, MAC, state, class, host name, vendor class, expiry
+  rollout [-c FILE] start|status|pause|resume|abort|finish …
+                    firmware roll-outs in waves, with a brake
   version           print the version and commit
   help [COMMAND]    print this, or a command's usage
 

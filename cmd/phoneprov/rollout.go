@@ -23,9 +23,27 @@ const rolloutUsage = `usage: phoneprov rollout [-c FILE] start [--canary N|MAC,M
        phoneprov rollout [-c FILE] status
        phoneprov rollout [-c FILE] pause|resume|abort|finish [ID]`
 
+// defineRolloutStart defines the options of `rollout start`.
+func defineRolloutStart(fs *flag.FlagSet, canary, waves *string) {
+	fs.StringVar(canary, "canary", "1", "the first wave: a number of phones, a list of MACs, or group:N")
+	fs.StringVar(waves, "waves", "10%,50%,100%", "the waves after the canary, cumulative shares of the target's phones")
+}
+
+// rolloutFlags is every option of the rollout command, for its help.
+func rolloutFlags(canary, waves *string) *flag.FlagSet {
+	fs := flag.NewFlagSet("rollout", flag.ContinueOnError)
+	fs.String("c", "", "the configuration file")
+	defineRolloutStart(fs, canary, waves)
+	return fs
+}
+
 // cmdRollout drives the running appliance's firmware roll-outs through
 // its admin API (with the configured token).
 func (e env) cmdRollout(ctx context.Context, args []string) error {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+		printUsage(e.stdout, "rollout", rolloutFlags(new(string), new(string)))
+		return nil
+	}
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-c" {
 		fmt.Fprintln(e.stderr, rolloutUsage)
 		return errUsage
@@ -39,8 +57,7 @@ func (e env) cmdRollout(ctx context.Context, args []string) error {
 	var canary, waves string
 	c, err := e.parseCommand("rollout "+sub, rest, 2, func(fs *flag.FlagSet) {
 		if sub == "start" {
-			fs.StringVar(&canary, "canary", "1", "the first wave: a number of phones, a list of MACs, or group:N")
-			fs.StringVar(&waves, "waves", "10%,50%,100%", "the waves after the canary, cumulative shares of the target's phones")
+			defineRolloutStart(fs, &canary, &waves)
 		}
 	})
 	if err != nil {

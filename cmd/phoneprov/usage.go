@@ -49,6 +49,12 @@ admin listener belongs to this configuration (the appliance holding this
 data directory), else from the lease journal; a line on stderr says which.`}, true
 	case "version":
 		return commandHelp{"version", `Print the version and the commit phoneprov was built from.`}, true
+	case "rollout", "rollout start", "rollout status", "rollout pause", "rollout resume", "rollout abort", "rollout finish":
+		return commandHelp{"rollout [-c FILE] start [--canary N|MAC,MAC…|group:N] [--waves 10%,50%,100%] SERIES|MODEL VERSION\n" +
+			"       phoneprov rollout [-c FILE] status | pause|resume|abort|finish [ID]", `Drive the running appliance's firmware roll-outs through its admin API:
+start one for a series or a model, see each one's waves and phones per
+state, or pause, resume, abort (phones not yet upgraded go back to the
+previous firmware) or finish it.`}, true
 	}
 	return commandHelp{}, false
 }
