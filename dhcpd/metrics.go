@@ -1,13 +1,13 @@
 package dhcpd
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/phoneprov/phoneprov/dhcpd/internal/alloc"
+	"github.com/phoneprov/phoneprov/internal/obs"
 )
 
 // metrics are the DHCP server's Prometheus series, named after Kea's
@@ -62,46 +62,16 @@ const typeParseFailed = "parse_failed"
 
 func newMetrics(reg prometheus.Registerer, pol *policy, al *alloc.Allocator) (*metrics, error) {
 	m := &metrics{
-		received: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "phoneprov_dhcp_packets_received_total",
-			Help: "DHCP packets received, by message type (parse_failed: not a DHCP message).",
-		}, []string{"type"}),
-		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "phoneprov_dhcp_packets_sent_total",
-			Help: "DHCP replies sent, by message type.",
-		}, []string{"type"}),
-		queueDrops: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "phoneprov_dhcp_queue_drops_total",
-			Help: "Packets dropped because every worker was busy and the queue was full.",
-		}),
-		declines: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "phoneprov_dhcp_declines_total",
-			Help: "Addresses clients declined (found in use); each goes on probation.",
-		}),
-		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "phoneprov_dhcp_packets_dropped_total",
-			Help: "Received DHCP messages answered with nothing, by reason.",
-		}, []string{"reason"}),
-		allocFail: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "phoneprov_dhcp_allocation_failures_total",
-			Help: "DISCOVERs left unanswered because the subnet had no free address.",
-		}, []string{"subnet"}),
-		reclaimed: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "phoneprov_dhcp_offers_reclaimed_total",
-			Help: "Addresses taken from an offer older than pressure_offer_hold, not yet requested, because the pool had no free address.",
-		}),
-		conflicts: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "phoneprov_dhcp_address_conflicts_total",
-			Help: "Addresses found in use by the address check before an offer; each goes on probation.",
-		}),
-		storeErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "phoneprov_dhcp_lease_store_errors_total",
-			Help: "Lease writes that failed; the ACK is withheld.",
-		}),
-		sendErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "phoneprov_dhcp_send_errors_total",
-			Help: "Replies the kernel refused to send.",
-		}),
+		received:    obs.CounterVec("phoneprov_dhcp_packets_received_total", "DHCP packets received, by message type (parse_failed: not a DHCP message).", "type"),
+		sent:        obs.CounterVec("phoneprov_dhcp_packets_sent_total", "DHCP replies sent, by message type.", "type"),
+		queueDrops:  obs.Counter("phoneprov_dhcp_queue_drops_total", "Packets dropped because every worker was busy and the queue was full."),
+		declines:    obs.Counter("phoneprov_dhcp_declines_total", "Addresses clients declined (found in use); each goes on probation."),
+		dropped:     obs.CounterVec("phoneprov_dhcp_packets_dropped_total", "Received DHCP messages answered with nothing, by reason.", "reason"),
+		allocFail:   obs.CounterVec("phoneprov_dhcp_allocation_failures_total", "DISCOVERs left unanswered because the subnet had no free address.", "subnet"),
+		reclaimed:   obs.Counter("phoneprov_dhcp_offers_reclaimed_total", "Addresses taken from an offer older than pressure_offer_hold, not yet requested, because the pool had no free address."),
+		conflicts:   obs.Counter("phoneprov_dhcp_address_conflicts_total", "Addresses found in use by the address check before an offer; each goes on probation."),
+		storeErrors: obs.Counter("phoneprov_dhcp_lease_store_errors_total", "Lease writes that failed; the ACK is withheld."),
+		sendErrors:  obs.Counter("phoneprov_dhcp_send_errors_total", "Replies the kernel refused to send."),
 	}
 	for i := range m.receivedType {
 		name := "unknown"
@@ -123,11 +93,9 @@ func newMetrics(reg prometheus.Registerer, pol *policy, al *alloc.Allocator) (*m
 	for _, s := range pol.subnets {
 		m.allocFail.WithLabelValues(s.label)
 	}
-	for _, c := range []prometheus.Collector{m.received, m.sent, m.queueDrops, m.declines, m.dropped, m.allocFail,
-		m.conflicts, m.reclaimed, m.storeErrors, m.sendErrors, &poolCollector{pol: pol, al: al}} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("register dhcp metrics: %w", err)
-		}
+	if err := obs.Register(reg, "dhcp", m.received, m.sent, m.queueDrops, m.declines, m.dropped, m.allocFail,
+		m.conflicts, m.reclaimed, m.storeErrors, m.sendErrors, &poolCollector{pol: pol, al: al}); err != nil {
+		return nil, err
 	}
 	return m, nil
 }

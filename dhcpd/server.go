@@ -32,6 +32,7 @@ import (
 	"github.com/phoneprov/phoneprov/dhcpd/internal/probe"
 	"github.com/phoneprov/phoneprov/dhcpd/internal/sock"
 	"github.com/phoneprov/phoneprov/dhcpd/leases"
+	"github.com/phoneprov/phoneprov/internal/obs"
 )
 
 // Options are the parts a Server is wired to; Store is required.
@@ -107,12 +108,8 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if opts.Store == nil {
 		return nil, errors.New("dhcp: a lease store is required")
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.Registry == nil {
-		opts.Registry = prometheus.NewRegistry()
-	}
+	opts.Logger = obs.Logger(opts.Logger)
+	opts.Registry = obs.Registry(opts.Registry)
 	if opts.Vars == nil {
 		opts.Vars = defaultVars
 	}

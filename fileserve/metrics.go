@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/phoneprov/phoneprov/internal/obs"
 )
 
 // protocols are the access events' protocols, in the order of the
@@ -47,30 +49,12 @@ var durationBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.
 
 func newMetrics(reg prometheus.Registerer, active func(protocol string) float64, tftpMalformed func() float64) (*metrics, error) {
 	m := &metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "phoneprov_fileserve_requests_total",
-			Help: "Finished file requests by protocol and status (TFTP outcomes use HTTP status numbers).",
-		}, []string{"protocol", "status"}),
-		bytesSent: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "phoneprov_fileserve_sent_bytes_total",
-			Help: "Body bytes sent by protocol.",
-		}, []string{"protocol"}),
-		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "phoneprov_fileserve_refused_paths_total",
-			Help: "Requested names refused because they could leave the file root or are never served, by reason.",
-		}, []string{"reason"}),
-		tftpRetransmits: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "phoneprov_fileserve_tftp_retransmissions_total",
-			Help: "TFTP packets sent again after a timeout.",
-		}),
-		tftpTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "phoneprov_fileserve_tftp_timeouts_total",
-			Help: "TFTP transfers given up because the client stopped answering.",
-		}),
-		tlsHandshakeFail: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "phoneprov_fileserve_tls_handshake_failures_total",
-			Help: "TLS handshakes that failed.",
-		}),
+		requests:         obs.CounterVec("phoneprov_fileserve_requests_total", "Finished file requests by protocol and status (TFTP outcomes use HTTP status numbers).", "protocol", "status"),
+		bytesSent:        obs.CounterVec("phoneprov_fileserve_sent_bytes_total", "Body bytes sent by protocol.", "protocol"),
+		refused:          obs.CounterVec("phoneprov_fileserve_refused_paths_total", "Requested names refused because they could leave the file root or are never served, by reason.", "reason"),
+		tftpRetransmits:  obs.Counter("phoneprov_fileserve_tftp_retransmissions_total", "TFTP packets sent again after a timeout."),
+		tftpTimeouts:     obs.Counter("phoneprov_fileserve_tftp_timeouts_total", "TFTP transfers given up because the client stopped answering."),
+		tlsHandshakeFail: obs.Counter("phoneprov_fileserve_tls_handshake_failures_total", "TLS handshakes that failed."),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "phoneprov_fileserve_request_duration_seconds",
 			Help:    "Time from a file request to its last byte (TFTP: the last acknowledged block), by protocol.",
@@ -78,10 +62,7 @@ func newMetrics(reg prometheus.Registerer, active func(protocol string) float64,
 		}, []string{"protocol"}),
 	}
 	collectors := []prometheus.Collector{m.requests, m.bytesSent, m.refused, m.tftpRetransmits, m.tftpTimeouts, m.tlsHandshakeFail, m.duration,
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "phoneprov_fileserve_tftp_malformed_packets_total",
-			Help: "TFTP packets dropped because they could not be parsed.",
-		}, tftpMalformed),
+		obs.CounterFunc("phoneprov_fileserve_tftp_malformed_packets_total", "TFTP packets dropped because they could not be parsed.", tftpMalformed),
 	}
 	for _, p := range protocols {
 		collectors = append(collectors, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -90,10 +71,8 @@ func newMetrics(reg prometheus.Registerer, active func(protocol string) float64,
 			ConstLabels: prometheus.Labels{"protocol": p},
 		}, func() float64 { return active(p) }))
 	}
-	for _, c := range collectors {
-		if err := reg.Register(c); err != nil {
-			return nil, err
-		}
+	if err := obs.Register(reg, "file server", collectors...); err != nil {
+		return nil, err
 	}
 	for i, p := range protocols {
 		m.sentBy[i] = m.bytesSent.WithLabelValues(p)

@@ -27,6 +27,7 @@ import (
 
 	"github.com/phoneprov/phoneprov/fileserve/tftpd"
 	"github.com/phoneprov/phoneprov/fileserve/tlsca"
+	"github.com/phoneprov/phoneprov/internal/obs"
 )
 
 // CAFileName is the name under which the appliance serves its CA certificate,
@@ -81,12 +82,8 @@ type state struct {
 // New checks the file root, prepares TLS material and registers metrics. It
 // binds nothing yet.
 func New(ctx context.Context, cfg Config, opts Options) (*Server, error) {
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.Registry == nil {
-		opts.Registry = prometheus.NewRegistry()
-	}
+	opts.Logger = obs.Logger(opts.Logger)
+	opts.Registry = obs.Registry(opts.Registry)
 	s := &Server{cfg: cfg, opts: opts, log: opts.Logger}
 	st, err := s.buildState(ctx, cfg)
 	if err != nil {
@@ -103,7 +100,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*Server, error) {
 	}
 	s.metrics, err = newMetrics(opts.Registry, s.activeTransfers, s.tftpMalformed)
 	if err != nil {
-		return nil, fmt.Errorf("register metrics: %w", err)
+		return nil, err
 	}
 	return s, nil
 }

@@ -1,9 +1,9 @@
 package provisioning
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/phoneprov/phoneprov/internal/obs"
 )
 
 // Metrics count what the generator does. Create them once per process;
@@ -19,28 +19,12 @@ type Metrics struct {
 // NewMetrics registers the generator's metrics on reg.
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
-		generated: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "phoneprov_provisioning_generated_total",
-			Help: "Files generated (cache misses), by kind: settings, upgrade, phone.",
-		}, []string{"kind"}),
-		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "phoneprov_provisioning_cache_lookups_total",
-			Help: "Requests for generated files, by whether the cache had them: hit, miss.",
-		}, []string{"result"}),
-		scans: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "phoneprov_provisioning_firmware_scans_total",
-			Help: "Scans of the file tree for firmware (after a change to the tree or the configuration).",
-		}),
-		images: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "phoneprov_provisioning_firmware_images",
-			Help: "Firmware files recognised at the top of the file tree at the last scan.",
-		}),
+		generated: obs.CounterVec("phoneprov_provisioning_generated_total", "Files generated (cache misses), by kind: settings, upgrade, phone.", "kind"),
+		cache:     obs.CounterVec("phoneprov_provisioning_cache_lookups_total", "Requests for generated files, by whether the cache had them: hit, miss.", "result"),
+		scans:     obs.Counter("phoneprov_provisioning_firmware_scans_total", "Scans of the file tree for firmware (after a change to the tree or the configuration)."),
+		images:    obs.Gauge("phoneprov_provisioning_firmware_images", "Firmware files recognised at the top of the file tree at the last scan."),
 	}
-	var errs []error
-	for _, c := range []prometheus.Collector{m.generated, m.cache, m.scans, m.images} {
-		errs = append(errs, reg.Register(c))
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err := obs.Register(reg, "provisioning", m.generated, m.cache, m.scans, m.images); err != nil {
 		return nil, err
 	}
 	for _, k := range []fileKind{kindSettings, kindUpgrade, kindPhone} {

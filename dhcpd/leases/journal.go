@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/phoneprov/phoneprov/internal/durable"
+	"github.com/phoneprov/phoneprov/internal/obs"
 )
 
 // DefaultLockTimeout is how long OpenJournal waits, unless told otherwise,
@@ -179,14 +180,11 @@ func OpenJournal(path string, opts JournalOptions) (*Journal, error) {
 	j := &Journal{
 		path:       path,
 		readOnly:   opts.ReadOnly,
-		log:        opts.Logger,
+		log:        obs.Logger(opts.Logger),
 		compactMin: opts.CompactMinSize,
 		delay:      opts.CommitDelay,
 		writeAt:    (*os.File).WriteAt,
 		sync:       durable.SyncData,
-	}
-	if j.log == nil {
-		j.log = slog.New(slog.DiscardHandler)
 	}
 	if j.compactMin <= 0 {
 		j.compactMin = DefaultCompactMinSize
@@ -333,8 +331,7 @@ func (j *Journal) register(reg prometheus.Registerer) error {
 		return nil
 	}
 	counter := func(name, help string, v *atomic.Uint64) prometheus.Collector {
-		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
-			func() float64 { return float64(v.Load()) })
+		return obs.CounterFunc(name, help, func() float64 { return float64(v.Load()) })
 	}
 	collectors := []prometheus.Collector{
 		counter("phoneprov_lease_store_commits_total",
@@ -351,28 +348,19 @@ func (j *Journal) register(reg prometheus.Registerer) error {
 			"Rewrites of the lease journal abandoned on an error.", &j.compactFails),
 		counter("phoneprov_lease_store_torn_tail_bytes_total",
 			"Bytes of an incomplete write cut off the end of the lease journal at open.", &j.tornBytes),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "phoneprov_lease_store_file_bytes",
-			Help: "Size of the lease journal file.",
-		}, func() float64 { return float64(j.Stats().Size) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "phoneprov_lease_store_failed",
-			Help: "1 when the lease journal stopped writing after a failed sync; restart to recover.",
-		}, func() float64 {
-			j.mu.Lock()
-			defer j.mu.Unlock()
-			if j.failed != nil {
-				return 1
-			}
-			return 0
-		}),
+		obs.GaugeFunc("phoneprov_lease_store_file_bytes", "Size of the lease journal file.",
+			func() float64 { return float64(j.Stats().Size) }),
+		obs.GaugeFunc("phoneprov_lease_store_failed",
+			"1 when the lease journal stopped writing after a failed sync; restart to recover.", func() float64 {
+				j.mu.Lock()
+				defer j.mu.Unlock()
+				if j.failed != nil {
+					return 1
+				}
+				return 0
+			}),
 	}
-	for _, c := range collectors {
-		if err := reg.Register(c); err != nil {
-			return fmt.Errorf("register lease store metrics: %w", err)
-		}
-	}
-	return nil
+	return obs.Register(reg, "lease store", collectors...)
 }
 
 // Stats returns the store's counters.

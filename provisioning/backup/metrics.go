@@ -1,6 +1,10 @@
 package backup
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/phoneprov/phoneprov/internal/obs"
+)
 
 // Reasons a request is refused, the values of the "reason" label.
 const (
@@ -29,39 +33,16 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer, files func() float64) (*metrics, error) {
 	m := &metrics{
-		stored: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "phoneprov_backup_stored_total",
-			Help: "Backup files stored (PUT) by phones.",
-		}),
-		restored: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "phoneprov_backup_restored_total",
-			Help: "Backup files served (GET) to phones.",
-		}),
-		deleted: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "phoneprov_backup_deleted_total",
-			Help: "Backup files deleted (DELETE) by phones.",
-		}),
-		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "phoneprov_backup_refused_total",
-			Help: "Backup requests refused, by reason.",
-		}, []string{"reason"}),
-		received: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "phoneprov_backup_received_bytes_total",
-			Help: "Bytes of backup files stored.",
-		}),
-		sent: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "phoneprov_backup_sent_bytes_total",
-			Help: "Bytes of backup files served.",
-		}),
+		stored:   obs.Counter("phoneprov_backup_stored_total", "Backup files stored (PUT) by phones."),
+		restored: obs.Counter("phoneprov_backup_restored_total", "Backup files served (GET) to phones."),
+		deleted:  obs.Counter("phoneprov_backup_deleted_total", "Backup files deleted (DELETE) by phones."),
+		refused:  obs.CounterVec("phoneprov_backup_refused_total", "Backup requests refused, by reason.", "reason"),
+		received: obs.Counter("phoneprov_backup_received_bytes_total", "Bytes of backup files stored."),
+		sent:     obs.Counter("phoneprov_backup_sent_bytes_total", "Bytes of backup files served."),
 	}
-	filesGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "phoneprov_backup_files",
-		Help: "Backup files currently stored (current versions only).",
-	}, files)
-	for _, c := range []prometheus.Collector{m.stored, m.restored, m.deleted, m.refused, m.received, m.sent, filesGauge} {
-		if err := reg.Register(c); err != nil {
-			return nil, err
-		}
+	filesGauge := obs.GaugeFunc("phoneprov_backup_files", "Backup files currently stored (current versions only).", files)
+	if err := obs.Register(reg, "backup", m.stored, m.restored, m.deleted, m.refused, m.received, m.sent, filesGauge); err != nil {
+		return nil, err
 	}
 	for _, r := range allReasons {
 		m.refused.WithLabelValues(r)

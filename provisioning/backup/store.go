@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/phoneprov/phoneprov/internal/durable"
+	"github.com/phoneprov/phoneprov/internal/obs"
 )
 
 // Errors a Store returns; a missing file is fs.ErrNotExist.
@@ -98,12 +99,8 @@ func New(cfg Config, opts Options) (*Store, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("backup: no folder given")
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.Registry == nil {
-		opts.Registry = prometheus.NewRegistry()
-	}
+	opts.Logger = obs.Logger(opts.Logger)
+	opts.Registry = obs.Registry(opts.Registry)
 	if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("backup: create folder: %w", err)
 	}
@@ -129,7 +126,7 @@ func New(cfg Config, opts Options) (*Store, error) {
 	s.count = len(names)
 	if s.metrics, err = newMetrics(opts.Registry, s.files); err != nil {
 		root.Close()
-		return nil, fmt.Errorf("backup: register metrics: %w", err)
+		return nil, err
 	}
 	return s, nil
 }

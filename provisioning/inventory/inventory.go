@@ -19,6 +19,7 @@ import (
 
 	"github.com/phoneprov/phoneprov/dhcpd"
 	"github.com/phoneprov/phoneprov/fileserve"
+	"github.com/phoneprov/phoneprov/internal/obs"
 )
 
 // Neighbor is one entry of the kernel's neighbour (ARP) table.
@@ -129,12 +130,8 @@ func Open(cfg Config, opts Options) (*Inventory, error) {
 	if opts.Path == "" {
 		return nil, errors.New("inventory: no database path given")
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.Registry == nil {
-		opts.Registry = prometheus.NewRegistry()
-	}
+	opts.Logger = obs.Logger(opts.Logger)
+	opts.Registry = obs.Registry(opts.Registry)
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -174,7 +171,7 @@ func Open(cfg Config, opts Options) (*Inventory, error) {
 	}
 	if inv.metrics, err = newMetrics(opts.Registry, inv); err != nil {
 		db.close()
-		return nil, fmt.Errorf("inventory: register metrics: %w", err)
+		return nil, err
 	}
 	inv.log.Info("inventory loaded", "phones", len(phones), "path", opts.Path)
 	return inv, nil

@@ -2,6 +2,8 @@ package inventory
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/phoneprov/phoneprov/internal/obs"
 )
 
 // metrics are the inventory's Prometheus series.
@@ -16,51 +18,22 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer, inv *Inventory) (*metrics, error) {
 	m := &metrics{
-		facts: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "phoneprov_inventory_facts_total",
-			Help: "Facts folded into the inventory, by source (lease, access, neighbor).",
-		}, []string{"source"}),
-		neighborErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "phoneprov_inventory_neighbor_read_errors_total",
-			Help: "Failed reads of the kernel's neighbour table.",
-		}),
-		flushes: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "phoneprov_inventory_flushes_total",
-			Help: "Flushes that appended changed records to the inventory journal.",
-		}),
-		flushErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "phoneprov_inventory_flush_errors_total",
-			Help: "Failed writes to the inventory journal (retried at the next flush).",
-		}),
-		evicted: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "phoneprov_inventory_evicted_total",
-			Help: "Phones forgotten because the inventory held max_phones (the one seen longest ago goes).",
-		}),
-		rewrites: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "phoneprov_inventory_journal_rewrites_total",
-			Help: "Times the inventory journal was rewritten to its live records.",
-		}),
+		facts:          obs.CounterVec("phoneprov_inventory_facts_total", "Facts folded into the inventory, by source (lease, access, neighbor).", "source"),
+		neighborErrors: obs.Counter("phoneprov_inventory_neighbor_read_errors_total", "Failed reads of the kernel's neighbour table."),
+		flushes:        obs.Counter("phoneprov_inventory_flushes_total", "Flushes that appended changed records to the inventory journal."),
+		flushErrors:    obs.Counter("phoneprov_inventory_flush_errors_total", "Failed writes to the inventory journal (retried at the next flush)."),
+		evicted:        obs.Counter("phoneprov_inventory_evicted_total", "Phones forgotten because the inventory held max_phones (the one seen longest ago goes)."),
+		rewrites:       obs.Counter("phoneprov_inventory_journal_rewrites_total", "Times the inventory journal was rewritten to its live records."),
 	}
 	collectors := []prometheus.Collector{m.facts, m.neighborErrors, m.flushes, m.flushErrors, m.evicted, m.rewrites,
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "phoneprov_inventory_dropped_facts_total",
-			Help: "Facts dropped because the inventory's queue was full.",
-		}, func() float64 { return float64(inv.dropped.Load()) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "phoneprov_inventory_unresolved_accesses_total",
-			Help: "File requests whose client address could not be tied to a MAC (no lease, no neighbour entry, no MAC in the User-Agent).",
-		}, func() float64 { return float64(inv.unresolved.Load()) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "phoneprov_inventory_queue_length",
-			Help: "Facts waiting to be folded in.",
-		}, func() float64 { return float64(len(inv.queue)) }),
+		obs.CounterFunc("phoneprov_inventory_dropped_facts_total", "Facts dropped because the inventory's queue was full.", func() float64 { return float64(inv.dropped.Load()) }),
+		obs.CounterFunc("phoneprov_inventory_unresolved_accesses_total", "File requests whose client address could not be tied to a MAC (no lease, no neighbour entry, no MAC in the User-Agent).", func() float64 { return float64(inv.unresolved.Load()) }),
+		obs.GaugeFunc("phoneprov_inventory_queue_length", "Facts waiting to be folded in.", func() float64 { return float64(len(inv.queue)) }),
 		&phonesCollector{inv: inv, desc: prometheus.NewDesc("phoneprov_inventory_phones",
 			"Phones by model, firmware and state, computed when scraped.", []string{"model", "firmware", "state"}, nil)},
 	}
-	for _, c := range collectors {
-		if err := reg.Register(c); err != nil {
-			return nil, err
-		}
+	if err := obs.Register(reg, "inventory", collectors...); err != nil {
+		return nil, err
 	}
 	for _, s := range []string{"lease", "access", "neighbor"} {
 		m.facts.WithLabelValues(s)

@@ -1,6 +1,10 @@
 package relay
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/phoneprov/phoneprov/internal/obs"
+)
 
 // Outcomes of one request to an upstream, the "result" label of fetches.
 const (
@@ -30,39 +34,16 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
-		hits: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "phoneprov_relay_hits_total",
-			Help: "Requests answered from the cache: fresh, or confirmed unchanged by the upstream.",
-		}),
-		staleHits: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "phoneprov_relay_stale_hits_total",
-			Help: "Requests answered with a cached copy the upstream could not confirm (it failed or was slow).",
-		}),
-		misses: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "phoneprov_relay_misses_total",
-			Help: "Requests the cache could not answer: they waited for a download, which found the file or not.",
-		}),
-		negativeHits: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "phoneprov_relay_negative_hits_total",
-			Help: "Requests answered not-found from memory of a recent 404 or failure, without asking the upstream.",
-		}),
-		fetches: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "phoneprov_relay_fetches_total",
-			Help: "Requests to upstreams by result (fetched, not_modified, absent, error).",
-		}, []string{"result"}),
-		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "phoneprov_relay_errors_total",
-			Help: "Failed upstream requests by reason (network, timeout, status, truncated, too_large, store).",
-		}, []string{"reason"}),
-		bytes: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "phoneprov_relay_fetched_bytes_total",
-			Help: "Bytes downloaded from upstreams and stored.",
-		}),
+		hits:         obs.Counter("phoneprov_relay_hits_total", "Requests answered from the cache: fresh, or confirmed unchanged by the upstream."),
+		staleHits:    obs.Counter("phoneprov_relay_stale_hits_total", "Requests answered with a cached copy the upstream could not confirm (it failed or was slow)."),
+		misses:       obs.Counter("phoneprov_relay_misses_total", "Requests the cache could not answer: they waited for a download, which found the file or not."),
+		negativeHits: obs.Counter("phoneprov_relay_negative_hits_total", "Requests answered not-found from memory of a recent 404 or failure, without asking the upstream."),
+		fetches:      obs.CounterVec("phoneprov_relay_fetches_total", "Requests to upstreams by result (fetched, not_modified, absent, error).", "result"),
+		errors:       obs.CounterVec("phoneprov_relay_errors_total", "Failed upstream requests by reason (network, timeout, status, truncated, too_large, store).", "reason"),
+		bytes:        obs.Counter("phoneprov_relay_fetched_bytes_total", "Bytes downloaded from upstreams and stored."),
 	}
-	for _, c := range []prometheus.Collector{m.hits, m.staleHits, m.misses, m.negativeHits, m.fetches, m.errors, m.bytes} {
-		if err := reg.Register(c); err != nil {
-			return nil, err
-		}
+	if err := obs.Register(reg, "relay", m.hits, m.staleHits, m.misses, m.negativeHits, m.fetches, m.errors, m.bytes); err != nil {
+		return nil, err
 	}
 	for _, r := range []string{fetchFetched, fetchNotModified, fetchAbsent, fetchFailed} {
 		m.fetches.WithLabelValues(r)

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/phoneprov/phoneprov/fileserve"
+	"github.com/phoneprov/phoneprov/internal/obs"
 )
 
 // Options are what a Relay is wired to; CacheDir is required.
@@ -93,12 +94,8 @@ func New(cfg Config, opts Options) (*Relay, error) {
 	if opts.CacheDir == "" {
 		return nil, errors.New("relay: no cache folder given")
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.Registry == nil {
-		opts.Registry = prometheus.NewRegistry()
-	}
+	opts.Logger = obs.Logger(opts.Logger)
+	opts.Registry = obs.Registry(opts.Registry)
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -127,7 +124,7 @@ func New(cfg Config, opts Options) (*Relay, error) {
 	}
 	if r.metrics, err = newMetrics(opts.Registry); err != nil {
 		r.cache.close()
-		return nil, fmt.Errorf("relay: register metrics: %w", err)
+		return nil, err
 	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	return r, nil
