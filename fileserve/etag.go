@@ -10,10 +10,10 @@ import (
 	"time"
 )
 
-// fileETag is a strong validator from the file's identity, size and
+// FileETag is a strong validator from the file's identity, size and
 // modification time: a file replaced by rename gets a new inode and so a new
 // tag, even when size and time happen to match.
-func fileETag(fi fs.FileInfo) string {
+func FileETag(fi fs.FileInfo) string {
 	var ino uint64
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		ino = st.Ino

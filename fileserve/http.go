@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
 	"path"
 	"strings"
 	"sync/atomic"
@@ -89,13 +87,13 @@ func (h *fileHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.active.Add(1)
 	defer h.active.Add(-1)
 	ci := connInfoOf(r)
-	rec := &recordingWriter{ResponseWriter: w}
+	rec := &Recorder{ResponseWriter: w}
 	ev := AccessEvent{
 		Time: start, Protocol: h.protocol, Client: ci.remote,
 		Name: r.URL.Path, UserAgent: r.UserAgent(),
 	}
 	defer func() {
-		ev.Status, ev.Bytes, ev.Duration = rec.statusCode(), rec.bytes, time.Since(start)
+		ev.Status, ev.Bytes, ev.Duration = rec.Status(), rec.Bytes(), time.Since(start)
 		h.srv.finish(r.Context(), &ev)
 	}()
 
@@ -191,67 +189,6 @@ func contentTypeHeader(name string) []string {
 		return v
 	}
 	return octetStream
-}
-
-// recordingWriter remembers the status and counts body bytes. It passes
-// ReadFrom through so plain files still go out with sendfile.
-type recordingWriter struct {
-	http.ResponseWriter
-	status int
-	bytes  int64
-}
-
-func (w *recordingWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *recordingWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	n, err := w.ResponseWriter.Write(b)
-	w.bytes += int64(n)
-	return n, err
-}
-
-func (w *recordingWriter) ReadFrom(r io.Reader) (int64, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	var n int64
-	var err error
-	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok && isFile(r) {
-		n, err = rf.ReadFrom(r) // sendfile
-	} else {
-		// In-memory bodies go through the response buffer, so a small
-		// file leaves in the same write as the headers.
-		n, err = io.Copy(struct{ io.Writer }{w.ResponseWriter}, r)
-	}
-	w.bytes += n
-	return n, err
-}
-
-// isFile reports whether r reads an open file, which the kernel can send
-// without copying.
-func isFile(r io.Reader) bool {
-	if lr, ok := r.(*io.LimitedReader); ok {
-		r = lr.R
-	}
-	_, ok := r.(*os.File)
-	return ok
-}
-
-// Unwrap lets http.ResponseController reach the real writer.
-func (w *recordingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-func (w *recordingWriter) statusCode() int {
-	if w.status == 0 {
-		return http.StatusOK
-	}
-	return w.status
 }
 
 // openFailedStatus records why a name could not be served and returns the

@@ -324,7 +324,7 @@ func fileEntry(g *Generated) (*Entry, error) {
 	if mod.IsZero() {
 		mod = fi.ModTime()
 	}
-	return &Entry{Name: g.Name, Source: SourceGenerated, Size: fi.Size(), ModTime: mod, ETag: fileETag(fi), file: g.File}, nil
+	return &Entry{Name: g.Name, Source: SourceGenerated, Size: fi.Size(), ModTime: mod, ETag: FileETag(fi), file: g.File}, nil
 }
 
 // Chain tries generators in order and returns the first content found;
@@ -389,7 +389,7 @@ func (ns *Namespace) openOperator(name string) (resolved, error) {
 	}
 	return resolved{entry: &Entry{
 		Name: name, Source: SourceOperator, Size: fi.Size(), ModTime: fi.ModTime(),
-		ETag: fileETag(fi), file: f,
+		ETag: FileETag(fi), file: f,
 	}}, nil
 }
 

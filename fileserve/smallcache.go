@@ -318,7 +318,7 @@ func (c *smallFiles) read(name string, t *loadTicket) (*smallFile, error) {
 	if n, _ := f.ReadAt(extra[:], fi.Size()); n != 0 {
 		return sf, errNotCacheable // it grew
 	}
-	sf.memContent = newMemContent(name, data, fi.ModTime(), fileETag(fi))
+	sf.memContent = newMemContent(name, data, fi.ModTime(), FileETag(fi))
 	if !c.sync() {
 		return sf, errNotCacheable
 	}

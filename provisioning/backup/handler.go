@@ -108,36 +108,28 @@ func (s *Store) servePut(w http.ResponseWriter, r *http.Request, name string, cf
 
 func (s *Store) serveGet(w http.ResponseWriter, r *http.Request, name string) {
 	f, fi, err := s.Open(name)
-	if errors.Is(err, fs.ErrNotExist) {
-		http.Error(w, "no backup with that name", http.StatusNotFound)
-		return
-	}
 	if err != nil {
-		s.failed(w, r, name, err)
+		s.notFoundOrFailed(w, r, name, err)
 		return
 	}
 	defer f.Close()
 	h := w.Header()
-	h.Set("ETag", fileETag(fi))
+	h.Set("ETag", fileserve.FileETag(fi))
 	h.Set("Content-Type", "application/octet-stream") // 16xx files are UTF-16LE: no charset claim
 	h.Set("Cache-Control", "no-store")
-	cw := &countingWriter{ResponseWriter: w}
+	cw := &fileserve.Recorder{ResponseWriter: w}
 	http.ServeContent(cw, r, name, fi.ModTime(), f)
-	if r.Method == http.MethodGet && cw.status < 300 {
+	if r.Method == http.MethodGet && cw.Status() < 300 {
 		s.metrics.restored.Inc()
-		s.metrics.sent.Add(float64(cw.bytes))
-		s.log.Info("backup restored", "name", name, "bytes", cw.bytes, "client", r.RemoteAddr, "proto", proto(r))
+		s.metrics.sent.Add(float64(cw.Bytes()))
+		s.log.Info("backup restored", "name", name, "bytes", cw.Bytes(), "client", r.RemoteAddr, "proto", proto(r))
 	}
 }
 
 func (s *Store) serveDelete(w http.ResponseWriter, r *http.Request, name string) {
 	err := s.Delete(r.Context(), name)
-	if errors.Is(err, fs.ErrNotExist) {
-		http.Error(w, "no backup with that name", http.StatusNotFound)
-		return
-	}
 	if err != nil {
-		s.failed(w, r, name, err)
+		s.notFoundOrFailed(w, r, name, err)
 		return
 	}
 	s.metrics.deleted.Inc()
@@ -156,6 +148,16 @@ func (s *Store) refuse(w http.ResponseWriter, r *http.Request, name string, code
 // failed answers a request the store could not carry out: 507 when the
 // data directory's disk is full or the quota used up (what was stored
 // before is unchanged), 500 for anything else.
+// notFoundOrFailed answers a request whose backup could not be opened or
+// deleted: not found when there is none, else as failed.
+func (s *Store) notFoundOrFailed(w http.ResponseWriter, r *http.Request, name string, err error) {
+	if errors.Is(err, fs.ErrNotExist) {
+		http.Error(w, "no backup with that name", http.StatusNotFound)
+		return
+	}
+	s.failed(w, r, name, err)
+}
+
 func (s *Store) failed(w http.ResponseWriter, r *http.Request, name string, err error) {
 	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
 		s.metrics.refused.WithLabelValues(reasonDiskFull).Inc()
@@ -192,17 +194,6 @@ func proto(r *http.Request) string {
 	return "http"
 }
 
-// fileETag is a strong validator from the file's identity, size and time;
-// a new upload is a new inode, so it gets a new tag.
-func fileETag(fi fs.FileInfo) string {
-	var ino uint64
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		ino = st.Ino
-	}
-	return `"` + strconv.FormatUint(ino, 36) + "-" + strconv.FormatInt(fi.Size(), 36) + "-" +
-		strconv.FormatInt(fi.ModTime().UnixNano(), 36) + `"`
-}
-
 // readTracker remembers a read error from the client's body, to tell a
 // phone that went away from a failure of the store.
 type readTracker struct {
@@ -218,25 +209,3 @@ func (t *readTracker) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// countingWriter records the status and body bytes of a response.
-type countingWriter struct {
-	http.ResponseWriter
-	status int
-	bytes  int64
-}
-
-func (w *countingWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *countingWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	n, err := w.ResponseWriter.Write(b)
-	w.bytes += int64(n)
-	return n, err
-}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/phoneprov/phoneprov/internal/configcheck"
 	"github.com/phoneprov/phoneprov/internal/durable"
 	"github.com/phoneprov/phoneprov/internal/obs"
 )
@@ -132,10 +133,8 @@ func New(cfg Config, opts Options) (*Store, error) {
 }
 
 func compile(cfg Config) (*settings, error) {
-	var problems []string
-	cfg.Validate(func(key string, err error) { problems = append(problems, key+": "+err.Error()) })
-	if len(problems) > 0 {
-		return nil, fmt.Errorf("backup: invalid configuration: %s", strings.Join(problems, "; "))
+	if err := configcheck.Check("backup", cfg.Validate); err != nil {
+		return nil, err
 	}
 	return &settings{cfg: cfg, pattern: regexp.MustCompile(cfg.NamePattern)}, nil
 }
@@ -210,20 +209,11 @@ func (s *Store) Put(ctx context.Context, name string, body io.Reader) (PutResult
 	if err == nil && n > limit {
 		err = fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
 	}
-	if err == nil {
-		err = durable.SyncClose(tmp)
-	} else {
-		_ = tmp.Close()
-	}
-	if err != nil {
-		s.removeQuietly(tmpName)
+	if err := s.closeTemp(tmp, tmpName, err); err != nil {
 		return PutResult{}, fmt.Errorf("backup %s: receive: %w", name, err)
 	}
-	unlock := s.locks.lock(name)
-	defer unlock()
-	created, err := s.commit(name, tmpName)
+	created, err := s.commitLocked(name, tmpName)
 	if err != nil {
-		s.removeQuietly(tmpName)
 		return PutResult{}, err
 	}
 	return PutResult{Created: created, Bytes: n}, nil
@@ -312,22 +302,11 @@ func (s *Store) Revert(ctx context.Context, name string, n int) error {
 		return err
 	}
 	_, err = io.Copy(tmp, src)
-	if err == nil {
-		err = durable.SyncClose(tmp)
-	} else {
-		_ = tmp.Close()
-	}
-	if err != nil {
-		s.removeQuietly(tmpName)
+	if err := s.closeTemp(tmp, tmpName, err); err != nil {
 		return fmt.Errorf("backup: revert %s to version %d: %w", name, n, err)
 	}
-	unlock := s.locks.lock(name)
-	defer unlock()
-	if _, err := s.commit(name, tmpName); err != nil {
-		s.removeQuietly(tmpName)
-		return err
-	}
-	return nil
+	_, err = s.commitLocked(name, tmpName)
+	return err
 }
 
 // File describes one stored backup.
@@ -449,6 +428,32 @@ func (s *Store) createTemp(name string) (*os.File, string, error) {
 		return nil, "", fmt.Errorf("backup %s: %w", name, err)
 	}
 	return f, tmp, nil
+}
+
+// closeTemp syncs and closes tmp, into which a copy ended with err, and
+// removes it when the copy or the sync failed; it returns the first error.
+func (s *Store) closeTemp(tmp *os.File, tmpName string, err error) error {
+	if err == nil {
+		err = durable.SyncClose(tmp)
+	} else {
+		_ = tmp.Close()
+	}
+	if err != nil {
+		s.removeQuietly(tmpName)
+	}
+	return err
+}
+
+// commitLocked commits the synced temporary file as name under name's
+// lock, removing it if that fails.
+func (s *Store) commitLocked(name, tmpName string) (created bool, err error) {
+	unlock := s.locks.lock(name)
+	defer unlock()
+	created, err = s.commit(name, tmpName)
+	if err != nil {
+		s.removeQuietly(tmpName)
+	}
+	return created, err
 }
 
 // commit renames the synced temporary file over name, keeping the version

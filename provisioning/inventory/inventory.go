@@ -19,6 +19,7 @@ import (
 
 	"github.com/phoneprov/phoneprov/dhcpd"
 	"github.com/phoneprov/phoneprov/fileserve"
+	"github.com/phoneprov/phoneprov/internal/configcheck"
 	"github.com/phoneprov/phoneprov/internal/obs"
 )
 
@@ -122,10 +123,8 @@ type fact struct {
 // and registers the metrics. Call Run to start folding facts in, and Close
 // after Run returns.
 func Open(cfg Config, opts Options) (*Inventory, error) {
-	var problems []string
-	cfg.Validate(func(key string, err error) { problems = append(problems, key+": "+err.Error()) })
-	if len(problems) > 0 {
-		return nil, fmt.Errorf("inventory: invalid configuration: %s", strings.Join(problems, "; "))
+	if err := configcheck.Check("inventory", cfg.Validate); err != nil {
+		return nil, err
 	}
 	if opts.Path == "" {
 		return nil, errors.New("inventory: no database path given")

@@ -11,13 +11,13 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/phoneprov/phoneprov/fileserve"
+	"github.com/phoneprov/phoneprov/internal/configcheck"
 	"github.com/phoneprov/phoneprov/internal/obs"
 )
 
@@ -86,10 +86,8 @@ const maxEntries = 10000
 // prepares the HTTP client and registers the metrics. A relay with no
 // upstream configured answers not-found to everything.
 func New(cfg Config, opts Options) (*Relay, error) {
-	var problems []string
-	cfg.Validate(func(key string, err error) { problems = append(problems, key+": "+err.Error()) })
-	if len(problems) > 0 {
-		return nil, fmt.Errorf("relay: invalid configuration: %s", strings.Join(problems, "; "))
+	if err := configcheck.Check("relay", cfg.Validate); err != nil {
+		return nil, err
 	}
 	if opts.CacheDir == "" {
 		return nil, errors.New("relay: no cache folder given")
