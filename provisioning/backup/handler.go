@@ -208,4 +208,3 @@ func (t *readTracker) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
-
