@@ -253,8 +253,8 @@ func TestUpgradeScriptsRunAsPhonesWould(t *testing.T) {
 				t.Errorf("%s %v: %s = %q, want %q", tt.script, tt.vars, k, got[k], v)
 			}
 		}
-		if gets := res.Gets(); len(gets) != 1 || gets[0] != "46xxsettings.txt" {
-			t.Errorf("%s %v: GETs %v", tt.script, tt.vars, gets)
+		if got := gets(res); len(got) != 1 || got[0] != "46xxsettings.txt" {
+			t.Errorf("%s %v: GETs %v", tt.script, tt.vars, got)
 		}
 		// Never a name that would 404.
 		for _, op := range res.Ops {
@@ -377,7 +377,7 @@ func TestConcurrentStorm(t *testing.T) {
 					errs <- err
 					return
 				}
-				if len(out.Data) == 0 || script.Parse(out.Data).Err() != nil {
+				if len(out.Data) == 0 || syntaxErrors(script.Parse(out.Data)) != nil {
 					errs <- fmt.Errorf("%s: bad output", n)
 					return
 				}
@@ -610,7 +610,7 @@ func TestSettingsGetThePhoneFile(t *testing.T) {
 			}
 		}
 		if len(fetched) != 2 || fetched[0] != (tt.mac == "c81fea83e85a") || !fetched[1] {
-			t.Errorf("%s: GETs %v fetched %v", tt.mac, res.Gets(), fetched)
+			t.Errorf("%s: GETs %v fetched %v", tt.mac, gets(res), fetched)
 		}
 	}
 	if body := gen(t, g, "46xxsettings.txt"); !strings.Contains(body, "## unconfirmed: ") {

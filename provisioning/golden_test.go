@@ -113,7 +113,7 @@ func TestGolden(t *testing.T) {
 				got[n] = out.Data
 				// Every generated file is valid, normal-form script.
 				s := script.Parse(out.Data)
-				if err := s.Err(); err != nil {
+				if err := syntaxErrors(s); err != nil {
 					t.Errorf("%s: %v", n, err)
 				}
 				if !bytes.Equal(s.Format(), out.Data) {

@@ -198,14 +198,6 @@ func (h HostNameMAC) Matches(m MAC) bool {
 	return [3]byte{m[3], m[4], m[5]} == h.Low
 }
 
-// MAC returns the whole address when the OUI letter names one.
-func (h HostNameMAC) MAC() (MAC, bool) {
-	if !h.OUIKnown {
-		return MAC{}, false
-	}
-	return MAC{h.OUI[0], h.OUI[1], h.OUI[2], h.Low[0], h.Low[1], h.Low[2]}, true
-}
-
 // vendorFromClass reads vendor and, when present, model from a DHCP vendor
 // class (option 60). Strings from rapid7/recog and vendor guides.
 //

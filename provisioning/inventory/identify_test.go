@@ -171,3 +171,11 @@ func TestVendorFromClass(t *testing.T) {
 		}
 	}
 }
+
+// MAC returns the whole address when the OUI letter names one.
+func (h HostNameMAC) MAC() (MAC, bool) {
+	if !h.OUIKnown {
+		return MAC{}, false
+	}
+	return MAC{h.OUI[0], h.OUI[1], h.OUI[2], h.Low[0], h.Low[1], h.Low[2]}, true
+}

@@ -2,7 +2,6 @@ package script
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"strings"
 )
@@ -61,21 +60,11 @@ type Script struct {
 	Lines []Line
 }
 
-// SyntaxError is one line the language does not allow.
-type SyntaxError struct {
-	Line int
-	Text string
-	Msg  string
-}
-
-// Error says which line is wrong and why.
-func (e *SyntaxError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Msg) }
-
 // utf8BOM starts files saved by some Windows editors.
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
 // Parse reads a script. It never fails: lines the language does not allow
-// become Invalid lines (see Script.Err), so a caller can report every problem
+// become Invalid lines (Line.Err says why), so a caller can report every problem
 // at once and still print the file back unchanged.
 func Parse(data []byte) *Script {
 	s := &Script{}
@@ -103,17 +92,6 @@ func Parse(data []byte) *Script {
 		s.Lines = append(s.Lines, l)
 	}
 	return s
-}
-
-// Err returns the syntax errors of s joined, or nil.
-func (s *Script) Err() error {
-	var errs []error
-	for _, l := range s.Lines {
-		if l.Kind == Invalid {
-			errs = append(errs, &SyntaxError{Line: l.Num, Text: l.Text, Msg: l.Err})
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // Labels maps each label's tag to the index in Lines of its first occurrence.

@@ -6,26 +6,6 @@ import (
 	"strings"
 )
 
-// Bytes gives back the source exactly as it was parsed (line endings, byte
-// order mark, spacing and all). Lines built in code have no source text and
-// are printed normalised, each ending in "\n".
-func (s *Script) Bytes() []byte {
-	var b bytes.Buffer
-	if s.BOM {
-		b.Write(utf8BOM)
-	}
-	for _, l := range s.Lines {
-		if l.Num == 0 {
-			b.WriteString(l.Normalized())
-			b.WriteByte('\n')
-			continue
-		}
-		b.WriteString(l.Text)
-		b.WriteString(l.End)
-	}
-	return b.Bytes()
-}
-
 // Format prints the script in normal form: keywords in upper case, single
 // spaces, values quoted where they need it (or were quoted), comments trimmed,
 // "\n" after every line, no byte order mark. Invalid lines are kept as written
@@ -129,6 +109,3 @@ func CommentLine(text string) Line {
 	}
 	return Line{Kind: Comment, Text: "## " + text}
 }
-
-// BlankLine is an empty line.
-func BlankLine() Line { return Line{Kind: Blank} }

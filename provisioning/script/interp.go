@@ -67,17 +67,6 @@ func addTo(list, item string) string {
 	return list + "," + item
 }
 
-// Gets returns the file names of the GETs, in order.
-func (r Result) Gets() []string {
-	var out []string
-	for _, op := range r.Ops {
-		if op.Kind == Get {
-			out = append(out, op.Value)
-		}
-	}
-	return out
-}
-
 // ErrLoop means the script ran longer than RunOptions.MaxSteps: a phone
 // following it would loop.
 var ErrLoop = errors.New("script runs in a loop")

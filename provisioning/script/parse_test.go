@@ -163,7 +163,7 @@ func TestBuiltLinesFormatAndParseBack(t *testing.T) {
 		IfLine("MODEL4", "J179", "J179"),
 		GotoLine("END"),
 		LabelLine("J179"),
-		BlankLine(),
+		{Kind: Blank},
 		LabelLine("END"),
 		GetLine("46xxsettings.txt"),
 	}}

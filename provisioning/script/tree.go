@@ -9,7 +9,6 @@ import (
 	"os"
 	"path"
 	"regexp"
-	"slices"
 	"sort"
 	"strings"
 )
@@ -23,9 +22,6 @@ var scriptNames = []string{
 	"96x1Hupgrade.txt", "96x1Supgrade.txt", "J100Supgrade.txt", "K1xxSupgrade.txt",
 	"46xxsettings.txt", "46xxsettings.scr", "46xxspecials.txt",
 }
-
-// ScriptNames returns the names of the files phones fetch as scripts (a copy).
-func ScriptNames() []string { return slices.Clone(scriptNames) }
 
 // phoneFileName matches per-phone files: <mac>.txt with 12 hex digits,
 // optionally separated by ':', '-' or '.'.

@@ -180,15 +180,6 @@ type Table struct {
 	Models []Model
 }
 
-// Vendors returns how many models each vendor has.
-func (t Table) Vendors() map[string]int {
-	n := map[string]int{}
-	for _, m := range t.Models {
-		n[m.Vendor]++
-	}
-	return n
-}
-
 // Find returns the model of that vendor and name, ignoring case.
 func (t Table) Find(vendor, name string) (Model, bool) {
 	for _, m := range t.Models {

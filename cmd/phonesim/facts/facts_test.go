@@ -197,3 +197,12 @@ func TestModuleRootMissing(t *testing.T) {
 		t.Error("found a module root above a temporary directory")
 	}
 }
+
+// Vendors returns how many models each vendor has.
+func (t Table) Vendors() map[string]int {
+	n := map[string]int{}
+	for _, m := range t.Models {
+		n[m.Vendor]++
+	}
+	return n
+}

@@ -89,6 +89,3 @@ func (p Params) List(name string) []string {
 // Names returns the names present, upper-case, in the order they first
 // appeared.
 func (p Params) Names() []string { return slices.Clone(p.order) }
-
-// Len is the number of distinct names.
-func (p Params) Len() int { return len(p.order) }

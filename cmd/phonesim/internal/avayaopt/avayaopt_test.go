@@ -117,3 +117,6 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// Len is the number of distinct names.
+func (p Params) Len() int { return len(p.order) }

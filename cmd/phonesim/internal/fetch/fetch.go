@@ -160,13 +160,6 @@ func (c *Client) Trusted() int {
 	return c.trusted
 }
 
-// SetUserAgent changes the User-Agent (a new firmware reports a new version).
-func (c *Client) SetUserAgent(ua string) {
-	c.mu.Lock()
-	c.ua = ua
-	c.mu.Unlock()
-}
-
 // Close drops idle connections.
 func (c *Client) Close() {
 	c.mu.Lock()
