@@ -102,28 +102,7 @@ func (inv *Inventory) applyAccess(ctx context.Context, ev fileserve.AccessEvent)
 		inv.log.Debug("inventory: no MAC for a client", "client", addr, "name", ev.Name)
 		return
 	}
-	name := ev.Resolved
-	if name == "" {
-		name = strings.TrimLeft(strings.ReplaceAll(ev.Name, "\\", "/"), "/")
-	}
-	fetch := Fetch{Time: t, Protocol: ev.Protocol, Name: name, Kind: KindOther, Status: ev.Status, Bytes: ev.Bytes, Size: ev.Size}
-	fwModel, fwVersion, isFirmware := inv.opts.FirmwareOf(name)
-	switch {
-	case inv.opts.IsScript(name):
-		fetch.Kind = KindScript
-	case isFirmware:
-		fetch.Kind = KindFirmware
-	}
-	// What the file name says of the phone's series, for phones whose
-	// User-Agent names no model (the 4600, 1600 and 96x1 H.323 send none).
-	script, isUpgrade := upgradeScript(name)
-	fwClass, fwSeries := fwModel, ""
-	if im, ok := firmware.Recognise(path.Base(name)); ok && isFirmware {
-		fwSeries = string(im.Series)
-		if fwClass == "" {
-			fwClass = im.ModelClass()
-		}
-	}
+	file := inv.accessedFile(ev, t)
 
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
@@ -136,24 +115,81 @@ func (inv *Inventory) applyAccess(ctx context.Context, ev fileserve.AccessEvent)
 		inv.bindLocked(p, addr, source, t)
 	}
 	if ev.UserAgent != "" {
-		setIf(&p.UserAgent, ev.UserAgent)
-		setIf(&p.Vendor, agent.Vendor)
-		setModel(p, agent.Model, ModelFromUserAgent)
-		if agent.Firmware != "" {
-			p.Firmware, p.FirmwareFrom = unique.Make(firmware.Canonical(agent.Firmware)).Value(), "user-agent"
-		}
+		applyUserAgent(p, ev.UserAgent, agent)
 	}
-	p.Files = append(p.Files, fetch)
+	p.Files = append(p.Files, file.fetch)
 	if over := len(p.Files) - inv.cfg.FilesPerPhone; over > 0 {
 		p.Files = append(p.Files[:0], p.Files[over:]...)
 	}
-	if isUpgrade && fetch.ok() {
-		setIf(&p.Vendor, "Avaya")
-		setIf(&p.Series, string(script.Series))
-		setModel(p, script.ModelClass(), ModelFromUpgradeScript)
+	file.apply(p)
+	inv.dirty[mac] = true
+}
+
+// accessedFile is what the name of a requested file says: the fetch to
+// record, and for firmware and upgrade scripts the phone's series, model
+// class and the version it will run.
+type accessedFile struct {
+	fetch Fetch
+	// fwClass and fwSeries are the model class and series of a firmware
+	// image; fwVersion its version.
+	fwClass, fwSeries, fwVersion string
+	// script is the series of an upgrade script, when isUpgrade.
+	script    firmware.SeriesInfo
+	isUpgrade bool
+	// backupClass is the model class of a backup file's name, or "".
+	backupClass string
+}
+
+// accessedFile describes the file ev asked for, fetched at t.
+func (inv *Inventory) accessedFile(ev fileserve.AccessEvent, t time.Time) accessedFile {
+	name := ev.Resolved
+	if name == "" {
+		name = strings.TrimLeft(strings.ReplaceAll(ev.Name, "\\", "/"), "/")
 	}
-	if class := backupClass(name); class != "" && fetch.ok() {
-		setModel(p, class, ModelFromBackup)
+	f := accessedFile{fetch: Fetch{Time: t, Protocol: ev.Protocol, Name: name, Kind: KindOther, Status: ev.Status, Bytes: ev.Bytes, Size: ev.Size}}
+	fwModel, fwVersion, isFirmware := inv.opts.FirmwareOf(name)
+	switch {
+	case inv.opts.IsScript(name):
+		f.fetch.Kind = KindScript
+	case isFirmware:
+		f.fetch.Kind = KindFirmware
+	}
+	// What the file name says of the phone's series, for phones whose
+	// User-Agent names no model (the 4600, 1600 and 96x1 H.323 send none).
+	f.script, f.isUpgrade = upgradeScript(name)
+	f.fwClass, f.fwVersion = fwModel, fwVersion
+	if im, ok := firmware.Recognise(path.Base(name)); ok && isFirmware {
+		f.fwSeries = string(im.Series)
+		if f.fwClass == "" {
+			f.fwClass = im.ModelClass()
+		}
+	}
+	f.backupClass = backupClass(name)
+	return f
+}
+
+// applyUserAgent records what a User-Agent says of the phone.
+func applyUserAgent(p *Phone, ua string, agent Agent) {
+	setIf(&p.UserAgent, ua)
+	setIf(&p.Vendor, agent.Vendor)
+	setModel(p, agent.Model, ModelFromUserAgent)
+	if agent.Firmware != "" {
+		p.Firmware, p.FirmwareFrom = unique.Make(firmware.Canonical(agent.Firmware)).Value(), "user-agent"
+	}
+}
+
+// apply records on p what fetching the file says: its series and model
+// from an upgrade script or backup name, its last script or firmware
+// download, and the firmware it will run after a complete download.
+func (f *accessedFile) apply(p *Phone) {
+	fetch := f.fetch
+	if f.isUpgrade && fetch.ok() {
+		setIf(&p.Vendor, "Avaya")
+		setIf(&p.Series, string(f.script.Series))
+		setModel(p, f.script.ModelClass(), ModelFromUpgradeScript)
+	}
+	if f.backupClass != "" && fetch.ok() {
+		setModel(p, f.backupClass, ModelFromBackup)
 	}
 	switch fetch.Kind {
 	case KindScript:
@@ -164,19 +200,18 @@ func (inv *Inventory) applyAccess(ctx context.Context, ev fileserve.AccessEvent)
 		// every byte of it) is what the phone will run after its restart.
 		// A transfer cut mid-body still shows status 200 over HTTP; it is
 		// incomplete, not failed (the phone retries): no version credit.
-		if fetch.complete() && fits(p.Model, fwClass) {
+		if fetch.complete() && fits(p.Model, f.fwClass) {
 			up := fetch
 			p.Upgraded = &up
-			setModel(p, fwClass, ModelFromFirmware)
+			setModel(p, f.fwClass, ModelFromFirmware)
 			if p.Series == "" {
-				setIf(&p.Series, fwSeries)
+				setIf(&p.Series, f.fwSeries)
 			}
-			if fwVersion != "" {
-				p.Firmware, p.FirmwareFrom = unique.Make(firmware.Canonical(fwVersion)).Value(), "download"
+			if f.fwVersion != "" {
+				p.Firmware, p.FirmwareFrom = unique.Make(firmware.Canonical(f.fwVersion)).Value(), "download"
 			}
 		}
 	}
-	inv.dirty[mac] = true
 }
 
 // macOf finds the MAC behind a client address: the phone that holds it by
