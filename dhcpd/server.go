@@ -163,28 +163,18 @@ func (s *Server) Bind(ctx context.Context) (err error) {
 		return err
 	}
 	for _, name := range s.linkNames() {
-		l, err := sock.Acquire(s.cfg.LockDir, "dhcp-"+name+".lock")
-		if err != nil {
-			return fmt.Errorf("dhcp: interface %s is served by another phoneprov: %w", name, err)
+		if err := s.claim("dhcp-"+name+".lock", "interface "+name, func() (*sock.Conn, error) {
+			return sock.ListenInterface(ctx, name, sock.ServerPort)
+		}); err != nil {
+			return err
 		}
-		s.locks = append(s.locks, l)
-		c, err := sock.ListenInterface(ctx, name, sock.ServerPort)
-		if err != nil {
-			return fmt.Errorf("dhcp: %w", err)
-		}
-		s.conns = append(s.conns, c)
 	}
 	for _, a := range s.pol.relayListen {
-		l, err := sock.Acquire(s.cfg.LockDir, "dhcp-relay-"+a.String()+".lock")
-		if err != nil {
-			return fmt.Errorf("dhcp: relay address %s is served by another phoneprov: %w", a, err)
+		if err := s.claim("dhcp-relay-"+a.String()+".lock", "relay address "+a.String(), func() (*sock.Conn, error) {
+			return sock.ListenAddr(ctx, a, sock.ServerPort)
+		}); err != nil {
+			return err
 		}
-		s.locks = append(s.locks, l)
-		c, err := sock.ListenAddr(ctx, a, sock.ServerPort)
-		if err != nil {
-			return fmt.Errorf("dhcp: %w", err)
-		}
-		s.conns = append(s.conns, c)
 	}
 	if s.neigh, err = neigh.Open(); err != nil {
 		return fmt.Errorf("dhcp: %w", err)
@@ -220,6 +210,23 @@ func (s *Server) loadLeases(ctx context.Context) error {
 		}
 	}
 	s.log.Info("dhcp leases loaded", "leases", len(ls)-orphans, "expired_while_stopped", len(rewrite))
+	return nil
+}
+
+// claim takes the lock file lockName, which keeps a second phoneprov off
+// the socket, and then opens the socket with listen; what names the socket
+// in errors. Both stay held until the server closes.
+func (s *Server) claim(lockName, what string, listen func() (*sock.Conn, error)) error {
+	l, err := sock.Acquire(s.cfg.LockDir, lockName)
+	if err != nil {
+		return fmt.Errorf("dhcp: %s is served by another phoneprov: %w", what, err)
+	}
+	s.locks = append(s.locks, l)
+	c, err := listen()
+	if err != nil {
+		return fmt.Errorf("dhcp: %w", err)
+	}
+	s.conns = append(s.conns, c)
 	return nil
 }
 
