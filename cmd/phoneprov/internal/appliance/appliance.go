@@ -137,7 +137,7 @@ func (a *appliance) buildParts(ctx context.Context) error {
 func (a *appliance) buildProvisioning() ([]fileserve.Generator, []fileserve.Mount, error) {
 	metrics, err := provisioning.NewMetrics(a.reg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("provisioning metrics: %w", err)
+		return nil, nil, err // "register provisioning metrics: …"
 	}
 	if a.generator, err = NewGenerator(a.cfg, a.log.With("part", "provisioning"), metrics); err != nil {
 		return nil, nil, err
