@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/phoneprov/phoneprov/deploy/netlab"
+	"github.com/phoneprov/phoneprov/deploy/netlab/netlabtest"
 )
 
 // TestPhoneBootsEndToEnd runs the appliance in a network namespace with
@@ -31,7 +31,7 @@ func TestPhoneBootsEndToEnd(t *testing.T) {
 	curl := requireTestTool(t, "curl")
 	bin := buildBinary(t)
 
-	lab := netlab.NewPair(t, "appliance", "phone", netip.MustParsePrefix("198.18.0.1/24"), netip.Prefix{})
+	lab := netlabtest.NewPair(t, "appliance", "phone", netip.MustParsePrefix("198.18.0.1/24"), netip.Prefix{})
 	srv, phone, srvIf, phoneIf := lab.A, lab.B, lab.AIf, lab.BIf
 	mac, _ := net.ParseMAC("c8:1f:ea:83:e8:5a")
 	if err := phone.SetMAC(phoneIf, mac); err != nil {

@@ -1,16 +1,18 @@
-package netlab
+package netlab_test
 
 import (
 	"net"
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/phoneprov/phoneprov/deploy/netlab/netlabtest"
 )
 
 // TestDropUDPInput sends 400 datagrams across a pair whose receiving end
 // drops 30 %: some arrive and some do not.
 func TestDropUDPInput(t *testing.T) {
-	p := NewPair(t, "a", "b", netip.MustParsePrefix("198.18.201.1/30"), netip.MustParsePrefix("198.18.201.2/30"))
+	p := netlabtest.NewPair(t, "a", "b", netip.MustParsePrefix("198.18.201.1/30"), netip.MustParsePrefix("198.18.201.2/30"))
 	if err := p.B.DropUDPInput(0); err == nil {
 		t.Error("0 % accepted")
 	}

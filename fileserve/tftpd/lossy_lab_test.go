@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/phoneprov/phoneprov/deploy/netlab"
+	"github.com/phoneprov/phoneprov/deploy/netlab/netlabtest"
 	"github.com/phoneprov/phoneprov/fileserve/tftpd/tftplab"
 )
 
@@ -52,7 +53,7 @@ func TestLossyLinkLab(t *testing.T) {
 		t.Skip(err)
 	}
 	srvAddr := netip.MustParsePrefix("198.18.210.1/24")
-	p := netlab.NewPair(t, "tsrv", "tcli", srvAddr, netip.MustParsePrefix("198.18.210.2/24"))
+	p := netlabtest.NewPair(t, "tsrv", "tcli", srvAddr, netip.MustParsePrefix("198.18.210.2/24"))
 	for _, ns := range []*netlab.Namespace{p.A, p.B} {
 		if err := ns.DropUDPInput(lossPercent); err != nil {
 			t.Fatal(err)

@@ -8,11 +8,11 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/phoneprov/phoneprov/deploy/netlab"
+	"github.com/phoneprov/phoneprov/deploy/netlab/netlabtest"
 )
 
 func TestSetPutsAnEntryInTheNamespace(t *testing.T) {
-	p := netlab.NewPair(t, "a", "b", netip.MustParsePrefix("198.18.230.1/24"), netip.Prefix{})
+	p := netlabtest.NewPair(t, "a", "b", netip.MustParsePrefix("198.18.230.1/24"), netip.Prefix{})
 	a, ea := p.A, p.AIf
 	var err error
 	mac := net.HardwareAddr{0x00, 0x04, 0x0d, 0x01, 0x02, 0x03}

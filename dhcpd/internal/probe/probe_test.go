@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/phoneprov/phoneprov/deploy/netlab"
+	"github.com/phoneprov/phoneprov/deploy/netlab/netlabtest"
 )
 
 func TestProbesTellUsedFromFree(t *testing.T) {
-	p := netlab.NewPair(t, "srv", "host", netip.MustParsePrefix("198.18.220.1/24"), netip.MustParsePrefix("198.18.220.7/24"))
+	p := netlabtest.NewPair(t, "srv", "host", netip.MustParsePrefix("198.18.220.1/24"), netip.MustParsePrefix("198.18.220.7/24"))
 	srv, es := p.A, p.AIf
 	var err error
 	var arp *ARP

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/phoneprov/phoneprov/deploy/netlab"
+	"github.com/phoneprov/phoneprov/deploy/netlab/netlabtest"
 	"github.com/phoneprov/phoneprov/internal/durable"
 )
 
@@ -37,7 +37,7 @@ func TestLockIsExclusive(t *testing.T) {
 // TestReadReportsInterfaceAndDestination binds a device socket inside a
 // namespace and checks what Read says about a packet sent to it.
 func TestReadReportsInterfaceAndDestination(t *testing.T) {
-	p := netlab.NewPair(t, "a", "b", netip.MustParsePrefix("198.18.210.1/24"), netip.MustParsePrefix("198.18.210.2/24"))
+	p := netlabtest.NewPair(t, "a", "b", netip.MustParsePrefix("198.18.210.1/24"), netip.MustParsePrefix("198.18.210.2/24"))
 	a, b, ea := p.A, p.B, p.AIf
 	var err error
 	var conn *Conn

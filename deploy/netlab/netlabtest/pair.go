@@ -1,15 +1,20 @@
-package netlab
+// Package netlabtest builds the commonest test lab, two network namespaces
+// joined by a veth pair, for tests: it skips where labs cannot be built and
+// removes the lab when the test ends.
+package netlabtest
 
 import (
 	"net/netip"
 	"os"
 	"testing"
+
+	"github.com/phoneprov/phoneprov/deploy/netlab"
 )
 
 // Pair is the commonest lab: two namespaces joined by one veth pair.
 type Pair struct {
-	Lab      *Lab
-	A, B     *Namespace
+	Lab      *netlab.Lab
+	A, B     *netlab.Namespace
 	AIf, BIf string // the veth ends, in A and in B
 	AAddr    netip.Prefix
 	BAddr    netip.Prefix
@@ -21,13 +26,13 @@ type Pair struct {
 // ip command) the test is skipped, or fails when the CI variable is set.
 func NewPair(t testing.TB, roleA, roleB string, aAddr, bAddr netip.Prefix) *Pair {
 	t.Helper()
-	if err := Available(); err != nil {
+	if err := netlab.Available(); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatal(err)
 		}
 		t.Skip(err)
 	}
-	p := &Pair{Lab: New(), AAddr: aAddr, BAddr: bAddr}
+	p := &Pair{Lab: netlab.New(), AAddr: aAddr, BAddr: bAddr}
 	t.Cleanup(func() { p.Lab.Close() })
 	var err error
 	if p.A, err = p.Lab.Namespace(roleA); err != nil {
@@ -40,7 +45,7 @@ func NewPair(t testing.TB, roleA, roleB string, aAddr, bAddr netip.Prefix) *Pair
 		t.Fatal(err)
 	}
 	for _, end := range []struct {
-		ns     *Namespace
+		ns     *netlab.Namespace
 		ifname string
 		addr   netip.Prefix
 	}{{p.A, p.AIf, aAddr}, {p.B, p.BIf, bAddr}} {
