@@ -430,34 +430,8 @@ func (k requestKind) String() string { return requestKindNames[k] }
 func (h *handler) request(ctx context.Context, in *inbound, sc *scratch, cands []*subnet, server netip.Addr) (outbound, bool) {
 	m := &sc.msg
 	id := idOf(m)
-	sid, hasSID := m.addrOption(dhcpv4.OptionServerIdentifier)
-	requested, hasReq := m.addrOption(dhcpv4.OptionRequestedIPAddress)
-	var kind requestKind
-	var addr netip.Addr
-	switch {
-	case hasSID:
-		if !h.ours(in, sid, server) {
-			// The client chose another server's offer: forget ours.
-			for _, ss := range cands {
-				h.alloc.DropHold(ss.index, id.Key)
-			}
-			h.met.dropped.WithLabelValues(dropOtherServer).Inc()
-			return outbound{}, false
-		}
-		kind, addr = selecting, requested
-		if !hasReq {
-			addr = m.ciaddr // lenient: some clients put it in ciaddr
-		}
-	case hasReq && !isSet(m.ciaddr):
-		kind, addr = initReboot, requested
-	case isSet(m.ciaddr):
-		kind, addr = renewing, m.ciaddr
-		if in.dst == limitedBroadcast || isSet(m.giaddr) {
-			kind = rebinding
-		}
-	}
-	if kind == 0 || !isSet(addr) {
-		h.met.dropped.WithLabelValues(dropInvalid).Inc()
+	kind, addr, ok := h.requestState(in, m, id, cands, server)
+	if !ok {
 		return outbound{}, false
 	}
 	ss := cands[0]
@@ -488,6 +462,56 @@ func (h *handler) request(ctx context.Context, in *inbound, sc *scratch, cands [
 		h.met.sentNak.Inc()
 		return h.nak(in, sc, srv, res.Nak), true
 	}
+	if !h.persist(ctx, &res, addr, id) {
+		return outbound{}, false
+	}
+	out := h.reply(in, sc, ss, cl, r, srv, dhcpv4.MessageTypeAck, addr, lt)
+	h.met.sentAck.Inc()
+	h.emit(ctx, Acked, m, ss, addr, cl, now, now.Add(lt))
+	return out, true
+}
+
+// requestState tells which RFC 2131 state a REQUEST comes from (selecting,
+// init-reboot, renewing, rebinding) and the address it asks for; false
+// when it is not for this server or not a valid REQUEST (counted).
+func (h *handler) requestState(in *inbound, m *message, id alloc.ID, cands []*subnet, server netip.Addr) (requestKind, netip.Addr, bool) {
+	sid, hasSID := m.addrOption(dhcpv4.OptionServerIdentifier)
+	requested, hasReq := m.addrOption(dhcpv4.OptionRequestedIPAddress)
+	var kind requestKind
+	var addr netip.Addr
+	switch {
+	case hasSID:
+		if !h.ours(in, sid, server) {
+			// The client chose another server's offer: forget ours.
+			for _, ss := range cands {
+				h.alloc.DropHold(ss.index, id.Key)
+			}
+			h.met.dropped.WithLabelValues(dropOtherServer).Inc()
+			return 0, netip.Addr{}, false
+		}
+		kind, addr = selecting, requested
+		if !hasReq {
+			addr = m.ciaddr // lenient: some clients put it in ciaddr
+		}
+	case hasReq && !isSet(m.ciaddr):
+		kind, addr = initReboot, requested
+	case isSet(m.ciaddr):
+		kind, addr = renewing, m.ciaddr
+		if in.dst == limitedBroadcast || isSet(m.giaddr) {
+			kind = rebinding
+		}
+	}
+	if kind == 0 || !isSet(addr) {
+		h.met.dropped.WithLabelValues(dropInvalid).Inc()
+		return 0, netip.Addr{}, false
+	}
+	return kind, addr, true
+}
+
+// persist makes a committed lease durable before its ACK: in the journal
+// (undoing the commit when that fails) and, in a pair, acknowledged by the
+// HA partner. False: no ACK may leave (counted and logged).
+func (h *handler) persist(ctx context.Context, res *alloc.Grant, addr netip.Addr, id alloc.ID) bool {
 	wctx, cancel := context.WithTimeout(ctx, h.timeout)
 	err := h.store.Put(wctx, res.Puts...)
 	cancel()
@@ -496,19 +520,16 @@ func (h *handler) request(ctx context.Context, in *inbound, sc *scratch, cands [
 		h.met.storeErrors.Inc()
 		h.met.dropped.WithLabelValues(dropStore).Inc()
 		h.log.Error("lease not stored; ACK withheld", "addr", addr, "mac", net.HardwareAddr(id.HWAddr).String(), "err", err)
-		return outbound{}, false
+		return false
 	}
 	if h.partner != nil {
 		if err := h.partner.LeasesCommitted(ctx, res.Puts); err != nil {
 			h.met.dropped.WithLabelValues(dropHAUnacked).Inc()
 			h.log.Warn("lease not acknowledged by the HA partner; ACK withheld", "addr", addr, "mac", net.HardwareAddr(id.HWAddr).String(), "err", err)
-			return outbound{}, false
+			return false
 		}
 	}
-	out := h.reply(in, sc, ss, cl, r, srv, dhcpv4.MessageTypeAck, addr, lt)
-	h.met.sentAck.Inc()
-	h.emit(ctx, Acked, m, ss, addr, cl, now, now.Add(lt))
-	return out, true
+	return true
 }
 
 func (h *handler) release(ctx context.Context, in *inbound, sc *scratch, cands []*subnet, server netip.Addr) {
