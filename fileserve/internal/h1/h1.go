@@ -2,7 +2,8 @@
 // that phones send, without allocating.
 //
 // It accepts only what it understands completely and what net/http
-// would accept with the same meaning: a GET or HEAD of an origin-form
+// would accept with the same meaning (but for the control bytes some
+// phones put in their User-Agent, see agentControlByte): a GET or HEAD of an origin-form
 // path made of unreserved characters (no %-escapes, no query), HTTP/1.1,
 // exactly one Host, lines ending in CRLF, no folded lines, no body, and
 // none of Range, If-Range, Expect, Upgrade, Content-Length or
@@ -181,13 +182,22 @@ func splitField(line []byte) (name, value []byte, ok bool) {
 		}
 	}
 	value = line[colon+1:]
+	agent := equalFold(name, "user-agent")
 	for _, c := range value {
-		if !valueByte(c) {
+		if !valueByte(c) && !(agent && agentControlByte(c)) {
 			return nil, nil, false
 		}
 	}
 	return name, trim(value), true
 }
+
+// agentControlByte is a control byte that a phone's User-Agent may carry,
+// which net/http refuses with 400: Avaya 1200-series SIP phones send
+// "AVAYA/SIP12x0\x17/04.00.04.00" and the like, with \x14, \x16 or \x17
+// between model and version (wazo-platform/wazo-provd-plugins
+// plugins/wazo_avaya/common/common.py; testdata/phones/avaya.toml). NUL, CR
+// and LF never pass.
+func agentControlByte(c byte) bool { return c < 0x20 && c != 0 && c != '\r' && c != '\n' }
 
 func first(dst *[]byte, value []byte) {
 	if *dst == nil {

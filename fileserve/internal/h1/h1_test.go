@@ -83,7 +83,7 @@ func TestParseLeavesTheRestToNetHTTP(t *testing.T) {
 		"space before colon": "GET / HTTP/1.1\r\nHost : a\r\n\r\n",
 		"no colon":           "GET / HTTP/1.1\r\nHost: a\r\nnonsense\r\n\r\n",
 		"empty name":         "GET / HTTP/1.1\r\nHost: a\r\n: x\r\n\r\n",
-		"control in value":   "GET / HTTP/1.1\r\nHost: a\r\nUser-Agent: a\x01b\r\n\r\n",
+		"control in value":   "GET / HTTP/1.1\r\nHost: a\r\nAccept: a\x01b\r\n\r\n",
 		"DEL in value":       "GET / HTTP/1.1\r\nHost: a\r\nUser-Agent: a\x7fb\r\n\r\n",
 		"leading CRLF":       "\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
 	}
@@ -107,7 +107,23 @@ func FuzzParseAgreesWithNetHTTP(f *testing.F) {
 		if Parse(b, &r) != OK {
 			return
 		}
-		req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(b[:r.Len])))
+		// The one intended difference: control bytes in the User-Agent
+		// (agentControlByte), which net/http refuses. Compare the rest with
+		// those bytes made printable for net/http.
+		printable := func(b []byte, keepLines bool) []byte {
+			out := bytes.Clone(b)
+			for i, c := range out {
+				if c < 0x20 && c != '\t' && !(keepLines && (c == '\r' || c == '\n')) {
+					out[i] = '?'
+				}
+			}
+			return out
+		}
+		head, agent := b[:r.Len], string(printable(r.UserAgent, false))
+		if agent != string(r.UserAgent) {
+			head = printable(head, true)
+		}
+		req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
 		if err != nil {
 			t.Fatalf("Parse accepted %q, net/http: %v", b[:r.Len], err)
 		}
@@ -117,7 +133,7 @@ func FuzzParseAgreesWithNetHTTP(f *testing.F) {
 			t.Fatalf("%q: method %s, net/http %s", b, want, req.Method)
 		case req.URL.Path != string(r.Path) || req.RequestURI != string(r.Path) || req.URL.RawQuery != "":
 			t.Fatalf("%q: path %q, net/http %q (%q)", b, r.Path, req.URL.Path, req.RequestURI)
-		case req.UserAgent() != string(r.UserAgent):
+		case req.UserAgent() != agent:
 			t.Fatalf("%q: user agent %q, net/http %q", b, r.UserAgent, req.UserAgent())
 		case req.Header.Get("If-Match") != string(r.IfMatch) || req.Header.Get("If-None-Match") != string(r.IfNoneMatch) ||
 			req.Header.Get("If-Modified-Since") != string(r.IfModifiedSince) ||
@@ -141,5 +157,25 @@ func BenchmarkParse(b *testing.B) {
 		if Parse(buf, &r) != OK {
 			b.Fatal("not OK")
 		}
+	}
+}
+
+// TestParseAvaya1200Agent: the control byte an Avaya 1200-series SIP phone
+// puts in its User-Agent (testdata/phones/avaya.toml, from wazo-provd-plugins
+// plugins/wazo_avaya/common/common.py) does not stop the request, as it
+// would in net/http (400); NUL still does.
+func TestParseAvaya1200Agent(t *testing.T) {
+	var r Request
+	for _, agent := range []string{"AVAYA/SIP12x0\x17/04.00.04.00", "AVAYA/SIP12x0\x14/04.00.04.00", "AVAYA/SIP12x0\x16/04.00.04.00"} {
+		head := "GET /1220SIP.cfg HTTP/1.1\r\nHost: 198.18.0.1\r\nUser-Agent: " + agent + "\r\n\r\n"
+		if got := Parse([]byte(head), &r); got != OK || string(r.UserAgent) != agent {
+			t.Errorf("%q: %v, agent %q", agent, got, r.UserAgent)
+		}
+	}
+	if got := Parse([]byte("GET /a HTTP/1.1\r\nHost: a\r\nUser-Agent: x\x00y\r\n\r\n"), &r); got != Other {
+		t.Errorf("a NUL in the User-Agent: %v, want Other", got)
+	}
+	if got := Parse([]byte("GET /a HTTP/1.1\r\nHost: a\r\nX-Other: x\x17y\r\n\r\n"), &r); got != Other {
+		t.Errorf("a control byte in another header: %v, want Other", got)
 	}
 }
