@@ -278,10 +278,10 @@ func TestLabWithPhoneprovDHCP(t *testing.T) {
 
 // One phone of every vendor the fact table and the server both know boots
 // against phoneprov (DHCP and files): each gets the options the table says
-// it reads and asks for the first file the table names. Aastra/Mitel SIP
-// and Cisco MPP have no preset on this branch: lab.sh gives them explicit
-// classes. The J179 does not ask for 242 (CORRECTIONS claim 8): lab.sh
-// sends it anyway with always_send until the avaya preset does.
+// it reads and asks for the first file the table names, through the
+// presets lab.sh configures (avaya, cisco, cisco-mpp, polycom, yealink,
+// snom, grandstream, mitel, mitel-sip). The J179 does not ask for 242
+// (CORRECTIONS claim 8): the avaya preset sends it unasked.
 func TestLabEveryVendor(t *testing.T) {
 	need(t, "ip")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
