@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/phoneprov/phoneprov/deploy/internal/deploytest"
+
+	"github.com/phoneprov/phoneprov/internal/syncbuf"
 )
 
 // loopbackConfig serves dir/files on loopback only, on the given free high
@@ -139,7 +141,7 @@ func freePort(t *testing.T, network string) int {
 // process is a started command whose output is kept for failure messages.
 type process struct {
 	cmd  *exec.Cmd
-	log  *lockedBuffer
+	log  *syncbuf.Buffer
 	done chan struct{} // closed when it has exited
 	err  error         // its exit, once done is closed
 }
@@ -148,7 +150,7 @@ type process struct {
 // is still running.
 func startProcess(t *testing.T, name string, args ...string) *process {
 	t.Helper()
-	p := &process{cmd: exec.Command(name, args...), log: &lockedBuffer{}, done: make(chan struct{})}
+	p := &process{cmd: exec.Command(name, args...), log: &syncbuf.Buffer{}, done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -10,12 +10,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/phoneprov/phoneprov/deploy/internal/deploytest"
+
+	"github.com/phoneprov/phoneprov/internal/syncbuf"
 )
 
 // bigFileSize is large enough that the file server sends it with sendfile
@@ -26,7 +27,7 @@ const bigFileSize = 4 << 20
 type tracedServer struct {
 	cmd   *exec.Cmd
 	trace string
-	log   *lockedBuffer
+	log   *syncbuf.Buffer
 	done  chan struct{} // closed when strace has exited
 	err   error         // strace's exit, once done is closed
 }
@@ -77,7 +78,7 @@ func (lab *netLab) startTracedServer(t *testing.T, bin, dir string) *tracedServe
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		t.Fatal(err)
 	}
-	s := &tracedServer{trace: filepath.Join(dir, "strace.out"), log: &lockedBuffer{}, done: make(chan struct{})}
+	s := &tracedServer{trace: filepath.Join(dir, "strace.out"), log: &syncbuf.Buffer{}, done: make(chan struct{})}
 	// `ip netns exec` and prlimit exec their commands, so strace is the
 	// process started here and the server is its only child.
 	s.cmd = exec.Command("ip", "netns", "exec", lab.name,
@@ -188,23 +189,4 @@ func (s *tracedServer) stop(t *testing.T) {
 	case <-time.After(40 * time.Second):
 		t.Fatalf("phoneprov did not stop 40s after SIGTERM:\n%s", s.log.String())
 	}
-}
-
-// lockedBuffer is a bytes.Buffer safe for the process's writes and the
-// test's reads.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

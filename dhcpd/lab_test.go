@@ -23,6 +23,8 @@ import (
 	"github.com/phoneprov/phoneprov/dhcpd/dhcpopts"
 	"github.com/phoneprov/phoneprov/dhcpd/leases"
 	"github.com/phoneprov/phoneprov/dhcpd/leases/leasestest"
+
+	"github.com/phoneprov/phoneprov/internal/syncbuf"
 )
 
 // The lab tests run the server in-process, its sockets opened inside a
@@ -112,26 +114,9 @@ type labServer struct {
 	store  leases.Store
 	reg    *prometheus.Registry
 	events *eventRec
-	logs   *syncBuffer
+	logs   *syncbuf.Buffer
 	cancel context.CancelFunc
 	done   chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // labVars are the file server ports the options refer to.
@@ -150,7 +135,7 @@ func startLabServer(t *testing.T, ns *netlab.Namespace, cfg Config, dbPath strin
 
 func startLabServerWith(t *testing.T, ns *netlab.Namespace, cfg Config, store leases.Store, adjust ...func(*Options)) *labServer {
 	t.Helper()
-	ls := &labServer{store: store, reg: prometheus.NewRegistry(), events: &eventRec{}, logs: &syncBuffer{}, done: make(chan error, 1)}
+	ls := &labServer{store: store, reg: prometheus.NewRegistry(), events: &eventRec{}, logs: &syncbuf.Buffer{}, done: make(chan error, 1)}
 	opts := Options{Store: store, Logger: testLogger(t, ls.logs), Registry: ls.reg, LeaseEvents: ls.events, Vars: labVars}
 	for _, a := range adjust {
 		a(&opts)
@@ -326,7 +311,7 @@ func (ls *labServer) counter(name string, labels ...string) float64 {
 // background starts a long-running client and stops it when the test ends.
 func background(t *testing.T, cmd *exec.Cmd) (wait func() error) {
 	t.Helper()
-	var out syncBuffer
+	var out syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

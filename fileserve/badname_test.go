@@ -1,43 +1,25 @@
 package fileserve
 
 import (
-	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/phoneprov/phoneprov/internal/syncbuf"
 )
-
-// lockedBuffer is a log destination the serving goroutines share.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // A name with a segment longer than any file name (NAME_MAX) is missing,
 // on every protocol and both HTTP paths, over real sockets: not an
 // internal error, and no error in the log; it is counted as refused.
 func TestOverlongNameIsNotFound(t *testing.T) {
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	ts := startServer(t, nil, func(o *Options) {
 		o.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})

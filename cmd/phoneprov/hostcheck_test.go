@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/phoneprov/phoneprov/internal/syncbuf"
 )
 
 // writeCert writes a self-signed certificate and its key as PEM files.
@@ -74,7 +76,7 @@ listen = ["[::]:6969"]
 		t.Run(tc.name, func(t *testing.T) {
 			cfgPath := filepath.Join(t.TempDir(), "phoneprov.toml")
 			os.WriteFile(cfgPath, []byte(base(tc.https, tc.listen)), 0o644)
-			var stdout, stderr lockedBuffer
+			var stdout, stderr syncbuf.Buffer
 			code := run(context.Background(), []string{"check", "-c", cfgPath}, &stdout, &stderr)
 			if tc.want == nil {
 				if code != 0 {

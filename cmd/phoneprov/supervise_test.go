@@ -12,18 +12,20 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/phoneprov/phoneprov/internal/syncbuf"
 )
 
 // serveInProcess runs `phoneprov serve -c cfgPath` in this process and
 // returns its exit code and what it wrote, once it has exited.
 type serveInProcess struct {
-	logs *lockedBuffer
+	logs *syncbuf.Buffer
 	code chan int
 }
 
 func startServe(t *testing.T, cfgPath string) *serveInProcess {
 	t.Helper()
-	s := &serveInProcess{logs: &lockedBuffer{}, code: make(chan int, 1)}
+	s := &serveInProcess{logs: &syncbuf.Buffer{}, code: make(chan int, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { s.code <- run(ctx, []string{"serve", "-c", cfgPath}, os.Stdout, s.logs) }()
 	t.Cleanup(func() {
@@ -145,7 +147,7 @@ func TestServeTellsWhyItCannotStart(t *testing.T) {
 	cfg := strings.Replace(configFor(filepath.Join(base, "data"), "", ports), "[fileserve.tftp]",
 		"cert_file = \"missing.pem\"\nkey_file = \"missing.key\"\n[fileserve.tftp]", 1)
 	os.WriteFile(cfgPath, []byte(cfg), 0o644)
-	var stderr lockedBuffer
+	var stderr syncbuf.Buffer
 	code := run(context.Background(), []string{"serve", "-c", cfgPath}, os.Stdout, &stderr)
 	if code != 1 {
 		t.Fatalf("exit code %d, want 1:\n%s", code, stderr.String())

@@ -18,6 +18,8 @@ import (
 
 	"github.com/phoneprov/phoneprov/cmd/phonesim/internal/phone"
 	"github.com/phoneprov/phoneprov/cmd/phonesim/internal/storm"
+
+	"github.com/phoneprov/phoneprov/internal/syncbuf"
 )
 
 // The lab tests run deploy/lab/lab.sh: two network namespaces joined by a
@@ -81,24 +83,7 @@ func TestMain(m *testing.M) {
 // labRun is one run of lab.sh.
 type labRun struct {
 	cmd            *exec.Cmd
-	stdout, stderr *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	stdout, stderr *syncbuf.Buffer
 }
 
 func startLab(t *testing.T, ctx context.Context, args ...string) *labRun {
@@ -106,7 +91,7 @@ func startLab(t *testing.T, ctx context.Context, args ...string) *labRun {
 	pp, ps := binaries(t)
 	all := append([]string{"../../deploy/lab/lab.sh", "--phoneprov", pp, "--phonesim", ps}, args...)
 	cmd := exec.CommandContext(ctx, "bash", all...)
-	r := &labRun{cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	r := &labRun{cmd: cmd, stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}}
 	cmd.Stdout, cmd.Stderr = r.stdout, r.stderr
 	// Its own process group, as a shell gives a foreground job: Ctrl-C
 	// reaches the whole group.

@@ -28,6 +28,8 @@ import (
 	"github.com/phoneprov/phoneprov/fileserve"
 
 	"github.com/phoneprov/phoneprov/internal/durable"
+
+	"github.com/phoneprov/phoneprov/internal/syncbuf"
 )
 
 // fakeClock drives freshness and negative caching in tests.
@@ -117,7 +119,7 @@ type testRelay struct {
 	dir   string
 	clock *fakeClock
 	reg   *prometheus.Registry
-	logs  *syncBuffer
+	logs  *syncbuf.Buffer
 }
 
 func newTestRelay(t *testing.T, up *upstream, mutate func(*Config)) *testRelay {
@@ -136,7 +138,7 @@ func openTestRelay(t *testing.T, dir string, clock *fakeClock, up *upstream, mut
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	reg := prometheus.NewRegistry()
 	r, err := New(cfg, Options{CacheDir: dir, Now: clock.Now, Registry: reg,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
@@ -271,25 +273,6 @@ func cachedFiles(t *testing.T, dir string) []string {
 		return nil
 	})
 	return out
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
-func TestDefaultConfigIsValid(t *testing.T) {
-	DefaultConfig().Validate(func(key string, err error) { t.Errorf("%s: %v", key, err) })
-	if DefaultConfig().Enabled() {
-		t.Error("relay enabled by default")
-	}
 }
 
 func TestValidateReportsEachProblem(t *testing.T) {

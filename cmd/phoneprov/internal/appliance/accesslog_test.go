@@ -12,6 +12,8 @@ import (
 
 	"github.com/phoneprov/phoneprov/cmd/internal/config"
 	"github.com/phoneprov/phoneprov/fileserve"
+
+	"github.com/phoneprov/phoneprov/internal/syncbuf"
 )
 
 var (
@@ -35,7 +37,7 @@ func TestAccessLogGoesWhereTheSettingSays(t *testing.T) {
 		{access: file, wantLog: []string{"WARN J100Supgrade.txt"}, wantFile: []string{"INFO 46xxsettings.txt", "WARN J100Supgrade.txt"}},
 	} {
 		t.Run(filepath.Base(tc.access), func(t *testing.T) {
-			logs := &lockedBuffer{}
+			logs := &syncbuf.Buffer{}
 			l, err := newAccessLog(config.LogConfig{Level: "info", Format: "text", Access: tc.access},
 				slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
 			if err != nil {
@@ -79,7 +81,7 @@ func checkAccessLines(t *testing.T, what, text string, want []string) {
 // With level = "debug" the default setting shows every request, as a
 // dnsmasq user turns on log-queries to see them.
 func TestAccessLogAtDebugShowsWithDebugLevel(t *testing.T) {
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	l, err := newAccessLog(config.Default().Log, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/phoneprov/phoneprov/cmd/internal/config"
+
+	"github.com/phoneprov/phoneprov/internal/syncbuf"
 )
 
 // systemdSocket is systemd's end of NOTIFY_SOCKET: a datagram socket
@@ -117,7 +119,7 @@ func TestServeNotifiesSystemd(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			logs := &lockedBuffer{}
+			logs := &syncbuf.Buffer{}
 			done := make(chan error, 1)
 			go func() {
 				done <- Serve(context.Background(), cfg, Options{ConfigPath: cfgPath, Version: "test",
@@ -198,7 +200,7 @@ func drain(sd *systemdSocket) {
 	}
 }
 
-func waitLog(t *testing.T, logs *lockedBuffer, text string) {
+func waitLog(t *testing.T, logs *syncbuf.Buffer, text string) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), text); {
 		if time.Now().After(deadline) {

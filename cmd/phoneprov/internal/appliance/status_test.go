@@ -1,7 +1,6 @@
 package appliance
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +24,8 @@ import (
 	"github.com/phoneprov/phoneprov/dhcpd"
 	"github.com/phoneprov/phoneprov/fileserve"
 	"github.com/phoneprov/phoneprov/provisioning/inventory"
+
+	"github.com/phoneprov/phoneprov/internal/syncbuf"
 )
 
 // These tests run the appliance in this process on 127.0.0.1, composed the
@@ -38,31 +38,13 @@ const (
 	j179MAC   = "c8:1f:ea:83:e8:5a"
 )
 
-// lockedBuffer collects log lines written from several goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type testAppliance struct {
 	app        *appliance
 	admin      string // http://127.0.0.1:port of the admin listener
 	http       string // http://127.0.0.1:port of the file server
 	filesDir   string
 	dataDir    string
-	logs       *lockedBuffer
+	logs       *syncbuf.Buffer
 	adminToken string
 }
 
@@ -136,7 +118,7 @@ listen = ["127.0.0.1:0"]
 	if err := prepareDataDir(cfg); err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	app, err := start(context.Background(), cfg, log, prometheus.NewRegistry(), "test")
 	if err != nil {
