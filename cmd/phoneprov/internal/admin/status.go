@@ -3,6 +3,7 @@ package admin
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"embed"
 	"fmt"
 	"html/template"
@@ -34,6 +35,9 @@ type Parts struct {
 	Relay     bool               // the upstream relay is on
 	Version   string             // the build, as `phoneprov version` prints it
 	Log       *slog.Logger
+	// Checks are the readiness checks (/readyz); the page shows those that
+	// fail now (a failing lease store, an unreadable file tree) as errors.
+	Checks []Check
 }
 
 // Site is the admin listener's status page and JSON API (Routes), read
@@ -81,6 +85,8 @@ type statusView struct {
 	Transfers fileserve.Transfers
 	Fleet     fleetSummary
 
+	Failing []FailingCheck // readiness checks failing now
+
 	EventsRecorded bool
 	Errors         []Event
 	ErrorsSeen     uint64
@@ -91,6 +97,23 @@ type statusView struct {
 	Search        phoneSearch
 	Phones        []phoneRow
 	PhonesMatched int
+}
+
+// FailingCheck is a readiness check that fails, and why.
+type FailingCheck struct {
+	Name, Err string
+}
+
+// failing runs the checks (each bounded by checkTimeout) and returns those
+// that fail.
+func failing(ctx context.Context, checks []Check) []FailingCheck {
+	var out []FailingCheck
+	for _, c := range checks {
+		if err := run(ctx, c); err != nil {
+			out = append(out, FailingCheck{c.Name, err.Error()})
+		}
+	}
+	return out
 }
 
 // phoneSearch is the page's phone filter, from ?q=, ?model= and ?state=.
@@ -163,6 +186,7 @@ func (s *Site) statusPage(w http.ResponseWriter, r *http.Request) {
 		Query: strings.TrimSpace(q.Get("q")), Model: strings.TrimSpace(q.Get("model")), State: strings.TrimSpace(q.Get("state")),
 	}
 	v := s.overview()
+	v.Failing = failing(r.Context(), s.Checks)
 	v.pageTop = s.top(r, "")
 	s.addPhones(&v, search)
 	s.render(w, "status.html", v)

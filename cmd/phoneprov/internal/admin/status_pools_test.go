@@ -2,6 +2,8 @@ package admin
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"net/netip"
 	"regexp"
 	"strings"
@@ -59,5 +61,32 @@ func TestStatusPageShowsPoolUse(t *testing.T) {
 	}
 	if card := cells(page[strings.Index(page, ">DHCP<"):strings.Index(page, ">Recent errors<")]); !strings.Contains(card, "121 of 161") {
 		t.Errorf("DHCP card: %s", card)
+	}
+}
+
+// A readiness check that fails now (the lease store stopped, say) is shown
+// at the top of the status page as an error; when all pass, nothing is.
+func TestStatusPageShowsFailingChecks(t *testing.T) {
+	site := NewSite(Parts{Checks: []Check{
+		{Name: "files", Run: func(context.Context) error { return nil }},
+		{Name: "leases", Run: func(context.Context) error { return errors.New("lease journal failed: no space left on device") }},
+	}})
+	got := failing(context.Background(), site.Checks)
+	if len(got) != 1 || got[0].Name != "leases" || !strings.Contains(got[0].Err, "no space left") {
+		t.Fatalf("failing = %+v, want only the lease store", got)
+	}
+	render := func(v statusView) string {
+		var buf bytes.Buffer
+		if err := pages.ExecuteTemplate(&buf, "status.html", v); err != nil {
+			t.Fatal(err)
+		}
+		return buf.String()
+	}
+	page := render(statusView{pageTop: pageTop{Host: "box", Now: time.Now()}, Failing: got})
+	if !strings.Contains(page, `id="failing"`) || !strings.Contains(page, "lease journal failed: no space left on device") {
+		t.Errorf("the page does not show the failing lease store:\n%s", page)
+	}
+	if page := render(statusView{pageTop: pageTop{Host: "box", Now: time.Now()}}); strings.Contains(page, `id="failing"`) {
+		t.Error("a failing section with every check passing")
 	}
 }

@@ -209,7 +209,7 @@ func (a *appliance) bind(ctx context.Context) error {
 func (a *appliance) siteParts(events *admin.Events) admin.Parts {
 	return admin.Parts{
 		Files: a.files, Generator: a.generator, Inventory: a.inventory, Rollouts: a.rollouts, DHCP: a.dhcp,
-		Events: events, Relay: a.relay != nil, Version: a.version, Log: a.log.With("part", "admin"),
+		Events: events, Relay: a.relay != nil, Version: a.version, Log: a.log.With("part", "admin"), Checks: a.readinessChecks(),
 	}
 }
 
