@@ -42,6 +42,10 @@ type Options struct {
 	// Rollouts, when set, changes upgrade scripts per requester while a
 	// firmware roll-out is in force; nil: no roll-outs.
 	Rollouts Rollouts
+	// Firmware is the firmware catalogue of FilesDir, shared with the
+	// inventory and the status page; the generator sets its mappings
+	// from the configuration. nil: the generator makes its own.
+	Firmware *firmware.Tree
 }
 
 // Generator makes the settings file, upgrade scripts and per-phone files
@@ -52,15 +56,13 @@ type Options struct {
 // are made once per (name, server address), with their ETag, and kept:
 // a request for a cached file costs a lock-free map lookup, no stat, no
 // hashing. The cache is dropped when the configuration changes (SetConfig,
-// at once) or the top of the file tree changes (its modification time,
-// looked at by one request every treeRecheck at most); the firmware in
-// the tree is only re-scanned then.
+// at once) or the firmware catalogue (Options.Firmware) scans the tree
+// anew after a change to it.
 type Generator struct {
-	opts      Options
-	conf      atomic.Pointer[compiled]
-	snap      atomic.Pointer[snapshot]
-	nextCheck atomic.Int64 // Unix ns from which the next request looks at the tree
-	mu        sync.Mutex   // serialises checks of the tree and rescans
+	opts Options
+	conf atomic.Pointer[compiled]
+	snap atomic.Pointer[snapshot]
+	mu   sync.Mutex // serialises making snapshots
 }
 
 // compiled is a validated configuration, ready to use.
@@ -77,8 +79,6 @@ type compiled struct {
 // the files rendered from it.
 type snapshot struct {
 	conf    *compiled
-	dirMod  time.Time
-	scanned time.Time
 	catalog *firmware.Catalog
 
 	cache  sync.Map     // cacheKey → *fileserve.Generated
@@ -96,16 +96,6 @@ type cacheKey struct {
 // addresses, so this is never reached in normal use.
 const maxCached = 8192
 
-// treeRecheck is how often, at most, a request looks at the tree's
-// modification time; a change to the tree reaches generated files within
-// it. racyWindow: a change within this time of a scan may carry the same
-// modification time as the scanned state (coarse file-system clocks), so
-// such a scan is redone at each look.
-const (
-	treeRecheck = 100 * time.Millisecond
-	racyWindow  = 2 * time.Second
-)
-
 // New validates cfg and returns a Generator for the tree in opts.FilesDir.
 func New(cfg Config, opts Options) (*Generator, error) {
 	if opts.FilesDir == "" {
@@ -116,6 +106,11 @@ func New(cfg Config, opts Options) (*Generator, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Firmware == nil {
+		opts.Firmware = firmware.NewTree(opts.FilesDir, opts.Now)
+	} else if opts.Firmware.Dir() != opts.FilesDir {
+		return nil, fmt.Errorf("provisioning: the firmware catalogue lists %s, not the file tree %s", opts.Firmware.Dir(), opts.FilesDir)
 	}
 	g := &Generator{opts: opts}
 	if err := g.SetConfig(cfg); err != nil {
@@ -151,6 +146,7 @@ func (g *Generator) SetConfig(cfg Config) error {
 	}
 	c.mappings = cfg.mappings()
 	g.conf.Store(c)
+	g.opts.Firmware.SetMappings(c.mappings)
 	return nil
 }
 
@@ -205,8 +201,8 @@ func (g *Generator) make(s *snapshot, canonical string, kind fileKind, local net
 		return nil, err
 	}
 	mod := s.conf.loaded
-	if s.dirMod.After(mod) {
-		mod = s.dirMod
+	if s.catalog.Modified.After(mod) {
+		mod = s.catalog.Modified
 	}
 	g.opts.Metrics.generatedFile(kind)
 	return fileserve.NewGenerated(canonical, data, mod.Truncate(time.Second)), nil
@@ -281,44 +277,38 @@ func (g *Generator) render(s *snapshot, canonical string, kind fileKind, local n
 	return sc.Format(), nil
 }
 
-// current returns the snapshot for the tree and configuration as they
-// are: the one in hand while the configuration is the same and the tree
-// was looked at less than treeRecheck ago; otherwise it looks at the tree
-// and rescans the firmware when it changed.
+// current returns the snapshot for the firmware catalogue and the
+// configuration as they are: the one in hand while both are the same,
+// else a new one with an empty cache. The catalogue looks at the tree
+// every firmware.TreeRecheck at most.
 func (g *Generator) current(ctx context.Context) (*snapshot, error) {
-	if s := g.snap.Load(); s != nil && s.conf == g.conf.Load() && !g.treeCheckDue() {
+	cat, err := g.opts.Firmware.Catalog(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("provisioning: %w", err)
+	}
+	conf := g.conf.Load()
+	if s := g.snap.Load(); s != nil && s.conf == conf && s.catalog == cat {
 		return s, nil
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	fi, err := os.Stat(g.opts.FilesDir)
-	if err != nil {
-		return nil, fmt.Errorf("provisioning: file tree: %w", err)
-	}
-	conf := g.conf.Load()
-	now := g.opts.Now()
-	g.nextCheck.Store(now.Add(treeRecheck).UnixNano())
-	if s := g.snap.Load(); s != nil && s.conf == conf && fi.ModTime().Equal(s.dirMod) &&
-		(s.scanned.Sub(s.dirMod) >= racyWindow || now.Sub(s.scanned) < treeRecheck) {
-		return s, nil // unchanged, or just scanned by a request that waited on mu before this one
-	}
-	cat, err := firmware.Scan(ctx, g.opts.FilesDir, conf.mappings)
-	if err != nil {
+	// Asked again under mu, so that a request holding an older catalog
+	// does not replace a snapshot made from a newer one.
+	if cat, err = g.opts.Firmware.Catalog(ctx); err != nil {
 		return nil, fmt.Errorf("provisioning: %w", err)
 	}
-	s := &snapshot{conf: conf, dirMod: fi.ModTime(), scanned: now, catalog: cat}
+	conf = g.conf.Load()
+	prev := g.snap.Load()
+	if prev != nil && prev.conf == conf && prev.catalog == cat {
+		return prev, nil // made by a request that waited on mu before this one
+	}
+	s := &snapshot{conf: conf, catalog: cat}
 	g.snap.Store(s)
-	g.opts.Metrics.scanned(len(cat.Images))
-	g.logScan(ctx, s)
+	if prev == nil || prev.catalog != cat {
+		g.opts.Metrics.scanned(len(cat.Images))
+		g.logScan(ctx, s)
+	}
 	return s, nil
-}
-
-// treeCheckDue reports whether this request is the one to look at the
-// tree: the first after the recheck time, and only one of those at once.
-func (g *Generator) treeCheckDue() bool {
-	next := g.nextCheck.Load()
-	now := g.opts.Now().UnixNano()
-	return now >= next && g.nextCheck.CompareAndSwap(next, now+int64(treeRecheck))
 }
 
 // logScan reports, once per scan, what would otherwise go wrong silently.

@@ -655,7 +655,7 @@ func TestUnconfirmedFactsComeFromTheRules(t *testing.T) {
 
 // A cached generated file is served as it was made, with the ETag it got
 // then: the request looks at neither the tree nor the bytes. The tree is
-// looked at again once treeRecheck has passed.
+// looked at again once firmware.TreeRecheck has passed.
 func TestCachedFilesAreServedWithoutTouchingTheTree(t *testing.T) {
 	base := t.TempDir()
 	files := filepath.Join(base, "files")
@@ -677,7 +677,7 @@ func TestCachedFilesAreServedWithoutTouchingTheTree(t *testing.T) {
 	if first.ETag() == "" {
 		t.Fatal("generated file without an ETag")
 	}
-	// The tree goes away; within treeRecheck nobody looks.
+	// The tree goes away; within firmware.TreeRecheck nobody looks.
 	if err := os.Rename(files, files+".moved"); err != nil {
 		t.Fatal(err)
 	}
@@ -689,9 +689,9 @@ func TestCachedFilesAreServedWithoutTouchingTheTree(t *testing.T) {
 		t.Error("a cached file was made again")
 	}
 	mu.Lock()
-	now = now.Add(treeRecheck)
+	now = now.Add(firmware.TreeRecheck)
 	mu.Unlock()
 	if _, err := g.Generate(context.Background(), "J100Supgrade.txt", client()); err == nil {
-		t.Error("the tree was not looked at again after treeRecheck")
+		t.Error("the tree was not looked at again after firmware.TreeRecheck")
 	}
 }

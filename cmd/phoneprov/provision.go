@@ -55,7 +55,7 @@ func (e env) cmdRender(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	gen, err := appliance.NewGenerator(c.cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), nil)
+	gen, err := appliance.NewGenerator(c.cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), nil, nil)
 	if err != nil {
 		return err
 	}
@@ -104,7 +104,7 @@ func lintFiles(ctx context.Context, cfg config.Config, stdout io.Writer) (bool, 
 		fmt.Fprintf(stdout, "# file tree %s not found: scripts not checked\n", cfg.FilesDir())
 		return false, nil
 	}
-	gen, err := appliance.NewGenerator(cfg, slog.New(slog.DiscardHandler), nil)
+	gen, err := appliance.NewGenerator(cfg, slog.New(slog.DiscardHandler), nil, nil)
 	if err != nil {
 		return false, err
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Mapping says what a file is when its name is not enough; it comes from a
@@ -45,6 +46,7 @@ func (m Mapping) image(file string) Image {
 type Catalog struct {
 	Images       []Image           // recognised or mapped, by file name
 	Unrecognised []string          // .bin and .tar files nothing recognised
+	Modified     time.Time         // the folder's modification time as a Tree saw it; zero from Scan alone
 	exact        map[string]bool   // every top-level regular file
 	folded       map[string]string // lower-case name → first such name
 }

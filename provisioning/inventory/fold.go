@@ -147,7 +147,7 @@ func (inv *Inventory) accessedFile(ev fileserve.AccessEvent, t time.Time) access
 		name = strings.TrimLeft(strings.ReplaceAll(ev.Name, "\\", "/"), "/")
 	}
 	f := accessedFile{fetch: Fetch{Time: t, Protocol: ev.Protocol, Name: name, Kind: KindOther, Status: ev.Status, Bytes: ev.Bytes, Size: ev.Size}}
-	fwModel, fwVersion, isFirmware := inv.opts.FirmwareOf(name)
+	fwModel, fwVersion, isFirmware := inv.firmwareOf(name)
 	switch {
 	case inv.opts.IsScript(name):
 		f.fetch.Kind = KindScript

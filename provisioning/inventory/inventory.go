@@ -30,23 +30,21 @@ type Neighbor struct {
 	Reachable bool // the kernel confirmed two-way traffic recently (NUD_REACHABLE)
 }
 
-// Options are what an Inventory is wired to; Path is required. The
-// functions tell what the provisioning part knows about files; any may be
-// nil. They are called from the Run goroutine and from List, Get and
-// metric scrapes at once, so they must be safe for concurrent use.
+// Options are what an Inventory is wired to; Path is required. Firmware
+// and the functions may be nil. They are called from the Run goroutine and
+// from List, Get and metric scrapes at once, so they must be safe for
+// concurrent use.
 type Options struct {
 	Path     string // <data_dir>/inventory.jsonl
 	Logger   *slog.Logger
 	Registry prometheus.Registerer
 	// Now is the clock for states and fact times; time.Now when nil.
 	Now func() time.Time
-	// FirmwareOf says whether a file name is a firmware image, and for
-	// which model and version (empty when unknown). When nil, names ending
-	// in .bin, .tar or .app are firmware of unknown model and version.
-	FirmwareOf func(name string) (model, version string, ok bool)
-	// NewestFirmware returns the newest firmware version present for a
-	// model. When nil, up to date is judged from the boot sequence only.
-	NewestFirmware func(model string) (version string, ok bool)
+	// Firmware is the firmware catalogue of the file tree (the one the
+	// generator reads). When nil, names ending in .bin, .tar or .app are
+	// firmware of unknown model and version, and up to date is judged
+	// from the boot sequence only.
+	Firmware Catalogue
 	// IsScript says whether a file name is an upgrade or settings script.
 	// When nil, DefaultIsScript.
 	IsScript func(name string) bool
@@ -68,8 +66,20 @@ func DefaultIsScript(name string) bool {
 	return false
 }
 
-// defaultFirmwareOf recognises firmware images by extension only.
-func defaultFirmwareOf(name string) (string, string, bool) {
+// Catalogue is what the inventory asks about the firmware in the file tree
+// (firmware.Tree answers it).
+type Catalogue interface {
+	// FirmwareOf says whether a file name is a firmware image, and for
+	// which model and version (empty when unknown).
+	FirmwareOf(name string) (model, version string, ok bool)
+	// NewestFirmware returns the newest firmware version present for a
+	// model or series as the inventory records it (Phone.Model).
+	NewestFirmware(model string) (version string, ok bool)
+}
+
+// firmwareByExtension recognises firmware images by extension only, for
+// an inventory without a catalogue.
+func firmwareByExtension(name string) (string, string, bool) {
 	switch strings.ToLower(path.Ext(name)) {
 	case ".bin", ".tar", ".app":
 		return "", "", true
@@ -92,6 +102,11 @@ type Inventory struct {
 	db      *store
 	queue   chan fact
 	metrics *metrics
+
+	// What the catalogue (Options.Firmware) answers; without one,
+	// firmwareOf goes by extension and newest is nil.
+	firmwareOf func(name string) (model, version string, ok bool)
+	newest     func(model string) (version string, ok bool)
 
 	mu      sync.RWMutex
 	phones  map[MAC]*Phone
@@ -134,9 +149,6 @@ func Open(cfg Config, opts Options) (*Inventory, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.FirmwareOf == nil {
-		opts.FirmwareOf = defaultFirmwareOf
-	}
 	if opts.IsScript == nil {
 		opts.IsScript = DefaultIsScript
 	}
@@ -158,6 +170,10 @@ func Open(cfg Config, opts Options) (*Inventory, error) {
 		queue:  make(chan fact, cfg.QueueLength),
 		phones: map[MAC]*Phone{}, byAddr: map[netip.Addr]MAC{},
 		dirty: map[MAC]bool{}, removed: map[MAC]bool{},
+		firmwareOf: firmwareByExtension,
+	}
+	if opts.Firmware != nil {
+		inv.firmwareOf, inv.newest = opts.Firmware.FirmwareOf, opts.Firmware.NewestFirmware
 	}
 	for _, p := range phones {
 		inv.phones[p.MAC] = p
@@ -266,7 +282,7 @@ func (inv *Inventory) List(f Filter) []Phone {
 	inv.mu.RLock()
 	out := make([]Phone, 0, len(inv.phones))
 	for _, p := range inv.phones {
-		st, why := judge(p, now, inv.cfg, inv.opts.NewestFirmware)
+		st, why := inv.judge(p, now)
 		if f.State != "" && st != f.State || !f.matches(p) {
 			continue
 		}
@@ -289,7 +305,7 @@ func (inv *Inventory) Get(mac MAC) (Phone, bool) {
 		return Phone{}, false
 	}
 	c := p.clone()
-	c.State, c.StateReason = judge(p, now, inv.cfg, inv.opts.NewestFirmware)
+	c.State, c.StateReason = inv.judge(p, now)
 	return c, true
 }
 

@@ -42,12 +42,15 @@ var firmwareFiles = map[string][2]string{
 	"a46xxua2_8_3.bin":            {"", "2.8.3"},
 }
 
-func firmwareOf(name string) (string, string, bool) {
+// testCatalogue is the firmware catalogue of a tree holding firmwareFiles.
+type testCatalogue struct{}
+
+func (testCatalogue) FirmwareOf(name string) (string, string, bool) {
 	f, ok := firmwareFiles[name]
 	return f[0], f[1], ok
 }
 
-func newestFirmware(model string) (string, bool) {
+func (testCatalogue) NewestFirmware(model string) (string, bool) {
 	v, ok := map[string]string{"J179": "4.1.3.0.6", "96x1 SIP": "7.1.15.0.4", "46xx": "2.8.3"}[model]
 	return v, ok
 }
@@ -82,7 +85,7 @@ func openTest(t *testing.T, path string, mutate func(*Config, *Options)) *testIn
 	clock := &fakeClock{t: t0}
 	reg := prometheus.NewRegistry()
 	cfg := DefaultConfig()
-	opts := Options{Path: path, Now: clock.Now, Registry: reg, FirmwareOf: firmwareOf, NewestFirmware: newestFirmware}
+	opts := Options{Path: path, Now: clock.Now, Registry: reg, Firmware: testCatalogue{}}
 	if mutate != nil {
 		mutate(&cfg, &opts)
 	}
@@ -296,8 +299,10 @@ func TestStateTransitions(t *testing.T) {
 }
 
 func TestStatesWithoutVersionKnowledge(t *testing.T) {
-	// No NewestFirmware: verdicts come from the boot sequence only.
-	inv := openTest(t, "", func(c *Config, o *Options) { o.NewestFirmware = nil })
+	// Firmware known, but not what is newest: verdicts come from the boot
+	// sequence only, as without a catalogue.
+	inv := openTest(t, "", nil)
+	inv.newest = nil
 	defer inv.Close()
 	const mac, ip = "00:04:0d:00:00:02", "198.18.20.2"
 	inv.apply(context.Background(), fact{lease: ptr(lease(0, mac, ip, dhcpd.Acked, "", ""))})
@@ -357,8 +362,9 @@ func TestCutFirmwareTransferIsIncomplete(t *testing.T) {
 		}
 	})
 	t.Run("version unknown", func(t *testing.T) {
-		// No NewestFirmware: a cut transfer must not pass for a clean sequence.
-		inv := openTest(t, "", func(c *Config, o *Options) { o.NewestFirmware = nil })
+		// Not knowing what is newest: a cut transfer must not pass for a clean sequence.
+		inv := openTest(t, "", nil)
+		inv.newest = nil
 		defer inv.Close()
 		const mac, ip = "00:1b:4f:00:00:04", "198.18.20.4"
 		ctx := context.Background()

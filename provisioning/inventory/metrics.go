@@ -55,7 +55,7 @@ func (c *phonesCollector) Collect(ch chan<- prometheus.Metric) {
 	now := c.inv.opts.Now()
 	c.inv.mu.RLock()
 	for _, p := range c.inv.phones {
-		st, _ := judge(p, now, c.inv.cfg, c.inv.opts.NewestFirmware)
+		st, _ := c.inv.judge(p, now)
 		counts[key{p.Model, p.Firmware, string(st)}]++
 	}
 	c.inv.mu.RUnlock()

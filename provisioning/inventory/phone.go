@@ -163,9 +163,15 @@ func (p *Phone) ended() (settings *Fetch, ok bool) {
 	return settings, settings != nil && (fw == nil || fw.complete())
 }
 
-// judge computes p's state at now; newest returns the newest firmware
-// version present for a model.
-func judge(p *Phone, now time.Time, cfg Config, newest func(model string) (string, bool)) (State, string) {
+// judge computes p's state at now, asking the catalogue, when there is
+// one, for the newest firmware present for p's model.
+func (inv *Inventory) judge(p *Phone, now time.Time) (State, string) {
+	return judgeWith(p, now, inv.cfg, inv.newest)
+}
+
+// judgeWith computes p's state at now; newest, when not nil, returns the
+// newest firmware version present for a model.
+func judgeWith(p *Phone, now time.Time, cfg Config, newest func(model string) (string, bool)) (State, string) {
 	if since := now.Sub(p.LastSeen); since > cfg.StaleAfter {
 		return StateStale, fmt.Sprintf("not seen for %s", since.Round(time.Second))
 	}

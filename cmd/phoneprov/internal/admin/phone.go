@@ -70,7 +70,7 @@ func (s *Site) phonePage(w http.ResponseWriter, r *http.Request) {
 	}
 	v := phoneView{pageTop: s.top(r, d.MAC.String()), phoneDetail: d, MACText: d.MAC.String(), DHCP: s.DHCP != nil}
 	if d.Model != "" {
-		v.Newest, _ = s.Generator.NewestFirmware(d.Model)
+		v.Newest, _ = s.Firmware.NewestFirmware(d.Model)
 	}
 	for _, f := range slices.Backward(d.Files) {
 		row := s.fetchRow(f)

@@ -28,6 +28,7 @@ import (
 type Parts struct {
 	Files     *fileserve.Server
 	Generator *provisioning.Generator
+	Firmware  *firmware.Tree // the firmware catalogue the generator and the inventory read
 	Inventory *inventory.Inventory
 	Rollouts  *fwrollout.Manager // nil when the appliance runs none
 	DHCP      *dhcpd.Server      // nil when DHCP is off
@@ -224,7 +225,7 @@ func (s *Site) overview() statusView {
 		}
 	}
 	v.Transfers = s.Files.ActiveTransfers()
-	v.Fleet = summarize(s.Inventory.List(inventory.Filter{}), s.Generator.NewestFirmware)
+	v.Fleet = summarize(s.Inventory.List(inventory.Filter{}), s.Firmware.NewestFirmware)
 	if s.Events != nil {
 		v.EventsRecorded = true
 		ev := s.Events.Latest(Problems, maxErrorsShown)

@@ -26,6 +26,7 @@ import (
 	"github.com/phoneprov/phoneprov/fileserve"
 	"github.com/phoneprov/phoneprov/provisioning"
 	"github.com/phoneprov/phoneprov/provisioning/backup"
+	"github.com/phoneprov/phoneprov/provisioning/firmware"
 	"github.com/phoneprov/phoneprov/provisioning/inventory"
 	"github.com/phoneprov/phoneprov/provisioning/relay"
 	"github.com/phoneprov/phoneprov/provisioning/rollout"
@@ -37,6 +38,7 @@ type appliance struct {
 	log       *slog.Logger
 	reg       *prometheus.Registry
 	version   string
+	firmware  *firmware.Tree // the catalogue of the file tree's firmware, read by the generator, the inventory and the status page
 	generator *provisioning.Generator
 	relay     *relay.Relay  // nil without upstreams
 	backups   *backup.Store // nil when switched off
@@ -53,8 +55,10 @@ type appliance struct {
 }
 
 // NewGenerator builds provisioning's generator, told where the file
-// server answers; serve, render and check share it. metrics may be nil.
-func NewGenerator(cfg config.Config, log *slog.Logger, metrics *provisioning.Metrics) (*provisioning.Generator, error) {
+// server answers; serve, render and check share it. metrics may be nil;
+// fw is the firmware catalogue of cfg.FilesDir() to share, or nil for the
+// generator's own.
+func NewGenerator(cfg config.Config, log *slog.Logger, metrics *provisioning.Metrics, fw *firmware.Tree) (*provisioning.Generator, error) {
 	ep := cfg.Endpoints()
 	return provisioning.New(cfg.Provisioning.Config, provisioning.Options{
 		FilesDir:   cfg.FilesDir(),
@@ -62,6 +66,7 @@ func NewGenerator(cfg config.Config, log *slog.Logger, metrics *provisioning.Met
 		NoHTTPS:    !ep.HTTPS,
 		Log:        log,
 		Metrics:    metrics,
+		Firmware:   fw,
 	})
 }
 
@@ -132,14 +137,16 @@ func (a *appliance) buildParts(ctx context.Context) error {
 	return err
 }
 
-// buildProvisioning creates the generator, the relay and the backup store,
-// and returns what the file server serves from them.
+// buildProvisioning creates the firmware catalogue, the generator, the
+// relay and the backup store, and returns what the file server serves
+// from them.
 func (a *appliance) buildProvisioning() ([]fileserve.Generator, []fileserve.Mount, error) {
 	metrics, err := provisioning.NewMetrics(a.reg)
 	if err != nil {
 		return nil, nil, err // "register provisioning metrics: …"
 	}
-	if a.generator, err = NewGenerator(a.cfg, a.log.With("part", "provisioning"), metrics); err != nil {
+	a.firmware = firmware.NewTree(a.cfg.FilesDir(), nil)
+	if a.generator, err = NewGenerator(a.cfg, a.log.With("part", "provisioning"), metrics, a.firmware); err != nil {
 		return nil, nil, err
 	}
 	generators := []fileserve.Generator{a.generator}
@@ -162,15 +169,14 @@ func (a *appliance) buildProvisioning() ([]fileserve.Generator, []fileserve.Moun
 	return generators, mounts, nil
 }
 
-// buildInventory opens the inventory, told by the generator what is
-// firmware and what is newest.
+// buildInventory opens the inventory, told by the firmware catalogue what
+// is firmware and what is newest.
 func (a *appliance) buildInventory() error {
 	opts := inventory.Options{
-		Path:           a.cfg.InventoryPath(),
-		Logger:         a.log.With("part", "inventory"),
-		Registry:       a.reg,
-		FirmwareOf:     a.generator.FirmwareOf,
-		NewestFirmware: a.generator.NewestFirmware,
+		Path:     a.cfg.InventoryPath(),
+		Logger:   a.log.With("part", "inventory"),
+		Registry: a.reg,
+		Firmware: a.firmware,
 	}
 	var err error
 	if a.neighbors, err = inventory.OpenNeighborTable(); err == nil {
@@ -208,7 +214,7 @@ func (a *appliance) bind(ctx context.Context) error {
 // events as the recent-events recorder (nil: none).
 func (a *appliance) siteParts(events *admin.Events) admin.Parts {
 	return admin.Parts{
-		Files: a.files, Generator: a.generator, Inventory: a.inventory, Rollouts: a.rollouts, DHCP: a.dhcp,
+		Files: a.files, Generator: a.generator, Firmware: a.firmware, Inventory: a.inventory, Rollouts: a.rollouts, DHCP: a.dhcp,
 		Events: events, Relay: a.relay != nil, Version: a.version, Log: a.log.With("part", "admin"), Checks: a.readinessChecks(),
 	}
 }
