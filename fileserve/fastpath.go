@@ -423,9 +423,21 @@ func (c *fastConn) serveRequest(req *h1.Request) (keep, handOff bool) {
 	client := Client{Addr: c.remote.Addr(), Local: c.local, Protocol: c.f.protocol, UserAgent: ua}
 	res, err := st.ns.resolve(c.ctx, path, client)
 	var ok bool
+	admitted, retryAfter := true, time.Duration(0)
+	if err == nil && req.Method == h1.GET {
+		var release func()
+		release, retryAfter, admitted = c.f.srv.admit(res.name(), client)
+		if release != nil {
+			defer release()
+		}
+	}
 	switch {
 	case err != nil:
-		ok = c.writeError(req, start, c.f.srv.openFailedStatus(err, &ev), closeAfter, &ev)
+		ok = c.writeError(req, start, c.f.srv.openFailedStatus(err, &ev), 0, closeAfter, &ev)
+	case !admitted:
+		res.close()
+		ev.Resolved, ev.Detail = res.name(), refusedBusy
+		ok = c.writeError(req, start, http.StatusServiceUnavailable, retryAfter, closeAfter, &ev)
 	case res.mem != nil:
 		m := res.mem
 		ev.Resolved, ev.Source, ev.Size = m.name, res.source, int64(len(m.data))
@@ -577,14 +589,19 @@ func (c *fastConn) sendMore(b []byte) error {
 	return nil
 }
 
-// writeError answers as http.Error does.
-func (c *fastConn) writeError(req *h1.Request, now time.Time, code int, closeAfter bool, ev *AccessEvent) bool {
+// writeError answers as http.Error does; retryAfter, when above 0, adds
+// the Retry-After line a handler would have set.
+func (c *fastConn) writeError(req *h1.Request, now time.Time, code int, retryAfter time.Duration, closeAfter bool, ev *AccessEvent) bool {
 	text := http.StatusText(code)
 	b := append(c.out[:0], "HTTP/1.1 "...)
 	b = strconv.AppendInt(b, int64(code), 10)
 	b = append(b, ' ')
 	b = append(b, text...)
-	b = append(b, "\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\n"...)
+	b = append(b, "\r\nContent-Type: text/plain; charset=utf-8\r\n"...)
+	if retryAfter > 0 {
+		b = appendRetryAfter(b, retryAfter)
+	}
+	b = append(b, "X-Content-Type-Options: nosniff\r\n"...)
 	b = c.f.date.append(b, now)
 	b = append(b, "Content-Length: "...)
 	b = strconv.AppendInt(b, int64(len(text)+1), 10)

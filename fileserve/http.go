@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"path"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -115,6 +116,19 @@ func (h *fileHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		code := h.srv.openFailedStatus(err, &ev)
 		http.Error(rec, http.StatusText(code), code)
 		return
+	}
+	if r.Method == http.MethodGet {
+		release, retryAfter, ok := h.srv.admit(res.name(), client)
+		if !ok {
+			res.close()
+			ev.Resolved, ev.Detail = res.name(), refusedBusy
+			rec.Header()["Retry-After"] = []string{strconv.FormatInt(retryAfterSeconds(retryAfter), 10)}
+			http.Error(rec, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
+			return
+		}
+		if release != nil {
+			defer release()
+		}
 	}
 	// What reaches net/http is what the fast path hands over: a Range, a
 	// body, HTTP/1.0, a head it does not parse itself. ServeContent

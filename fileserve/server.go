@@ -41,8 +41,11 @@ type Options struct {
 	Generator Generator
 	Observer  AccessObserver
 	Mounts    []Mount
-	Logger    *slog.Logger
-	Registry  prometheus.Registerer
+	// Admitter, when set, may turn downloads away for now (a cap on
+	// concurrent firmware downloads); nil admits every download.
+	Admitter Admitter
+	Logger   *slog.Logger
+	Registry prometheus.Registerer
 }
 
 // Server is the file server. Create it with New, then Bind, then Serve.

@@ -38,10 +38,23 @@ type served struct {
 	detail string
 }
 
-// tftpEntry gives an Entry the Size method tftpd.File wants.
-type tftpEntry struct{ *Entry }
+// tftpEntry gives an Entry the Size method tftpd.File wants, and ends
+// the download's admission when tftpd closes it.
+type tftpEntry struct {
+	*Entry
+	release func() // from the Admitter; may be nil
+}
 
 func (e tftpEntry) Size() int64 { return e.Entry.Size }
+
+// Close closes the entry and releases its admission. tftpd closes a file
+// once.
+func (e tftpEntry) Close() error {
+	if e.release != nil {
+		defer e.release()
+	}
+	return e.Entry.Close()
+}
 
 func (h *tftpHandler) OpenRead(ctx context.Context, req tftpd.Request) (tftpd.File, error) {
 	client := Client{Protocol: "tftp"}
@@ -64,8 +77,14 @@ func (h *tftpHandler) OpenRead(ctx context.Context, req tftpd.Request) (tftpd.Fi
 		}
 		return nil, err
 	}
+	release, _, ok := h.srv.admit(e.Name, client)
+	if !ok {
+		e.Close()
+		h.served.Store(key, served{name: e.Name, source: e.Source, size: e.Size, detail: refusedBusy})
+		return nil, fmt.Errorf("%s: %w", req.Filename, tftpd.ErrBusy)
+	}
 	h.served.Store(key, served{name: e.Name, source: e.Source, size: e.Size})
-	return tftpEntry{e}, nil
+	return tftpEntry{Entry: e, release: release}, nil
 }
 
 func udpAddrPort(a *net.UDPAddr) netip.AddrPort {
