@@ -1,0 +1,112 @@
+package downloads
+
+import (
+	"fmt"
+	"path"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/phoneprov/phoneprov/fileserve"
+	"github.com/phoneprov/phoneprov/provisioning/firmware"
+)
+
+// memoMax bounds the names whose kind a Limiter remembers; past it, names
+// are still recognised, just not remembered.
+const memoMax = 4096
+
+// Limiter counts firmware downloads in flight and refuses those over the
+// cap. It implements fileserve.Admitter.
+type Limiter struct {
+	cfg     Config
+	active  atomic.Int64
+	release func() // the one release function every admitted download gets
+
+	mu   sync.RWMutex
+	memo map[string]bool // canonical name → is firmware
+
+	refused *prometheus.CounterVec
+}
+
+// New returns a Limiter for cfg with its metrics registered on reg
+// (nil: not registered).
+func New(cfg Config, reg prometheus.Registerer) (*Limiter, error) {
+	l := &Limiter{
+		cfg:  cfg,
+		memo: make(map[string]bool),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "phoneprov_firmware_downloads_refused_total",
+			Help: "Firmware downloads turned away because the download cap was reached (HTTP 503, TFTP busy), by protocol.",
+		}, []string{"protocol"}),
+	}
+	l.release = func() { l.active.Add(-1) }
+	for _, p := range []string{"http", "https", "tftp"} {
+		l.refused.WithLabelValues(p)
+	}
+	if reg == nil {
+		return l, nil
+	}
+	collectors := []prometheus.Collector{
+		l.refused,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "phoneprov_firmware_downloads_active",
+			Help: "Firmware downloads in flight over HTTP, HTTPS and TFTP.",
+		}, func() float64 { return float64(l.active.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "phoneprov_firmware_downloads_max",
+			Help: "The cap on concurrent firmware downloads in use; 0 means none.",
+		}, func() float64 { return float64(cfg.MaxConcurrent) }),
+	}
+	for _, c := range collectors {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register download metrics: %w", err)
+		}
+	}
+	return l, nil
+}
+
+// Admit implements fileserve.Admitter: a firmware download is admitted
+// while fewer than the cap are in flight; any other name is admitted and
+// not counted. It allocates nothing for a name it has seen before.
+func (l *Limiter) Admit(name string, c fileserve.Client) (release func(), retryAfter time.Duration, ok bool) {
+	if !l.isFirmware(name) {
+		return nil, 0, true
+	}
+	limit := int64(l.cfg.MaxConcurrent)
+	for {
+		n := l.active.Load()
+		if limit > 0 && n >= limit {
+			l.refused.WithLabelValues(c.Protocol).Inc()
+			return nil, l.cfg.RetryAfter, false
+		}
+		if l.active.CompareAndSwap(n, n+1) {
+			return l.release, 0, true
+		}
+	}
+}
+
+// Active is the number of firmware downloads in flight.
+func (l *Limiter) Active() int { return int(l.active.Load()) }
+
+// isFirmware reports whether a canonical name is a firmware image: one
+// whose file name the firmware rules recognise, or one with a firmware
+// extension (an image named by [[provisioning.firmware]], say).
+func (l *Limiter) isFirmware(name string) bool {
+	l.mu.RLock()
+	fw, ok := l.memo[name]
+	l.mu.RUnlock()
+	if ok {
+		return fw
+	}
+	base := path.Base(name)
+	_, fw = firmware.Recognise(base)
+	fw = fw || firmware.LooksLikeFirmware(base)
+	l.mu.Lock()
+	if len(l.memo) < memoMax {
+		l.memo[name] = fw
+	}
+	l.mu.Unlock()
+	return fw
+}
