@@ -20,7 +20,7 @@ const memoMax = 4096
 // Limiter counts firmware downloads in flight and refuses those over the
 // cap. It implements fileserve.Admitter.
 type Limiter struct {
-	cfg     Config
+	cfg     atomic.Pointer[Config]
 	active  atomic.Int64
 	release func() // the one release function every admitted download gets
 
@@ -34,13 +34,13 @@ type Limiter struct {
 // (nil: not registered).
 func New(cfg Config, reg prometheus.Registerer) (*Limiter, error) {
 	l := &Limiter{
-		cfg:  cfg,
 		memo: make(map[string]bool),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "phoneprov_firmware_downloads_refused_total",
 			Help: "Firmware downloads turned away because the download cap was reached (HTTP 503, TFTP busy), by protocol.",
 		}, []string{"protocol"}),
 	}
+	l.SetConfig(cfg)
 	l.release = func() { l.active.Add(-1) }
 	for _, p := range []string{"http", "https", "tftp"} {
 		l.refused.WithLabelValues(p)
@@ -57,7 +57,7 @@ func New(cfg Config, reg prometheus.Registerer) (*Limiter, error) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "phoneprov_firmware_downloads_max",
 			Help: "The cap on concurrent firmware downloads in use; 0 means none.",
-		}, func() float64 { return float64(cfg.MaxConcurrent) }),
+		}, func() float64 { return float64(l.cfg.Load().MaxConcurrent) }),
 	}
 	for _, c := range collectors {
 		if err := reg.Register(c); err != nil {
@@ -74,18 +74,23 @@ func (l *Limiter) Admit(name string, c fileserve.Client) (release func(), retryA
 	if !l.isFirmware(name) {
 		return nil, 0, true
 	}
-	limit := int64(l.cfg.MaxConcurrent)
+	cfg := l.cfg.Load()
+	limit := int64(cfg.MaxConcurrent)
 	for {
 		n := l.active.Load()
 		if limit > 0 && n >= limit {
 			l.refused.WithLabelValues(c.Protocol).Inc()
-			return nil, l.cfg.RetryAfter, false
+			return nil, cfg.RetryAfter, false
 		}
 		if l.active.CompareAndSwap(n, n+1) {
 			return l.release, 0, true
 		}
 	}
 }
+
+// SetConfig changes the cap and the wait for downloads admitted from now
+// on (a reload); downloads in flight stay counted.
+func (l *Limiter) SetConfig(cfg Config) { l.cfg.Store(&cfg) }
 
 // Active is the number of firmware downloads in flight.
 func (l *Limiter) Active() int { return int(l.active.Load()) }

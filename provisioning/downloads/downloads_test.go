@@ -161,6 +161,32 @@ func TestConcurrentAdmitsNeverExceedTheCap(t *testing.T) {
 	}
 }
 
+func TestSetConfigChangesTheCap(t *testing.T) {
+	l, reg := newLimiter(t, 1)
+	rel, _, _ := l.Admit(image, httpClient)
+	defer rel()
+	if _, _, ok := l.Admit(image, httpClient); ok {
+		t.Fatal("admitted over a cap of 1")
+	}
+	l.SetConfig(Config{MaxConcurrent: 2, RetryAfter: time.Minute})
+	rel2, _, ok := l.Admit(image, httpClient)
+	if !ok {
+		t.Fatal("refused under the new cap of 2")
+	}
+	defer rel2()
+	if _, retry, ok := l.Admit(image, httpClient); ok || retry != time.Minute {
+		t.Fatalf("over the new cap: ok=%v retry=%s", ok, retry)
+	}
+	want := `
+# HELP phoneprov_firmware_downloads_max The cap on concurrent firmware downloads in use; 0 means none.
+# TYPE phoneprov_firmware_downloads_max gauge
+phoneprov_firmware_downloads_max 2
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "phoneprov_firmware_downloads_max"); err != nil {
+		t.Error(err)
+	}
+}
+
 func TestValidate(t *testing.T) {
 	var keys []string
 	Config{MaxConcurrent: -1, RetryAfter: 0}.Validate(func(key string, err error) { keys = append(keys, key) })

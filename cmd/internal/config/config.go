@@ -17,6 +17,7 @@ import (
 	"github.com/phoneprov/phoneprov/fileserve"
 	"github.com/phoneprov/phoneprov/provisioning"
 	"github.com/phoneprov/phoneprov/provisioning/backup"
+	"github.com/phoneprov/phoneprov/provisioning/downloads"
 	"github.com/phoneprov/phoneprov/provisioning/inventory"
 	"github.com/phoneprov/phoneprov/provisioning/relay"
 	"github.com/phoneprov/phoneprov/provisioning/rollout"
@@ -33,14 +34,15 @@ type Config struct {
 }
 
 // ProvisioningConfig is the [provisioning] section: the generated files'
-// settings at its top level, and the backup, relay and inventory parts in
-// their own tables.
+// settings at its top level, and the backup, relay, inventory, roll-out
+// and download-cap parts in their own tables.
 type ProvisioningConfig struct {
 	provisioning.Config
 	Backup    backup.Config    `toml:"backup"`
 	Relay     relay.Config     `toml:"relay"`
 	Inventory inventory.Config `toml:"inventory"`
 	Rollout   rollout.Config   `toml:"rollout"`
+	Downloads downloads.Config `toml:"downloads"`
 }
 
 // LogConfig is the [log] section.
@@ -85,6 +87,7 @@ func Default() Config {
 			Relay:     relay.DefaultConfig(),
 			Inventory: inventory.DefaultConfig(),
 			Rollout:   rollout.DefaultConfig(),
+			Downloads: downloads.DefaultConfig(),
 		},
 	}
 }
@@ -122,6 +125,7 @@ func Load(path string) (Config, error) {
 		doc.Validate("provisioning.relay", cfg.Provisioning.Relay.Validate),
 		doc.Validate("provisioning.inventory", cfg.Provisioning.Inventory.Validate),
 		doc.Validate("provisioning.rollout", cfg.Provisioning.Rollout.Validate),
+		doc.Validate("provisioning.downloads", cfg.Provisioning.Downloads.Validate),
 		doc.Validate("", cfg.crossCheck),
 	)
 	if err != nil {

@@ -26,6 +26,7 @@ import (
 	"github.com/phoneprov/phoneprov/fileserve"
 	"github.com/phoneprov/phoneprov/provisioning"
 	"github.com/phoneprov/phoneprov/provisioning/backup"
+	"github.com/phoneprov/phoneprov/provisioning/downloads"
 	"github.com/phoneprov/phoneprov/provisioning/firmware"
 	"github.com/phoneprov/phoneprov/provisioning/inventory"
 	"github.com/phoneprov/phoneprov/provisioning/relay"
@@ -44,6 +45,7 @@ type appliance struct {
 	backups   *backup.Store // nil when switched off
 	inventory *inventory.Inventory
 	rollouts  *rollout.Manager
+	downloads *downloads.Limiter
 	neighbors *inventory.NeighborTable // nil when the kernel's table cannot be read
 	files     *fileserve.Server
 	leases    *leases.Journal // nil when DHCP is off
@@ -95,6 +97,9 @@ func (a *appliance) buildParts(ctx context.Context) error {
 	if err := a.buildRollouts(); err != nil {
 		return err
 	}
+	if err := a.buildDownloads(); err != nil {
+		return err
+	}
 	if a.accessLog, err = newAccessLog(a.cfg.Log, a.log.With("part", "fileserve")); err != nil {
 		return err
 	}
@@ -108,6 +113,7 @@ func (a *appliance) buildParts(ctx context.Context) error {
 		Generator: fileserve.Chain(generators...),
 		Observer:  events,
 		Mounts:    mounts,
+		Admitter:  a.downloads,
 		Logger:    a.log.With("part", "fileserve"),
 		Registry:  a.reg,
 	})
@@ -274,6 +280,7 @@ func (a *appliance) reload(ctx context.Context, next config.Config) ([]string, e
 		return nil, errors.Join(err, access.close())
 	}
 	a.rollouts.SetConfig(next.Provisioning.Rollout)
+	a.downloads.SetConfig(next.Provisioning.Downloads)
 	if err := a.accessLog.swap(access); err != nil {
 		a.log.Warn("the previous access log file did not close cleanly", "err", err)
 	}
