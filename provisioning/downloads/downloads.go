@@ -24,8 +24,11 @@ type Limiter struct {
 	active  atomic.Int64
 	release func() // the one release function every admitted download gets
 
-	mu   sync.RWMutex
-	memo map[string]bool // canonical name → is firmware
+	// memo remembers whether a canonical name is firmware: read on every
+	// request without a lock (sync.Map suits keys written once, read
+	// often); memoLen bounds it.
+	memo    sync.Map
+	memoLen atomic.Int64
 
 	refused *prometheus.CounterVec
 }
@@ -34,7 +37,6 @@ type Limiter struct {
 // (nil: not registered).
 func New(cfg Config, reg prometheus.Registerer) (*Limiter, error) {
 	l := &Limiter{
-		memo: make(map[string]bool),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "phoneprov_firmware_downloads_refused_total",
 			Help: "Firmware downloads turned away because the download cap was reached (HTTP 503, TFTP busy), by protocol.",
@@ -99,19 +101,16 @@ func (l *Limiter) Active() int { return int(l.active.Load()) }
 // whose file name the firmware rules recognise, or one with a firmware
 // extension (an image named by [[provisioning.firmware]], say).
 func (l *Limiter) isFirmware(name string) bool {
-	l.mu.RLock()
-	fw, ok := l.memo[name]
-	l.mu.RUnlock()
-	if ok {
-		return fw
+	if fw, ok := l.memo.Load(name); ok {
+		return fw.(bool)
 	}
 	base := path.Base(name)
-	_, fw = firmware.Recognise(base)
+	_, fw := firmware.Recognise(base)
 	fw = fw || firmware.LooksLikeFirmware(base)
-	l.mu.Lock()
-	if len(l.memo) < memoMax {
-		l.memo[name] = fw
+	if l.memoLen.Load() < memoMax {
+		if _, loaded := l.memo.LoadOrStore(name, fw); !loaded {
+			l.memoLen.Add(1)
+		}
 	}
-	l.mu.Unlock()
 	return fw
 }

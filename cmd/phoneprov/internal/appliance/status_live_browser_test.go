@@ -2,7 +2,6 @@ package appliance
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,19 +13,7 @@ import (
 // put uploads body to name on the file server as a phone backs up.
 func (ta *testAppliance) put(t *testing.T, name, userAgent, body string) int {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPut, ta.http+"/"+name, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("User-Agent", userAgent)
-	c := http.Client{Timeout: 10 * time.Second}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatalf("PUT %s: %v", name, err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
+	return ta.send(t, http.MethodPut, name, userAgent, strings.NewReader(body))
 }
 
 // section is the part of a page's markup from the element with id from

@@ -155,7 +155,14 @@ func (ta *testAppliance) waitAdmin(t *testing.T) {
 // fetch asks the file server for name with a User-Agent, as a phone does.
 func (ta *testAppliance) fetch(t *testing.T, name, userAgent string) int {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, ta.http+"/"+name, nil)
+	return ta.send(t, http.MethodGet, name, userAgent, nil)
+}
+
+// send makes one request to the file server as a phone would and returns
+// its status, the body read and dropped.
+func (ta *testAppliance) send(t *testing.T, method, name, userAgent string, body io.Reader) int {
+	t.Helper()
+	req, err := http.NewRequest(method, ta.http+"/"+name, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +170,7 @@ func (ta *testAppliance) fetch(t *testing.T, name, userAgent string) int {
 	c := http.Client{Timeout: 10 * time.Second}
 	resp, err := c.Do(req)
 	if err != nil {
-		t.Fatalf("GET %s: %v", name, err)
+		t.Fatalf("%s %s: %v", method, name, err)
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
