@@ -27,6 +27,7 @@ import (
 //	GET /api/events   recent access and lease events, newest first (?problems=1 or ?misses=1, ?limit=N)
 //	GET /api/misses   the expected misses: what phones ask for by design and may not find, with sources
 //	GET /api/status   the page's summary: transfers, pools, phones by model and state
+//	GET /api/ha       the DHCP pair: this box's and the partner's HA state, last contact (see ha.go)
 //	/api/rollouts     firmware roll-outs (see rolloutRoutes; when the appliance runs them)
 //
 // The pages take ?refresh=N too: seconds between reloads, 0 to pause.
@@ -40,6 +41,7 @@ func (s *Site) Routes() map[string]http.Handler {
 		"GET /api/events":       http.HandlerFunc(s.recent),
 		"GET /api/misses":       http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, s.misses) }),
 		"GET /api/status":       http.HandlerFunc(s.summary),
+		"GET /api/ha":           http.HandlerFunc(s.haJSON),
 	}
 	if s.Rollouts != nil {
 		s.rolloutRoutes(routes)

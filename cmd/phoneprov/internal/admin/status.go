@@ -32,6 +32,7 @@ type Parts struct {
 	Inventory *inventory.Inventory
 	Rollouts  *fwrollout.Manager // nil when the appliance runs none
 	DHCP      *dhcpd.Server      // nil when DHCP is off
+	Pair      Pair               // nil unless [dhcp.ha] is enabled
 	Events    *Events            // nil when the appliance does not record them
 	Relay     bool               // the upstream relay is on
 	Version   string             // the build, as `phoneprov version` prints it
@@ -87,6 +88,7 @@ type statusView struct {
 	Fleet     fleetSummary
 
 	Failing []FailingCheck // readiness checks failing now
+	HA      haView         // the DHCP pair (ha.go)
 
 	EventsRecorded bool
 	Errors         []Event
@@ -224,6 +226,7 @@ func (s *Site) overview() statusView {
 			v.Leased.Free += su.Free
 		}
 	}
+	v.HA = s.haView()
 	v.Transfers = s.Files.ActiveTransfers()
 	v.Fleet = summarize(s.Inventory.List(inventory.Filter{}), s.Firmware.NewestFirmware)
 	if s.Events != nil {

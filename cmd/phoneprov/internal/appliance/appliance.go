@@ -134,7 +134,7 @@ func (a *appliance) buildParts(ctx context.Context) error {
 		LeaseEvents: events,
 	}
 	if a.cfg.DHCP.HA.Enabled {
-		if a.pair, err = ha.New(a.cfg.DHCP.HA, ha.Options{Logger: a.log.With("part", "ha")}); err != nil {
+		if err := a.buildPair(); err != nil {
 			return err
 		}
 		opts.Partner = a.pair
@@ -220,7 +220,7 @@ func (a *appliance) bind(ctx context.Context) error {
 // events as the recent-events recorder (nil: none).
 func (a *appliance) siteParts(events *admin.Events) admin.Parts {
 	return admin.Parts{
-		Files: a.files, Generator: a.generator, Firmware: a.firmware, Inventory: a.inventory, Rollouts: a.rollouts, DHCP: a.dhcp,
+		Files: a.files, Generator: a.generator, Firmware: a.firmware, Inventory: a.inventory, Rollouts: a.rollouts, DHCP: a.dhcp, Pair: a.pairStatus(),
 		Events: events, Relay: a.relay != nil, Version: a.version, Log: a.log.With("part", "admin"), Checks: a.readinessChecks(),
 	}
 }
