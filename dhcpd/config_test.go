@@ -155,7 +155,7 @@ func TestExpandedClassesShowPresets(t *testing.T) {
 			t.Errorf("class %q not expanded: %+v", x.Name, x)
 		}
 	}
-	want242 := "MCIPADD=198.18.0.5,198.18.0.6,MCPORT=1720,HTTPSRVR=${server},HTTPPORT=${http_port},TLSSRVR=${server},TLSPORT=${tls_port},TFTPSRVR=${server}"
+	want242 := "MCIPADD=198.18.0.5,198.18.0.6,MCPORT=1720,HTTPSRVR=${servers},HTTPPORT=${http_port},TLSSRVR=${servers},TLSPORT=${tls_port},TFTPSRVR=${servers}"
 	if xs[1].Name != "avaya" || xs[1].Options[0].Code != 242 || xs[1].Options[0].Value != want242 {
 		t.Errorf("avaya 242: %+v", xs[1].Options)
 	}

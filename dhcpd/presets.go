@@ -592,7 +592,7 @@ func avayaOptions(c ClassConfig, s string) ([]OptionConfig, []rule, error) {
 }
 
 // avayaString is the option 242/176 value: call servers from the
-// configuration, file servers pointing at this box.
+// configuration, file servers pointing at this box (and its partner).
 func avayaString(c ClassConfig) string {
 	var parts []string
 	if len(c.CallServers) > 0 {
@@ -602,10 +602,20 @@ func avayaString(c ClassConfig) string {
 		}
 		parts = append(parts, "MCIPADD="+strings.Join(c.CallServers, ","), "MCPORT="+strconv.Itoa(port))
 	}
+	// The file servers are lists (${servers}: this box, then its DHCP
+	// partner's address when it has one), so a phone whose box is down
+	// fetches from the other. HTTPSRVR takes "zero or more IP addresses
+	// … separated by commas" in the DHCP site-specific option (Avaya,
+	// 96x1 H.323 Software IP Interface Requirements, 96x1H-IPI.2.1.800;
+	// 9600 Series IP Telephones Administrator Guide, Issue 2, December
+	// 2007, p.55 table 9: "IP Address(es) … of HTTP file server(s)");
+	// TFTPSRVR "one or more IP addresses" (4600 Series IP Telephone LAN
+	// Administrator's Guide, p.4-8). TLSSRVR as a list in DHCP:
+	// unconfirmed (not read in a manual; the issue states it).
 	parts = append(parts,
-		"HTTPSRVR=${server}", "HTTPPORT=${http_port}",
-		"TLSSRVR=${server}", "TLSPORT=${tls_port}",
-		"TFTPSRVR=${server}")
+		"HTTPSRVR=${servers}", "HTTPPORT=${http_port}",
+		"TLSSRVR=${servers}", "TLSPORT=${tls_port}",
+		"TFTPSRVR=${servers}")
 	if c.VLANTest > 0 {
 		parts = append(parts, "VLANTEST="+strconv.Itoa(c.VLANTest))
 	}

@@ -13,6 +13,9 @@ import (
 // The template variables:
 //
 //	${server}       ServerIP: this box's IPv4 address on the client's network
+//	${servers}      this box's address then its DHCP partner's (Partner), comma
+//	                separated, for settings that take a list of file servers;
+//	                ${server} alone when the box has no partner
 //	${server_name}  ServerName: a DNS name for this box (for TLS server names)
 //	${http_port}    HTTPPort: the file server's HTTP port
 //	${https_port}   HTTPSPort: its HTTPS port
@@ -24,7 +27,10 @@ import (
 // A variable that is not set (zero port, invalid address, empty name) makes
 // Encode fail with an error naming it.
 type Vars struct {
-	ServerIP   netip.Addr
+	ServerIP netip.Addr
+	// Partner is the address of the other box of a DHCP pair ([dhcp.ha]),
+	// which serves the same files; invalid without a pair.
+	Partner    netip.Addr
 	ServerName string
 	HTTPPort   int
 	HTTPSPort  int
@@ -53,6 +59,15 @@ var variables = []variable{
 	{"server", "this box's IPv4 address on the client's network", func(v *Vars) (string, bool) {
 		if !v.ServerIP.Is4() {
 			return "", false
+		}
+		return v.ServerIP.String(), true
+	}},
+	{"servers", "this box's IPv4 address on the client's network", func(v *Vars) (string, bool) {
+		if !v.ServerIP.Is4() {
+			return "", false
+		}
+		if v.Partner.Is4() && v.Partner != v.ServerIP {
+			return v.ServerIP.String() + "," + v.Partner.String(), true
 		}
 		return v.ServerIP.String(), true
 	}},

@@ -2,6 +2,8 @@ package config
 
 import (
 	"net"
+	"net/netip"
+	"net/url"
 	"strconv"
 
 	"github.com/phoneprov/phoneprov/fileserve"
@@ -27,6 +29,10 @@ type Endpoints struct {
 	// HTTPSListen is whether HTTPSPort comes from a listen address (rather
 	// than being the standard 443).
 	HTTPSListen bool
+	// Partner is the other box of the DHCP pair ([dhcp.ha] on): the host
+	// of its peer URL, when that is an IPv4 address; phones are told both
+	// boxes as file servers (${servers}). Invalid without a pair.
+	Partner netip.Addr
 }
 
 // Endpoints derives the file server's endpoints from the configuration.
@@ -48,7 +54,28 @@ func (c Config) Endpoints() Endpoints {
 	if p := firstPort(fs.TFTP.Listen); p > 0 {
 		e.TFTPPort = p
 	}
+	e.Partner = c.partnerAddr()
 	return e
+}
+
+// partnerAddr is the host of the HA partner's URL, when [dhcp.ha] is on
+// and the host is an IPv4 address.
+func (c Config) partnerAddr() netip.Addr {
+	h := c.DHCP.HA
+	if !h.Enabled {
+		return netip.Addr{}
+	}
+	for _, p := range h.Peers {
+		if p.Name == h.ThisServerName {
+			continue
+		}
+		if u, err := url.Parse(p.URL); err == nil {
+			if a, err := netip.ParseAddr(u.Hostname()); err == nil && a.Is4() {
+				return a
+			}
+		}
+	}
+	return netip.Addr{}
 }
 
 func firstPort(addrs []string) int {
