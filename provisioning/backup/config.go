@@ -3,6 +3,7 @@ package backup
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
 )
@@ -36,6 +37,13 @@ type Config struct {
 	// registration password as the password, so one user may be listed with
 	// several passwords.
 	Users []User `toml:"users"`
+	// ReplicateTo is the partner box's backup folder, like
+	// "http://198.18.0.2/backup/": every phone's upload stored here is
+	// copied there in the background, and stored there as a phone's
+	// upload is (atomically, versioned). Empty: with [dhcp.ha] on, the
+	// partner's peer address over HTTP at this box's HTTP port and path
+	// (when HTTP is on and require_tls is off); else no copies.
+	ReplicateTo string `toml:"replicate_to,omitempty"`
 }
 
 // User is one accepted pair of HTTP Basic credentials.
@@ -88,6 +96,11 @@ func (c Config) Validate(report func(key string, err error)) {
 	} else if _, err := regexp.Compile(c.NamePattern); err != nil {
 		report("name_pattern", fmt.Errorf("not a regular expression: %w", err))
 	}
+	if c.ReplicateTo != "" {
+		if err := validReplicaURL(c.ReplicateTo); err != nil {
+			report("replicate_to", err)
+		}
+	}
 	seen := map[User]bool{}
 	for i, u := range c.Users {
 		key := fmt.Sprintf("users[%d]", i)
@@ -115,6 +128,21 @@ func validPath(p string) error {
 		return fmt.Errorf("%q must be a clean path (no //, /./ or /../)", p)
 	case strings.ContainsAny(p, "?#% \\"):
 		return fmt.Errorf("%q must not hold ?, #, %%, spaces or backslashes", p)
+	}
+	return nil
+}
+
+func validReplicaURL(s string) error {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%q is not a URL: %w", s, err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("%q: the scheme must be http or https", s)
+	case u.Host == "":
+		return fmt.Errorf("%q: give the partner's address, like http://198.18.0.2/backup/", s)
+	case !strings.HasSuffix(u.Path, "/") || u.RawQuery != "" || u.Fragment != "":
+		return fmt.Errorf("%q must be a folder ending in a slash, like http://198.18.0.2/backup/", s)
 	}
 	return nil
 }

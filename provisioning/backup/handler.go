@@ -97,8 +97,10 @@ func (s *Store) servePut(w http.ResponseWriter, r *http.Request, name string, cf
 	}
 	s.metrics.stored.Inc()
 	s.metrics.received.Add(float64(res.Bytes))
+	replica := r.Header.Get(ReplicaHeader) != ""
 	s.log.Info("backup stored", "name", name, "bytes", res.Bytes, "created", res.Created,
-		"client", r.RemoteAddr, "proto", proto(r))
+		"client", r.RemoteAddr, "proto", proto(r), "from_partner", replica)
+	s.replicated(name, r.Header, replica)
 	if res.Created {
 		w.WriteHeader(http.StatusCreated)
 		return

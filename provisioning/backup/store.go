@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"os"
 	"regexp"
 	"slices"
@@ -54,6 +55,12 @@ type Options struct {
 	Dir      string // <data_dir>/backup; created when missing
 	Logger   *slog.Logger
 	Registry prometheus.Registerer
+	// ReplicateTo is the partner box's backup folder, like
+	// "http://198.18.0.2/backup/": every upload stored here is copied
+	// there in the background (Replicate). Empty: no copies.
+	ReplicateTo string
+	// ReplicaClient sends the copies; nil means a plain http.Client.
+	ReplicaClient *http.Client
 }
 
 // Store keeps the phones' backup files in one folder, confined by os.Root:
@@ -75,6 +82,7 @@ type Store struct {
 	metrics *metrics
 	cur     atomic.Pointer[settings]
 	locks   nameLocks
+	replica *replicator // nil without Options.ReplicateTo
 
 	countMu sync.Mutex
 	count   int // current files stored, for MaxFiles
@@ -128,6 +136,12 @@ func New(cfg Config, opts Options) (*Store, error) {
 	if s.metrics, err = newMetrics(opts.Registry, s.files); err != nil {
 		root.Close()
 		return nil, err
+	}
+	if opts.ReplicateTo != "" {
+		if s.replica, err = newReplicator(opts.ReplicateTo, opts.ReplicaClient, s, opts.Registry); err != nil {
+			root.Close()
+			return nil, err
+		}
 	}
 	return s, nil
 }

@@ -96,3 +96,24 @@ func listensOnPort(addrs []string, port int) bool {
 	}
 	return false
 }
+
+// BackupReplicaURL is where phones' backups are copied to: the partner's
+// backup folder. It is [provisioning.backup] replicate_to when set; else,
+// with a DHCP pair, the partner's address over HTTP at this box's HTTP
+// port and backup path, provided HTTP is on and backups do not require
+// TLS (the boxes are configured alike); else "" (no copies).
+func (c Config) BackupReplicaURL() string {
+	b := c.Provisioning.Backup
+	if !b.Enabled {
+		return ""
+	}
+	if b.ReplicateTo != "" {
+		return b.ReplicateTo
+	}
+	partner := c.partnerAddr()
+	if !partner.IsValid() || !c.FileServe.HTTP.Enabled || b.RequireTLS {
+		return ""
+	}
+	u := url.URL{Scheme: "http", Host: net.JoinHostPort(partner.String(), strconv.Itoa(c.Endpoints().HTTPPort)), Path: b.Path}
+	return u.String()
+}

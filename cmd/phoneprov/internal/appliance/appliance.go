@@ -166,7 +166,8 @@ func (a *appliance) buildProvisioning() ([]fileserve.Generator, []fileserve.Moun
 	}
 	var mounts []fileserve.Mount
 	if p.Backup.Enabled {
-		a.backups, err = backup.New(p.Backup, backup.Options{Dir: filepath.Join(a.cfg.DataDir, "backup"), Logger: a.log.With("part", "backup"), Registry: a.reg})
+		a.backups, err = backup.New(p.Backup, backup.Options{Dir: filepath.Join(a.cfg.DataDir, "backup"), Logger: a.log.With("part", "backup"), Registry: a.reg,
+			ReplicateTo: a.cfg.BackupReplicaURL()})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -247,6 +248,7 @@ func (a *appliance) parts(extra ...supervise.Part) []supervise.Part {
 	if a.admin != nil {
 		parts = append(parts, supervise.Part{Name: "admin", Run: a.admin.Serve})
 	}
+	parts = append(parts, a.replicaParts()...)
 	return append(parts, extra...)
 }
 
@@ -300,8 +302,9 @@ func (a *appliance) reload(ctx context.Context, next config.Config) ([]string, e
 	nb, pb := next.Provisioning.Backup, prev.Provisioning.Backup
 	diff("provisioning.backup.enabled", nb.Enabled != pb.Enabled)
 	diff("provisioning.backup.path", nb.Path != pb.Path)
+	diff("provisioning.backup.replicate_to", next.BackupReplicaURL() != prev.BackupReplicaURL())
 	if a.backups != nil {
-		nb.Enabled, nb.Path = pb.Enabled, pb.Path // those two wait for the restart
+		nb.Enabled, nb.Path, nb.ReplicateTo = pb.Enabled, pb.Path, pb.ReplicateTo // those wait for the restart
 		if err := a.backups.Reload(nb); err != nil {
 			a.log.Error("backup settings not reloaded", "err", err)
 		}

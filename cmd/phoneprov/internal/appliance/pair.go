@@ -2,6 +2,7 @@ package appliance
 
 import (
 	"github.com/phoneprov/phoneprov/cmd/phoneprov/internal/admin"
+	"github.com/phoneprov/phoneprov/cmd/phoneprov/internal/supervise"
 	"github.com/phoneprov/phoneprov/dhcpd/ha"
 	"github.com/phoneprov/phoneprov/internal/obs"
 )
@@ -22,4 +23,14 @@ func (a *appliance) pairStatus() admin.Pair {
 		return nil
 	}
 	return a.pair
+}
+
+// replicaParts is the copier of phones' backups to the partner box, when
+// there is one to copy to.
+func (a *appliance) replicaParts() []supervise.Part {
+	if a.backups == nil || !a.backups.Replicating() {
+		return nil
+	}
+	a.log.Info("phones' backups are copied to the partner", "to", a.cfg.BackupReplicaURL())
+	return []supervise.Part{{Name: "backup-replica", Run: a.backups.Replicate}}
 }
