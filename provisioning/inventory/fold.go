@@ -83,7 +83,7 @@ func (inv *Inventory) applyLease(l dhcpd.LeaseEvent) {
 			inv.unbindLocked(p, l.Addr.Unmap())
 		}
 	}
-	inv.dirty[mac] = true
+	inv.dirty[mac] = struct{}{}
 }
 
 func (inv *Inventory) applyAccess(ctx context.Context, ev fileserve.AccessEvent) {
@@ -122,7 +122,7 @@ func (inv *Inventory) applyAccess(ctx context.Context, ev fileserve.AccessEvent)
 		p.Files = append(p.Files[:0], p.Files[over:]...)
 	}
 	file.apply(p)
-	inv.dirty[mac] = true
+	inv.dirty[mac] = struct{}{}
 }
 
 // accessedFile is what the name of a requested file says: the fetch to
@@ -285,7 +285,7 @@ func (inv *Inventory) scanNeighbors(ctx context.Context) {
 			changed = true
 		}
 		if changed {
-			inv.dirty[mac] = true
+			inv.dirty[mac] = struct{}{}
 		}
 	}
 	inv.metrics.facts.WithLabelValues("neighbor").Inc()
@@ -325,7 +325,7 @@ func (inv *Inventory) removeLocked(p *Phone) {
 	}
 	delete(inv.phones, p.MAC)
 	delete(inv.dirty, p.MAC)
-	inv.removed[p.MAC] = true
+	inv.removed[p.MAC] = struct{}{}
 	inv.ages.tidy(inv.phones)
 }
 
@@ -338,7 +338,7 @@ func (inv *Inventory) bindLocked(p *Phone, addr netip.Addr, source string, t tim
 		if owner, ok := inv.byAddr[addr]; ok && owner != p.MAC {
 			if other := inv.phones[owner]; other != nil {
 				other.Addrs = dropAddr(other.Addrs, addr)
-				inv.dirty[owner] = true
+				inv.dirty[owner] = struct{}{}
 			}
 		}
 		inv.byAddr[addr] = p.MAC

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -111,9 +110,12 @@ type Inventory struct {
 	mu      sync.RWMutex
 	phones  map[MAC]*Phone
 	byAddr  map[netip.Addr]MAC // the phone each address belongs to, from leases and neighbours
-	dirty   map[MAC]bool       // changed since the last flush
-	removed map[MAC]bool       // forgotten or evicted since the last flush
-	ages    ageQueue           // phones by last seen, for eviction
+	dirty   map[MAC]struct{}   // changed since the last flush
+	removed map[MAC]struct{}   // forgotten or evicted since the last flush
+	// The sets a flush swaps in while it writes the others; kept, emptied,
+	// so flushes do not allocate new ones.
+	spareDirty, spareRemoved map[MAC]struct{}
+	ages                     ageQueue // phones by last seen, for eviction
 
 	lastEvictLog time.Time // eviction is logged at most once a minute
 
@@ -152,30 +154,23 @@ func Open(cfg Config, opts Options) (*Inventory, error) {
 	if opts.IsScript == nil {
 		opts.IsScript = DefaultIsScript
 	}
-	db, err := openStore(opts.Path)
+	db, ld, err := openStore(opts.Path)
 	if err != nil {
 		return nil, err
 	}
-	phones, skipped, err := db.load()
-	if err != nil {
-		db.close()
-		return nil, err
-	}
-	if len(skipped) > 0 {
-		opts.Logger.Warn("inventory: unreadable lines skipped (a torn last line after a crash is normal); those phones are learnt again at their next boot",
-			"count", len(skipped), "first", skipped[0], "path", opts.Path)
-	}
+	logRecovery(opts.Logger, opts.Path, ld)
 	inv := &Inventory{
 		cfg: cfg, opts: opts, log: opts.Logger, db: db,
 		queue:  make(chan fact, cfg.QueueLength),
 		phones: map[MAC]*Phone{}, byAddr: map[netip.Addr]MAC{},
-		dirty: map[MAC]bool{}, removed: map[MAC]bool{},
+		dirty: map[MAC]struct{}{}, removed: map[MAC]struct{}{},
+		spareDirty: map[MAC]struct{}{}, spareRemoved: map[MAC]struct{}{},
 		firmwareOf: firmwareByExtension,
 	}
 	if opts.Firmware != nil {
 		inv.firmwareOf, inv.newest = opts.Firmware.FirmwareOf, opts.Firmware.NewestFirmware
 	}
-	for _, p := range phones {
+	for _, p := range ld.phones {
 		inv.phones[p.MAC] = p
 		inv.ages.add(p)
 		for _, a := range p.Addrs {
@@ -188,8 +183,20 @@ func Open(cfg Config, opts Options) (*Inventory, error) {
 		db.close()
 		return nil, err
 	}
-	inv.log.Info("inventory loaded", "phones", len(phones), "path", opts.Path)
+	inv.log.Info("inventory loaded", "phones", len(ld.phones), "path", opts.Path)
 	return inv, nil
+}
+
+// logRecovery says what opening the journal found beyond the records.
+func logRecovery(log *slog.Logger, path string, ld loaded) {
+	rec := ld.recovery
+	if rec.Imported {
+		log.Info("inventory: converted the journal from the earlier JSON-lines format", "path", path, "phones", len(ld.phones))
+	}
+	if rec.TornBytes > 0 || rec.Damaged > 0 || ld.unreadable > 0 {
+		log.Warn("inventory: damaged records skipped (a torn last record after a crash is normal); those phones are learnt again at their next boot",
+			"path", path, "torn_bytes", rec.TornBytes, "damaged_stretches", rec.Damaged, "unreadable_records", ld.unreadable)
+	}
 }
 
 // ObserveAccess queues a file server access event; it never blocks, and
@@ -356,9 +363,9 @@ func (f Filter) matches(p *Phone) bool {
 // Dropped is the number of facts dropped because the queue was full.
 func (inv *Inventory) Dropped() uint64 { return inv.dropped.Load() }
 
-// Flush writes the records changed since the last flush in one
-// transaction. Run calls it every Config.FlushInterval; a failed write is
-// retried at the next one.
+// Flush writes the records changed since the last flush, each once
+// however many facts changed it, in one append. Run calls it every
+// Config.FlushInterval; a failed write is retried at the next one.
 func (inv *Inventory) Flush() error {
 	inv.flushMu.Lock()
 	defer inv.flushMu.Unlock()
@@ -367,37 +374,41 @@ func (inv *Inventory) Flush() error {
 		inv.mu.Unlock()
 		return nil
 	}
-	lines := inv.db.lines()
-	var marshalErr error
+	frames := inv.db.frames()
 	for mac := range inv.removed {
-		lines.addRemoval(mac)
+		frames = appendRemovalFrame(frames, mac)
 	}
 	for mac := range inv.dirty {
 		if p := inv.phones[mac]; p != nil {
-			if err := lines.addPhone(p); err != nil {
-				marshalErr = err
-			}
+			frames = appendPhoneFrame(frames, p)
 		}
 	}
+	// The sets are swapped with the spare pair, not reallocated: a failed
+	// write puts them back.
 	dirty, removed := inv.dirty, inv.removed
-	inv.dirty, inv.removed = map[MAC]bool{}, map[MAC]bool{}
+	inv.dirty, inv.removed = inv.spareDirty, inv.spareRemoved
 	inv.mu.Unlock()
 
-	err := inv.db.append(lines.bytes())
-	inv.db.done()
+	err := inv.db.append(frames)
+	inv.db.done(frames)
+	inv.mu.Lock()
 	if err != nil {
-		inv.mu.Lock()
 		for mac := range dirty {
 			if _, ok := inv.phones[mac]; ok {
-				inv.dirty[mac] = true
+				inv.dirty[mac] = struct{}{}
 			}
 		}
 		for mac := range removed {
 			if _, ok := inv.phones[mac]; !ok {
-				inv.removed[mac] = true
+				inv.removed[mac] = struct{}{}
 			}
 		}
-		inv.mu.Unlock()
+	}
+	clear(dirty)
+	clear(removed)
+	inv.spareDirty, inv.spareRemoved = dirty, removed
+	inv.mu.Unlock()
+	if err != nil {
 		inv.metrics.flushErrors.Inc()
 		return err
 	}
@@ -408,9 +419,6 @@ func (inv *Inventory) Flush() error {
 			return err
 		}
 	}
-	if marshalErr != nil {
-		return fmt.Errorf("inventory: encode a record: %w", marshalErr)
-	}
 	return nil
 }
 
@@ -418,19 +426,16 @@ func (inv *Inventory) Flush() error {
 // caller holds flushMu; the phones are encoded under the read lock, so
 // folding waits for the encoding but not for the disk.
 func (inv *Inventory) rewriteLocked() error {
-	lines := inv.db.lines()
+	frames := inv.db.frames()
 	inv.mu.RLock()
 	for _, p := range inv.phones {
-		if err := lines.addPhone(p); err != nil {
-			inv.mu.RUnlock()
-			return fmt.Errorf("inventory: encode a record: %w", err)
-		}
+		frames = appendPhoneFrame(frames, p)
 	}
 	// Changes folded in after this point are still marked dirty, and the
 	// next flush appends them to the new file.
 	inv.mu.RUnlock()
-	err := inv.db.rewrite(lines.bytes())
-	inv.db.done()
+	err := inv.db.rewrite(frames)
+	inv.db.done(frames)
 	if err != nil {
 		return err
 	}

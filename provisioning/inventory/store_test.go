@@ -87,12 +87,14 @@ func TestJournalSkipsDamagedLinesAndHeals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	i := bytes.Index(data, []byte(testMAC(1)))
+	m1, _ := ParseMAC(testMAC(1))
+	i := bytes.Index(data, append([]byte{opPhone}, m1[:]...))
 	if i < 0 {
-		t.Fatalf("phone 1 not in the journal:\n%s", data)
+		t.Fatalf("phone 1 not in the journal: %x", data)
 	}
-	data[i+len(testMAC(1))+5] ^= 0x01
-	data = append(data, []byte("0badf00d {\"mac\":\"02:00:00:00:00:09\",\"addre")...)
+	data[i+len(m1)+5] ^= 0x01
+	m9, _ := ParseMAC(testMAC(9))
+	data = append(data, appendPhoneFrame(nil, &Phone{MAC: m9, LastSeen: t0})[:20]...)
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -113,38 +115,38 @@ func TestJournalSkipsDamagedLinesAndHeals(t *testing.T) {
 	if err := second.Close(); err != nil {
 		t.Fatal(err)
 	}
-	st, err := openStore(path)
+	st, ld, err := openStore(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.close()
-	phones, skipped, err := st.load()
-	if err != nil || len(skipped) != 0 || len(phones) != 3 {
-		t.Fatalf("after healing: %d phones, skipped %q, err %v", len(phones), skipped, err)
+	if rec := ld.recovery; rec.TornBytes > 0 || rec.Damaged > 0 || ld.unreadable > 0 || len(ld.phones) != 3 {
+		t.Fatalf("after healing: %d phones, %+v, %d unreadable", len(ld.phones), rec, ld.unreadable)
 	}
 }
 
 func TestJournalIsRewrittenWhenItGrows(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "inventory.jsonl")
 	inv := openTest(t, path, nil)
-	inv.db.minSize = 0
+	// Enough phones for five rounds of records to pass compactMin.
+	const phones = 2000
 	for round := range 5 {
-		for i := range 50 {
-			offerAt(inv, time.Duration(round*100+i)*time.Second, i)
+		for i := range phones {
+			offerAt(inv, time.Duration(round*phones+i)*time.Millisecond, i)
 		}
 		if err := inv.Flush(); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if got := testutil.ToFloat64(inv.metrics.rewrites); got < 1 {
-		t.Fatalf("journal never rewritten (size %d, baseline %d)", inv.db.size, inv.db.baseline)
+		t.Fatalf("journal never rewritten (size %d)", inv.db.j.Size())
 	}
 	fi, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fi.Size() != inv.db.size {
-		t.Errorf("file has %d bytes, store counts %d", fi.Size(), inv.db.size)
+	if fi.Size() != inv.db.j.Size() {
+		t.Errorf("file has %d bytes, store counts %d", fi.Size(), inv.db.j.Size())
 	}
 	if err := inv.Close(); err != nil {
 		t.Fatal(err)
@@ -152,11 +154,11 @@ func TestJournalIsRewrittenWhenItGrows(t *testing.T) {
 	again := openTest(t, path, nil)
 	defer again.Close()
 	ps := again.List(Filter{})
-	if len(ps) != 50 {
-		t.Fatalf("%d phones after reopen, want 50", len(ps))
+	if len(ps) != phones {
+		t.Fatalf("%d phones after reopen, want %d", len(ps), phones)
 	}
 	for _, p := range ps {
-		if p.LastSeen.Before(t0.Add(400 * time.Second)) {
+		if p.LastSeen.Before(t0.Add(4 * phones * time.Millisecond)) {
 			t.Fatalf("phone %s has an old record: last seen %s", p.MAC, p.LastSeen)
 		}
 	}
@@ -176,5 +178,59 @@ func TestJournalOfAnotherFormatIsRefused(t *testing.T) {
 	}
 	if data, _ := os.ReadFile(path); string(data) != "something else\n" {
 		t.Fatalf("the foreign file was changed: %q", data)
+	}
+}
+
+// TestJournalOfTheEarlierFormatIsConverted opens a journal written by the
+// JSON-lines store of earlier versions (testdata/inventory-v1.jsonl, made
+// by that code from bootMorning: three phones, one forgotten), with a torn
+// last line added: the phones come back, and the file is replaced by a
+// journal in the current format.
+func TestJournalOfTheEarlierFormatIsConverted(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "inventory.jsonl")
+	old, err := os.ReadFile(filepath.Join("testdata", "inventory-v1.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old = append(old, "0badf00d {\"mac\":\"02:00:00:00:00:09\",\"addre"...)
+	if err := os.WriteFile(path, old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // converted, then read as it is
+		inv := openTest(t, path, nil)
+		inv.clock.Set(t0.Add(time.Minute))
+		if n := len(inv.List(Filter{})); n != 3 {
+			t.Errorf("%d phones, want 3", n)
+		}
+		p := stateOf(t, inv, "00:1b:4f:12:34:56")
+		if p.Model != "96x1 SIP" || p.Firmware != "7.1.15.0.4" || len(p.Files) != 3 || p.Upgraded == nil ||
+			p.Upgraded.Name != "S96x1_SALBR7_1_15_0_4_r.tar" || !p.LastSeen.Equal(t0.Add(40*time.Second)) ||
+			len(p.Addrs) != 1 || p.Addrs[0].Addr.String() != "198.18.10.22" || p.State != StateUpToDate {
+			t.Errorf("9611 after the conversion: %+v", p)
+		}
+		if p := stateOf(t, inv, "00:60:1d:01:02:03"); p.Model != "46xx" || len(p.Files) != 2 || p.Addrs[0].Source != "neighbor" {
+			t.Errorf("4610 after the conversion: %+v", p)
+		}
+		if p := stateOf(t, inv, "c8:1f:ea:83:e8:5a"); p.Model != "J179" || p.UserAgent != j179UA {
+			t.Errorf("J179 after the conversion: %+v", p)
+		}
+		if _, ok := inv.Get(MAC{0x00, 0x04, 0x0d, 0xaa, 0xbb, 0xcc}); ok {
+			t.Error("the forgotten 4621 came back")
+		}
+		if err := inv.Close(); err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasPrefix(data, []byte(journalConfig().Magic)) {
+			t.Fatalf("the file was not converted: starts %q", data[:min(len(data), 30)])
+		}
+		entries, _ := os.ReadDir(dir)
+		if len(entries) != 1 {
+			t.Errorf("folder holds %d files, want the journal only", len(entries))
+		}
 	}
 }

@@ -1,0 +1,263 @@
+package inventory
+
+import (
+	"encoding/binary"
+	"errors"
+	"net/netip"
+	"time"
+	"unique"
+
+	"github.com/phoneprov/phoneprov/internal/durable"
+)
+
+// The body of each journal frame is one change (codec version 1):
+//
+//	'P' MAC(6) record   a phone's whole record
+//	'R' MAC(6)          the phone was forgotten
+//
+// A record is its fields in the order of appendPhone: strings as a
+// uvarint length and the bytes, integers as varints, times as the varint
+// of Unix nanoseconds (0 for the zero time), addresses as a length (0, 4
+// or 16) and the bytes, lists as a uvarint count and their elements.
+const (
+	opPhone  = 'P'
+	opRemove = 'R'
+	// codecVersion is the version of this body codec in the header.
+	codecVersion = 1
+	// maxRecord bounds a frame body: a record with Config.FilesPerPhone at
+	// its limit of 1000 fetches, each with a long name, stays well below.
+	maxRecord = 1 << 20
+)
+
+// errBadRecord is the error of a frame body that does not decode.
+var errBadRecord = errors.New("unreadable inventory record")
+
+// appendPhoneFrame appends the frame holding p's whole record to dst.
+func appendPhoneFrame(dst []byte, p *Phone) []byte {
+	start := len(dst)
+	dst = durable.BeginFrame(dst)
+	dst = append(dst, opPhone)
+	dst = append(dst, p.MAC[:]...)
+	dst = appendPhone(dst, p)
+	return durable.EndFrame(dst, start)
+}
+
+// appendRemovalFrame appends the frame that forgets mac to dst.
+func appendRemovalFrame(dst []byte, mac MAC) []byte {
+	start := len(dst)
+	dst = durable.BeginFrame(dst)
+	dst = append(dst, opRemove)
+	dst = append(dst, mac[:]...)
+	return durable.EndFrame(dst, start)
+}
+
+func appendPhone(b []byte, p *Phone) []byte {
+	b = binary.AppendUvarint(b, uint64(len(p.Addrs)))
+	for _, a := range p.Addrs {
+		b = appendAddr(b, a.Addr)
+		b = appendString(b, a.Source)
+		b = appendTime(b, a.Seen)
+	}
+	for _, s := range [...]string{p.Class, p.HostName, p.VendorClass, p.ParamRequestList, p.LeaseKind} {
+		b = appendString(b, s)
+	}
+	b = appendTime(b, p.LeaseTime)
+	for _, s := range [...]string{p.Vendor, p.Model, p.ModelFrom, p.Series, p.Firmware, p.FirmwareFrom, p.UserAgent} {
+		b = appendString(b, s)
+	}
+	b = appendTime(b, p.FirstSeen)
+	b = appendTime(b, p.LastSeen)
+	b = binary.AppendUvarint(b, uint64(len(p.Files)))
+	for i := range p.Files {
+		b = appendFetch(b, &p.Files[i])
+	}
+	for _, f := range [...]*Fetch{p.LastScript, p.LastFirmware, p.Upgraded} {
+		if f == nil {
+			b = append(b, 0)
+			continue
+		}
+		b = appendFetch(append(b, 1), f)
+	}
+	return b
+}
+
+func appendFetch(b []byte, f *Fetch) []byte {
+	b = appendTime(b, f.Time)
+	b = appendString(b, f.Protocol)
+	b = appendString(b, f.Name)
+	b = appendString(b, f.Kind)
+	b = binary.AppendVarint(b, int64(f.Status))
+	b = binary.AppendVarint(b, f.Bytes)
+	return binary.AppendVarint(b, f.Size)
+}
+
+func appendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+// appendTime writes t as Unix nanoseconds, 0 for the zero time; the
+// instant 1970-01-01T00:00:00Z itself is written one nanosecond later.
+func appendTime(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return append(b, 0)
+	}
+	n := t.UnixNano()
+	if n == 0 {
+		n = 1
+	}
+	return binary.AppendVarint(b, n)
+}
+
+func appendAddr(b []byte, a netip.Addr) []byte {
+	if !a.IsValid() {
+		return append(b, 0)
+	}
+	s := a.AsSlice()
+	return append(append(b, byte(len(s))), s...)
+}
+
+// decodeChange decodes one frame body: the MAC it is about and, for a
+// record, the phone (nil for a removal).
+func decodeChange(body []byte) (MAC, *Phone, error) {
+	var mac MAC
+	if len(body) < 1+len(mac) {
+		return mac, nil, errBadRecord
+	}
+	copy(mac[:], body[1:])
+	switch body[0] {
+	case opRemove:
+		if len(body) != 1+len(mac) {
+			return mac, nil, errBadRecord
+		}
+		return mac, nil, nil
+	case opPhone:
+		d := decoder{b: body[1+len(mac):]}
+		p := d.phone()
+		if d.err != nil || len(d.b) != 0 || mac.IsZero() {
+			return mac, nil, errBadRecord
+		}
+		p.MAC = mac
+		return mac, p, nil
+	}
+	return mac, nil, errBadRecord
+}
+
+// decoder reads a record; the first error sticks and reads after it
+// return zero values.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) phone() *Phone {
+	p := &Phone{}
+	if n := d.count(); n > 0 {
+		p.Addrs = make([]Address, n)
+		for i := range p.Addrs {
+			p.Addrs[i] = Address{Addr: d.addr(), Source: d.str(), Seen: d.time()}
+		}
+	}
+	for _, s := range [...]*string{&p.Class, &p.HostName, &p.VendorClass, &p.ParamRequestList, &p.LeaseKind} {
+		*s = d.str()
+	}
+	p.LeaseTime = d.time()
+	for _, s := range [...]*string{&p.Vendor, &p.Model, &p.ModelFrom, &p.Series, &p.Firmware, &p.FirmwareFrom, &p.UserAgent} {
+		*s = d.str()
+	}
+	p.FirstSeen, p.LastSeen = d.time(), d.time()
+	p.Files = make([]Fetch, d.count())
+	for i := range p.Files {
+		p.Files[i] = d.fetch()
+	}
+	for _, f := range [...]**Fetch{&p.LastScript, &p.LastFirmware, &p.Upgraded} {
+		if d.byte() == 1 {
+			v := d.fetch()
+			*f = &v
+		}
+	}
+	return p
+}
+
+func (d *decoder) fetch() Fetch {
+	return Fetch{Time: d.time(), Protocol: d.str(), Name: d.str(), Kind: d.str(),
+		Status: int(d.varint()), Bytes: d.varint(), Size: d.varint()}
+}
+
+func (d *decoder) fail() { d.err, d.b = errBadRecord, nil }
+
+func (d *decoder) byte() byte {
+	if len(d.b) == 0 {
+		d.fail()
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// count reads a list's length, which cannot exceed the bytes left.
+func (d *decoder) count() int {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.fail()
+		return 0
+	}
+	return int(n)
+}
+
+// str reads a string; the values that repeat across the fleet are
+// interned by Phone.intern after the record is read.
+func (d *decoder) str() string {
+	n := d.count()
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+func (d *decoder) time() time.Time {
+	n := d.varint()
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+func (d *decoder) addr() netip.Addr {
+	n := int(d.byte())
+	if n != 0 && n != 4 && n != 16 || n > len(d.b) {
+		d.fail()
+		return netip.Addr{}
+	}
+	a, _ := netip.AddrFromSlice(d.b[:n])
+	d.b = d.b[n:]
+	return a
+}
+
+// internFetch shares the strings of f that repeat across the fleet.
+func internFetch(f *Fetch) {
+	for _, s := range []*string{&f.Protocol, &f.Kind, &f.Name} {
+		if *s != "" {
+			*s = unique.Make(*s).Value()
+		}
+	}
+}
