@@ -60,8 +60,9 @@ type Journal struct {
 	f    *os.File
 	path string
 	cfg  JournalConfig
-	size int64 // bytes in the file
-	base int64 // live bytes at the last rewrite or open (Rebase)
+	size      int64 // bytes in the file
+	committed int64 // bytes made durable: the end after the last Commit
+	base      int64 // live bytes at the last rewrite or open (Rebase)
 }
 
 // OpenJournal opens the journal at path, creating it (with its folder) if
@@ -119,7 +120,7 @@ func (j *Journal) recover(visit func(body []byte)) (Recovery, error) {
 	})
 	rec.Damaged = damaged
 	end += HeaderSize
-	j.size, j.base = int64(end), int64(end)
+	j.size, j.committed, j.base = int64(end), int64(end), int64(end)
 	if end < len(data) {
 		rec.TornBytes = int64(len(data) - end)
 		if err := CutTail(j.f, int64(end)); err != nil {
@@ -161,7 +162,7 @@ func (j *Journal) writeAll(b []byte) error {
 	if err := SyncData(j.f); err != nil {
 		return err
 	}
-	j.size, j.base = int64(len(b)), int64(len(b))
+	j.size, j.committed, j.base = int64(len(b)), int64(len(b)), int64(len(b))
 	return SyncDir(filepath.Dir(j.path))
 }
 
@@ -198,24 +199,44 @@ func resync(b []byte, off, maxBody int) int {
 	return -1
 }
 
-// Append writes frames (whole frames, built with BeginFrame and EndFrame)
-// at the end of the journal and makes them durable before it returns. On
-// an error the file is cut back to where it was, so the next append does
-// not follow a partial one.
-func (j *Journal) Append(frames []byte) error {
-	if len(frames) == 0 {
-		return nil
-	}
+// Write adds frames (whole frames, built with BeginFrame and EndFrame) at
+// the end of the journal without waiting for the disk: Commit makes every
+// Write since the last commit durable. On an error the journal is cut back
+// to its last commit, so nothing later follows a partial write.
+func (j *Journal) Write(frames []byte) error {
 	if _, err := j.f.WriteAt(frames, j.size); err != nil {
-		_ = j.f.Truncate(j.size)
+		j.rollBack()
 		return fmt.Errorf("append to %s %s: %w", j.cfg.What, j.path, err)
-	}
-	if err := SyncData(j.f); err != nil {
-		_ = j.f.Truncate(j.size)
-		return fmt.Errorf("sync %s %s: %w", j.cfg.What, j.path, err)
 	}
 	j.size += int64(len(frames))
 	return nil
+}
+
+// Commit makes the writes since the last commit durable (fdatasync).
+func (j *Journal) Commit() error {
+	if j.size == j.committed {
+		return nil
+	}
+	if err := SyncData(j.f); err != nil {
+		j.rollBack()
+		return fmt.Errorf("sync %s %s: %w", j.cfg.What, j.path, err)
+	}
+	j.committed = j.size
+	return nil
+}
+
+// Append is Write and Commit.
+func (j *Journal) Append(frames []byte) error {
+	if err := j.Write(frames); err != nil {
+		return err
+	}
+	return j.Commit()
+}
+
+// rollBack forgets the writes since the last commit.
+func (j *Journal) rollBack() {
+	_ = j.f.Truncate(j.committed)
+	j.size = j.committed
 }
 
 // Size is the journal's size in bytes.
@@ -230,37 +251,82 @@ func (j *Journal) Rebase(live int64) { j.base = live }
 // its live size at the last rewrite (or Rebase) and past its minimum.
 func (j *Journal) Due() bool { return Grown(j.size, j.base, j.cfg.MinRewrite, j.cfg.Factor) }
 
-// Rewrite replaces the journal with a header and frames, the live records:
-// written to a temporary file beside it, synced and locked, then renamed
-// over it and the folder synced, so a crash leaves either the old or the
-// new file whole and no other process can open the new one unlocked.
-// Later appends go to the new file.
+// Rewrite replaces the journal with a header and frames, the live records
+// (BeginRewrite, one Write, Commit).
 func (j *Journal) Rewrite(frames []byte) error {
+	rw, err := j.BeginRewrite()
+	if err != nil {
+		return err
+	}
+	if err := rw.Write(frames); err != nil {
+		rw.Abort()
+		return err
+	}
+	return rw.Commit()
+}
+
+// A Rewriter writes the fresh copy of a journal that replaces it.
+type Rewriter struct {
+	j    *Journal
+	f    *os.File
+	tmp  string
+	size int64
+}
+
+// BeginRewrite starts a fresh copy of the journal in a temporary file
+// beside it, locked before it can take the journal's name, so no other
+// process can open the new file unlocked. The owner writes the live
+// records to it and calls Commit, or Abort to drop it; appends to the
+// journal meanwhile stay in the old file.
+func (j *Journal) BeginRewrite() (*Rewriter, error) {
 	tmp := j.tmpPath()
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return fmt.Errorf("rewrite %s %s: %w", j.cfg.What, j.path, err)
+		return nil, fmt.Errorf("rewrite %s %s: %w", j.cfg.What, j.path, err)
 	}
-	fail := func(err error) error {
-		_ = f.Close()
-		_ = os.Remove(tmp)
-		return fmt.Errorf("rewrite %s %s: %w", j.cfg.What, j.path, err)
-	}
+	rw := &Rewriter{j: j, f: f, tmp: tmp}
 	if err := TryLock(f); err != nil {
-		return fail(err)
+		rw.Abort()
+		return nil, fmt.Errorf("rewrite %s %s: lock %s: %w", j.cfg.What, j.path, tmp, err)
 	}
-	data := append(AppendHeader(make([]byte, 0, HeaderSize+len(frames)), j.cfg.Magic, j.cfg.Version), frames...)
-	if _, err := f.Write(data); err != nil {
-		return fail(err)
+	if err := rw.Write(AppendHeader(nil, j.cfg.Magic, j.cfg.Version)); err != nil {
+		rw.Abort()
+		return nil, err
 	}
-	if err := SyncData(f); err != nil {
-		return fail(err)
+	return rw, nil
+}
+
+// Write adds frames to the fresh copy.
+func (rw *Rewriter) Write(frames []byte) error {
+	if _, err := rw.f.Write(frames); err != nil {
+		return fmt.Errorf("rewrite %s %s: %w", rw.j.cfg.What, rw.j.path, err)
 	}
-	if err := os.Rename(tmp, j.path); err != nil {
-		return fail(err)
+	rw.size += int64(len(frames))
+	return nil
+}
+
+// Abort drops the fresh copy.
+func (rw *Rewriter) Abort() {
+	_ = rw.f.Close()
+	_ = os.Remove(rw.tmp)
+}
+
+// Commit syncs the fresh copy, renames it over the journal and syncs the
+// folder, so a crash leaves either the old or the new file whole; later
+// appends go to the new file. On an error before the rename the copy is
+// dropped and the journal carries on in the old file.
+func (rw *Rewriter) Commit() error {
+	j := rw.j
+	if err := SyncData(rw.f); err != nil {
+		rw.Abort()
+		return fmt.Errorf("rewrite %s %s: %w", j.cfg.What, j.path, err)
+	}
+	if err := os.Rename(rw.tmp, j.path); err != nil {
+		rw.Abort()
+		return fmt.Errorf("rewrite %s %s: %w", j.cfg.What, j.path, err)
 	}
 	_ = j.f.Close()
-	j.f, j.size, j.base = f, int64(len(data)), int64(len(data))
+	j.f, j.size, j.committed, j.base = rw.f, rw.size, rw.size, rw.size
 	if err := SyncDir(filepath.Dir(j.path)); err != nil {
 		// The rename happened; only its durability is in doubt.
 		return fmt.Errorf("rewrite %s %s: %w", j.cfg.What, j.path, err)

@@ -120,7 +120,7 @@ func benchBoot(inv *Inventory, i int, now time.Time) {
 	ctx := context.Background()
 	ack := benchLeaseEvent(dhcpd.Acked, i, now)
 	ack.Hostname = fmt.Sprintf("AVX%06X", i&0xffffff)
-	inv.apply(ctx, fact{lease: &ack})
+	inv.apply(ctx, leaseFactOf(ack))
 	_, addr := benchPhone(i)
 	ua := fmt.Sprintf("Mozilla/4.0 (compatible; MSIE 6.0) AVAYA/J179-4.1.3.0.6 (MAC:%x)", []byte(ack.MAC))
 	for j, name := range []string{"J100Supgrade.txt", "46xxsettings.txt", "FW_S_J179_R4_1_3_0_6.bin"} {

@@ -24,21 +24,21 @@ const neighborMaxAge = 2 * time.Second
 // apply folds one fact in. It runs on the Run goroutine only.
 func (inv *Inventory) apply(ctx context.Context, f fact) {
 	switch {
-	case f.lease != nil:
-		inv.metrics.facts.WithLabelValues("lease").Inc()
-		inv.applyLease(*f.lease)
+	case f.lease.kind != 0:
+		inv.metrics.leaseFacts.Inc()
+		inv.applyLease(&f.lease)
 	case f.access != nil:
-		inv.metrics.facts.WithLabelValues("access").Inc()
+		inv.metrics.accessFacts.Inc()
 		inv.applyAccess(ctx, *f.access)
 	}
 }
 
-func (inv *Inventory) applyLease(l dhcpd.LeaseEvent) {
-	mac, ok := MACFrom(l.MAC)
-	if !ok || mac.IsZero() {
+func (inv *Inventory) applyLease(l *leaseFact) {
+	mac := l.mac
+	if !l.macOK || mac.IsZero() {
 		return
 	}
-	t := l.Time
+	t := l.time
 	if t.IsZero() {
 		t = inv.opts.Now()
 	}
@@ -46,44 +46,57 @@ func (inv *Inventory) applyLease(l dhcpd.LeaseEvent) {
 	defer inv.mu.Unlock()
 	p := inv.phones[mac]
 	if p == nil {
-		if l.Kind == dhcpd.Expired {
+		if l.kind == dhcpd.Expired {
 			return // nothing to learn about a phone we never saw
 		}
 		p = inv.newPhoneLocked(mac, t)
 	}
-	if l.Kind != dhcpd.Expired {
+	if l.kind != dhcpd.Expired {
 		seen(p, t)
 	}
-	p.LeaseKind, p.LeaseTime = l.Kind.String(), t
-	setIf(&p.Class, l.Class)
-	setIf(&p.HostName, l.Hostname)
-	setIf(&p.VendorClass, l.VendorClass)
-	if len(l.RequestedOptions) > 0 {
-		codes := make([]string, len(l.RequestedOptions))
-		for i, c := range l.RequestedOptions {
-			codes[i] = strconv.Itoa(int(c))
-		}
-		p.ParamRequestList = unique.Make(strings.Join(codes, ",")).Value()
+	p.LeaseKind, p.LeaseTime = l.kind.String(), t
+	setIf(&p.Class, l.class)
+	setIf(&p.HostName, l.host)
+	setIf(&p.VendorClass, l.vendorClass)
+	if prl := l.requested(); len(prl) > 0 {
+		setRequestList(p, prl)
 	}
-	if vendor, model := vendorFromClass(l.VendorClass); vendor != "" {
+	if vendor, model := vendorFromClass(l.vendorClass); vendor != "" {
 		setIf(&p.Vendor, vendor)
 		setModel(p, model, ModelFromVendorClass)
 	}
-	if h, ok := DecodeAvayaHostName(l.Hostname); ok && h.Matches(mac) {
+	if h, ok := DecodeAvayaHostName(l.host); ok && h.Matches(mac) {
 		setIf(&p.Vendor, "Avaya")
 	}
 	if p.Vendor == "" && avayaOUIs[mac.OUI()] {
 		p.Vendor = "Avaya"
 	}
-	if l.Addr.IsValid() {
-		switch l.Kind {
+	if l.addr.IsValid() {
+		switch l.kind {
 		case dhcpd.Acked:
-			inv.bindLocked(p, l.Addr.Unmap(), "dhcp", t)
+			inv.bindLocked(p, l.addr.Unmap(), "dhcp", t)
 		case dhcpd.Released, dhcpd.Declined, dhcpd.Expired:
-			inv.unbindLocked(p, l.Addr.Unmap())
+			inv.unbindLocked(p, l.addr.Unmap())
 		}
 	}
 	inv.dirty[mac] = struct{}{}
+}
+
+// setRequestList records option 55 as p.ParamRequestList ("1,3,6,…"),
+// formatted on the stack and compared first: a phone sends the same list
+// every time, and then nothing is allocated.
+func setRequestList(p *Phone, prl []byte) {
+	var buf [4 * 255]byte
+	b := buf[:0]
+	for i, c := range prl {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendUint(b, uint64(c), 10)
+	}
+	if string(b) != p.ParamRequestList {
+		p.ParamRequestList = unique.Make(string(b)).Value()
+	}
 }
 
 func (inv *Inventory) applyAccess(ctx context.Context, ev fileserve.AccessEvent) {
@@ -288,25 +301,31 @@ func (inv *Inventory) scanNeighbors(ctx context.Context) {
 			inv.dirty[mac] = struct{}{}
 		}
 	}
-	inv.metrics.facts.WithLabelValues("neighbor").Inc()
+	inv.metrics.neighborFacts.Inc()
 }
 
 func (inv *Inventory) newPhoneLocked(mac MAC, t time.Time) *Phone {
+	var p *Phone
 	if len(inv.phones) >= inv.cfg.MaxPhones {
-		inv.evictOldestLocked()
+		p = inv.evictOldestLocked()
 	}
-	p := &Phone{MAC: mac, FirstSeen: t, LastSeen: t}
+	if p == nil {
+		p = &Phone{}
+	}
+	// An evicted record is reused, its lists' room with it: nothing else
+	// holds it (List and Get hand out copies).
+	*p = Phone{MAC: mac, FirstSeen: t, LastSeen: t, Addrs: p.Addrs[:0], Files: p.Files[:0]}
 	inv.phones[mac] = p
 	inv.ages.add(p)
 	return p
 }
 
 // evictOldestLocked forgets the phone seen longest ago, making room for a
-// new one.
-func (inv *Inventory) evictOldestLocked() {
+// new one, and returns its record for reuse.
+func (inv *Inventory) evictOldestLocked() *Phone {
 	p := inv.ages.oldest(inv.phones)
 	if p == nil {
-		return
+		return nil
 	}
 	inv.removeLocked(p)
 	inv.metrics.evicted.Inc()
@@ -315,6 +334,7 @@ func (inv *Inventory) evictOldestLocked() {
 		inv.log.Info("inventory full; forgetting the phones seen longest ago to learn new ones",
 			"max_phones", inv.cfg.MaxPhones, "forgotten_last_seen", p.LastSeen)
 	}
+	return p
 }
 
 func (inv *Inventory) removeLocked(p *Phone) {
@@ -346,7 +366,10 @@ func (inv *Inventory) bindLocked(p *Phone, addr netip.Addr, source string, t tim
 		source = p.addrSource(addr) // keep the better-founded source
 	}
 	p.Addrs = dropAddr(p.Addrs, addr)
-	p.Addrs = append([]Address{{Addr: addr, Source: source, Seen: t}}, p.Addrs...)
+	// Put it first, in place: a phone renewing its lease allocates nothing.
+	p.Addrs = append(p.Addrs, Address{})
+	copy(p.Addrs[1:], p.Addrs)
+	p.Addrs[0] = Address{Addr: addr, Source: source, Seen: t}
 	if len(p.Addrs) > maxAddrs {
 		for _, gone := range p.Addrs[maxAddrs:] {
 			if inv.byAddr[gone.Addr] == p.MAC {

@@ -130,10 +130,45 @@ type Inventory struct {
 	runOnce    atomic.Bool
 }
 
-// fact is one queued event.
+// fact is one queued event: an access event, or a lease event (copied
+// into the fact itself, so queueing one allocates nothing).
 type fact struct {
 	access *fileserve.AccessEvent
-	lease  *dhcpd.LeaseEvent
+	lease  leaseFact // when lease.kind is not 0
+}
+
+// leaseFact is what the inventory keeps of a dhcpd.LeaseEvent.
+type leaseFact struct {
+	kind                     dhcpd.LeaseEventKind
+	mac                      MAC
+	macOK                    bool // the event's MAC had six bytes
+	prlLen                   uint8
+	prl                      [24]byte // option 55 when it fits (most do)
+	prlLong                  []byte   // option 55 when it does not
+	time                     time.Time
+	addr                     netip.Addr
+	class, host, vendorClass string
+}
+
+// leaseFactOf copies what the inventory needs of ev; the event's slices
+// are not kept, so their owner may reuse them.
+func leaseFactOf(ev dhcpd.LeaseEvent) fact {
+	l := leaseFact{kind: ev.Kind, time: ev.Time, addr: ev.Addr, class: ev.Class, host: ev.Hostname, vendorClass: ev.VendorClass}
+	l.mac, l.macOK = MACFrom(ev.MAC)
+	if len(ev.RequestedOptions) <= len(l.prl) {
+		l.prlLen = uint8(copy(l.prl[:], ev.RequestedOptions))
+	} else {
+		l.prlLong = slices.Clone(ev.RequestedOptions)
+	}
+	return fact{lease: l}
+}
+
+// requested returns the parameter request list.
+func (l *leaseFact) requested() []byte {
+	if l.prlLong != nil {
+		return l.prlLong
+	}
+	return l.prl[:l.prlLen]
 }
 
 // Open loads the inventory from opts.Path (creating the file if needed)
@@ -208,9 +243,7 @@ func (inv *Inventory) ObserveAccess(ev fileserve.AccessEvent) {
 // ObserveLease queues a DHCP lease event; it never blocks, and counts the
 // event as dropped when the queue is full.
 func (inv *Inventory) ObserveLease(ev dhcpd.LeaseEvent) {
-	ev.MAC = slices.Clone(ev.MAC)
-	ev.RequestedOptions = slices.Clone(ev.RequestedOptions)
-	inv.enqueue(fact{lease: &ev})
+	inv.enqueue(leaseFactOf(ev))
 }
 
 func (inv *Inventory) enqueue(f fact) {
@@ -374,13 +407,13 @@ func (inv *Inventory) Flush() error {
 		inv.mu.Unlock()
 		return nil
 	}
-	frames := inv.db.frames()
+	b := inv.db.appendBatch()
 	for mac := range inv.removed {
-		frames = appendRemovalFrame(frames, mac)
+		b.add(func(dst []byte) []byte { return appendRemovalFrame(dst, mac) })
 	}
 	for mac := range inv.dirty {
 		if p := inv.phones[mac]; p != nil {
-			frames = appendPhoneFrame(frames, p)
+			b.add(func(dst []byte) []byte { return appendPhoneFrame(dst, p) })
 		}
 	}
 	// The sets are swapped with the spare pair, not reallocated: a failed
@@ -389,8 +422,7 @@ func (inv *Inventory) Flush() error {
 	inv.dirty, inv.removed = inv.spareDirty, inv.spareRemoved
 	inv.mu.Unlock()
 
-	err := inv.db.append(frames)
-	inv.db.done(frames)
+	err := b.commit()
 	inv.mu.Lock()
 	if err != nil {
 		for mac := range dirty {
@@ -424,18 +456,18 @@ func (inv *Inventory) Flush() error {
 
 // rewriteLocked replaces the journal with one record per phone. The
 // caller holds flushMu; the phones are encoded under the read lock, so
-// folding waits for the encoding but not for the disk.
+// folding waits for the encoding and the writes to the page cache, not
+// for the disk.
 func (inv *Inventory) rewriteLocked() error {
-	frames := inv.db.frames()
-	inv.mu.RLock()
-	for _, p := range inv.phones {
-		frames = appendPhoneFrame(frames, p)
-	}
-	// Changes folded in after this point are still marked dirty, and the
-	// next flush appends them to the new file.
-	inv.mu.RUnlock()
-	err := inv.db.rewrite(frames)
-	inv.db.done(frames)
+	err := inv.db.rewrite(func(add func(func([]byte) []byte)) {
+		inv.mu.RLock()
+		defer inv.mu.RUnlock()
+		for _, p := range inv.phones {
+			add(func(dst []byte) []byte { return appendPhoneFrame(dst, p) })
+		}
+		// Changes folded in after this point are still marked dirty, and
+		// the next flush appends them to the new file.
+	})
 	if err != nil {
 		return err
 	}

@@ -127,7 +127,7 @@ const (
 // static address, and one unknown client asks for a file.
 func bootMorning() []fact {
 	var fs []fact
-	L := func(l dhcpd.LeaseEvent) { fs = append(fs, fact{lease: &l}) }
+	L := func(l dhcpd.LeaseEvent) { fs = append(fs, leaseFactOf(l)) }
 	A := func(ev fileserve.AccessEvent) { fs = append(fs, fact{access: &ev}) }
 	// J179: DHCP, then HTTPS; its User-Agent carries its MAC and version.
 	L(lease(0, "c8:1f:ea:83:e8:5a", "198.18.10.21", dhcpd.Acked, "AVX83E85A", "ccp.avaya.com"))
@@ -262,7 +262,7 @@ func TestStateTransitions(t *testing.T) {
 	const mac, ip = "00:1b:4f:00:00:01", "198.18.20.1"
 	step := func(at time.Duration, f fact, want State) {
 		t.Helper()
-		if f.lease != nil || f.access != nil {
+		if f.lease.kind != 0 || f.access != nil {
 			inv.apply(context.Background(), f)
 		}
 		inv.clock.Set(t0.Add(at))
@@ -270,7 +270,7 @@ func TestStateTransitions(t *testing.T) {
 			t.Fatalf("at +%s: %s (%s), want %s", at, p.State, p.StateReason, want)
 		}
 	}
-	L := func(l dhcpd.LeaseEvent) fact { return fact{lease: &l} }
+	L := func(l dhcpd.LeaseEvent) fact { return leaseFactOf(l) }
 	A := func(ev fileserve.AccessEvent) fact { return fact{access: &ev} }
 
 	step(0, L(lease(0, mac, ip, dhcpd.Acked, "AVB000001", "ccp.avaya.com")), StateDiscovered)
@@ -305,7 +305,7 @@ func TestStatesWithoutVersionKnowledge(t *testing.T) {
 	inv.newest = nil
 	defer inv.Close()
 	const mac, ip = "00:04:0d:00:00:02", "198.18.20.2"
-	inv.apply(context.Background(), fact{lease: ptr(lease(0, mac, ip, dhcpd.Acked, "", ""))})
+	inv.apply(context.Background(), leaseFactOf(lease(0, mac, ip, dhcpd.Acked, "", "")))
 	inv.apply(context.Background(), fact{access: ptr(access(time.Second, ip, "tftp", "46xxupgrade.scr", 200, 100, ""))})
 	inv.apply(context.Background(), fact{access: ptr(access(2*time.Second, ip, "tftp", "a46xxua2_8_3.bin", 499, 512, ""))})
 	inv.clock.Set(t0.Add(time.Minute))
@@ -338,7 +338,7 @@ func TestCutFirmwareTransferIsIncomplete(t *testing.T) {
 		defer inv.Close()
 		const mac, ip = "00:1b:4f:00:00:03", "198.18.20.3"
 		ctx := context.Background()
-		inv.apply(ctx, fact{lease: ptr(lease(0, mac, ip, dhcpd.Acked, "", ""))})
+		inv.apply(ctx, leaseFactOf(lease(0, mac, ip, dhcpd.Acked, "", "")))
 		inv.apply(ctx, fact{access: sized(access(time.Second, ip, "http", "96x1Supgrade.txt", 200, 2000, s96UA), 2000)})
 		// The phone hangs up 1 MB into the 50 MB image: status 200, but cut.
 		inv.apply(ctx, fact{access: sized(access(40*time.Second, ip, "http", "S96x1_SALBR7_1_15_0_4_r.tar", 200, 1<<20, s96UA), image)})
@@ -368,7 +368,7 @@ func TestCutFirmwareTransferIsIncomplete(t *testing.T) {
 		defer inv.Close()
 		const mac, ip = "00:1b:4f:00:00:04", "198.18.20.4"
 		ctx := context.Background()
-		inv.apply(ctx, fact{lease: ptr(lease(0, mac, ip, dhcpd.Acked, "", ""))})
+		inv.apply(ctx, leaseFactOf(lease(0, mac, ip, dhcpd.Acked, "", "")))
 		inv.apply(ctx, fact{access: sized(access(time.Second, ip, "http", "96x1Supgrade.txt", 200, 2000, ""), 2000)})
 		inv.apply(ctx, fact{access: sized(access(2*time.Second, ip, "http", "S96x1_SALBR7_1_15_0_4_r.tar", 200, image-1, ""), image)})
 		inv.clock.Set(t0.Add(time.Hour))
@@ -389,9 +389,9 @@ func TestLeaseBindingsMoveAddresses(t *testing.T) {
 	defer inv.Close()
 	a, b := "00:04:0d:00:00:0a", "00:04:0d:00:00:0b"
 	feed(inv.Inventory, []fact{
-		{lease: ptr(lease(0, a, "198.18.30.1", dhcpd.Acked, "", ""))},
-		{lease: ptr(lease(time.Second, a, "198.18.30.1", dhcpd.Released, "", ""))},
-		{lease: ptr(lease(2*time.Second, b, "198.18.30.1", dhcpd.Acked, "", ""))},
+		leaseFactOf(lease(0, a, "198.18.30.1", dhcpd.Acked, "", "")),
+		leaseFactOf(lease(time.Second, a, "198.18.30.1", dhcpd.Released, "", "")),
+		leaseFactOf(lease(2*time.Second, b, "198.18.30.1", dhcpd.Acked, "", "")),
 		{access: ptr(access(3*time.Second, "198.18.30.1", "tftp", "46xxupgrade.scr", 200, 10, ""))},
 	})
 	if p := stateOf(t, inv, a); len(p.Addrs) != 0 || len(p.Files) != 0 {
@@ -414,8 +414,8 @@ func TestBoundedMemory(t *testing.T) {
 		t.Fatalf("files kept: %+v", p.Files)
 	}
 	for i := range 10 {
-		inv.apply(context.Background(), fact{lease: ptr(lease(time.Hour+time.Duration(i)*time.Second,
-			"00:04:0d:00:01:"+string("0123456789"[i])+"0", "", dhcpd.Offered, "", ""))})
+		inv.apply(context.Background(), leaseFactOf(lease(time.Hour+time.Duration(i)*time.Second,
+			"00:04:0d:00:01:"+string("0123456789"[i])+"0", "", dhcpd.Offered, "", "")))
 	}
 	if got := len(inv.List(Filter{})); got != 3 {
 		t.Fatalf("%d phones kept, want 3", got)
@@ -643,7 +643,7 @@ func TestSeriesLevelAgentIsJudgedByVersion(t *testing.T) {
 	defer inv.Close()
 	const mac, ip = "00:1b:4f:00:00:09", "198.18.20.9"
 	ctx := context.Background()
-	inv.apply(ctx, fact{lease: ptr(lease(0, mac, ip, dhcpd.Acked, "", ""))})
+	inv.apply(ctx, leaseFactOf(lease(0, mac, ip, dhcpd.Acked, "", "")))
 	inv.apply(ctx, fact{access: sized(access(time.Second, ip, "http", "96x1Supgrade.txt", 200, 2000, "AVAYA/96x1-IPT-SIP-R7_1_15_0_4"), 2000)})
 	inv.clock.Set(t0.Add(2 * time.Second))
 	p := stateOf(t, inv, mac)
@@ -652,7 +652,7 @@ func TestSeriesLevelAgentIsJudgedByVersion(t *testing.T) {
 	}
 	// A phone whose model nothing names says so, rather than only "fetching".
 	const mac2, ip2 = "00:1b:4f:00:00:0a", "198.18.20.10"
-	inv.apply(ctx, fact{lease: ptr(lease(0, mac2, ip2, dhcpd.Acked, "", ""))})
+	inv.apply(ctx, leaseFactOf(lease(0, mac2, ip2, dhcpd.Acked, "", "")))
 	inv.apply(ctx, fact{access: sized(access(time.Second, ip2, "http", "46xxsettings.txt", 200, 2000, ""), 2000)})
 	p = stateOf(t, inv, mac2)
 	if p.Model != "" || p.State != StateModelUnknown || !strings.Contains(p.StateReason, "names its model") {

@@ -8,12 +8,14 @@ import (
 
 // metrics are the inventory's Prometheus series.
 type metrics struct {
-	facts          *prometheus.CounterVec
-	neighborErrors prometheus.Counter
-	flushes        prometheus.Counter
-	flushErrors    prometheus.Counter
-	evicted        prometheus.Counter
-	rewrites       prometheus.Counter
+	facts *prometheus.CounterVec
+	// The facts counters by source, looked up once.
+	leaseFacts, accessFacts, neighborFacts prometheus.Counter
+	neighborErrors                         prometheus.Counter
+	flushes                                prometheus.Counter
+	flushErrors                            prometheus.Counter
+	evicted                                prometheus.Counter
+	rewrites                               prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, inv *Inventory) (*metrics, error) {
@@ -35,9 +37,7 @@ func newMetrics(reg prometheus.Registerer, inv *Inventory) (*metrics, error) {
 	if err := obs.Register(reg, "inventory", collectors...); err != nil {
 		return nil, err
 	}
-	for _, s := range []string{"lease", "access", "neighbor"} {
-		m.facts.WithLabelValues(s)
-	}
+	m.leaseFacts, m.accessFacts, m.neighborFacts = m.facts.WithLabelValues("lease"), m.facts.WithLabelValues("access"), m.facts.WithLabelValues("neighbor")
 	return m, nil
 }
 

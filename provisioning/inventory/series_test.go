@@ -15,7 +15,7 @@ import (
 func boot(t *testing.T, inv *testInventory, mac, ip string, reqs ...fileserve.AccessEvent) Phone {
 	t.Helper()
 	ctx := context.Background()
-	inv.apply(ctx, fact{lease: ptr(lease(0, mac, ip, dhcpd.Acked, "", "ccp.avaya.com"))})
+	inv.apply(ctx, leaseFactOf(lease(0, mac, ip, dhcpd.Acked, "", "ccp.avaya.com")))
 	at := time.Second
 	for _, ev := range reqs {
 		ev.Time = t0.Add(at)

@@ -19,7 +19,7 @@ import (
 func testMAC(i int) string { return fmt.Sprintf("02:00:00:00:%02x:%02x", i>>8, i&0xff) }
 
 func offerAt(inv *testInventory, at time.Duration, i int) {
-	inv.apply(context.Background(), fact{lease: ptr(lease(at, testMAC(i), "", dhcpd.Offered, "", "ccp.avaya.com"))})
+	inv.apply(context.Background(), leaseFactOf(lease(at, testMAC(i), "", dhcpd.Offered, "", "ccp.avaya.com")))
 }
 
 func TestEvictsThePhoneSeenLongestAgo(t *testing.T) {
