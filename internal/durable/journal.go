@@ -57,9 +57,9 @@ type Recovery struct {
 //
 // A Journal is not safe for concurrent use; its owner serialises calls.
 type Journal struct {
-	f    *os.File
-	path string
-	cfg  JournalConfig
+	f         *os.File
+	path      string
+	cfg       JournalConfig
 	size      int64 // bytes in the file
 	committed int64 // bytes made durable: the end after the last Commit
 	base      int64 // live bytes at the last rewrite or open (Rebase)
