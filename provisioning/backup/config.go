@@ -22,7 +22,8 @@ type Config struct {
 	Versions int `toml:"versions"`
 	// MaxFiles caps how many different names may be stored; a new name
 	// beyond it gets 507. With MaxBytes and Versions it bounds the disk the
-	// folder can take: MaxFiles × MaxBytes × (Versions+1).
+	// folder can take: MaxFiles × MaxBytes × (Versions+1). 0, the default,
+	// scales it with the fleet (FilesFor).
 	MaxFiles int `toml:"max_files"`
 	// NamePattern is the regular expression every file name must match. Names
 	// starting with a dot, or holding a slash, are refused whatever it says.
@@ -62,16 +63,30 @@ const DefaultNamePattern = `^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$`
 // 255-byte limit.
 const maxNameBytes = 200
 
+// MinFiles is the least max_files = 0 allows: a fixed cap of 5000 made a
+// 6,000-phone site's backups fail, so the cap follows the fleet above it.
+const MinFiles = 5000
+
+// FilesFor returns the cap on stored names for a fleet of phones (the
+// addresses the DHCP pools can lease, 0 when unknown): MaxFiles when set,
+// else two per phone (a phone replaced, or moved to another extension,
+// leaves its old file) and at least MinFiles.
+func (c Config) FilesFor(fleet int) int {
+	if c.MaxFiles > 0 {
+		return c.MaxFiles
+	}
+	return max(MinFiles, 2*fleet)
+}
+
 // DefaultConfig returns the built-in defaults: enabled at /backup/, 128 KiB
-// per file, 5000 files, three earlier versions kept (at most 2.5 GiB of
-// disk), no credentials required.
+// per file, as many files as FilesFor allows, three earlier versions kept
+// (for 5000 files at most 2.5 GiB of disk), no credentials required.
 func DefaultConfig() Config {
 	return Config{
 		Enabled:     true,
 		Path:        "/backup/",
 		MaxBytes:    128 << 10,
 		Versions:    3,
-		MaxFiles:    5000,
 		NamePattern: DefaultNamePattern,
 		Users:       []User{},
 	}
@@ -88,8 +103,8 @@ func (c Config) Validate(report func(key string, err error)) {
 	if c.Versions < 0 || c.Versions > 100 {
 		report("versions", fmt.Errorf("%d is outside 0..100", c.Versions))
 	}
-	if c.MaxFiles < 1 {
-		report("max_files", fmt.Errorf("%d must be at least 1", c.MaxFiles))
+	if c.MaxFiles < 0 {
+		report("max_files", fmt.Errorf("%d is negative (0 scales it with the DHCP pools)", c.MaxFiles))
 	}
 	if c.NamePattern == "" {
 		report("name_pattern", errors.New("must not be empty (the default is "+DefaultNamePattern+")"))

@@ -89,7 +89,7 @@ func (s *Store) servePut(w http.ResponseWriter, r *http.Request, name string, cf
 		return
 	case errors.Is(err, ErrFull):
 		s.refuse(w, r, name, http.StatusInsufficientStorage, reasonFull,
-			"the store holds "+strconv.Itoa(cfg.MaxFiles)+" files already")
+			"the store holds "+strconv.Itoa(s.MaxFiles())+" files already")
 		return
 	default:
 		s.failed(w, r, name, err)

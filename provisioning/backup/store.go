@@ -61,6 +61,9 @@ type Options struct {
 	ReplicateTo string
 	// ReplicaClient sends the copies; nil means a plain http.Client.
 	ReplicaClient *http.Client
+	// Fleet is how many phones the site's DHCP pools can serve, 0 when
+	// unknown: Config.FilesFor scales the cap on files with it.
+	Fleet int
 }
 
 // Store keeps the phones' backup files in one folder, confined by os.Root:
@@ -84,8 +87,10 @@ type Store struct {
 	locks   nameLocks
 	replica *replicator // nil without Options.ReplicateTo
 
+	fleet int // Options.Fleet
+
 	countMu sync.Mutex
-	count   int // current files stored, for MaxFiles
+	count   int // current files stored, for the cap (Config.FilesFor)
 }
 
 // settings are a validated Config with its pattern compiled.
@@ -117,7 +122,7 @@ func New(cfg Config, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("backup: open folder: %w", err)
 	}
-	s := &Store{root: root, dir: opts.Dir, log: opts.Logger}
+	s := &Store{root: root, dir: opts.Dir, log: opts.Logger, fleet: opts.Fleet}
 	s.cur.Store(st)
 	if err := root.Mkdir(versionsDir, 0o750); err != nil && !errors.Is(err, fs.ErrExist) {
 		root.Close()
@@ -541,10 +546,13 @@ func (s *Store) removeQuietly(name string) {
 	}
 }
 
+// MaxFiles is the cap on stored names in force (Config.FilesFor).
+func (s *Store) MaxFiles() int { return s.cur.Load().cfg.FilesFor(s.fleet) }
+
 func (s *Store) reserve() bool {
 	s.countMu.Lock()
 	defer s.countMu.Unlock()
-	if s.count >= s.cur.Load().cfg.MaxFiles {
+	if s.count >= s.MaxFiles() {
 		return false
 	}
 	s.count++

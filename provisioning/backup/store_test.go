@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -74,7 +75,7 @@ func TestValidateReportsEachProblem(t *testing.T) {
 	c.Path = "backup"
 	c.MaxBytes = 0
 	c.Versions = -1
-	c.MaxFiles = 0
+	c.MaxFiles = -1
 	c.NamePattern = "(["
 	c.Users = []User{{Name: "a:b", Password: "x"}, {Name: "", Password: ""}, {Name: "u", Password: "p"}, {Name: "u", Password: "p"}}
 	got := map[string]bool{}
@@ -320,6 +321,35 @@ func assertNoTemp(t *testing.T, dir string) {
 			if durable.IsTemp(e.Name()) {
 				t.Errorf("temporary file left: %s", filepath.Join(sub, e.Name()))
 			}
+		}
+	}
+}
+
+// TestFileCapScalesWithTheFleet: by default the cap follows the fleet the
+// DHCP pools can serve, so a 6,000-phone site's backups fit where a fixed
+// 5000 refused the 5,001st; a cap set in the configuration stays as set.
+func TestFileCapScalesWithTheFleet(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "backup")
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	for i := range MinFiles {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%04d_96xxdata.txt", i)), []byte("x"), 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := New(DefaultConfig(), Options{Dir: dir, Registry: prometheus.NewRegistry(), Fleet: 6000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got := s.MaxFiles(); got != 12000 {
+		t.Errorf("cap %d for a fleet of 6000, want 12000", got)
+	}
+	put(t, s, "5001_96xxdata.txt", "the 5,001st phone")
+	for _, c := range []struct{ maxFiles, fleet, want int }{{0, 0, MinFiles}, {0, 100, MinFiles}, {0, 30000, 60000}, {7, 30000, 7}} {
+		if got := (Config{MaxFiles: c.maxFiles}).FilesFor(c.fleet); got != c.want {
+			t.Errorf("max_files %d, fleet %d: cap %d, want %d", c.maxFiles, c.fleet, got, c.want)
 		}
 	}
 }

@@ -14,7 +14,8 @@ type Config struct {
 	FetchWindow time.Duration `toml:"fetch_window"`
 	// FilesPerPhone is how many recent file requests are kept per phone.
 	FilesPerPhone int `toml:"files_per_phone"`
-	// MaxPhones caps the records kept; past it the one seen longest ago goes.
+	// MaxPhones caps the records kept; past it the one seen longest ago
+	// goes. 0, the default, scales it with the fleet (PhonesFor).
 	MaxPhones int `toml:"max_phones"`
 	// FlushInterval is how often changes are written to inventory.jsonl;
 	// a crash (kill -9, power loss) loses at most this much. A graceful
@@ -29,13 +30,27 @@ type Config struct {
 	QueueLength int `toml:"queue_length"`
 }
 
+// MinPhones is the least max_phones = 0 allows.
+const MinPhones = 20000
+
+// PhonesFor returns the cap on records for a fleet of phones (the
+// addresses the DHCP pools can lease, 0 when unknown): MaxPhones when set,
+// else two per phone (phones replaced or passing through keep their
+// records until they are stale) and at least MinPhones. A record takes
+// about a kilobyte (BenchmarkHeapPer10kPhones).
+func (c Config) PhonesFor(fleet int) int {
+	if c.MaxPhones > 0 {
+		return c.MaxPhones
+	}
+	return max(MinPhones, 2*fleet)
+}
+
 // DefaultConfig returns the built-in defaults.
 func DefaultConfig() Config {
 	return Config{
 		StaleAfter:       7 * 24 * time.Hour,
 		FetchWindow:      10 * time.Minute,
 		FilesPerPhone:    20,
-		MaxPhones:        20000,
 		FlushInterval:    time.Second,
 		NeighborInterval: time.Minute,
 		QueueLength:      4096,
@@ -53,8 +68,8 @@ func (c Config) Validate(report func(key string, err error)) {
 	if c.FilesPerPhone < 1 || c.FilesPerPhone > 1000 {
 		report("files_per_phone", fmt.Errorf("%d is outside 1..1000", c.FilesPerPhone))
 	}
-	if c.MaxPhones < 1 || c.MaxPhones > 1000000 {
-		report("max_phones", fmt.Errorf("%d is outside 1..1000000", c.MaxPhones))
+	if c.MaxPhones < 0 || c.MaxPhones > 1000000 {
+		report("max_phones", fmt.Errorf("%d is outside 0..1000000 (0 scales it with the DHCP pools)", c.MaxPhones))
 	}
 	if c.FlushInterval < 10*time.Millisecond || c.FlushInterval > time.Minute {
 		report("flush_interval", fmt.Errorf("%s is outside 10ms..1m", c.FlushInterval))

@@ -47,6 +47,9 @@ type Options struct {
 	// IsScript says whether a file name is an upgrade or settings script.
 	// When nil, DefaultIsScript.
 	IsScript func(name string) bool
+	// Fleet is how many phones the site's DHCP pools can serve, 0 when
+	// unknown: Config.PhonesFor scales the cap on records with it.
+	Fleet int
 	// Neighbors reads the kernel's neighbour table (NeighborTable.List);
 	// nil leaves phones with static addresses unidentified unless their
 	// User-Agent carries their MAC.
@@ -181,6 +184,7 @@ func Open(cfg Config, opts Options) (*Inventory, error) {
 	if opts.Path == "" {
 		return nil, errors.New("inventory: no database path given")
 	}
+	cfg.MaxPhones = cfg.PhonesFor(opts.Fleet)
 	opts.Logger = obs.Logger(opts.Logger)
 	opts.Registry = obs.Registry(opts.Registry)
 	if opts.Now == nil {

@@ -594,7 +594,7 @@ func TestPhonesGauge(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	DefaultConfig().Validate(func(key string, err error) { t.Errorf("default: %s: %v", key, err) })
-	c := Config{StaleAfter: 0, FetchWindow: -1, FilesPerPhone: 0, MaxPhones: 0, FlushInterval: time.Hour, NeighborInterval: -1, QueueLength: 1}
+	c := Config{StaleAfter: 0, FetchWindow: -1, FilesPerPhone: 0, MaxPhones: -1, FlushInterval: time.Hour, NeighborInterval: -1, QueueLength: 1}
 	got := map[string]bool{}
 	c.Validate(func(key string, err error) { got[key] = true })
 	for _, k := range []string{"stale_after", "fetch_window", "files_per_phone", "max_phones", "flush_interval", "neighbor_interval", "queue_length"} {

@@ -234,3 +234,25 @@ func TestJournalOfTheEarlierFormatIsConverted(t *testing.T) {
 		}
 	}
 }
+
+// TestCapScalesWithTheFleet: by default the cap on records follows the
+// fleet the DHCP pools can serve, so a 12,500-phone site (25,000 records
+// of phones replaced and passing through) evicts nothing where the fixed
+// 20000 forgot phones; a cap set in the configuration stays as set.
+func TestCapScalesWithTheFleet(t *testing.T) {
+	inv := openTest(t, "", func(c *Config, o *Options) { o.Fleet = 12500 })
+	defer inv.Close()
+	const phones = 25000
+	for i := range phones {
+		m := MAC{0x02, 0, 0, byte(i >> 16), byte(i >> 8), byte(i)}
+		inv.apply(context.Background(), leaseFactOf(dhcpd.LeaseEvent{Kind: dhcpd.Offered, MAC: m[:], Time: t0.Add(time.Duration(i) * time.Millisecond)}))
+	}
+	if n, ev := len(inv.List(Filter{})), testutil.ToFloat64(inv.metrics.evicted); n != phones || ev != 0 {
+		t.Errorf("%d phones kept, %v evicted; want %d and none", n, ev, phones)
+	}
+	for _, c := range []struct{ maxPhones, fleet, want int }{{0, 0, MinPhones}, {0, 30000, 60000}, {7, 30000, 7}} {
+		if got := (Config{MaxPhones: c.maxPhones}).PhonesFor(c.fleet); got != c.want {
+			t.Errorf("max_phones %d, fleet %d: cap %d, want %d", c.maxPhones, c.fleet, got, c.want)
+		}
+	}
+}

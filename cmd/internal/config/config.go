@@ -180,6 +180,7 @@ func parseLevel(s string) (slog.Level, error) {
 
 // crossCheck finds settings of different parts that contradict each other.
 func (c Config) crossCheck(report func(string, error)) {
+	c.checkFleetCaps(report)
 	p := c.Provisioning
 	if c.FileServe.HTTPS.Enabled && p.BackupPath != "" && c.Endpoints().HTTPSListen && !listensOnPort(c.FileServe.HTTPS.Listen, p.HTTPSPort) {
 		report("provisioning.https_port", fmt.Errorf("%d is not a port fileserve.https.listen uses, so BRURI would point nowhere", p.HTTPSPort))

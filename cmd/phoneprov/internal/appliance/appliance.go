@@ -167,7 +167,7 @@ func (a *appliance) buildProvisioning() ([]fileserve.Generator, []fileserve.Moun
 	var mounts []fileserve.Mount
 	if p.Backup.Enabled {
 		a.backups, err = backup.New(p.Backup, backup.Options{Dir: filepath.Join(a.cfg.DataDir, "backup"), Logger: a.log.With("part", "backup"), Registry: a.reg,
-			ReplicateTo: a.cfg.BackupReplicaURL()})
+			ReplicateTo: a.cfg.BackupReplicaURL(), Fleet: a.cfg.Fleet()})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -184,6 +184,7 @@ func (a *appliance) buildInventory() error {
 		Logger:   a.log.With("part", "inventory"),
 		Registry: a.reg,
 		Firmware: a.firmware,
+		Fleet:    a.cfg.Fleet(),
 	}
 	var err error
 	if a.neighbors, err = inventory.OpenNeighborTable(); err == nil {
