@@ -114,44 +114,53 @@ func processCPU(b *testing.B) int64 {
 	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
-// benchBoot is what a phone's boot tells the inventory: its lease, then
-// its upgrade script, settings and firmware over HTTPS with a User-Agent.
-func benchBoot(inv *Inventory, i int, now time.Time) {
+// benchBoot is what boots tell the inventory of a phone: its lease, then
+// per boot its upgrade script, settings and firmware over HTTPS with a
+// User-Agent; fetches in all.
+func benchBoot(inv *Inventory, i, fetches int, now time.Time) {
 	ctx := context.Background()
 	ack := benchLeaseEvent(dhcpd.Acked, i, now)
 	ack.Hostname = fmt.Sprintf("AVX%06X", i&0xffffff)
 	inv.apply(ctx, leaseFactOf(ack))
 	_, addr := benchPhone(i)
 	ua := fmt.Sprintf("Mozilla/4.0 (compatible; MSIE 6.0) AVAYA/J179-4.1.3.0.6 (MAC:%x)", []byte(ack.MAC))
-	for j, name := range []string{"J100Supgrade.txt", "46xxsettings.txt", "FW_S_J179_R4_1_3_0_6.bin"} {
+	names := []string{"J100Supgrade.txt", "46xxsettings.txt", "FW_S_J179_R4_1_3_0_6.bin"}
+	for j := range fetches {
+		name := names[j%len(names)]
+		// Each event brings its own copy of the name, as a request does.
 		ev := fileserve.AccessEvent{Time: now.Add(time.Duration(j+1) * time.Second), Protocol: "https",
-			Client: netip.AddrPortFrom(addr, 40000), Name: "/" + name, Resolved: name, Status: 200, Bytes: 2000, Size: 2000, UserAgent: ua}
+			Client: netip.AddrPortFrom(addr, 40000), Name: "/" + name, Resolved: string([]byte(name)), Status: 200, Bytes: 2000, Size: 2000, UserAgent: ua}
 		inv.apply(ctx, fact{access: &ev})
 	}
 }
 
 // BenchmarkHeapPer10kPhones reports the heap the inventory holds for
-// 10,000 booted phones (a lease, three file requests and a User-Agent
-// each), measured with runtime.MemStats after a garbage collection; it is
-// reported, not asserted. Run it with -benchtime=1x.
+// 10,000 phones (a lease, a User-Agent and fetches: one boot's three, or
+// a full history of Config.FilesPerPhone), measured with runtime.MemStats
+// after a garbage collection; it is reported, not asserted. Run it with
+// -benchtime=1x.
 func BenchmarkHeapPer10kPhones(b *testing.B) {
 	const phones = 10000
-	for range b.N {
-		now := t0
-		var before, after runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&before)
-		inv := openBench(b, &now)
-		for i := 1; i <= phones; i++ {
-			benchBoot(inv, i, now)
-		}
-		runtime.GC()
-		runtime.ReadMemStats(&after)
-		if n := len(inv.List(Filter{})); n != phones {
-			b.Fatalf("%d phones kept, want %d", n, phones)
-		}
-		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/phones, "heap-bytes/phone")
-		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "heap-MiB/10k-phones")
-		runtime.KeepAlive(inv)
+	for _, fetches := range []int{3, DefaultConfig().FilesPerPhone} {
+		b.Run(fmt.Sprintf("fetches=%d", fetches), func(b *testing.B) {
+			for range b.N {
+				now := t0
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				inv := openBench(b, &now)
+				for i := 1; i <= phones; i++ {
+					benchBoot(inv, i, fetches, now)
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				if n := len(inv.List(Filter{})); n != phones {
+					b.Fatalf("%d phones kept, want %d", n, phones)
+				}
+				b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/phones, "heap-bytes/phone")
+				b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "heap-MiB/10k-phones")
+				runtime.KeepAlive(inv)
+			}
+		})
 	}
 }

@@ -130,10 +130,7 @@ func (inv *Inventory) applyAccess(ctx context.Context, ev fileserve.AccessEvent)
 	if ev.UserAgent != "" {
 		applyUserAgent(p, ev.UserAgent, agent)
 	}
-	p.Files = append(p.Files, file.fetch)
-	if over := len(p.Files) - inv.cfg.FilesPerPhone; over > 0 {
-		p.Files = append(p.Files[:0], p.Files[over:]...)
-	}
+	p.Files = addFetch(p.Files, file.fetch, inv.cfg.FilesPerPhone)
 	file.apply(p)
 	inv.dirty[mac] = struct{}{}
 }
@@ -153,13 +150,33 @@ type accessedFile struct {
 	backupClass string
 }
 
+// addFetch appends f to files, keeping the last limit. The list grows by
+// doubling up to limit and no further, so a phone's full history takes
+// room for limit fetches, not for the next power of two (a third more at
+// the default 20).
+func addFetch(files []Fetch, f Fetch, limit int) []Fetch {
+	if len(files) >= limit {
+		n := copy(files, files[len(files)-limit+1:])
+		return append(files[:n], f)
+	}
+	if len(files) == cap(files) {
+		grown := make([]Fetch, len(files), min(max(2*len(files), 2), limit))
+		copy(grown, files)
+		files = grown
+	}
+	return append(files, f)
+}
+
 // accessedFile describes the file ev asked for, fetched at t.
 func (inv *Inventory) accessedFile(ev fileserve.AccessEvent, t time.Time) accessedFile {
 	name := ev.Resolved
 	if name == "" {
 		name = strings.TrimLeft(strings.ReplaceAll(ev.Name, "\\", "/"), "/")
 	}
-	f := accessedFile{fetch: Fetch{Time: t, Protocol: ev.Protocol, Name: name, Kind: KindOther, Status: ev.Status, Bytes: ev.Bytes, Size: ev.Size}}
+	// The names repeat across the fleet (every phone fetches the same
+	// scripts and firmware): interned, each is held once.
+	f := accessedFile{fetch: Fetch{Time: t, Protocol: unique.Make(ev.Protocol).Value(), Name: unique.Make(name).Value(),
+		Kind: KindOther, Status: ev.Status, Bytes: ev.Bytes, Size: ev.Size}}
 	fwModel, fwVersion, isFirmware := inv.firmwareOf(name)
 	switch {
 	case inv.opts.IsScript(name):

@@ -266,7 +266,6 @@ func latest(a, b *Fetch) *Fetch {
 	return a
 }
 
-// clone deep-copies p for handing out.
 // intern replaces p's fields that repeat across the fleet with shared
 // copies, so a large inventory holds each value once.
 func (p *Phone) intern() {
@@ -279,8 +278,17 @@ func (p *Phone) intern() {
 	for i := range p.Addrs {
 		p.Addrs[i].Source = unique.Make(p.Addrs[i].Source).Value()
 	}
+	for i := range p.Files {
+		internFetch(&p.Files[i])
+	}
+	for _, f := range []*Fetch{p.LastScript, p.LastFirmware, p.Upgraded} {
+		if f != nil {
+			internFetch(f)
+		}
+	}
 }
 
+// clone deep-copies p for handing out.
 func (p *Phone) clone() Phone {
 	c := *p
 	c.Addrs = slices.Clone(p.Addrs)
