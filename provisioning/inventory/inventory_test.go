@@ -659,3 +659,30 @@ func TestSeriesLevelAgentIsJudgedByVersion(t *testing.T) {
 		t.Errorf("phone of unknown model: model %q, %s (%s)", p.Model, p.State, p.StateReason)
 	}
 }
+
+// TestLeaseExchangeAllocatesNothing: the two facts of a DHCP exchange of a
+// known phone are queued, folded in and flushed without an allocation (the
+// inventory runs beside a DHCP server answering thousands a second).
+func TestLeaseExchangeAllocatesNothing(t *testing.T) {
+	inv := openTest(t, "", nil)
+	defer inv.Close()
+	ctx := context.Background()
+	offer := lease(0, "00:04:0d:00:00:01", "198.18.0.10", dhcpd.Offered, "AVA000001", "ccp.avaya.com")
+	ack := lease(0, "00:04:0d:00:00:01", "198.18.0.10", dhcpd.Acked, "AVA000001", "ccp.avaya.com")
+	exchange := func() {
+		offer.Time, ack.Time = offer.Time.Add(time.Second), ack.Time.Add(time.Second)
+		inv.ObserveLease(offer)
+		inv.ObserveLease(ack)
+		inv.foldQueued(ctx)
+		if err := inv.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exchange() // learn the phone
+	if allocs := testing.AllocsPerRun(100, exchange); allocs > 0 {
+		t.Errorf("an exchange allocates %v times", allocs)
+	}
+	if p := stateOf(t, inv, "00:04:0d:00:00:01"); p.LeaseKind != "ack" || len(p.Addrs) != 1 || p.ParamRequestList != "1,3,6,7,15,26,42,242" {
+		t.Errorf("after the exchanges: %+v", p)
+	}
+}

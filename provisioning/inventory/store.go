@@ -89,10 +89,10 @@ const chunkSize = 64 << 10
 // batch builds frames in the store's buffer and writes them out a chunk at
 // a time; the first error sticks.
 type batch struct {
-	s     *store
-	buf   []byte
-	write func([]byte) error
-	err   error
+	s   *store
+	buf []byte
+	to  interface{ Write([]byte) error } // the journal, or a rewrite's copy
+	err error
 }
 
 // add appends the frames that encode appends to the batch.
@@ -105,7 +105,7 @@ func (b *batch) add(encode func([]byte) []byte) {
 
 func (b *batch) writeOut() {
 	if b.err == nil && len(b.buf) > 0 {
-		b.err = b.write(b.buf)
+		b.err = b.to.Write(b.buf)
 	}
 	b.buf = b.buf[:0]
 }
@@ -122,7 +122,7 @@ func (b *batch) release() {
 // ends it. The caller holds the inventory's flushMu, which serialises
 // batches.
 func (s *store) appendBatch() *batch {
-	return &batch{s: s, buf: s.buf[:0], write: s.j.Write}
+	return &batch{s: s, buf: s.buf[:0], to: s.j}
 }
 
 // commit writes out the rest of an append batch and makes it durable.
@@ -150,7 +150,7 @@ func (s *store) rewrite(each func(add func(encode func([]byte) []byte))) error {
 	if err != nil {
 		return fmt.Errorf("inventory: %w", err)
 	}
-	b := &batch{s: s, buf: s.buf[:0], write: rw.Write}
+	b := &batch{s: s, buf: s.buf[:0], to: rw}
 	defer b.release()
 	each(b.add)
 	if b.writeOut(); b.err != nil {

@@ -225,7 +225,7 @@ func TestJournalOfTheEarlierFormatIsConverted(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.HasPrefix(data, []byte(journalConfig().Magic)) {
+		if !bytes.HasPrefix(data, []byte("PPINVENT")) { // journalConfig().Magic
 			t.Fatalf("the file was not converted: starts %q", data[:min(len(data), 30)])
 		}
 		entries, _ := os.ReadDir(dir)
