@@ -225,14 +225,6 @@ func (j *Journal) Commit() error {
 	return nil
 }
 
-// Append is Write and Commit.
-func (j *Journal) Append(frames []byte) error {
-	if err := j.Write(frames); err != nil {
-		return err
-	}
-	return j.Commit()
-}
-
 // rollBack forgets the writes since the last commit.
 func (j *Journal) rollBack() {
 	_ = j.f.Truncate(j.committed)

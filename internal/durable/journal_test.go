@@ -24,6 +24,17 @@ func openTestJournal(t *testing.T, path string, cfg JournalConfig) (*Journal, Re
 	return j, rec, bodies
 }
 
+// appendCommit writes frames and commits them.
+func appendCommit(t *testing.T, j *Journal, frames []byte) {
+	t.Helper()
+	if err := j.Write(frames); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func frames(bodies ...string) []byte {
 	var b []byte
 	for _, s := range bodies {
@@ -38,12 +49,8 @@ func TestJournalAppendsAndReadsBack(t *testing.T) {
 	if len(bodies) != 0 || rec.Version != 2 || j.Size() != HeaderSize {
 		t.Fatalf("new journal: %v, %+v, size %d", bodies, rec, j.Size())
 	}
-	if err := j.Append(frames("one", "two")); err != nil {
-		t.Fatal(err)
-	}
-	if err := j.Append(frames("three")); err != nil {
-		t.Fatal(err)
-	}
+	appendCommit(t, j, frames("one", "two"))
+	appendCommit(t, j, frames("three"))
 	if _, _, err := OpenJournal(path, testJournal, func([]byte) {}); !errors.Is(err, ErrInUse) {
 		t.Errorf("second open: %v, want ErrInUse", err)
 	}
@@ -72,9 +79,7 @@ func TestJournalCutsATornTailAndSkipsDamage(t *testing.T) {
 	if j.Size() != int64(whole) {
 		t.Errorf("size %d after the cut, want %d", j.Size(), whole)
 	}
-	if err := j.Append(frames("four")); err != nil {
-		t.Fatal(err)
-	}
+	appendCommit(t, j, frames("four"))
 	j.Close()
 	j, _, bodies = openTestJournal(t, path, testJournal)
 	defer j.Close()
@@ -104,9 +109,7 @@ func TestJournalRewriteWhenDue(t *testing.T) {
 		if i > 100 {
 			t.Fatal("never due")
 		}
-		if err := j.Append(frames(fmt.Sprintf("record %d", i))); err != nil {
-			t.Fatal(err)
-		}
+		appendCommit(t, j, frames(fmt.Sprintf("record %d", i)))
 	}
 	// Due: the size is past twice the header (the live size at open) and past the minimum.
 	if j.Size() <= 2*HeaderSize || j.Size() < 64 {
@@ -118,9 +121,7 @@ func TestJournalRewriteWhenDue(t *testing.T) {
 	if j.Due() {
 		t.Error("due right after a rewrite")
 	}
-	if err := j.Append(frames("after")); err != nil {
-		t.Fatal(err)
-	}
+	appendCommit(t, j, frames("after"))
 	j.Close()
 	checkOnlyFiles(t, dir, "j")
 	j, _, bodies := openTestJournal(t, path, testJournal)
@@ -177,5 +178,29 @@ func TestJournalImportsAnOldFormat(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(other); string(b) != "neither\n" {
 		t.Errorf("the unknown file became %q", b)
+	}
+}
+
+func TestJournalAbortedRewriteLeavesTheJournal(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "j")
+	j, _, _ := openTestJournal(t, path, testJournal)
+	appendCommit(t, j, frames("one"))
+	rw, err := j.BeginRewrite()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rw.Write(frames("never")); err != nil {
+		t.Fatal(err)
+	}
+	appendCommit(t, j, frames("two")) // appends go on meanwhile
+	rw.Abort()
+	appendCommit(t, j, frames("three"))
+	j.Close()
+	checkOnlyFiles(t, dir, "j")
+	j, _, bodies := openTestJournal(t, path, testJournal)
+	defer j.Close()
+	if !slices.Equal(bodies, []string{"one", "two", "three"}) {
+		t.Errorf("after an aborted rewrite: %q", bodies)
 	}
 }
