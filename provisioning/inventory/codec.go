@@ -13,7 +13,13 @@ import (
 // The body of each journal frame is one change (codec version 1):
 //
 //	'P' MAC(6) record   a phone's whole record
+//	'T' MAC(6) touch    a phone seen again: its times and lease kind
 //	'R' MAC(6)          the phone was forgotten
+//
+// A touch is the lease kind (a string), the last sighting (a time), then
+// the lease time and the first address's time as varints of nanoseconds
+// before the last sighting (usually 0: one byte each), applied to the
+// record before it.
 //
 // A record is its fields in the order of appendPhone: strings as a
 // uvarint length and the bytes, integers as varints, times as the varint
@@ -21,6 +27,7 @@ import (
 // or 16) and the bytes, lists as a uvarint count and their elements.
 const (
 	opPhone  = 'P'
+	opTouch  = 'T'
 	opRemove = 'R'
 	// codecVersion is the version of this body codec in the header.
 	codecVersion = 1
@@ -39,6 +46,24 @@ func appendPhoneFrame(dst []byte, p *Phone) []byte {
 	dst = append(dst, opPhone)
 	dst = append(dst, p.MAC[:]...)
 	dst = appendPhone(dst, p)
+	return durable.EndFrame(dst, start)
+}
+
+// appendTouchFrame appends the frame that moves p's times and lease kind
+// to dst: what a DHCP exchange of a known phone changes.
+func appendTouchFrame(dst []byte, p *Phone) []byte {
+	start := len(dst)
+	dst = durable.BeginFrame(dst)
+	dst = append(dst, opTouch)
+	dst = append(dst, p.MAC[:]...)
+	dst = appendString(dst, p.LeaseKind)
+	dst = appendTime(dst, p.LastSeen)
+	dst = binary.AppendVarint(dst, p.LastSeen.UnixNano()-p.LeaseTime.UnixNano())
+	var addrSeen int64
+	if len(p.Addrs) > 0 {
+		addrSeen = p.LastSeen.UnixNano() - p.Addrs[0].Seen.UnixNano()
+	}
+	dst = binary.AppendVarint(dst, addrSeen)
 	return durable.EndFrame(dst, start)
 }
 
@@ -116,30 +141,47 @@ func appendAddr(b []byte, a netip.Addr) []byte {
 	return append(append(b, byte(len(s))), s...)
 }
 
-// decodeChange decodes one frame body: the MAC it is about and, for a
-// record, the phone (nil for a removal).
-func decodeChange(body []byte) (MAC, *Phone, error) {
+// applyChange applies one frame body to phones and returns the MAC it is
+// about and its op. A touch of a phone not in phones (forgotten since) is
+// ignored.
+func applyChange(phones map[MAC]*Phone, body []byte) (MAC, byte, error) {
 	var mac MAC
 	if len(body) < 1+len(mac) {
-		return mac, nil, errBadRecord
+		return mac, 0, errBadRecord
 	}
+	op := body[0]
 	copy(mac[:], body[1:])
-	switch body[0] {
+	d := decoder{b: body[1+len(mac):]}
+	switch op {
 	case opRemove:
-		if len(body) != 1+len(mac) {
-			return mac, nil, errBadRecord
+		if len(d.b) != 0 {
+			return mac, op, errBadRecord
 		}
-		return mac, nil, nil
+		delete(phones, mac)
 	case opPhone:
-		d := decoder{b: body[1+len(mac):]}
 		p := d.phone()
 		if d.err != nil || len(d.b) != 0 || mac.IsZero() {
-			return mac, nil, errBadRecord
+			return mac, op, errBadRecord
 		}
 		p.MAC = mac
-		return mac, p, nil
+		p.intern()
+		phones[mac] = p
+	case opTouch:
+		kind, last, leaseAgo, addrAgo := d.str(), d.time(), d.varint(), d.varint()
+		if d.err != nil || len(d.b) != 0 || last.IsZero() {
+			return mac, op, errBadRecord
+		}
+		if p := phones[mac]; p != nil {
+			p.LeaseKind = unique.Make(kind).Value()
+			p.LastSeen, p.LeaseTime = last, last.Add(-time.Duration(leaseAgo))
+			if len(p.Addrs) > 0 {
+				p.Addrs[0].Seen = last.Add(-time.Duration(addrAgo))
+			}
+		}
+	default:
+		return mac, op, errBadRecord
 	}
-	return mac, nil, errBadRecord
+	return mac, op, nil
 }
 
 // decoder reads a record; the first error sticks and reads after it

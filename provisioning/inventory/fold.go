@@ -45,7 +45,11 @@ func (inv *Inventory) applyLease(l *leaseFact) {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	p := inv.phones[mac]
-	if p == nil {
+	known := p != nil
+	var before leaseFields
+	if known {
+		before = leaseFieldsOf(p)
+	} else {
 		if l.kind == dhcpd.Expired {
 			return // nothing to learn about a phone we never saw
 		}
@@ -79,7 +83,40 @@ func (inv *Inventory) applyLease(l *leaseFact) {
 			inv.unbindLocked(p, l.addr.Unmap())
 		}
 	}
-	inv.dirty[mac] = struct{}{}
+	// Most facts of a known phone only move its times: a touch record,
+	// a fraction of the whole one, is enough to write.
+	if known && leaseFieldsOf(p) == before {
+		inv.markLocked(mac, changeTouch)
+	} else {
+		inv.markLocked(mac, changeWhole)
+	}
+}
+
+// leaseFields are the fields of a record that a lease fact may change
+// besides the ones a touch record carries (the lease kind and time, the
+// last sighting, the first address's time).
+type leaseFields struct {
+	class, host, vendorClass, requested, vendor, model, modelFrom string
+	firstSeen                                                    time.Time
+	addrs                                                        int
+	firstAddr                                                    netip.Addr
+	firstSource                                                  string
+}
+
+func leaseFieldsOf(p *Phone) leaseFields {
+	f := leaseFields{class: p.Class, host: p.HostName, vendorClass: p.VendorClass, requested: p.ParamRequestList,
+		vendor: p.Vendor, model: p.Model, modelFrom: p.ModelFrom, firstSeen: p.FirstSeen, addrs: len(p.Addrs)}
+	if len(p.Addrs) > 0 {
+		f.firstAddr, f.firstSource = p.Addrs[0].Addr, p.Addrs[0].Source
+	}
+	return f
+}
+
+// markLocked records that mac's record changed, as much as c says.
+func (inv *Inventory) markLocked(mac MAC, c change) {
+	if inv.dirty[mac] < c {
+		inv.dirty[mac] = c
+	}
 }
 
 // setRequestList records option 55 as p.ParamRequestList ("1,3,6,…"),
@@ -132,7 +169,7 @@ func (inv *Inventory) applyAccess(ctx context.Context, ev fileserve.AccessEvent)
 	}
 	p.Files = addFetch(p.Files, file.fetch, inv.cfg.FilesPerPhone)
 	file.apply(p)
-	inv.dirty[mac] = struct{}{}
+	inv.markLocked(mac, changeWhole)
 }
 
 // accessedFile is what the name of a requested file says: the fetch to
@@ -315,7 +352,7 @@ func (inv *Inventory) scanNeighbors(ctx context.Context) {
 			changed = true
 		}
 		if changed {
-			inv.dirty[mac] = struct{}{}
+			inv.markLocked(mac, changeWhole)
 		}
 	}
 	inv.metrics.neighborFacts.Inc()
@@ -375,7 +412,7 @@ func (inv *Inventory) bindLocked(p *Phone, addr netip.Addr, source string, t tim
 		if owner, ok := inv.byAddr[addr]; ok && owner != p.MAC {
 			if other := inv.phones[owner]; other != nil {
 				other.Addrs = dropAddr(other.Addrs, addr)
-				inv.dirty[owner] = struct{}{}
+				inv.markLocked(owner, changeWhole)
 			}
 		}
 		inv.byAddr[addr] = p.MAC

@@ -113,11 +113,12 @@ type Inventory struct {
 	mu      sync.RWMutex
 	phones  map[MAC]*Phone
 	byAddr  map[netip.Addr]MAC // the phone each address belongs to, from leases and neighbours
-	dirty   map[MAC]struct{}   // changed since the last flush
+	dirty   map[MAC]change     // changed since the last flush, and how much
 	removed map[MAC]struct{}   // forgotten or evicted since the last flush
 	// The sets a flush swaps in while it writes the others; kept, emptied,
 	// so flushes do not allocate new ones.
-	spareDirty, spareRemoved map[MAC]struct{}
+	spareDirty   map[MAC]change
+	spareRemoved map[MAC]struct{}
 	ages                     ageQueue // phones by last seen, for eviction
 
 	lastEvictLog time.Time // eviction is logged at most once a minute
@@ -132,6 +133,16 @@ type Inventory struct {
 	unresolved atomic.Uint64
 	runOnce    atomic.Bool
 }
+
+// change is how much of a phone's record changed since the last flush.
+type change uint8
+
+const (
+	// changeTouch: only what a touch record carries (appendTouchFrame).
+	changeTouch change = iota + 1
+	// changeWhole: anything else; the whole record is written.
+	changeWhole
+)
 
 // fact is one queued event: an access event, or a lease event (copied
 // into the fact itself, so queueing one allocates nothing).
@@ -202,8 +213,8 @@ func Open(cfg Config, opts Options) (*Inventory, error) {
 		cfg: cfg, opts: opts, log: opts.Logger, db: db,
 		queue:  make(chan fact, cfg.QueueLength),
 		phones: map[MAC]*Phone{}, byAddr: map[netip.Addr]MAC{},
-		dirty: map[MAC]struct{}{}, removed: map[MAC]struct{}{},
-		spareDirty: map[MAC]struct{}{}, spareRemoved: map[MAC]struct{}{},
+		dirty: map[MAC]change{}, removed: map[MAC]struct{}{},
+		spareDirty: map[MAC]change{}, spareRemoved: map[MAC]struct{}{},
 		firmwareOf: firmwareByExtension,
 	}
 	if opts.Firmware != nil {
@@ -415,8 +426,13 @@ func (inv *Inventory) Flush() error {
 	for mac := range inv.removed {
 		b.add(func(dst []byte) []byte { return appendRemovalFrame(dst, mac) })
 	}
-	for mac := range inv.dirty {
-		if p := inv.phones[mac]; p != nil {
+	for mac, c := range inv.dirty {
+		p := inv.phones[mac]
+		switch {
+		case p == nil:
+		case c == changeTouch:
+			b.add(func(dst []byte) []byte { return appendTouchFrame(dst, p) })
+		default:
 			b.add(func(dst []byte) []byte { return appendPhoneFrame(dst, p) })
 		}
 	}
@@ -429,9 +445,9 @@ func (inv *Inventory) Flush() error {
 	err := b.commit()
 	inv.mu.Lock()
 	if err != nil {
-		for mac := range dirty {
+		for mac, c := range dirty {
 			if _, ok := inv.phones[mac]; ok {
-				inv.dirty[mac] = struct{}{}
+				inv.markLocked(mac, c)
 			}
 		}
 		for mac := range removed {

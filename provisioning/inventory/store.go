@@ -54,16 +54,13 @@ func openStore(path string) (*store, loaded, error) {
 	ld := loaded{phones: map[MAC]*Phone{}}
 	live := map[MAC]int64{} // the size of each phone's last frame
 	j, rec, err := durable.OpenJournal(path, journalConfig(), func(body []byte) {
-		mac, p, err := decodeChange(body)
+		mac, op, err := applyChange(ld.phones, body)
 		switch {
 		case err != nil:
 			ld.unreadable++
-		case p == nil:
-			delete(ld.phones, mac)
+		case op == opRemove:
 			delete(live, mac)
-		default:
-			p.intern()
-			ld.phones[mac] = p
+		case op == opPhone:
 			live[mac] = int64(len(body) + durable.FrameOverhead)
 		}
 	})

@@ -128,9 +128,9 @@ func TestJournalSkipsDamagedLinesAndHeals(t *testing.T) {
 func TestJournalIsRewrittenWhenItGrows(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "inventory.jsonl")
 	inv := openTest(t, path, nil)
-	// Enough phones for five rounds of records to pass compactMin.
-	const phones = 2000
-	for round := range 5 {
+	// Enough phones and rounds (whole records, then touches) to pass compactMin.
+	const phones, rounds = 4000, 9
+	for round := range rounds {
 		for i := range phones {
 			offerAt(inv, time.Duration(round*phones+i)*time.Millisecond, i)
 		}
@@ -158,7 +158,7 @@ func TestJournalIsRewrittenWhenItGrows(t *testing.T) {
 		t.Fatalf("%d phones after reopen, want %d", len(ps), phones)
 	}
 	for _, p := range ps {
-		if p.LastSeen.Before(t0.Add(4 * phones * time.Millisecond)) {
+		if p.LastSeen.Before(t0.Add((rounds - 1) * phones * time.Millisecond)) {
 			t.Fatalf("phone %s has an old record: last seen %s", p.MAC, p.LastSeen)
 		}
 	}
@@ -254,5 +254,64 @@ func TestCapScalesWithTheFleet(t *testing.T) {
 		if got := (Config{MaxPhones: c.maxPhones}).PhonesFor(c.fleet); got != c.want {
 			t.Errorf("max_phones %d, fleet %d: cap %d, want %d", c.maxPhones, c.fleet, got, c.want)
 		}
+	}
+}
+
+// TestExchangesOfKnownPhonesWriteTouchRecords: a DHCP exchange of a known
+// phone changes only its times and lease kind, and that is all the
+// journal grows by; a lease that changes more writes the whole record.
+// Both read back after a reopen.
+func TestExchangesOfKnownPhonesWriteTouchRecords(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "inventory.jsonl")
+	inv := openTest(t, path, nil)
+	ctx := context.Background()
+	const mac, ip = "00:04:0d:00:00:01", "198.18.0.10"
+	inv.apply(ctx, leaseFactOf(lease(0, mac, ip, dhcpd.Acked, "AVA000001", "ccp.avaya.com")))
+	if err := inv.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	size := func() int64 {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	whole := size()
+	for i := 1; i <= 10; i++ {
+		inv.apply(ctx, leaseFactOf(lease(time.Duration(i)*time.Hour, mac, ip, dhcpd.Offered, "AVA000001", "ccp.avaya.com")))
+		inv.apply(ctx, leaseFactOf(lease(time.Duration(i)*time.Hour+time.Second, mac, ip, dhcpd.Acked, "AVA000001", "ccp.avaya.com")))
+		if err := inv.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if grown := size() - whole; grown > 10*32 {
+		t.Errorf("ten exchanges of a known phone grew the journal by %d bytes (its whole record took %d)", grown, whole)
+	}
+	// A new host name is more than a touch.
+	inv.apply(ctx, leaseFactOf(lease(11*time.Hour, mac, ip, dhcpd.Acked, "AVA000002", "ccp.avaya.com")))
+	if err := inv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again := openTest(t, path, nil)
+	defer again.Close()
+	p := stateOf(t, again, mac)
+	if !p.LastSeen.Equal(t0.Add(11*time.Hour)) || p.LeaseKind != "ack" || p.HostName != "AVA000002" ||
+		len(p.Addrs) != 1 || !p.Addrs[0].Seen.Equal(t0.Add(11*time.Hour)) || !p.FirstSeen.Equal(t0) {
+		t.Errorf("after a reopen: %+v", p)
+	}
+	// The touches alone, without the last whole record, read back too.
+	inv2 := openTest(t, "", nil)
+	defer inv2.Close()
+	inv2.apply(ctx, leaseFactOf(lease(0, mac, ip, dhcpd.Acked, "AVA000001", "ccp.avaya.com")))
+	inv2.apply(ctx, leaseFactOf(lease(time.Hour, mac, ip, dhcpd.Released, "AVA000001", "ccp.avaya.com")))
+	inv2.apply(ctx, leaseFactOf(lease(2*time.Hour, mac, "", dhcpd.Offered, "AVA000001", "ccp.avaya.com")))
+	if err := inv2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	third := openTest(t, inv2.path, nil)
+	defer third.Close()
+	if p := stateOf(t, third, mac); p.LeaseKind != "offer" || len(p.Addrs) != 0 || !p.LastSeen.Equal(t0.Add(2*time.Hour)) {
+		t.Errorf("after release and offer: %+v", p)
 	}
 }
