@@ -97,10 +97,10 @@ func (inv *Inventory) applyLease(l *leaseFact) {
 // last sighting, the first address's time).
 type leaseFields struct {
 	class, host, vendorClass, requested, vendor, model, modelFrom string
-	firstSeen                                                    time.Time
-	addrs                                                        int
-	firstAddr                                                    netip.Addr
-	firstSource                                                  string
+	firstSeen                                                     time.Time
+	addrs                                                         int
+	firstAddr                                                     netip.Addr
+	firstSource                                                   string
 }
 
 func leaseFieldsOf(p *Phone) leaseFields {

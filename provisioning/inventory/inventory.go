@@ -119,7 +119,7 @@ type Inventory struct {
 	// so flushes do not allocate new ones.
 	spareDirty   map[MAC]change
 	spareRemoved map[MAC]struct{}
-	ages                     ageQueue // phones by last seen, for eviction
+	ages         ageQueue // phones by last seen, for eviction
 
 	lastEvictLog time.Time // eviction is logged at most once a minute
 
