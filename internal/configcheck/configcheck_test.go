@@ -18,3 +18,13 @@ func TestCheck(t *testing.T) {
 		t.Fatalf("got %v, want %q", err, want)
 	}
 }
+
+func TestFleetCap(t *testing.T) {
+	for _, c := range []struct{ set, least, fleet, want int }{
+		{0, 5000, 0, 5000}, {0, 5000, 100, 5000}, {0, 5000, 6000, 12000}, {7, 5000, 6000, 7},
+	} {
+		if got := FleetCap(c.set, c.least, c.fleet); got != c.want {
+			t.Errorf("FleetCap(%d, %d, %d) = %d, want %d", c.set, c.least, c.fleet, got, c.want)
+		}
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/phoneprov/phoneprov/internal/configcheck"
 )
 
 // Config is the [provisioning.backup] section of the configuration file.
@@ -67,16 +69,10 @@ const maxNameBytes = 200
 // 6,000-phone site's backups fail, so the cap follows the fleet above it.
 const MinFiles = 5000
 
-// FilesFor returns the cap on stored names for a fleet of phones (the
-// addresses the DHCP pools can lease, 0 when unknown): MaxFiles when set,
-// else two per phone (a phone replaced, or moved to another extension,
-// leaves its old file) and at least MinFiles.
-func (c Config) FilesFor(fleet int) int {
-	if c.MaxFiles > 0 {
-		return c.MaxFiles
-	}
-	return max(MinFiles, 2*fleet)
-}
+// FilesFor returns the cap on stored names for a fleet of phones:
+// configcheck.FleetCap (a phone replaced, or moved to another extension,
+// leaves its old file).
+func (c Config) FilesFor(fleet int) int { return configcheck.FleetCap(c.MaxFiles, MinFiles, fleet) }
 
 // DefaultConfig returns the built-in defaults: enabled at /backup/, 128 KiB
 // per file, as many files as FilesFor allows, three earlier versions kept

@@ -21,7 +21,8 @@ import (
 // before the last sighting (usually 0: one byte each), applied to the
 // record before it.
 //
-// A record is its fields in the order of appendPhone: strings as a
+// A record is its fields in the order of appendPhone (the strings in the
+// order of Phone.recordStrings): strings as a
 // uvarint length and the bytes, integers as varints, times as the varint
 // of Unix nanoseconds (0 for the zero time), addresses as a length (0, 4
 // or 16) and the bytes, lists as a uvarint count and their elements.
@@ -83,15 +84,12 @@ func appendPhone(b []byte, p *Phone) []byte {
 		b = appendString(b, a.Source)
 		b = appendTime(b, a.Seen)
 	}
-	for _, s := range [...]string{p.Class, p.HostName, p.VendorClass, p.ParamRequestList, p.LeaseKind} {
-		b = appendString(b, s)
+	for _, s := range p.recordStrings() {
+		b = appendString(b, *s)
 	}
-	b = appendTime(b, p.LeaseTime)
-	for _, s := range [...]string{p.Vendor, p.Model, p.ModelFrom, p.Series, p.Firmware, p.FirmwareFrom, p.UserAgent} {
-		b = appendString(b, s)
+	for _, t := range [...]time.Time{p.LeaseTime, p.FirstSeen, p.LastSeen} {
+		b = appendTime(b, t)
 	}
-	b = appendTime(b, p.FirstSeen)
-	b = appendTime(b, p.LastSeen)
 	b = binary.AppendUvarint(b, uint64(len(p.Files)))
 	for i := range p.Files {
 		b = appendFetch(b, &p.Files[i])
@@ -104,6 +102,12 @@ func appendPhone(b []byte, p *Phone) []byte {
 		b = appendFetch(append(b, 1), f)
 	}
 	return b
+}
+
+// recordStrings are p's string fields, in the order of the record.
+func (p *Phone) recordStrings() [12]*string {
+	return [...]*string{&p.Class, &p.HostName, &p.VendorClass, &p.ParamRequestList, &p.LeaseKind,
+		&p.Vendor, &p.Model, &p.ModelFrom, &p.Series, &p.Firmware, &p.FirmwareFrom, &p.UserAgent}
 }
 
 func appendFetch(b []byte, f *Fetch) []byte {
@@ -199,14 +203,10 @@ func (d *decoder) phone() *Phone {
 			p.Addrs[i] = Address{Addr: d.addr(), Source: d.str(), Seen: d.time()}
 		}
 	}
-	for _, s := range [...]*string{&p.Class, &p.HostName, &p.VendorClass, &p.ParamRequestList, &p.LeaseKind} {
+	for _, s := range p.recordStrings() {
 		*s = d.str()
 	}
-	p.LeaseTime = d.time()
-	for _, s := range [...]*string{&p.Vendor, &p.Model, &p.ModelFrom, &p.Series, &p.Firmware, &p.FirmwareFrom, &p.UserAgent} {
-		*s = d.str()
-	}
-	p.FirstSeen, p.LastSeen = d.time(), d.time()
+	p.LeaseTime, p.FirstSeen, p.LastSeen = d.time(), d.time(), d.time()
 	p.Files = make([]Fetch, d.count())
 	for i := range p.Files {
 		p.Files[i] = d.fetch()

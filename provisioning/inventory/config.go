@@ -3,6 +3,8 @@ package inventory
 import (
 	"fmt"
 	"time"
+
+	"github.com/phoneprov/phoneprov/internal/configcheck"
 )
 
 // Config is the [provisioning.inventory] section of the configuration file.
@@ -33,17 +35,11 @@ type Config struct {
 // MinPhones is the least max_phones = 0 allows.
 const MinPhones = 20000
 
-// PhonesFor returns the cap on records for a fleet of phones (the
-// addresses the DHCP pools can lease, 0 when unknown): MaxPhones when set,
-// else two per phone (phones replaced or passing through keep their
-// records until they are stale) and at least MinPhones. A record takes
-// about a kilobyte (BenchmarkHeapPer10kPhones).
-func (c Config) PhonesFor(fleet int) int {
-	if c.MaxPhones > 0 {
-		return c.MaxPhones
-	}
-	return max(MinPhones, 2*fleet)
-}
+// PhonesFor returns the cap on records for a fleet of phones:
+// configcheck.FleetCap (phones replaced or passing through keep their
+// records until they are stale). A record takes one to three kilobytes
+// (BenchmarkHeapPer10kPhones).
+func (c Config) PhonesFor(fleet int) int { return configcheck.FleetCap(c.MaxPhones, MinPhones, fleet) }
 
 // DefaultConfig returns the built-in defaults.
 func DefaultConfig() Config {
