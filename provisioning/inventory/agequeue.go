@@ -1,7 +1,5 @@
 package inventory
 
-import "container/heap"
-
 // ageQueue orders phones by when they were last seen, oldest first, so a
 // full inventory forgets the phone seen longest ago in O(log n).
 //
@@ -10,7 +8,7 @@ import "container/heap"
 // back with the phone's current one instead. Entries hold no pointers, so
 // the garbage collector does not scan them.
 type ageQueue struct {
-	entries ageEntries
+	entries []ageEntry // a binary min-heap by seen
 }
 
 type ageEntry struct {
@@ -18,23 +16,8 @@ type ageEntry struct {
 	seen int64 // Phone.LastSeen in Unix nanoseconds when queued
 }
 
-type ageEntries []ageEntry
-
-func (q ageEntries) Len() int           { return len(q) }
-func (q ageEntries) Less(i, j int) bool { return q[i].seen < q[j].seen }
-func (q ageEntries) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
-func (q *ageEntries) Push(x any)        { *q = append(*q, x.(ageEntry)) }
-func (q *ageEntries) Pop() any {
-	old := *q
-	e := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return e
-}
-
 // add queues a phone that has just been created or loaded.
-func (q *ageQueue) add(p *Phone) {
-	heap.Push(&q.entries, ageEntry{mac: p.MAC, seen: p.LastSeen.UnixNano()})
-}
+func (q *ageQueue) add(p *Phone) { q.push(ageEntry{mac: p.MAC, seen: p.LastSeen.UnixNano()}) }
 
 // oldest removes and returns the phone seen longest ago, or nil when
 // phones is empty. Entries of phones no longer in phones are dropped.
@@ -46,13 +29,13 @@ func (q *ageQueue) oldest(phones map[MAC]*Phone) *Phone {
 		if len(q.entries) == 0 {
 			return nil
 		}
-		e := heap.Pop(&q.entries).(ageEntry)
+		e := q.pop()
 		p := phones[e.mac]
 		if p == nil {
 			continue // forgotten
 		}
 		if now := p.LastSeen.UnixNano(); now != e.seen {
-			heap.Push(&q.entries, ageEntry{mac: e.mac, seen: now})
+			q.push(ageEntry{mac: e.mac, seen: now})
 			continue
 		}
 		return p
@@ -68,7 +51,45 @@ func (q *ageQueue) tidy(phones map[MAC]*Phone) {
 	}
 	q.entries = q.entries[:0]
 	for _, p := range phones {
-		q.entries = append(q.entries, ageEntry{mac: p.MAC, seen: p.LastSeen.UnixNano()})
+		q.push(ageEntry{mac: p.MAC, seen: p.LastSeen.UnixNano()})
 	}
-	heap.Init(&q.entries)
+}
+
+// push and pop keep entries a heap without container/heap, whose any
+// parameters would box (allocate) every entry.
+func (q *ageQueue) push(e ageEntry) {
+	q.entries = append(q.entries, e)
+	h := q.entries
+	for i := len(h) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if h[parent].seen <= h[i].seen {
+			break
+		}
+		h[parent], h[i] = h[i], h[parent]
+		i = parent
+	}
+}
+
+func (q *ageQueue) pop() ageEntry {
+	h := q.entries
+	top := h[0]
+	last := len(h) - 1
+	h[0] = h[last]
+	h = h[:last]
+	for i := 0; ; {
+		small, l, r := i, 2*i+1, 2*i+2
+		if l < len(h) && h[l].seen < h[small].seen {
+			small = l
+		}
+		if r < len(h) && h[r].seen < h[small].seen {
+			small = r
+		}
+		if small == i {
+			break
+		}
+		h[i], h[small] = h[small], h[i]
+		i = small
+	}
+	q.entries = h
+	return top
 }
