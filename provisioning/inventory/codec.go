@@ -237,21 +237,18 @@ func (d *decoder) byte() byte {
 	return c
 }
 
-func (d *decoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail()
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
+func (d *decoder) uvarint() uint64 { return consume(d, binary.Uvarint) }
 
-func (d *decoder) varint() int64 {
-	v, n := binary.Varint(d.b)
+func (d *decoder) varint() int64 { return consume(d, binary.Varint) }
+
+// consume reads a value with read, which returns it and the bytes it took
+// (0 or fewer when it cannot).
+func consume[T any](d *decoder, read func([]byte) (T, int)) T {
+	v, n := read(d.b)
 	if n <= 0 {
 		d.fail()
-		return 0
+		var zero T
+		return zero
 	}
 	d.b = d.b[n:]
 	return v
