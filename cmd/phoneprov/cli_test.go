@@ -280,14 +280,14 @@ func TestPhonesAndLeasesAskOnlyTheirOwnAppliance(t *testing.T) {
 	}
 
 	// This process plays the appliance: it holds the inventory's lock.
-	f, err := durable.OpenLocked(filepath.Join(dir, "inventory.jsonl"), "inventory journal", 0o600, 0)
+	f, err := durable.OpenLocked(filepath.Join(dir, "inventory.journal"), "inventory journal", 0o600, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
 	for _, cmd := range []string{"leases", "phones"} {
 		code, out, errs := testRun(t, noPackaged(t), cmd, "-c", cfg)
-		want := fmt.Sprintf("from the running appliance (pid %d, holding %s) at %s", os.Getpid(), filepath.Join(dir, "inventory.jsonl"), api.URL)
+		want := fmt.Sprintf("from the running appliance (pid %d, holding %s) at %s", os.Getpid(), filepath.Join(dir, "inventory.journal"), api.URL)
 		if code != 0 || !strings.Contains(out, "00:1b:4f:ee:ee:ee") || !strings.Contains(errs, want) {
 			t.Errorf("%s with the data directory held: %d\n%s%s\nwant %q", cmd, code, out, errs, want)
 		}

@@ -147,7 +147,7 @@ func (e env) cmdImport(ctx context.Context, args []string) error {
 
 // cmdPhones lists the inventory: from the running appliance's admin API
 // when its admin listener belongs to this configuration, else from
-// inventory.jsonl.
+// its journal file.
 func (e env) cmdPhones(ctx context.Context, args []string) error {
 	var asJSON bool
 	var f inventory.Filter
@@ -219,7 +219,7 @@ func phonesFromAPI(ctx context.Context, cfg config.Config, f inventory.Filter) (
 }
 
 func phonesFromFile(cfg config.Config, f inventory.Filter) ([]inventory.Phone, error) {
-	inv, err := inventory.Open(cfg.Provisioning.Inventory, inventory.Options{Path: cfg.InventoryPath()})
+	inv, err := inventory.Open(cfg.Provisioning.Inventory, inventory.Options{Path: cfg.InventoryPath(), EarlierPath: cfg.EarlierInventoryPath()})
 	if err != nil {
 		return nil, fmt.Errorf("phones: %w", err)
 	}

@@ -45,7 +45,7 @@ func benchLeaseEvent(kind dhcpd.LeaseEventKind, i int, now time.Time) dhcpd.Leas
 func openBench(b *testing.B, now *time.Time) *Inventory {
 	b.Helper()
 	inv, err := Open(DefaultConfig(), Options{
-		Path: filepath.Join(b.TempDir(), "inventory.jsonl"), Registry: prometheus.NewRegistry(),
+		Path: filepath.Join(b.TempDir(), "inventory.journal"), Registry: prometheus.NewRegistry(),
 		Now: func() time.Time { return *now }, Firmware: testCatalogue{},
 	})
 	if err != nil {

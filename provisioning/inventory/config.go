@@ -19,7 +19,7 @@ type Config struct {
 	// MaxPhones caps the records kept; past it the one seen longest ago
 	// goes. 0, the default, scales it with the fleet (PhonesFor).
 	MaxPhones int `toml:"max_phones"`
-	// FlushInterval is how often changes are written to inventory.jsonl;
+	// FlushInterval is how often changes are written to the journal (inventory.journal);
 	// a crash (kill -9, power loss) loses at most this much. A graceful
 	// stop writes everything.
 	FlushInterval time.Duration `toml:"flush_interval"`

@@ -45,7 +45,7 @@ func childMAC(i int) net.HardwareAddr {
 }
 
 func TestKill9LosesAtMostTheLastFlush(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "inventory.jsonl")
+	path := filepath.Join(t.TempDir(), "inventory.journal")
 	cmd := exec.Command(os.Args[0], "-test.run=^TestChildProcess$", "-test.count=1")
 	cmd.Env = append(os.Environ(), childEnv+"=1", "PHONEPROV_INVENTORY_PATH="+path)
 	cmd.Stderr = os.Stderr
@@ -71,7 +71,18 @@ func TestKill9LosesAtMostTheLastFlush(t *testing.T) {
 			}
 		}
 	}()
-	time.Sleep(3 * time.Second)
+	// Let the child run at least 3 s (several flushes) and feed at least
+	// 200 facts; a loaded machine may need longer, up to 30 s.
+	start := time.Now()
+	for deadline := start.Add(30 * time.Second); time.Now().Before(deadline); {
+		mu.Lock()
+		n := len(fedAt)
+		mu.Unlock()
+		if n >= 200 && time.Since(start) >= 3*time.Second {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	killed := time.Now()
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)

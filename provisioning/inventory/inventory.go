@@ -34,7 +34,11 @@ type Neighbor struct {
 // from List, Get and metric scrapes at once, so they must be safe for
 // concurrent use.
 type Options struct {
-	Path     string // <data_dir>/inventory.jsonl
+	Path     string // <data_dir>/inventory.journal
+	// EarlierPath is the file of earlier versions (<data_dir>/inventory.jsonl);
+	// when Path does not exist yet it is moved there and converted. Empty:
+	// none.
+	EarlierPath string
 	Logger   *slog.Logger
 	Registry prometheus.Registerer
 	// Now is the clock for states and fact times; time.Now when nil.
@@ -203,6 +207,9 @@ func Open(cfg Config, opts Options) (*Inventory, error) {
 	}
 	if opts.IsScript == nil {
 		opts.IsScript = DefaultIsScript
+	}
+	if err := adoptEarlierFile(opts.Path, opts.EarlierPath); err != nil {
+		return nil, err
 	}
 	db, ld, err := openStore(opts.Path)
 	if err != nil {

@@ -80,7 +80,7 @@ type testInventory struct {
 func openTest(t *testing.T, path string, mutate func(*Config, *Options)) *testInventory {
 	t.Helper()
 	if path == "" {
-		path = filepath.Join(t.TempDir(), "inventory.jsonl")
+		path = filepath.Join(t.TempDir(), "inventory.journal")
 	}
 	clock := &fakeClock{t: t0}
 	reg := prometheus.NewRegistry()
@@ -426,7 +426,7 @@ func TestBoundedMemory(t *testing.T) {
 }
 
 func TestPersistenceAcrossReopen(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "data", "inventory.jsonl")
+	path := filepath.Join(t.TempDir(), "data", "inventory.journal")
 	first := openTest(t, path, func(c *Config, o *Options) { o.Neighbors = staticNeighbors().List })
 	feed(first.Inventory, bootMorning())
 	first.clock.Set(t0.Add(time.Minute))
@@ -463,7 +463,7 @@ func TestPersistenceAcrossReopen(t *testing.T) {
 }
 
 func TestSecondOpenIsRefused(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "inventory.jsonl")
+	path := filepath.Join(t.TempDir(), "inventory.journal")
 	first := openTest(t, path, nil)
 	defer first.Close()
 	start := time.Now()

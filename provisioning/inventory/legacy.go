@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/crc32"
+	"io/fs"
+	"os"
+	"path/filepath"
 
 	"github.com/phoneprov/phoneprov/internal/durable"
 )
@@ -93,4 +97,32 @@ func firstLine(b []byte) string {
 		return string(line[:40]) + "…"
 	}
 	return string(line)
+}
+
+// adoptEarlierFile moves the inventory file of earlier versions (earlier)
+// to path when path does not exist yet, so the journal's importer converts
+// it there. It holds the earlier file's lock while moving it, so a running
+// older phoneprov never has its file taken away.
+func adoptEarlierFile(path, earlier string) error {
+	if earlier == "" {
+		return nil
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		return nil // the journal exists (or a stat error that opening it reports)
+	}
+	if _, err := os.Stat(earlier); err != nil {
+		return nil // nothing to adopt
+	}
+	f, err := durable.OpenLocked(earlier, "the inventory of an earlier version", 0o600, 0)
+	if err != nil {
+		return fmt.Errorf("inventory: %w", err)
+	}
+	defer f.Close()
+	if err := os.Rename(earlier, path); err != nil {
+		return fmt.Errorf("inventory: move the earlier file to the journal: %w", err)
+	}
+	if err := durable.SyncDir(filepath.Dir(path)); err != nil {
+		return fmt.Errorf("inventory: %w", err)
+	}
+	return nil
 }

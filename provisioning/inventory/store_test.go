@@ -3,7 +3,9 @@ package inventory
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -70,7 +72,7 @@ func TestEvictionAfterForgetAndRelearn(t *testing.T) {
 }
 
 func TestJournalSkipsDamagedLinesAndHeals(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "inventory.jsonl")
+	path := filepath.Join(t.TempDir(), "inventory.journal")
 	first := openTest(t, path, nil)
 	for i := range 3 {
 		offerAt(first, time.Duration(i)*time.Second, i)
@@ -126,7 +128,7 @@ func TestJournalSkipsDamagedLinesAndHeals(t *testing.T) {
 }
 
 func TestJournalIsRewrittenWhenItGrows(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "inventory.jsonl")
+	path := filepath.Join(t.TempDir(), "inventory.journal")
 	inv := openTest(t, path, nil)
 	// Enough phones and rounds (whole records, then touches) to pass compactMin.
 	const phones, rounds = 4000, 9
@@ -168,7 +170,7 @@ func TestJournalIsRewrittenWhenItGrows(t *testing.T) {
 }
 
 func TestJournalOfAnotherFormatIsRefused(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "inventory.jsonl")
+	path := filepath.Join(t.TempDir(), "inventory.journal")
 	if err := os.WriteFile(path, []byte("something else\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -232,6 +234,35 @@ func TestJournalOfTheEarlierFormatIsConverted(t *testing.T) {
 		if len(entries) != 1 {
 			t.Errorf("folder holds %d files, want the journal only", len(entries))
 		}
+	}
+}
+
+// TestEarlierFileIsMovedToTheJournal: a data directory of an earlier
+// version holds inventory.jsonl; the first open with EarlierPath set moves
+// it to the journal's path and converts it, and the earlier name is gone.
+func TestEarlierFileIsMovedToTheJournal(t *testing.T) {
+	dir := t.TempDir()
+	earlier, path := filepath.Join(dir, "inventory.jsonl"), filepath.Join(dir, "inventory.journal")
+	old, err := os.ReadFile(filepath.Join("testdata", "inventory-v1.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(earlier, old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	inv := openTest(t, path, func(_ *Config, o *Options) { o.EarlierPath = earlier })
+	if n := len(inv.List(Filter{})); n != 3 {
+		t.Errorf("%d phones, want the earlier file's 3", n)
+	}
+	if err := inv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(earlier); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the earlier file is still there: %v", err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil || !bytes.HasPrefix(data, []byte("PPINVENT")) {
+		t.Fatalf("the journal was not written in the current format: %v", err)
 	}
 }
 

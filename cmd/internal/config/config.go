@@ -207,5 +207,9 @@ func (c Config) LeasesPath() string { return filepath.Join(c.DataDir, "leases.jo
 // RolloutsDir is the folder of the firmware roll-outs' state.
 func (c Config) RolloutsDir() string { return filepath.Join(c.DataDir, "rollouts") }
 
-// InventoryPath is the inventory's file of the phones seen.
-func (c Config) InventoryPath() string { return filepath.Join(c.DataDir, "inventory.jsonl") }
+// InventoryPath is the inventory's journal of the phones seen.
+func (c Config) InventoryPath() string { return filepath.Join(c.DataDir, "inventory.journal") }
+
+// EarlierInventoryPath is where versions before the binary journal kept the
+// inventory (JSON lines); inventory.Open moves and converts it.
+func (c Config) EarlierInventoryPath() string { return filepath.Join(c.DataDir, "inventory.jsonl") }

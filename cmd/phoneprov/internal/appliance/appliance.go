@@ -180,11 +180,12 @@ func (a *appliance) buildProvisioning() ([]fileserve.Generator, []fileserve.Moun
 // is firmware and what is newest.
 func (a *appliance) buildInventory() error {
 	opts := inventory.Options{
-		Path:     a.cfg.InventoryPath(),
-		Logger:   a.log.With("part", "inventory"),
-		Registry: a.reg,
-		Firmware: a.firmware,
-		Fleet:    a.cfg.Fleet(),
+		Path:        a.cfg.InventoryPath(),
+		EarlierPath: a.cfg.EarlierInventoryPath(),
+		Logger:      a.log.With("part", "inventory"),
+		Registry:    a.reg,
+		Firmware:    a.firmware,
+		Fleet:       a.cfg.Fleet(),
 	}
 	var err error
 	if a.neighbors, err = inventory.OpenNeighborTable(); err == nil {
