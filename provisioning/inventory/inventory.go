@@ -34,13 +34,13 @@ type Neighbor struct {
 // from List, Get and metric scrapes at once, so they must be safe for
 // concurrent use.
 type Options struct {
-	Path     string // <data_dir>/inventory.journal
+	Path string // <data_dir>/inventory.journal
 	// EarlierPath is the file of earlier versions (<data_dir>/inventory.jsonl);
 	// when Path does not exist yet it is moved there and converted. Empty:
 	// none.
 	EarlierPath string
-	Logger   *slog.Logger
-	Registry prometheus.Registerer
+	Logger      *slog.Logger
+	Registry    prometheus.Registerer
 	// Now is the clock for states and fact times; time.Now when nil.
 	Now func() time.Time
 	// Firmware is the firmware catalogue of the file tree (the one the
