@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -80,8 +82,12 @@ func phoneprovBinary(t *testing.T) string {
 }
 
 // haConfig is one box's configuration: the same subnet and pool on both.
-func (l *haLab) haConfig(t *testing.T, name, addr, ifname string) string {
+func (l *haLab) haConfig(t *testing.T, name, addr, ifname string, ha labHA) string {
 	dir := filepath.Join(l.dir, name)
+	auth := ""
+	if ha.user != "" {
+		auth = fmt.Sprintf("basic_auth_user = %q\nbasic_auth_password = %q", ha.user, ha.pass)
+	}
 	if err := os.MkdirAll(filepath.Join(dir, "data", "files"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -105,19 +111,21 @@ end = "198.18.40.150"
 [dhcp.ha]
 enabled = true
 this_server_name = %[4]q
-heartbeat_delay = "500ms"
-max_response_delay = "2s"
-max_ack_delay = "1s"
-max_unacked_clients = 0
+heartbeat_delay = %[7]q
+max_response_delay = %[8]q
+max_ack_delay = %[9]q
+max_unacked_clients = %[10]d
 [[dhcp.ha.peer]]
 name = "box-a"
 url = "http://%[5]s:8001/"
 role = "primary"
+%[11]s
 [[dhcp.ha.peer]]
 name = "box-b"
 url = "http://%[6]s:8001/"
 role = "standby"
-`, addr, filepath.Join(dir, "locks"), ifname, name, haAddrA, haAddrB)
+`, addr, filepath.Join(dir, "locks"), ifname, name, haAddrA, haAddrB,
+		ha.heartbeat.String(), ha.maxResponse.String(), ha.maxAck.String(), ha.maxUnacked, auth)
 	p := filepath.Join(dir, "phoneprov.toml")
 	if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -134,16 +142,20 @@ func startBox(t *testing.T, ns *netlab.Namespace, bin, cfg, name string) *exec.C
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if testing.Verbose() || strings.Contains(sc.Text(), "ha:") {
-				t.Logf("%s: %s", name, sc.Text())
-			}
-		}
-	}()
+	go logLines(t, name, stderr, func(s string) bool { return strings.Contains(s, "ha:") || strings.Contains(s, "HA partner") })
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	return cmd
+}
+
+// logLines logs a server's output lines that keep selects (all of them
+// with -v) until r ends.
+func logLines(t *testing.T, name string, r io.Reader, keep func(string) bool) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		if testing.Verbose() || keep(sc.Text()) {
+			t.Logf("%s: %s", name, sc.Text())
+		}
+	}
 }
 
 // command posts a Kea command to a box's HA listener from the client
@@ -209,26 +221,52 @@ func (l *haLab) leaseAddrs(t *testing.T, addr string) map[string]string {
 // dhcp runs udhcpc as mac and returns the address and the server id.
 func (l *haLab) dhcp(t *testing.T, mac string) (ip, server string) {
 	t.Helper()
-	hw, _ := net.ParseMAC(mac)
-	if err := l.cli.SetMAC(l.cIf, hw); err != nil {
+	b, err := l.tryDHCP(mac, 15)
+	if err != nil {
 		t.Fatal(err)
 	}
+	return b.ip, b.server
+}
+
+// binding is a lease a client got: its address, the server id of the
+// ACK and when the client took it.
+type binding struct {
+	mac, ip, server string
+	at              time.Time
+}
+
+// tryDHCP runs udhcpc as mac, sending up to tries DISCOVERs a second
+// apart, and returns its lease.
+func (l *haLab) tryDHCP(mac string, tries int) (binding, error) {
+	hw, _ := net.ParseMAC(mac)
+	if err := l.cli.SetMAC(l.cIf, hw); err != nil {
+		return binding{}, err
+	}
 	events := filepath.Join(l.dir, "udhcpc-"+strings.ReplaceAll(mac, ":", "")+".log")
-	script := filepath.Join(l.dir, "udhcpc.sh")
-	os.WriteFile(script, []byte("#!/bin/sh\necho \"$1 ip=$ip serverid=$serverid\" >> \"$EVENTS\"\nexit 0\n"), 0o755)
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	script := filepath.Join(l.dir, "udhcpc-"+strings.ReplaceAll(mac, ":", "")+".sh")
+	text := fmt.Sprintf("#!/bin/sh\necho \"$1 ip=$ip serverid=$serverid at=$(date +%%s.%%N)\" >> %q\nexit 0\n", events)
+	if err := os.WriteFile(script, []byte(text), 0o755); err != nil {
+		return binding{}, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(tries+10)*time.Second)
 	defer cancel()
-	cmd := l.cli.Command(ctx, "udhcpc", "-i", l.cIf, "-f", "-q", "-n", "-t", "15", "-T", "2", "-s", script)
-	cmd.Env = append(os.Environ(), "EVENTS="+events)
+	cmd := l.cli.Command(ctx, "udhcpc", "-i", l.cIf, "-f", "-q", "-n", "-t", fmt.Sprint(tries), "-T", "1", "-A", "1", "-s", script)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("udhcpc: %v\n%s", err, out)
+		return binding{}, fmt.Errorf("udhcpc as %s: %w\n%s", mac, err, out)
 	}
+	return readBinding(mac, events)
+}
+
+// readBinding reads the bound line a client script logged.
+func readBinding(mac, events string) (binding, error) {
 	logged, _ := os.ReadFile(events)
-	m := regexp.MustCompile(`bound ip=(\S+) serverid=(\S+)`).FindStringSubmatch(string(logged))
+	m := regexp.MustCompile(`bound ip=(\S+) serverid=(\S+) at=(\d+)\.(\d+)`).FindStringSubmatch(string(logged))
 	if m == nil {
-		t.Fatalf("no lease for %s:\n%s", mac, logged)
+		return binding{}, fmt.Errorf("no lease for %s:\n%s", mac, logged)
 	}
-	return m[1], m[2]
+	sec, _ := strconv.ParseInt(m[3], 10, 64)
+	nsec, _ := strconv.ParseInt(m[4], 10, 64)
+	return binding{mac: mac, ip: m[1], server: m[2], at: time.Unix(sec, nsec)}, nil
 }
 
 // TestHAPairLab runs two phoneprovs as a hot-standby pair: they reach
@@ -243,8 +281,8 @@ func TestHAPairLab(t *testing.T) {
 	}
 	l := newHALab(t)
 	bin := phoneprovBinary(t)
-	boxA := startBox(t, l.a, bin, l.haConfig(t, "box-a", haAddrA, l.aIf), "box-a")
-	startBox(t, l.b, bin, l.haConfig(t, "box-b", haAddrB, l.bIf), "box-b")
+	boxA := startBox(t, l.a, bin, l.haConfig(t, "box-a", haAddrA, l.aIf, fastHA), "box-a")
+	startBox(t, l.b, bin, l.haConfig(t, "box-b", haAddrB, l.bIf, fastHA), "box-b")
 
 	l.waitState(t, haAddrA, "hot-standby", 30*time.Second)
 	l.waitState(t, haAddrB, "hot-standby", 30*time.Second)

@@ -1,0 +1,428 @@
+package appliance
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/phoneprov/phoneprov/deploy/netlab"
+)
+
+// keaHooks is where Debian's kea-dhcp4-server puts the hook libraries.
+const keaHooks = "/usr/lib/x86_64-linux-gnu/kea/hooks"
+
+// labHA is the [dhcp.ha] settings a lab pair shares, in Kea's terms.
+type labHA struct {
+	heartbeat, maxResponse, maxAck time.Duration
+	maxUnacked                     int
+	// user and pass, when set, are the basic authentication each box
+	// sends to box-a; box-a wants them (Kea 2.2's own listener checks
+	// none: cmd_response_creator.h, http_auth_config_ "not used").
+	user, pass string
+}
+
+// fastHA fails over in about two seconds: the standby declares the
+// partner down as soon as the communication is interrupted.
+var fastHA = labHA{heartbeat: 500 * time.Millisecond, maxResponse: 2 * time.Second, maxAck: time.Second}
+
+// labBox is one server of a lab pair: a phoneprov or a kea-dhcp4.
+type labBox struct {
+	name, addr, ifname, role string
+	kea                      bool
+	ns                       *netlab.Namespace
+	bin, cfg, leaseFile      string
+	cmd                      *exec.Cmd
+}
+
+// box prepares box-a (primary, on A) or box-b (standby, on B).
+func (l *haLab) box(t *testing.T, name string, kea bool, bin string, ha labHA) *labBox {
+	t.Helper()
+	b := &labBox{name: name, kea: kea, bin: bin, addr: haAddrA, ifname: l.aIf, ns: l.a, role: "primary"}
+	if name == "box-b" {
+		b.addr, b.ifname, b.ns, b.role = haAddrB, l.bIf, l.b, "standby"
+	}
+	if kea {
+		b.cfg, b.leaseFile = l.keaConfig(t, b, ha)
+	} else {
+		b.cfg = l.haConfig(t, name, b.addr, b.ifname, ha)
+	}
+	return b
+}
+
+func (b *labBox) kind() string {
+	if b.kea {
+		return "kea"
+	}
+	return "phoneprov"
+}
+
+// start runs the box's server; it is killed at cleanup.
+func (b *labBox) start(t *testing.T) {
+	t.Helper()
+	if !b.kea {
+		b.cmd = startBox(t, b.ns, b.bin, b.cfg, b.name)
+		return
+	}
+	dir := filepath.Dir(b.cfg)
+	cmd := b.ns.Command(context.Background(), "kea-dhcp4", "-c", b.cfg)
+	cmd.Env = append(os.Environ(), "KEA_PIDFILE_DIR="+dir, "KEA_LOCKFILE_DIR="+dir)
+	out, _ := cmd.StdoutPipe()
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go logLines(t, b.name+" (kea)", out, func(s string) bool {
+		return strings.Contains(s, "HA_") || strings.Contains(s, "ERROR") || strings.Contains(s, "WARN")
+	})
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	b.cmd = cmd
+}
+
+// kill is kill -9.
+func (b *labBox) kill() {
+	b.cmd.Process.Kill()
+	b.cmd.Wait()
+}
+
+// leases is the box's lease table, address to hardware address: Kea's
+// memfile CSV (the last row of an address wins; valid_lifetime 0 is a
+// deleted lease) or phoneprov's answer to lease4-get-page.
+func (b *labBox) leases(t *testing.T, l *haLab) map[string]string {
+	t.Helper()
+	if !b.kea {
+		return l.leaseAddrs(t, b.addr)
+	}
+	f, err := os.Open(b.leaseFile)
+	if err != nil {
+		t.Fatalf("%s: %v", b.name, err)
+	}
+	defer f.Close()
+	out, err := readKeaCSV(f)
+	if err != nil {
+		t.Fatalf("%s: %v", b.name, err)
+	}
+	return out
+}
+
+// readKeaCSV reads kea-dhcp4's memfile lease file
+// (address,hwaddr,client_id,valid_lifetime,expire,subnet_id,...,state,...).
+func readKeaCSV(r io.Reader) (map[string]string, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.LazyQuotes = true // Kea writes the user context's JSON unquoted (commas escaped as &#x2c)
+	rows, err := cr.ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("kea lease file: %w", err)
+	}
+	out := map[string]string{}
+	for i, row := range rows {
+		if i == 0 || len(row) < 10 {
+			continue
+		}
+		if row[3] == "0" || row[9] != "0" {
+			delete(out, row[0])
+			continue
+		}
+		out[row[0]] = row[1]
+	}
+	return out, nil
+}
+
+// keaConfig writes kea-dhcp4's configuration for b: the same subnet and
+// pool as the phoneprov boxes, memfile leases, the lease_cmds and HA hooks
+// with the HA hook's own HTTP listener (multi-threading on in both, which
+// Kea 2.2 needs for "http-dedicated-listener": ha_service.cc, HAService).
+func (l *haLab) keaConfig(t *testing.T, b *labBox, ha labHA) (cfg, leaseFile string) {
+	t.Helper()
+	dir := filepath.Join(l.dir, b.name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	leaseFile = filepath.Join(dir, "kea-leases4.csv")
+	peer := func(name, addr, role string) map[string]any {
+		p := map[string]any{"name": name, "url": "http://" + addr + ":8001/", "role": role, "auto-failover": true}
+		if ha.user != "" && name == "box-a" {
+			p["basic-auth-user"], p["basic-auth-password"] = ha.user, ha.pass
+		}
+		return p
+	}
+	conf := map[string]any{"Dhcp4": map[string]any{
+		"interfaces-config": map[string]any{"interfaces": []string{b.ifname}, "dhcp-socket-type": "raw"},
+		"lease-database":    map[string]any{"type": "memfile", "persist": true, "name": leaseFile, "lfc-interval": 0},
+		"multi-threading":   map[string]any{"enable-multi-threading": true, "thread-pool-size": 2, "packet-queue-size": 64},
+		"valid-lifetime":    3600,
+		"subnet4": []any{map[string]any{
+			"id": 1, "subnet": "198.18.40.0/24", "interface": b.ifname,
+			"pools": []any{map[string]any{"pool": "198.18.40.100 - 198.18.40.150"}},
+		}},
+		"hooks-libraries": []any{
+			map[string]any{"library": filepath.Join(keaHooks, "libdhcp_lease_cmds.so")},
+			map[string]any{"library": filepath.Join(keaHooks, "libdhcp_ha.so"), "parameters": map[string]any{
+				"high-availability": []any{map[string]any{
+					"this-server-name":    b.name,
+					"mode":                "hot-standby",
+					"heartbeat-delay":     ha.heartbeat.Milliseconds(),
+					"max-response-delay":  ha.maxResponse.Milliseconds(),
+					"max-ack-delay":       ha.maxAck.Milliseconds(),
+					"max-unacked-clients": ha.maxUnacked,
+					"sync-timeout":        10000,
+					"multi-threading": map[string]any{
+						"enable-multi-threading": true, "http-dedicated-listener": true,
+						"http-listener-threads": 2, "http-client-threads": 2,
+					},
+					"peers": []any{peer("box-a", haAddrA, "primary"), peer("box-b", haAddrB, "standby")},
+				}},
+			}},
+		},
+		"loggers": []any{map[string]any{
+			"name": "kea-dhcp4", "severity": "INFO",
+			"output_options": []any{map[string]any{"output": "stdout"}},
+		}},
+	}}
+	text, err := json.MarshalIndent(conf, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = filepath.Join(dir, "kea-dhcp4.json")
+	if err := os.WriteFile(cfg, text, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if out, err := b.ns.Command(ctx, "kea-dhcp4", "-t", cfg).CombinedOutput(); err != nil {
+		t.Fatalf("kea-dhcp4 -t: %v\n%s", err, out)
+	}
+	return cfg, leaseFile
+}
+
+// needKea skips unless kea-dhcp4 and its HA and lease_cmds hooks are here.
+func needKea(t *testing.T) {
+	t.Helper()
+	for _, tool := range []string{"kea-dhcp4", "udhcpc", "curl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (deploy/dev/install-test-packages.sh installs it)", tool)
+		}
+	}
+	for _, lib := range []string{"libdhcp_ha.so", "libdhcp_lease_cmds.so"} {
+		if _, err := os.Stat(filepath.Join(keaHooks, lib)); err != nil {
+			t.Skipf("Kea hook %s not installed", lib)
+		}
+	}
+}
+
+// dhclient runs ISC dhclient as mac until it is bound (at most 30 s) and
+// returns its lease.
+func (l *haLab) dhclient(t *testing.T, mac string) binding {
+	t.Helper()
+	hw, _ := net.ParseMAC(mac)
+	if err := l.cli.SetMAC(l.cIf, hw); err != nil {
+		t.Fatal(err)
+	}
+	base := filepath.Join(l.dir, "dhclient-"+strings.ReplaceAll(mac, ":", ""))
+	script := fmt.Sprintf("#!/bin/sh\ncase \"$reason\" in BOUND) echo \"bound ip=$new_ip_address serverid=$new_dhcp_server_identifier at=$(date +%%s.%%N)\" >> %q;; esac\nexit 0\n", base+".log")
+	if err := os.WriteFile(base+".sh", []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(base+".conf", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := l.cli.Command(ctx, "dhclient", "-4", "-d", "-1", "-cf", base+".conf", "-sf", base+".sh",
+		"-lf", base+".leases", "-pf", base+".pid", l.cIf)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	for ctx.Err() == nil {
+		if b, err := readBinding(mac, base+".log"); err == nil {
+			return b
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	t.Fatalf("dhclient as %s got no lease:\n%s", mac, out.String())
+	return binding{}
+}
+
+// clientLoop is clients asking one after another, each with a new MAC,
+// until stopped.
+type clientLoop struct {
+	mu   sync.Mutex
+	stop chan struct{}
+	done chan struct{}
+	got  []binding
+	errs []error
+}
+
+// startClients runs udhcpc clients 02:00:00:40:<n>:<i> one after another
+// (at most 200) until stop.
+func (l *haLab) startClients(n int) *clientLoop {
+	c := &clientLoop{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		for i := range 200 {
+			select {
+			case <-c.stop:
+				return
+			default:
+			}
+			b, err := l.tryDHCP(fmt.Sprintf("02:00:00:40:%02x:%02x", n, i), 20)
+			c.mu.Lock()
+			if err != nil {
+				c.errs = append(c.errs, err)
+			} else {
+				c.got = append(c.got, b)
+			}
+			c.mu.Unlock()
+		}
+	}()
+	return c
+}
+
+// lastServer is the server of the last lease taken, "" before any.
+func (c *clientLoop) lastServer() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.got) == 0 {
+		return ""
+	}
+	return c.got[len(c.got)-1].server
+}
+
+// finish stops the loop after its current client and returns the leases
+// the clients took.
+func (c *clientLoop) finish(t *testing.T) []binding {
+	t.Helper()
+	close(c.stop)
+	select {
+	case <-c.done:
+	case <-time.After(40 * time.Second):
+		t.Fatal("the client loop did not stop")
+	}
+	for _, err := range c.errs {
+		t.Errorf("client: %v", err)
+	}
+	return c.got
+}
+
+// checkPairTables checks that both boxes hold every lease the clients
+// took, for the client that took it, and that no address went to two
+// clients: among the clients' leases nor across the two tables.
+func (l *haLab) checkPairTables(t *testing.T, got []binding, boxes ...*labBox) {
+	t.Helper()
+	byIP := map[string]string{}
+	dups := 0
+	for _, b := range got {
+		if other, ok := byIP[b.ip]; ok && other != b.mac {
+			t.Errorf("%s was handed to %s and to %s", b.ip, other, b.mac)
+			dups++
+		}
+		byIP[b.ip] = b.mac
+	}
+	tables := map[string]map[string]string{}
+	for _, box := range boxes {
+		tables[box.name] = box.leases(t, l)
+		for _, b := range got {
+			if hw := tables[box.name][b.ip]; hw != b.mac {
+				t.Errorf("%s (%s): lease of %s is held by %q, want %s", box.name, box.kind(), b.ip, hw, b.mac)
+			}
+		}
+	}
+	for ip, hwA := range tables[boxes[0].name] {
+		if hwB, ok := tables[boxes[1].name][ip]; ok && hwA != hwB {
+			t.Errorf("%s: %s holds it for %s, %s for %s", ip, boxes[0].name, hwA, boxes[1].name, hwB)
+			dups++
+		}
+	}
+	t.Logf("%d client leases; %s holds %d leases, %s holds %d; %d duplicate addresses",
+		len(got), boxes[0].name, len(tables[boxes[0].name]), boxes[1].name, len(tables[boxes[1].name]), dups)
+}
+
+// runMixedPair pairs box-a (primary) and box-b (standby), one of them a
+// Kea: both reach hot-standby; udhcpc and dhclient get leases from the
+// primary that both tables hold; the primary is killed while clients keep
+// asking, the standby goes partner-down and serves; the primary restarts,
+// synchronises from the standby and takes its role back.
+func runMixedPair(t *testing.T, aKea, bKea bool) {
+	needKea(t)
+	l := newHALab(t)
+	bin := phoneprovBinary(t)
+	a := l.box(t, "box-a", aKea, bin, fastHA)
+	b := l.box(t, "box-b", bKea, bin, fastHA)
+	a.start(t)
+	b.start(t)
+	l.waitState(t, haAddrA, "hot-standby", 30*time.Second)
+	l.waitState(t, haAddrB, "hot-standby", 30*time.Second)
+	t.Logf("%s (%s) and %s (%s) in hot-standby", a.name, a.kind(), b.name, b.kind())
+
+	var got []binding
+	for i := 1; i <= 3; i++ {
+		ip, server := l.dhcp(t, fmt.Sprintf("02:00:00:40:00:%02x", i))
+		got = append(got, binding{mac: fmt.Sprintf("02:00:00:40:00:%02x", i), ip: ip, server: server})
+	}
+	if _, err := exec.LookPath("dhclient"); err == nil {
+		got = append(got, l.dhclient(t, "02:00:00:40:00:10"))
+	}
+	for _, g := range got {
+		if g.server != haAddrA {
+			t.Errorf("%s answered by %s, want the primary %s", g.mac, g.server, haAddrA)
+		}
+	}
+	l.checkPairTables(t, got, a, b)
+
+	loop := l.startClients(1)
+	time.Sleep(time.Second)
+	killed := time.Now()
+	a.kill()
+	l.waitState(t, haAddrB, "partner-down", 20*time.Second)
+	t.Logf("%s in partner-down %v after the kill", b.name, time.Since(killed).Round(100*time.Millisecond))
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if loop.lastServer() == haAddrB {
+			break
+		}
+	}
+	during := loop.finish(t)
+	first := time.Time{}
+	for _, g := range during {
+		if g.server == haAddrB && first.IsZero() {
+			first = g.at
+		}
+	}
+	if first.IsZero() {
+		t.Fatalf("%s (%s) answered no client after the kill", b.name, b.kind())
+	}
+	t.Logf("failover: kill -9 of %s (%s) to the first ACK from %s (%s): %v; %d clients served during the run",
+		a.name, a.kind(), b.name, b.kind(), first.Sub(killed).Round(10*time.Millisecond), len(during))
+	got = append(got, during...)
+
+	a.start(t)
+	l.waitState(t, haAddrA, "hot-standby", 30*time.Second)
+	l.waitState(t, haAddrB, "hot-standby", 30*time.Second)
+	t.Logf("%s (%s) back in hot-standby %v after the kill", a.name, a.kind(), time.Since(killed).Round(100*time.Millisecond))
+	ip, server := l.dhcp(t, "02:00:00:40:00:20")
+	if server != haAddrA {
+		t.Errorf("after the restart a client was answered by %s, want the primary %s", server, haAddrA)
+	}
+	got = append(got, binding{mac: "02:00:00:40:00:20", ip: ip, server: server})
+	l.checkPairTables(t, got, a, b)
+}
+
+// TestHAKeaStandbyLab pairs a phoneprov primary with a Kea 2.2 standby.
+func TestHAKeaStandbyLab(t *testing.T) { runMixedPair(t, false, true) }
+
+// TestHAKeaPrimaryLab pairs a Kea 2.2 primary with a phoneprov standby.
+func TestHAKeaPrimaryLab(t *testing.T) { runMixedPair(t, true, false) }
