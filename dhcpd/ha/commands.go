@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/phoneprov/phoneprov/dhcpd/leases"
@@ -64,10 +65,19 @@ func (s *Service) authorized(r *http.Request) bool {
 		subtle.ConstantTimeCompare([]byte(p), []byte(s.this.BasicAuthPassword)) == 1
 }
 
+// writeAnswer sends a as a list of one with its Content-Length: Kea's
+// HTTP client reads a body only when the length is given and takes a
+// chunked answer as one without a body ("no body found in the response":
+// src/lib/http/response_parser.cc, Kea-2.2.0, lines 286-310).
 func writeAnswer(w http.ResponseWriter, code int, a Answer) {
+	body, err := json.Marshal([]Answer{a})
+	if err != nil {
+		body, code = []byte(`[{"result":1,"text":"encoding the answer failed"}]`), http.StatusInternalServerError
+	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode([]Answer{a})
+	_, _ = w.Write(body)
 }
 
 // Execute runs one command and returns its answer; a bad command gets an

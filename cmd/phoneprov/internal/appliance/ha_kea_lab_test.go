@@ -266,6 +266,8 @@ type clientLoop struct {
 	done chan struct{}
 	got  []binding
 	errs []error
+	// restarts counts clients that had to start again.
+	restarts int
 }
 
 // startClients runs udhcpc clients 02:00:00:40:<n>:<i> one after another
@@ -280,14 +282,28 @@ func (l *haLab) startClients(n int) *clientLoop {
 				return
 			default:
 			}
-			b, err := l.tryDHCP(fmt.Sprintf("02:00:00:40:%02x:%02x", n, i), 20)
-			c.mu.Lock()
-			if err != nil {
-				c.errs = append(c.errs, err)
-			} else {
-				c.got = append(c.got, b)
+			// A client whose REQUEST named the server just killed gets
+			// no answer (the survivor ignores a REQUEST for another
+			// server) and starts again, as udhcpc would after -n.
+			mac := fmt.Sprintf("02:00:00:40:%02x:%02x", n, i)
+			var err error
+			for range 3 {
+				var b binding
+				if b, err = l.tryDHCP(mac, 20); err == nil {
+					c.mu.Lock()
+					c.got = append(c.got, b)
+					c.mu.Unlock()
+					break
+				}
+				c.mu.Lock()
+				c.restarts++
+				c.mu.Unlock()
 			}
-			c.mu.Unlock()
+			if err != nil {
+				c.mu.Lock()
+				c.errs = append(c.errs, err)
+				c.mu.Unlock()
+			}
 		}
 	}()
 	return c
@@ -405,8 +421,8 @@ func runMixedPair(t *testing.T, aKea, bKea bool) {
 	if first.IsZero() {
 		t.Fatalf("%s (%s) answered no client after the kill", b.name, b.kind())
 	}
-	t.Logf("failover: kill -9 of %s (%s) to the first ACK from %s (%s): %v; %d clients served during the run",
-		a.name, a.kind(), b.name, b.kind(), first.Sub(killed).Round(10*time.Millisecond), len(during))
+	t.Logf("failover: kill -9 of %s (%s) to the first ACK from %s (%s): %v; %d clients served during the run, %d restarted their exchange",
+		a.name, a.kind(), b.name, b.kind(), first.Sub(killed).Round(10*time.Millisecond), len(during), loop.restarts)
 	got = append(got, during...)
 
 	a.start(t)
