@@ -320,19 +320,16 @@ func (c *clientLoop) lastServer() string {
 }
 
 // finish stops the loop after its current client and returns the leases
-// the clients took.
-func (c *clientLoop) finish(t *testing.T) []binding {
+// the clients took and the errors of the clients that got none.
+func (c *clientLoop) finish(t *testing.T) ([]binding, []error) {
 	t.Helper()
 	close(c.stop)
 	select {
 	case <-c.done:
-	case <-time.After(40 * time.Second):
+	case <-time.After(90 * time.Second):
 		t.Fatal("the client loop did not stop")
 	}
-	for _, err := range c.errs {
-		t.Errorf("client: %v", err)
-	}
-	return c.got
+	return c.got, c.errs
 }
 
 // checkPairTables checks that both boxes hold every lease the clients
@@ -411,7 +408,10 @@ func runMixedPair(t *testing.T, aKea, bKea bool) {
 			break
 		}
 	}
-	during := loop.finish(t)
+	during, errs := loop.finish(t)
+	for _, err := range errs {
+		t.Errorf("client: %v", err)
+	}
 	first := time.Time{}
 	for _, g := range during {
 		if g.server == haAddrB && first.IsZero() {
@@ -442,3 +442,106 @@ func TestHAKeaStandbyLab(t *testing.T) { runMixedPair(t, false, true) }
 
 // TestHAKeaPrimaryLab pairs a Kea 2.2 primary with a phoneprov standby.
 func TestHAKeaPrimaryLab(t *testing.T) { runMixedPair(t, true, false) }
+
+// splitHA is fastHA with failure detection by clients: the standby takes
+// over only when more than two clients have waited longer than
+// max-ack-delay, as Kea decides it (communication_state.cc,
+// failureDetectedInternal), so a split link alone does not make it serve.
+var splitHA = labHA{heartbeat: 500 * time.Millisecond, maxResponse: 2 * time.Second, maxAck: 2 * time.Second, maxUnacked: 2}
+
+// split drops in ns every packet from addr (nftables on input), or lets
+// them through again.
+func split(t *testing.T, ns *netlab.Namespace, addr string, on bool) {
+	t.Helper()
+	rules := fmt.Sprintf("table ip halab_split {\n chain input {\n  type filter hook input priority 0; policy accept;\n  ip saddr %s drop\n }\n}\n", addr)
+	args := []string{"-f", "-"}
+	if !on {
+		rules, args = "", []string{"delete", "table", "ip", "halab_split"}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := ns.Command(ctx, "nft", args...)
+	cmd.Stdin = strings.NewReader(rules)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("nft %v: %v\n%s", args, err, out)
+	}
+}
+
+// runSplit splits the link between box-a (primary) and box-b (standby)
+// while clients keep asking: the primary goes on alone in partner-down,
+// the standby, seeing every client answered, keeps out of the way; no
+// address goes to two clients. When the link is back the standby
+// synchronises and both hold every lease.
+func runSplit(t *testing.T, aKea, bKea bool) {
+	needKea(t)
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("nft not installed")
+	}
+	l := newHALab(t)
+	bin := phoneprovBinary(t)
+	a := l.box(t, "box-a", aKea, bin, splitHA)
+	b := l.box(t, "box-b", bKea, bin, splitHA)
+	a.start(t)
+	b.start(t)
+	l.waitState(t, haAddrA, "hot-standby", 30*time.Second)
+	l.waitState(t, haAddrB, "hot-standby", 30*time.Second)
+
+	loop := l.startClients(2)
+	split(t, l.a, haAddrB, true)
+	split(t, l.b, haAddrA, true)
+	cut := time.Now()
+	states := map[string][]string{}
+	seen := func(box, st string) {
+		if s := states[box]; len(s) == 0 || s[len(s)-1] != st {
+			states[box] = append(states[box], st)
+			t.Logf("%v after the split: %s is %s", time.Since(cut).Round(100*time.Millisecond), box, st)
+		}
+	}
+	// Watch until the primary has served alone for two seconds (it
+	// notices the split when a lease update or a heartbeat times out,
+	// after Kea's 10 s request timeout), for at most 25 s.
+	var alone time.Time
+	for time.Since(cut) < 25*time.Second && (alone.IsZero() || time.Since(alone) < 2*time.Second) {
+		st := l.state(t, haAddrA)
+		if st == "partner-down" && alone.IsZero() {
+			alone = time.Now()
+		}
+		seen(a.name, st)
+		seen(b.name, l.state(t, haAddrB))
+		time.Sleep(250 * time.Millisecond)
+	}
+	healed := time.Now()
+	split(t, l.a, haAddrB, false)
+	split(t, l.b, haAddrA, false)
+	got, errs := loop.finish(t)
+	for _, err := range errs {
+		// Before the primary decides the partner is down it cannot have
+		// a lease acknowledged and withholds the ACK (Kea does the same).
+		t.Logf("client without a lease during the split: %v", err)
+	}
+	served := map[string]int{}
+	for _, g := range got {
+		served[g.server]++
+	}
+	t.Logf("during the split %d clients were served: %d by %s (%s), %d by %s (%s); %d restarted their exchange, %d got nothing",
+		len(got), served[haAddrA], a.name, a.kind(), served[haAddrB], b.name, b.kind(), loop.restarts, len(errs))
+	if served[haAddrB] > 0 {
+		t.Errorf("the standby answered %d clients while the primary served them", served[haAddrB])
+	}
+	if alone.IsZero() {
+		t.Errorf("the primary went through %v, not on to partner-down", states[a.name])
+	}
+	if st := states[b.name]; len(st) != 1 || st[0] != "hot-standby" {
+		t.Errorf("the standby went through %v during the split, want hot-standby only", st)
+	}
+	l.waitState(t, haAddrA, "hot-standby", 40*time.Second)
+	l.waitState(t, haAddrB, "hot-standby", 40*time.Second)
+	t.Logf("both in hot-standby %v after the link came back", time.Since(healed).Round(100*time.Millisecond))
+	l.checkPairTables(t, got, a, b)
+}
+
+// TestHAKeaSplitLab splits both mixed pairs.
+func TestHAKeaSplitLab(t *testing.T) {
+	t.Run("phoneprov-primary", func(t *testing.T) { t.Parallel(); runSplit(t, false, true) })
+	t.Run("kea-primary", func(t *testing.T) { t.Parallel(); runSplit(t, true, false) })
+}
