@@ -25,9 +25,10 @@ const keaHooks = "/usr/lib/x86_64-linux-gnu/kea/hooks"
 type labHA struct {
 	heartbeat, maxResponse, maxAck time.Duration
 	maxUnacked                     int
-	// user and pass, when set, are the basic authentication each box
-	// sends to box-a; box-a wants them (Kea 2.2's own listener checks
-	// none: cmd_response_creator.h, http_auth_config_ "not used").
+	// user and pass, when set, are the basic authentication of both
+	// peers: each box sends them, a phoneprov wants them (Kea 2.2's own
+	// listener checks none: src/lib/config/cmd_response_creator.h,
+	// http_auth_config_ "currently not used").
 	user, pass string
 }
 
@@ -151,7 +152,7 @@ func (l *haLab) keaConfig(t *testing.T, b *labBox, ha labHA) (cfg, leaseFile str
 	leaseFile = filepath.Join(dir, "kea-leases4.csv")
 	peer := func(name, addr, role string) map[string]any {
 		p := map[string]any{"name": name, "url": "http://" + addr + ":8001/", "role": role, "auto-failover": true}
-		if ha.user != "" && name == "box-a" {
+		if ha.user != "" {
 			p["basic-auth-user"], p["basic-auth-password"] = ha.user, ha.pass
 		}
 		return p
@@ -374,13 +375,24 @@ func runMixedPair(t *testing.T, aKea, bKea bool) {
 	needKea(t)
 	l := newHALab(t)
 	bin := phoneprovBinary(t)
-	a := l.box(t, "box-a", aKea, bin, fastHA)
-	b := l.box(t, "box-b", bKea, bin, fastHA)
+	ha := fastHA
+	ha.user, ha.pass = "pair", "s3cret pair"
+	l.user, l.pass = ha.user, ha.pass
+	a := l.box(t, "box-a", aKea, bin, ha)
+	b := l.box(t, "box-b", bKea, bin, ha)
 	a.start(t)
 	b.start(t)
 	l.waitState(t, haAddrA, "hot-standby", 30*time.Second)
 	l.waitState(t, haAddrB, "hot-standby", 30*time.Second)
 	t.Logf("%s (%s) and %s (%s) in hot-standby", a.name, a.kind(), b.name, b.kind())
+	// Kea reached hot-standby with the phoneprov, which refuses a command
+	// without the pair's credentials: Kea sent them.
+	pp := map[bool]string{false: haAddrA, true: haAddrB}[aKea]
+	anon := *l
+	anon.user = ""
+	if ans := anon.command(t, pp, `{"command":"ha-heartbeat","service":["dhcp4"]}`); ans == nil || ans["text"] != "Unauthorized" {
+		t.Errorf("the phoneprov at %s answered a command without credentials: %v", pp, ans)
+	}
 
 	var got []binding
 	for i := 1; i <= 3; i++ {

@@ -25,6 +25,9 @@ type haLab struct {
 	a, b, cli     *netlab.Namespace
 	aIf, bIf, cIf string
 	dir           string
+	// user and pass, when set, are sent with every command the test
+	// posts (the pair's basic authentication).
+	user, pass string
 }
 
 const (
@@ -124,6 +127,7 @@ role = "primary"
 name = "box-b"
 url = "http://%[6]s:8001/"
 role = "standby"
+%[11]s
 `, addr, filepath.Join(dir, "locks"), ifname, name, haAddrA, haAddrB,
 		ha.heartbeat.String(), ha.maxResponse.String(), ha.maxAck.String(), ha.maxUnacked, auth)
 	p := filepath.Join(dir, "phoneprov.toml")
@@ -164,8 +168,11 @@ func (l *haLab) command(t *testing.T, addr, body string) map[string]any {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	out, err := l.cli.Command(ctx, "curl", "-s", "-m", "3", "-X", "POST", "-H", "Content-Type: application/json",
-		"-d", body, "http://"+addr+":8001/").Output()
+	args := []string{"-s", "-m", "3", "-X", "POST", "-H", "Content-Type: application/json", "-d", body}
+	if l.user != "" {
+		args = append(args, "-u", l.user+":"+l.pass)
+	}
+	out, err := l.cli.Command(ctx, "curl", append(args, "http://"+addr+":8001/")...).Output()
 	if err != nil {
 		return nil
 	}
