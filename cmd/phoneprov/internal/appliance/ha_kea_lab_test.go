@@ -371,11 +371,10 @@ func (l *haLab) checkPairTables(t *testing.T, got []binding, boxes ...*labBox) {
 // primary that both tables hold; the primary is killed while clients keep
 // asking, the standby goes partner-down and serves; the primary restarts,
 // synchronises from the standby and takes its role back.
-func runMixedPair(t *testing.T, aKea, bKea bool) {
+func runMixedPair(t *testing.T, aKea, bKea bool, ha labHA) {
 	needKea(t)
 	l := newHALab(t)
 	bin := phoneprovBinary(t)
-	ha := fastHA
 	ha.user, ha.pass = "pair", "s3cret pair"
 	l.user, l.pass = ha.user, ha.pass
 	a := l.box(t, "box-a", aKea, bin, ha)
@@ -450,10 +449,16 @@ func runMixedPair(t *testing.T, aKea, bKea bool) {
 }
 
 // TestHAKeaStandbyLab pairs a phoneprov primary with a Kea 2.2 standby.
-func TestHAKeaStandbyLab(t *testing.T) { runMixedPair(t, false, true) }
+func TestHAKeaStandbyLab(t *testing.T) {
+	t.Parallel()
+	runMixedPair(t, false, true, fastHA)
+}
 
 // TestHAKeaPrimaryLab pairs a Kea 2.2 primary with a phoneprov standby.
-func TestHAKeaPrimaryLab(t *testing.T) { runMixedPair(t, true, false) }
+func TestHAKeaPrimaryLab(t *testing.T) {
+	t.Parallel()
+	runMixedPair(t, true, false, fastHA)
+}
 
 // splitHA is fastHA with failure detection by clients: the standby takes
 // over only when more than two clients have waited longer than
@@ -554,6 +559,7 @@ func runSplit(t *testing.T, aKea, bKea bool) {
 
 // TestHAKeaSplitLab splits both mixed pairs.
 func TestHAKeaSplitLab(t *testing.T) {
+	t.Parallel()
 	t.Run("phoneprov-primary", func(t *testing.T) { t.Parallel(); runSplit(t, false, true) })
 	t.Run("kea-primary", func(t *testing.T) { t.Parallel(); runSplit(t, true, false) })
 }

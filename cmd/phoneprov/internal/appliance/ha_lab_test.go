@@ -69,7 +69,14 @@ func newHALab(t *testing.T) *haLab {
 	}
 	l.a, l.aIf = join("boxa", haAddrA)
 	l.b, l.bIf = join("boxb", haAddrB)
-	l.cli, l.cIf = join("client", "198.18.40.250") // for curl; udhcpc gets a pool address
+	// The clients' link changes its MAC for every client, so the test's
+	// commands go out on a second link of their own: a box answering the
+	// old MAC of a shared link would be heard by nobody.
+	l.cli, l.cIf = join("client", "")
+	swEnd, cmdEnd, err := lab.Veth(sw, l.cli)
+	must(err)
+	must(sw.Attach(swEnd, br))
+	must(l.cli.AddAddr(cmdEnd, netip.MustParsePrefix("198.18.40.250/24")))
 	return l
 }
 
@@ -281,6 +288,7 @@ func readBinding(mac, events string) (binding, error) {
 // lease too; the primary is killed, the standby goes partner-down and
 // answers a new client.
 func TestHAPairLab(t *testing.T) {
+	t.Parallel()
 	for _, tool := range []string{"udhcpc", "curl"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s not installed", tool)
