@@ -12,10 +12,10 @@ else
   packages=(curl jq tftp-hpa atftp iproute2 nftables busybox udhcpc isc-dhcp-client isc-dhcp-relay
     dnsmasq-base nginx tftpd-hpa chromium fonts-dejavu-core
     debootstrap fdisk dosfstools e2fsprogs mtools xz-utils strace systemd
-    qemu-user-static groff-base man-db prometheus)
+    qemu-user-static groff-base man-db prometheus kea-dhcp4-server)
 fi
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(wrk kea-admin kea-dhcp4-server)
+  packages+=(wrk kea-admin)
 fi
 
 missing=()
@@ -41,8 +41,8 @@ fi
 trap '[[ $created_policy -eq 1 ]] && rm -f "$policy"' EXIT
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# The tests want only programs from these packages (Kea for the benchmarks,
-# promtool from prometheus): keep their packaged services from starting at boot.
+# The tests want only programs from these packages (Kea for the HA lab tests
+# and the benchmarks, promtool from prometheus): keep their packaged services from starting at boot.
 if command -v systemctl >/dev/null; then
   for unit in kea-dhcp4-server prometheus; do
     if [[ " ${missing[*]} " == *" $unit "* ]]; then
