@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -98,10 +99,10 @@ func (b *labBox) kill() {
 // leases is the box's lease table, address to hardware address: Kea's
 // memfile CSV (the last row of an address wins; valid_lifetime 0 is a
 // deleted lease) or phoneprov's answer to lease4-get-page.
-func (b *labBox) leases(t *testing.T, l *haLab) map[string]string {
+func (b *labBox) leases(t *testing.T, l *haLab) map[string]leaseRow {
 	t.Helper()
 	if !b.kea {
-		return l.leaseAddrs(t, b.addr)
+		return l.leaseTable(t, b.addr)
 	}
 	f, err := os.Open(b.leaseFile)
 	if err != nil {
@@ -117,7 +118,7 @@ func (b *labBox) leases(t *testing.T, l *haLab) map[string]string {
 
 // readKeaCSV reads kea-dhcp4's memfile lease file
 // (address,hwaddr,client_id,valid_lifetime,expire,subnet_id,...,state,...).
-func readKeaCSV(r io.Reader) (map[string]string, error) {
+func readKeaCSV(r io.Reader) (map[string]leaseRow, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	cr.LazyQuotes = true // Kea writes the user context's JSON unquoted (commas escaped as &#x2c)
@@ -125,7 +126,7 @@ func readKeaCSV(r io.Reader) (map[string]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kea lease file: %w", err)
 	}
-	out := map[string]string{}
+	out := map[string]leaseRow{}
 	for i, row := range rows {
 		if i == 0 || len(row) < 10 {
 			continue
@@ -134,7 +135,11 @@ func readKeaCSV(r io.Reader) (map[string]string, error) {
 			delete(out, row[0])
 			continue
 		}
-		out[row[0]] = row[1]
+		expire, err := strconv.ParseInt(row[4], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("kea lease file, line %d: expire %q: %w", i+1, row[4], err)
+		}
+		out[row[0]] = leaseRow{hw: row[1], expire: expire}
 	}
 	return out, nil
 }
@@ -347,19 +352,28 @@ func (l *haLab) checkPairTables(t *testing.T, got []binding, boxes ...*labBox) {
 		}
 		byIP[b.ip] = b.mac
 	}
-	tables := map[string]map[string]string{}
+	tables := map[string]map[string]leaseRow{}
 	for _, box := range boxes {
 		tables[box.name] = box.leases(t, l)
 		for _, b := range got {
-			if hw := tables[box.name][b.ip]; hw != b.mac {
+			if hw := tables[box.name][b.ip].hw; hw != b.mac {
 				t.Errorf("%s (%s): lease of %s is held by %q, want %s", box.name, box.kind(), b.ip, hw, b.mac)
 			}
 		}
 	}
-	for ip, hwA := range tables[boxes[0].name] {
-		if hwB, ok := tables[boxes[1].name][ip]; ok && hwA != hwB {
-			t.Errorf("%s: %s holds it for %s, %s for %s", ip, boxes[0].name, hwA, boxes[1].name, hwB)
+	for ip, ra := range tables[boxes[0].name] {
+		rb, ok := tables[boxes[1].name][ip]
+		if !ok {
+			continue
+		}
+		if ra.hw != rb.hw {
+			t.Errorf("%s: %s holds it for %s, %s for %s", ip, boxes[0].name, ra.hw, boxes[1].name, rb.hw)
 			dups++
+		}
+		// The lease's end crosses the wire as expire - valid-lft (update)
+		// or cltt (page); both tables must agree to the second.
+		if d := ra.expire - rb.expire; d < -1 || d > 1 {
+			t.Errorf("%s: the lease ends at %d on %s, at %d on %s", ip, ra.expire, boxes[0].name, rb.expire, boxes[1].name)
 		}
 	}
 	t.Logf("%d client leases; %s holds %d leases, %s holds %d; %d duplicate addresses",

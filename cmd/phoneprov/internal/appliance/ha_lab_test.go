@@ -214,10 +214,17 @@ func (l *haLab) waitState(t *testing.T, addr, want string, limit time.Duration) 
 	t.Fatalf("%s is %q after %v, not %q", addr, last, limit, want)
 }
 
-// leaseAddrs is every lease address a box returns to lease4-get-page.
-func (l *haLab) leaseAddrs(t *testing.T, addr string) map[string]string {
-	a := l.command(t, addr, `{"command":"lease4-get-page","service":["dhcp4"],"arguments":{"from":"start","limit":100}}`)
-	out := map[string]string{}
+// leaseRow is one lease of a box's table: the client's hardware address
+// and when the lease ends (Unix seconds).
+type leaseRow struct {
+	hw     string
+	expire int64
+}
+
+// leaseTable is every lease a box returns to lease4-get-page, by address.
+func (l *haLab) leaseTable(t *testing.T, addr string) map[string]leaseRow {
+	a := l.command(t, addr, `{"command":"lease4-get-page","service":["dhcp4"],"arguments":{"from":"start","limit":1000}}`)
+	out := map[string]leaseRow{}
 	if a == nil {
 		return out
 	}
@@ -227,7 +234,9 @@ func (l *haLab) leaseAddrs(t *testing.T, addr string) map[string]string {
 		m, _ := x.(map[string]any)
 		ip, _ := m["ip-address"].(string)
 		hw, _ := m["hw-address"].(string)
-		out[ip] = hw
+		cltt, _ := m["cltt"].(float64)
+		valid, _ := m["valid-lft"].(float64)
+		out[ip] = leaseRow{hw: hw, expire: int64(cltt + valid)}
 	}
 	return out
 }
@@ -307,8 +316,8 @@ func TestHAPairLab(t *testing.T) {
 		t.Errorf("first client answered by %s, want the primary %s", server1, haAddrA)
 	}
 	for _, box := range []string{haAddrA, haAddrB} {
-		if got := l.leaseAddrs(t, box)[ip1]; got != "02:00:00:40:00:01" {
-			t.Errorf("%s: lease of %s is held by %q, want 02:00:00:40:00:01 (leases %v)", box, ip1, got, l.leaseAddrs(t, box))
+		if got := l.leaseTable(t, box)[ip1].hw; got != "02:00:00:40:00:01" {
+			t.Errorf("%s: lease of %s is held by %q, want 02:00:00:40:00:01 (leases %v)", box, ip1, got, l.leaseTable(t, box))
 		}
 	}
 	t.Logf("primary gave %s; both tables hold it", ip1)
@@ -326,7 +335,7 @@ func TestHAPairLab(t *testing.T) {
 	if ip2 == ip1 {
 		t.Errorf("second client got %s, the first client's address", ip2)
 	}
-	if got := l.leaseAddrs(t, haAddrB)[ip2]; got != "02:00:00:40:00:02" {
+	if got := l.leaseTable(t, haAddrB)[ip2].hw; got != "02:00:00:40:00:02" {
 		t.Errorf("standby: lease of %s held by %q", ip2, got)
 	}
 	t.Logf("standby gave %s after the failover, %v after the kill", ip2, time.Since(killed).Round(100*time.Millisecond))
