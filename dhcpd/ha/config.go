@@ -19,9 +19,12 @@
 package ha
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"time"
 )
 
@@ -63,6 +66,18 @@ type Config struct {
 	// max-period of the dhcp-disable sent to the partner meanwhile
 	// (sync-timeout, 60 s).
 	SyncTimeout time.Duration `toml:"sync_timeout"`
+	// TrustAnchor, CertFile and KeyFile turn TLS on for the peer channel
+	// (trust-anchor, cert-file, key-file): all three or none. TrustAnchor
+	// is a PEM file of the CA certificates the partner's certificate must
+	// chain to; CertFile and KeyFile are this server's certificate (PEM),
+	// shown both when it answers and when it sends. With TLS on both URLs
+	// must be https; without it https is refused, as Kea refuses it.
+	TrustAnchor string `toml:"trust_anchor,omitempty"`
+	CertFile    string `toml:"cert_file,omitempty"`
+	KeyFile     string `toml:"key_file,omitempty"`
+	// RequireClientCerts refuses a partner that shows no certificate
+	// (require-client-certs); true when not set.
+	RequireClientCerts *bool `toml:"require_client_certs,omitempty"`
 	// Peers are both servers of the pair, this one included (peers).
 	Peers []PeerConfig `toml:"peer,omitempty"`
 }
@@ -127,7 +142,44 @@ func (c Config) Validate(report func(key string, err error)) {
 	if c.SyncPageLimit < 1 {
 		report("sync_page_limit", errors.New("must be at least 1"))
 	}
+	if (c.TrustAnchor == "") != (c.CertFile == "") || (c.CertFile == "") != (c.KeyFile == "") {
+		report("trust_anchor", errors.New("trust_anchor, cert_file and key_file go together: TLS needs all three"))
+	} else if c.tlsOn() {
+		if _, _, err := c.tlsConfigs(); err != nil {
+			report("cert_file", err)
+		}
+	}
 	c.validatePeers(report)
+}
+
+// tlsOn is whether the peer channel uses TLS.
+func (c Config) tlsOn() bool { return c.TrustAnchor != "" && c.CertFile != "" && c.KeyFile != "" }
+
+// tlsConfigs reads the trust anchor and this server's certificate and
+// returns the TLS settings of the listener and of the client. The
+// listener asks for the partner's certificate and, unless
+// require_client_certs is false, refuses a partner without one, as Kea's
+// TlsContext does for its server role (ha_config.cc, validate).
+func (c Config) tlsConfigs() (server, client *tls.Config, err error) {
+	pem, err := os.ReadFile(c.TrustAnchor)
+	if err != nil {
+		return nil, nil, fmt.Errorf("trust_anchor: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, nil, fmt.Errorf("trust_anchor %s: no PEM certificate in it", c.TrustAnchor)
+	}
+	cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cert_file and key_file: %w", err)
+	}
+	auth := tls.RequireAndVerifyClientCert
+	if c.RequireClientCerts != nil && !*c.RequireClientCerts {
+		auth = tls.VerifyClientCertIfGiven
+	}
+	server = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}, ClientCAs: pool, ClientAuth: auth}
+	client = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}, RootCAs: pool}
+	return server, client, nil
 }
 
 func (c Config) validatePeers(report func(string, error)) {
@@ -141,7 +193,7 @@ func (c Config) validatePeers(report func(string, error)) {
 			report(key+".name", fmt.Errorf("%q is used by another peer", p.Name))
 		}
 		names[p.Name] = true
-		if err := checkURL(p.URL); err != nil {
+		if err := checkURL(p.URL, c.tlsOn()); err != nil {
 			report(key+".url", err)
 		}
 		switch p.Role {
@@ -166,16 +218,19 @@ func (c Config) validatePeers(report func(string, error)) {
 	}
 }
 
-func checkURL(s string) error {
+// checkURL checks a peer's URL: https with TLS on, http without.
+func checkURL(s string, tlsOn bool) error {
 	u, err := url.Parse(s)
 	if err != nil {
 		return fmt.Errorf("%q is not a URL: %w", s, err)
 	}
 	switch {
-	case u.Scheme == "https":
-		return errors.New("https (TLS on the peer channel) is not supported yet; use http")
-	case u.Scheme != "http":
-		return fmt.Errorf("%q: the scheme must be http", s)
+	case u.Scheme == "https" && !tlsOn:
+		return fmt.Errorf("%q: https needs TLS: set trust_anchor, cert_file and key_file", s)
+	case u.Scheme == "http" && tlsOn:
+		return fmt.Errorf("%q: with TLS on (trust_anchor, cert_file, key_file) the scheme must be https", s)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("%q: the scheme must be http or https", s)
 	case u.Hostname() == "" || u.Port() == "":
 		return fmt.Errorf("%q: give a host and a port, like http://198.18.0.1:8001/", s)
 	}

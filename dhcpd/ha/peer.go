@@ -3,6 +3,7 @@ package ha
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,7 +31,8 @@ type peerClient struct {
 	http       *http.Client
 }
 
-func newPeerClient(p PeerConfig) *peerClient {
+// newPeerClient prepares the client of peer p; tlsCfg is nil without TLS.
+func newPeerClient(p PeerConfig, tlsCfg *tls.Config) *peerClient {
 	return &peerClient{
 		url: p.URL, user: p.BasicAuthUser, pass: p.BasicAuthPassword,
 		http: &http.Client{
@@ -38,6 +40,7 @@ func newPeerClient(p PeerConfig) *peerClient {
 			Transport: &http.Transport{
 				MaxIdleConnsPerHost: 64,
 				IdleConnTimeout:     90 * time.Second,
+				TLSClientConfig:     tlsCfg,
 			},
 		},
 	}

@@ -2,6 +2,7 @@ package ha
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -52,6 +53,7 @@ type Service struct {
 	log           *slog.Logger
 	now           func() time.Time
 	client        *peerClient
+	serverTLS     *tls.Config // nil without TLS
 	started       time.Time
 	kick          chan struct{}
 
@@ -83,10 +85,17 @@ func New(cfg Config, opts Options) (*Service, error) {
 	if this.Name == "" || partner.Name == "" {
 		return nil, errors.New("ha: the configuration names no partner")
 	}
+	var serverTLS, clientTLS *tls.Config
+	if cfg.tlsOn() {
+		var err error
+		if serverTLS, clientTLS, err = cfg.tlsConfigs(); err != nil {
+			return nil, fmt.Errorf("ha: %w", err)
+		}
+	}
 	now := opts.Now()
 	return &Service{
 		cfg: cfg, this: this, partner: partner, log: opts.Logger, now: opts.Now,
-		client: newPeerClient(partner), started: now, kick: make(chan struct{}, 1),
+		client: newPeerClient(partner, clientTLS), serverTLS: serverTLS, started: now, kick: make(chan struct{}, 1),
 		state: Waiting, comm: newComm(now),
 	}, nil
 }
@@ -101,6 +110,9 @@ func (s *Service) Bind(db LeaseDB) error {
 	ln, err := net.Listen("tcp", u.Host)
 	if err != nil {
 		return fmt.Errorf("ha: listen for the partner on %s: %w", u.Host, err)
+	}
+	if s.serverTLS != nil {
+		ln = tls.NewListener(ln, s.serverTLS)
 	}
 	s.mu.Lock()
 	s.db, s.ln = db, ln

@@ -56,7 +56,7 @@ func TestConfigValidate(t *testing.T) {
 	c.Peers[1].BasicAuthUser = "u"
 	c.HeartbeatDelay = 0
 	c.Validate(report)
-	for _, want := range []string{"mode: ", "this_server_name: ", "peer[0].url: https", "peer[1].basic_auth_password: ", "heartbeat_delay: ", "peer: hot-standby needs"} {
+	for _, want := range []string{"mode: ", "this_server_name: ", "peer[0].url: \"https", "peer[1].basic_auth_password: ", "heartbeat_delay: ", "peer: hot-standby needs"} {
 		if !slices.ContainsFunc(got, func(s string) bool { return strings.HasPrefix(s, want) }) {
 			t.Errorf("no problem %q in %q", want, got)
 		}
