@@ -31,6 +31,8 @@ type labHA struct {
 	// listener checks none: src/lib/config/cmd_response_creator.h,
 	// http_auth_config_ "currently not used").
 	user, pass string
+	// tls puts the peer channel on TLS, with certificates both ways.
+	tls bool
 }
 
 // fastHA fails over in about two seconds: the standby declares the
@@ -49,6 +51,9 @@ type labBox struct {
 // box prepares box-a (primary, on A) or box-b (standby, on B).
 func (l *haLab) box(t *testing.T, name string, kea bool, bin string, ha labHA) *labBox {
 	t.Helper()
+	if ha.tls {
+		l.useTLS(t)
+	}
 	b := &labBox{name: name, kea: kea, bin: bin, addr: haAddrA, ifname: l.aIf, ns: l.a, role: "primary"}
 	if name == "box-b" {
 		b.addr, b.ifname, b.ns, b.role = haAddrB, l.bIf, l.b, "standby"
@@ -156,11 +161,29 @@ func (l *haLab) keaConfig(t *testing.T, b *labBox, ha labHA) (cfg, leaseFile str
 	}
 	leaseFile = filepath.Join(dir, "kea-leases4.csv")
 	peer := func(name, addr, role string) map[string]any {
-		p := map[string]any{"name": name, "url": "http://" + addr + ":8001/", "role": role, "auto-failover": true}
+		p := map[string]any{"name": name, "url": l.url(addr), "role": role, "auto-failover": true}
 		if ha.user != "" {
 			p["basic-auth-user"], p["basic-auth-password"] = ha.user, ha.pass
 		}
 		return p
+	}
+	hac := map[string]any{
+		"this-server-name":    b.name,
+		"mode":                "hot-standby",
+		"heartbeat-delay":     ha.heartbeat.Milliseconds(),
+		"max-response-delay":  ha.maxResponse.Milliseconds(),
+		"max-ack-delay":       ha.maxAck.Milliseconds(),
+		"max-unacked-clients": ha.maxUnacked,
+		"sync-timeout":        10000,
+		"multi-threading": map[string]any{
+			"enable-multi-threading": true, "http-dedicated-listener": true,
+			"http-listener-threads": 2, "http-client-threads": 2,
+		},
+		"peers": []any{peer("box-a", haAddrA, "primary"), peer("box-b", haAddrB, "standby")},
+	}
+	if l.tls != nil {
+		hac["trust-anchor"], hac["cert-file"], hac["key-file"] = l.tls.ca, l.tls.files[b.name].Cert, l.tls.files[b.name].Key
+		hac["require-client-certs"] = true
 	}
 	conf := map[string]any{"Dhcp4": map[string]any{
 		"interfaces-config": map[string]any{"interfaces": []string{b.ifname}, "dhcp-socket-type": "raw"},
@@ -174,20 +197,7 @@ func (l *haLab) keaConfig(t *testing.T, b *labBox, ha labHA) (cfg, leaseFile str
 		"hooks-libraries": []any{
 			map[string]any{"library": filepath.Join(keaHooks, "libdhcp_lease_cmds.so")},
 			map[string]any{"library": filepath.Join(keaHooks, "libdhcp_ha.so"), "parameters": map[string]any{
-				"high-availability": []any{map[string]any{
-					"this-server-name":    b.name,
-					"mode":                "hot-standby",
-					"heartbeat-delay":     ha.heartbeat.Milliseconds(),
-					"max-response-delay":  ha.maxResponse.Milliseconds(),
-					"max-ack-delay":       ha.maxAck.Milliseconds(),
-					"max-unacked-clients": ha.maxUnacked,
-					"sync-timeout":        10000,
-					"multi-threading": map[string]any{
-						"enable-multi-threading": true, "http-dedicated-listener": true,
-						"http-listener-threads": 2, "http-client-threads": 2,
-					},
-					"peers": []any{peer("box-a", haAddrA, "primary"), peer("box-b", haAddrB, "standby")},
-				}},
+				"high-availability": []any{hac},
 			}},
 		},
 		"loggers": []any{map[string]any{
@@ -469,9 +479,12 @@ func TestHAKeaStandbyLab(t *testing.T) {
 }
 
 // TestHAKeaPrimaryLab pairs a Kea 2.2 primary with a phoneprov standby.
+// Its peer channel runs over TLS, with certificates both ways.
 func TestHAKeaPrimaryLab(t *testing.T) {
 	t.Parallel()
-	runMixedPair(t, true, false, fastHA)
+	ha := fastHA
+	ha.tls = true
+	runMixedPair(t, true, false, ha)
 }
 
 // splitHA is fastHA with failure detection by clients: the standby takes

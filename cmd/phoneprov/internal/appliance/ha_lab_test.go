@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/phoneprov/phoneprov/deploy/netlab"
+	"github.com/phoneprov/phoneprov/dhcpd/ha/hatest"
 )
 
 // haLab is three namespaces on a bridge: box A, box B and a client.
@@ -28,6 +29,38 @@ type haLab struct {
 	// user and pass, when set, are sent with every command the test
 	// posts (the pair's basic authentication).
 	user, pass string
+	// tls, when set, is the pair's TLS material: the peer channel and the
+	// test's commands use https.
+	tls *labTLS
+}
+
+// labTLS is a CA and both boxes' certificates.
+type labTLS struct {
+	ca    string
+	files map[string]hatest.PeerFiles
+}
+
+// useTLS writes the pair's TLS material (once) and turns https on.
+func (l *haLab) useTLS(t *testing.T) {
+	t.Helper()
+	if l.tls != nil {
+		return
+	}
+	ca, files, err := hatest.WriteCerts(l.dir, map[string]netip.Addr{
+		"box-a": netip.MustParseAddr(haAddrA), "box-b": netip.MustParseAddr(haAddrB),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.tls = &labTLS{ca: ca, files: files}
+}
+
+// url is a box's HA listener.
+func (l *haLab) url(addr string) string {
+	if l.tls != nil {
+		return "https://" + addr + ":8001/"
+	}
+	return "http://" + addr + ":8001/"
 }
 
 const (
@@ -98,6 +131,10 @@ func (l *haLab) haConfig(t *testing.T, name, addr, ifname string, ha labHA) stri
 	if ha.user != "" {
 		auth = fmt.Sprintf("basic_auth_user = %q\nbasic_auth_password = %q", ha.user, ha.pass)
 	}
+	tlsLines := ""
+	if l.tls != nil {
+		tlsLines = fmt.Sprintf("trust_anchor = %q\ncert_file = %q\nkey_file = %q", l.tls.ca, l.tls.files[name].Cert, l.tls.files[name].Key)
+	}
 	if err := os.MkdirAll(filepath.Join(dir, "data", "files"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -125,18 +162,19 @@ heartbeat_delay = %[7]q
 max_response_delay = %[8]q
 max_ack_delay = %[9]q
 max_unacked_clients = %[10]d
+%[12]s
 [[dhcp.ha.peer]]
 name = "box-a"
-url = "http://%[5]s:8001/"
+url = %[5]q
 role = "primary"
 %[11]s
 [[dhcp.ha.peer]]
 name = "box-b"
-url = "http://%[6]s:8001/"
+url = %[6]q
 role = "standby"
 %[11]s
-`, addr, filepath.Join(dir, "locks"), ifname, name, haAddrA, haAddrB,
-		ha.heartbeat.String(), ha.maxResponse.String(), ha.maxAck.String(), ha.maxUnacked, auth)
+`, addr, filepath.Join(dir, "locks"), ifname, name, l.url(haAddrA), l.url(haAddrB),
+		ha.heartbeat.String(), ha.maxResponse.String(), ha.maxAck.String(), ha.maxUnacked, auth, tlsLines)
 	p := filepath.Join(dir, "phoneprov.toml")
 	if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -179,7 +217,11 @@ func (l *haLab) command(t *testing.T, addr, body string) map[string]any {
 	if l.user != "" {
 		args = append(args, "-u", l.user+":"+l.pass)
 	}
-	out, err := l.cli.Command(ctx, "curl", append(args, "http://"+addr+":8001/")...).Output()
+	if l.tls != nil {
+		f := l.tls.files["box-a"]
+		args = append(args, "--cacert", l.tls.ca, "--cert", f.Cert, "--key", f.Key)
+	}
+	out, err := l.cli.Command(ctx, "curl", append(args, l.url(addr))...).Output()
 	if err != nil {
 		return nil
 	}
