@@ -390,6 +390,24 @@ func (l *haLab) checkPairTables(t *testing.T, got []binding, boxes ...*labBox) {
 		len(got), boxes[0].name, len(tables[boxes[0].name]), boxes[1].name, len(tables[boxes[1].name]), dups)
 }
 
+// checkRelease has a client take a lease and release it: the primary
+// tells the standby (lease4-del) and neither table holds the lease after.
+func (l *haLab) checkRelease(t *testing.T, boxes ...*labBox) {
+	t.Helper()
+	b := l.leaseAndRelease(t, "02:00:00:40:00:30")
+	for _, box := range boxes {
+		held := true
+		for deadline := time.Now().Add(5 * time.Second); held && time.Now().Before(deadline); {
+			if _, held = box.leases(t, l)[b.ip]; held {
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+		if held {
+			t.Errorf("%s (%s) still holds %s after the client released it", box.name, box.kind(), b.ip)
+		}
+	}
+}
+
 // runMixedPair pairs box-a (primary) and box-b (standby), one of them a
 // Kea: both reach hot-standby; udhcpc and dhclient get leases from the
 // primary that both tables hold; the primary is killed while clients keep
@@ -431,6 +449,7 @@ func runMixedPair(t *testing.T, aKea, bKea bool, ha labHA) {
 		}
 	}
 	l.checkPairTables(t, got, a, b)
+	l.checkRelease(t, a, b)
 
 	loop := l.startClients(1)
 	time.Sleep(time.Second)

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -303,14 +304,8 @@ type binding struct {
 // tryDHCP runs udhcpc as mac, sending up to tries DISCOVERs a second
 // apart, and returns its lease.
 func (l *haLab) tryDHCP(mac string, tries int) (binding, error) {
-	hw, _ := net.ParseMAC(mac)
-	if err := l.cli.SetMAC(l.cIf, hw); err != nil {
-		return binding{}, err
-	}
-	events := filepath.Join(l.dir, "udhcpc-"+strings.ReplaceAll(mac, ":", "")+".log")
-	script := filepath.Join(l.dir, "udhcpc-"+strings.ReplaceAll(mac, ":", "")+".sh")
-	text := fmt.Sprintf("#!/bin/sh\necho \"$1 ip=$ip serverid=$serverid at=$(date +%%s.%%N)\" >> %q\nexit 0\n", events)
-	if err := os.WriteFile(script, []byte(text), 0o755); err != nil {
+	script, events, err := l.clientScript(mac, "")
+	if err != nil {
 		return binding{}, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(tries+10)*time.Second)
@@ -320,6 +315,60 @@ func (l *haLab) tryDHCP(mac string, tries int) (binding, error) {
 		return binding{}, fmt.Errorf("udhcpc as %s: %w\n%s", mac, err, out)
 	}
 	return readBinding(mac, events)
+}
+
+// clientScript sets the client link's MAC and writes a udhcpc script
+// that logs the lease to events and then runs more.
+func (l *haLab) clientScript(mac, more string) (script, events string, err error) {
+	hw, _ := net.ParseMAC(mac)
+	if err := l.cli.SetMAC(l.cIf, hw); err != nil {
+		return "", "", err
+	}
+	events = filepath.Join(l.dir, "udhcpc-"+strings.ReplaceAll(mac, ":", "")+".log")
+	script = filepath.Join(l.dir, "udhcpc-"+strings.ReplaceAll(mac, ":", "")+".sh")
+	text := fmt.Sprintf("#!/bin/sh\necho \"$1 ip=$ip serverid=$serverid at=$(date +%%s.%%N)\" >> %q\n%sexit 0\n", events, more)
+	if err := os.WriteFile(script, []byte(text), 0o755); err != nil {
+		return "", "", err
+	}
+	return script, events, nil
+}
+
+// leaseAndRelease has udhcpc take a lease as mac, put the address on its
+// link and release the lease (SIGUSR2: udhcpc unicasts the RELEASE from
+// that address); the address is removed after.
+func (l *haLab) leaseAndRelease(t *testing.T, mac string) binding {
+	t.Helper()
+	script, events, err := l.clientScript(mac, "[ \"$1\" = bound ] && ip addr add \"$ip/$mask\" dev \"$interface\"\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := l.cli.Command(ctx, "udhcpc", "-i", l.cIf, "-f", "-t", "15", "-T", "1", "-A", "1", "-s", script)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		l.cli.Command(ctx, "ip", "addr", "flush", "dev", l.cIf).Run()
+	}()
+	var b binding
+	for b, err = readBinding(mac, events); err != nil && ctx.Err() == nil; b, err = readBinding(mac, events) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	cmd.Process.Signal(syscall.SIGUSR2)
+	for !strings.Contains(out.String(), "releas") && ctx.Err() == nil {
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	t.Logf("%s released %s: %s", mac, b.ip, strings.TrimSpace(out.String()[strings.LastIndex(out.String(), "udhcpc: "):]))
+	return b
 }
 
 // readBinding reads the bound line a client script logged.
