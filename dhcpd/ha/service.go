@@ -353,6 +353,7 @@ func (s *Service) runModel(ctx context.Context) {
 			self: s.state, partner: s.comm.partner, primary: s.this.Role == RolePrimary,
 			interrupted: s.comm.interrupted(now, s.cfg.MaxResponseDelay),
 			failure:     s.comm.failure(s.cfg.MaxUnackedClients),
+			disabled:    serviceEnabled(s.state) && !s.serviceOnLocked(now),
 			skew:        s.comm.everTouched && (s.comm.skew > skewTerminate || s.comm.skew < -skewTerminate),
 		}
 		if s.state == PartnerDown && s.comm.partner == Ready {

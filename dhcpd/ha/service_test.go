@@ -176,3 +176,26 @@ func TestLeasesCommittedNeedsPartner(t *testing.T) {
 		t.Fatalf("partner-down: err %v, unsent %d", err, s.unsent)
 	}
 }
+
+// TestDisabledStandbyTakesOver: a standby whose partner disabled its DHCP
+// service (as the primary does while it synchronises) sees no clients to
+// judge by, so, as in Kea, an interrupted communication alone makes it
+// declare the partner down; a serving standby waits for unanswered
+// clients.
+func TestDisabledStandbyTakesOver(t *testing.T) {
+	now := epoch
+	clock := func() time.Time { return now }
+	for _, disabled := range []bool{false, true} {
+		sb, _ := New(testConfig("b"), Options{Now: clock})
+		sb.state = HotStandby
+		if disabled {
+			run(t, sb, `{"command":"dhcp-disable","arguments":{"origin":"ha-partner","max-period":600}}`)
+		}
+		now = now.Add(61 * time.Second) // past max-response-delay
+		sb.runModel(context.Background())
+		want := map[bool]State{false: HotStandby, true: PartnerDown}[disabled]
+		if got := sb.State(); got != want {
+			t.Errorf("disabled %v: the standby is %s, want %s", disabled, got, want)
+		}
+	}
+}

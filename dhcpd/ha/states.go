@@ -54,6 +54,9 @@ type view struct {
 	// failure: more unanswered clients than max-unacked-clients
 	// (failureDetected).
 	failure bool
+	// disabled: the partner's dhcp-disable is in force, so this server
+	// sees no DHCP traffic to judge the partner by.
+	disabled bool
 	// skew: the partner's clock is more than a minute off
 	// (clockSkewShouldTerminate).
 	skew bool
@@ -63,14 +66,16 @@ type view struct {
 }
 
 // shouldPartnerDown is HAService::shouldPartnerDown for hot standby: the
-// primary, or a standby whose service is off, declares the partner down
+// primary, or a standby whose DHCP service is off (by its state or by the
+// partner's dhcp-disable: Kea asks network_state_->isServiceEnabled(),
+// ha_service.cc, Kea-2.2.0, lines 1070-1093), declares the partner down
 // as soon as the communication is interrupted; a serving standby also
 // needs clients left unanswered.
 func (v view) shouldPartnerDown() bool {
 	if !v.interrupted {
 		return false
 	}
-	if serviceEnabled(v.self) && !v.primary {
+	if serviceEnabled(v.self) && !v.disabled && !v.primary {
 		return v.failure
 	}
 	return true

@@ -23,6 +23,7 @@ func TestNext(t *testing.T) {
 		{"primary, partner silent, interrupted", view{self: HotStandby, partner: Unavailable, primary: true, interrupted: true}, PartnerDown},
 		{"standby, interrupted but clients answered", view{self: HotStandby, partner: Unavailable, interrupted: true}, HotStandby},
 		{"standby, interrupted and clients unanswered", view{self: HotStandby, partner: Unavailable, interrupted: true, failure: true}, PartnerDown},
+		{"standby disabled by the partner, interrupted: no traffic to judge by", view{self: HotStandby, partner: Unavailable, interrupted: true, disabled: true}, PartnerDown},
 		{"standby, failure without interruption", view{self: HotStandby, partner: Unavailable, failure: true}, HotStandby},
 		{"hot-standby, partner went partner-down", view{self: HotStandby, partner: PartnerDown}, Waiting},
 		{"partner-down, partner ready, nothing unsent", view{self: PartnerDown, partner: Ready}, HotStandby},
