@@ -192,7 +192,7 @@ func (l *haLab) keaConfig(t *testing.T, b *labBox, ha labHA) (cfg, leaseFile str
 		"valid-lifetime":    3600,
 		"subnet4": []any{map[string]any{
 			"id": 1, "subnet": "198.18.40.0/24", "interface": b.ifname,
-			"pools": []any{map[string]any{"pool": "198.18.40.100 - 198.18.40.150"}},
+			"pools": []any{map[string]any{"pool": "198.18.40.10 - 198.18.40.249"}},
 		}},
 		"hooks-libraries": []any{
 			map[string]any{"library": filepath.Join(keaHooks, "libdhcp_lease_cmds.so")},

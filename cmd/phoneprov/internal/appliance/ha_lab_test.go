@@ -26,7 +26,10 @@ import (
 type haLab struct {
 	a, b, cli     *netlab.Namespace
 	aIf, bIf, cIf string
-	dir           string
+	// mIf is the client namespace's link for the test's commands
+	// (198.18.40.250, a MAC of its own).
+	mIf string
+	dir string
 	// user and pass, when set, are sent with every command the test
 	// posts (the pair's basic authentication).
 	user, pass string
@@ -111,6 +114,7 @@ func newHALab(t *testing.T) *haLab {
 	must(err)
 	must(sw.Attach(swEnd, br))
 	must(l.cli.AddAddr(cmdEnd, netip.MustParsePrefix("198.18.40.250/24")))
+	l.mIf = cmdEnd
 	return l
 }
 
@@ -154,8 +158,8 @@ lease_time = "1h"
 cidr = "198.18.40.0/24"
 interface = %[3]q
 [[dhcp.subnet.pool]]
-start = "198.18.40.100"
-end = "198.18.40.150"
+start = "198.18.40.10"
+end = "198.18.40.249"
 [dhcp.ha]
 enabled = true
 this_server_name = %[4]q
