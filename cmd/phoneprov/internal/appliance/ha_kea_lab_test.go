@@ -609,3 +609,75 @@ func TestHAKeaSplitLab(t *testing.T) {
 	t.Run("phoneprov-primary", func(t *testing.T) { t.Parallel(); runSplit(t, false, true) })
 	t.Run("kea-primary", func(t *testing.T) { t.Parallel(); runSplit(t, true, false) })
 }
+
+// unackedHA takes over only on unanswered clients: more than two that
+// have waited over four seconds (their secs field), per Kea's
+// CommunicationState4::analyzeMessage and failureDetectedInternal.
+var unackedHA = labHA{heartbeat: 500 * time.Millisecond, maxResponse: 2 * time.Second, maxAck: 4 * time.Second, maxUnacked: 2}
+
+// runUnackedFailover kills the primary of a pair whose standby needs
+// unanswered clients to take over: with nobody asking the standby stays
+// in hot-standby; three clients asking at once on three links make it
+// declare the partner down once they have waited past max-ack-delay, and
+// it serves them.
+func runUnackedFailover(t *testing.T, aKea, bKea bool) {
+	needKea(t)
+	l := newHALab(t)
+	bin := phoneprovBinary(t)
+	links := l.clientLinks(t, 3)
+	a := l.box(t, "box-a", aKea, bin, unackedHA)
+	b := l.box(t, "box-b", bKea, bin, unackedHA)
+	a.start(t)
+	b.start(t)
+	l.waitState(t, haAddrA, "hot-standby", 30*time.Second)
+	l.waitState(t, haAddrB, "hot-standby", 30*time.Second)
+
+	killed := time.Now()
+	a.kill()
+	time.Sleep(unackedHA.maxResponse + 2*time.Second)
+	if st := l.state(t, haAddrB); st != "hot-standby" {
+		t.Fatalf("with no client asking, %s (%s) went %q %v after the kill, want hot-standby", b.name, b.kind(), st, time.Since(killed).Round(100*time.Millisecond))
+	}
+	asked := time.Now()
+	type result struct {
+		b   binding
+		err error
+	}
+	results := make(chan result, len(links))
+	for i, link := range links {
+		go func() {
+			bd, err := l.tryDHCPOn(link, fmt.Sprintf("02:00:00:40:03:%02x", i), 30)
+			results <- result{bd, err}
+		}()
+	}
+	var first time.Time
+	for range links {
+		r := <-results
+		if r.err != nil {
+			t.Errorf("client: %v", r.err)
+			continue
+		}
+		if r.b.server != haAddrB {
+			t.Errorf("%s answered by %s, want the standby %s", r.b.mac, r.b.server, haAddrB)
+		}
+		if first.IsZero() || r.b.at.Before(first) {
+			first = r.b.at
+		}
+	}
+	if first.IsZero() {
+		t.Fatal("no client was answered")
+	}
+	if waited := first.Sub(asked); waited <= unackedHA.maxAck {
+		t.Errorf("the standby answered %v after the clients began, before any had waited max-ack-delay (%v)", waited, unackedHA.maxAck)
+	}
+	t.Logf("%s (%s) stayed in hot-standby with nobody asking; three clients asking at once were answered %v after they began (%v after the kill)",
+		b.name, b.kind(), first.Sub(asked).Round(10*time.Millisecond), first.Sub(killed).Round(10*time.Millisecond))
+}
+
+// TestHAKeaUnackedLab checks the takeover on unanswered clients for a
+// Kea standby and a phoneprov standby.
+func TestHAKeaUnackedLab(t *testing.T) {
+	t.Parallel()
+	t.Run("kea-standby", func(t *testing.T) { t.Parallel(); runUnackedFailover(t, false, true) })
+	t.Run("phoneprov-standby", func(t *testing.T) { t.Parallel(); runUnackedFailover(t, true, false) })
+}

@@ -30,6 +30,10 @@ type haLab struct {
 	// (198.18.40.250, a MAC of its own).
 	mIf string
 	dir string
+	// lab, sw and br make more client links (clientLinks).
+	lab *netlab.Lab
+	sw  *netlab.Namespace
+	br  string
 	// user and pass, when set, are sent with every command the test
 	// posts (the pair's basic authentication).
 	user, pass string
@@ -92,7 +96,7 @@ func newHALab(t *testing.T) *haLab {
 	must(err)
 	br, err := sw.Bridge()
 	must(err)
-	l := &haLab{dir: t.TempDir()}
+	l := &haLab{dir: t.TempDir(), lab: lab, sw: sw, br: br}
 	join := func(role string, addr string) (*netlab.Namespace, string) {
 		ns, err := lab.Namespace(role)
 		must(err)
@@ -116,6 +120,24 @@ func newHALab(t *testing.T) *haLab {
 	must(l.cli.AddAddr(cmdEnd, netip.MustParsePrefix("198.18.40.250/24")))
 	l.mIf = cmdEnd
 	return l
+}
+
+// clientLinks adds n more links from the client namespace to the
+// bridge, for clients asking at the same time.
+func (l *haLab) clientLinks(t *testing.T, n int) []string {
+	t.Helper()
+	var out []string
+	for range n {
+		swEnd, cEnd, err := l.lab.Veth(l.sw, l.cli)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.sw.Attach(swEnd, l.br); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, cEnd)
+	}
+	return out
 }
 
 // phoneprovBinary builds phoneprov once for the test.
@@ -308,24 +330,29 @@ type binding struct {
 // tryDHCP runs udhcpc as mac, sending up to tries DISCOVERs a second
 // apart, and returns its lease.
 func (l *haLab) tryDHCP(mac string, tries int) (binding, error) {
-	script, events, err := l.clientScript(mac, "")
+	return l.tryDHCPOn(l.cIf, mac, tries)
+}
+
+// tryDHCPOn is tryDHCP on the client namespace's link ifname.
+func (l *haLab) tryDHCPOn(ifname, mac string, tries int) (binding, error) {
+	script, events, err := l.clientScript(ifname, mac, "")
 	if err != nil {
 		return binding{}, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(tries+10)*time.Second)
 	defer cancel()
-	cmd := l.cli.Command(ctx, "udhcpc", "-i", l.cIf, "-f", "-q", "-n", "-t", fmt.Sprint(tries), "-T", "1", "-A", "1", "-s", script)
+	cmd := l.cli.Command(ctx, "udhcpc", "-i", ifname, "-f", "-q", "-n", "-t", fmt.Sprint(tries), "-T", "1", "-A", "1", "-s", script)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return binding{}, fmt.Errorf("udhcpc as %s: %w\n%s", mac, err, out)
 	}
 	return readBinding(mac, events)
 }
 
-// clientScript sets the client link's MAC and writes a udhcpc script
-// that logs the lease to events and then runs more.
-func (l *haLab) clientScript(mac, more string) (script, events string, err error) {
+// clientScript sets the MAC of the client link ifname and writes a
+// udhcpc script that logs the lease to events and then runs more.
+func (l *haLab) clientScript(ifname, mac, more string) (script, events string, err error) {
 	hw, _ := net.ParseMAC(mac)
-	if err := l.cli.SetMAC(l.cIf, hw); err != nil {
+	if err := l.cli.SetMAC(ifname, hw); err != nil {
 		return "", "", err
 	}
 	events = filepath.Join(l.dir, "udhcpc-"+strings.ReplaceAll(mac, ":", "")+".log")
@@ -342,7 +369,7 @@ func (l *haLab) clientScript(mac, more string) (script, events string, err error
 // that address); the address is removed after.
 func (l *haLab) leaseAndRelease(t *testing.T, mac string) binding {
 	t.Helper()
-	script, events, err := l.clientScript(mac, "[ \"$1\" = bound ] && ip addr add \"$ip/$mask\" dev \"$interface\"\n")
+	script, events, err := l.clientScript(l.cIf, mac, "[ \"$1\" = bound ] && ip addr add \"$ip/$mask\" dev \"$interface\"\n")
 	if err != nil {
 		t.Fatal(err)
 	}
