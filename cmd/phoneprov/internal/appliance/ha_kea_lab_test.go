@@ -381,9 +381,17 @@ func (l *haLab) checkPairTables(t *testing.T, got []binding, boxes ...*labBox) {
 			dups++
 		}
 		// The lease's end crosses the wire as expire - valid-lft (update)
-		// or cltt (page); both tables must agree to the second.
+		// or cltt (page); for a lease a client got both tables agree to
+		// the second. A lease whose ACK was withheld during a split may
+		// differ: an update that hung while the link was down can land
+		// after the resynchronisation, and lease4-update overwrites
+		// (lease_cmds.cc, Kea and phoneprov alike).
 		if d := ra.expire - rb.expire; d < -1 || d > 1 {
-			t.Errorf("%s: the lease ends at %d on %s, at %d on %s", ip, ra.expire, boxes[0].name, rb.expire, boxes[1].name)
+			if _, acked := byIP[ip]; acked {
+				t.Errorf("%s: the lease ends at %d on %s, at %d on %s", ip, ra.expire, boxes[0].name, rb.expire, boxes[1].name)
+			} else {
+				t.Logf("%s (never ACKed): the lease ends at %d on %s, at %d on %s", ip, ra.expire, boxes[0].name, rb.expire, boxes[1].name)
+			}
 		}
 	}
 	t.Logf("%d client leases; %s holds %d leases, %s holds %d; %d duplicate addresses",
