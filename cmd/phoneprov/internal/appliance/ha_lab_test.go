@@ -20,6 +20,7 @@ import (
 
 	"github.com/phoneprov/phoneprov/deploy/netlab"
 	"github.com/phoneprov/phoneprov/dhcpd/ha/hatest"
+	"github.com/phoneprov/phoneprov/internal/syncbuf"
 )
 
 // haLab is three namespaces on a bridge: box A, box B and a client.
@@ -376,7 +377,7 @@ func (l *haLab) leaseAndRelease(t *testing.T, mac string) binding {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := l.cli.Command(ctx, "udhcpc", "-i", l.cIf, "-f", "-t", "15", "-T", "1", "-A", "1", "-s", script)
-	var out strings.Builder
+	var out syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
