@@ -55,7 +55,8 @@ type Service struct {
 	client        *peerClient
 	serverTLS     *tls.Config // nil without TLS
 	started       time.Time
-	kick          chan struct{}
+	kick          chan struct{} // a heartbeat and a run of the state machine now
+	step          chan struct{} // a run of the state machine now
 
 	mu    sync.Mutex
 	state State
@@ -95,7 +96,7 @@ func New(cfg Config, opts Options) (*Service, error) {
 	now := opts.Now()
 	return &Service{
 		cfg: cfg, this: this, partner: partner, log: opts.Logger, now: opts.Now,
-		client: newPeerClient(partner, clientTLS), serverTLS: serverTLS, started: now, kick: make(chan struct{}, 1),
+		client: newPeerClient(partner, clientTLS), serverTLS: serverTLS, started: now, kick: make(chan struct{}, 1), step: make(chan struct{}, 1),
 		state: Waiting, comm: newComm(now),
 	}, nil
 }
@@ -157,7 +158,8 @@ func (s *Service) Run(ctx context.Context) error {
 }
 
 // loop sends a heartbeat every heartbeat_delay (none once terminated) and
-// runs the state machine after each, and whenever a command asks.
+// runs the state machine after each, and whenever a command asks; a
+// failed lease update runs the state machine alone.
 func (s *Service) loop(ctx context.Context) {
 	t := time.NewTimer(0)
 	defer t.Stop()
@@ -165,6 +167,9 @@ func (s *Service) loop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-s.step:
+			s.runModel(ctx)
+			continue
 		case <-t.C:
 		case <-s.kick:
 		}
@@ -292,9 +297,19 @@ func (s *Service) LeasesCommitted(ctx context.Context, ls []leases.Lease) error 
 			_, err = s.client.do(ctx, cmd)
 		}
 		if err != nil {
+			// As Kea does after its lease updates (ha_service.cc,
+			// asyncSendLeaseUpdate, Kea-2.2.0 lines 1407-1437): the
+			// partner is unavailable and the state machine runs, so a
+			// primary whose partner has been silent past
+			// max_response_delay goes partner-down now, not at the next
+			// heartbeat.
 			s.mu.Lock()
 			s.comm.partner = Unavailable
 			s.mu.Unlock()
+			select {
+			case s.step <- struct{}{}:
+			default:
+			}
 			return fmt.Errorf("ha: partner %s did not take the lease of %v: %w", s.partner.Name, l.Addr, err)
 		}
 	}

@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -198,4 +201,43 @@ func TestDisabledStandbyTakesOver(t *testing.T) {
 			t.Errorf("disabled %v: the standby is %s, want %s", disabled, got, want)
 		}
 	}
+}
+
+// TestFailedUpdateRunsStateMachine: a lease update the partner does not
+// take runs the state machine at once, as Kea's does, so a primary whose
+// partner has been silent past max_response_delay goes partner-down
+// without waiting for the next heartbeat (an hour away here).
+func TestFailedUpdateRunsStateMachine(t *testing.T) {
+	var now atomic.Int64
+	now.Store(epoch.UnixNano())
+	clock := func() time.Time { return time.Unix(0, now.Load()) }
+	partner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeAnswer(w, http.StatusOK, answer(ResultSuccess, "", heartbeat{State: "hot-standby", DateTime: clock().UTC().Format(http.TimeFormat), Scopes: []string{}}))
+	}))
+	c := testConfig("a")
+	c.HeartbeatDelay = time.Hour
+	c.Peers[1].URL = partner.URL + "/"
+	s, _ := New(c, Options{Now: clock})
+	s.db = &memDB{ls: map[netip.Addr]leases.Lease{}}
+	s.state = HotStandby
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.loop(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the service is %s", what, s.State())
+			}
+		}
+	}
+	waitFor("the first heartbeat is answered", func() bool { return !s.Status().LastContact.IsZero() })
+	partner.Close() // the partner is gone; the next heartbeat is an hour away
+	now.Add(int64(61 * time.Second))
+	l := leases.Lease{Addr: netip.MustParseAddr("198.18.0.10"), HWAddr: net.HardwareAddr{2, 0, 0, 0, 0, 1}, Start: epoch, Expiry: epoch.Add(time.Hour), State: leases.Active}
+	if err := s.LeasesCommitted(context.Background(), []leases.Lease{l}); err == nil {
+		t.Fatal("the update reached nobody yet succeeded")
+	}
+	waitFor("partner-down after the failed update", func() bool { return s.State() == PartnerDown })
 }
