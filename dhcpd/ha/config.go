@@ -8,7 +8,13 @@
 // max-unacked-clients). A phoneprov can therefore be the partner of another
 // phoneprov or of a stock Kea whose HA hook uses its dedicated HTTP listener
 // ("multi-threading": {"enable-multi-threading": true,
-// "http-dedicated-listener": true}).
+// "http-dedicated-listener": true}; Kea 2.2 needs multi-threading on in
+// the server too). Kea's subnet4 "id"s must follow the order of the
+// [[dhcp.subnet]]s (1, 2, ...): leases cross the wire with their subnet-id.
+// Kea 2.2's own listener checks no basic authentication
+// (src/lib/config/cmd_response_creator.h, http_auth_config_ "currently not
+// used"): Kea sends the credentials of its peer entries, phoneprov checks
+// them, Kea ignores what phoneprov sends.
 //
 // Sources (isc-projects/kea, tag Kea-2.2.0):
 // src/hooks/dhcp/high_availability/ha_service.cc (state handlers, heartbeat
