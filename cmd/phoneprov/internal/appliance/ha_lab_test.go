@@ -418,7 +418,8 @@ func readBinding(mac, events string) (binding, error) {
 // TestHAPairLab runs two phoneprovs as a hot-standby pair: they reach
 // hot-standby, the primary answers a client and the standby holds the
 // lease too; the primary is killed, the standby goes partner-down and
-// answers a new client.
+// answers a new client. The pair talks over TLS with basic
+// authentication.
 func TestHAPairLab(t *testing.T) {
 	t.Parallel()
 	for _, tool := range []string{"udhcpc", "curl"} {
@@ -428,8 +429,12 @@ func TestHAPairLab(t *testing.T) {
 	}
 	l := newHALab(t)
 	bin := phoneprovBinary(t)
-	boxA := startBox(t, l.a, bin, l.haConfig(t, "box-a", haAddrA, l.aIf, fastHA), "box-a")
-	startBox(t, l.b, bin, l.haConfig(t, "box-b", haAddrB, l.bIf, fastHA), "box-b")
+	l.useTLS(t)
+	ha := fastHA
+	ha.user, ha.pass = "pair", "s3cret pair"
+	l.user, l.pass = ha.user, ha.pass
+	boxA := startBox(t, l.a, bin, l.haConfig(t, "box-a", haAddrA, l.aIf, ha), "box-a")
+	startBox(t, l.b, bin, l.haConfig(t, "box-b", haAddrB, l.bIf, ha), "box-b")
 
 	l.waitState(t, haAddrA, "hot-standby", 30*time.Second)
 	l.waitState(t, haAddrB, "hot-standby", 30*time.Second)
