@@ -18,7 +18,7 @@ import (
 // relay. Backups are on by default and copied to the partner.
 func (l *haLab) pairServiceConfig(t *testing.T, name, addr, ifname string) string {
 	t.Helper()
-	p := l.haConfig(t, name, addr, ifname)
+	p := l.haConfig(t, name, addr, ifname, fastHA)
 	if name == "box-b" {
 		f, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
 		if err != nil {
