@@ -29,7 +29,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
@@ -94,11 +97,8 @@ func bench(ctx context.Context, opts options, progress func(string)) (*report, e
 	rn := runner{rounds: opts.Rounds, duration: opts.Duration, warmup: opts.Warmup, settle: opts.Settle, progress: progress}
 	var errs []error
 	for _, sc := range buildScenarios(opts, ws) {
-		peer := srv.nginx
-		if sc.Proto == "tftp" {
-			peer = srv.tftpd
-		}
-		res := rn.run(ctx, sc, srv.phoneprov, peer)
+		pp, peer := srv.pairFor(sc)
+		res := rn.run(ctx, sc, pp, peer)
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -121,17 +121,18 @@ func bench(ctx context.Context, opts options, progress func(string)) (*report, e
 	ppMem := memoryOf(srv.phoneprov, "one process", rep.Results)
 	ppMem.HWM = hwm
 	rep.Memory = append(rep.Memory, ppMem)
-	if srv.nginx != nil {
-		rep.Memory = append(rep.Memory, memoryOf(srv.nginx, "RSS of master + workers summed", rep.Results))
-	}
-	if srv.tftpd != nil {
-		rep.Memory = append(rep.Memory, memoryOf(srv.tftpd, "RSS of listener + forked transfers summed", rep.Results))
+	for _, s := range srv.all()[1:] {
+		tree := map[bool]string{true: "one process", false: "RSS of master + workers summed"}[strings.HasPrefix(s.Name, "phoneprov")]
+		if s == srv.tftpd {
+			tree = "RSS of listener + forked transfers summed"
+		}
+		rep.Memory = append(rep.Memory, memoryOf(s, tree, rep.Results))
 	}
 	peak := max(ppMem.PeakRSS, hwm)
 	if len(rep.Results) == 0 {
 		peak = 0
 	}
-	rep.Verdicts = evaluate(targets(), rep.Results, peak)
+	rep.Verdicts = evaluate(append(webTargets(rep.Results), targets()...), rep.Results, peak)
 	if opts.Only[lossID] && ctx.Err() == nil {
 		rep.Loss = runTFTPLoss(ctx, opts, ws, progress)
 		if rep.Loss.Err != nil {
@@ -142,24 +143,51 @@ func bench(ctx context.Context, opts options, progress func(string)) (*report, e
 }
 
 // servers are the running servers; peers are nil when not needed.
+// phoneprov and nginx carry the first certificate key type, which HTTP
+// runs with; keyed holds the HTTPS pair of every key type.
 type servers struct {
 	phoneprov, nginx, tftpd *server
+	keyed                   map[string]webPair
 }
+
+// webPair is phoneprov and nginx with the same certificate.
+type webPair struct{ phoneprov, nginx *server }
 
 // startServers starts phoneprov and the peers the selected scenarios need,
 // then checks that every HTTP(S) listener serves the test files intact.
+// Each certificate key type after the first gets a pair of its own.
 func startServers(ctx context.Context, cs *benchkit.Supervisor, ws *workspace, opts options) (servers, error) {
-	var s servers
-	var err error
-	if s.phoneprov, err = startPhoneprov(ctx, cs, ws, opts.Phoneprov); err != nil {
-		return servers{}, err
+	s := servers{keyed: map[string]webPair{}}
+	web := opts.Only["http"] || opts.Only["https"]
+	keys := opts.Keys
+	if !opts.Only["https"] {
+		keys = keys[:1]
 	}
-	if opts.Only["http"] || opts.Only["https"] {
-		if s.nginx, err = startNginx(ctx, cs, ws, opts.Nginx); err != nil {
+	for i, key := range keys {
+		cert, err := makeCert(ws.Dir, key)
+		if err != nil {
 			return servers{}, err
 		}
+		ppName, ngName := "phoneprov", "nginx"
+		if i > 0 {
+			ppName, ngName = "phoneprov-"+key, "nginx-"+key
+		}
+		var p webPair
+		if p.phoneprov, err = startPhoneprov(ctx, cs, ws, opts.Phoneprov, ppName, cert, i == 0); err != nil {
+			return servers{}, err
+		}
+		if web {
+			if p.nginx, err = startNginx(ctx, cs, ws, opts.Nginx, ngName, cert); err != nil {
+				return servers{}, err
+			}
+		}
+		if i == 0 {
+			s.phoneprov, s.nginx = p.phoneprov, p.nginx
+		}
+		s.keyed[key] = p
 	}
 	if opts.Only["tftp"] {
+		var err error
 		if s.tftpd, err = startTFTPD(ctx, cs, ws, opts.TFTPD); err != nil {
 			return servers{}, err
 		}
@@ -177,12 +205,31 @@ func startServers(ctx context.Context, cs *benchkit.Supervisor, ws *workspace, o
 	return s, nil
 }
 
+// pairFor returns the servers sc runs against.
+func (s servers) pairFor(sc scenario) (pp, peer *server) {
+	switch {
+	case sc.Proto == "tftp":
+		return s.phoneprov, s.tftpd
+	case sc.Key != "":
+		p := s.keyed[sc.Key]
+		return p.phoneprov, p.nginx
+	}
+	return s.phoneprov, s.nginx
+}
+
 // all returns the servers that run.
 func (s servers) all() []*server {
 	var out []*server
 	for _, srv := range []*server{s.phoneprov, s.nginx, s.tftpd} {
 		if srv != nil {
 			out = append(out, srv)
+		}
+	}
+	for _, key := range slices.Sorted(maps.Keys(s.keyed)) {
+		for _, srv := range []*server{s.keyed[key].phoneprov, s.keyed[key].nginx} {
+			if srv != nil && !slices.Contains(out, srv) {
+				out = append(out, srv)
+			}
 		}
 	}
 	return out

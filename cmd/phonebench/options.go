@@ -26,8 +26,8 @@ type options struct {
 	Rounds      int
 	Only        map[string]bool // "http", "https", "tftp", "tftp-loss"
 	Quick       bool
-	BigConns    int
-	SmallConns  int
+	Conns       []int    // HTTP(S): wrk connection counts, each for both files
+	Keys        []string // HTTPS: certificate key types (keyECDSA, keyRSA); HTTP runs with the first
 	TFTPClients []int
 	LossSize    int64  // tftp-loss: bytes of the file
 	LossATFTP   int    // tftp-loss: atftp downloads per server
@@ -64,8 +64,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.Rounds, "rounds", 1, "runs per server and scenario, alternating who goes first; the report gives medians")
 	only := fs.String("only", protocolList, "comma-separated subset of "+protocolList)
 	fs.BoolVar(&o.Quick, "quick", false, "smoke run: 1s runs, no warm-up (unless -duration/-warmup are given)")
-	fs.IntVar(&o.BigConns, "big-conns", 8, "wrk connections for the 10 MiB file")
-	fs.IntVar(&o.SmallConns, "small-conns", 32, "wrk connections for the 2 KiB file")
+	conns := fs.String("conns", "1,8,32,64,128,256", "comma-separated wrk connection counts, each run for the 10 MiB and the 2 KiB file")
+	keys := fs.String("keys", keyList, "comma-separated HTTPS certificate key types, each given to both servers: "+keyECDSA+" (P-256), "+keyRSA+" (2048 bits); HTTP runs once, on the first")
 	clients := fs.String("tftp-clients", "1,20,100", "comma-separated concurrent TFTP client counts")
 	lossKiB := fs.Int("loss-kib", 1024, "tftp-loss: file size in KiB")
 	fs.IntVar(&o.LossATFTP, "loss-atftp", 50, "tftp-loss: atftp downloads (blksize 1428) per server")
@@ -96,13 +96,17 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	if o.TFTPClients, err = parseCounts(*clients); err != nil {
 		return options{}, usageError(fs, "-tftp-clients: %v", err)
 	}
+	if o.Conns, err = parseCounts(*conns); err != nil {
+		return options{}, usageError(fs, "-conns: %v", err)
+	}
+	if o.Keys, err = parseKeys(*keys); err != nil {
+		return options{}, usageError(fs, "-keys: %v", err)
+	}
 	switch {
 	case o.Duration < time.Second:
 		return options{}, usageError(fs, "-duration must be at least 1s")
 	case o.Rounds < 1 || o.Rounds > 100:
 		return options{}, usageError(fs, "-rounds must be 1..100")
-	case o.BigConns < 1 || o.SmallConns < 1:
-		return options{}, usageError(fs, "-big-conns and -small-conns must be positive")
 	case o.Warmup < 0 || o.Settle < 0:
 		return options{}, usageError(fs, "-warmup and -settle must not be negative")
 	case *lossKiB < 1 || *lossKiB > 64<<10:

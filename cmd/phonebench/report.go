@@ -38,11 +38,12 @@ func memoryOf(s *server, tree string, results []scenarioResult) serverMemory {
 	name := s.Name
 	m := serverMemory{Name: name, Tree: tree + "; CPU from " + s.proc.CPUSource()}
 	for _, r := range results {
-		runs := r.Other
-		if name == "phoneprov" {
+		var runs []figures
+		switch name {
+		case r.PP:
 			runs = r.Phoneprov
-		} else if r.Peer != name {
-			continue
+		case r.Peer:
+			runs = r.Other
 		}
 		for _, f := range runs {
 			m.PeakRSS = max(m.PeakRSS, f.Usage.PeakRSS)
@@ -69,9 +70,12 @@ func fmtFigure(x float64, unit string) string {
 }
 
 // detail is the secondary figures of a summary, by protocol.
-func detail(proto string, s summary) string {
-	if proto == "tftp" {
+func detail(sc scenario, s summary) string {
+	switch {
+	case sc.Proto == "tftp":
 		return fmt.Sprintf("%.1f transfers/s, %d failed", s.Rate, s.Failures)
+	case sc.Unit == "MiB/s":
+		return fmt.Sprintf("%.1f req/s, p99 %v", s.Rate, s.P99.Round(10*time.Microsecond))
 	}
 	return fmt.Sprintf("%.1f MiB/s, p99 %v", s.Rate, s.P99.Round(10*time.Microsecond))
 }
@@ -84,6 +88,7 @@ func (r *report) WriteTable(w io.Writer) error {
 		return tw.Flush()
 	}
 	fmt.Fprintln(w, "ratio = phoneprov/peer throughput (>1: phoneprov better); CPU = server's CPU s in the run; client = load generator's CPU s")
+	newSweep(r.Results).writeTable(tw)
 	fmt.Fprintln(tw, "SCENARIO\tLOAD\tPHONEPROV\tPEER\tRATIO\tCPU pp/peer\tclient pp/peer\tRSS MiB pp/peer\tFAILED pp/peer")
 	for _, res := range r.Results {
 		sc := res.Scenario
@@ -176,12 +181,15 @@ func (r *report) WriteMarkdown(b *strings.Builder) {
 		warm = fmt.Sprintf("an unmeasured %v warm-up per server and scenario", o.Warmup)
 	}
 	fmt.Fprintf(b, "- Runs of %v after %s; %s, alternating which server goes first; figures are medians over rounds (failures summed, RSS the highest).\n", o.Duration, warm, plural(o.Rounds, "round"))
-	fmt.Fprintf(b, "- HTTP(S): `wrk -t1 -c<N> -d<D>s --latency`; throughput is Requests/sec. Each file was first downloaded once from each server and its sha256 checked.\n")
+	fmt.Fprintf(b, "- HTTP(S): `wrk -t1 -c<N> -d<D>s --latency` at %s connections, for the 2 KiB and the 10 MiB file; throughput is Requests/sec. Each file was first downloaded once from each server and its sha256 checked.\n", strings.Trim(strings.Join(strings.Fields(fmt.Sprint(o.Conns)), ", "), "[]"))
+	fmt.Fprintf(b, "- HTTPS: both servers of a pair hold the same self-signed certificate, one pair per key type (%s); HTTP runs against the first pair. phoneprov is given it as `cert_file`/`key_file`; nginx as `ssl_certificate`.\n", strings.Join(o.Keys, ", "))
 	fmt.Fprintf(b, "- TFTP: pin/tftp v3 client in phonebench, one goroutine per client downloading over and over, blksize %d, tsize, timeout %v, %d retries; every transfer's size and sha256 checked. MB/s = payload bytes (10^6) received inside the window / window; transfers still running when it closes are cut and count as neither done nor failed.\n", tftpBlockSize, tftpTimeout, tftpRetries)
-	b.WriteString("- phoneprov: log level warn, admin listener off, `blksize_max = 1468`, otherwise defaults (HTTPS with its own CA-issued certificate).\n")
+	b.WriteString("- phoneprov: log level warn, admin listener off, `blksize_max = 1468`, otherwise defaults; HTTPS with the certificate of its pair (above).\n")
 	b.WriteString("- RSS of a process tree is the sum of each process's VmRSS (nginx master + workers, in.tftpd + its forked transfers), sampled every 100 ms; shared pages count once per process. Server CPU is the run's share of the cgroup v2 `cpu.stat` usage of a group each server is started in (all its processes, exited ones included); without cgroup v2, utime+stime from /proc (see the last table).\n")
 	b.WriteString("- Client CPU is wrk's rusage, or phonebench's own for TFTP (its pin/tftp goroutines). wrk -t1 is one thread: near 1 s per second of run, it, not the server, sets the pace.\n")
 	b.WriteString("- Ratio = phoneprov / peer on throughput: above 1 means phoneprov did better. With several rounds it is the median of each round's ratio (the two runs of a round are back to back, so the shared machine's drift between rounds cancels); the throughput columns are each server's median.\n")
+
+	newSweep(r.Results).writeMarkdown(b)
 
 	b.WriteString("\n## Results\n\n")
 	b.WriteString("| Scenario | Load | phoneprov | peer | ratio | phoneprov detail | peer detail | server CPU s pp / peer | client CPU s pp / peer | peak RSS MiB pp / peer |\n")
@@ -195,7 +203,7 @@ func (r *report) WriteMarkdown(b *strings.Builder) {
 		pp, peer := summarize(res.Phoneprov), summarize(res.Other)
 		fmt.Fprintf(b, "| %s | `%s` | %s | %s (%s) | **%s** | %s | %s | %s / %s | %s / %s | %s / %s |\n",
 			sc.Title, sc.Load, fmtFigure(pp.Throughput, sc.Unit), fmtFigure(peer.Throughput, sc.Unit), res.Peer,
-			fmtRatio(roundRatio(res.Phoneprov, res.Other)), detail(sc.Proto, pp), detail(sc.Proto, peer),
+			fmtRatio(roundRatio(res.Phoneprov, res.Other)), detail(sc, pp), detail(sc, peer),
 			secs(pp.CPU), secs(peer.CPU), secs(pp.ClientCPU), secs(peer.ClientCPU), benchkit.MiB(pp.PeakRSS), benchkit.MiB(peer.PeakRSS))
 	}
 	if o.Rounds > 1 {

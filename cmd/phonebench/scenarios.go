@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
@@ -27,31 +28,39 @@ type scenario struct {
 	Title string // for the report
 	Unit  string // of Throughput
 	Load  string // the load, for the report
+	Case  string // HTTP(S): the sweep row, e.g. "HTTPS ECDSA P-256, 2 KiB"
+	Conns int    // HTTP(S): wrk connections, the sweep column
+	Key   string // HTTPS: the certificate key type; "" for HTTP and TFTP
 	run   func(ctx context.Context, s *server, d time.Duration) (figures, error)
 }
 
 // scenarioResult holds every run of a scenario.
 type scenarioResult struct {
 	Scenario  scenario
+	PP        string // the phoneprov server's name
 	Peer      string
 	Phoneprov []figures
 	Other     []figures
 	Err       error // the scenario could not be run to the end
 }
 
-// buildScenarios returns the scenarios opts selects, in running order.
+// buildScenarios returns the scenarios opts selects, in running order:
+// for HTTP, then HTTPS with each key type, both files at every
+// connection count; then TFTP.
 func buildScenarios(opts options, ws *workspace) []scenario {
 	var out []scenario
-	for _, proto := range []string{"http", "https"} {
-		for _, f := range []struct {
-			file  testFile
-			conns int
-			id    string
-		}{{ws.Big, opts.BigConns, "big"}, {ws.Small, opts.SmallConns, "small"}} {
-			if !opts.Only[proto] {
-				continue
+	var web []string // "" for HTTP, else the key type
+	if opts.Only["http"] {
+		web = append(web, "")
+	}
+	if opts.Only["https"] {
+		web = append(web, opts.Keys...)
+	}
+	for _, key := range web {
+		for _, f := range []testFile{ws.Small, ws.Big} {
+			for _, n := range opts.Conns {
+				out = append(out, httpScenario(opts.Wrk, key, f, n))
 			}
-			out = append(out, httpScenario(opts.Wrk, proto, f.id, f.file, f.conns))
 		}
 	}
 	if opts.Only["tftp"] {
@@ -62,13 +71,38 @@ func buildScenarios(opts options, ws *workspace) []scenario {
 	return out
 }
 
-func httpScenario(wrk, proto, id string, f testFile, conns int) scenario {
+// httpScenarioID names an HTTP(S) scenario: "http-2KiB-c64",
+// "https-ecdsa-10MiB-c8". key is "" for HTTP.
+func httpScenarioID(key string, size int64, conns int) string {
+	proto := "http"
+	if key != "" {
+		proto = "https-" + key
+	}
+	return fmt.Sprintf("%s-%s-c%d", proto, strings.ReplaceAll(sizeName(size), " ", ""), conns)
+}
+
+// httpScenario is wrk on f with conns connections; over HTTPS with the
+// servers holding a key certificate, over HTTP when key is "".
+func httpScenario(wrk, key string, f testFile, conns int) scenario {
+	proto, name := "http", "HTTP"
+	if key != "" {
+		proto, name = "https", "HTTPS "+keyTitle(key)
+	}
+	c := fmt.Sprintf("%s, %s", name, sizeName(f.Size))
+	// A big file is compared on bytes: wrk counts them as they arrive, while
+	// 256 connections sharing the link finish their 10 MiB nearly together,
+	// so whole requests in a run of a few seconds come in steps.
+	unit := "req/s"
+	if f.Size >= bigFileCutoff {
+		unit = "MiB/s"
+	}
 	return scenario{
-		ID:    proto + "-" + id,
+		ID:    httpScenarioID(key, f.Size, conns),
 		Proto: proto,
-		Title: fmt.Sprintf("%s %s", map[string]string{"http": "HTTP", "https": "HTTPS"}[proto], sizeName(f.Size)),
-		Unit:  "req/s",
-		Load:  fmt.Sprintf("wrk -t1 -c%d --latency", conns),
+		Title: fmt.Sprintf("%s ×%d", c, conns),
+		Unit:  unit,
+		Load:  fmt.Sprintf("wrk -t1 -c%d --timeout %s --latency", conns, wrkTimeout),
+		Case:  c, Conns: conns, Key: key,
 		run: func(ctx context.Context, s *server, d time.Duration) (figures, error) {
 			base := s.HTTP
 			if proto == "https" {
@@ -78,13 +112,21 @@ func httpScenario(wrk, proto, id string, f testFile, conns int) scenario {
 			if err != nil {
 				return figures{}, err
 			}
-			return figures{
+			fg := figures{
 				Throughput: r.RequestsPerSec, Rate: r.BytesPerSec / (1 << 20),
 				P99: r.P99, Failures: r.SocketErrors, ClientCPU: r.CPU,
-			}, nil
+			}
+			if unit == "MiB/s" {
+				fg.Throughput, fg.Rate = fg.Rate, fg.Throughput
+			}
+			return fg, nil
 		},
 	}
 }
+
+// bigFileCutoff is the size from which an HTTP(S) scenario compares MiB/s
+// instead of req/s.
+const bigFileCutoff = 1 << 20
 
 // tftpScenarioID returns the ID of the TFTP scenario with n clients.
 func tftpScenarioID(n int) string { return fmt.Sprintf("tftp-%d", n) }
@@ -140,7 +182,7 @@ type runner struct {
 // phoneprov, even ones with the peer, so drift on a shared machine affects
 // both.
 func (r runner) run(ctx context.Context, sc scenario, pp, peer *server) scenarioResult {
-	res := scenarioResult{Scenario: sc, Peer: peer.Name}
+	res := scenarioResult{Scenario: sc, PP: pp.Name, Peer: peer.Name}
 	if r.warmup > 0 {
 		for _, s := range []*server{pp, peer} {
 			r.progress(fmt.Sprintf("%-22s warm-up   %s", sc.Title, s.Name))

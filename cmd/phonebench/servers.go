@@ -30,10 +30,10 @@ type server struct {
 // pid returns the process id of the server's main process.
 func (s *server) pid() int { return s.proc.PID() }
 
-// startPhoneprov starts phoneprov serving HTTP, HTTPS and TFTP from
-// ws.Files at log level warn with the admin listener off, and waits until
-// all three answer.
-func startPhoneprov(ctx context.Context, cs *benchkit.Supervisor, ws *workspace, bin string) (*server, error) {
+// startPhoneprov starts phoneprov serving HTTP and HTTPS (with cert) and,
+// when tftp is set, TFTP from ws.Files at log level warn with the admin
+// listener off, its data in ws.path(name), and waits until all answer.
+func startPhoneprov(ctx context.Context, cs *benchkit.Supervisor, ws *workspace, bin, name string, cert certFiles, tftp bool) (*server, error) {
 	tcp, err := freePorts("tcp", 2)
 	if err != nil {
 		return nil, err
@@ -42,19 +42,26 @@ func startPhoneprov(ctx context.Context, cs *benchkit.Supervisor, ws *workspace,
 	if err != nil {
 		return nil, err
 	}
-	conf := ws.path("phoneprov.toml")
-	text, err := phoneprovconf.Write(filesConfig(ws, hostPort(tcp[0]), hostPort(tcp[1]), hostPort(udp)), conf, "phoneprov under phonebench: files on loopback")
+	conf := ws.path(name + ".toml")
+	cfg := filesConfig(ws, hostPort(tcp[0]), hostPort(tcp[1]), hostPort(udp))
+	cfg.DataDir = ws.path(name)
+	cfg.FileServe.HTTPS.CertFile, cfg.FileServe.HTTPS.KeyFile = cert.Cert, cert.Priv
+	cfg.FileServe.TFTP.Enabled = tftp
+	text, err := phoneprovconf.Write(cfg, conf, "phoneprov under phonebench: files on loopback, "+keyTitle(cert.Key)+" certificate")
 	if err != nil {
 		return nil, err
 	}
-	c, err := cs.Start(benchkit.Spec{Name: "phoneprov", Log: ws.path("phoneprov.log"), Argv: []string{bin, "serve", "-c", conf}})
+	c, err := cs.Start(benchkit.Spec{Name: name, Log: ws.path(name + ".log"), Argv: []string{bin, "serve", "-c", conf}})
 	if err != nil {
 		return nil, err
 	}
 	s := &server{
-		Name: "phoneprov", proc: c,
-		HTTP: "http://" + hostPort(tcp[0]), HTTPS: "https://" + hostPort(tcp[1]), TFTP: hostPort(udp),
+		Name: name, proc: c,
+		HTTP: "http://" + hostPort(tcp[0]), HTTPS: "https://" + hostPort(tcp[1]),
 		Conf: text,
+	}
+	if tftp {
+		s.TFTP = hostPort(udp)
 	}
 	return s, waitServer(ctx, s, ws.Small)
 }
@@ -72,37 +79,36 @@ func filesConfig(ws *workspace, http, https, tftp string) config.Config {
 	return cfg
 }
 
-// phoneprovCert returns the paths of the server certificate and key that
-// phoneprov made in its data directory on first start.
-func phoneprovCert(ws *workspace) (cert, key string) {
-	dir := ws.path("phoneprov", "tls")
-	return filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem")
-}
-
-// nginxConf is an operator's plain static-file configuration; the %[n]s
-// verbs are the prefix, files root, HTTP and HTTPS addresses.
+// nginxConf is Debian's packaged nginx.conf (worker_processes auto,
+// worker_connections 768, sendfile and tcp_nopush on, TLS protocols and
+// ssl_prefer_server_ciphers as packaged) for static files, with keep-alive
+// left on for the whole run (keepalive_requests 100000: the packaged 1000
+// would close a wrk connection every 1000 requests, a reconnect and TLS
+// handshake phoneprov does not make) and without the access log (phoneprov
+// at log level warn writes no per-request line either). gzip is on as
+// packaged; it compresses text/html only, not these files. The %[n]s verbs
+// are the prefix, files root, HTTP and HTTPS addresses, certificate and key.
 const nginxConf = `worker_processes auto;
 pid %[1]s/nginx.pid;
 error_log %[1]s/error.log warn;
 
 events {
-    worker_connections 4096;
+    worker_connections 768;
 }
 
 http {
-    types { application/octet-stream bin; }
-    default_type application/octet-stream;
-    access_log off;
-
     sendfile on;
     tcp_nopush on;
-    tcp_nodelay on;
+    types_hash_max_size 2048;
+    types { application/octet-stream bin; }
+    default_type application/octet-stream;
+    ssl_protocols TLSv1 TLSv1.1 TLSv1.2 TLSv1.3;
+    ssl_prefer_server_ciphers on;
+    access_log off;
+    gzip on;
+
     keepalive_timeout 65s;
     keepalive_requests 100000;
-
-    ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_session_cache shared:SSL:10m;
-    ssl_session_timeout 1h;
 
     client_body_temp_path %[1]s/tmp/body;
     proxy_temp_path %[1]s/tmp/proxy;
@@ -113,41 +119,35 @@ http {
     server {
         listen %[3]s;
         listen %[4]s ssl;
-        ssl_certificate %[1]s/server.pem;
-        ssl_certificate_key %[1]s/server-key.pem;
+        ssl_certificate %[5]s;
+        ssl_certificate_key %[6]s;
         root %[2]s;
     }
 }
 `
 
-// startNginx starts nginx on HTTP and HTTPS with phoneprov's certificate
-// and key, serving ws.Files, and waits until both answer.
-func startNginx(ctx context.Context, cs *benchkit.Supervisor, ws *workspace, bin string) (*server, error) {
-	prefix := ws.path("nginx")
+// startNginx starts nginx on HTTP and HTTPS with cert, serving ws.Files
+// from the prefix ws.path(name), and waits until both answer.
+func startNginx(ctx context.Context, cs *benchkit.Supervisor, ws *workspace, bin, name string, cert certFiles) (*server, error) {
+	prefix := ws.path(name)
 	if err := os.MkdirAll(filepath.Join(prefix, "tmp"), 0o755); err != nil {
 		return nil, fmt.Errorf("nginx: %w", err)
-	}
-	cert, key := phoneprovCert(ws)
-	for src, dst := range map[string]string{cert: "server.pem", key: "server-key.pem"} {
-		if err := copyFile(src, filepath.Join(prefix, dst)); err != nil {
-			return nil, fmt.Errorf("nginx: copy phoneprov's certificate: %w", err)
-		}
 	}
 	tcp, err := freePorts("tcp", 2)
 	if err != nil {
 		return nil, err
 	}
 	conf := filepath.Join(prefix, "nginx.conf")
-	text := fmt.Sprintf(nginxConf, prefix, ws.Files, hostPort(tcp[0]), hostPort(tcp[1]))
+	text := fmt.Sprintf(nginxConf, prefix, ws.Files, hostPort(tcp[0]), hostPort(tcp[1]), cert.Cert, cert.Priv)
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		return nil, fmt.Errorf("nginx: write config: %w", err)
 	}
-	c, err := cs.Start(benchkit.Spec{Name: "nginx", Log: filepath.Join(prefix, "stderr.log"), Argv: []string{bin,
+	c, err := cs.Start(benchkit.Spec{Name: name, Log: filepath.Join(prefix, "stderr.log"), Argv: []string{bin,
 		"-p", prefix, "-c", conf, "-e", filepath.Join(prefix, "error.log"), "-g", "daemon off;"}})
 	if err != nil {
 		return nil, err
 	}
-	s := &server{Name: "nginx", proc: c, HTTP: "http://" + hostPort(tcp[0]), HTTPS: "https://" + hostPort(tcp[1]), Conf: text}
+	s := &server{Name: name, proc: c, HTTP: "http://" + hostPort(tcp[0]), HTTPS: "https://" + hostPort(tcp[1]), Conf: text}
 	return s, waitServer(ctx, s, ws.Small)
 }
 

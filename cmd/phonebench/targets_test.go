@@ -54,15 +54,24 @@ func result(id string, pp, peer float64, ppFailures int64) scenarioResult {
 	}
 }
 
+// webResult makes an HTTP(S) sweep point's result with one run per server.
+func webResult(key string, size int64, conns int, pp, peer float64) scenarioResult {
+	r := result("", pp, peer, 0)
+	r.Scenario = httpScenario("wrk", key, testFile{Name: "f", Size: size}, conns)
+	return r
+}
+
 func TestEvaluate(t *testing.T) {
 	results := []scenarioResult{
-		result("http-big", 100, 100, 0),          // exactly 1.0×: pass
-		result("https-big", 79, 100, 0),          // 0.79× < 0.8×: miss
-		result("http-small", 90, 100, 0),         // 0.9× ≥ 0.8×: pass
+		webResult("", 10<<20, 64, 100, 100),      // exactly 1.0×: pass
+		webResult(keyECDSA, 2<<10, 256, 99, 100), // 0.99× < 1.0×: miss
+		webResult(keyRSA, 2<<10, 1, 110, 100),    // 1.1×: pass
 		result(tftpScenarioID(100), 120, 100, 1), // fast, but a failed transfer
-		{Scenario: scenario{ID: "https-small"}, Err: errors.New("wrk missing")},
 	}
-	got := evaluate(targets(), results, 61<<20)
+	bad := webResult(keyECDSA, 10<<20, 8, 0, 0)
+	bad.Err = errors.New("wrk missing")
+	results = append(results, bad)
+	got := evaluate(append(webTargets(results), targets()...), results, 61<<20)
 	want := []string{statusPass, statusMiss, statusPass, statusError, statusMiss, statusMiss}
 	if len(got) != len(want) {
 		t.Fatalf("evaluate gave %d verdicts, want %d: %+v", len(got), len(want), got)
@@ -72,30 +81,32 @@ func TestEvaluate(t *testing.T) {
 			t.Errorf("%s: %s (%s), want %s", v.Goal, v.Status, v.Got, want[i])
 		}
 	}
+	if got[1].Goal != "HTTPS ECDSA P-256, 2 KiB ×256 ≥ 1.0× nginx" {
+		t.Errorf("sweep goal reads %q", got[1].Goal)
+	}
 	if got[4].Got != "1.20×, 1 failed" {
 		t.Errorf("TFTP verdict shows %q", got[4].Got)
 	}
 }
 
 func TestEvaluateNotRun(t *testing.T) {
-	got := evaluate(targets(), []scenarioResult{result(tftpScenarioID(100), 100, 100, 0)}, 20<<20)
-	for _, v := range got[:4] {
-		if v.Status != statusNotRun {
-			t.Errorf("%s: %s, want %s", v.Goal, v.Status, statusNotRun)
-		}
+	got := evaluate(targets(), nil, 20<<20)
+	if got[0].Status != statusNotRun {
+		t.Errorf("TFTP not run: %s, want %s", got[0].Status, statusNotRun)
 	}
-	if got[4].Status != statusPass || got[5].Status != statusPass {
-		t.Errorf("TFTP and memory: %+v, %+v; want both PASS", got[4], got[5])
+	if got[1].Status != statusPass {
+		t.Errorf("memory: %+v; want PASS", got[1])
 	}
-	if got := evaluate(targets(), nil, 0); got[5].Status != statusNotRun {
-		t.Errorf("memory with nothing run: %s, want %s", got[5].Status, statusNotRun)
+	if got := evaluate(targets(), nil, 0); got[1].Status != statusNotRun {
+		t.Errorf("memory with nothing run: %s, want %s", got[1].Status, statusNotRun)
 	}
 }
 
 func TestEvaluatePeerZero(t *testing.T) {
-	got := evaluate(targets(), []scenarioResult{result("http-big", 100, 0, 0)}, 1)
+	results := []scenarioResult{webResult("", 10<<20, 1, 100, 0)}
+	got := evaluate(webTargets(results), results, 1)
 	if got[0].Status != statusMiss || got[0].Got != "n/a" {
-		t.Errorf("http-big against a zero peer: %+v, want MISS with n/a", got[0])
+		t.Errorf("HTTP against a zero peer: %+v, want MISS with n/a", got[0])
 	}
 }
 

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+)
+
+// sweep is the HTTP(S) results laid out as issue 14 states its goal: a
+// row per case (protocol, key type, file), a column per connection count,
+// phoneprov/nginx in each cell.
+type sweep struct {
+	Conns []int
+	Rows  []sweepRow
+}
+
+type sweepRow struct {
+	Case  string
+	Cells map[int]scenarioResult // by connection count
+}
+
+// newSweep collects the HTTP(S) results, rows and columns in running order.
+func newSweep(results []scenarioResult) sweep {
+	var s sweep
+	for _, r := range results {
+		sc := r.Scenario
+		if sc.Case == "" {
+			continue
+		}
+		if !slices.Contains(s.Conns, sc.Conns) {
+			s.Conns = append(s.Conns, sc.Conns)
+		}
+		i := slices.IndexFunc(s.Rows, func(row sweepRow) bool { return row.Case == sc.Case })
+		if i < 0 {
+			s.Rows = append(s.Rows, sweepRow{Case: sc.Case, Cells: map[int]scenarioResult{}})
+			i = len(s.Rows) - 1
+		}
+		s.Rows[i].Cells[sc.Conns] = r
+	}
+	slices.Sort(s.Conns)
+	return s
+}
+
+// cell is one point: the ratio, then each server's median throughput.
+func (s sweep) cell(row sweepRow, conns int) string {
+	r, ok := row.Cells[conns]
+	switch {
+	case !ok:
+		return "–"
+	case r.Err != nil:
+		return "ERROR"
+	}
+	pp, peer := summarize(r.Phoneprov), summarize(r.Other)
+	return fmt.Sprintf("%s (%s/%s)", fmtRatio(roundRatio(r.Phoneprov, r.Other)), kilo(pp.Throughput), kilo(peer.Throughput))
+}
+
+// kilo spells a rate briefly: 912, 45.9k.
+func kilo(x float64) string {
+	if x >= 10000 {
+		return fmt.Sprintf("%.1fk", x/1000)
+	}
+	return fmt.Sprintf("%.0f", x)
+}
+
+// writeTable prints the sweep as aligned text (tw is a tabwriter).
+func (s sweep) writeTable(tw io.Writer) {
+	if len(s.Rows) == 0 {
+		return
+	}
+	fmt.Fprintf(tw, "SWEEP: ratio (phoneprov/nginx req/s)")
+	for _, n := range s.Conns {
+		fmt.Fprintf(tw, "\t%d conns", n)
+	}
+	fmt.Fprintln(tw)
+	for _, row := range s.Rows {
+		fmt.Fprint(tw, row.Case)
+		for _, n := range s.Conns {
+			fmt.Fprintf(tw, "\t%s", s.cell(row, n))
+		}
+		fmt.Fprintln(tw)
+	}
+	fmt.Fprintln(tw)
+}
+
+// writeMarkdown renders the sweep as a Markdown table.
+func (s sweep) writeMarkdown(b *strings.Builder) {
+	if len(s.Rows) == 0 {
+		return
+	}
+	b.WriteString("\n## HTTP(S) sweep\n\nphoneprov / nginx, median of each round's ratio; in brackets each server's median req/s. wrk -t1, keep-alive, on the same machine.\n\n| case |")
+	for _, n := range s.Conns {
+		fmt.Fprintf(b, " %d conns |", n)
+	}
+	b.WriteString("\n|---|" + strings.Repeat("--:|", len(s.Conns)) + "\n")
+	for _, row := range s.Rows {
+		fmt.Fprintf(b, "| %s |", row.Case)
+		for _, n := range s.Conns {
+			fmt.Fprintf(b, " %s |", s.cell(row, n))
+		}
+		b.WriteString("\n")
+	}
+}
