@@ -77,7 +77,7 @@ bench-packages:
 # Side by side with the peers a user would pick instead; prints ratios and
 # writes a Markdown report to $(RESULTS)/.
 bench: build bench-packages
-	$(GO) run ./cmd/phonebench -phoneprov $(BIN) -out $(RESULTS)
+	$(GO) run ./cmd/phonebench -phoneprov $(BIN) -out $(RESULTS) -rounds 3 -duration 3s
 	$(GO) run ./cmd/dhcpbench -phoneprov $(BIN) -out $(RESULTS)
 	$(GO) run ./cmd/phonebench -storm -phoneprov $(BIN) -phonesim $(SIM) -out $(RESULTS)
 

@@ -25,6 +25,14 @@ func TestParseOptions(t *testing.T) {
 		t.Errorf("command line: %s", o.CommandLine)
 	}
 
+	if !slices.Equal(o.Conns, []int{1, 8, 32, 64, 128, 256}) || !slices.Equal(o.Keys, []string{keyECDSA, keyRSA}) {
+		t.Errorf("defaults: -conns %v, -keys %v", o.Conns, o.Keys)
+	}
+	o, err = parseOptions([]string{"-conns", "64, 8", "-keys", "RSA,rsa"}, io.Discard)
+	if err != nil || !slices.Equal(o.Conns, []int{64, 8}) || !slices.Equal(o.Keys, []string{keyRSA}) {
+		t.Errorf("-conns 64,8 -keys RSA,rsa: %v, %v, %v", o.Conns, o.Keys, err)
+	}
+
 	o, err = parseOptions([]string{"-quick", "-duration", "3s"}, io.Discard)
 	if err != nil || o.Duration != 3*time.Second {
 		t.Errorf("-quick -duration 3s: %v, %v", o.Duration, err)
@@ -34,6 +42,7 @@ func TestParseOptions(t *testing.T) {
 func TestParseOptionsRefuses(t *testing.T) {
 	for _, args := range [][]string{
 		{"-only", "ftp"}, {"-rounds", "0"}, {"-duration", "100ms"}, {"-tftp-clients", "0"}, {"extra"},
+		{"-conns", "0"}, {"-conns", ""}, {"-keys", "dsa"}, {"-keys", ""},
 	} {
 		if _, err := parseOptions(args, io.Discard); err == nil {
 			t.Errorf("parseOptions(%q) accepted", args)

@@ -88,7 +88,7 @@ func (r *report) WriteTable(w io.Writer) error {
 		return tw.Flush()
 	}
 	fmt.Fprintln(w, "ratio = phoneprov/peer throughput (>1: phoneprov better); CPU = server's CPU s in the run; client = load generator's CPU s")
-	newSweep(r.Results).writeTable(tw)
+	newSweep(r.Results, r.Opts.Duration).writeTable(tw)
 	fmt.Fprintln(tw, "SCENARIO\tLOAD\tPHONEPROV\tPEER\tRATIO\tCPU pp/peer\tclient pp/peer\tRSS MiB pp/peer\tFAILED pp/peer")
 	for _, res := range r.Results {
 		sc := res.Scenario
@@ -189,7 +189,7 @@ func (r *report) WriteMarkdown(b *strings.Builder) {
 	b.WriteString("- Client CPU is wrk's rusage, or phonebench's own for TFTP (its pin/tftp goroutines). wrk -t1 is one thread: near 1 s per second of run, it, not the server, sets the pace.\n")
 	b.WriteString("- Ratio = phoneprov / peer on throughput: above 1 means phoneprov did better. With several rounds it is the median of each round's ratio (the two runs of a round are back to back, so the shared machine's drift between rounds cancels); the throughput columns are each server's median.\n")
 
-	newSweep(r.Results).writeMarkdown(b)
+	newSweep(r.Results, r.Opts.Duration).writeMarkdown(b)
 
 	b.WriteString("\n## Results\n\n")
 	b.WriteString("| Scenario | Load | phoneprov | peer | ratio | phoneprov detail | peer detail | server CPU s pp / peer | client CPU s pp / peer | peak RSS MiB pp / peer |\n")

@@ -5,14 +5,16 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 )
 
 // sweep is the HTTP(S) results laid out as issue 14 states its goal: a
 // row per case (protocol, key type, file), a column per connection count,
 // phoneprov/nginx in each cell.
 type sweep struct {
-	Conns []int
-	Rows  []sweepRow
+	Conns    []int
+	Rows     []sweepRow
+	Duration time.Duration // of each measured run
 }
 
 type sweepRow struct {
@@ -20,9 +22,10 @@ type sweepRow struct {
 	Cells map[int]scenarioResult // by connection count
 }
 
-// newSweep collects the HTTP(S) results, rows and columns in running order.
-func newSweep(results []scenarioResult) sweep {
-	var s sweep
+// newSweep collects the HTTP(S) results, rows and columns in running
+// order; d is the length of each measured run.
+func newSweep(results []scenarioResult, d time.Duration) sweep {
+	s := sweep{Duration: d}
 	for _, r := range results {
 		sc := r.Scenario
 		if sc.Case == "" {
@@ -55,6 +58,33 @@ func (s sweep) cell(row sweepRow, conns int) string {
 	return fmt.Sprintf("%s (%s/%s)", fmtRatio(roundRatio(r.Phoneprov, r.Other)), kilo(pp.Throughput), kilo(peer.Throughput))
 }
 
+// cpuCell is the server CPU each server spent per unit of work: µs per
+// request (req/s scenarios) or ms per GiB (MiB/s scenarios), the median
+// over rounds. CPU time, unlike throughput, hardly moves when other
+// processes take turns on the cores.
+func (s sweep) cpuCell(row sweepRow, conns int) string {
+	r, ok := row.Cells[conns]
+	if !ok || r.Err != nil {
+		return "–"
+	}
+	per := func(runs []figures) string {
+		var xs []float64
+		for _, f := range runs {
+			work := f.Throughput * s.Duration.Seconds() // requests, or MiB
+			if work <= 0 {
+				continue
+			}
+			if r.Scenario.Unit == "MiB/s" {
+				xs = append(xs, float64(f.Usage.CPU.Milliseconds())/(work/1024))
+			} else {
+				xs = append(xs, float64(f.Usage.CPU.Microseconds())/work)
+			}
+		}
+		return fmt.Sprintf("%.1f", median(xs))
+	}
+	return per(r.Phoneprov) + " / " + per(r.Other)
+}
+
 // kilo spells a rate briefly: 912, 45.9k.
 func kilo(x float64) string {
 	if x >= 10000 {
@@ -68,7 +98,7 @@ func (s sweep) writeTable(tw io.Writer) {
 	if len(s.Rows) == 0 {
 		return
 	}
-	fmt.Fprintf(tw, "SWEEP: ratio (phoneprov/nginx req/s)")
+	fmt.Fprintf(tw, "SWEEP: ratio (phoneprov/nginx; 2 KiB req/s, 10 MiB MiB/s)")
 	for _, n := range s.Conns {
 		fmt.Fprintf(tw, "\t%d conns", n)
 	}
@@ -88,7 +118,7 @@ func (s sweep) writeMarkdown(b *strings.Builder) {
 	if len(s.Rows) == 0 {
 		return
 	}
-	b.WriteString("\n## HTTP(S) sweep\n\nphoneprov / nginx, median of each round's ratio; in brackets each server's median req/s. wrk -t1, keep-alive, on the same machine.\n\n| case |")
+	b.WriteString("\n## HTTP(S) sweep\n\nphoneprov / nginx, median of each round's ratio; in brackets each server's median: req/s for 2 KiB, MiB/s for 10 MiB. wrk -t1, keep-alive, on the same machine.\n\n| case |")
 	for _, n := range s.Conns {
 		fmt.Fprintf(b, " %d conns |", n)
 	}
@@ -97,6 +127,18 @@ func (s sweep) writeMarkdown(b *strings.Builder) {
 		fmt.Fprintf(b, "| %s |", row.Case)
 		for _, n := range s.Conns {
 			fmt.Fprintf(b, " %s |", s.cell(row, n))
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\nServer CPU per unit of work, phoneprov / nginx (median over rounds): µs per request for 2 KiB, ms per GiB for 10 MiB. Lower is better; the load generator's own CPU is in the results table.\n\n| case |")
+	for _, n := range s.Conns {
+		fmt.Fprintf(b, " %d conns |", n)
+	}
+	b.WriteString("\n|---|" + strings.Repeat("--:|", len(s.Conns)) + "\n")
+	for _, row := range s.Rows {
+		fmt.Fprintf(b, "| %s |", row.Case)
+		for _, n := range s.Conns {
+			fmt.Fprintf(b, " %s |", s.cpuCell(row, n))
 		}
 		b.WriteString("\n")
 	}

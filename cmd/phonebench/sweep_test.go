@@ -1,0 +1,148 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/phoneprov/phoneprov/fileserve/tlsca"
+)
+
+// TestBuildScenariosSweep: every connection count for both files, over
+// HTTP once and over HTTPS once per key type, each with its own ID; the
+// 10 MiB file compared on MiB/s.
+func TestBuildScenariosSweep(t *testing.T) {
+	o, err := parseOptions([]string{"-only", "http,https", "-conns", "1,64", "-keys", "rsa,ecdsa"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := &workspace{Small: testFile{Name: "s", Size: 2 << 10}, Big: testFile{Name: "b", Size: 10 << 20}}
+	scs := buildScenarios(o, ws)
+	var ids []string
+	for _, sc := range scs {
+		ids = append(ids, sc.ID)
+		want := "req/s"
+		if strings.Contains(sc.ID, "10MiB") {
+			want = "MiB/s"
+		}
+		if sc.Unit != want {
+			t.Errorf("%s: unit %s, want %s", sc.ID, sc.Unit, want)
+		}
+	}
+	want := []string{
+		"http-2KiB-c1", "http-2KiB-c64", "http-10MiB-c1", "http-10MiB-c64",
+		"https-rsa-2KiB-c1", "https-rsa-2KiB-c64", "https-rsa-10MiB-c1", "https-rsa-10MiB-c64",
+		"https-ecdsa-2KiB-c1", "https-ecdsa-2KiB-c64", "https-ecdsa-10MiB-c1", "https-ecdsa-10MiB-c64",
+	}
+	if !slices.Equal(ids, want) {
+		t.Errorf("scenarios:\n got %q\nwant %q", ids, want)
+	}
+	if sc := scs[5]; sc.Title != "HTTPS RSA 2048, 2 KiB ×64" || sc.Key != keyRSA || sc.Conns != 64 || sc.Proto != "https" {
+		t.Errorf("scenario %s: %+v", sc.ID, sc)
+	}
+}
+
+// TestSweepTable lays the results out a row per case, a column per
+// connection count.
+func TestSweepTable(t *testing.T) {
+	var results []scenarioResult
+	for _, key := range []string{"", keyECDSA} {
+		for _, n := range []int{1, 8} {
+			r := webResult(key, 2<<10, n, float64(1000*n), 1000)
+			r.Phoneprov[0].Usage.CPU = time.Duration(n) * 100 * time.Millisecond
+			r.Other[0].Usage.CPU = 500 * time.Millisecond
+			results = append(results, r)
+		}
+	}
+	results[3].Err = fmt.Errorf("wrk failed")
+	s := newSweep(results, 2*time.Second)
+	if !slices.Equal(s.Conns, []int{1, 8}) || len(s.Rows) != 2 {
+		t.Fatalf("sweep: conns %v, %d rows", s.Conns, len(s.Rows))
+	}
+	var b strings.Builder
+	s.writeMarkdown(&b)
+	for _, line := range []string{
+		"| case | 1 conns | 8 conns |",
+		"| HTTP, 2 KiB | 1.00× (1000/1000) | 8.00× (8000/1000) |",
+		"| HTTPS ECDSA P-256, 2 KiB | 1.00× (1000/1000) | ERROR |",
+		"| HTTP, 2 KiB | 50.0 / 250.0 | 50.0 / 250.0 |", // 100 ms / 2000 requests; 800 ms / 16000
+		"| HTTPS ECDSA P-256, 2 KiB | 50.0 / 250.0 | – |",
+	} {
+		if !strings.Contains(b.String(), line+"\n") {
+			t.Errorf("sweep table lacks %q:\n%s", line, b.String())
+		}
+	}
+}
+
+// TestMakeCert: each key type gives a certificate phoneprov loads as an
+// operator's, with a key of that type, that nginx accepts as well.
+func TestMakeCert(t *testing.T) {
+	dir := t.TempDir()
+	for _, key := range []string{keyECDSA, keyRSA} {
+		cf, err := makeCert(dir, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := tlsca.LoadOperator(cf.Cert, cf.Priv, "")
+		if err != nil {
+			t.Fatalf("%s: phoneprov refuses the certificate: %v", key, err)
+		}
+		switch k := b.Certificate.PrivateKey.(type) {
+		case *ecdsa.PrivateKey:
+			if key != keyECDSA || k.Curve.Params().Name != "P-256" {
+				t.Errorf("%s: got an ECDSA %s key", key, k.Curve.Params().Name)
+			}
+		case *rsa.PrivateKey:
+			if key != keyRSA || k.N.BitLen() != 2048 {
+				t.Errorf("%s: got an RSA %d key", key, k.N.BitLen())
+			}
+		default:
+			t.Errorf("%s: key %T", key, k)
+		}
+	}
+	if _, err := makeCert(dir, "dsa"); err == nil {
+		t.Error("makeCert accepted a key type it does not know")
+	}
+}
+
+// TestNginxConfIsValid has nginx itself check the configuration it runs
+// with (nginx -t), with each certificate.
+func TestNginxConfIsValid(t *testing.T) {
+	bin, err := lookTool("", "nginx")
+	if err != nil {
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	for _, key := range []string{keyECDSA, keyRSA} {
+		cf, err := makeCert(dir, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prefix := filepath.Join(dir, key)
+		if err := os.MkdirAll(filepath.Join(prefix, "tmp"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		conf := filepath.Join(prefix, "nginx.conf")
+		text := fmt.Sprintf(nginxConf, prefix, dir, "127.0.0.1:1", "127.0.0.1:2", cf.Cert, cf.Priv)
+		for _, want := range []string{"worker_processes auto;", "worker_connections 768;", "sendfile on;", "keepalive_requests 100000;"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("nginx.conf lacks %q", want)
+			}
+		}
+		if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.CommandContext(t.Context(), bin, "-t", "-p", prefix, "-c", conf, "-e", filepath.Join(prefix, "error.log")).CombinedOutput()
+		if err != nil {
+			t.Errorf("%s: nginx -t: %v\n%s", key, err, out)
+		}
+	}
+}
