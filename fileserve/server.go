@@ -198,6 +198,12 @@ func serverTLSConfig(c HTTPSConfig, b *tlsca.Bundle) (*tls.Config, error) {
 		MinVersion:   minVersion,
 		Certificates: []tls.Certificate{cert},
 		NextProtos:   []string{"http/1.1"},
+		// Full 16 KiB records from a connection's first byte, as nginx
+		// sends them: crypto/tls would otherwise start each connection
+		// with records of one TCP segment growing to 16 KiB over the
+		// first 128 KiB, one write each, so a settings file on a fresh
+		// connection took two records and two writes instead of one.
+		DynamicRecordSizingDisabled: true,
 	}
 	if c.LegacyCiphers {
 		for _, cs := range tls.CipherSuites() {
