@@ -119,7 +119,8 @@ func simulate(ctx context.Context, opts options, stderr io.Writer, log *slog.Log
 		Env: phone.Env{
 			DHCP: client, Addresses: keeper,
 			DHCPRetry:  dhcpc.Retry{First: opts.DHCPFirst, Max: opts.DHCPMax, Jitter: min(time.Second, opts.DHCPFirst/4), Attempts: opts.DHCPAttempts},
-			FetchTries: opts.FetchTries, FetchBackoff: opts.FetchBackoff,
+			FetchTries: opts.FetchTries, FetchBackoff: opts.FetchBackoff, FetchBackoffMax: opts.FetchBackoffMax,
+			RefuseFirmware: opts.RefuseFirmware,
 			ConnectTimeout: opts.ConnectTimeout, RequestTimeout: opts.RequestTimeout,
 			TFTP:        tftpc.Options{BlockSize: opts.TFTPBlockSize, TSize: true, Timeout: opts.TFTPTimeout, Retries: opts.TFTPRetries},
 			TFTPPort:    uint16(opts.TFTPPort),
@@ -128,6 +129,13 @@ func simulate(ctx context.Context, opts options, stderr io.Writer, log *slog.Log
 		},
 	}
 	phones := storm.Build(cfg)
+	if opts.State != "" {
+		n, err := loadState(opts.State, phones)
+		if err != nil {
+			return storm.Summary{}, err
+		}
+		fmt.Fprintf(stderr, "phonesim: %d phones as %s left them\n", n, opts.State)
+	}
 	fmt.Fprintf(stderr, "phonesim: %d phones on %s (%s), spread %s, seed %d\n", len(phones), opts.Interface, storm.Models(opts.Catalog, phones), opts.Spread, opts.Seed)
 	mode := opts.Progress
 	if mode == "auto" {
@@ -152,6 +160,11 @@ func simulate(ctx context.Context, opts options, stderr io.Writer, log *slog.Log
 	cfg.ProgressEvery = every
 	sum := storm.Run(ctx, cfg, phones)
 	sum.DHCP = client.Stats()
+	if opts.State != "" {
+		if err := saveState(opts.State, phones); err != nil {
+			return sum, err
+		}
+	}
 	return sum, nil
 }
 

@@ -18,32 +18,35 @@ import (
 
 // options are the command line.
 type options struct {
-	Interface      string
-	Phones         int
-	Mix            []storm.Weight
-	MixText        string
-	Spread         time.Duration
-	Seed           uint64
-	PhoneTimeout   time.Duration
-	DHCPFirst      time.Duration
-	DHCPMax        time.Duration
-	DHCPAttempts   int
-	FetchTries     int
-	FetchBackoff   time.Duration
-	ConnectTimeout time.Duration
-	RequestTimeout time.Duration
-	TFTPTimeout    time.Duration
-	TFTPRetries    int
-	TFTPBlockSize  int
-	TFTPPort       uint
-	RebootDelay    time.Duration
-	Progress       string
-	ProgressEvery  time.Duration
-	JSON           bool
-	List           bool
-	MaxFailures    int
-	Models         bool
-	Verbose        bool
+	Interface       string
+	Phones          int
+	Mix             []storm.Weight
+	MixText         string
+	Spread          time.Duration
+	Seed            uint64
+	PhoneTimeout    time.Duration
+	DHCPFirst       time.Duration
+	DHCPMax         time.Duration
+	DHCPAttempts    int
+	FetchTries      int
+	FetchBackoff    time.Duration
+	ConnectTimeout  time.Duration
+	RequestTimeout  time.Duration
+	TFTPTimeout     time.Duration
+	TFTPRetries     int
+	TFTPBlockSize   int
+	TFTPPort        uint
+	RebootDelay     time.Duration
+	FetchBackoffMax time.Duration
+	State           string
+	RefuseFirmware  string
+	Progress        string
+	ProgressEvery   time.Duration
+	JSON            bool
+	List            bool
+	MaxFailures     int
+	Models          bool
+	Verbose         bool
 	// FactsDir is the phone fact table; Catalog the models built from it.
 	FactsDir string
 	Catalog  model.Catalog
@@ -91,6 +94,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.TFTPRetries, "tftp-retries", 5, "TFTP resends of one packet")
 	fs.IntVar(&o.TFTPBlockSize, "tftp-blksize", 1024, "TFTP block size asked for (0: none, 512)")
 	fs.UintVar(&o.TFTPPort, "tftp-port", 69, "TFTP server port")
+	fs.DurationVar(&o.FetchBackoffMax, "fetch-backoff-max", 0, "longest wait between those rounds (0: no cap); how long a real phone waits after HTTP 503 or TFTP busy is unconfirmed")
+	fs.StringVar(&o.State, "state", "", "a `file` of what each phone keeps across power cycles (address, firmware, certificates): read at the start, written at the end, so a later run with the same -seed powers the same phones on as they were left")
+	fs.StringVar(&o.RefuseFirmware, "refuse-firmware", "", "a firmware `version` (or APPNAME) the phones download but do not take: they restart on their old firmware (a fault injected for roll-out tests; unconfirmed as real phone behaviour)")
 	fs.DurationVar(&o.RebootDelay, "reboot-delay", 0, "how long a restart after a firmware update takes")
 	fs.StringVar(&o.Progress, "progress", "auto", "progress on stderr: auto (bar on a terminal, else lines), bar, lines, none")
 	fs.DurationVar(&o.ProgressEvery, "progress-every", 0, "progress interval (default 200ms for the bar, 5s for lines)")
@@ -138,6 +144,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	o.Mix = mix
 	if o.DHCPFirst <= 0 || o.DHCPMax < o.DHCPFirst {
 		problems = append(problems, "-dhcp-retry must be > 0 and ≤ -dhcp-retry-max")
+	}
+	if o.FetchBackoffMax < 0 {
+		problems = append(problems, "-fetch-backoff-max must be ≥ 0")
 	}
 	if o.FetchTries < 1 {
 		problems = append(problems, "-fetch-tries must be ≥ 1")

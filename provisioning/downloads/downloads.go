@@ -22,6 +22,7 @@ const memoMax = 4096
 type Limiter struct {
 	cfg     atomic.Pointer[Config]
 	active  atomic.Int64
+	peak    atomic.Int64 // the most in flight at once since New
 	release func() // the one release function every admitted download gets
 
 	// memo remembers whether a canonical name is firmware: read on every
@@ -57,6 +58,10 @@ func New(cfg Config, reg prometheus.Registerer) (*Limiter, error) {
 			Help: "Firmware downloads in flight over HTTP, HTTPS and TFTP.",
 		}, func() float64 { return float64(l.active.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "phoneprov_firmware_downloads_peak",
+			Help: "The most firmware downloads in flight at once since phoneprov started.",
+		}, func() float64 { return float64(l.peak.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "phoneprov_firmware_downloads_max",
 			Help: "The cap on concurrent firmware downloads in use; 0 means none.",
 		}, func() float64 { return float64(l.cfg.Load().MaxConcurrent) }),
@@ -85,6 +90,7 @@ func (l *Limiter) Admit(name string, c fileserve.Client) (release func(), retryA
 			return nil, cfg.RetryAfter, false
 		}
 		if l.active.CompareAndSwap(n, n+1) {
+			l.notePeak(n + 1)
 			return l.release, 0, true
 		}
 	}
@@ -96,6 +102,19 @@ func (l *Limiter) SetConfig(cfg Config) { l.cfg.Store(&cfg) }
 
 // Active is the number of firmware downloads in flight.
 func (l *Limiter) Active() int { return int(l.active.Load()) }
+
+// Peak is the most firmware downloads in flight at once since New.
+func (l *Limiter) Peak() int { return int(l.peak.Load()) }
+
+// notePeak raises the peak to n if n is higher.
+func (l *Limiter) notePeak(n int64) {
+	for {
+		p := l.peak.Load()
+		if n <= p || l.peak.CompareAndSwap(p, n) {
+			return
+		}
+	}
+}
 
 // isFirmware reports whether a canonical name is a firmware image: one
 // whose file name the firmware rules recognise, or one with a firmware

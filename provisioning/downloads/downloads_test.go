@@ -68,6 +68,16 @@ phoneprov_firmware_downloads_active 2
 	if l.Active() != 0 {
 		t.Fatalf("active after all released = %d", l.Active())
 	}
+	if l.Peak() != 2 {
+		t.Errorf("peak = %d, want 2 (the cap held)", l.Peak())
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP phoneprov_firmware_downloads_peak The most firmware downloads in flight at once since phoneprov started.
+# TYPE phoneprov_firmware_downloads_peak gauge
+phoneprov_firmware_downloads_peak 2
+`), "phoneprov_firmware_downloads_peak"); err != nil {
+		t.Error(err)
+	}
 }
 
 func TestOtherFilesAreNeitherCountedNorRefused(t *testing.T) {

@@ -74,6 +74,10 @@ type Env struct {
 	// between rounds, doubling.
 	FetchTries   int
 	FetchBackoff time.Duration
+	// FetchBackoffMax caps that doubling wait (0: no cap). How long a
+	// real phone waits after a refusal (HTTP 503, TFTP busy) is
+	// unconfirmed: no Avaya guide in the reference says.
+	FetchBackoffMax time.Duration
 	// ConnectTimeout and RequestTimeout bound each HTTP(S) request.
 	ConnectTimeout, RequestTimeout time.Duration
 	// TFTP tunes TFTP transfers.
@@ -84,6 +88,12 @@ type Env struct {
 	MaxBoots int
 	// RebootDelay is how long a restart takes (flashing, booting).
 	RebootDelay time.Duration
+	// RefuseFirmware, when set, is a firmware version (or APPNAME) the
+	// phones download but fail to take: they restart and come back on
+	// the firmware they ran. A fault injected for the roll-out brake's
+	// tests; which failures a real phone has, and that it falls back to
+	// its previous image, is unconfirmed.
+	RefuseFirmware string
 	// Observe is told about every transfer.
 	Observe fetch.Observer
 	// Log receives one line per phone event at debug level.
@@ -352,8 +362,14 @@ func (b *boot) note(format string, a ...any) {
 	b.mu.Unlock()
 }
 
-// install takes a downloaded firmware into use at the next restart.
+// install takes a downloaded firmware into use at the next restart,
+// unless it is the one Env.RefuseFirmware names: then the phone restarts
+// on the firmware it ran.
 func (b *boot) install(appName, version string) outcome {
+	if r := b.env.RefuseFirmware; r != "" && (strings.EqualFold(r, version) || strings.EqualFold(r, appName)) {
+		b.note("did not take %s (-refuse-firmware): restarting on %s", appName, b.p.firmware)
+		return outcome{state: Provisioned, reboot: true}
+	}
 	b.p.appName, b.p.firmware = appName, version
 	return outcome{state: Provisioned, reboot: true}
 }
@@ -409,6 +425,9 @@ func (b *boot) getFrom(ctx context.Context, name string, sources func() []source
 			case <-time.After(wait):
 			}
 			wait *= 2
+			if b.env.FetchBackoffMax > 0 {
+				wait = min(wait, b.env.FetchBackoffMax)
+			}
 		}
 	}
 	return fmt.Errorf("after %d rounds: %w", b.env.FetchTries, errors.Join(errs...))
