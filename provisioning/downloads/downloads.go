@@ -2,6 +2,7 @@ package downloads
 
 import (
 	"fmt"
+	"net/netip"
 	"path"
 	"sync"
 	"sync/atomic"
@@ -23,7 +24,7 @@ type Limiter struct {
 	cfg     atomic.Pointer[Config]
 	active  atomic.Int64
 	peak    atomic.Int64 // the most in flight at once since New
-	release func() // the one release function every admitted download gets
+	release func()       // the one release function every admitted download gets
 
 	// memo remembers whether a canonical name is firmware: read on every
 	// request without a lock (sync.Map suits keys written once, read
@@ -31,7 +32,11 @@ type Limiter struct {
 	memo    sync.Map
 	memoLen atomic.Int64
 
-	refused *prometheus.CounterVec
+	links links // per-link counts, while Config.MaxPerLink is set
+
+	refused     *prometheus.CounterVec
+	refusedAll  atomic.Int64 // refused counts added up, for the status page
+	linkRefused prometheus.Counter
 }
 
 // New returns a Limiter for cfg with its metrics registered on reg
@@ -40,8 +45,13 @@ func New(cfg Config, reg prometheus.Registerer) (*Limiter, error) {
 	l := &Limiter{
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "phoneprov_firmware_downloads_refused_total",
-			Help: "Firmware downloads turned away because the download cap was reached (HTTP 503, TFTP busy), by protocol.",
+			Help: "Firmware downloads turned away because a download cap was reached (HTTP 503, TFTP busy), by protocol.",
 		}, []string{"protocol"}),
+		linkRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "phoneprov_firmware_downloads_link_refused_total",
+			Help: "Firmware downloads turned away because the cap per link (max_per_link) was reached; also counted in phoneprov_firmware_downloads_refused_total.",
+		}),
+		links: links{active: map[netip.Prefix]int{}},
 	}
 	l.SetConfig(cfg)
 	l.release = func() { l.active.Add(-1) }
@@ -52,7 +62,11 @@ func New(cfg Config, reg prometheus.Registerer) (*Limiter, error) {
 		return l, nil
 	}
 	collectors := []prometheus.Collector{
-		l.refused,
+		l.refused, l.linkRefused,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "phoneprov_firmware_downloads_link_max",
+			Help: "The cap on concurrent firmware downloads per link in use; 0 means none.",
+		}, func() float64 { return float64(l.cfg.Load().MaxPerLink) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "phoneprov_firmware_downloads_active",
 			Help: "Firmware downloads in flight over HTTP, HTTPS and TFTP.",
@@ -75,24 +89,96 @@ func New(cfg Config, reg prometheus.Registerer) (*Limiter, error) {
 }
 
 // Admit implements fileserve.Admitter: a firmware download is admitted
-// while fewer than the cap are in flight; any other name is admitted and
-// not counted. It allocates nothing for a name it has seen before.
+// while fewer than the cap are in flight, and fewer than the cap per link
+// on the phone's link; any other name is admitted and not counted. It
+// allocates nothing for a name it has seen before while no cap per link
+// is set.
 func (l *Limiter) Admit(name string, c fileserve.Client) (release func(), retryAfter time.Duration, ok bool) {
 	if !l.isFirmware(name) {
 		return nil, 0, true
 	}
 	cfg := l.cfg.Load()
-	limit := int64(cfg.MaxConcurrent)
+	if cfg.MaxPerLink > 0 {
+		return l.admitOnLink(c, cfg)
+	}
+	if !l.take(int64(cfg.MaxConcurrent)) {
+		l.refuse(c)
+		return nil, cfg.RetryAfter, false
+	}
+	return l.release, 0, true
+}
+
+// take counts one more download in flight unless limit (0: none) are.
+func (l *Limiter) take(limit int64) bool {
 	for {
 		n := l.active.Load()
 		if limit > 0 && n >= limit {
-			l.refused.WithLabelValues(c.Protocol).Inc()
-			return nil, cfg.RetryAfter, false
+			return false
 		}
 		if l.active.CompareAndSwap(n, n+1) {
 			l.notePeak(n + 1)
-			return l.release, 0, true
+			return true
 		}
+	}
+}
+
+// admitOnLink admits a download under both caps; its release uncounts it
+// from its link too.
+func (l *Limiter) admitOnLink(c fileserve.Client, cfg *Config) (func(), time.Duration, bool) {
+	ls := &l.links
+	ls.mu.Lock()
+	link := ls.linkOfLocked(c.Addr)
+	if ls.active[link] >= cfg.MaxPerLink {
+		ls.mu.Unlock()
+		l.linkRefused.Inc()
+		l.refuse(c)
+		return nil, cfg.RetryAfter, false
+	}
+	if !l.take(int64(cfg.MaxConcurrent)) {
+		ls.mu.Unlock()
+		l.refuse(c)
+		return nil, cfg.RetryAfter, false
+	}
+	ls.active[link]++
+	ls.mu.Unlock()
+	return func() {
+		ls.mu.Lock()
+		if ls.active[link]--; ls.active[link] <= 0 {
+			delete(ls.active, link)
+		}
+		ls.mu.Unlock()
+		l.active.Add(-1)
+	}, 0, true
+}
+
+// refuse counts a refused download.
+func (l *Limiter) refuse(c fileserve.Client) {
+	l.refused.WithLabelValues(c.Protocol).Inc()
+	l.refusedAll.Add(1)
+}
+
+// SetLinks tells the limiter the configured subnets, the links of
+// Config.MaxPerLink (on start and reload).
+func (l *Limiter) SetLinks(subnets []netip.Prefix) { l.links.setSubnets(subnets) }
+
+// Use is the caps and the downloads in flight now, for the status page.
+type Use struct {
+	Active, Peak   int
+	Max, MaxOnLink int // the caps; 0 for none
+	Refused        int64
+	RetryAfter     time.Duration
+	// Busiest are the links with the most downloads in flight (counted
+	// while a cap per link is set).
+	Busiest []LinkUse
+}
+
+// Use returns the caps and the downloads in flight now, with up to
+// links of the busiest links.
+func (l *Limiter) Use(links int) Use {
+	cfg := l.cfg.Load()
+	return Use{
+		Active: l.Active(), Peak: l.Peak(), Max: cfg.MaxConcurrent, MaxOnLink: cfg.MaxPerLink,
+		Refused: l.refusedAll.Load(), RetryAfter: cfg.RetryAfter, Busiest: l.links.busiest(links),
 	}
 }
 

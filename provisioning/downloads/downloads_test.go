@@ -1,6 +1,7 @@
 package downloads
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -199,9 +200,86 @@ phoneprov_firmware_downloads_max 2
 
 func TestValidate(t *testing.T) {
 	var keys []string
-	Config{MaxConcurrent: -1, RetryAfter: 0}.Validate(func(key string, err error) { keys = append(keys, key) })
-	if strings.Join(keys, ",") != "max_concurrent,retry_after" {
+	Config{MaxConcurrent: -1, MaxPerLink: -1, RetryAfter: 0}.Validate(func(key string, err error) { keys = append(keys, key) })
+	Config{MaxConcurrent: 5, MaxPerLink: 6, RetryAfter: time.Second}.Validate(func(key string, err error) { keys = append(keys, key) })
+	if strings.Join(keys, ",") != "max_concurrent,max_per_link,retry_after,max_per_link" {
 		t.Errorf("reported %v", keys)
 	}
 	DefaultConfig().Validate(func(key string, err error) { t.Errorf("defaults: %s: %v", key, err) })
+}
+
+func client(addr string) fileserve.Client {
+	return fileserve.Client{Protocol: "https", Addr: netip.MustParseAddr(addr)}
+}
+
+// TestCapPerLink: with max_per_link 2, a third phone of one DHCP subnet
+// is refused while a phone of another subnet, or of an unconfigured /24,
+// is admitted; a release frees a place on its own link only.
+func TestCapPerLink(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	l, err := New(Config{MaxConcurrent: 10, MaxPerLink: 2, RetryAfter: 20 * time.Second}, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.SetLinks([]netip.Prefix{netip.MustParsePrefix("198.18.0.0/16"), netip.MustParsePrefix("198.18.4.0/22"), netip.MustParsePrefix("198.19.0.0/16")})
+	admit := func(addr string) func() {
+		t.Helper()
+		rel, _, ok := l.Admit(image, client(addr))
+		if !ok || rel == nil {
+			t.Fatalf("%s refused", addr)
+		}
+		return rel
+	}
+	a1 := admit("198.18.1.1")
+	admit("198.18.200.7") // the same /16 subnet, another /24
+	if _, retry, ok := l.Admit(image, client("198.18.9.9")); ok || retry != 20*time.Second {
+		t.Fatalf("third on 198.18.0.0/16: ok=%v retry=%s", ok, retry)
+	}
+	// The /22 is a link of its own (the longest configured prefix wins).
+	admit("198.18.5.1")
+	admit("198.18.6.1")
+	if _, _, ok := l.Admit(image, client("198.18.7.1")); ok {
+		t.Fatal("third on 198.18.4.0/22 admitted")
+	}
+	// Outside every subnet: the /24 is the link.
+	admit("198.19.0.1")
+	admit("::ffff:198.19.0.2")
+	if _, _, ok := l.Admit(image, client("198.19.0.3")); ok {
+		t.Fatal("third on 198.19.0.0/16 admitted")
+	}
+	// Settings are never held back by it.
+	if _, _, ok := l.Admit("46xxsettings.txt", client("198.18.9.9")); !ok {
+		t.Fatal("settings refused")
+	}
+	a1()
+	admit("198.18.9.9")
+	u := l.Use(2)
+	if u.Active != 6 || u.Refused != 3 || u.MaxOnLink != 2 || len(u.Busiest) != 2 || u.Busiest[0].Active != 2 {
+		t.Errorf("use = %+v", u)
+	}
+	if got := testutil.ToFloat64(l.linkRefused); got != 3 {
+		t.Errorf("refused on a link = %v, want 3", got)
+	}
+	if got := testutil.ToFloat64(l.refused.WithLabelValues("https")); got != 3 {
+		t.Errorf("refused = %v, want 3", got)
+	}
+}
+
+// TestCapPerLinkUnderTheGlobalCap: the global cap still binds.
+func TestCapPerLinkUnderTheGlobalCap(t *testing.T) {
+	l, err := New(Config{MaxConcurrent: 2, MaxPerLink: 2, RetryAfter: time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"198.18.1.1", "198.18.2.1"} {
+		if _, _, ok := l.Admit(image, client(a)); !ok {
+			t.Fatalf("%s refused", a)
+		}
+	}
+	if _, _, ok := l.Admit(image, client("198.18.3.1")); ok {
+		t.Fatal("a third link's phone admitted over the global cap of 2")
+	}
+	if l.Use(10).Busiest[0].Active != 1 {
+		t.Errorf("the refused download was counted on its link: %+v", l.Use(10))
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/phoneprov/phoneprov/dhcpd"
 	"github.com/phoneprov/phoneprov/fileserve"
 	"github.com/phoneprov/phoneprov/provisioning"
+	"github.com/phoneprov/phoneprov/provisioning/downloads"
 	"github.com/phoneprov/phoneprov/provisioning/firmware"
 	"github.com/phoneprov/phoneprov/provisioning/inventory"
 	fwrollout "github.com/phoneprov/phoneprov/provisioning/rollout"
@@ -31,6 +32,7 @@ type Parts struct {
 	Firmware  *firmware.Tree // the firmware catalogue the generator and the inventory read
 	Inventory *inventory.Inventory
 	Rollouts  *fwrollout.Manager // nil when the appliance runs none
+	Downloads *downloads.Limiter // nil when the appliance caps no downloads
 	DHCP      *dhcpd.Server      // nil when DHCP is off
 	Pair      Pair               // nil unless [dhcp.ha] is enabled
 	Events    *Events            // nil when the appliance does not record them
@@ -86,6 +88,7 @@ type statusView struct {
 	Leased    dhcpd.AddressCounts // the subnets added up
 	Transfers fileserve.Transfers
 	Fleet     fleetSummary
+	Rollouts  rolloutsView
 
 	Failing []FailingCheck // readiness checks failing now
 	HA      haView         // the DHCP pair (ha.go)
@@ -229,6 +232,7 @@ func (s *Site) overview() statusView {
 	v.HA = s.haView()
 	v.Transfers = s.Files.ActiveTransfers()
 	v.Fleet = summarize(s.Inventory.List(inventory.Filter{}), s.Firmware.NewestFirmware)
+	v.Rollouts = s.rolloutsSection(v.Now)
 	if s.Events != nil {
 		v.EventsRecorded = true
 		ev := s.Events.Latest(Problems, maxErrorsShown)

@@ -223,7 +223,7 @@ func (a *appliance) bind(ctx context.Context) error {
 // events as the recent-events recorder (nil: none).
 func (a *appliance) siteParts(events *admin.Events) admin.Parts {
 	return admin.Parts{
-		Files: a.files, Generator: a.generator, Firmware: a.firmware, Inventory: a.inventory, Rollouts: a.rollouts, DHCP: a.dhcp, Pair: a.pairStatus(),
+		Files: a.files, Generator: a.generator, Firmware: a.firmware, Inventory: a.inventory, Rollouts: a.rollouts, Downloads: a.downloads, DHCP: a.dhcp, Pair: a.pairStatus(),
 		Events: events, Relay: a.relay != nil, Version: a.version, Log: a.log.With("part", "admin"), Checks: a.readinessChecks(),
 	}
 }
@@ -285,6 +285,7 @@ func (a *appliance) reload(ctx context.Context, next config.Config) ([]string, e
 	}
 	a.rollouts.SetConfig(next.Provisioning.Rollout)
 	a.downloads.SetConfig(next.Provisioning.Downloads)
+	a.downloads.SetLinks(dhcpLinks(next.DHCP))
 	if err := a.accessLog.swap(access); err != nil {
 		a.log.Warn("the previous access log file did not close cleanly", "err", err)
 	}

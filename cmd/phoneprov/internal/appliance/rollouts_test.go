@@ -273,6 +273,15 @@ func TestRolloutThroughTheFileServer(t *testing.T) {
 		}
 	}
 
+	// The status page shows the roll-out: its wave, phones per state, ETA.
+	_, page := ta.get(t, "/")
+	sec := section(t, page, "rollouts")
+	for _, want := range []string{"model J179", newV, "running", "1 of 2 (50 %)", "at the pace so far", `data-label="Upgraded">1<`, `data-label="Pending">1<`} {
+		if !strings.Contains(sec, want) {
+			t.Errorf("the roll-out section lacks %q:\n%s", want, sec)
+		}
+	}
+
 	// Abort: the upgraded canary keeps the image, everyone else is
 	// offered the old firmware again.
 	if code := ta.adminPost(t, "/api/rollouts/0/abort", struct{}{}, &r); code != http.StatusOK || r.Status != fwrollout.StatusAborted {
