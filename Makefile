@@ -4,7 +4,7 @@ BIN     := bin/phoneprov
 SIM     := bin/phonesim
 RESULTS := bench-results
 
-.PHONY: all build run demo test test-packages lint fuzz bench bench-packages dist clean
+.PHONY: all build run demo test test-packages lint fuzz bench bench-packages bench-rollout dist clean
 
 all: build
 
@@ -80,6 +80,14 @@ bench: build bench-packages
 	$(GO) run ./cmd/phonebench -phoneprov $(BIN) -out $(RESULTS) -rounds 3 -duration 3s
 	$(GO) run ./cmd/dhcpbench -phoneprov $(BIN) -out $(RESULTS)
 	$(GO) run ./cmd/phonebench -storm -phoneprov $(BIN) -phonesim $(SIM) -out $(RESULTS)
+	$(MAKE) bench-rollout
+
+# The roll-out lab at the issue's sizes (root): 500 phones in waves, the
+# brake, a kill -9, and a 1,000-phone storm of a 20 MB image with a cap of
+# 50 beside the uncapped one. `make test` runs the same tests small.
+bench-rollout:
+	$(GO) test -count=1 -v -timeout 60m -run 'TestLabRollout|TestLabDownloadCap' ./cmd/phonesim \
+	  -args -rollout.phones 500 -storm.phones 1000 -storm.mb 20 -storm.cap 50
 
 # Static binaries and .deb packages (amd64, arm64, armhf) in dist/; see deploy/dist.sh.
 dist:
