@@ -41,15 +41,17 @@ func TestConfigErrorsNameFileLineAndKey(t *testing.T) {
 
 func TestConfigRefusesUnknownKeysAndWrongTypes(t *testing.T) {
 	for body, want := range map[string]string{
-		"[fileserve]\ncolour = \"blue\"\n":                ":2: fileserve.colour: unknown key",
-		"[fileserve.https]\nlisten = \":443\"\n":          ":2: fileserve.https.listen:",
-		"[fileserve]\ndrain_timeout = \"soon\"\n":         ":2: fileserve.drain_timeout:",
-		"[fileserve.http]\nlisten = [\":80\", \":80\"]\n": ":2: fileserve.http.listen[1]: \":80\" is listed twice",
-		"[fileserve.https]\ncert_file = \"a.pem\"\n":      ":2: fileserve.https.cert_file: cert_file and key_file go together",
-		"[admin]\nlisten = \"0.0.0.0\"\n":                 ":2: admin.listen:",
-		"[fileserve.https]\nmin_version = \"1.4\"\n":      ":2: fileserve.https.min_version:",
-		"[log]\naccess = \"access.log\"\n":                ":2: log.access: \"access.log\" is not off, debug, info or an absolute file path",
-		"[log]\naccess = \"\"\n":                          ":2: log.access: \"\" is not off, debug, info or an absolute file path",
+		"[fileserve]\ncolour = \"blue\"\n":                                 ":2: fileserve.colour: unknown key",
+		"[fileserve.https]\nlisten = \":443\"\n":                           ":2: fileserve.https.listen:",
+		"[fileserve]\ndrain_timeout = \"soon\"\n":                          ":2: fileserve.drain_timeout:",
+		"[fileserve.http]\nlisten = [\":80\", \":80\"]\n":                  ":2: fileserve.http.listen[1]: \":80\" is listed twice",
+		"[fileserve.https]\ncert_file = \"a.pem\"\n":                       ":2: fileserve.https.cert_file: cert_file and key_file go together",
+		"[admin]\nlisten = \"0.0.0.0\"\n":                                  ":2: admin.listen:",
+		"[fileserve.https]\nmin_version = \"1.4\"\n":                       ":2: fileserve.https.min_version:",
+		"[log]\naccess = \"access.log\"\n":                                 ":2: log.access: \"access.log\" is not off, debug, info or an absolute file path",
+		"[log]\naccess = \"\"\n":                                           ":2: log.access: \"\" is not off, debug, info or an absolute file path",
+		"[provisioning.downloads]\nmax_per_link = -1\n":                    ":2: provisioning.downloads.max_per_link: -1 is negative",
+		"[provisioning.downloads]\nmax_concurrent = 5\nmax_per_link = 6\n": ":3: provisioning.downloads.max_per_link: 6 is more than max_concurrent 5",
 	} {
 		p := writeConfig(t, body)
 		_, err := Load(p)
