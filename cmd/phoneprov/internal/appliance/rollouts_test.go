@@ -140,7 +140,8 @@ func (ta *testAppliance) waitRollout(t *testing.T, what string, cond func(r fwro
 // over both; pause withholds the image from the canary that has not
 // fetched it, resume offers it again; once the canary downloads it and
 // comes back reporting it, the next wave takes one more phone; abort
-// leaves the image to the upgraded canary only.
+// leaves the image to the upgraded canary only; finish gives every phone
+// the newest image again.
 func TestRolloutThroughTheFileServer(t *testing.T) {
 	ta := startAppliance(t, "[provisioning.rollout]\ncheck_interval = \"20ms\"")
 	const (
@@ -292,5 +293,17 @@ func TestRolloutThroughTheFileServer(t *testing.T) {
 	}
 	if got := phones[1].appName(t, ta, "http", oldV); got != oldFW {
 		t.Errorf("%s (pending) after abort: APPNAME %q, want %s", phones[1].mac, got, oldFW)
+	}
+
+	// Finish: the scripts choose as without a roll-out, the newest image
+	// for every phone; the status page keeps the ended roll-out.
+	if code := ta.adminPost(t, "/api/rollouts/0/finish", struct{}{}, &r); code != http.StatusOK || r.Status != fwrollout.StatusFinished {
+		t.Fatalf("finish: %d, %s", code, r.Status)
+	}
+	if got := phones[3].appName(t, ta, "http", oldV); got != newFW {
+		t.Errorf("%s after finish: APPNAME %q, want %s", phones[3].mac, got, newFW)
+	}
+	if code := ta.adminPost(t, "/api/rollouts/1/resume", struct{}{}, nil); code != http.StatusConflict {
+		t.Errorf("resuming a finished roll-out: %d, want 409", code)
 	}
 }
