@@ -33,6 +33,7 @@ func TestParseOptionsErrors(t *testing.T) {
 		"-tftp-blksize":            {"-i", "x", "-tftp-blksize", "4"},
 		"unexpected argument":      {"-i", "x", "extra"},
 		"phone facts":              {"-i", "x", "-facts", "/nonexistent"},
+		"-fetch-backoff-max":       {"-i", "x", "-fetch-backoff-max", "-1s"},
 	}
 	for want, args := range tests {
 		var stderr bytes.Buffer

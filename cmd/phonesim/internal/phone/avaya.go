@@ -283,7 +283,7 @@ func (b *boot) avayaBackup(ctx context.Context, bruri string, vars map[string]st
 // retry runs op up to FetchTries times, waiting FetchBackoff (doubling)
 // between tries.
 func (b *boot) retry(ctx context.Context, op func() error) error {
-	wait := b.env.FetchBackoff
+	wait := b.env.capWait(b.env.FetchBackoff)
 	var err error
 	for try := 1; try <= b.env.FetchTries; try++ {
 		if err = op(); err == nil || ctx.Err() != nil {
@@ -295,7 +295,7 @@ func (b *boot) retry(ctx context.Context, op func() error) error {
 				return ctx.Err()
 			case <-time.After(wait):
 			}
-			wait *= 2
+			wait = b.env.capWait(wait * 2)
 		}
 	}
 	return fmt.Errorf("after %d tries: %w", b.env.FetchTries, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestRefuseFirmware: a phone told to refuse 4.1.3.0.6 downloads it,
@@ -54,5 +55,23 @@ func TestFlashSurvivesAPowerCycle(t *testing.T) {
 	}
 	if len(d.acquired) != 1 || d.acquired[0] != kept.Addr {
 		t.Errorf("DHCP asked for %v, want the kept %s", d.acquired, kept.Addr)
+	}
+}
+
+// TestFetchBackoffMaxCapsTheWait: with a first wait of an hour capped at
+// 10 ms, a phone whose firmware download keeps breaking gives up after
+// its rounds instead of waiting out the hour.
+func TestFetchBackoffMaxCapsTheWait(t *testing.T) {
+	fs := newFileServer(t, map[string]string{"J100Supgrade.txt": j100Upgrade, "FW_S_J179_R4_1_3_0_6.bin": "xyz"})
+	fs.files["46xxsettings.txt"] = []byte(settingsFor(fs))
+	fs.short["FW_S_J179_R4_1_3_0_6.bin"] = true
+	m := lookup(t, "j179")
+	env := testEnv(&fakeDHCP{options: map[uint8][]byte{242: fs.avayaOption()}})
+	env.FetchTries, env.FetchBackoff, env.FetchBackoffMax = 3, time.Hour, 10*time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res := New(m, m.MAC([3]byte{7, 8, 9}), "1").Run(ctx, env)
+	if res.State != Failed || res.Step != StepFirmware || !strings.Contains(res.Reason, "after 3 rounds") {
+		t.Fatalf("%s at %s: %s; want a firmware failure after 3 rounds", res.State, res.Step, res.Reason)
 	}
 }

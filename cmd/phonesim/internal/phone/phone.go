@@ -100,6 +100,14 @@ type Env struct {
 	Log *slog.Logger
 }
 
+// capWait is a wait between fetch rounds, at most FetchBackoffMax.
+func (e *Env) capWait(d time.Duration) time.Duration {
+	if e.FetchBackoffMax > 0 {
+		return min(d, e.FetchBackoffMax)
+	}
+	return d
+}
+
 func (e *Env) defaults() {
 	if e.FetchTries <= 0 {
 		e.FetchTries = 3
@@ -389,7 +397,7 @@ func (s source) String() string { return string(s.proto) + "://" + s.server + "/
 // server moves on to the next source at once. skip lets the caller drop a
 // source for the rest of the boot (HTTPS that does not answer).
 func (b *boot) getFrom(ctx context.Context, name string, sources func() []source, onError func(source, error), w writerReset) error {
-	wait := b.env.FetchBackoff
+	wait := b.env.capWait(b.env.FetchBackoff)
 	var errs []error
 	for round := 1; round <= b.env.FetchTries; round++ {
 		srcs := sources()
@@ -424,10 +432,7 @@ func (b *boot) getFrom(ctx context.Context, name string, sources func() []source
 				return ctx.Err()
 			case <-time.After(wait):
 			}
-			wait *= 2
-			if b.env.FetchBackoffMax > 0 {
-				wait = min(wait, b.env.FetchBackoffMax)
-			}
+			wait = b.env.capWait(wait * 2)
 		}
 	}
 	return fmt.Errorf("after %d rounds: %w", b.env.FetchTries, errors.Join(errs...))
