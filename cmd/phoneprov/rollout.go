@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/phoneprov/phoneprov/cmd/internal/config"
-	"github.com/phoneprov/phoneprov/provisioning/firmware"
 	"github.com/phoneprov/phoneprov/provisioning/rollout"
 )
 
@@ -96,17 +95,8 @@ func (e env) rolloutStart(ctx context.Context, c command, canary, waves string) 
 		fmt.Fprintln(e.stderr, rolloutUsage)
 		return errUsage
 	}
-	req := rollout.StartRequest{Version: c.args[1]}
-	if s, ok := firmware.ParseSeries(c.args[0]); ok {
-		req.Series = string(s)
-	} else {
-		req.Model = strings.ToUpper(c.args[0])
-	}
-	var err error
-	if req.Waves, err = rollout.ParseWaves(waves); err != nil {
-		return fmt.Errorf("--waves: %w", err)
-	}
-	if req.Canary, err = parseCanary(canary); err != nil {
+	req, err := rollout.ParseStart(c.args[0], c.args[1], canary, waves)
+	if err != nil {
 		return err
 	}
 	var r rollout.Rollout
@@ -115,23 +105,6 @@ func (e env) rolloutStart(ctx context.Context, c command, canary, waves string) 
 	}
 	e.printRollouts([]rollout.Rollout{r})
 	return nil
-}
-
-func parseCanary(s string) (rollout.Canary, error) {
-	if g, ok := strings.CutPrefix(s, "group:"); ok {
-		n, err := strconv.Atoi(g)
-		if err != nil || n < 1 || n > 999 {
-			return rollout.Canary{}, fmt.Errorf("--canary group:%s: a group is 1..999", g)
-		}
-		return rollout.Canary{Group: n}, nil
-	}
-	if n, err := strconv.Atoi(s); err == nil {
-		if n < 1 {
-			return rollout.Canary{}, errors.New("--canary: at least one phone")
-		}
-		return rollout.Canary{Count: n}, nil
-	}
-	return rollout.Canary{MACs: strings.Split(s, ",")}, nil
 }
 
 func (e env) printRollouts(list []rollout.Rollout) {

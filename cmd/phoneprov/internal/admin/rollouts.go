@@ -26,6 +26,7 @@ func (s *Site) rolloutRoutes(routes map[string]http.Handler) {
 	})
 	routes["POST /api/rollouts"] = http.HandlerFunc(s.rolloutStart)
 	routes["POST /api/rollouts/{id}/{command}"] = http.HandlerFunc(s.rolloutCommand)
+	s.rolloutFormRoutes(routes)
 }
 
 // maxRolloutBody bounds a start request (a canary list of MACs).

@@ -11,6 +11,8 @@ import (
 
 // rolloutsView is the status page's firmware roll-outs and download caps.
 type rolloutsView struct {
+	// Enabled: the appliance runs roll-outs (the start form is shown).
+	Enabled  bool
 	Rollouts []rolloutRow
 	// Downloads is the caps in use and the downloads in flight; nil when
 	// the appliance has no limiter.
@@ -27,6 +29,7 @@ type rolloutRow struct {
 	ETA                                        string
 	Alert                                      bool // braked
 	Updated                                    time.Time
+	Commands                                   []fwrollout.Command // the buttons its status allows
 }
 
 // maxRolloutsShown bounds the roll-outs on the page: those in force and
@@ -46,6 +49,7 @@ func (s *Site) rolloutsSection(now time.Time) rolloutsView {
 	if s.Rollouts == nil {
 		return v
 	}
+	v.Enabled = true
 	for i, r := range s.Rollouts.List() {
 		if i >= maxRolloutsShown && !r.InForce() {
 			break
@@ -56,7 +60,7 @@ func (s *Site) rolloutsSection(now time.Time) rolloutsView {
 			Wave: waveLabel(r), Members: len(r.Members),
 			Pending: n[fwrollout.PhonePending], Fetched: n[fwrollout.PhoneFetched], Upgraded: n[fwrollout.PhoneUpgraded],
 			Failed: n[fwrollout.PhoneFailed], Absent: n[fwrollout.PhoneAbsent],
-			ETA: eta(r, now), Alert: r.Status == fwrollout.StatusBraked, Updated: r.Updated,
+			ETA: eta(r, now), Alert: r.Status == fwrollout.StatusBraked, Updated: r.Updated, Commands: r.Commands(),
 		})
 	}
 	return v

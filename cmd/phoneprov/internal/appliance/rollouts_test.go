@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -110,6 +111,27 @@ func (ta *testAppliance) adminPost(t *testing.T, path string, body any, out any)
 		}
 	}
 	return resp.StatusCode
+}
+
+// form posts an HTML form to the admin listener as a browser would,
+// with the Sec-Fetch-Site it names; it returns the status (redirects are
+// not followed) and the body.
+func (ta *testAppliance) form(t *testing.T, path string, values url.Values, site string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, ta.admin+path, strings.NewReader(values.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", site)
+	c := http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 // waitRollout polls /api/rollouts until cond holds for the newest one.
@@ -242,6 +264,37 @@ func TestRolloutThroughTheFileServer(t *testing.T) {
 		t.Fatalf("resume: %d, %s", code, r.Status)
 	}
 
+	// The status page's buttons: a form posted from the page pauses and
+	// resumes; one posted from another site is refused; a bad start form
+	// says why.
+	_, page := ta.get(t, "/")
+	if sec := section(t, page, "rollouts"); !strings.Contains(sec, `action="/rollouts/1/pause"`) || !strings.Contains(sec, `action="/rollouts"`) {
+		t.Errorf("the roll-out section has no pause button or start form:\n%s", sec)
+	}
+	if code, _ := ta.form(t, "/rollouts/1/pause", nil, "cross-site"); code != http.StatusForbidden {
+		t.Errorf("a cross-site pause: %d, want 403", code)
+	}
+	ta.waitRollout(t, "stayed running after a cross-site pause", func(r fwrollout.Rollout) bool { return r.Status == fwrollout.StatusRunning })
+	if code, _ := ta.form(t, "/rollouts/1/pause", nil, "same-origin"); code != http.StatusSeeOther {
+		t.Errorf("pause from the page: %d, want 303", code)
+	}
+	ta.waitRollout(t, "paused from the page", func(r fwrollout.Rollout) bool { return r.Status == fwrollout.StatusPaused })
+	if code, body := ta.form(t, "/rollouts/1/pause", nil, "same-origin"); code != http.StatusConflict || !strings.Contains(body, "only a running roll-out pauses") {
+		t.Errorf("pausing a paused roll-out from the page: %d %q", code, body)
+	}
+	if code, _ := ta.form(t, "/rollouts/1/resume", nil, "same-origin"); code != http.StatusSeeOther {
+		t.Errorf("resume from the page: %d, want 303", code)
+	}
+	bad := url.Values{"target": {"J179"}, "version": {newV}, "canary": {"1"}, "waves": {"50%,90%"}}
+	if code, body := ta.form(t, "/rollouts", bad, "same-origin"); code != http.StatusBadRequest || !strings.Contains(body, "the last wave must be 100") {
+		t.Errorf("a start form with bad waves: %d %q", code, body)
+	}
+	bad.Set("waves", "100%")
+	if code, body := ta.form(t, "/rollouts", bad, "same-origin"); code != http.StatusConflict || !strings.Contains(body, "is in force") {
+		t.Errorf("a second roll-out of the same model from the page: %d %q", code, body)
+	}
+	ta.waitRollout(t, "running again", func(r fwrollout.Rollout) bool { return r.Status == fwrollout.StatusRunning })
+
 	// The canary takes the image and comes back on it: upgraded, and the
 	// next wave (50 % of four) adds the first phone by MAC order.
 	if got := phones[0].appName(t, ta, "https", oldV); got != newFW {
@@ -275,7 +328,7 @@ func TestRolloutThroughTheFileServer(t *testing.T) {
 	}
 
 	// The status page shows the roll-out: its wave, phones per state, ETA.
-	_, page := ta.get(t, "/")
+	_, page = ta.get(t, "/")
 	sec := section(t, page, "rollouts")
 	for _, want := range []string{"model J179", newV, "running", "1 of 2 (50 %)", "at the pace so far", `data-label="Upgraded">1<`, `data-label="Pending">1<`} {
 		if !strings.Contains(sec, want) {
