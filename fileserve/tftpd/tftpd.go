@@ -55,6 +55,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -245,6 +246,10 @@ type Server struct {
 	handler Handler
 	observe func(Result)
 
+	// directMax is how many transfers may run for a new one to use its
+	// socket directly rather than through the network poller (see socket).
+	directMax int
+
 	malformed atomic.Uint64
 	active    atomic.Int64
 
@@ -278,6 +283,7 @@ func New(cfg Config, h Handler, observe func(Result)) (*Server, error) {
 	return &Server{
 		cfg:       cfg,
 		handler:   h,
+		directMax: runtime.GOMAXPROCS(0),
 		observe:   observe,
 		abortCtx:  abortCtx,
 		abortAll:  abortAll,

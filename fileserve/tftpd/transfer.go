@@ -5,8 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/netip"
 	"os"
 	"strconv"
@@ -25,7 +23,7 @@ type transfer struct {
 	start  time.Time
 	netasc bool
 
-	conn    *net.UDPConn
+	sock    *socket
 	file    File
 	size    int64 // file size
 	bs      int
@@ -44,6 +42,7 @@ type transfer struct {
 	rbuf    []byte         // incoming packets
 	scratch []byte         // netascii input
 	marks   []netasciiMark // netascii encoder state at block starts, ring of window+1
+	ahead   *readahead     // octet mode: the file, a run of blocks at a time
 
 	res Result
 }
@@ -63,7 +62,7 @@ func (t *transfer) serve(parent context.Context) {
 	stopAbort := context.AfterFunc(t.s.abortCtx, cancel)
 	defer stopAbort()
 
-	conn, err := t.listen()
+	sock, err := openSocket(ctx, t.local, t.peer, t.s.active.Load() <= int64(t.s.directMax))
 	if err != nil {
 		// Out of sockets or ports: tell the client from the listening socket.
 		t.l.reply(appendError(nil, codeUndefined, ErrBusy.Error()), t.from, t.local)
@@ -71,10 +70,8 @@ func (t *transfer) serve(parent context.Context) {
 		t.res.ErrorCode = codeUndefined
 		return
 	}
-	t.conn = conn
-	defer conn.Close()
-	stopWake := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Unix(1, 0)) })
-	defer stopWake()
+	t.sock = sock
+	defer sock.close()
 
 	f, err := t.s.handler.OpenRead(ctx, t.req)
 	if err == nil && f == nil {
@@ -105,18 +102,6 @@ func (t *transfer) serve(parent context.Context) {
 	t.send(ctx)
 }
 
-// listen opens the transfer's socket on the request's local address.
-func (t *transfer) listen() (*net.UDPConn, error) {
-	if t.local.IsValid() {
-		return net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(t.local, 0)))
-	}
-	network := "udp4"
-	if t.peer.Addr().Is6() {
-		network = "udp6"
-	}
-	return net.ListenUDP(network, nil)
-}
-
 // errorCode maps a Handler error to the TFTP error code and message sent.
 func errorCode(err error) (int, string) {
 	switch {
@@ -132,7 +117,7 @@ func errorCode(err error) (int, string) {
 
 // fail sends an ERROR packet from the transfer socket and records it.
 func (t *transfer) fail(code int, msg string, err error) {
-	_, _ = t.conn.WriteToUDPAddrPort(appendError(t.buf[:0], code, msg), t.peer)
+	_ = t.sock.send(appendError(t.buf[:0], code, msg))
 	t.res.Err = err
 	t.res.ErrorCode = code
 }
@@ -168,6 +153,8 @@ func (t *transfer) negotiate() error {
 	if t.netasc {
 		t.scratch = make([]byte, t.bs)
 		t.marks = make([]netasciiMark, t.window+1)
+	} else {
+		t.ahead = newReadahead(t.file, t.size, t.bs)
 	}
 
 	var oack []byte
@@ -250,11 +237,7 @@ func (t *transfer) sendWindow(st *sendState) bool {
 		} else {
 			st.sentMax = st.next
 		}
-		if _, err := t.conn.WriteToUDPAddrPort(t.buf[:n], t.peer); err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				t.res.Err = fmt.Errorf("send block %d: %w", st.next, err)
-				return false
-			}
+		if err := t.sock.send(t.buf[:n]); err != nil {
 			st.werr = err // treated as a lost packet
 		}
 		st.next++
@@ -267,16 +250,13 @@ func (t *transfer) sendWindow(st *sendState) bool {
 // ended (finished, failed, aborted or timed out).
 func (t *transfer) awaitProgress(ctx context.Context, st *sendState) bool {
 	wait := t.retransmitWait(st.tries, st.base == 0)
-	if err := t.conn.SetReadDeadline(time.Now().Add(wait)); err != nil {
-		t.res.Err = fmt.Errorf("set deadline: %w", err)
-		return false
-	}
+	due := time.Now().Add(wait)
 	for {
 		if ctx.Err() != nil {
 			t.aborted(st.base)
 			return false
 		}
-		n, from, err := t.conn.ReadFromUDPAddrPort(t.rbuf)
+		n, from, err := t.sock.recv(ctx, t.rbuf, due)
 		if err != nil {
 			if ctx.Err() != nil {
 				t.aborted(st.base)
@@ -285,9 +265,9 @@ func (t *transfer) awaitProgress(ctx context.Context, st *sendState) bool {
 			return t.timedOut(st, wait, err)
 		}
 		p := t.rbuf[:n]
-		if from.Addr().Unmap() != t.peer.Addr() || from.Port() != t.peer.Port() {
+		if from.Addr().Unmap() != t.peer.Addr().WithZone("") || from.Port() != t.peer.Port() {
 			if n >= 2 && binary.BigEndian.Uint16(p) != opERROR {
-				_, _ = t.conn.WriteToUDPAddrPort(appendError(t.buf[:0], codeUnknownTID, "unknown transfer ID"), from)
+				_ = t.sock.sendTo(appendError(t.buf[:0], codeUnknownTID, "unknown transfer ID"), from)
 			}
 			continue
 		}
@@ -364,7 +344,7 @@ func (t *transfer) repeatOACK() {
 	if !t.oackOut.Load() {
 		return
 	}
-	if _, err := t.conn.WriteToUDPAddrPort(t.oack, t.peer); err == nil {
+	if err := t.sock.sendShared(t.oack); err == nil {
 		t.rrqOACKs.Add(1)
 	}
 }
@@ -430,13 +410,8 @@ func (t *transfer) packet(i int64) (int, bool, error) {
 	}
 	off := (i - 1) * int64(t.bs)
 	n := min(int64(t.bs), t.size-off)
-	block = block[:n]
-	k, err := t.file.ReadAt(block, off)
-	if k < len(block) {
-		if err == nil || err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return 0, false, fmt.Errorf("block %d at offset %d: %w", uint16(i), off, err)
+	if err := t.ahead.block(block[:n], off, uint16(i)); err != nil {
+		return 0, false, err
 	}
 	return 4 + int(n), int(n) < t.bs, nil
 }
