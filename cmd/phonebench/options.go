@@ -29,13 +29,17 @@ type options struct {
 	Conns       []int    // HTTP(S): wrk connection counts, each for both files
 	Keys        []string // HTTPS: certificate key types (keyECDSA, keyRSA); HTTP runs with the first
 	TFTPClients []int
-	LossSize    int64  // tftp-loss: bytes of the file
-	LossATFTP   int    // tftp-loss: atftp downloads per server
-	LossHPA     int    // tftp-loss: tftp-hpa downloads per server
-	Nginx       string // tools, resolved to paths by resolveTools
-	TFTPD       string
-	Wrk         string
-	CommandLine string // as given, for the report
+	// ATFTPClients and HPAClients are the counts of atftp (blksize 1428)
+	// and tftp-hpa (512-byte blocks) client programs at a time.
+	ATFTPClients []int
+	HPAClients   []int
+	LossSize     int64  // tftp-loss: bytes of the file
+	LossATFTP    int    // tftp-loss: atftp downloads per server
+	LossHPA      int    // tftp-loss: tftp-hpa downloads per server
+	Nginx        string // tools, resolved to paths by resolveTools
+	TFTPD        string
+	Wrk          string
+	CommandLine  string // as given, for the report
 }
 
 // protocolList is the scenario groups -only can name.
@@ -67,6 +71,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	conns := fs.String("conns", "1,8,32,64,128,256", "comma-separated wrk connection counts, each run for the 10 MiB and the 2 KiB file")
 	keys := fs.String("keys", keyList, "comma-separated HTTPS certificate key types, each given to both servers: "+keyECDSA+" (P-256), "+keyRSA+" (2048 bits); HTTP runs once, on the first")
 	clients := fs.String("tftp-clients", "1,20,100", "comma-separated concurrent TFTP client counts")
+	atftpClients := fs.String("atftp-clients", "1,20,100", "comma-separated counts of atftp programs (blksize 1428) at a time; \"\" for none")
+	hpaClients := fs.String("hpa-clients", "100", "comma-separated counts of tftp-hpa tftp programs (512-byte blocks) at a time; \"\" for none")
 	lossKiB := fs.Int("loss-kib", 1024, "tftp-loss: file size in KiB")
 	fs.IntVar(&o.LossATFTP, "loss-atftp", 50, "tftp-loss: atftp downloads (blksize 1428) per server")
 	fs.IntVar(&o.LossHPA, "loss-hpa", 100, "tftp-loss: tftp-hpa downloads (512-byte blocks) per server")
@@ -101,6 +107,17 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.Keys, err = parseKeys(*keys); err != nil {
 		return options{}, usageError(fs, "-keys: %v", err)
+	}
+	for _, c := range []struct {
+		flag, value string
+		dst         *[]int
+	}{{"atftp-clients", *atftpClients, &o.ATFTPClients}, {"hpa-clients", *hpaClients, &o.HPAClients}} {
+		if strings.TrimSpace(c.value) == "" {
+			continue
+		}
+		if *c.dst, err = parseCounts(c.value); err != nil {
+			return options{}, usageError(fs, "-%s: %v", c.flag, err)
+		}
 	}
 	switch {
 	case o.Duration < time.Second:

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
+	"github.com/phoneprov/phoneprov/fileserve/tftpd/tftplab"
 )
 
 // figures is the outcome of one run of a scenario against one server.
@@ -66,6 +67,12 @@ func buildScenarios(opts options, ws *workspace) []scenario {
 	if opts.Only["tftp"] {
 		for _, n := range opts.TFTPClients {
 			out = append(out, tftpScenario(ws.TFTP, n))
+		}
+		for _, n := range opts.ATFTPClients {
+			out = append(out, clientScenario(ws, tftplab.ATFTP, n))
+		}
+		for _, n := range opts.HPAClients {
+			out = append(out, clientScenario(ws, tftplab.HPA, n))
 		}
 	}
 	return out
@@ -140,6 +147,37 @@ func tftpScenario(f testFile, clients int) scenario {
 		Load:  fmt.Sprintf("pin/tftp ×%d, blksize %d, tsize", clients, tftpBlockSize),
 		run: func(ctx context.Context, s *server, d time.Duration) (figures, error) {
 			r, err := runTFTPLoad(ctx, tftpLoad{Addr: s.TFTP, File: f, Clients: clients, Duration: d})
+			if err != nil {
+				return figures{}, err
+			}
+			return figures{
+				Throughput: r.MBps(), Rate: r.TPS(), Failures: r.Failed, FirstErr: r.FirstErr, ClientCPU: r.CPU,
+			}, nil
+		},
+	}
+}
+
+// clientScenarioID returns the ID of the TFTP scenario with n client
+// programs c: "tftp-atftp-20", "tftp-tftp-100" (tftp-hpa's tftp).
+func clientScenarioID(c tftplab.Client, n int) string { return fmt.Sprintf("tftp-%s-%d", c, n) }
+
+// clientScenario is the TFTP load of n client programs c at a time: atftp
+// asking for blksize tftpBlockSize, or tftp-hpa's tftp (512-byte blocks).
+func clientScenario(ws *workspace, c tftplab.Client, n int) scenario {
+	bs, blocks := tftpBlockSize, fmt.Sprintf("blksize %d", tftpBlockSize)
+	load := fmt.Sprintf("atftp --option \"blksize %d\" ×%d", tftpBlockSize, n)
+	if c == tftplab.HPA {
+		bs, blocks = 0, "512 B blocks"
+		load = fmt.Sprintf("tftp-hpa tftp ×%d", n)
+	}
+	return scenario{
+		ID:    clientScenarioID(c, n),
+		Proto: "tftp",
+		Title: fmt.Sprintf("TFTP %s, %s, %s", sizeName(ws.TFTP.Size), plural(n, string(c)+" client"), blocks),
+		Unit:  "MB/s",
+		Load:  load,
+		run: func(ctx context.Context, s *server, d time.Duration) (figures, error) {
+			r, err := runClientLoad(ctx, clientLoad{Addr: s.TFTP, File: ws.TFTP, Dir: ws.Dir, Client: c, BlockSize: bs, Clients: n, Duration: d})
 			if err != nil {
 				return figures{}, err
 			}

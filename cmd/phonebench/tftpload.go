@@ -6,11 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"net/netip"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/pin/tftp/v3"
+
+	"github.com/phoneprov/phoneprov/fileserve/tftpd/tftplab"
 )
 
 // TFTP client settings, the same against every server.
@@ -183,4 +187,94 @@ func tftpProbe(addr string, f testFile) error {
 	}
 	_, err = download(context.Background(), c, f, time.Now().Add(10*time.Second))
 	return err
+}
+
+// clientLimit bounds one download by a client program: 4 MiB in 512-byte
+// blocks is 8,192 round trips, which 100 clients at once on a busy
+// machine get through in well under a minute.
+const clientLimit = 2 * time.Minute
+
+// clientLoad is a TFTP load made by real client programs, the ones the
+// issue measured with: Clients at a time of Client (atftp asking for
+// BlockSize, or tftp-hpa's tftp with its 512-byte blocks), each run over
+// and over, downloading File from Addr into Dir, while Duration lasts.
+type clientLoad struct {
+	Addr      string
+	File      testFile
+	Dir       string
+	Client    tftplab.Client
+	BlockSize int // atftp only
+	Clients   int
+	Duration  time.Duration
+}
+
+// runClientLoad runs the load. Downloads started inside the window run to
+// their end, and the window is stretched to the last end: throughput is
+// the bytes of completed (checked) downloads over that time. CPU is that of
+// the client processes (they are this process's children).
+func runClientLoad(ctx context.Context, l clientLoad) (tftpResult, error) {
+	server, err := netip.ParseAddrPort(l.Addr)
+	if err != nil {
+		return tftpResult{}, fmt.Errorf("tftp client load: %w", err)
+	}
+	if err := tftplab.Available(l.Client); err != nil {
+		return tftpResult{}, err
+	}
+	cpu0, err := childrenCPU()
+	if err != nil {
+		return tftpResult{}, err
+	}
+	start := time.Now()
+	deadline := start.Add(l.Duration)
+	dl := tftplab.Download{Client: l.Client, BlockSize: l.BlockSize, File: l.File.Name, SHA256: l.File.Sum}
+	var (
+		mu  sync.Mutex
+		res tftpResult
+		wg  sync.WaitGroup
+	)
+	for i := range l.Clients {
+		local := filepath.Join(l.Dir, fmt.Sprintf("%s-%d", l.Client, i))
+		wg.Go(func() {
+			var mine tftpResult
+			for ctx.Err() == nil && time.Now().Before(deadline) {
+				if err := tftplab.Fetch(ctx, nil, server, dl, local, clientLimit); err != nil {
+					mine.Failed++
+					if mine.FirstErr == "" {
+						mine.FirstErr = err.Error()
+					}
+					continue
+				}
+				mine.Completed++
+				mine.Bytes += l.File.Size
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			res.Completed += mine.Completed
+			res.Failed += mine.Failed
+			res.Bytes += mine.Bytes
+			if res.FirstErr == "" {
+				res.FirstErr = mine.FirstErr
+			}
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return tftpResult{}, fmt.Errorf("tftp client load on %s: %w", l.Addr, err)
+	}
+	res.Window = time.Since(start)
+	cpu1, err := childrenCPU()
+	if err != nil {
+		return tftpResult{}, err
+	}
+	res.CPU = cpu1 - cpu0
+	return res, nil
+}
+
+// childrenCPU returns the CPU time of this process's ended children.
+func childrenCPU() (time.Duration, error) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru); err != nil {
+		return 0, fmt.Errorf("getrusage: %w", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
 }

@@ -98,7 +98,7 @@ func Run(ctx context.Context, ns *netlab.Namespace, server netip.AddrPort, dir s
 		go func() {
 			defer wg.Done()
 			local := filepath.Join(dir, fmt.Sprintf("dl-%d-%s", i, d.Client))
-			err := fetch(ctx, ns, server, d, local, limit)
+			err := Fetch(ctx, ns, server, d, local, limit)
 			mu.Lock()
 			defer mu.Unlock()
 			if err == nil {
@@ -116,23 +116,30 @@ func Run(ctx context.Context, ns *netlab.Namespace, server netip.AddrPort, dir s
 	return out, ctx.Err()
 }
 
-// fetch runs one client and checks what it wrote.
-func fetch(ctx context.Context, ns *netlab.Namespace, server netip.AddrPort, d Download, local string, limit time.Duration) error {
+// Fetch runs one download inside ns (in this process's namespace when ns
+// is nil), killed after limit, into the file local, and checks the client's
+// exit status and what it wrote; local is removed afterwards. Run uses it
+// for every download; benchmarks call it in loops.
+func Fetch(ctx context.Context, ns *netlab.Namespace, server netip.AddrPort, d Download, local string, limit time.Duration) error {
 	defer os.Remove(local)
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	host, port := server.Addr().String(), strconv.Itoa(int(server.Port()))
-	var cmd *exec.Cmd
+	var args []string
 	switch d.Client {
 	case HPA:
-		cmd = ns.Command(ctx, string(HPA), "-m", "binary", host, port, "-c", "get", d.File, local)
+		args = []string{"-m", "binary", host, port, "-c", "get", d.File, local}
 	case ATFTP:
-		args := []string{}
 		if d.BlockSize > 0 {
 			args = append(args, "--option", "blksize "+strconv.Itoa(d.BlockSize))
 		}
 		args = append(args, "-g", "-r", d.File, "-l", local, host, port)
-		cmd = ns.Command(ctx, string(ATFTP), args...)
+	default:
+		return fmt.Errorf("tftplab: unknown client %q", d.Client)
+	}
+	cmd := exec.CommandContext(ctx, string(d.Client), args...)
+	if ns != nil {
+		cmd = ns.Command(ctx, string(d.Client), args...)
 	}
 	cmd.WaitDelay = time.Second
 	outb, err := cmd.CombinedOutput()
