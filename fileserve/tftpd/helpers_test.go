@@ -131,7 +131,9 @@ func startServer(t *testing.T, cfg Config, h Handler) *testServer {
 	return startServerOn(t, cfg, h, conn, false)
 }
 
-func startServerOn(t *testing.T, cfg Config, h Handler, conn *net.UDPConn, forcePktinfo bool) *testServer {
+// startServerOn serves conn; setup, if given, adjusts the Server before
+// it serves.
+func startServerOn(t *testing.T, cfg Config, h Handler, conn *net.UDPConn, forcePktinfo bool, setup ...func(*Server)) *testServer {
 	t.Helper()
 	ts := &testServer{
 		addr:    conn.LocalAddr().(*net.UDPAddr).AddrPort(),
@@ -141,6 +143,9 @@ func startServerOn(t *testing.T, cfg Config, h Handler, conn *net.UDPConn, force
 	s, err := New(cfg, h, func(r Result) { ts.results <- r })
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range setup {
+		f(s)
 	}
 	ts.Server = s
 	ctx, cancel := context.WithCancel(context.Background())

@@ -50,13 +50,14 @@ type socket struct {
 	conn     *net.UDPConn
 	deadline time.Time
 	stopWake func() bool
-	peerAP   netip.AddrPort
+
+	peerAP netip.AddrPort // the peer
 
 	// Direct: the descriptor and the system calls' arguments, kept here
 	// so that a block allocates nothing.
-	mu    sync.RWMutex // held for writing by close; for reading by sendShared
-	fd    int          // -1 once closed
-	peer  unix.Sockaddr
+	mu    sync.RWMutex  // held for writing by close; for reading by sendShared
+	fd    int           // -1 once closed
+	peer  unix.Sockaddr // the peer; Sendto writes into it, so only send uses it
 	pfd   [1]unix.PollFd
 	ts    unix.Timespec
 	from  unix.RawSockaddrAny
@@ -107,7 +108,7 @@ func openSocket(ctx context.Context, local netip.Addr, peer netip.AddrPort, dire
 		_ = unix.Close(fd)
 		return nil, fmt.Errorf("bind %s: %w", local, err)
 	}
-	return &socket{fd: fd, peer: psa}, nil
+	return &socket{fd: fd, peer: psa, peerAP: peer}, nil
 }
 
 // sockaddr converts ap for the system calls. A zone is an interface name
@@ -168,7 +169,7 @@ func (s *socket) sendShared(b []byte) error {
 	if s.fd < 0 {
 		return net.ErrClosed
 	}
-	return s.send(b)
+	return s.sendTo(b, s.peerAP) // not s.peer: Sendto writes into the Sockaddr
 }
 
 // sendTo sends b to another address than the peer (error replies).

@@ -10,7 +10,11 @@
 // local address the request was sent to, so replies come from the address
 // the client talked to. When the listening socket is bound to a wildcard
 // address, that address is read from IP_PKTINFO / IPV6_PKTINFO control
-// messages.
+// messages. A transfer started while no more transfers run than there are
+// processors (GOMAXPROCS) waits for its ACKs in ppoll(2) on that socket,
+// like tftpd-hpa's forked processes; the others wait in Go's network
+// poller (see socket). An octet transfer reads its file about 32 KiB at a
+// time.
 //
 // Behaviour worth knowing:
 //   - Options: blksize is honoured from 8 up to Config.BlockSizeMax (larger

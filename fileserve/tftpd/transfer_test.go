@@ -1,7 +1,10 @@
 package tftpd
 
 import (
+	"bytes"
+	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -64,5 +67,44 @@ func TestTimeoutFromLastWindow(t *testing.T) {
 	r := ts.result(t)
 	if r.Err != nil || r.Retransmits != 1 || r.Bytes != int64(len(data)) {
 		t.Fatalf("result %+v", r)
+	}
+}
+
+// countingFile counts the ReadAt calls on a genFile.
+type countingFile struct {
+	genFile
+	reads *atomic.Int64
+}
+
+func (f countingFile) ReadAt(p []byte, off int64) (int, error) {
+	f.reads.Add(1)
+	return f.genFile.ReadAt(p, off)
+}
+
+type countingHandler struct {
+	size  int64
+	reads atomic.Int64
+}
+
+func (h *countingHandler) OpenRead(context.Context, Request) (File, error) {
+	return countingFile{genFile{h.size}, &h.reads}, nil
+}
+
+// TestReadaheadReadsInRuns: an octet transfer reads its file a run of
+// blocks at a time, not once per block: 71 blocks of 1428 bytes in 4
+// reads of 22 blocks (the old engine read 71 times).
+func TestReadaheadReadsInRuns(t *testing.T) {
+	t.Parallel()
+	h := &countingHandler{size: 100_000}
+	ts := startServer(t, Config{}, h)
+	got, _, err := download(t, ts.addr.String(), "f", "octet", 1428, false)
+	if err != nil || !bytes.Equal(got, genBytes(h.size)) {
+		t.Fatalf("download: %d bytes, %v", len(got), err)
+	}
+	if r := ts.result(t); r.Err != nil {
+		t.Fatalf("result %+v", r)
+	}
+	if n := h.reads.Load(); n != 4 {
+		t.Errorf("%d reads for 71 blocks, want 4", n)
 	}
 }
