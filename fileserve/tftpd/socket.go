@@ -16,8 +16,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// pollSlice bounds one wait for a packet in ppoll, so that a transfer
-// notices within that time that Shutdown aborted it.
+// pollSlice bounds one wait for a packet on a socket used directly, so
+// that a transfer notices within that time that Shutdown aborted it.
 const pollSlice = 100 * time.Millisecond
 
 // socket is a transfer's own UDP socket. It works in one of two ways,
@@ -25,16 +25,17 @@ const pollSlice = 100 * time.Millisecond
 //
 //   - Direct (few transfers): plain system calls on the transfer's
 //     goroutine, the way tftpd-hpa's forked process uses its socket: send
-//     the block, wait for the ACK in ppoll(2), read it. The socket is not
-//     in the Go network poller, so the kernel wakes the thread waiting in
-//     ppoll directly when the ACK arrives. A net.UDPConn instead parks the
+//     the block, then read the ACK in a blocking recvfrom(2) bounded by
+//     SO_RCVTIMEO: two system calls per block. The socket is not in the Go
+//     network poller, so the kernel wakes the thread waiting in recvfrom
+//     directly when the ACK arrives. A net.UDPConn instead parks the
 //     goroutine, has a thread wake from epoll_pwait for every packet and
 //     take the goroutine up again, and resets a runtime timer for every
 //     read deadline; with one transfer that costs more per block than the
 //     block itself. Sends never block (MSG_DONTWAIT: a full buffer is a
 //     lost packet, retransmitted on timeout).
 //   - Through the network poller (more transfers than processors): a
-//     thread blocked in ppoll holds its processor until the runtime takes
+//     thread blocked in recvfrom holds its processor until the runtime takes
 //     it back, so with many transfers goroutines would queue for
 //     processors; the poller instead wakes one thread for all the
 //     transfers whose ACKs arrived. The read deadline is set only when the
@@ -58,8 +59,7 @@ type socket struct {
 	mu    sync.RWMutex  // held for writing by close; for reading by sendShared
 	fd    int           // -1 once closed
 	peer  unix.Sockaddr // the peer; Sendto writes into it, so only send uses it
-	pfd   [1]unix.PollFd
-	ts    unix.Timespec
+	wait  time.Duration // SO_RCVTIMEO as set; 0: none
 	from  unix.RawSockaddrAny
 	fromN uint32
 }
@@ -206,16 +206,12 @@ func (s *socket) recv(ctx context.Context, buf []byte, due time.Time) (int, neti
 		if err := ctx.Err(); err != nil {
 			return 0, netip.AddrPort{}, err
 		}
-		ready, err := s.readable(min(due.Sub(now), pollSlice))
-		if err != nil {
+		if err := s.setWait(min(due.Sub(now), pollSlice)); err != nil {
 			return 0, netip.AddrPort{}, err
-		}
-		if !ready {
-			continue
 		}
 		n, from, err := s.recvfrom(buf)
 		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
-			continue // e.g. a datagram with a bad checksum, dropped on read
+			continue // the wait ended (or a signal came): look again
 		}
 		return n, from, err
 	}
@@ -238,26 +234,31 @@ func (s *socket) pollerRecv(ctx context.Context, buf []byte, now, due time.Time)
 	return s.conn.ReadFromUDPAddrPort(buf)
 }
 
-// readable waits up to d for a packet.
-func (s *socket) readable(d time.Duration) (bool, error) {
-	s.pfd[0] = unix.PollFd{Fd: int32(s.fd), Events: unix.POLLIN}
-	s.ts = unix.NsecToTimespec(d.Nanoseconds())
-	n, err := unix.Ppoll(s.pfd[:], &s.ts, nil)
-	if err != nil && !errors.Is(err, unix.EINTR) {
-		return false, fmt.Errorf("ppoll: %w", err)
+// setWait makes a read wait at most d (at least 1 µs) for a datagram
+// (SO_RCVTIMEO), unless it already does: while ACKs come, every wait is
+// pollSlice and this is one system call per transfer.
+func (s *socket) setWait(d time.Duration) error {
+	d = max(d, time.Microsecond)
+	if d == s.wait {
+		return nil
 	}
-	return n > 0, nil
+	tv := unix.NsecToTimeval(d.Nanoseconds())
+	if err := unix.SetsockoptTimeval(s.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		return fmt.Errorf("set receive timeout: %w", err)
+	}
+	s.wait = d
+	return nil
 }
 
-// recvfrom reads one datagram without waiting, and its source address,
-// without allocating (unix.Recvfrom allocates the address).
+// recvfrom reads one datagram, waiting as set by setWait, and its source
+// address, without allocating (unix.Recvfrom allocates the address).
 func (s *socket) recvfrom(buf []byte) (int, netip.AddrPort, error) {
 	s.fromN = unix.SizeofSockaddrAny
 	var p unsafe.Pointer
 	if len(buf) > 0 {
 		p = unsafe.Pointer(&buf[0])
 	}
-	n, _, errno := unix.Syscall6(unix.SYS_RECVFROM, uintptr(s.fd), uintptr(p), uintptr(len(buf)), unix.MSG_DONTWAIT,
+	n, _, errno := unix.Syscall6(unix.SYS_RECVFROM, uintptr(s.fd), uintptr(p), uintptr(len(buf)), 0,
 		uintptr(unsafe.Pointer(&s.from)), uintptr(unsafe.Pointer(&s.fromN)))
 	if errno != 0 {
 		return 0, netip.AddrPort{}, fmt.Errorf("recvfrom: %w", errno)

@@ -10,7 +10,7 @@ import (
 )
 
 // socketModes starts a server on 127.0.0.1 whose transfers all use their
-// sockets directly (ppoll) or all go through the network poller.
+// sockets directly (blocking recvfrom) or all go through the network poller.
 var socketModes = []struct {
 	name      string
 	directMax int

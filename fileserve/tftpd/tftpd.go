@@ -11,7 +11,7 @@
 // the client talked to. When the listening socket is bound to a wildcard
 // address, that address is read from IP_PKTINFO / IPV6_PKTINFO control
 // messages. A transfer started while no more transfers run than there are
-// processors (GOMAXPROCS) waits for its ACKs in ppoll(2) on that socket,
+// processors (GOMAXPROCS) waits for its ACKs in recvfrom(2) on that socket,
 // like tftpd-hpa's forked processes; the others wait in Go's network
 // poller (see socket). An octet transfer reads its file about 32 KiB at a
 // time.
