@@ -203,7 +203,11 @@ type rawClient struct {
 
 func newRawClient(t *testing.T, server netip.AddrPort) *rawClient {
 	t.Helper()
-	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	network, local := "udp4", net.IPv4(127, 0, 0, 1)
+	if server.Addr().Is6() {
+		network, local = "udp6", net.IPv6loopback
+	}
+	conn, err := net.ListenUDP(network, &net.UDPAddr{IP: local})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -270,7 +270,11 @@ func (s *socket) recvfrom(buf []byte) (int, netip.AddrPort, error) {
 		from = netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), portOf(sa.Port))
 	case unix.AF_INET6:
 		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(&s.from))
-		from = netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), portOf(sa.Port))
+		a := netip.AddrFrom16(sa.Addr)
+		if sa.Scope_id != 0 { // link-local: the interface index, as sockaddr reads it
+			a = a.WithZone(strconv.FormatUint(uint64(sa.Scope_id), 10))
+		}
+		from = netip.AddrPortFrom(a, portOf(sa.Port))
 	}
 	return int(n), from, nil
 }

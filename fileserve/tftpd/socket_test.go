@@ -94,3 +94,39 @@ func TestSocketModes(t *testing.T) {
 		})
 	}
 }
+
+// TestSocketModesIPv6 downloads over ::1 both ways, and checks that a
+// stranger there gets error 5 (the IPv6 address paths of the sockets).
+func TestSocketModesIPv6(t *testing.T) {
+	t.Parallel()
+	for _, m := range socketModes {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			conn, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback})
+			if err != nil {
+				t.Skipf("no IPv6 loopback: %v", err)
+			}
+			h := newFakeHandler()
+			h.files["f"] = genBytes(50_000)
+			ts := startServerOn(t, Config{}, h, conn, false, func(s *Server) { s.directMax = m.directMax })
+			got, _, err := download(t, ts.addr.String(), "f", "octet", 1428, false)
+			if err != nil || !bytes.Equal(got, h.files["f"]) {
+				t.Fatalf("download: %d bytes, %v", len(got), err)
+			}
+			if r := ts.result(t); r.Err != nil || r.Bytes != 50_000 {
+				t.Fatalf("result %+v", r)
+			}
+
+			c := newRawClient(t, ts.addr)
+			c.rrq("f", "octet")
+			c.mustData(1)
+			stranger := newRawClient(t, ts.addr)
+			stranger.sendTo(c.tid, []byte{0, opACK, 0, 1})
+			if p := stranger.mustError(5); p.from != c.tid {
+				t.Fatalf("error 5 from %v", p.from)
+			}
+			c.sendError(0, "enough")
+			ts.result(t)
+		})
+	}
+}

@@ -265,7 +265,8 @@ func (t *transfer) awaitProgress(ctx context.Context, st *sendState) bool {
 			return t.timedOut(st, wait, err)
 		}
 		p := t.rbuf[:n]
-		if from.Addr().Unmap() != t.peer.Addr().WithZone("") || from.Port() != t.peer.Port() {
+		// Zones compared out: an interface may be named by name or index.
+		if from.Addr().Unmap().WithZone("") != t.peer.Addr().WithZone("") || from.Port() != t.peer.Port() {
 			if n >= 2 && binary.BigEndian.Uint16(p) != opERROR {
 				_ = t.sock.sendTo(appendError(t.buf[:0], codeUnknownTID, "unknown transfer ID"), from)
 			}
