@@ -49,3 +49,33 @@ func TestParseOptionsRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestClientProgramCounts: the atftp and tftp-hpa client loads of issue 14
+// are in the default run (atftp at 1, 20 and 100, tftp-hpa at 100), and ""
+// leaves them out.
+func TestClientProgramCounts(t *testing.T) {
+	o, err := parseOptions(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(o.ATFTPClients, []int{1, 20, 100}) || !slices.Equal(o.HPAClients, []int{100}) {
+		t.Errorf("defaults: atftp %v, tftp-hpa %v", o.ATFTPClients, o.HPAClients)
+	}
+	ws := &workspace{TFTP: testFile{Name: "t.bin", Size: 4 << 20}}
+	var ids []string
+	for _, sc := range buildScenarios(o, ws) {
+		ids = append(ids, sc.ID)
+	}
+	for _, want := range []string{"tftp-atftp-1", "tftp-atftp-20", "tftp-atftp-100", "tftp-tftp-100"} {
+		if !slices.Contains(ids, want) {
+			t.Errorf("default scenarios %v lack %s", ids, want)
+		}
+	}
+	o, err = parseOptions([]string{"-atftp-clients", "5", "-hpa-clients", ""}, io.Discard)
+	if err != nil || !slices.Equal(o.ATFTPClients, []int{5}) || o.HPAClients != nil {
+		t.Errorf("-atftp-clients 5 -hpa-clients '': %v, %v, %v", o.ATFTPClients, o.HPAClients, err)
+	}
+	if _, err := parseOptions([]string{"-atftp-clients", "0"}, io.Discard); err == nil {
+		t.Error("-atftp-clients 0 accepted")
+	}
+}
