@@ -52,18 +52,7 @@ type JournalOptions struct {
 	// CompactMinSize is the size below which the journal is not rewritten;
 	// zero means DefaultCompactMinSize. Tests lower it.
 	CompactMinSize int64
-	// CommitDelay is how long a commit waits for more calls to join its
-	// group when the previous group was shared (calls are arriving
-	// concurrently); a lone call is committed at once. Zero means
-	// DefaultCommitDelay; negative turns the wait off.
-	CommitDelay time.Duration
 }
-
-// DefaultCommitDelay trades a millisecond of latency under load for fewer
-// fdatasyncs: at 10 000 leases a second, groups of ~10 instead of ~5, and
-// half the syncs (each costs the disk and the CPU far more than the wait
-// costs a DHCP client, which retransmits after seconds).
-const DefaultCommitDelay = time.Millisecond
 
 // JournalStats counts a Journal's work since it was opened.
 type JournalStats struct {
@@ -112,7 +101,6 @@ type Journal struct {
 	readOnly   bool
 	log        *slog.Logger
 	compactMin int64
-	delay      time.Duration // CommitDelay, resolved
 
 	mu       sync.Mutex
 	wake     sync.Cond // signalled when a group is queued or the journal closes
@@ -182,15 +170,11 @@ func OpenJournal(path string, opts JournalOptions) (*Journal, error) {
 		readOnly:   opts.ReadOnly,
 		log:        obs.Logger(opts.Logger),
 		compactMin: opts.CompactMinSize,
-		delay:      opts.CommitDelay,
 		writeAt:    (*os.File).WriteAt,
 		sync:       durable.SyncData,
 	}
 	if j.compactMin <= 0 {
 		j.compactMin = DefaultCompactMinSize
-	}
-	if j.delay == 0 {
-		j.delay = DefaultCommitDelay
 	}
 	j.wake.L = &j.mu
 	if opts.ReadOnly {
@@ -568,22 +552,18 @@ func frameOp(op byte, i, n int) byte {
 }
 
 // commitLoop commits groups one after the other until the journal is closed
-// and nothing is queued. Whatever queues while a group is written and synced
-// forms the next group, so a lone call is committed at once and, under load,
-// a group grows to whatever arrives during one fdatasync.
+// and nothing is queued: a leader/follower group commit with no timer. A
+// call that finds the loop idle is written and synced at once; the calls
+// that queue while a group is written and synced form the next group, which
+// starts the moment that sync returns. Under load a group grows to whatever
+// arrives during one fdatasync, so the syncs per lease fall as the rate
+// rises, and no call ever waits for company that may not come.
 func (j *Journal) commitLoop() {
 	defer close(j.loopDone)
-	shared := false // the last group held more than one call
 	for {
 		j.mu.Lock()
 		for j.next == nil && !j.closed {
 			j.wake.Wait()
-		}
-		if shared && j.delay > 0 && j.next != nil && !j.closed {
-			// Under load: let more calls join before paying for a sync.
-			j.mu.Unlock()
-			time.Sleep(j.delay)
-			j.mu.Lock()
 		}
 		g := j.next
 		j.next = nil
@@ -592,7 +572,6 @@ func (j *Journal) commitLoop() {
 			return
 		}
 		j.inflight = g.calls
-		shared = g.calls > 1
 		j.mu.Unlock()
 
 		g.err = j.commit(g)
