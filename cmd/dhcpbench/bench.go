@@ -35,6 +35,7 @@ type serverRun struct {
 	TraceFile  string // strace output in the artifacts; "" if not traced
 	TraceErr   string // why tracing failed
 	Profiles   []string
+	Reboot     rebootResult // the mass reboot; Clients 0 when not run
 }
 
 // best returns the passing trial at the search's best rate.
@@ -113,7 +114,15 @@ func (b *bench) runServer(ctx context.Context, d daemon, round int) (serverRun, 
 	if err := b.search(ctx, d, round, &sr); err != nil {
 		return sr, err
 	}
-	return sr, b.examineFilled(ctx, d, round, &sr)
+	if err := b.examineFilled(ctx, d, round, &sr); err != nil {
+		return sr, err
+	}
+	if b.opts.RebootClients == 0 {
+		return sr, nil
+	}
+	var err error
+	sr.Reboot, err = b.reboot(ctx, d, round)
+	return sr, err
 }
 
 // search finds the highest rate d sustains, each trial on a fresh server,
@@ -131,8 +140,8 @@ func (b *bench) search(ctx context.Context, d daemon, round int, sr *serverRun) 
 				return false, err
 			}
 			sr.Trials = append(sr.Trials, t)
-			b.logf("%s: %6d/s asked: %8.1f/s done, %6.2f %% lost, cpu %5.2fs, rss %s MiB, %d leases: %s",
-				d.Name(), rate, t.Perf.done(b.opts.Period), t.Perf.loss()*100, t.CPU.Seconds(), benchkit.MiB(t.Mem.RSS), t.Leases, verdictWord(t))
+			b.logf("%s: %6d/s asked: %8.1f/s done, %6.2f %% lost, cpu %5.2fs (perfdhcp %5.2fs), rss %s MiB, %d leases: %s",
+				d.Name(), rate, t.Perf.done(b.opts.Period), t.Perf.loss()*100, t.CPU.Seconds(), t.Perf.CPU.Seconds(), benchkit.MiB(t.Mem.RSS), t.Leases, verdictWord(t))
 			if t.Pass || attempt >= b.opts.Retries {
 				return t.Pass, nil
 			}

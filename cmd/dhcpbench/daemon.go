@@ -39,7 +39,8 @@ func (l launch) command() string {
 func daemonsByName(o options) map[string]daemon {
 	return map[string]daemon{
 		"phoneprov": phoneprovDaemon{bin: o.Phoneprov, plan: o.plan},
-		"kea":       keaDaemon{bin: o.Kea, plan: o.plan, threads: o.KeaThreads},
+		"kea":       keaDaemon{name: "kea", bin: o.Kea, plan: o.plan},
+		"kea-mt":    keaDaemon{name: "kea-mt", bin: o.Kea, plan: o.plan, threads: o.KeaThreads},
 		"dnsmasq":   dnsmasqDaemon{bin: o.Dnsmasq, plan: o.plan},
 	}
 }

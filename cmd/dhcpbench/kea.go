@@ -17,12 +17,13 @@ import (
 
 // keaDaemon runs ISC Kea's kea-dhcp4 with the memfile lease database.
 type keaDaemon struct {
+	name    string // "kea", or "kea-mt" with threads set
 	bin     string
 	plan    plan
 	threads int // 0: Kea's own default (multi-threading off in 2.2)
 }
 
-func (keaDaemon) Name() string { return "kea" }
+func (d keaDaemon) Name() string { return d.name }
 
 func (d keaDaemon) Version(ctx context.Context) string {
 	return "kea-dhcp4 " + benchkit.ToolVersion(ctx, d.bin, "-v")

@@ -22,30 +22,47 @@ func (r *report) WriteMarkdown(b *strings.Builder) {
 	b.WriteString("## Results\n\n")
 	benchkit.MDTable(b, summaryHeader(o), func(row func(...string)) {
 		for _, s := range sums {
-			row(summaryRow(s)...)
+			row(summaryRow(s, o.Period)...)
 		}
 	})
 	b.WriteString("\nDORA/s: the highest rate asked of perfdhcp that passed (median over rounds, the lower one for an even count; each round in brackets). " +
 		"Loss, CPU s and CPU µs/DORA are from that passing trial: CPU is the server's utime+stime over the perfdhcp run, " +
-		"per completed DORA. Peak RSS: the highest VmHWM in any trial or fill. Leases held / RSS held: a fresh server filled " +
+		"per completed DORA; perfdhcp's CPU (from wait4) is shown the same way, and as a share of one core over the run: " +
+		"perfdhcp is single-threaded, so near 100 % it, not the server, sets the rate. Peak RSS: the highest VmHWM in any trial or fill. Leases held / RSS held: a fresh server filled " +
 		"at 80 % of its best rate until it held the target, then left idle; VmRSS after that.\n\n")
 
 	if pp, ok := find(sums, "phoneprov"); ok {
 		k, _ := find(sums, "kea")
+		km, _ := find(sums, "kea-mt")
 		d, _ := find(sums, "dnsmasq")
-		b.WriteString("## Targets (issue 3)\n\n")
+		b.WriteString("## Targets (issues 3 and 14)\n\n")
 		benchkit.MDTable(b, []string{"target", "measured", "verdict"}, func(row func(...string)) {
 			for _, t := range r.targets() {
 				row(t.Want, t.Got, "**"+t.Verdict+"**")
 			}
 		})
 		b.WriteString("\n## Ratios (>1 = phoneprov better)\n\n")
-		benchkit.MDTable(b, []string{"figure", "vs Kea", "vs dnsmasq", "computed as"}, func(row func(...string)) {
-			for _, c := range compare(pp, k, d) {
-				row(c.What, c.Kea, c.Dnsm, c.HowToRead)
+		benchkit.MDTable(b, []string{"figure", "vs Kea", "vs Kea multi-threaded", "vs dnsmasq", "computed as"}, func(row func(...string)) {
+			for _, c := range compare(pp, k, km, d) {
+				row(c.What, c.Kea, c.KeaMT, c.Dnsm, c.HowToRead)
 			}
 		})
 		b.WriteString("\nMemory ratios are n/a for a server that did not reach the lease target in the fill time.\n\n")
+	}
+
+	if runs := r.rebootRuns(); len(runs) > 0 {
+		b.WriteString("## Mass reboot\n\n")
+		fmt.Fprintf(b, "A fresh server; %d simulated phones (relayed, vendor class `%s`) send their DISCOVER at once, answer each OFFER "+
+			"with a REQUEST at once, and retransmit whatever got no answer after 4 s, 8, 16, 32, 64 s (±1 s), as RFC 2131 §4.1 asks "+
+			"of a client (the phones' own schedule is unconfirmed). All bound: first DISCOVER to last ACK. Stored: the leases the "+
+			"server's database holds at the end (phoneprov's assigned-address gauge, Kea's lease CSV); lost = bound − stored. "+
+			"Clients' CPU is dhcpbench's own over the run. At most %s.\n\n", o.RebootClients, p.VendorClass, o.RebootLimit)
+		benchkit.MDTable(b, rebootHeader(), func(row func(...string)) {
+			for _, run := range runs {
+				row(rebootRow(run)...)
+			}
+		})
+		b.WriteString("\n")
 	}
 
 	b.WriteString("## Durability\n\n")
@@ -93,13 +110,13 @@ func (r *report) WriteMarkdown(b *strings.Builder) {
 
 	b.WriteString("## Trials\n\n")
 	benchkit.MDTable(b, []string{"server", "round", "asked/s", "done/s", "DISCOVER sent", "ACKs", "loss %", "avg OFFER ms", "avg ACK ms",
-		"CPU s", "RSS MiB", "HWM MiB", "leases", "result"}, func(row func(...string)) {
+		"CPU s", "perfdhcp CPU s", "RSS MiB", "HWM MiB", "leases", "result"}, func(row func(...string)) {
 		for _, run := range r.Runs {
 			for _, t := range run.Trials {
 				row(run.Name, fmt.Sprint(run.Round+1), fmt.Sprint(t.Rate), fmt.Sprintf("%.0f", t.Perf.done(o.Period)),
 					fmt.Sprint(t.Perf.DO.Sent), fmt.Sprint(t.Perf.RA.Received), fmt.Sprintf("%.2f", t.Perf.loss()*100),
 					fmt.Sprintf("%.2f", t.Perf.DO.AvgDelayMS), fmt.Sprintf("%.2f", t.Perf.RA.AvgDelayMS),
-					fmt.Sprintf("%.2f", t.CPU.Seconds()), benchkit.MiB(t.Mem.RSS), benchkit.MiB(t.Mem.HWM), fmt.Sprint(t.Leases), verdictWord(t))
+					fmt.Sprintf("%.2f", t.CPU.Seconds()), fmt.Sprintf("%.2f", t.Perf.CPU.Seconds()), benchkit.MiB(t.Mem.RSS), benchkit.MiB(t.Mem.HWM), fmt.Sprint(t.Leases), verdictWord(t))
 			}
 		}
 	})

@@ -37,14 +37,18 @@ type options struct {
 	HoldLeases int           // leases to hold for the memory figure
 	HoldTime   time.Duration // bound on filling them
 	Settle     time.Duration // idle wait before reading memory while holding
-	KeaThreads int
+	KeaThreads int           // thread-pool size of kea-mt
 	Pprof      time.Duration // phoneprov CPU profile length under load; 0 for none
-	plan       plan
-	Args       []string // the command line, for the report
+	// RebootClients is the size of the mass reboot (0: none); RebootLimit
+	// bounds it.
+	RebootClients int
+	RebootLimit   time.Duration
+	plan          plan
+	Args          []string // the command line, for the report
 }
 
 // serverNames is what -servers may list, in the default order.
-func serverNames() []string { return []string{"phoneprov", "kea", "dnsmasq"} }
+func serverNames() []string { return []string{"phoneprov", "kea", "kea-mt", "dnsmasq"} }
 
 // parseOptions parses args (without the program name).
 func parseOptions(args []string, stderr io.Writer) (options, error) {
@@ -81,7 +85,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.HoldLeases, "hold-leases", 50000, "leases to fill each server with for the memory figure; 0 to skip")
 	fs.DurationVar(&o.HoldTime, "hold-time", 90*time.Second, "bound on filling them")
 	fs.DurationVar(&o.Settle, "settle", 5*time.Second, "idle time after filling before memory is read")
-	fs.IntVar(&o.KeaThreads, "kea-threads", 0, "Kea thread-pool size; 0 keeps Kea's default (2.2: single-threaded)")
+	fs.IntVar(&o.KeaThreads, "kea-threads", 2, "thread-pool size of kea-mt (Kea with multi-threading on; \"kea\" is single-threaded)")
+	fs.IntVar(&o.RebootClients, "reboot-clients", 30000, "clients in the mass reboot (all DISCOVER at once, RFC 2131 retransmissions); 0 to skip it")
+	fs.DurationVar(&o.RebootLimit, "reboot-limit", 3*time.Minute, "bound on each mass reboot")
 	fs.DurationVar(&o.Pprof, "pprof", 0, "take a phoneprov CPU profile of this length under load (and a heap profile) into the artifacts; 0 for none")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
@@ -128,8 +134,12 @@ func (o options) validate() error {
 		return fmt.Errorf("-hold-leases must be 0..%d (90 %% of the pool)", o.plan.poolSize()*9/10)
 	case o.HoldTime <= 0 || o.HoldTime > 30*time.Minute || o.Settle < 0 || o.Settle > time.Minute:
 		return errors.New("-hold-time must be positive and at most 30m, -settle 0..1m")
-	case o.KeaThreads < 0 || o.KeaThreads > 64:
-		return errors.New("-kea-threads must be 0..64")
+	case o.KeaThreads < 1 || o.KeaThreads > 64:
+		return errors.New("-kea-threads must be 1..64")
+	case o.RebootClients < 0 || o.RebootClients > o.plan.poolSize()*9/10:
+		return fmt.Errorf("-reboot-clients must be 0..%d (90 %% of the pool)", o.plan.poolSize()*9/10)
+	case o.RebootLimit <= 0 || o.RebootLimit > 30*time.Minute:
+		return errors.New("-reboot-limit must be positive and at most 30m")
 	case o.Pprof < 0 || o.Pprof > time.Minute || o.Pprof%time.Second != 0:
 		return errors.New("-pprof must be whole seconds, 0..1m")
 	}
@@ -147,7 +157,7 @@ func (o *options) resolveTools() error {
 	}{
 		{&o.Phoneprov, "`make build`", true},
 		{&o.Perfdhcp, "kea-admin", true},
-		{&o.Kea, "kea-dhcp4-server", slices.Contains(o.Servers, "kea")},
+		{&o.Kea, "kea-dhcp4-server", slices.Contains(o.Servers, "kea") || slices.Contains(o.Servers, "kea-mt")},
 		{&o.Dnsmasq, "dnsmasq", slices.Contains(o.Servers, "dnsmasq")},
 		{&o.Strace, "strace", false},
 	}

@@ -17,7 +17,10 @@ func TestParseOptionsDefaults(t *testing.T) {
 		o.Clients != 50000 || o.StartRate != 1000 || o.MaxLoss != 0.01 || o.HoldLeases != 50000 || o.Budget != 3*time.Minute {
 		t.Errorf("defaults: %+v", o)
 	}
-	if !reflect.DeepEqual(o.Servers, []string{"phoneprov", "kea", "dnsmasq"}) {
+	if o.KeaThreads != 2 || o.RebootClients != 30000 || o.RebootLimit != 3*time.Minute {
+		t.Errorf("kea-mt threads %d, reboot %d clients within %s", o.KeaThreads, o.RebootClients, o.RebootLimit)
+	}
+	if !reflect.DeepEqual(o.Servers, []string{"phoneprov", "kea", "kea-mt", "dnsmasq"}) {
 		t.Errorf("servers %v", o.Servers)
 	}
 }
@@ -26,6 +29,9 @@ func TestParseOptionsRejects(t *testing.T) {
 	for _, args := range [][]string{
 		{"-servers", "phoneprov,isc-dhcpd"},
 		{"-rounds", "0"},
+		{"-kea-threads", "0"},
+		{"-reboot-clients", "65000"},
+		{"-reboot-limit", "0s"},
 		{"-period", "1500ms"},
 		{"-clients", "70000"},
 		{"-max-loss", "0"},

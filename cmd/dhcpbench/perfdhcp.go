@@ -72,6 +72,10 @@ type perfResult struct {
 	Expected float64       // the rate asked for
 	DO       exchangeStats // DISCOVER-OFFER
 	RA       exchangeStats // REQUEST-ACK
+	// CPU is perfdhcp's own utime+stime over the run (from wait4): a
+	// load generator near one core's worth per second of the run is what
+	// limits the rate, not the server.
+	CPU time.Duration
 }
 
 // done is the rate of completed DORAs over the test period.
@@ -208,6 +212,10 @@ func runPerfdhcp(ctx context.Context, ns *netlab.Namespace, bin string, r perfRu
 	res, perr := parsePerfdhcp(out)
 	if perr != nil {
 		return perfResult{}, out, fmt.Errorf("%w%s", perr, indentTail(out, 8))
+	}
+	if ps := cmd.ProcessState; ps != nil {
+		// ip netns exec execs perfdhcp in place: this is perfdhcp's usage.
+		res.CPU = ps.UserTime() + ps.SystemTime()
 	}
 	return res, out, nil
 }

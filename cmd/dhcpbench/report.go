@@ -55,16 +55,19 @@ func (r *report) targets() []target {
 		return nil
 	}
 	k, haveKea := find(sums, "kea")
-	return targets(p, k, haveKea, r.Opts)
+	km, haveMT := find(sums, "kea-mt")
+	return append(targets(p, k, haveKea, r.Opts), issue14Targets(p, k, km, haveKea, haveMT)...)
 }
 
 // summaryRow is one server's row in the tables.
-func summaryRow(s summary) []string {
-	loss, cpu, cpuPer := "-", "-", "-"
+func summaryRow(s summary, period time.Duration) []string {
+	loss, cpu, cpuPer, clientPer, clientCore := "-", "-", "-", "-", "-"
 	if s.HasBest {
 		loss = fmt.Sprintf("%.2f", s.Best.Perf.loss()*100)
 		cpu = fmt.Sprintf("%.1f", s.Best.CPU.Seconds())
 		cpuPer = fmt.Sprintf("%.0f", float64(s.Best.cpuPerExchange())/float64(time.Microsecond))
+		clientPer = fmt.Sprintf("%.0f", float64(s.Best.clientCPUPerExchange())/float64(time.Microsecond))
+		clientCore = fmt.Sprintf("%.0f", s.Best.clientCore(period)*100)
 	}
 	h := s.Pick.Hold
 	held, heldRSS := "-", "-"
@@ -83,12 +86,12 @@ func summaryRow(s summary) []string {
 	if len(s.Rates) > 1 {
 		rate += fmt.Sprintf(" %v", s.Rates)
 	}
-	return []string{s.Name, rate, loss, cpu, cpuPer, benchkit.MiB(s.PeakHWM), held, heldRSS, durable}
+	return []string{s.Name, rate, loss, cpu, cpuPer, clientPer, clientCore, benchkit.MiB(s.PeakHWM), held, heldRSS, durable}
 }
 
 // summaryHeader names the summaryRow columns.
 func summaryHeader(o options) []string {
-	return []string{"server", "DORA/s", "loss %", "CPU s", "CPU µs/DORA", "peak RSS MiB",
+	return []string{"server", "DORA/s", "loss %", "CPU s", "CPU µs/DORA", "perfdhcp CPU µs/DORA", "perfdhcp % of a core", "peak RSS MiB",
 		"leases held", fmt.Sprintf("RSS held MiB (anon+file), %s idle", o.Settle), "synced before ACK"}
 }
 
@@ -98,24 +101,28 @@ func (r *report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.Join(summaryHeader(r.Opts), "\t"))
 	for _, s := range sums {
-		fmt.Fprintln(tw, strings.Join(summaryRow(s), "\t"))
+		fmt.Fprintln(tw, strings.Join(summaryRow(s, r.Opts.Period), "\t"))
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("table: %w", err)
 	}
 	if p, ok := find(sums, "phoneprov"); ok {
 		k, _ := find(sums, "kea")
+		km, _ := find(sums, "kea-mt")
 		d, _ := find(sums, "dnsmasq")
 		fmt.Fprintln(w, "\nratios (>1 = phoneprov better):")
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "  \tvs kea\tvs dnsmasq\t")
-		for _, c := range compare(p, k, d) {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t(%s)\n", c.What, c.Kea, c.Dnsm, c.HowToRead)
+		fmt.Fprintln(tw, "  \tvs kea\tvs kea-mt\tvs dnsmasq\t")
+		for _, c := range compare(p, k, km, d) {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t(%s)\n", c.What, c.Kea, c.KeaMT, c.Dnsm, c.HowToRead)
 		}
 		if err := tw.Flush(); err != nil {
 			return fmt.Errorf("table: %w", err)
 		}
-		fmt.Fprintln(w, "\ntargets (issue 3):")
+		if err := r.writeRebootTable(w); err != nil {
+			return err
+		}
+		fmt.Fprintln(w, "\ntargets (issues 3 and 14):")
 		for _, t := range r.targets() {
 			fmt.Fprintf(w, "  %-11s %s\n              %s\n", t.Verdict, t.Want, t.Got)
 		}
@@ -129,3 +136,56 @@ func (r *report) FileName() string { return "dhcp-" + r.Stamp.Format("20060102-1
 
 // WriteFooter says where the artifacts are.
 func (r *report) WriteFooter(w io.Writer) { fmt.Fprintf(w, "artifacts: %s\n", r.Artifacts) }
+
+// rebootHeader names the rebootRow columns.
+func rebootHeader() []string {
+	return []string{"server", "round", "clients", "bound", "all bound s", "sent", "retransmitted", "NAKs", "duplicate ACKs",
+		"stored", "lost", "server CPU s", "server CPU µs/client", "clients' CPU s", "RSS MiB", "HWM MiB"}
+}
+
+// rebootRow is one mass reboot's row.
+func rebootRow(run serverRun) []string {
+	r := run.Reboot
+	all, lost, per := "-", "?", "-"
+	if r.AllBound > 0 {
+		all = fmt.Sprintf("%.1f", r.AllBound.Seconds())
+	}
+	if n := r.lost(); n >= 0 {
+		lost = fmt.Sprint(n)
+	}
+	if r.Bound > 0 {
+		per = fmt.Sprintf("%.0f", float64(r.ServerCPU/time.Duration(r.Bound))/float64(time.Microsecond))
+	}
+	return []string{run.Name, fmt.Sprint(run.Round + 1), fmt.Sprint(r.Clients), fmt.Sprint(r.Bound), all, fmt.Sprint(r.Sent),
+		fmt.Sprint(r.Retransmits), fmt.Sprint(r.Naks), fmt.Sprint(r.Duplicates), fmt.Sprint(r.Stored), lost,
+		fmt.Sprintf("%.1f", r.ServerCPU.Seconds()), per, fmt.Sprintf("%.1f", r.ClientCPU.Seconds()), benchkit.MiB(r.Mem.RSS), benchkit.MiB(r.Mem.HWM)}
+}
+
+// rebootRuns returns the runs that did a mass reboot.
+func (r *report) rebootRuns() []serverRun {
+	var out []serverRun
+	for _, run := range r.Runs {
+		if run.Reboot.Clients > 0 {
+			out = append(out, run)
+		}
+	}
+	return out
+}
+
+// writeRebootTable prints the mass reboots, if any ran.
+func (r *report) writeRebootTable(w io.Writer) error {
+	runs := r.rebootRuns()
+	if len(runs) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w, "\nmass reboot (all clients DISCOVER at once, RFC 2131 retransmissions):")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  "+strings.Join(rebootHeader(), "\t"))
+	for _, run := range runs {
+		fmt.Fprintln(tw, "  "+strings.Join(rebootRow(run), "\t"))
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("table: %w", err)
+	}
+	return nil
+}

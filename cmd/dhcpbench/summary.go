@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
 )
@@ -59,13 +60,13 @@ func ratio(a, b float64) string {
 // comparison is one row of the ratio table: >1 always means phoneprov is
 // better.
 type comparison struct {
-	What      string
-	Kea, Dnsm string
-	HowToRead string
+	What             string
+	Kea, KeaMT, Dnsm string
+	HowToRead        string
 }
 
 // compare computes phoneprov's ratios against the peers that ran.
-func compare(p, k, d summary) []comparison {
+func compare(p, k, km, d summary) []comparison {
 	rate := func(s summary) float64 { return float64(s.Rate()) }
 	cpu := func(s summary) float64 {
 		if !s.HasBest {
@@ -80,11 +81,23 @@ func compare(p, k, d summary) []comparison {
 		return float64(s.Pick.Hold.Settled.RSS)
 	}
 	peak := func(s summary) float64 { return float64(s.PeakHWM) }
+	boot := func(s summary) float64 { return s.Pick.Reboot.AllBound.Seconds() }
+	row := func(what string, f func(summary) float64, phoneprovOver bool) comparison {
+		c := comparison{What: what, HowToRead: "peer / phoneprov"}
+		vs := func(q summary) string { return ratio(f(q), f(p)) }
+		if phoneprovOver {
+			c.HowToRead = "phoneprov / peer"
+			vs = func(q summary) string { return ratio(f(p), f(q)) }
+		}
+		c.Kea, c.KeaMT, c.Dnsm = vs(k), vs(km), vs(d)
+		return c
+	}
 	return []comparison{
-		{"DORA rate at < limit loss", ratio(rate(p), rate(k)), ratio(rate(p), rate(d)), "phoneprov / peer"},
-		{"CPU per DORA at best rate", ratio(cpu(k), cpu(p)), ratio(cpu(d), cpu(p)), "peer / phoneprov"},
-		{"RSS holding the target leases", ratio(held(k), held(p)), ratio(held(d), held(p)), "peer / phoneprov"},
-		{"peak RSS (VmHWM)", ratio(peak(k), peak(p)), ratio(peak(d), peak(p)), "peer / phoneprov"},
+		row("DORA rate at < limit loss", rate, true),
+		row("CPU per DORA at best rate", cpu, false),
+		row("RSS holding the target leases", held, false),
+		row("peak RSS (VmHWM)", peak, false),
+		row("mass reboot: time until all bound", boot, false),
 	}
 }
 
@@ -132,6 +145,35 @@ func targets(p, k summary, haveKea bool, o options) []target {
 	}
 	ts = append(ts, mt)
 	return ts
+}
+
+// Issue 14's targets.
+const (
+	rateOverKea    = 1.5              // phoneprov's rate over single-threaded Kea's
+	rebootBoundMax = 15 * time.Second // all of a mass reboot bound within
+)
+
+// issue14Targets judges phoneprov against issue 14's DHCP targets: the
+// rate against Kea single- and multi-threaded, and the mass reboot.
+func issue14Targets(p, k, km summary, haveKea, haveMT bool) []target {
+	rt := target{Want: fmt.Sprintf("DORA rate at least %.1f× single-threaded Kea's, every lease durable before its ACK", rateOverKea),
+		Verdict: "NOT CHECKED", Got: "Kea was not run"}
+	if haveKea {
+		rt.Got = fmt.Sprintf("phoneprov %d/s, Kea %d/s (ratio %s)", p.Rate(), k.Rate(), ratio(float64(p.Rate()), float64(k.Rate())))
+		rt.Verdict = verdict(k.Rate() > 0 && float64(p.Rate()) >= rateOverKea*float64(k.Rate()))
+	}
+	mt := target{Want: "DORA rate ahead of Kea with multi-threading on", Verdict: "NOT CHECKED", Got: "kea-mt was not run"}
+	if haveMT {
+		mt.Got = fmt.Sprintf("phoneprov %d/s, kea-mt %d/s (ratio %s)", p.Rate(), km.Rate(), ratio(float64(p.Rate()), float64(km.Rate())))
+		mt.Verdict = verdict(p.Rate() > km.Rate())
+	}
+	bt := target{Want: fmt.Sprintf("mass reboot: every client bound within %s, no lease lost", rebootBoundMax),
+		Verdict: "NOT CHECKED", Got: "no mass reboot (-reboot-clients 0)"}
+	if r := p.Pick.Reboot; r.Clients > 0 {
+		bt.Got = r.describe()
+		bt.Verdict = verdict(r.AllBound > 0 && r.AllBound <= rebootBoundMax && r.lost() == 0 && r.Duplicates == 0)
+	}
+	return []target{rt, mt, bt}
 }
 
 func verdict(ok bool) string {

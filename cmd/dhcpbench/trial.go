@@ -35,6 +35,20 @@ func (t trialResult) cpuPerExchange() time.Duration {
 	return t.CPU / time.Duration(t.Perf.RA.Received)
 }
 
+// clientCPUPerExchange is perfdhcp's CPU time per completed DORA.
+func (t trialResult) clientCPUPerExchange() time.Duration {
+	if t.Perf.RA.Received == 0 {
+		return 0
+	}
+	return t.Perf.CPU / time.Duration(t.Perf.RA.Received)
+}
+
+// clientCore is the share of one core perfdhcp used over the run (its
+// period plus the exit wait).
+func (t trialResult) clientCore(period time.Duration) float64 {
+	return t.Perf.CPU.Seconds() / (period + exitWait).Seconds()
+}
+
 // judge decides whether a trial passes: fewer than maxLoss of the DORAs
 // started went unanswered, and perfdhcp managed to start nearly all the
 // DORAs asked for.
