@@ -144,7 +144,7 @@ func keyMatches(k string, id ID) bool {
 // use.
 type Allocator struct {
 	mu       sync.Mutex
-	byAddr   map[netip.Addr]*binding
+	byAddr   map[uint32]*binding // by IPv4 address (see u32)
 	subnets  []*subnetState
 	expiries expiryHeap
 	holds    []timer // holds outside every pool (reservations)
@@ -157,7 +157,7 @@ type Allocator struct {
 
 // New builds an allocator for cfg with no lease in it.
 func New(cfg Config) *Allocator {
-	a := &Allocator{byAddr: map[netip.Addr]*binding{}, cfg: cfg, vendorClasses: map[string]string{}}
+	a := &Allocator{byAddr: map[uint32]*binding{}, cfg: cfg, vendorClasses: map[string]string{}}
 	for i := range cfg.Subnets {
 		a.subnets = append(a.subnets, newSubnetState(&cfg.Subnets[i]))
 	}
@@ -229,10 +229,18 @@ func (a *Allocator) subnetOf(addr netip.Addr) *subnetState {
 
 // binding returns the state of addr, creating it; the caller holds a.mu.
 func (a *Allocator) binding(ss *subnetState, addr netip.Addr) *binding {
-	b := a.byAddr[addr]
+	b := a.byAddr[u32(addr)]
 	if b == nil {
-		b = &binding{addr: addr, subnet: ss, pool: ss.poolOf(addr), heapIdx: -1}
-		a.byAddr[addr] = b
+		b = &binding{ip: u32(addr), subnet: ss, pool: ss.poolOf(addr), heapIdx: -1}
+		a.byAddr[b.ip] = b
 	}
 	return b
+}
+
+// lookup returns the binding of addr, or nil when the allocator has none.
+func (a *Allocator) lookup(addr netip.Addr) *binding {
+	if !addr.Is4() {
+		return nil
+	}
+	return a.byAddr[u32(addr)]
 }

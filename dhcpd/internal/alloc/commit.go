@@ -88,7 +88,7 @@ func (a *Allocator) refusal(ss *subnetState, rq CommitRequest) string {
 	case !hasRes && !p.r.allows(rq.Class):
 		return "address is in a pool kept for other client classes"
 	}
-	b := a.byAddr[addr]
+	b := a.lookup(addr)
 	if b != nil && !b.availableTo(rq.ID.Key, rq.NowNS) {
 		return "address is in use by another client"
 	}
@@ -167,7 +167,7 @@ func (g *Grant) Undo() {
 func (a *Allocator) Release(subnet int, id ID, addr netip.Addr, nowNS int64) (leases.Lease, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	b := a.byAddr[addr]
+	b := a.lookup(addr)
 	if b == nil || b.subnet != a.subnets[subnet] || !b.ownedBy(id) || b.state != leases.Active {
 		return leases.Lease{}, false
 	}
@@ -185,7 +185,7 @@ func (a *Allocator) Decline(subnet int, id ID, addr netip.Addr, nowNS int64) (le
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	ss := a.subnets[subnet]
-	b := a.byAddr[addr]
+	b := a.lookup(addr)
 	if b == nil || b.subnet != ss {
 		return leases.Lease{}, false
 	}

@@ -14,7 +14,7 @@ import (
 func (a *Allocator) account(b *binding) {
 	want := false
 	if b.pool != nil && len(b.pool.r.Classes) == 0 {
-		_, reserved := b.subnet.resByAddr[b.addr]
+		_, reserved := b.subnet.resByAddr[b.addr()]
 		want = !reserved && ((b.state == leases.Active && b.class == "") || (b.holdKey != "" && b.holdUncl))
 	}
 	switch {
@@ -66,7 +66,7 @@ func (a *Allocator) freeIfUnused(b *binding) {
 	if b.pool == nil || b.holdKey != "" || b.state == leases.Active || b.state == leases.Declined || b.quarantinedUntil > 0 {
 		return
 	}
-	if _, reserved := b.subnet.resByAddr[b.addr]; reserved {
+	if _, reserved := b.subnet.resByAddr[b.addr()]; reserved {
 		return
 	}
 	b.pool.push(b)
@@ -82,11 +82,11 @@ func (a *Allocator) setExpiry(b *binding, s leases.State, expiry int64) {
 	inHeap := s == leases.Active || s == leases.Declined
 	switch {
 	case inHeap && b.heapIdx >= 0:
-		heap.Fix(&a.expiries, b.heapIdx)
+		heap.Fix(&a.expiries, int(b.heapIdx))
 	case inHeap:
 		heap.Push(&a.expiries, b)
 	case b.heapIdx >= 0:
-		heap.Remove(&a.expiries, b.heapIdx)
+		heap.Remove(&a.expiries, int(b.heapIdx))
 	}
 }
 

@@ -63,7 +63,7 @@ func (a *Allocator) Offer(rq OfferRequest) OfferResult {
 	uncl := rq.Class == NoClass
 	var res OfferResult
 	if r, ok := Lookup(ss.cfg.Reservations, rq.ID); ok {
-		b := a.byAddr[r]
+		b := a.lookup(r)
 		if b == nil || b.availableTo(key, rq.NowNS) || b.ownedBy(rq.ID) {
 			a.hold(ss, a.binding(ss, r), key, uncl, rq.NowNS)
 			return OfferResult{Status: Offered, Addr: r}
@@ -73,7 +73,7 @@ func (a *Allocator) Offer(rq OfferRequest) OfferResult {
 	// usable: the address may go to this client now.
 	usable := func(b *binding) bool {
 		return b.pool != nil && b.pool.r.allows(rq.Class) && !(uncl && ss.unclassifiedFull(b)) &&
-			b.availableTo(key, rq.NowNS) && !ss.reservedForOther(b.addr, rq.ID)
+			b.availableTo(key, rq.NowNS) && !ss.reservedForOther(b.addr(), rq.ID)
 	}
 	// The client's own address goes back to it unchecked.
 	own := false
@@ -97,7 +97,7 @@ func (a *Allocator) Offer(rq OfferRequest) OfferResult {
 		return res
 	}
 	a.hold(ss, b, key, uncl, rq.NowNS)
-	res.Addr, res.Status = b.addr, Offered
+	res.Addr, res.Status = b.addr(), Offered
 	if !own {
 		res.Status = a.checkStep(b, rq)
 	}
@@ -115,7 +115,7 @@ func (a *Allocator) requested(ss *subnetState, rq OfferRequest) *binding {
 		return nil
 	}
 	uncl := rq.Class == NoClass
-	b := a.byAddr[want]
+	b := a.lookup(want)
 	if b == nil {
 		if !p.r.allows(rq.Class) || (uncl && ss.unclassifiedFull(nil)) || ss.reservedForOther(want, rq.ID) {
 			return nil
@@ -165,7 +165,7 @@ func (a *Allocator) allocate(p *poolState, id ID, nowNS int64) (b *binding, recl
 		if _, reserved := ss.resByAddr[addr]; reserved {
 			continue
 		}
-		if _, known := a.byAddr[addr]; known {
+		if a.lookup(addr) != nil {
 			continue // it has a history; it joins the queue when free
 		}
 		return a.binding(ss, addr), false
@@ -176,7 +176,7 @@ func (a *Allocator) allocate(p *poolState, id ID, nowNS int64) (b *binding, recl
 			b = a.reclaim(p, id, nowNS)
 			return b, b != nil
 		}
-		if b.availableTo(id.Key, nowNS) && !ss.reservedForOther(b.addr, id) {
+		if b.availableTo(id.Key, nowNS) && !ss.reservedForOther(b.addr(), id) {
 			return b, false
 		}
 	}
@@ -211,7 +211,7 @@ func (a *Allocator) reclaim(p *poolState, id ID, nowNS int64) *binding {
 			continue
 		}
 		if b.quarantinedUntil > nowNS || (b.state == leases.Active && b.expiry > nowNS/1e9) ||
-			b.state == leases.Declined || p.subnet.reservedForOther(b.addr, id) {
+			b.state == leases.Declined || p.subnet.reservedForOther(b.addr(), id) {
 			continue // held by its own lease, or not free for other reasons
 		}
 		a.clearHold(p.subnet, b)
@@ -230,7 +230,7 @@ func (a *Allocator) reclaim(p *poolState, id ID, nowNS int64) *binding {
 func (a *Allocator) Await(subnet int, addr netip.Addr, key string, wake func()) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	b := a.byAddr[addr]
+	b := a.lookup(addr)
 	if b == nil || b.subnet != a.subnets[subnet] || !b.checking || b.holdKey != key {
 		return false
 	}
@@ -251,7 +251,7 @@ func (a *Allocator) Checked(subnet int, addr netip.Addr, key string, answered bo
 func (a *Allocator) checked(ss *subnetState, addr netip.Addr, key string, answered bool, nowNS int64) func() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	b := a.byAddr[addr]
+	b := a.lookup(addr)
 	if b == nil {
 		return nil
 	}

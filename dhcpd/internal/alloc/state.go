@@ -13,7 +13,6 @@ import (
 // lease record (mirroring the store), an in-memory offer hold, and the state
 // of its address check.
 type binding struct {
-	addr   netip.Addr
 	subnet *subnetState
 	pool   *poolState // nil outside every pool (a reservation)
 
@@ -23,28 +22,32 @@ type binding struct {
 	// The offer hold, in memory only; holdUncl when its client is in no class.
 	holdKey   string
 	holdUntil int64 // unix nanoseconds
-	holdUncl  bool
-	// uncl: the address counts against its subnet's unclassified limit
-	// (see Allocator.account).
-	uncl bool
 
 	// The address check: checking while a probe runs for the holder, who
 	// waits in wake (see Await); checkedAt when a check last found it
 	// silent; quarantined until when a check found it answering.
-	checking         bool
 	wake             func()
 	checkedAt        int64
 	quarantinedUntil int64
 
-	queued  bool // on its pool's free queue
-	heapIdx int  // in the expiry heap, or -1
 	gen     uint64
+	heapIdx int32  // in the expiry heap, or -1
+	ip      uint32 // the address (see u32): 4 bytes where a netip.Addr takes 24
+
+	holdUncl bool
+	// uncl: the address counts against its subnet's unclassified limit
+	// (see Allocator.account).
+	uncl     bool
+	checking bool
+	queued   bool // on its pool's free queue
 }
+
+// addr is the binding's address.
+func (b *binding) addr() netip.Addr { return a32(b.ip) }
 
 // record is the durable part of a binding, kept whole for undoing a
 // failed store write.
 type record struct {
-	state         leases.State
 	key           string // identity of the holder (see ID); "" for a declined address
 	hwaddr        []byte
 	clientID      []byte
@@ -52,6 +55,7 @@ type record struct {
 	vendorClass   string
 	class         string
 	start, expiry int64 // unix seconds
+	state         leases.State
 	// needsCheck: the last holder may still use the address.
 	needsCheck bool
 }
@@ -59,7 +63,7 @@ type record struct {
 // lease is b's durable record in the store's form.
 func (b *binding) lease() leases.Lease {
 	return leases.Lease{
-		Addr:        b.addr,
+		Addr:        b.addr(),
 		HWAddr:      net.HardwareAddr(slices.Clone(b.hwaddr)),
 		ClientID:    slices.Clone(b.clientID),
 		Subnet:      b.subnet.cfg.Prefix,
@@ -235,11 +239,11 @@ func (h expiryHeap) Len() int           { return len(h) }
 func (h expiryHeap) Less(i, j int) bool { return h[i].expiry < h[j].expiry }
 func (h expiryHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
-	h[i].heapIdx, h[j].heapIdx = i, j
+	h[i].heapIdx, h[j].heapIdx = int32(i), int32(j)
 }
 func (h *expiryHeap) Push(x any) {
 	b := x.(*binding)
-	b.heapIdx = len(*h)
+	b.heapIdx = int32(len(*h))
 	*h = append(*h, b)
 }
 func (h *expiryHeap) Pop() any {

@@ -82,7 +82,7 @@ func (a *Allocator) endLeases(now int64) SweepResult {
 		case leases.Declined:
 			a.setExpiry(b, 0, 0)
 			b.gen++
-			out.Deleted = append(out.Deleted, b.addr)
+			out.Deleted = append(out.Deleted, b.addr())
 		default:
 			heap.Remove(&a.expiries, 0)
 			continue
