@@ -7,6 +7,10 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -41,6 +45,10 @@ type rebootResult struct {
 	Naks        int
 	Duplicates  int // ACKs of an address another client holds
 	Stored      int // leases the server's database holds at the end; -1 if unknown
+	// KernelDrops is the server namespace's UDP RcvbufErrors over the run:
+	// datagrams the kernel dropped because a socket's receive buffer was
+	// full (the server's own counters say what it dropped after reading).
+	KernelDrops int64
 	ServerCPU   time.Duration
 	ClientCPU   time.Duration // dhcpbench's own CPU over the run: the simulated clients
 	Mem         benchkit.Memory
@@ -112,6 +120,10 @@ func (b *bench) reboot(ctx context.Context, d daemon, round int) (rebootResult, 
 	if err != nil {
 		return rebootResult{}, err
 	}
+	drops0, err := udpRcvbufErrors(in.proc.PID())
+	if err != nil {
+		return rebootResult{}, err
+	}
 	res, err := b.runReboot(ctx)
 	if err != nil {
 		return res, err
@@ -120,7 +132,16 @@ func (b *bench) reboot(ctx context.Context, d daemon, round int) (rebootResult, 
 	if err != nil {
 		return res, err
 	}
-	res.ServerCPU = st1.OwnCPU() - st0.OwnCPU()
+	drops1, err := udpRcvbufErrors(in.proc.PID())
+	if err != nil {
+		return res, err
+	}
+	res.ServerCPU, res.KernelDrops = st1.OwnCPU()-st0.OwnCPU(), drops1-drops0
+	if dg, ok := d.(diagnoser); ok {
+		if text, err := dg.Diagnostics(ctx, in); err == nil {
+			_ = os.WriteFile(filepath.Join(b.art, fmt.Sprintf("%s-r%d-reboot-metrics.txt", d.Name(), round+1)), []byte(text), 0o644)
+		}
+	}
 	if res.Mem, err = benchkit.ReadMemory(in.proc.PID()); err != nil {
 		return res, err
 	}
@@ -138,8 +159,8 @@ func (r rebootResult) describe() string {
 	if r.AllBound > 0 {
 		all = fmt.Sprintf("all bound in %.1f s", r.AllBound.Seconds())
 	}
-	return fmt.Sprintf("%d/%d bound, %s; %d sent (%d retransmitted), %d NAKs, %d duplicate ACKs, %d stored; server CPU %.1f s, clients' CPU %.1f s, HWM %s MiB",
-		r.Bound, r.Clients, all, r.Sent, r.Retransmits, r.Naks, r.Duplicates, r.Stored, r.ServerCPU.Seconds(), r.ClientCPU.Seconds(), benchkit.MiB(r.Mem.HWM))
+	return fmt.Sprintf("%d/%d bound, %s; %d sent (%d retransmitted), %d dropped by the server's kernel, %d NAKs, %d duplicate ACKs, %d stored; server CPU %.1f s, clients' CPU %.1f s, HWM %s MiB",
+		r.Bound, r.Clients, all, r.Sent, r.Retransmits, r.KernelDrops, r.Naks, r.Duplicates, r.Stored, r.ServerCPU.Seconds(), r.ClientCPU.Seconds(), benchkit.MiB(r.Mem.HWM))
 }
 
 // runReboot opens the relay socket in the client namespace, sends every
@@ -384,4 +405,41 @@ func selfCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// udpRcvbufErrors reads the UDP RcvbufErrors counter of the network
+// namespace process pid lives in.
+func udpRcvbufErrors(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/snmp", pid))
+	if err != nil {
+		return 0, fmt.Errorf("udp counters: %w", err)
+	}
+	return parseRcvbufErrors(string(b))
+}
+
+// parseRcvbufErrors finds RcvbufErrors in /proc/net/snmp: a "Udp:" line
+// of names followed by a "Udp:" line of values.
+func parseRcvbufErrors(snmp string) (int64, error) {
+	var names []string
+	for line := range strings.Lines(snmp) {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "Udp:" {
+			continue
+		}
+		if names == nil {
+			names = f
+			continue
+		}
+		for i, n := range names {
+			if n == "RcvbufErrors" && i < len(f) {
+				v, err := strconv.ParseInt(f[i], 10, 64)
+				if err != nil {
+					return 0, fmt.Errorf("udp counters: RcvbufErrors %q: %w", f[i], err)
+				}
+				return v, nil
+			}
+		}
+		break
+	}
+	return 0, fmt.Errorf("udp counters: no RcvbufErrors in /proc/net/snmp")
 }
