@@ -48,8 +48,9 @@ type Config struct {
 	// Workers is the number of packets handled at once; more workers let
 	// more leases share one disk flush.
 	Workers int `toml:"workers"`
-	// QueueSize bounds the packets waiting for a worker; beyond it they are
-	// dropped and counted.
+	// QueueSize bounds the packets waiting for a worker; beyond it a packet
+	// waits up to 50 ms for a place (the socket buffer holding those behind
+	// it), then is dropped and counted.
 	QueueSize int `toml:"queue_size"`
 	// LockDir holds one lock file per served interface, so two servers
 	// never answer on the same link.

@@ -792,6 +792,59 @@ func TestLabQueueDropsAndMalformedPackets(t *testing.T) {
 	}
 }
 
+// slowStore takes delay over every Put: a disk that is slow but moving.
+type slowStore struct {
+	leases.Store
+	delay time.Duration
+}
+
+func (s *slowStore) Put(ctx context.Context, ls ...leases.Lease) error {
+	time.Sleep(s.delay)
+	return s.Store.Put(ctx, ls...)
+}
+
+// A burst many times the queue's size, against a worker that is slow but
+// making progress, waits in the socket's buffer for its turn instead of
+// being dropped (the old reader dropped whatever found the queue full at
+// once: a whole site rebooting lost most of its first DISCOVERs).
+func TestLabBurstWaitsForSlowWorkers(t *testing.T) {
+	l := newPhoneLAN(t)
+	port := l.port(t, nil)
+	if err := l.cli.AddAddr(port, netip.MustParsePrefix("198.18.0.200/24")); err != nil {
+		t.Fatal(err)
+	}
+	cfg := labConfig(l.bridge, t.TempDir())
+	cfg.Workers, cfg.QueueSize = 1, 2
+	srv := startLabServerWith(t, l.srv, cfg, &slowStore{Store: leasestest.NewMemory(), delay: 2 * time.Millisecond})
+	var conn *net.UDPConn
+	err := l.cli.Do(func() (err error) {
+		conn, err = net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.IPv4(198, 18, 0, 1), Port: 67})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	const burst = 40
+	for i := range burst {
+		p := pkt{typ: 3, mac: mac(byte(i + 1)), xid: uint32(i + 1),
+			opts: []opt{addrOpt(50, netip.AddrFrom4([4]byte{198, 18, 0, byte(100 + i)}))}}
+		if _, err := conn.Write(p.bytes()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 10*time.Second, "the burst handled or dropped", func() bool {
+		return srv.counter("phoneprov_dhcp_packets_received_total", "type", "request")+
+			srv.counter("phoneprov_dhcp_queue_drops_total") == burst
+	})
+	if d := srv.counter("phoneprov_dhcp_queue_drops_total"); d != 0 {
+		t.Errorf("%v of %d REQUESTs dropped at the queue while the worker kept going", d, burst)
+	}
+	if acks := srv.counter("phoneprov_dhcp_packets_sent_total", "type", "ack"); acks != burst {
+		t.Errorf("%v ACKs, want %d", acks, burst)
+	}
+}
+
 // TestLabServeEndsWhenItsSocketDies closes the server's socket under it, as
 // a failing interface or a stray close would: Serve must return the cause
 // instead of staying up with no socket, so the process stops and its

@@ -64,7 +64,7 @@ func newMetrics(reg prometheus.Registerer, pol *policy, al *alloc.Allocator) (*m
 	m := &metrics{
 		received:    obs.CounterVec("phoneprov_dhcp_packets_received_total", "DHCP packets received, by message type (parse_failed: not a DHCP message).", "type"),
 		sent:        obs.CounterVec("phoneprov_dhcp_packets_sent_total", "DHCP replies sent, by message type.", "type"),
-		queueDrops:  obs.Counter("phoneprov_dhcp_queue_drops_total", "Packets dropped because every worker was busy and the queue was full."),
+		queueDrops:  obs.Counter("phoneprov_dhcp_queue_drops_total", "Packets dropped because every worker was busy and the queue stayed full for 50 ms."),
 		declines:    obs.Counter("phoneprov_dhcp_declines_total", "Addresses clients declined (found in use); each goes on probation."),
 		dropped:     obs.CounterVec("phoneprov_dhcp_packets_dropped_total", "Received DHCP messages answered with nothing, by reason.", "reason"),
 		allocFail:   obs.CounterVec("phoneprov_dhcp_allocation_failures_total", "DISCOVERs left unanswered because the subnet had no free address.", "subnet"),

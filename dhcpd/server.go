@@ -100,6 +100,14 @@ type job struct {
 
 const recvBufSize = 4096
 
+// queueFullWait is how long a reader holds a packet for a place in a full
+// queue before dropping it. Meanwhile the socket's receive buffer
+// (sock.RecvBuffer) keeps what arrives, so a burst far larger than the
+// queue (a whole site rebooting at once) waits its turn instead of being
+// dropped, while workers that make no progress at all (a hung store)
+// still cost only a dropped packet per wait.
+const queueFullWait = 50 * time.Millisecond
+
 // maxChecks bounds address checks in flight.
 const maxChecks = 64
 
@@ -488,6 +496,8 @@ const (
 // than keeping a receive-sized buffer per packet in flight. Packets over a
 // rate limit are dropped here, before they are copied or take a place in
 // the queue, so a flood the limits catch never crowds out other clients.
+// A packet that finds the queue full waits up to queueFullWait for a place
+// before it is dropped (see enqueue).
 //
 // read returns nil when ctx ends. It returns an error when the socket was
 // closed under it, or when maxReadFailures reads in a row have failed
@@ -501,6 +511,8 @@ func (s *Server) read(ctx context.Context, c *sock.Conn) error {
 		fixed = s.links[c.Interface]
 	}
 	failures := 0
+	full := time.NewTimer(queueFullWait)
+	full.Stop()
 	for {
 		n, info, err := c.Read(buf, oob)
 		if err != nil {
@@ -539,12 +551,31 @@ func (s *Server) read(ctx context.Context, c *sock.Conn) error {
 			l = s.byIndex[info.IfIndex]
 		}
 		j := &job{in: inbound{data: append([]byte(nil), buf[:n]...), link: l, local: info.Local, dst: info.Dst, src: info.Src, conn: c}}
-		select {
-		case s.queue <- j:
-		default:
-			s.h.met.queueDrops.Inc()
+		if !s.enqueue(ctx, j, full) {
+			return nil
 		}
 	}
+}
+
+// enqueue puts j in the queue, waiting up to queueFullWait (on the
+// reader's timer full) while the queue is full; a packet still without a
+// place then is dropped and counted. It returns false when ctx ends.
+func (s *Server) enqueue(ctx context.Context, j *job, full *time.Timer) bool {
+	select {
+	case s.queue <- j:
+		return true
+	default:
+	}
+	full.Reset(queueFullWait)
+	defer full.Stop()
+	select {
+	case s.queue <- j:
+	case <-full.C:
+		s.h.met.queueDrops.Inc()
+	case <-ctx.Done():
+		return false
+	}
+	return true
 }
 
 func (s *Server) work(ctx context.Context) {

@@ -20,8 +20,11 @@ import (
 // ServerPort is the DHCP server port.
 const ServerPort = 67
 
-// RecvBuffer is the socket receive buffer asked for, in bytes.
-const RecvBuffer = 4 << 20
+// RecvBuffer is the socket receive buffer asked for, in bytes: about
+// 25,000 DHCP packets (the kernel doubles it and charges each packet some
+// 1.3 KiB), a whole site's DISCOVERs arriving at once. It is kernel memory
+// used only while packets wait, not the process's.
+const RecvBuffer = 16 << 20
 
 // Conn is one bound DHCP server socket.
 type Conn struct {
