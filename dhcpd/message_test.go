@@ -2,7 +2,11 @@ package dhcpd
 
 import (
 	"bytes"
+	"errors"
+	"io"
+	"math/rand/v2"
 	"net/netip"
+	"reflect"
 	"testing"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
@@ -161,4 +165,96 @@ func FuzzParseMessage(f *testing.F) {
 			m.addrOption(dhcpv4.GenericOptionCode(c))
 		}
 	})
+}
+
+// decode must read every packet exactly as dhcpv4.FromBytes does, good or
+// bad: the seeds below and thousands of random mutations of them (cut
+// short, bytes changed, options added), compared field by field.
+func TestDecodeMatchesDhcpv4(t *testing.T) {
+	seeds := [][]byte{
+		rawRequest(false, tlv(53, 1), tlv(50, 198, 18, 0, 9), []byte{0, 0}, tlv(60, []byte("ccp.avaya.com")...), tlv(61)),
+		rawRequest(true, tlv(53, 3), tlv(12, 'p', 'h')),
+		rawRequest(false, tlv(53, 1), tlv(43, 1, 2), tlv(43, 3), tlv(43), tlv(61), tlv(61, 9)),
+		rawRequest(false, tlv(53, 1), tlv(52, 3)),
+		rawRequest(true, tlv(53, 1), []byte{60}),
+		pkt{typ: dhcpv4.MessageTypeDiscover, mac: mac(1), opts: []opt{strOpt(dhcpv4.OptionClassIdentifier.Code(), "ccp.avaya.com"), prl(1, 3, 242, 176), maxSize(576)}}.bytes(),
+	}
+	withSname := rawRequest(false, tlv(53, 1))
+	copy(withSname[44:], "server\x00junk")
+	copy(withSname[108:], "file.bin")
+	seeds = append(seeds, withSname)
+	rng := rand.New(rand.NewPCG(14, 3))
+	cases := 0
+	for _, s := range seeds {
+		check(t, s)
+		for range 4000 {
+			b := bytes.Clone(s)
+			switch rng.IntN(4) {
+			case 0:
+				b = b[:rng.IntN(len(b)+1)]
+			case 1:
+				for range 1 + rng.IntN(4) {
+					b[rng.IntN(len(b))] = byte(rng.IntN(256))
+				}
+			case 2:
+				i := 240 + rng.IntN(len(b)-239)
+				extra := make([]byte, rng.IntN(12))
+				for k := range extra {
+					extra[k] = byte(rng.IntN(256))
+				}
+				b = append(b[:i:i], append(extra, b[i:]...)...)
+			case 3:
+				b = append(b, byte(rng.IntN(256)))
+			}
+			check(t, b)
+			cases++
+		}
+	}
+	t.Logf("%d packets compared", cases+len(seeds))
+}
+
+// check compares decode with dhcpv4.FromBytes on b.
+func check(t *testing.T, b []byte) {
+	t.Helper()
+	if len(b) > 240 {
+		// The overloaded sname and file fields are read without an End.
+		wo, go_ := dhcpv4.Options{}, dhcpv4.Options{}
+		werr, gerr := wo.FromBytes(bytes.Clone(b[240:])), decodeOptions(go_, b[240:], false)
+		if (werr == nil) != (gerr == nil) || (werr == nil && !reflect.DeepEqual(normal(wo), normal(go_))) {
+			t.Fatalf("% x:\noptions %v (%v), FromBytes %v (%v)", b[240:], go_, gerr, wo, werr)
+		}
+	}
+	want, werr := dhcpv4.FromBytes(bytes.Clone(b))
+	got, gerr := decode(b)
+	if (werr == nil) != (gerr == nil) || errors.Is(werr, io.ErrUnexpectedEOF) != errors.Is(gerr, io.ErrUnexpectedEOF) {
+		t.Fatalf("% x:\ndecode error %v, FromBytes error %v", b, gerr, werr)
+	}
+	if werr != nil {
+		return
+	}
+	wo, gv := want.Options, *got
+	gv.Options = nil
+	wh := *want
+	wh.Options = nil
+	if !reflect.DeepEqual(wh, gv) {
+		t.Fatalf("% x:\nheader %+v, FromBytes %+v", b, gv, wh)
+	}
+	if len(wo) != len(got.Options) {
+		t.Fatalf("% x:\noptions %v, FromBytes %v", b, got.Options, wo)
+	}
+	for code, v := range wo {
+		g, ok := got.Options[code]
+		if !ok || !bytes.Equal(g, v) {
+			t.Fatalf("% x:\noption %d = %x (present %v), FromBytes %x", b, code, g, ok, v)
+		}
+	}
+}
+
+// normal is o with every empty value nil, for comparing.
+func normal(o dhcpv4.Options) map[uint8]string {
+	out := map[uint8]string{}
+	for k, v := range o {
+		out[k] = string(v)
+	}
+	return out
 }
