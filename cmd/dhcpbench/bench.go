@@ -169,7 +169,7 @@ func (b *bench) examineFilled(ctx context.Context, d daemon, round int, sr *serv
 			return err
 		}
 	}
-	if b.opts.Pprof > 0 && d.Name() == "phoneprov" {
+	if b.opts.Pprof > 0 && (d.Name() == "phoneprov" || d.Name() == baselineName) {
 		if sr.Profiles, err = b.profile(ctx, in, round, best); err != nil {
 			return err
 		}

@@ -53,7 +53,7 @@ func TestPhoneprovConfigLoads(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, "../phoneprov").CombinedOutput(); err != nil {
 		t.Fatalf("go build phoneprov: %v\n%s", err, out)
 	}
-	l, err := phoneprovDaemon{bin: bin, plan: defaultPlan()}.Prepare(dir, "vaabcd1234")
+	l, err := phoneprovDaemon{name: "phoneprov", bin: bin, plan: defaultPlan()}.Prepare(dir, "vaabcd1234")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,9 +38,10 @@ func (l launch) command() string {
 // daemonsByName returns the servers the options configure, by name.
 func daemonsByName(o options) map[string]daemon {
 	return map[string]daemon{
-		"phoneprov": phoneprovDaemon{bin: o.Phoneprov, plan: o.plan},
-		"kea":       keaDaemon{name: "kea", bin: o.Kea, plan: o.plan},
-		"kea-mt":    keaDaemon{name: "kea-mt", bin: o.Kea, plan: o.plan, threads: o.KeaThreads},
-		"dnsmasq":   dnsmasqDaemon{bin: o.Dnsmasq, plan: o.plan},
+		"phoneprov":      phoneprovDaemon{name: "phoneprov", bin: o.Phoneprov, plan: o.plan},
+		"phoneprov-base": phoneprovDaemon{name: "phoneprov-base", bin: o.Baseline, plan: o.plan},
+		"kea":            keaDaemon{name: "kea", bin: o.Kea, plan: o.plan},
+		"kea-mt":         keaDaemon{name: "kea-mt", bin: o.Kea, plan: o.plan, threads: o.KeaThreads},
+		"dnsmasq":        dnsmasqDaemon{bin: o.Dnsmasq, plan: o.plan},
 	}
 }

@@ -16,6 +16,7 @@ import (
 // options is the parsed command line.
 type options struct {
 	Phoneprov  string // tools; resolved to absolute paths by resolveTools
+	Baseline   string // an earlier phoneprov build, run as "phoneprov-base"; "" for none
 	Kea        string
 	Dnsmasq    string
 	Perfdhcp   string
@@ -50,6 +51,9 @@ type options struct {
 // serverNames is what -servers may list, in the default order.
 func serverNames() []string { return []string{"phoneprov", "kea", "kea-mt", "dnsmasq"} }
 
+// baselineName is the server that runs the -baseline build.
+const baselineName = "phoneprov-base"
+
 // parseOptions parses args (without the program name).
 func parseOptions(args []string, stderr io.Writer) (options, error) {
 	o := options{plan: defaultPlan(), Args: args}
@@ -64,6 +68,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&o.Phoneprov, "phoneprov", "bin/phoneprov", "phoneprov `binary` to measure")
+	fs.StringVar(&o.Baseline, "baseline", "", "an earlier phoneprov `binary` to measure beside -phoneprov, under the same load, as the server \""+baselineName+"\" (listed first in -servers unless -servers says otherwise)")
 	fs.StringVar(&o.Kea, "kea", "kea-dhcp4", "kea-dhcp4 `binary` (Debian: kea-dhcp4-server)")
 	fs.StringVar(&o.Dnsmasq, "dnsmasq", "dnsmasq", "dnsmasq `binary`")
 	fs.StringVar(&o.Perfdhcp, "perfdhcp", "/usr/sbin/perfdhcp", "perfdhcp `binary` (Debian: kea-admin)")
@@ -99,6 +104,11 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	}
 	o.MaxLoss = *lossPct / 100
 	o.Servers = strings.Split(*servers, ",")
+	serversSet := false
+	fs.Visit(func(f *flag.Flag) { serversSet = serversSet || f.Name == "servers" })
+	if o.Baseline != "" && !serversSet {
+		o.Servers = append([]string{baselineName}, o.Servers...)
+	}
 	if err := o.validate(); err != nil {
 		fmt.Fprintf(stderr, "dhcpbench: %v\n", err)
 		return options{}, err
@@ -109,8 +119,11 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 // validate checks the values that flag parsing cannot.
 func (o options) validate() error {
 	for _, s := range o.Servers {
-		if !slices.Contains(serverNames(), s) {
-			return fmt.Errorf("-servers: %q is not one of %s", s, strings.Join(serverNames(), ", "))
+		switch {
+		case s == baselineName && o.Baseline == "":
+			return fmt.Errorf("-servers: %q needs -baseline", s)
+		case s != baselineName && !slices.Contains(serverNames(), s):
+			return fmt.Errorf("-servers: %q is not one of %s", s, strings.Join(append(serverNames(), baselineName), ", "))
 		}
 	}
 	switch {
@@ -156,6 +169,7 @@ func (o *options) resolveTools() error {
 		needed bool
 	}{
 		{&o.Phoneprov, "`make build`", true},
+		{&o.Baseline, "an earlier `make build`", o.Baseline != ""},
 		{&o.Perfdhcp, "kea-admin", true},
 		{&o.Kea, "kea-dhcp4-server", slices.Contains(o.Servers, "kea") || slices.Contains(o.Servers, "kea-mt")},
 		{&o.Dnsmasq, "dnsmasq", slices.Contains(o.Servers, "dnsmasq")},

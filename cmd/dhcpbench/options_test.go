@@ -29,6 +29,7 @@ func TestParseOptionsRejects(t *testing.T) {
 	for _, args := range [][]string{
 		{"-servers", "phoneprov,isc-dhcpd"},
 		{"-rounds", "0"},
+		{"-servers", "phoneprov,phoneprov-base"},
 		{"-kea-threads", "0"},
 		{"-reboot-clients", "65000"},
 		{"-reboot-limit", "0s"},
@@ -71,5 +72,22 @@ func TestFillRuns(t *testing.T) {
 	}
 	if fillTemplate(0) == fillTemplate(1) || fillTemplate(3) != "00:0d:01:03:00:00" {
 		t.Errorf("templates %s %s %s", fillTemplate(0), fillTemplate(1), fillTemplate(3))
+	}
+}
+
+func TestParseOptionsBaseline(t *testing.T) {
+	o, err := parseOptions([]string{"-baseline", "old/phoneprov"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Baseline != "old/phoneprov" || !reflect.DeepEqual(o.Servers, []string{"phoneprov-base", "phoneprov", "kea", "kea-mt", "dnsmasq"}) {
+		t.Errorf("baseline %q, servers %v", o.Baseline, o.Servers)
+	}
+	o, err = parseOptions([]string{"-baseline", "old/phoneprov", "-servers", "phoneprov,phoneprov-base,kea"}, io.Discard)
+	if err != nil || !reflect.DeepEqual(o.Servers, []string{"phoneprov", "phoneprov-base", "kea"}) {
+		t.Errorf("servers %v, %v", o.Servers, err)
+	}
+	if d := daemonsByName(o)["phoneprov-base"]; d.Name() != "phoneprov-base" {
+		t.Errorf("baseline daemon named %q", d.Name())
 	}
 }

@@ -23,11 +23,12 @@ const phoneprovAdmin = "127.0.0.1:9167"
 // phoneprovDaemon runs `phoneprov serve` with DHCP on the lab link and the
 // file servers off.
 type phoneprovDaemon struct {
+	name string // "phoneprov", or "phoneprov-base" for the -baseline build
 	bin  string
 	plan plan
 }
 
-func (phoneprovDaemon) Name() string { return "phoneprov" }
+func (d phoneprovDaemon) Name() string { return d.name }
 
 func (d phoneprovDaemon) Version(ctx context.Context) string {
 	return benchkit.ToolVersion(ctx, d.bin, "version")

@@ -119,6 +119,12 @@ func (r *report) WriteTable(w io.Writer) error {
 		if err := tw.Flush(); err != nil {
 			return fmt.Errorf("table: %w", err)
 		}
+		if base, ok := find(sums, baselineName); ok {
+			fmt.Fprintf(w, "\nphoneprov against %s, the -baseline build (>1 = phoneprov better):\n", baselineName)
+			for _, c := range compare(p, base, summary{}, summary{}) {
+				fmt.Fprintf(w, "  %-34s %s (%s)\n", c.What, c.Kea, c.HowToRead)
+			}
+		}
 		if err := r.writeRebootTable(w); err != nil {
 			return err
 		}
