@@ -112,10 +112,6 @@ func (a *Allocator) grant(ss *subnetState, b *binding, rq CommitRequest) {
 	now := rq.NowNS / 1e9
 	b.key = key
 	b.hwaddr = append(b.hwaddr[:0:0], rq.ID.HWAddr...)
-	b.clientID = nil
-	if len(rq.ID.ClientID) > 0 {
-		b.clientID = append([]byte(nil), rq.ID.ClientID...)
-	}
 	b.hostname, b.vendorClass, b.class = rq.Hostname, a.intern(rq.VendorClass), rq.ClassName
 	b.start = now
 	b.needsCheck = false
@@ -200,7 +196,7 @@ func (a *Allocator) Decline(subnet int, id ID, addr netip.Addr, nowNS int64) (le
 		delete(ss.held, key)
 	}
 	a.clearHold(ss, b)
-	b.key, b.clientID, b.hostname, b.vendorClass, b.class = "", nil, "", "", ""
+	b.key, b.hostname, b.vendorClass, b.class = "", "", "", ""
 	b.hwaddr = nil
 	b.start = nowNS / 1e9
 	b.needsCheck = true

@@ -48,9 +48,10 @@ func (b *binding) addr() netip.Addr { return a32(b.ip) }
 // record is the durable part of a binding, kept whole for undoing a
 // failed store write.
 type record struct {
-	key           string // identity of the holder (see ID); "" for a declined address
+	// key is the identity of the holder (see ID), "" for a declined
+	// address; it also keeps the holder's client identifier (see clientID).
+	key           string
 	hwaddr        []byte
-	clientID      []byte
 	hostname      string
 	vendorClass   string
 	class         string
@@ -65,7 +66,7 @@ func (b *binding) lease() leases.Lease {
 	return leases.Lease{
 		Addr:        b.addr(),
 		HWAddr:      net.HardwareAddr(slices.Clone(b.hwaddr)),
-		ClientID:    slices.Clone(b.clientID),
+		ClientID:    b.clientID(),
 		Subnet:      b.subnet.cfg.Prefix,
 		Hostname:    b.hostname,
 		VendorClass: b.vendorClass,
@@ -74,6 +75,19 @@ func (b *binding) lease() leases.Lease {
 		Expiry:      time.Unix(b.expiry, 0),
 		State:       b.state,
 	}
+}
+
+// hasClientID reports whether the holder sent a client identifier: its
+// key is then ClientIDKey of it.
+func (r *record) hasClientID() bool { return len(r.key) > 1 && r.key[0] == 'i' }
+
+// clientID is a copy of the holder's client identifier, or nil when it sent
+// none: the key holds it, so the record does not keep it twice.
+func (r *record) clientID() []byte {
+	if !r.hasClientID() {
+		return nil
+	}
+	return []byte(r.key[1:])
 }
 
 // availableTo reports whether the address may go to the identity key at
@@ -111,7 +125,7 @@ func (b *binding) ownedBy(id ID) bool {
 		return false
 	}
 	var buf [17]byte
-	return b.key == id.Key || (len(b.clientID) == 0 && b.key == string(hwKeyBytes(&buf, id.HWAddr)))
+	return b.key == id.Key || (!b.hasClientID() && b.key == string(hwKeyBytes(&buf, id.HWAddr)))
 }
 
 // setState moves b to state s, keeping the pool counters right.
@@ -212,7 +226,7 @@ func (ss *subnetState) ownBinding(id ID) *binding {
 	}
 	if len(id.ClientID) > 0 {
 		var buf [17]byte
-		if b := ss.owner[string(hwKeyBytes(&buf, id.HWAddr))]; b != nil && len(b.clientID) == 0 {
+		if b := ss.owner[string(hwKeyBytes(&buf, id.HWAddr))]; b != nil && !b.hasClientID() {
 			return b
 		}
 	}
