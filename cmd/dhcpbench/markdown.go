@@ -110,13 +110,13 @@ func (r *report) WriteMarkdown(b *strings.Builder) {
 
 	b.WriteString("## Trials\n\n")
 	benchkit.MDTable(b, []string{"server", "round", "asked/s", "done/s", "DISCOVER sent", "ACKs", "loss %", "avg OFFER ms", "avg ACK ms",
-		"CPU s", "perfdhcp CPU s", "RSS MiB", "HWM MiB", "leases", "result"}, func(row func(...string)) {
+		"CPU s", "perfdhcp CPU s", "buffer drops server/perfdhcp", "RSS MiB", "HWM MiB", "leases", "result"}, func(row func(...string)) {
 		for _, run := range r.Runs {
 			for _, t := range run.Trials {
 				row(run.Name, fmt.Sprint(run.Round+1), fmt.Sprint(t.Rate), fmt.Sprintf("%.0f", t.Perf.done(o.Period)),
 					fmt.Sprint(t.Perf.DO.Sent), fmt.Sprint(t.Perf.RA.Received), fmt.Sprintf("%.2f", t.Perf.loss()*100),
 					fmt.Sprintf("%.2f", t.Perf.DO.AvgDelayMS), fmt.Sprintf("%.2f", t.Perf.RA.AvgDelayMS),
-					fmt.Sprintf("%.2f", t.CPU.Seconds()), fmt.Sprintf("%.2f", t.Perf.CPU.Seconds()), benchkit.MiB(t.Mem.RSS), benchkit.MiB(t.Mem.HWM), fmt.Sprint(t.Leases), verdictWord(t))
+					fmt.Sprintf("%.2f", t.CPU.Seconds()), fmt.Sprintf("%.2f", t.Perf.CPU.Seconds()), fmt.Sprintf("%d/%d", t.ServerDrops, t.ClientDrops), benchkit.MiB(t.Mem.RSS), benchkit.MiB(t.Mem.HWM), fmt.Sprint(t.Leases), verdictWord(t))
 			}
 		}
 	})

@@ -88,13 +88,16 @@ func TestJudge(t *testing.T) {
 	for _, c := range []struct {
 		name        string
 		perf        perfResult
+		clientDrops int64
 		pass, limit bool
 	}{
-		{"under the loss limit", ok, true, false},
-		{"over the loss limit", lossy, false, false},
-		{"perfdhcp fell behind", slow, false, true},
+		{"under the loss limit", ok, 0, true, false},
+		{"over the loss limit", lossy, 0, false, false},
+		{"over the limit, partly the client's drops", lossy, 149, false, false},
+		{"over the limit, all of it answers perfdhcp did not read", lossy, 150, false, true},
+		{"perfdhcp fell behind", slow, 0, false, true},
 	} {
-		got := judge(trialResult{Rate: 1000, Perf: c.perf}, 10*time.Second, 0.01)
+		got := judge(trialResult{Rate: 1000, Perf: c.perf, ClientDrops: c.clientDrops}, 10*time.Second, 0.01)
 		if got.Pass != c.pass || got.ClientLimited != c.limit {
 			t.Errorf("%s: pass %v client-limited %v, want %v %v", c.name, got.Pass, got.ClientLimited, c.pass, c.limit)
 		}

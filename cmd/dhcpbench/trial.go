@@ -23,8 +23,13 @@ type trialResult struct {
 	Mem           benchkit.Memory // server memory at the end of the run
 	Leases        int             // leases held at the end; -1 if unknown
 	ClientLimited bool            // perfdhcp sent under clientKeptUp of the DISCOVERs asked for
-	Pass          bool            // loss under the limit and the client kept up
-	Output        string          // perfdhcp's output file, relative to the artifacts
+	// ServerDrops and ClientDrops are the UDP receive-buffer drops
+	// (RcvbufErrors) in the server's and in perfdhcp's namespace over the
+	// run: answers the load generator was too busy to read count in
+	// ClientDrops, not against the server.
+	ServerDrops, ClientDrops int64
+	Pass                     bool   // loss under the limit and the client kept up
+	Output                   string // perfdhcp's output file, relative to the artifacts
 }
 
 // cpuPerExchange is the server CPU time per completed DORA.
@@ -51,10 +56,12 @@ func (t trialResult) clientCore(period time.Duration) float64 {
 
 // judge decides whether a trial passes: fewer than maxLoss of the DORAs
 // started went unanswered, and perfdhcp managed to start nearly all the
-// DORAs asked for.
+// DORAs asked for. A trial whose every lost DORA is matched by an answer
+// dropped unread in perfdhcp's socket is the load generator's limit too.
 func judge(t trialResult, period time.Duration, maxLoss float64) trialResult {
 	want := float64(t.Rate) * period.Seconds()
-	t.ClientLimited = float64(t.Perf.DO.Sent) < clientKeptUp*want
+	lost := int64(t.Perf.DO.Sent - t.Perf.RA.Received)
+	t.ClientLimited = float64(t.Perf.DO.Sent) < clientKeptUp*want || (lost > 0 && t.ClientDrops >= lost)
 	t.Pass = !t.ClientLimited && t.Perf.loss() < maxLoss
 	return t
 }
@@ -76,6 +83,10 @@ func (b *bench) trial(ctx context.Context, d daemon, round, rate, attempt int) (
 	if err != nil {
 		return trialResult{}, err
 	}
+	srv0, cli0, err := b.rcvbufErrors(in)
+	if err != nil {
+		return trialResult{}, err
+	}
 	run := b.perfRun(rate, b.opts.Clients, b.opts.Period)
 	perf, out, err := runPerfdhcp(ctx, b.lab.client, b.opts.Perfdhcp, run)
 	name := label + "-perfdhcp.txt"
@@ -92,6 +103,11 @@ func (b *bench) trial(ctx context.Context, d daemon, round, rate, attempt int) (
 		return trialResult{}, err
 	}
 	res.CPU = st1.OwnCPU() - st0.OwnCPU()
+	srv1, cli1, err := b.rcvbufErrors(in)
+	if err != nil {
+		return trialResult{}, err
+	}
+	res.ServerDrops, res.ClientDrops = srv1-srv0, cli1-cli0
 	if res.Mem, err = benchkit.ReadMemory(in.proc.PID()); err != nil {
 		return trialResult{}, err
 	}
@@ -104,6 +120,24 @@ func (b *bench) trial(ctx context.Context, d daemon, round, rate, attempt int) (
 		}
 	}
 	return judge(res, b.opts.Period, b.opts.MaxLoss), nil
+}
+
+// rcvbufErrors reads the UDP RcvbufErrors counters of the server's
+// namespace (through its process) and of the client namespace (from a
+// thread switched into it).
+func (b *bench) rcvbufErrors(in *instance) (server, client int64, err error) {
+	if server, err = udpRcvbufErrors(in.proc.PID()); err != nil {
+		return 0, 0, err
+	}
+	err = b.lab.client.Do(func() error {
+		snmp, rerr := os.ReadFile("/proc/thread-self/net/snmp")
+		if rerr != nil {
+			return fmt.Errorf("udp counters: %w", rerr)
+		}
+		client, rerr = parseRcvbufErrors(string(snmp))
+		return rerr
+	})
+	return server, client, err
 }
 
 // diagnoser is a daemon that can tell, after a trial, where its packets
