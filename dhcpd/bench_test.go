@@ -99,6 +99,7 @@ func BenchmarkDORAJournal(b *testing.B) {
 	b.SetParallelism(32)
 	b.ReportAllocs()
 	b.ResetTimer()
+	before := store.Stats()
 	b.RunParallel(func(pb *testing.PB) {
 		disc, req := templates()
 		sc := newScratch()
@@ -106,4 +107,7 @@ func BenchmarkDORAJournal(b *testing.B) {
 			runDORA(b, hs, sc, disc, req, next.Add(1))
 		}
 	})
+	if st := store.Stats(); st.Commits > before.Commits {
+		b.ReportMetric(float64(st.Records-before.Records)/float64(st.Commits-before.Commits), "leases/commit")
+	}
 }
