@@ -21,10 +21,11 @@ import (
 const ServerPort = 67
 
 // RecvBuffer is the socket receive buffer asked for, in bytes: about
-// 25,000 DHCP packets (the kernel doubles it and charges each packet some
-// 1.3 KiB), a whole site's DISCOVERs arriving at once. It is kernel memory
-// used only while packets wait, not the process's.
-const RecvBuffer = 16 << 20
+// 50,000 DHCP packets (the kernel doubles it and charges each packet some
+// 1.3 KiB), room for a whole site's DISCOVERs arriving at once and the
+// REQUESTs that follow them. It is kernel memory taken only while packets
+// wait, not the process's.
+const RecvBuffer = 32 << 20
 
 // Conn is one bound DHCP server socket.
 type Conn struct {
