@@ -50,21 +50,7 @@ func (r *report) WriteMarkdown(b *strings.Builder) {
 		b.WriteString("\nMemory ratios are n/a for a server that did not reach the lease target in the fill time.\n\n")
 	}
 
-	if runs := r.rebootRuns(); len(runs) > 0 {
-		b.WriteString("## Mass reboot\n\n")
-		fmt.Fprintf(b, "A fresh server; %d simulated phones (relayed, vendor class `%s`) send their DISCOVER at once, answer each OFFER "+
-			"with a REQUEST at once, and retransmit whatever got no answer after 4 s, 8, 16, 32, 64 s (±1 s), as RFC 2131 §4.1 asks "+
-			"of a client (the phones' own schedule is unconfirmed). All bound: first DISCOVER to last ACK. Stored: the leases the "+
-			"server's database holds at the end (phoneprov's assigned-address gauge, Kea's lease CSV); lost = bound − stored. "+
-			"Clients' CPU is dhcpbench's own over the run. At most %s.\n\n", o.RebootClients, p.VendorClass, o.RebootLimit)
-		benchkit.MDTable(b, rebootHeader(), func(row func(...string)) {
-			for _, run := range runs {
-				row(rebootRow(run)...)
-			}
-		})
-		b.WriteString("\n")
-	}
-
+	r.writeRebootMarkdown(b)
 	b.WriteString("## Durability\n\n")
 	b.WriteString("How each server stores a lease, and what `strace` showed for " + fmt.Sprint(durabilityProbes) +
 		" DORAs sent one at a time to the filled server: an ACK counts as durable when an fsync/fdatasync of the lease " +
@@ -162,4 +148,25 @@ func setupOf(setups []setup, name string) setup {
 		}
 	}
 	return setup{}
+}
+
+// writeRebootMarkdown renders the mass reboots, if any ran.
+func (r *report) writeRebootMarkdown(b *strings.Builder) {
+	runs := r.rebootRuns()
+	if len(runs) == 0 {
+		return
+	}
+	o, p := r.Opts, r.Opts.plan
+	b.WriteString("## Mass reboot\n\n")
+	fmt.Fprintf(b, "A fresh server; %d simulated phones (relayed, vendor class `%s`) send their DISCOVER at once, answer each OFFER "+
+		"with a REQUEST at once, and retransmit whatever got no answer after 4 s, 8, 16, 32, 64 s (±1 s), as RFC 2131 §4.1 asks "+
+		"of a client (the phones' own schedule is unconfirmed). All bound: first DISCOVER to last ACK. Stored: the leases the "+
+		"server's database holds at the end (phoneprov's assigned-address gauge, Kea's lease CSV); lost = bound − stored. "+
+		"Clients' CPU is dhcpbench's own over the run. At most %s.\n\n", o.RebootClients, p.VendorClass, o.RebootLimit)
+	benchkit.MDTable(b, rebootHeader(), func(row func(...string)) {
+		for _, run := range runs {
+			row(rebootRow(run)...)
+		}
+	})
+	b.WriteString("\n")
 }
