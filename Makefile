@@ -79,6 +79,7 @@ bench-packages:
 bench: build bench-packages
 	$(GO) run ./cmd/phonebench -phoneprov $(BIN) -out $(RESULTS) -rounds 3 -duration 3s
 	$(GO) run ./cmd/dhcpbench -phoneprov $(BIN) -out $(RESULTS)
+	$(GO) run ./cmd/dhcpbench -pair -phoneprov $(BIN) -out $(RESULTS)
 	$(GO) run ./cmd/phonebench -storm -phoneprov $(BIN) -phonesim $(SIM) -out $(RESULTS)
 	$(MAKE) bench-rollout
 

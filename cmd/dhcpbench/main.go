@@ -41,6 +41,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Parse:   parseOptions,
 		Resolve: (*options).resolveTools,
 		Run: func(ctx context.Context, o options, progress func(string)) (benchkit.Report, error) {
+			if o.Pair {
+				rep, err := runPair(ctx, o, func(format string, a ...any) { progress(fmt.Sprintf(format, a...)) })
+				if rep == nil {
+					return nil, err
+				}
+				return rep, err
+			}
 			rep, err := runBench(ctx, o, func(format string, a ...any) { progress(fmt.Sprintf(format, a...)) })
 			if rep == nil || len(rep.Runs) == 0 {
 				return nil, err
