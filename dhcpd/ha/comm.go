@@ -29,10 +29,12 @@ func newComm(now time.Time) comm {
 }
 
 // poke records an answer from the partner; it clears the clients seen
-// (CommunicationState::poke).
+// and the count of packets analysed (CommunicationState::pokeInternal,
+// Kea 2.2: clearConnectingClients and analyzed_messages_count_ = 0).
 func (c *comm) poke(now time.Time) {
 	c.lastContact = now
 	c.everTouched = true
+	c.analyzed = 0
 	if len(c.clients) > 0 {
 		c.clients = map[string]bool{}
 		c.unacked = 0

@@ -21,6 +21,12 @@ type Report struct {
 	// UnsentUpdates are the lease updates made in partner-down that the
 	// partner was not sent (unsent-update-count).
 	UnsentUpdates int64
+	// LastSync is when the last lease synchronisation from the partner
+	// (lease4-get-page, after a restart) completed; zero when none has.
+	// LastSyncLeases is the leases the partner sent then, LastSyncApplied
+	// those newer than this server's and so written.
+	LastSync                        time.Time
+	LastSyncLeases, LastSyncApplied int
 	// The partner.
 	Partner, PartnerRole, PartnerURL string
 	PartnerState                     State    // last-state; Unavailable when not reachable
@@ -64,6 +70,7 @@ func (s *Service) Report() Report {
 		CommunicationInterrupted: s.comm.interrupted(now, s.cfg.MaxResponseDelay),
 		ConnectingClients:        len(s.comm.clients), UnackedClients: s.comm.unacked, AnalyzedPackets: s.comm.analyzed,
 		PartnerUnsentUpdates: s.comm.unsent,
+		LastSync:             s.lastSync, LastSyncLeases: s.lastSyncPulled, LastSyncApplied: s.lastSyncApplied,
 	}
 	if r.PartnerScopes == nil {
 		r.PartnerScopes = []string{}

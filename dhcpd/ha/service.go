@@ -67,8 +67,13 @@ type Service struct {
 	disabledUntil time.Time
 	unsent        int64 // lease updates not sent in partner-down
 	syncNotified  bool
-	db            LeaseDB
-	ln            net.Listener
+	// lastSync is when the last lease synchronisation from the partner
+	// completed; lastSyncPulled the leases it sent, lastSyncApplied
+	// those newer than ours.
+	lastSync                        time.Time
+	lastSyncPulled, lastSyncApplied int
+	db                              LeaseDB
+	ln                              net.Listener
 }
 
 // New prepares the service from a validated, enabled configuration.

@@ -29,7 +29,7 @@ func (s *Service) synchronize(ctx context.Context) error {
 	if _, err := s.client.do(ctx, cmd); err != nil {
 		return err
 	}
-	n, err := s.pullLeases(ctx)
+	pulled, n, err := s.pullLeases(ctx)
 	if err != nil {
 		enable, _ := newCommand("dhcp-enable", dhcpDisable{Origin: "ha-partner"})
 		_, eerr := s.client.do(context.WithoutCancel(ctx), enable)
@@ -45,13 +45,16 @@ func (s *Service) synchronize(ctx context.Context) error {
 	} else if err != nil {
 		return err
 	}
-	s.log.Info("ha: leases synchronised from the partner", "partner", s.partner.Name, "leases", n)
+	s.mu.Lock()
+	s.lastSync, s.lastSyncPulled, s.lastSyncApplied = s.now(), pulled, n
+	s.mu.Unlock()
+	s.log.Info("ha: leases synchronised from the partner", "partner", s.partner.Name, "pulled", pulled, "leases", n)
 	return nil
 }
 
 // pullLeases fetches every page and applies what is newer; it returns the
-// number of leases applied.
-func (s *Service) pullLeases(ctx context.Context) (int, error) {
+// number of leases the partner sent and of those applied.
+func (s *Service) pullLeases(ctx context.Context) (pulled, applied int, err error) {
 	s.mu.Lock()
 	db := s.db
 	s.mu.Unlock()
@@ -59,23 +62,24 @@ func (s *Service) pullLeases(ctx context.Context) (int, error) {
 	for _, l := range db.Leases() {
 		local[l.Addr.String()] = l.Start
 	}
-	from, applied := "start", 0
+	from := "start"
 	for range maxPages {
 		cmd, err := newCommand("lease4-get-page", getPage{From: from, Limit: int64(s.cfg.SyncPageLimit)})
 		if err != nil {
-			return applied, err
+			return pulled, applied, err
 		}
 		a, err := s.client.do(ctx, cmd)
 		if err != nil {
-			return applied, err
+			return pulled, applied, err
 		}
 		if a.Result == ResultEmpty {
-			return applied, nil
+			return pulled, applied, nil
 		}
 		var p page
 		if err := json.Unmarshal(a.Arguments, &p); err != nil {
-			return applied, fmt.Errorf("ha: lease4-get-page answer: %w", err)
+			return pulled, applied, fmt.Errorf("ha: lease4-get-page answer: %w", err)
 		}
+		pulled += len(p.Leases)
 		batch := make([]leases.Lease, 0, len(p.Leases))
 		now := s.now()
 		for _, kl := range p.Leases {
@@ -90,13 +94,13 @@ func (s *Service) pullLeases(ctx context.Context) (int, error) {
 			batch = append(batch, l)
 		}
 		if err := db.ApplyLeases(ctx, batch); err != nil {
-			return applied, err
+			return pulled, applied, err
 		}
 		applied += len(batch)
 		if len(p.Leases) < s.cfg.SyncPageLimit {
-			return applied, nil
+			return pulled, applied, nil
 		}
 		from = p.Leases[len(p.Leases)-1].IPAddress
 	}
-	return applied, errors.New("ha: the partner sent more pages than any lease table holds")
+	return pulled, applied, errors.New("ha: the partner sent more pages than any lease table holds")
 }

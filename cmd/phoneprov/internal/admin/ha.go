@@ -28,6 +28,12 @@ type haView struct {
 	Scopes        []string `json:"scopes,omitempty"`
 	DHCPEnabled   bool     `json:"dhcp_enabled"`
 	UnsentUpdates int64    `json:"unsent_updates"`
+	// LastSync is when the last lease synchronisation from the partner
+	// completed (absent before any), with the leases the partner sent
+	// and those applied here.
+	LastSync        time.Time `json:"last_sync,omitzero"`
+	LastSyncLeases  int       `json:"last_sync_leases"`
+	LastSyncApplied int       `json:"last_sync_applied"`
 
 	Partner *partnerView `json:"partner,omitempty"`
 }
@@ -61,6 +67,7 @@ func (s *Site) haView() haView {
 	v := haView{
 		Enabled: true, Mode: r.Mode, Server: r.Server, Role: r.Role, State: string(r.State), Scopes: r.Scopes,
 		DHCPEnabled: r.DHCPEnabled, UnsentUpdates: r.UnsentUpdates,
+		LastSync: r.LastSync, LastSyncLeases: r.LastSyncLeases, LastSyncApplied: r.LastSyncApplied,
 		Partner: &partnerView{
 			Name: r.Partner, Role: r.PartnerRole, URL: r.PartnerURL, State: string(r.PartnerState), Scopes: r.PartnerScopes,
 			InTouch: r.InTouch, LastContact: r.LastContact, AgeSeconds: int64(r.Age / time.Second),
