@@ -140,7 +140,8 @@ func phoneprovPairConfig(p plan, box pairBox, dir string, alone bool) (launch, e
 // keaPairConfig writes box's kea-dhcp4 configuration into dir: the
 // dhcpbench configuration (renderKea, multi-threaded) with the lease_cmds
 // and HA hooks, the HA hook on its dedicated listener (Kea 2.2 needs
-// multi-threading on in the server for it: ha_service.cc, HAService).
+// multi-threading on in the server for it: ha_config.cc,
+// HAConfig::validate, HA_CONFIG_DHCP_MT_DISABLED).
 func keaPairConfig(p plan, box pairBox, dir, hooks string) (launch, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return launch{}, fmt.Errorf("kea: %w", err)
