@@ -18,14 +18,18 @@ import (
 
 // pairRates are the offered DORA rates each setup is driven at, in turn,
 // until one loses more than -max-loss; every trial's clients are new.
-var pairRates = []int{100, 250, 500, 1000, 2000, 4000, 8000}
+func pairRates() []int { return []int{100, 250, 500, 1000, 2000, 4000, 8000} }
+
+// pairBisect is the bisection steps between the last rate that passed and
+// the first that failed.
+const pairBisect = 2
 
 // pairPeriod is the length of each pair trial.
 const pairPeriod = 3 * time.Second
 
 // pairSetup is one server arrangement of the pair benchmark.
 type pairSetup struct {
-	Name  string // "phoneprov alone", "phoneprov pair", "kea pair"
+	Name  string // "phoneprov alone", "phoneprov pair", "kea alone", "kea pair"
 	Kea   bool
 	Alone bool // box A only, [dhcp.ha] off
 }
@@ -57,8 +61,8 @@ type pairReport struct {
 	Runs    []pairRun
 }
 
-// runPair measures phoneprov alone, a phoneprov pair and a Kea pair in one
-// run: the completed DORAs per second at each offered rate (box A serves,
+// runPair measures phoneprov alone, a phoneprov pair, Kea alone and a Kea
+// pair in one run: the completed DORAs per second at each offered rate (box A serves,
 // and in a pair has B acknowledge every lease before the ACK), the CPU of
 // each box, then kill -9 of A and the time until B ACKs a new client.
 func runPair(ctx context.Context, o options, logf func(string, ...any)) (*pairReport, error) {
@@ -82,7 +86,8 @@ func runPair(ctx context.Context, o options, logf func(string, ...any)) (*pairRe
 	sup := &benchkit.Supervisor{}
 	defer sup.StopAll()
 	rep := &pairReport{Stamp: time.Now(), Args: o.Args, MaxLoss: o.MaxLoss, Load: loadAverage()}
-	setups := []pairSetup{{Name: "phoneprov alone", Alone: true}, {Name: "phoneprov pair"}, {Name: "kea pair", Kea: true}}
+	setups := []pairSetup{{Name: "phoneprov alone", Alone: true}, {Name: "phoneprov pair"},
+		{Name: "kea alone", Kea: true, Alone: true}, {Name: "kea pair", Kea: true}}
 	for i, s := range setups {
 		pr := &pairBench{o: o, l: l, sup: sup, dir: filepath.Join(work, fmt.Sprint(i)), hooks: hooks, logf: logf, probes: i << 16}
 		run := pr.run(ctx, s)
@@ -105,6 +110,8 @@ type pairBench struct {
 	probes int
 }
 
+// run starts the setup's servers, drives box A at rising rates, then
+// for a pair measures the failover.
 func (pb *pairBench) run(ctx context.Context, s pairSetup) pairRun {
 	run := pairRun{Setup: s, Best: -1}
 	a, b, err := pb.start(ctx, s)
@@ -117,18 +124,37 @@ func (pb *pairBench) run(ctx context.Context, s pairSetup) pairRun {
 	if b != nil {
 		defer b.Stop()
 	}
-	for i, rate := range pairRates {
-		t, err := pb.trial(ctx, a, b, rate, i)
+	lo, hi := 0, 0 // the last rate that passed, the first that failed
+	used := 0      // clients asked for so far: each trial's are new
+	try := func(rate int) bool {
+		if used += rate * int(pairPeriod/time.Second); used > pb.o.plan.poolSize() {
+			run.Err = fmt.Sprintf("%d/s would run the pool of %d addresses out: search stopped", rate, pb.o.plan.poolSize())
+			return false
+		}
+		t, err := pb.trial(ctx, a, b, rate, len(run.Trials))
 		if err != nil {
 			run.Err = err.Error()
-			break
+			return false
 		}
 		run.Trials = append(run.Trials, t)
 		pb.logf("%s: offered %d/s, completed %.0f/s, loss %.2f %%", s.Name, rate, t.Done, 100*t.Loss)
 		if t.Loss > pb.o.MaxLoss {
+			hi = rate
+			return false
+		}
+		lo, run.Best = rate, len(run.Trials)-1
+		return true
+	}
+	for _, rate := range pairRates() {
+		if !try(rate) {
 			break
 		}
-		run.Best = len(run.Trials) - 1
+	}
+	for range pairBisect {
+		if run.Err != "" || lo == 0 || hi == 0 {
+			break
+		}
+		try((lo + hi) / 2)
 	}
 	if b == nil || run.Err != "" {
 		return run
@@ -149,7 +175,7 @@ func (pb *pairBench) start(ctx context.Context, s pairSetup) (a, b *benchkit.Pro
 		var ln launch
 		var err error
 		if s.Kea {
-			ln, err = keaPairConfig(pb.o.plan, box, dir, pb.hooks)
+			ln, err = keaPairConfig(pb.o.plan, box, dir, pb.hooks, s.Alone)
 			ln.Argv[0] = pb.o.Kea
 		} else {
 			ln, err = phoneprovPairConfig(pb.o.plan, box, dir, s.Alone)
@@ -288,8 +314,8 @@ func (r *pairReport) WriteMarkdown(b *strings.Builder) {
 	fmt.Fprintf(b, "Command: `dhcpbench %s`; load average before the run: %s.\n\n", benchkit.ShellJoin(r.Args), r.Load)
 	b.WriteString("Three namespaces on a bridge: perfdhcp's clients, box A (primary, 198.18.0.1) and box B " +
 		"(standby, 198.18.0.3). perfdhcp relays to box A; in a pair box A has box B acknowledge every lease " +
-		"(lease4-update) before its ACK. Each offered rate runs 3 s with new clients; the ladder stops at the " +
-		"first rate losing more than the bound. Failover: kill -9 of box A, then relayed DORAs of new clients " +
+		"(lease4-update) before its ACK. Each offered rate runs 3 s with new clients against the same running " +
+		"servers; the ladder stops at the first rate losing more than the bound, then bisects twice. Failover: kill -9 of box A, then relayed DORAs of new clients " +
 		"to box B until one is ACKed (heartbeat 500 ms, max-response-delay 2 s, max-ack-delay 1 s, " +
 		"max-unacked-clients 0 on both engines).\n\n```\n")
 	r.table(b, "")

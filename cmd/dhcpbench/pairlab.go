@@ -17,7 +17,7 @@ import (
 
 // pairLab is the pair benchmark's network: three namespaces on a bridge
 // (in a fourth): perfdhcp's clients, box A (the primary, at the plan's
-// server address) and box B (the standby, pairAddrB).
+// server address) and box B (the standby, standbyAddr).
 type pairLab struct {
 	nl           *netlab.Lab
 	client, a, b *netlab.Namespace
@@ -25,8 +25,11 @@ type pairLab struct {
 	aIf, bIf     string
 }
 
-// pairAddrB is box B's address on the lab's /16.
-var pairAddrB = netip.MustParsePrefix("198.18.0.3/16")
+// standbyAddr is box B's address: two after box A's (perfdhcp's is the
+// one between), on the same network.
+func standbyAddr(p plan) netip.Prefix {
+	return netip.PrefixFrom(p.ServerAddr.Addr().Next().Next(), p.ServerAddr.Bits())
+}
 
 // pairHAPort is where both boxes' HA listeners bind.
 const pairHAPort = 8001
@@ -71,21 +74,21 @@ func buildPairLab(p plan) (_ *pairLab, err error) {
 	if l.a, l.aIf, err = join("paira", p.ServerAddr); err != nil {
 		return nil, fmt.Errorf("pair lab: %w", err)
 	}
-	if l.b, l.bIf, err = join("pairb", pairAddrB); err != nil {
+	if l.b, l.bIf, err = join("pairb", standbyAddr(p)); err != nil {
 		return nil, fmt.Errorf("pair lab: %w", err)
 	}
 	return l, nil
 }
 
-// pairTimings are the [dhcp.ha] delays both kinds of pair run with: the
-// standby declares the partner down once heartbeats have failed for
-// MaxResponse (max-unacked-clients 0: it waits for no client), so the
-// failover time measures the engines, not a long default.
-type pairTimings struct {
-	Heartbeat, MaxResponse, MaxAck time.Duration
-}
-
-var benchTimings = pairTimings{Heartbeat: 500 * time.Millisecond, MaxResponse: 2 * time.Second, MaxAck: time.Second}
+// The [dhcp.ha] delays both kinds of pair run with: the standby declares
+// the partner down once heartbeats have failed for pairMaxResponse
+// (max-unacked-clients 0: it waits for no client), so the failover time
+// measures the engines, not a long default.
+const (
+	pairHeartbeat   = 500 * time.Millisecond
+	pairMaxResponse = 2 * time.Second
+	pairMaxAck      = time.Second
+)
 
 // haURL is a box's HA listener.
 func haURL(addr netip.Addr) string {
@@ -103,7 +106,7 @@ type pairBox struct {
 // boxes returns box A (primary) and box B (standby).
 func (l *pairLab) boxes(p plan) (a, b pairBox) {
 	return pairBox{name: "box-a", role: ha.RolePrimary, addr: p.ServerAddr.Addr(), iface: l.aIf, ns: l.a},
-		pairBox{name: "box-b", role: ha.RoleStandby, addr: pairAddrB.Addr(), iface: l.bIf, ns: l.b}
+		pairBox{name: "box-b", role: ha.RoleStandby, addr: standbyAddr(p).Addr(), iface: l.bIf, ns: l.b}
 }
 
 // phoneprovPairConfig writes box's phoneprov configuration into dir: the
@@ -122,11 +125,11 @@ func phoneprovPairConfig(p plan, box pairBox, dir string, alone bool) (launch, e
 		h := ha.DefaultConfig()
 		h.Enabled = true
 		h.ThisServerName = box.name
-		h.HeartbeatDelay, h.MaxResponseDelay, h.MaxAckDelay = benchTimings.Heartbeat, benchTimings.MaxResponse, benchTimings.MaxAck
+		h.HeartbeatDelay, h.MaxResponseDelay, h.MaxAckDelay = pairHeartbeat, pairMaxResponse, pairMaxAck
 		h.MaxUnackedClients = 0
 		h.Peers = []ha.PeerConfig{
 			{Name: "box-a", URL: haURL(p.ServerAddr.Addr()), Role: ha.RolePrimary},
-			{Name: "box-b", URL: haURL(pairAddrB.Addr()), Role: ha.RoleStandby},
+			{Name: "box-b", URL: haURL(standbyAddr(p).Addr()), Role: ha.RoleStandby},
 		}
 		cfg.DHCP.HA = h
 	}
@@ -138,11 +141,11 @@ func phoneprovPairConfig(p plan, box pairBox, dir string, alone bool) (launch, e
 }
 
 // keaPairConfig writes box's kea-dhcp4 configuration into dir: the
-// dhcpbench configuration (renderKea, multi-threaded) with the lease_cmds
-// and HA hooks, the HA hook on its dedicated listener (Kea 2.2 needs
-// multi-threading on in the server for it: ha_config.cc,
-// HAConfig::validate, HA_CONFIG_DHCP_MT_DISABLED).
-func keaPairConfig(p plan, box pairBox, dir, hooks string) (launch, error) {
+// dhcpbench configuration (renderKea, multi-threaded) with, unless alone
+// is set, the lease_cmds and HA hooks, the HA hook on its dedicated
+// listener (Kea 2.2 needs multi-threading on in the server for it:
+// ha_config.cc, HAConfig::validate, HA_CONFIG_DHCP_MT_DISABLED).
+func keaPairConfig(p plan, box pairBox, dir, hooks string, alone bool) (launch, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return launch{}, fmt.Errorf("kea: %w", err)
 	}
@@ -157,26 +160,8 @@ func keaPairConfig(p plan, box pairBox, dir, hooks string) (launch, error) {
 	if err := json.Unmarshal(text, &conf); err != nil {
 		return launch{}, fmt.Errorf("kea: %w", err)
 	}
-	peer := func(name string, addr netip.Addr, role string) map[string]any {
-		return map[string]any{"name": name, "url": haURL(addr), "role": role, "auto-failover": true}
-	}
-	conf["Dhcp4"]["hooks-libraries"] = []any{
-		map[string]any{"library": filepath.Join(hooks, "libdhcp_lease_cmds.so")},
-		map[string]any{"library": filepath.Join(hooks, "libdhcp_ha.so"), "parameters": map[string]any{
-			"high-availability": []any{map[string]any{
-				"this-server-name":    box.name,
-				"mode":                "hot-standby",
-				"heartbeat-delay":     benchTimings.Heartbeat.Milliseconds(),
-				"max-response-delay":  benchTimings.MaxResponse.Milliseconds(),
-				"max-ack-delay":       benchTimings.MaxAck.Milliseconds(),
-				"max-unacked-clients": 0,
-				"multi-threading": map[string]any{
-					"enable-multi-threading": true, "http-dedicated-listener": true,
-					"http-listener-threads": 2, "http-client-threads": 2,
-				},
-				"peers": []any{peer("box-a", p.ServerAddr.Addr(), "primary"), peer("box-b", pairAddrB.Addr(), "standby")},
-			}},
-		}},
+	if !alone {
+		conf["Dhcp4"]["hooks-libraries"] = keaHAHooks(p, box, hooks)
 	}
 	out, err := json.MarshalIndent(conf, "", "  ")
 	if err != nil {
@@ -191,6 +176,31 @@ func keaPairConfig(p plan, box pairBox, dir, hooks string) (launch, error) {
 		Env:        []string{"KEA_PIDFILE_DIR=" + dir, "KEA_LOCKFILE_DIR=" + dir},
 		ConfigPath: path, LeaseFile: leases,
 	}, nil
+}
+
+// keaHAHooks is the hooks-libraries list of a Kea box in the pair.
+func keaHAHooks(p plan, box pairBox, hooks string) []any {
+	peer := func(name string, addr netip.Addr, role string) map[string]any {
+		return map[string]any{"name": name, "url": haURL(addr), "role": role, "auto-failover": true}
+	}
+	return []any{
+		map[string]any{"library": filepath.Join(hooks, "libdhcp_lease_cmds.so")},
+		map[string]any{"library": filepath.Join(hooks, "libdhcp_ha.so"), "parameters": map[string]any{
+			"high-availability": []any{map[string]any{
+				"this-server-name":    box.name,
+				"mode":                "hot-standby",
+				"heartbeat-delay":     pairHeartbeat.Milliseconds(),
+				"max-response-delay":  pairMaxResponse.Milliseconds(),
+				"max-ack-delay":       pairMaxAck.Milliseconds(),
+				"max-unacked-clients": 0,
+				"multi-threading": map[string]any{
+					"enable-multi-threading": true, "http-dedicated-listener": true,
+					"http-listener-threads": 2, "http-client-threads": 2,
+				},
+				"peers": []any{peer("box-a", p.ServerAddr.Addr(), "primary"), peer("box-b", standbyAddr(p).Addr(), "standby")},
+			}},
+		}},
+	}
 }
 
 // keaHookDir finds the directory of Kea's hook libraries next to the
