@@ -15,6 +15,11 @@
 // the targets, and writes a Markdown report to
 // OUT/dhcp-YYYYMMDD-HHMMSS.md with the raw outputs beside it.
 //
+// With -pair it measures hot-standby pairs instead (pair.go): phoneprov
+// alone, a phoneprov pair, Kea alone and a Kea 2.2 pair in three namespaces
+// on a bridge, their completed DORAs per second and CPU, and the failover
+// time from kill -9 of the primary to the standby's first ACK.
+//
 // It needs root. The exit status is 0 when everything ran, whether or not
 // targets were met; 1 when something could not run; 2 for a bad command
 // line; 130 when interrupted (servers are stopped and the namespaces
