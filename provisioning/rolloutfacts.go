@@ -3,6 +3,7 @@ package provisioning
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -50,4 +51,47 @@ func (g *Generator) GroupMembers(group int) []string {
 	}
 	sortNames(out)
 	return out
+}
+
+// FirmwareVersion is one version of one firmware line's APPNAME images in
+// the file tree, for the roll-outs' released and held versions.
+type FirmwareVersion struct {
+	Line    string           // ReleaseLine: "96x1S", "96xx/sip"
+	Series  firmware.Series  // the series whose script names it
+	Version firmware.Version // as read from the file names
+	Files   []string         // its files, sorted
+}
+
+// FirmwareVersions lists every version of APPNAME firmware in the file
+// tree with a version in its name, by line then version, oldest first.
+func (g *Generator) FirmwareVersions(ctx context.Context) ([]FirmwareVersion, error) {
+	s, err := g.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []FirmwareVersion
+	for _, im := range s.catalog.Images {
+		if im.Setting != "APPNAME" || im.Version.IsZero() {
+			continue
+		}
+		line := ReleaseLine(im.Series, im.Signalling)
+		i := slices.IndexFunc(out, func(v FirmwareVersion) bool {
+			return v.Line == line && firmware.Compare(v.Version, im.Version) == 0
+		})
+		if i < 0 {
+			out = append(out, FirmwareVersion{Line: line, Series: im.Series, Version: im.Version})
+			i = len(out) - 1
+		}
+		out[i].Files = append(out[i].Files, im.File)
+	}
+	for i := range out {
+		sortNames(out[i].Files)
+	}
+	slices.SortFunc(out, func(a, b FirmwareVersion) int {
+		if c := strings.Compare(a.Line, b.Line); c != 0 {
+			return c
+		}
+		return firmware.Compare(a.Version, b.Version)
+	})
+	return out, nil
 }

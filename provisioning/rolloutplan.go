@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/phoneprov/phoneprov/provisioning/firmware"
 )
 
 // Rollouts says how the firmware roll-outs in force change the upgrade
@@ -31,6 +33,32 @@ type UpgradePlan struct {
 	OfferModels []string
 	// Note says why, in the script's comment ("roll-out 3, wave 1").
 	Note string
+	// Released, when not nil, holds new firmware: an APPNAME image newer
+	// than the version released for its line (ReleaseLine), or of a line
+	// with none released, is named to no phone unless Offer names it (a
+	// pin still may). Nil: nothing is held.
+	Released map[string]firmware.Version
+}
+
+// ReleaseLine names the firmware line a released version is kept for:
+// the series, and for a series that runs both protocols under one script
+// (9600, 4600) the protocol too ("96xx/sip"), their versions being
+// numbered apart.
+func ReleaseLine(s firmware.Series, sig firmware.Signalling) string {
+	if info, ok := firmware.Lookup(s); ok && info.Dual {
+		return string(s) + "/" + string(sig)
+	}
+	return string(s)
+}
+
+// held reports whether the plan holds im back from model: new firmware
+// not released yet and not offered to this phone by a roll-out.
+func (p *UpgradePlan) held(im firmware.Image, model string) bool {
+	if p == nil || p.Released == nil || im.Setting != "APPNAME" || im.Version.IsZero() || p.offered(im.File, model) {
+		return false
+	}
+	r, ok := p.Released[ReleaseLine(im.Series, im.Signalling)]
+	return !ok || firmware.Compare(im.Version, r) > 0
 }
 
 // withheld reports whether the plan keeps file from model.

@@ -26,9 +26,18 @@ type choice struct {
 // for; a pinned file for the model's other variant does not concern it.
 //
 // plan, when a roll-out is in force, comes first: a file it offers the
-// phone wins, and a file it withholds is passed over.
+// phone wins, and a file it withholds is passed over, as is new firmware
+// it holds (UpgradePlan.Released), which the comment then names. A pin
+// is the operator's own choice: it may name a held file.
 func choose(conf *compiled, cat *firmware.Catalog, plan *UpgradePlan, s firmware.Series, sig firmware.Signalling, model, variant, setting string) (choice, bool) {
-	cands := slices.DeleteFunc(cat.Candidates(s, sig, model, variant, setting), func(im firmware.Image) bool { return plan.withheld(im.File, model) })
+	var held []string
+	cands := slices.DeleteFunc(cat.Candidates(s, sig, model, variant, setting), func(im firmware.Image) bool {
+		if plan.held(im, model) && !plan.withheld(im.File, model) {
+			held = append(held, im.File+" "+im.Version.String())
+			return true
+		}
+		return plan.withheld(im.File, model)
+	})
 	for _, im := range cands {
 		if plan.offered(im.File, model) {
 			return choice{image: im, why: plan.Note}, true
@@ -47,11 +56,17 @@ func choose(conf *compiled, cat *firmware.Catalog, plan *UpgradePlan, s firmware
 		// here.
 	}
 	if len(cands) == 0 {
+		if len(held) > 0 {
+			return choice{why: "no firmware named; held until a roll-out releases it: " + strings.Join(held, ", ")}, false
+		}
 		return choice{}, false
 	}
 	why := "the only one"
 	if len(cands) > 1 {
 		why = fmt.Sprintf("newest of %d", len(cands))
+	}
+	if len(held) > 0 {
+		why += "; held until a roll-out releases it: " + strings.Join(held, ", ")
 	}
 	return choice{image: cands[0], why: why}, true
 }
@@ -114,6 +129,7 @@ type picked struct {
 	sets     []script.Line
 	comments []string
 	images   []firmware.Image
+	notes    []string // settings left unnamed, and why
 }
 
 // upgradeTarget is one model's block of an upgrade script.
@@ -131,6 +147,9 @@ func (u *upgradeBuilder) choices(sig firmware.Signalling, model, variant string)
 	for _, setting := range u.settings {
 		c, ok := choose(u.conf, u.cat, u.plan, u.info.Series, sig, model, variant, setting)
 		if !ok {
+			if c.why != "" {
+				p.notes = append(p.notes, setting+": "+c.why)
+			}
 			continue
 		}
 		p.sets = append(p.sets, script.SetLine(setting, c.image.File))
@@ -142,6 +161,9 @@ func (u *upgradeBuilder) choices(sig firmware.Signalling, model, variant string)
 
 // emit writes the comments of a choice, and what it assumes.
 func (u *upgradeBuilder) emit(sig firmware.Signalling, model, note string, p picked) {
+	for _, n := range p.notes {
+		u.add(script.CommentLine(sigNote(u.info, sig) + model + note + " " + n))
+	}
 	for i, c := range p.comments {
 		u.add(script.CommentLine(sigNote(u.info, sig) + model + note + " " + c))
 		if im := p.images[i]; !im.Confirmed && !u.noted[im.Rule] {

@@ -64,7 +64,7 @@ func (e env) cmdRender(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		gen.SetRollouts(rollout.NewOffline(st))
+		gen.SetRollouts(rollout.NewOffline(st, c.cfg.Provisioning.Rollout.HoldNewFirmware))
 	}
 	r, err := gen.Render(ctx, name, fileserve.Client{Local: local, Protocol: "https"}, mac)
 	if errors.Is(err, fileserve.ErrNotFound) {

@@ -16,12 +16,18 @@ type Config struct {
 	MaxFailureShare float64 `toml:"max_failure_share"`
 	// CheckInterval is how often the roll-outs look at the inventory.
 	CheckInterval time.Duration `toml:"check_interval"`
+	// HoldNewFirmware holds firmware newer than the version released for
+	// its line (by a finished roll-out, rollout release, or present when
+	// the feature first ran): no phone is offered it outside a roll-out.
+	// False: a new image in the tree is offered to every phone of its
+	// models at once, and counts as released.
+	HoldNewFirmware bool `toml:"hold_new_firmware"`
 }
 
 // DefaultConfig returns the built-in defaults: 30 minutes to come back,
-// brake past 10 % failed, a look every 5 seconds.
+// brake past 10 % failed, a look every 5 seconds, new firmware held.
 func DefaultConfig() Config {
-	return Config{ComeBackWindow: 30 * time.Minute, MaxFailureShare: 0.1, CheckInterval: 5 * time.Second}
+	return Config{ComeBackWindow: 30 * time.Minute, MaxFailureShare: 0.1, CheckInterval: 5 * time.Second, HoldNewFirmware: true}
 }
 
 // Validate reports every problem with c, keyed relative to [provisioning.rollout].

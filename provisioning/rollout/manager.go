@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"path"
 	"slices"
@@ -33,6 +34,10 @@ type Options struct {
 	// Images returns the firmware files of a version for a series or a
 	// model (provisioning.Generator.RolloutImages).
 	Images func(ctx context.Context, series, model, version string) ([]string, error)
+	// Versions lists the firmware versions in the file tree
+	// (provisioning.Generator.FirmwareVersions), for the released and
+	// held versions; nil: nothing is released or held.
+	Versions func(ctx context.Context) ([]provisioning.FirmwareVersion, error)
 	// GroupMembers returns the MACs of a GROUP, for a canary given as one;
 	// nil: canaries by group are refused.
 	GroupMembers func(group int) []string
@@ -49,15 +54,21 @@ type Manager struct {
 	opts Options
 	log  *slog.Logger
 
-	mu    sync.Mutex // guards state and the file
+	mu    sync.Mutex // guards state, the file and announced
 	state *State
 	gen   uint64
+	// versions are the firmware versions in the tree at the last look;
+	// announced the held ones ("line version") logged already.
+	versions  []provisioning.FirmwareVersion
+	announced map[string]bool
 
 	view atomic.Pointer[planView]
 }
 
-// Open loads the state from opts.Dir and registers the metrics.
-func Open(cfg Config, opts Options) (*Manager, error) {
+// Open loads the state from opts.Dir, registers the metrics and looks at
+// the file tree's firmware once (the first time ever, every version
+// present is taken as released).
+func Open(ctx context.Context, cfg Config, opts Options) (*Manager, error) {
 	var problems []string
 	cfg.Validate(func(key string, err error) { problems = append(problems, key+": "+err.Error()) })
 	if len(problems) > 0 {
@@ -79,9 +90,12 @@ func Open(cfg Config, opts Options) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Manager{opts: opts, log: opts.Logger, state: st}
+	m := &Manager{opts: opts, log: opts.Logger, state: st, announced: map[string]bool{}}
 	m.cfg.Store(&cfg)
 	m.publishLocked()
+	if err := m.lookAtFirmware(ctx); err != nil {
+		m.log.Error("firmware versions not read; nothing is held until they are", "err", err)
+	}
 	if err := opts.Registry.Register(collector{m}); err != nil {
 		return nil, fmt.Errorf("rollout: register metrics: %w", err)
 	}
@@ -91,8 +105,14 @@ func Open(cfg Config, opts Options) (*Manager, error) {
 	return m, nil
 }
 
-// SetConfig replaces the brake's settings (on reload).
-func (m *Manager) SetConfig(cfg Config) { m.cfg.Store(&cfg) }
+// SetConfig replaces the settings (on reload); the plans follow
+// HoldNewFirmware at once.
+func (m *Manager) SetConfig(cfg Config) {
+	m.cfg.Store(&cfg)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.publishLocked()
+}
 
 // UpgradePlan implements provisioning.Rollouts: the phone is the one
 // named by mac, else the one the inventory knows at addr.
@@ -156,11 +176,15 @@ func (m *Manager) Start(ctx context.Context, req StartRequest) (Rollout, error) 
 	if err != nil {
 		return Rollout{}, err
 	}
+	release, err := m.releaseOf(ctx, images)
+	if err != nil {
+		return Rollout{}, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.opts.Now()
 	pop := m.population(req.Series, req.Model, req.Version)
-	r, err := m.state.Start(req, images, pop, canary, Overlaps(seriesOf), now)
+	r, err := m.state.Start(req, images, release, pop, canary, Overlaps(seriesOf), now)
 	if err != nil {
 		return Rollout{}, err
 	}
@@ -217,7 +241,7 @@ func (m *Manager) Do(cmd Command, id int) (Rollout, error) {
 	if err != nil {
 		return Rollout{}, err
 	}
-	before := clone(r)
+	before, released := clone(r), maps.Clone(m.state.Released)
 	now := m.opts.Now()
 	switch cmd {
 	case Pause:
@@ -227,7 +251,9 @@ func (m *Manager) Do(cmd Command, id int) (Rollout, error) {
 	case Abort:
 		err = r.Abort(now)
 	case Finish:
-		err = r.Finish(now)
+		if err = r.Finish(now); err == nil {
+			m.state.release(r.Release)
+		}
 	default:
 		err = fmt.Errorf("unknown command %q (pause, resume, abort, finish)", cmd)
 	}
@@ -235,7 +261,7 @@ func (m *Manager) Do(cmd Command, id int) (Rollout, error) {
 		return Rollout{}, err
 	}
 	if err := m.saveLocked(); err != nil {
-		*r = before
+		*r, m.state.Released = before, released
 		return Rollout{}, err
 	}
 	m.log.Warn("roll-out "+string(cmd), "id", r.ID, "target", r.Target(), "version", r.Version, "status", r.Status)
@@ -259,7 +285,8 @@ func (m *Manager) pick(id int) (*Rollout, error) {
 	return in[0], nil
 }
 
-// Run looks at the inventory every Config.CheckInterval until ctx ends.
+// Run looks at the inventory and the firmware every Config.CheckInterval
+// until ctx ends.
 func (m *Manager) Run(ctx context.Context) error {
 	t := time.NewTicker(m.cfg.Load().CheckInterval)
 	defer t.Stop()
@@ -268,6 +295,9 @@ func (m *Manager) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+			if err := m.lookAtFirmware(ctx); err != nil {
+				m.log.Error("firmware versions not read or not saved; will retry", "err", err)
+			}
 			if err := m.Check(); err != nil {
 				m.log.Error("roll-out state not saved; will retry", "err", err)
 			}
@@ -324,7 +354,7 @@ func (m *Manager) saveLocked() error {
 
 func (m *Manager) publishLocked() {
 	m.gen++
-	m.view.Store(newPlanView(m.state, m.gen))
+	m.view.Store(newPlanView(m.state, m.gen, m.cfg.Load().HoldNewFirmware))
 }
 
 func (m *Manager) population(series, model, version string) []string {

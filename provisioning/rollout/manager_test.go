@@ -40,7 +40,7 @@ func newFleet(n int, now time.Time) *fakePhones {
 
 func openManager(t *testing.T, dir string, phones Phones, now *time.Time) *Manager {
 	t.Helper()
-	m, err := Open(DefaultConfig(), Options{
+	m, err := Open(context.Background(), DefaultConfig(), Options{
 		Dir: dir, Phones: phones,
 		Images: func(context.Context, string, string, string) ([]string, error) {
 			return []string{"S96x1_SALBR7_1_15_0_4_r.tar"}, nil

@@ -15,11 +15,13 @@ type planView struct {
 	byMAC map[string]*provisioning.UpgradePlan // MAC (canonical) → plan, for those it does
 }
 
-// newPlanView computes the plans; nil when no roll-out is in force. gen
-// tells apart the plans of successive states, for the generator's cache.
-func newPlanView(s *State, gen uint64) *planView {
+// newPlanView computes the plans; nil when no roll-out is in force and
+// nothing is held. gen tells apart the plans of successive states, for
+// the generator's cache. hold: new firmware is held (Config.HoldNewFirmware).
+func newPlanView(s *State, gen uint64, hold bool) *planView {
 	in := s.InForce()
-	if len(in) == 0 {
+	released := releasedVersions(s, hold)
+	if len(in) == 0 && released == nil {
 		return nil
 	}
 	var withhold []string
@@ -27,12 +29,12 @@ func newPlanView(s *State, gen uint64) *planView {
 		withhold = append(withhold, r.Images...)
 	}
 	v := &planView{
-		other: &provisioning.UpgradePlan{Key: fmt.Sprint(gen), Withhold: withhold},
+		other: &provisioning.UpgradePlan{Key: fmt.Sprint(gen), Withhold: withhold, Released: released},
 		byMAC: map[string]*provisioning.UpgradePlan{},
 	}
 	for _, r := range in {
 		p := &provisioning.UpgradePlan{
-			Key: fmt.Sprintf("%d/r%d", gen, r.ID), Withhold: withhold, Offer: r.Images,
+			Key: fmt.Sprintf("%d/r%d", gen, r.ID), Withhold: withhold, Offer: r.Images, Released: released,
 			Note: fmt.Sprintf("roll-out %d of %s to %s", r.ID, r.Target(), r.Version),
 		}
 		if r.Model != "" {
@@ -79,8 +81,8 @@ func canonicalMAC(s string) (string, error) {
 // phoneprov render --mac: the phone is the one named by MAC.
 type Offline struct{ view *planView }
 
-// NewOffline returns the plans of s.
-func NewOffline(s *State) Offline { return Offline{view: newPlanView(s, 0)} }
+// NewOffline returns the plans of s; hold is Config.HoldNewFirmware.
+func NewOffline(s *State, hold bool) Offline { return Offline{view: newPlanView(s, 0, hold)} }
 
 // UpgradePlan implements provisioning.Rollouts for the phone with mac;
 // without one, the plan for phones outside every wave.

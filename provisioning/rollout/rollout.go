@@ -88,7 +88,10 @@ type Rollout struct {
 	// Images are the firmware files of Version for the target, as the
 	// upgrade scripts name them.
 	Images []string `json:"images"`
-	Canary Canary   `json:"canary"`
+	// Release are the versions (firmware line → version) the roll-out
+	// releases when it finishes.
+	Release map[string]string `json:"release,omitempty"`
+	Canary  Canary            `json:"canary"`
 	// Waves are the cumulative shares of the target's phones after the
 	// canary, increasing, the last 1 (100 %).
 	Waves []float64 `json:"waves"`

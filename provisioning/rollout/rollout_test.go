@@ -24,7 +24,7 @@ func never(a, b *Rollout) bool { return false }
 func start(t *testing.T, s *State, pop []string, count int) *Rollout {
 	t.Helper()
 	r, err := s.Start(StartRequest{Series: "96x1S", Version: "7.1.15", Canary: Canary{Count: count}, Waves: []float64{0.1, 0.5, 1}},
-		[]string{"B.tar"}, pop, nil, never, t0)
+		[]string{"B.tar"}, nil, pop, nil, never, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,20 +246,20 @@ func TestStartRefusals(t *testing.T) {
 		"two":       {Series: "96x1S", Version: "1", Canary: Canary{Count: 1, Group: 2}, Waves: []float64{1}},
 		"waves":     {Series: "96x1S", Version: "1", Canary: Canary{Count: 1}, Waves: []float64{0.5}},
 	} {
-		if _, err := s.Start(req, []string{"B"}, macs(3), nil, never, t0); err == nil {
+		if _, err := s.Start(req, []string{"B"}, nil, macs(3), nil, never, t0); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
-	if _, err := s.Start(good, nil, macs(3), nil, never, t0); err == nil {
+	if _, err := s.Start(good, nil, nil, macs(3), nil, never, t0); err == nil {
 		t.Error("no images: accepted")
 	}
-	if _, err := s.Start(good, []string{"B"}, macs(3), nil, never, t0); err != nil {
+	if _, err := s.Start(good, []string{"B"}, nil, macs(3), nil, never, t0); err != nil {
 		t.Fatal(err)
 	}
 	overlap := Overlaps(seriesOf)
 	req := good
 	req.Series, req.Model = "", "9608"
-	if _, err := s.Start(req, []string{"B"}, macs(3), nil, overlap, t0); err == nil {
+	if _, err := s.Start(req, []string{"B"}, nil, macs(3), nil, overlap, t0); err == nil {
 		t.Error("a model of a series in a roll-out: accepted")
 	}
 }

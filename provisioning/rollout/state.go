@@ -3,6 +3,7 @@ package rollout
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -13,6 +14,22 @@ import (
 type State struct {
 	NextID   int        `json:"next_id"`
 	Rollouts []*Rollout `json:"rollouts"`
+	// Released is the version released for each firmware line
+	// (provisioning.ReleaseLine → version): what every phone may be
+	// offered. Nil until the first look at the file tree, which takes
+	// every version present then as released.
+	Released map[string]string `json:"released"`
+}
+
+// release records versions (line → version) as released.
+func (s *State) release(versions map[string]string) {
+	if len(versions) == 0 {
+		return
+	}
+	if s.Released == nil {
+		s.Released = map[string]string{}
+	}
+	maps.Copy(s.Released, versions)
 }
 
 // StartRequest is the operator's start command.
@@ -49,11 +66,12 @@ func (s *State) InForce() []*Rollout {
 const maxKept = 50
 
 // Start begins a roll-out of req's target to images (the files of
-// req.Version for it). population are the target's phones (MACs in
+// req.Version for it), which releases the versions in release (line →
+// version) when it finishes. population are the target's phones (MACs in
 // canonical form) not yet on the version; canary are the canary's MACs
 // (the listed ones, or those of its group) or nil for a count. A target
 // that overlaps a roll-out in force is refused: one phone, one roll-out.
-func (s *State) Start(req StartRequest, images []string, population, canary []string, overlaps func(a, b *Rollout) bool, now time.Time) (*Rollout, error) {
+func (s *State) Start(req StartRequest, images []string, release map[string]string, population, canary []string, overlaps func(a, b *Rollout) bool, now time.Time) (*Rollout, error) {
 	if (req.Series == "") == (req.Model == "") {
 		return nil, errors.New("give a series or a model, not both")
 	}
@@ -72,7 +90,7 @@ func (s *State) Start(req StartRequest, images []string, population, canary []st
 	}
 	r := &Rollout{
 		ID: s.NextID + 1, Series: req.Series, Model: req.Model, Version: req.Version,
-		Images: slices.Clone(images), Canary: c, Waves: slices.Clone(req.Waves),
+		Images: slices.Clone(images), Release: maps.Clone(release), Canary: c, Waves: slices.Clone(req.Waves),
 		Status: StatusRunning, Reason: "canary wave started", Members: map[string]*Member{},
 		Started: now, Updated: now, WaveStarted: now,
 	}

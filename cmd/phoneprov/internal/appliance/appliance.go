@@ -94,7 +94,7 @@ func (a *appliance) buildParts(ctx context.Context) error {
 	if err := a.buildInventory(); err != nil {
 		return err
 	}
-	if err := a.buildRollouts(); err != nil {
+	if err := a.buildRollouts(ctx); err != nil {
 		return err
 	}
 	if err := a.buildDownloads(); err != nil {

@@ -1,16 +1,19 @@
 package appliance
 
 import (
+	"context"
+
 	"github.com/phoneprov/phoneprov/provisioning/rollout"
 )
 
 // buildRollouts opens the firmware roll-outs over the inventory and the
 // generator's catalogue, and hands them to the generator.
-func (a *appliance) buildRollouts() error {
-	m, err := rollout.Open(a.cfg.Provisioning.Rollout, rollout.Options{
+func (a *appliance) buildRollouts(ctx context.Context) error {
+	m, err := rollout.Open(ctx, a.cfg.Provisioning.Rollout, rollout.Options{
 		Dir:          a.cfg.RolloutsDir(),
 		Phones:       a.inventory,
 		Images:       a.generator.RolloutImages,
+		Versions:     a.generator.FirmwareVersions,
 		GroupMembers: a.generator.GroupMembers,
 		Logger:       a.log.With("part", "rollout"),
 		Registry:     a.reg,
