@@ -58,7 +58,7 @@ func (g *Generator) GroupMembers(group int) []string {
 type FirmwareVersion struct {
 	Line    string           // ReleaseLine: "96x1S", "96xx/sip"
 	Series  firmware.Series  // the series whose script names it
-	Version firmware.Version // as read from the file names
+	Version firmware.Version // ReleaseVersion of the files' version
 	Files   []string         // its files, sorted
 }
 
@@ -74,12 +74,12 @@ func (g *Generator) FirmwareVersions(ctx context.Context) ([]FirmwareVersion, er
 		if im.Setting != "APPNAME" || im.Version.IsZero() {
 			continue
 		}
-		line := ReleaseLine(im.Series, im.Signalling)
+		line, version := ReleaseLine(im.Series, im.Signalling), ReleaseVersion(im.Version)
 		i := slices.IndexFunc(out, func(v FirmwareVersion) bool {
-			return v.Line == line && firmware.Compare(v.Version, im.Version) == 0
+			return v.Line == line && firmware.Compare(v.Version, version) == 0
 		})
 		if i < 0 {
-			out = append(out, FirmwareVersion{Line: line, Series: im.Series, Version: im.Version})
+			out = append(out, FirmwareVersion{Line: line, Series: im.Series, Version: version})
 			i = len(out) - 1
 		}
 		out[i].Files = append(out[i].Files, im.File)

@@ -3,9 +3,11 @@ package provisioning
 import (
 	"context"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/phoneprov/phoneprov/fileserve"
+	"github.com/phoneprov/phoneprov/provisioning/firmware"
 	"github.com/phoneprov/phoneprov/provisioning/script"
 )
 
@@ -116,5 +118,100 @@ func TestRolloutPlanAndPins(t *testing.T) {
 	}
 	if got := appname(t, r.Data, map[string]string{"MODEL4": "9608"}); got != b {
 		t.Errorf("pinned model in the wave gets %q, want %q", got, b)
+	}
+}
+
+// New firmware a plan holds (newer than the version released for its
+// line) is named to no phone: the newest released one is, and the
+// script's comment names the held file. A roll-out's offer and a pin
+// still name it; without Released the newest is named as before.
+func TestHeldFirmwareNamedToNoPhone(t *testing.T) {
+	files := t.TempDir()
+	const a, b = "S96x1_SALBR7_1_2_0_14_r.tar", "S96x1_SALBR7_1_15_0_4_r.tar"
+	put(t, files, a, "fw")
+	put(t, files, b, "fw")
+	released := func(v string) map[string]firmware.Version {
+		pv, ok := firmware.ParseVersion(v)
+		if !ok {
+			t.Fatal(v)
+		}
+		return map[string]firmware.Version{"96x1S": pv}
+	}
+	in := netip.MustParseAddr("198.18.1.20")
+	plans := fixedPlans{
+		byAddr: map[netip.Addr]*UpgradePlan{in: {Key: "r", Offer: []string{b}, Note: "roll-out 1", Released: released("7.1.2.0.14")}},
+		other:  &UpgradePlan{Key: "o", Released: released("7.1.2.0.14")},
+	}
+	g, err := New(DefaultConfig(), Options{FilesDir: files, Rollouts: plans})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	get := func(g *Generator, addr netip.Addr) []byte {
+		t.Helper()
+		r, err := g.Generate(ctx, "96x1Supgrade.txt", fileserve.Client{Addr: addr, Local: local, Protocol: "https"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Data
+	}
+	out := get(g, netip.MustParseAddr("198.18.1.21"))
+	if got := appname(t, out, map[string]string{"MODEL4": "9608"}); got != a {
+		t.Errorf("held: 9608 gets %q, want the released %q", got, a)
+	}
+	if !strings.Contains(string(out), "held until a roll-out releases it: "+b) {
+		t.Errorf("the script does not say what is held:\n%s", out)
+	}
+	if got := appname(t, get(g, in), map[string]string{"MODEL4": "9608"}); got != b {
+		t.Errorf("offered by a roll-out: %q, want %q", got, b)
+	}
+	// Released is the newer one: nothing held.
+	plans.other = &UpgradePlan{Key: "o2", Released: released("7.1.15.0.4")}
+	g2, err := New(DefaultConfig(), Options{FilesDir: files, Rollouts: plans})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := appname(t, get(g2, netip.MustParseAddr("198.18.1.21")), map[string]string{"MODEL4": "9608"}); got != b {
+		t.Errorf("released: %q, want %q", got, b)
+	}
+	// No version released for the line: no APPNAME at all.
+	plans.other = &UpgradePlan{Key: "o3", Released: map[string]firmware.Version{}}
+	g3, err := New(DefaultConfig(), Options{FilesDir: files, Rollouts: plans})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := appname(t, get(g3, netip.MustParseAddr("198.18.1.21")), map[string]string{"MODEL4": "9608"}); got != "" {
+		t.Errorf("nothing released: %q, want none", got)
+	}
+	// A pin names a held file: the operator chose it.
+	cfg := DefaultConfig()
+	cfg.Pin = map[string]string{"9608": b}
+	plans.other = &UpgradePlan{Key: "o4", Released: released("7.1.2.0.14")}
+	g4, err := New(cfg, Options{FilesDir: files, Rollouts: plans})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := appname(t, get(g4, netip.MustParseAddr("198.18.1.21")), map[string]string{"MODEL4": "9608"}); got != b {
+		t.Errorf("pinned to the held file: %q, want %q", got, b)
+	}
+}
+
+// FirmwareVersions lists the versions in the tree by line, oldest first,
+// the dual series by protocol.
+func TestFirmwareVersions(t *testing.T) {
+	files := t.TempDir()
+	put(t, files, "S96x1_SALBR7_1_15_0_4_r.tar", "fw")
+	put(t, files, "S96x1_SALBR7_1_2_0_14_r.tar", "fw")
+	g := newGen(t, DefaultConfig(), files)
+	vs, err := g.FirmwareVersions(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vs) != 2 || vs[0].Line != "96x1S" || vs[0].Version.String() != "7.1.2.0.14" || vs[1].Version.String() != "7.1.15.0.4" ||
+		len(vs[1].Files) != 1 || vs[1].Files[0] != "S96x1_SALBR7_1_15_0_4_r.tar" {
+		t.Fatalf("%+v", vs)
+	}
+	if got := ReleaseLine(firmware.Series96xx, firmware.SIP); got != "96xx/sip" {
+		t.Errorf("dual series line %q", got)
 	}
 }

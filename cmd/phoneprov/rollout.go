@@ -8,19 +8,23 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/phoneprov/phoneprov/cmd/internal/config"
+	"github.com/phoneprov/phoneprov/cmd/phoneprov/internal/admin"
 	"github.com/phoneprov/phoneprov/provisioning/rollout"
 )
 
 const rolloutUsage = `usage: phoneprov rollout [-c FILE] start [--canary N|MAC,MAC…|group:N] [--waves 10%,50%,100%] SERIES|MODEL VERSION
        phoneprov rollout [-c FILE] status
-       phoneprov rollout [-c FILE] pause|resume|abort|finish [ID]`
+       phoneprov rollout [-c FILE] pause|resume|abort|finish [ID]
+       phoneprov rollout [-c FILE] release SERIES VERSION`
 
 // defineRolloutStart defines the options of `rollout start`.
 func defineRolloutStart(fs *flag.FlagSet, canary, waves *string) {
@@ -70,8 +74,15 @@ func (e env) cmdRollout(ctx context.Context, args []string) error {
 		if err := getAdminJSON(ctx, c.cfg, "/api/rollouts", &list); err != nil {
 			return fmt.Errorf("asking the running appliance: %w", err)
 		}
+		var held []rollout.Held
+		if err := getAdminJSON(ctx, c.cfg, "/api/rollouts/held", &held); err != nil {
+			return fmt.Errorf("asking the running appliance: %w", err)
+		}
 		e.printRollouts(list)
+		e.printHeld(held)
 		return nil
+	case "release":
+		return e.rolloutRelease(ctx, c)
 	case "pause", "resume", "abort", "finish":
 		id := 0
 		if len(c.args) == 1 {
@@ -125,6 +136,39 @@ func (e env) printRollouts(list []rollout.Rollout) {
 		if r.Reason != "" {
 			fmt.Fprintf(e.stdout, "%d: %s\n", r.ID, r.Reason)
 		}
+	}
+}
+
+func (e env) rolloutRelease(ctx context.Context, c command) error {
+	if len(c.args) != 2 {
+		fmt.Fprintln(e.stderr, rolloutUsage)
+		return errUsage
+	}
+	var released map[string]string
+	if err := postAdminJSON(ctx, c.cfg, "/api/rollouts/release", admin.ReleaseRequest{Series: c.args[0], Version: c.args[1]}, &released); err != nil {
+		return err
+	}
+	for _, line := range slices.Sorted(maps.Keys(released)) {
+		fmt.Fprintf(e.stdout, "released %s %s: every phone of it may be offered it now\n", line, released[line])
+	}
+	return nil
+}
+
+// printHeld lists the firmware held until a roll-out, with the commands
+// that roll it out or release it.
+func (e env) printHeld(held []rollout.Held) {
+	for _, h := range held {
+		start, release := h.Commands()
+		keep := h.Released
+		if keep == "" {
+			keep = "what they run"
+		}
+		by := "no phone is offered it"
+		if h.Rollout != 0 {
+			by = fmt.Sprintf("roll-out %d offers it to its waves only", h.Rollout)
+		}
+		fmt.Fprintf(e.stdout, "held: %s %s (%s): %s; phones keep %s. Roll it out: %s; release it at once: %s\n",
+			h.Line, h.Version, strings.Join(h.Files, ", "), by, keep, start, release)
 	}
 }
 

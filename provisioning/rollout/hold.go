@@ -29,6 +29,10 @@ func (h Held) Commands() (start, release string) {
 		fmt.Sprintf("phoneprov rollout release %s %s", h.Series, h.Version)
 }
 
+// HoldsNewFirmware reports whether new firmware is held
+// (Config.HoldNewFirmware).
+func (m *Manager) HoldsNewFirmware() bool { return m.cfg.Load().HoldNewFirmware }
+
 // Held lists the held versions, by line, oldest first; none when
 // Config.HoldNewFirmware is off.
 func (m *Manager) Held() []Held {

@@ -16,6 +16,8 @@ import (
 //	GET  /api/rollouts                 every roll-out, newest first
 //	POST /api/rollouts                 start one (a fwrollout.StartRequest)
 //	POST /api/rollouts/{id}/{command}  pause, resume, abort or finish (id 0: the one in force)
+//	GET  /api/rollouts/held            the firmware held until a roll-out (fwrollout.Held)
+//	POST /api/rollouts/release         release a version at once: {"series": …, "version": …}
 //
 // A POST must carry Content-Type application/json: a web page cannot
 // send that to another site without the browser asking first (CORS), so
@@ -26,6 +28,10 @@ func (s *Site) rolloutRoutes(routes map[string]http.Handler) {
 	})
 	routes["POST /api/rollouts"] = http.HandlerFunc(s.rolloutStart)
 	routes["POST /api/rollouts/{id}/{command}"] = http.HandlerFunc(s.rolloutCommand)
+	routes["GET /api/rollouts/held"] = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, s.Rollouts.Held())
+	})
+	routes["POST /api/rollouts/release"] = http.HandlerFunc(s.rolloutRelease)
 	s.rolloutFormRoutes(routes)
 }
 
@@ -77,4 +83,30 @@ func (s *Site) rolloutCommand(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeJSON(w, ro)
 	}
+}
+
+// ReleaseRequest is the body of POST /api/rollouts/release, and its answer
+// the versions released (firmware line → version).
+type ReleaseRequest struct {
+	Series  string `json:"series"`
+	Version string `json:"version"`
+}
+
+func (s *Site) rolloutRelease(w http.ResponseWriter, r *http.Request) {
+	if !jsonPost(w, r) {
+		return
+	}
+	var req ReleaseRequest
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxRolloutBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeJSONError(w, http.StatusBadRequest, "release request: "+err.Error())
+		return
+	}
+	released, err := s.Rollouts.Release(r.Context(), req.Series, req.Version)
+	if err != nil {
+		writeJSONError(w, http.StatusConflict, err.Error())
+		return
+	}
+	writeJSON(w, released)
 }

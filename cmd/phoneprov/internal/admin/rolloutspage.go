@@ -14,6 +14,9 @@ type rolloutsView struct {
 	// Enabled: the appliance runs roll-outs (the start form is shown).
 	Enabled  bool
 	Rollouts []rolloutRow
+	// Hold: new firmware is held until a roll-out; Held lists it.
+	Hold bool
+	Held []heldRow
 	// Downloads is the caps in use and the downloads in flight; nil when
 	// the appliance has no limiter.
 	Downloads *downloads.Use
@@ -30,6 +33,12 @@ type rolloutRow struct {
 	Alert                                      bool // braked
 	Updated                                    time.Time
 	Commands                                   []fwrollout.Command // the buttons its status allows
+}
+
+// heldRow is one held firmware version on the page.
+type heldRow struct {
+	fwrollout.Held
+	Start, Release string // the commands
 }
 
 // maxRolloutsShown bounds the roll-outs on the page: those in force and
@@ -50,6 +59,11 @@ func (s *Site) rolloutsSection(now time.Time) rolloutsView {
 		return v
 	}
 	v.Enabled = true
+	v.Hold = s.Rollouts.HoldsNewFirmware()
+	for _, h := range s.Rollouts.Held() {
+		start, release := h.Commands()
+		v.Held = append(v.Held, heldRow{Held: h, Start: start, Release: release})
+	}
 	for i, r := range s.Rollouts.List() {
 		if i >= maxRolloutsShown && !r.InForce() {
 			break
