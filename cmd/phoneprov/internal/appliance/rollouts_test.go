@@ -157,7 +157,8 @@ func (ta *testAppliance) waitRollout(t *testing.T, what string, cond func(r fwro
 // TestRolloutThroughTheFileServer runs a roll-out of J179 firmware
 // 4.1.3.0.6 → 4.1.4.0.1 through the appliance's real file server and
 // admin API, with four J179s the appliance knows only by their leases:
-// the canary gets the new APPNAME over HTTP and HTTPS while the others
+// the new image copied into the tree is held (every phone is still named
+// the old one) until the roll-out starts; the canary gets the new APPNAME over HTTP and HTTPS while the others
 // keep their running firmware; an operator's own J100Supgrade.txt wins
 // over both; pause withholds the image from the canary that has not
 // fetched it, resume offers it again; once the canary downloads it and
@@ -199,11 +200,37 @@ func TestRolloutThroughTheFileServer(t *testing.T) {
 		}
 	}
 
-	// The new image arrives and the roll-out starts, canary = the first phone.
+	// The new image arrives: it is held, so every phone is still named
+	// the old one, and the API and the status page say so.
 	if err := os.WriteFile(filepath.Join(ta.filesDir, newFW), bytes.Repeat([]byte("new J179 firmware "), 256), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, body := ta.get(t, "/api/rollouts/held")
+		var held []fwrollout.Held
+		if err := json.Unmarshal([]byte(body), &held); err != nil {
+			t.Fatalf("/api/rollouts/held: %v: %s", err, body)
+		}
+		if len(held) == 1 && held[0].Version == newV && held[0].Released == oldV {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the new image is never listed as held: %s", body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, p := range phones {
+		if got := p.appName(t, ta, "http", oldV); got != oldFW {
+			t.Errorf("%s with %s held: APPNAME %q, want %s", p.mac, newFW, got, oldFW)
+		}
+	}
+	if _, page := ta.get(t, "/"); !strings.Contains(section(t, page, "rollouts"), "Held: J100 "+newV) {
+		t.Errorf("the roll-out section does not list the held version:\n%s", section(t, page, "rollouts"))
+	}
+
+	// The roll-out starts, canary = the first phone.
+	deadline = time.Now().Add(10 * time.Second)
 	var started fwrollout.Rollout
 	for ta.adminPost(t, "/api/rollouts", fwrollout.StartRequest{Model: "J179", Version: newV,
 		Canary: fwrollout.Canary{MACs: []string{phones[0].mac}}, Waves: []float64{0.5, 1}}, &started) != http.StatusOK {
@@ -348,13 +375,17 @@ func TestRolloutThroughTheFileServer(t *testing.T) {
 		t.Errorf("%s (pending) after abort: APPNAME %q, want %s", phones[1].mac, got, oldFW)
 	}
 
-	// Finish: the scripts choose as without a roll-out, the newest image
-	// for every phone; the status page keeps the ended roll-out.
+	// Finish releases the version: the scripts choose as without a
+	// roll-out, the newest image for every phone, and nothing is held;
+	// the status page keeps the ended roll-out.
 	if code := ta.adminPost(t, "/api/rollouts/0/finish", struct{}{}, &r); code != http.StatusOK || r.Status != fwrollout.StatusFinished {
 		t.Fatalf("finish: %d, %s", code, r.Status)
 	}
 	if got := phones[3].appName(t, ta, "http", oldV); got != newFW {
 		t.Errorf("%s after finish: APPNAME %q, want %s", phones[3].mac, got, newFW)
+	}
+	if _, body := ta.get(t, "/api/rollouts/held"); strings.TrimSpace(body) != "null" && strings.TrimSpace(body) != "[]" {
+		t.Errorf("held after finish: %s", body)
 	}
 	if code := ta.adminPost(t, "/api/rollouts/1/resume", struct{}{}, nil); code != http.StatusConflict {
 		t.Errorf("resuming a finished roll-out: %d, want 409", code)
