@@ -54,7 +54,9 @@ func (e env) cmdRollout(ctx context.Context, args []string) error {
 	// -c FILE may come before the subcommand.
 	var pre []string
 	if args[0] == "-c" && len(args) >= 3 {
-		pre, args = args[:2], args[2:]
+		// A copy: appending to a slice of args would overwrite the
+		// subcommand and its arguments.
+		pre, args = slices.Clone(args[:2]), args[2:]
 	}
 	sub, rest := args[0], append(pre, args[1:]...)
 	var canary, waves string
