@@ -25,4 +25,12 @@
 // absent. State lives in <data_dir>/rollouts/state.json, replaced
 // atomically at every change (internal/durable), so a kill -9 loses
 // nothing that was acknowledged.
+//
+// New firmware is held (Config.HoldNewFirmware): the state keeps a
+// released version per firmware line (provisioning.ReleaseLine), every
+// version present at the first look ever being released, and an image
+// newer than its line's released version is named to no phone outside a
+// roll-out to it (provisioning.UpgradePlan.Released). Finish releases the
+// roll-out's version, Release a version at once; abort keeps the
+// released one.
 package rollout
