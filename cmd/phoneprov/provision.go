@@ -59,13 +59,13 @@ func (e env) cmdRender(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if mac != "" {
-		st, err := rollout.ReadState(c.cfg.RolloutsDir())
-		if err != nil {
-			return err
-		}
-		gen.SetRollouts(rollout.NewOffline(st, c.cfg.Provisioning.Rollout.HoldNewFirmware))
+	// The roll-outs and the held firmware as the appliance left them:
+	// the plan for the phone with mac, or for phones outside every wave.
+	st, err := rollout.ReadState(c.cfg.RolloutsDir())
+	if err != nil {
+		return err
 	}
+	gen.SetRollouts(rollout.NewOffline(st, c.cfg.Provisioning.Rollout.HoldNewFirmware))
 	r, err := gen.Render(ctx, name, fileserve.Client{Local: local, Protocol: "https"}, mac)
 	if errors.Is(err, fileserve.ErrNotFound) {
 		return fmt.Errorf("%s: a phone asking for it gets not found (no file in %s, and phoneprov makes none by that name)", name, c.cfg.FilesDir())

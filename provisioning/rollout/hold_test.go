@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/phoneprov/phoneprov/fileserve"
 	"github.com/phoneprov/phoneprov/provisioning"
 	"github.com/phoneprov/phoneprov/provisioning/script"
@@ -29,6 +32,7 @@ type holdSite struct {
 	gen   *provisioning.Generator
 	m     *Manager
 	log   *bytes.Buffer
+	reg   *prometheus.Registry
 }
 
 func openHoldSite(t *testing.T, files, dir string, cfg Config, fleet *fakePhones, now *time.Time) *holdSite {
@@ -38,15 +42,16 @@ func openHoldSite(t *testing.T, files, dir string, cfg Config, fleet *fakePhones
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
+	reg := prometheus.NewRegistry()
 	m, err := Open(context.Background(), cfg, Options{
 		Dir: dir, Phones: fleet, Images: g.RolloutImages, Versions: g.FirmwareVersions,
-		Logger: slog.New(slog.NewTextHandler(&buf, nil)), Now: func() time.Time { return *now },
+		Logger: slog.New(slog.NewTextHandler(&buf, nil)), Now: func() time.Time { return *now }, Registry: reg,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	g.SetRollouts(m)
-	return &holdSite{t: t, files: files, gen: g, m: m, log: &buf}
+	return &holdSite{t: t, files: files, gen: g, m: m, log: &buf, reg: reg}
 }
 
 func putImage(t *testing.T, files, name string) {
@@ -120,6 +125,11 @@ func TestNewFirmwareHeldUntilRollout(t *testing.T) {
 	}
 	if !strings.Contains(s.log.String(), "new firmware held") || !strings.Contains(s.log.String(), "phoneprov rollout start 96x1S 7.1.15.0.4") {
 		t.Errorf("no log line names the held version and the command:\n%s", s.log)
+	}
+	want := "# HELP phoneprov_firmware_held 1 for each firmware version in the file tree held until a roll-out or a release (hold_new_firmware).\n" +
+		"# TYPE phoneprov_firmware_held gauge\nphoneprov_firmware_held{line=\"96x1S\",version=\"7.1.15.0.4\"} 1\n"
+	if err := testutil.GatherAndCompare(s.reg, strings.NewReader(want), "phoneprov_firmware_held"); err != nil {
+		t.Error(err)
 	}
 	n := strings.Count(s.log.String(), "new firmware held")
 	if err := s.m.lookAtFirmware(context.Background()); err != nil {

@@ -17,13 +17,15 @@ var (
 		[]string{"rollout", "target", "version"}, nil)
 	descStatus = prometheus.NewDesc("phoneprov_rollout_status", "1 for the status of each roll-out in force.",
 		[]string{"rollout", "target", "version", "status"}, nil)
+	descHeld = prometheus.NewDesc("phoneprov_firmware_held", "1 for each firmware version in the file tree held until a roll-out or a release (hold_new_firmware).",
+		[]string{"line", "version"}, nil)
 )
 
 // collector reports the roll-outs in force at each scrape.
 type collector struct{ m *Manager }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPhones, descWave, descWaves, descBraked, descStatus} {
+	for _, d := range []*prometheus.Desc{descPhones, descWave, descWaves, descBraked, descStatus, descHeld} {
 		ch <- d
 	}
 }
@@ -31,6 +33,9 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 func (c collector) Collect(ch chan<- prometheus.Metric) {
 	c.m.mu.Lock()
 	defer c.m.mu.Unlock()
+	for _, h := range c.m.heldLocked() {
+		ch <- prometheus.MustNewConstMetric(descHeld, prometheus.GaugeValue, 1, h.Line, h.Version)
+	}
 	for _, r := range c.m.state.InForce() {
 		id := strconv.Itoa(r.ID)
 		counts := r.Counts()
