@@ -239,6 +239,16 @@ func TestAbortKeepsReleased(t *testing.T) {
 	if _, err := s.m.Release(context.Background(), "96x1S", "7.1.15.0.4"); err == nil {
 		t.Error("release accepted while a roll-out of the series is in force")
 	}
+	// Finishing the aborted roll-out ends it without releasing its version.
+	if _, err := s.m.Do(Finish, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.m.Released()["96x1S"]; got != "7.1.2.0.14" {
+		t.Errorf("released after finishing the aborted roll-out: %q", got)
+	}
+	if got := s.appnameFor(0); got != oldImage {
+		t.Errorf("after finishing the aborted roll-out: %q", got)
+	}
 }
 
 // Release makes a held version the released one at once, for a lab.

@@ -251,7 +251,9 @@ func (m *Manager) Do(cmd Command, id int) (Rollout, error) {
 	case Abort:
 		err = r.Abort(now)
 	case Finish:
-		if err = r.Finish(now); err == nil {
+		// An aborted roll-out ends without releasing its version.
+		aborted := r.Status == StatusAborted
+		if err = r.Finish(now); err == nil && !aborted {
 			m.state.release(r.Release)
 		}
 	default:

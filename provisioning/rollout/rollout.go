@@ -184,11 +184,16 @@ func (r *Rollout) Abort(now time.Time) error {
 }
 
 // Finish ends the roll-out: the upgrade scripts choose as without one.
+// The Manager then releases its version, unless it was aborted.
 func (r *Rollout) Finish(now time.Time) error {
 	if !r.InForce() {
 		return fmt.Errorf("roll-out %d is %s: %w", r.ID, r.Status, ErrState)
 	}
-	r.set(StatusFinished, "finished by the operator", now)
+	reason := "finished by the operator: its version is released"
+	if r.Status == StatusAborted {
+		reason = "finished by the operator after an abort: its version stays held"
+	}
+	r.set(StatusFinished, reason, now)
 	return nil
 }
 

@@ -163,8 +163,9 @@ func (ta *testAppliance) waitRollout(t *testing.T, what string, cond func(r fwro
 // over both; pause withholds the image from the canary that has not
 // fetched it, resume offers it again; once the canary downloads it and
 // comes back reporting it, the next wave takes one more phone; abort
-// leaves the image to the upgraded canary only; finish gives every phone
-// the newest image again.
+// leaves the image to the upgraded canary only; finish then ends it
+// without releasing the version (still held), and a release gives every
+// phone the new image.
 func TestRolloutThroughTheFileServer(t *testing.T) {
 	ta := startAppliance(t, "[provisioning.rollout]\ncheck_interval = \"20ms\"")
 	const (
@@ -375,17 +376,27 @@ func TestRolloutThroughTheFileServer(t *testing.T) {
 		t.Errorf("%s (pending) after abort: APPNAME %q, want %s", phones[1].mac, got, oldFW)
 	}
 
-	// Finish releases the version: the scripts choose as without a
-	// roll-out, the newest image for every phone, and nothing is held;
-	// the status page keeps the ended roll-out.
+	// Finishing the aborted roll-out ends it without releasing the
+	// version: still held, the old image for every phone; a release then
+	// gives every phone the new one and nothing is held. The status page
+	// keeps the ended roll-out.
 	if code := ta.adminPost(t, "/api/rollouts/0/finish", struct{}{}, &r); code != http.StatusOK || r.Status != fwrollout.StatusFinished {
 		t.Fatalf("finish: %d, %s", code, r.Status)
 	}
+	for _, p := range []leasedPhone{phones[0], phones[3]} {
+		if got := p.appName(t, ta, "http", oldV); got != oldFW {
+			t.Errorf("%s after finishing the aborted roll-out: APPNAME %q, want %s", p.mac, got, oldFW)
+		}
+	}
+	var released map[string]string
+	if code := ta.adminPost(t, "/api/rollouts/release", map[string]string{"series": "J100", "version": newV}, &released); code != http.StatusOK || released["J100"] != newV {
+		t.Fatalf("release: %d, %v", code, released)
+	}
 	if got := phones[3].appName(t, ta, "http", oldV); got != newFW {
-		t.Errorf("%s after finish: APPNAME %q, want %s", phones[3].mac, got, newFW)
+		t.Errorf("%s after the release: APPNAME %q, want %s", phones[3].mac, got, newFW)
 	}
 	if _, body := ta.get(t, "/api/rollouts/held"); strings.TrimSpace(body) != "null" && strings.TrimSpace(body) != "[]" {
-		t.Errorf("held after finish: %s", body)
+		t.Errorf("held after the release: %s", body)
 	}
 	if code := ta.adminPost(t, "/api/rollouts/1/resume", struct{}{}, nil); code != http.StatusConflict {
 		t.Errorf("resuming a finished roll-out: %d, want 409", code)
