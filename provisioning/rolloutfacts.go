@@ -58,7 +58,7 @@ func (g *Generator) GroupMembers(group int) []string {
 type FirmwareVersion struct {
 	Line    string           // ReleaseLine: "96x1S", "96xx/sip"
 	Series  firmware.Series  // the series whose script names it
-	Version firmware.Version // ReleaseVersion of the files' version
+	Version firmware.Version // releaseVersion of the files' version
 	Files   []string         // its files, sorted
 }
 
@@ -74,7 +74,7 @@ func (g *Generator) FirmwareVersions(ctx context.Context) ([]FirmwareVersion, er
 		if im.Setting != "APPNAME" || im.Version.IsZero() {
 			continue
 		}
-		line, version := ReleaseLine(im.Series, im.Signalling), ReleaseVersion(im.Version)
+		line, version := ReleaseLine(im.Series, im.Signalling), releaseVersion(im.Version)
 		i := slices.IndexFunc(out, func(v FirmwareVersion) bool {
 			return v.Line == line && firmware.Compare(v.Version, version) == 0
 		})

@@ -34,7 +34,7 @@ type UpgradePlan struct {
 	// Note says why, in the script's comment ("roll-out 3, wave 1").
 	Note string
 	// Released, when not nil, holds new firmware: an APPNAME image newer
-	// (by ReleaseVersion) than the version released for its line
+	// (by releaseVersion) than the version released for its line
 	// (ReleaseLine), or of a line
 	// with none released, is named to no phone unless Offer names it (a
 	// pin still may). Nil: nothing is held.
@@ -59,12 +59,12 @@ func (p *UpgradePlan) held(im firmware.Image, model string) bool {
 		return false
 	}
 	r, ok := p.Released[ReleaseLine(im.Series, im.Signalling)]
-	return !ok || firmware.Compare(ReleaseVersion(im.Version), r) > 0
+	return !ok || firmware.Compare(releaseVersion(im.Version), r) > 0
 }
 
-// ReleaseVersion is v as releases record and compare it: its canonical
+// releaseVersion is v as releases record and compare it: its canonical
 // form (firmware.Canonical), so that 7_1_15_0_4_r is 7.1.15.0.4.
-func ReleaseVersion(v firmware.Version) firmware.Version {
+func releaseVersion(v firmware.Version) firmware.Version {
 	c, ok := firmware.ParseVersion(firmware.Canonical(v.String()))
 	if !ok {
 		return v

@@ -204,10 +204,3 @@ func (m *Manager) Release(ctx context.Context, series, version string) (map[stri
 	m.log.Warn("firmware released without a roll-out", "series", s, "versions", fmtVersions(release))
 	return release, nil
 }
-
-// Released returns the released version of every firmware line.
-func (m *Manager) Released() map[string]string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return maps.Clone(m.state.Released)
-}

@@ -33,6 +33,7 @@ type holdSite struct {
 	m     *Manager
 	log   *bytes.Buffer
 	reg   *prometheus.Registry
+	dir   string
 }
 
 func openHoldSite(t *testing.T, files, dir string, cfg Config, fleet *fakePhones, now *time.Time) *holdSite {
@@ -51,7 +52,17 @@ func openHoldSite(t *testing.T, files, dir string, cfg Config, fleet *fakePhones
 		t.Fatal(err)
 	}
 	g.SetRollouts(m)
-	return &holdSite{t: t, files: files, gen: g, m: m, log: &buf, reg: reg}
+	return &holdSite{t: t, files: files, gen: g, m: m, log: &buf, reg: reg, dir: dir}
+}
+
+// released is the released versions in the state file.
+func (s *holdSite) released() map[string]string {
+	s.t.Helper()
+	st, err := ReadState(s.dir)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return st.Released
 }
 
 func putImage(t *testing.T, files, name string) {
@@ -109,7 +120,7 @@ func TestNewFirmwareHeldUntilRollout(t *testing.T) {
 	now := t0
 	fleet := newFleet(10, now)
 	s := openHoldSite(t, files, dir, DefaultConfig(), fleet, &now)
-	if got := s.m.Released(); got["96x1S"] != "7.1.2.0.14" {
+	if got := s.released(); got["96x1S"] != "7.1.2.0.14" {
 		t.Fatalf("baseline %v", got)
 	}
 	putImage(t, files, newImage)
@@ -195,7 +206,7 @@ func TestFinishReleases(t *testing.T) {
 	if _, err := s.m.Do(Finish, r.ID); err != nil {
 		t.Fatal(err)
 	}
-	if got := s.m.Released()["96x1S"]; got != "7.1.15.0.4" {
+	if got := s.released()["96x1S"]; got != "7.1.15.0.4" {
 		t.Errorf("released after finish: %q", got)
 	}
 	for _, i := range []int{0, 5, 9} {
@@ -224,7 +235,7 @@ func TestAbortKeepsReleased(t *testing.T) {
 	if _, err := s.m.Do(Abort, r.ID); err != nil {
 		t.Fatal(err)
 	}
-	if got := s.m.Released()["96x1S"]; got != "7.1.2.0.14" {
+	if got := s.released()["96x1S"]; got != "7.1.2.0.14" {
 		t.Errorf("released after abort: %q", got)
 	}
 	for _, i := range []int{0, 5} {
@@ -243,7 +254,7 @@ func TestAbortKeepsReleased(t *testing.T) {
 	if _, err := s.m.Do(Finish, r.ID); err != nil {
 		t.Fatal(err)
 	}
-	if got := s.m.Released()["96x1S"]; got != "7.1.2.0.14" {
+	if got := s.released()["96x1S"]; got != "7.1.2.0.14" {
 		t.Errorf("released after finishing the aborted roll-out: %q", got)
 	}
 	if got := s.appnameFor(0); got != oldImage {
@@ -293,7 +304,7 @@ func TestHoldOffOffersNewFirmware(t *testing.T) {
 	if len(s.m.Held()) != 0 {
 		t.Errorf("held with hold off: %+v", s.m.Held())
 	}
-	if got := s.m.Released()["96x1S"]; got != "7.1.15.0.4" {
+	if got := s.released()["96x1S"]; got != "7.1.15.0.4" {
 		t.Errorf("released with hold off: %q", got)
 	}
 	cfg.HoldNewFirmware = true
