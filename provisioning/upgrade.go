@@ -33,7 +33,7 @@ func choose(conf *compiled, cat *firmware.Catalog, plan *UpgradePlan, s firmware
 	var held []string
 	cands := slices.DeleteFunc(cat.Candidates(s, sig, model, variant, setting), func(im firmware.Image) bool {
 		if plan.held(im, model) && !plan.withheld(im.File, model) {
-			held = append(held, im.File+" "+im.Version.String())
+			held = append(held, im.File+" ("+releaseVersion(im.Version).String()+")")
 			return true
 		}
 		return plan.withheld(im.File, model)
@@ -66,7 +66,7 @@ func choose(conf *compiled, cat *firmware.Catalog, plan *UpgradePlan, s firmware
 		why = fmt.Sprintf("newest of %d", len(cands))
 	}
 	if len(held) > 0 {
-		why += "; held until a roll-out releases it: " + strings.Join(held, ", ")
+		why += " released; held until a roll-out releases it: " + strings.Join(held, ", ")
 	}
 	return choice{image: cands[0], why: why}, true
 }
