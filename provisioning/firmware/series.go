@@ -120,33 +120,41 @@ func (im Image) ModelClass() string {
 func AllSeries() []SeriesInfo {
 	out := make([]SeriesInfo, len(series))
 	for i, s := range series {
-		s.Aliases = slices.Clone(s.Aliases)
-		s.Models = slices.Clone(s.Models)
-		out[i] = s
+		out[i] = s.clone()
 	}
 	return out
 }
 
+// clone copies info with its own slices, so a caller cannot change the
+// table.
+func (info SeriesInfo) clone() SeriesInfo {
+	info.Aliases = slices.Clone(info.Aliases)
+	info.Models = slices.Clone(info.Models)
+	return info
+}
+
 // Lookup returns the description of a series.
 func Lookup(s Series) (SeriesInfo, bool) {
-	for _, info := range AllSeries() {
+	for _, info := range series {
 		if info.Series == s {
-			return info, true
+			return info.clone(), true
 		}
 	}
 	return SeriesInfo{}, false
 }
 
 // ByScript finds the series whose upgrade script (or alias) has this name,
-// compared without regard to case as the file server does.
+// compared without regard to case as the file server does. A name that is
+// no upgrade script costs no allocation (the inventory asks for every
+// file a phone fetches).
 func ByScript(name string) (SeriesInfo, bool) {
-	for _, info := range AllSeries() {
+	for _, info := range series {
 		if strings.EqualFold(info.Script, name) {
-			return info, true
+			return info.clone(), true
 		}
 		for _, a := range info.Aliases {
 			if strings.EqualFold(a, name) {
-				return info, true
+				return info.clone(), true
 			}
 		}
 	}

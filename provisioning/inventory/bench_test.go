@@ -130,7 +130,7 @@ func benchBoot(inv *Inventory, i, fetches int, now time.Time) {
 		// Each event brings its own copy of the name, as a request does.
 		ev := fileserve.AccessEvent{Time: now.Add(time.Duration(j+1) * time.Second), Protocol: "https",
 			Client: netip.AddrPortFrom(addr, 40000), Name: "/" + name, Resolved: string([]byte(name)), Status: 200, Bytes: 2000, Size: 2000, UserAgent: ua}
-		inv.apply(ctx, fact{access: &ev})
+		inv.apply(ctx, fact{access: ev})
 	}
 }
 
@@ -162,5 +162,53 @@ func BenchmarkHeapPer10kPhones(b *testing.B) {
 				runtime.KeepAlive(inv)
 			}
 		})
+	}
+}
+
+// BenchmarkAccessFacts measures the inventory's whole cost of one file
+// request of a known phone: the access event as the appliance hands it
+// over (ObserveAccess on the serving goroutine), folding it in (the Run
+// goroutine) and the flushes, one per benchRate requests. The requests
+// cycle through 1,000 phones of one model, as a site's HTTPS load does.
+func BenchmarkAccessFacts(b *testing.B) {
+	const phones = 1000
+	now := t0
+	inv := openBench(b, &now)
+	for i := 1; i <= phones; i++ {
+		benchBoot(inv, i, 3, now)
+	}
+	events := make([]fileserve.AccessEvent, phones)
+	for i := range events {
+		mac, addr := benchPhone(i + 1)
+		events[i] = fileserve.AccessEvent{Protocol: "https", Client: netip.AddrPortFrom(addr, 40000),
+			Name: "/46xxsettings.txt", Resolved: "46xxsettings.txt", Status: 200, Bytes: 2048, Size: 2048,
+			UserAgent: fmt.Sprintf("Mozilla/4.0 (compatible; MSIE 6.0) AVAYA/J179-4.1.3.0.6 (MAC:%x)", []byte(mac))}
+	}
+	ctx := context.Background()
+	step := time.Second / benchRate
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := processCPU(b)
+	for n := range b.N {
+		now = now.Add(step)
+		ev := &events[n%phones]
+		ev.Time = now
+		inv.ObserveAccess(*ev)
+		if n%64 == 63 {
+			inv.foldQueued(ctx)
+		}
+		if n%benchRate == benchRate-1 {
+			if err := inv.Flush(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	inv.foldQueued(ctx)
+	if err := inv.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(processCPU(b)-cpu)/float64(b.N), "cpu-ns/op")
+	if d := inv.Dropped(); d > 0 {
+		b.Fatalf("%d facts dropped", d)
 	}
 }

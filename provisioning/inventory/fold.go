@@ -27,9 +27,9 @@ func (inv *Inventory) apply(ctx context.Context, f fact) {
 	case f.lease.kind != 0:
 		inv.metrics.leaseFacts.Inc()
 		inv.applyLease(&f.lease)
-	case f.access != nil:
+	default:
 		inv.metrics.accessFacts.Inc()
-		inv.applyAccess(ctx, *f.access)
+		inv.applyAccess(ctx, &f.access)
 	}
 }
 
@@ -72,7 +72,7 @@ func (inv *Inventory) applyLease(l *leaseFact) {
 	if h, ok := DecodeAvayaHostName(l.host); ok && h.Matches(mac) {
 		setIf(&p.Vendor, "Avaya")
 	}
-	if p.Vendor == "" && avayaOUIs[mac.OUI()] {
+	if p.Vendor == "" && isAvayaOUI(mac.OUI()) {
 		p.Vendor = "Avaya"
 	}
 	if l.addr.IsValid() {
@@ -136,9 +136,9 @@ func setRequestList(p *Phone, prl []byte) {
 	}
 }
 
-func (inv *Inventory) applyAccess(ctx context.Context, ev fileserve.AccessEvent) {
+func (inv *Inventory) applyAccess(ctx context.Context, ev *fileserve.AccessEvent) {
 	addr := ev.Client.Addr().Unmap()
-	agent := ParseUserAgent(ev.UserAgent)
+	agent := inv.agents.parse(ev.UserAgent)
 	t := ev.Time
 	if t.IsZero() {
 		t = inv.opts.Now()
@@ -164,8 +164,8 @@ func (inv *Inventory) applyAccess(ctx context.Context, ev fileserve.AccessEvent)
 	if addr.IsValid() && source != "" {
 		inv.bindLocked(p, addr, source, t)
 	}
-	if ev.UserAgent != "" {
-		applyUserAgent(p, ev.UserAgent, agent)
+	if agent.ua != "" {
+		applyUserAgent(p, &agent)
 	}
 	p.Files = addFetch(p.Files, file.fetch, inv.cfg.FilesPerPhone)
 	file.apply(p)
@@ -205,7 +205,7 @@ func addFetch(files []Fetch, f Fetch, limit int) []Fetch {
 }
 
 // accessedFile describes the file ev asked for, fetched at t.
-func (inv *Inventory) accessedFile(ev fileserve.AccessEvent, t time.Time) accessedFile {
+func (inv *Inventory) accessedFile(ev *fileserve.AccessEvent, t time.Time) accessedFile {
 	name := ev.Resolved
 	if name == "" {
 		name = strings.TrimLeft(strings.ReplaceAll(ev.Name, "\\", "/"), "/")
@@ -236,12 +236,12 @@ func (inv *Inventory) accessedFile(ev fileserve.AccessEvent, t time.Time) access
 }
 
 // applyUserAgent records what a User-Agent says of the phone.
-func applyUserAgent(p *Phone, ua string, agent Agent) {
-	setIf(&p.UserAgent, ua)
+func applyUserAgent(p *Phone, agent *parsedAgent) {
+	setIf(&p.UserAgent, agent.ua)
 	setIf(&p.Vendor, agent.Vendor)
 	setModel(p, agent.Model, ModelFromUserAgent)
 	if agent.Firmware != "" {
-		p.Firmware, p.FirmwareFrom = unique.Make(firmware.Canonical(agent.Firmware)).Value(), "user-agent"
+		p.Firmware, p.FirmwareFrom = agent.firmware, "user-agent"
 	}
 }
 
@@ -260,16 +260,15 @@ func (f *accessedFile) apply(p *Phone) {
 	}
 	switch fetch.Kind {
 	case KindScript:
-		p.LastScript = &fetch
+		keepFetch(&p.LastScript, fetch)
 	case KindFirmware:
-		p.LastFirmware = &fetch
+		keepFetch(&p.LastFirmware, fetch)
 		// A complete download (status 200 and, when the size is known,
 		// every byte of it) is what the phone will run after its restart.
 		// A transfer cut mid-body still shows status 200 over HTTP; it is
 		// incomplete, not failed (the phone retries): no version credit.
 		if fetch.complete() && fits(p.Model, f.fwClass) {
-			up := fetch
-			p.Upgraded = &up
+			keepFetch(&p.Upgraded, fetch)
 			setModel(p, f.fwClass, ModelFromFirmware)
 			if p.Series == "" {
 				setIf(&p.Series, f.fwSeries)
@@ -279,6 +278,17 @@ func (f *accessedFile) apply(p *Phone) {
 			}
 		}
 	}
+}
+
+// keepFetch stores f in *dst, in the Fetch *dst already points to when
+// there is one: the record's pointers are read and written under the
+// inventory's lock only (readers get copies, see Phone.clone), so a phone
+// that fetches again allocates nothing.
+func keepFetch(dst **Fetch, f Fetch) {
+	if *dst == nil {
+		*dst = new(Fetch)
+	}
+	**dst = f
 }
 
 // macOf finds the MAC behind a client address: the phone that holds it by

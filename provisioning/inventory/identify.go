@@ -162,13 +162,22 @@ type HostNameMAC struct {
 	Low      [3]byte // the last three bytes
 }
 
-// avayaHostOUIs maps the OUI letter of an Avaya host name to its prefix.
-var avayaHostOUIs = map[byte][3]byte{
-	'A': {0x00, 0x04, 0x0D},
-	'B': {0x00, 0x1B, 0x4F},
-	'E': {0x00, 0x09, 0x6E},
-	'L': {0x00, 0x60, 0x1D},
-	'T': {0x00, 0x07, 0x3B},
+// avayaHostOUI is the prefix the OUI letter of an Avaya host name (upper
+// case) stands for; ok is false for a letter that names none.
+func avayaHostOUI(letter byte) (oui [3]byte, ok bool) {
+	switch letter {
+	case 'A':
+		return [3]byte{0x00, 0x04, 0x0D}, true
+	case 'B':
+		return [3]byte{0x00, 0x1B, 0x4F}, true
+	case 'E':
+		return [3]byte{0x00, 0x09, 0x6E}, true
+	case 'L':
+		return [3]byte{0x00, 0x60, 0x1D}, true
+	case 'T':
+		return [3]byte{0x00, 0x07, 0x3B}, true
+	}
+	return oui, false
 }
 
 // DecodeAvayaHostName decodes "AVohhhhhh"; ok is false for any other name.
@@ -179,7 +188,7 @@ func DecodeAvayaHostName(name string) (HostNameMAC, bool) {
 		return h, false
 	}
 	letter := name[2] &^ 0x20 // upper case
-	if oui, ok := avayaHostOUIs[letter]; ok {
+	if oui, ok := avayaHostOUI(letter); ok {
 		h.OUI, h.OUIKnown = oui, true
 	} else if letter != 'X' {
 		return h, false

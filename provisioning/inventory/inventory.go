@@ -106,7 +106,7 @@ type Inventory struct {
 	opts    Options
 	log     *slog.Logger
 	db      *store
-	queue   chan fact
+	queue   *factQueue
 	metrics *metrics
 
 	// What the catalogue (Options.Firmware) answers; without one,
@@ -126,6 +126,9 @@ type Inventory struct {
 	ages         ageQueue // phones by last seen, for eviction
 
 	lastEvictLog time.Time // eviction is logged at most once a minute
+
+	agents agentCache // what recent User-Agents say; the worker's
+	batch  []fact     // the batch being folded in, then the queue's spare; the worker's
 
 	// The worker's view of the neighbour table, for identifying clients.
 	neighbors     map[netip.Addr]Neighbor
@@ -148,11 +151,12 @@ const (
 	changeWhole
 )
 
-// fact is one queued event: an access event, or a lease event (copied
-// into the fact itself, so queueing one allocates nothing).
+// fact is one queued event: a lease event when lease.kind is not 0, else
+// an access event. Both are copied into the fact itself, so queueing one
+// allocates nothing.
 type fact struct {
-	access *fileserve.AccessEvent
-	lease  leaseFact // when lease.kind is not 0
+	access fileserve.AccessEvent
+	lease  leaseFact
 }
 
 // leaseFact is what the inventory keeps of a dhcpd.LeaseEvent.
@@ -218,7 +222,7 @@ func Open(cfg Config, opts Options) (*Inventory, error) {
 	logRecovery(opts.Logger, opts.Path, ld)
 	inv := &Inventory{
 		cfg: cfg, opts: opts, log: opts.Logger, db: db,
-		queue:  make(chan fact, cfg.QueueLength),
+		queue:  newFactQueue(cfg.QueueLength),
 		phones: map[MAC]*Phone{}, byAddr: map[netip.Addr]MAC{},
 		dirty: map[MAC]change{}, removed: map[MAC]struct{}{},
 		spareDirty: map[MAC]change{}, spareRemoved: map[MAC]struct{}{},
@@ -259,25 +263,26 @@ func logRecovery(log *slog.Logger, path string, ld loaded) {
 // ObserveAccess queues a file server access event; it never blocks, and
 // counts the event as dropped when the queue is full.
 func (inv *Inventory) ObserveAccess(ev fileserve.AccessEvent) {
-	inv.enqueue(fact{access: &ev})
+	inv.enqueue(&fact{access: ev})
 }
 
 // ObserveLease queues a DHCP lease event; it never blocks, and counts the
 // event as dropped when the queue is full.
 func (inv *Inventory) ObserveLease(ev dhcpd.LeaseEvent) {
-	inv.enqueue(leaseFactOf(ev))
+	f := leaseFactOf(ev)
+	inv.enqueue(&f)
 }
 
-func (inv *Inventory) enqueue(f fact) {
-	select {
-	case inv.queue <- f:
-	default:
+func (inv *Inventory) enqueue(f *fact) {
+	if !inv.queue.push(f) {
 		inv.dropped.Add(1)
 	}
 }
 
 // Run folds queued facts in until ctx ends, then folds what is still
 // queued, writes every change to disk and returns. It may be called once.
+// Facts are folded in batches (see batchWindow): a fact waits at most
+// batchWindow before it shows.
 func (inv *Inventory) Run(ctx context.Context) error {
 	if !inv.runOnce.CompareAndSwap(false, true) {
 		return errors.New("inventory: Run called twice")
@@ -290,6 +295,10 @@ func (inv *Inventory) Run(ctx context.Context) error {
 		defer t.Stop()
 		scan = t.C
 	}
+	window := time.NewTimer(batchWindow)
+	window.Stop()
+	defer window.Stop()
+	windowOpen := false
 	// Folding is not cut short by the stop: a fact queued before it still
 	// needs its neighbour-table lookup (a bounded read) to find its phone.
 	work := context.WithoutCancel(ctx)
@@ -298,8 +307,20 @@ func (inv *Inventory) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			inv.foldQueued(work)
 			return inv.Flush()
-		case f := <-inv.queue:
-			inv.apply(work, f)
+		case <-inv.queue.wake:
+			// The first fact of a batch opens a window for more to join
+			// it; a full batch is folded in at once.
+			if inv.queue.len() < batchFacts {
+				if !windowOpen {
+					window.Reset(batchWindow)
+					windowOpen = true
+				}
+				continue
+			}
+			inv.foldQueued(work)
+		case <-window.C:
+			windowOpen = false
+			inv.foldQueued(work)
 		case <-flush.C:
 			if err := inv.Flush(); err != nil {
 				inv.log.Error("inventory not saved; will retry", "err", err)
@@ -310,10 +331,12 @@ func (inv *Inventory) Run(ctx context.Context) error {
 	}
 }
 
-// foldQueued folds in the facts queued so far.
+// foldQueued folds in the facts queued so far. One goroutine at a time
+// calls it (Run's, then Close's): it owns the spare batch.
 func (inv *Inventory) foldQueued(ctx context.Context) {
-	for range len(inv.queue) {
-		inv.apply(ctx, <-inv.queue)
+	inv.batch = inv.queue.take(inv.batch)
+	for i := range inv.batch {
+		inv.apply(ctx, inv.batch[i])
 	}
 }
 

@@ -128,7 +128,7 @@ const (
 func bootMorning() []fact {
 	var fs []fact
 	L := func(l dhcpd.LeaseEvent) { fs = append(fs, leaseFactOf(l)) }
-	A := func(ev fileserve.AccessEvent) { fs = append(fs, fact{access: &ev}) }
+	A := func(ev fileserve.AccessEvent) { fs = append(fs, fact{access: ev}) }
 	// J179: DHCP, then HTTPS; its User-Agent carries its MAC and version.
 	L(lease(0, "c8:1f:ea:83:e8:5a", "198.18.10.21", dhcpd.Acked, "AVX83E85A", "ccp.avaya.com"))
 	A(access(2*time.Second, "198.18.10.21", "https", "J100Supgrade.txt", 200, 1800, j179UA))
@@ -262,7 +262,7 @@ func TestStateTransitions(t *testing.T) {
 	const mac, ip = "00:1b:4f:00:00:01", "198.18.20.1"
 	step := func(at time.Duration, f fact, want State) {
 		t.Helper()
-		if f.lease.kind != 0 || f.access != nil {
+		if f.lease.kind != 0 || f.access.Protocol != "" {
 			inv.apply(context.Background(), f)
 		}
 		inv.clock.Set(t0.Add(at))
@@ -271,7 +271,7 @@ func TestStateTransitions(t *testing.T) {
 		}
 	}
 	L := func(l dhcpd.LeaseEvent) fact { return leaseFactOf(l) }
-	A := func(ev fileserve.AccessEvent) fact { return fact{access: &ev} }
+	A := func(ev fileserve.AccessEvent) fact { return fact{access: ev} }
 
 	step(0, L(lease(0, mac, ip, dhcpd.Acked, "AVB000001", "ccp.avaya.com")), StateDiscovered)
 	step(time.Minute, A(access(time.Minute, ip, "http", "96x1Supgrade.txt", 200, 100, s96UA)), StateFetching)
@@ -306,8 +306,8 @@ func TestStatesWithoutVersionKnowledge(t *testing.T) {
 	defer inv.Close()
 	const mac, ip = "00:04:0d:00:00:02", "198.18.20.2"
 	inv.apply(context.Background(), leaseFactOf(lease(0, mac, ip, dhcpd.Acked, "", "")))
-	inv.apply(context.Background(), fact{access: ptr(access(time.Second, ip, "tftp", "46xxupgrade.scr", 200, 100, ""))})
-	inv.apply(context.Background(), fact{access: ptr(access(2*time.Second, ip, "tftp", "a46xxua2_8_3.bin", 499, 512, ""))})
+	inv.apply(context.Background(), fact{access: access(time.Second, ip, "tftp", "46xxupgrade.scr", 200, 100, "")})
+	inv.apply(context.Background(), fact{access: access(2*time.Second, ip, "tftp", "a46xxua2_8_3.bin", 499, 512, "")})
 	inv.clock.Set(t0.Add(time.Minute))
 	if p := stateOf(t, inv, mac); p.State != StateFetching {
 		t.Fatalf("%s (%s)", p.State, p.StateReason)
@@ -316,19 +316,17 @@ func TestStatesWithoutVersionKnowledge(t *testing.T) {
 	if p := stateOf(t, inv, mac); p.State != StateDiscovered || !strings.Contains(p.StateReason, "without a verdict") {
 		t.Fatalf("after an abandoned transfer: %s (%s)", p.State, p.StateReason)
 	}
-	inv.apply(context.Background(), fact{access: ptr(access(2*time.Hour, ip, "tftp", "a46xxua2_8_3.bin", 200, 300000, ""))})
+	inv.apply(context.Background(), fact{access: access(2*time.Hour, ip, "tftp", "a46xxua2_8_3.bin", 200, 300000, "")})
 	inv.clock.Set(t0.Add(3 * time.Hour))
 	if p := stateOf(t, inv, mac); p.State != StateUpToDate || p.Firmware != "2.8.3" {
 		t.Fatalf("after a complete download: %s %s (%s)", p.State, p.Firmware, p.StateReason)
 	}
 }
 
-func ptr[T any](v T) *T { return &v }
-
 // sized is an access event that tells the size of the file served.
-func sized(ev fileserve.AccessEvent, size int64) *fileserve.AccessEvent {
+func sized(ev fileserve.AccessEvent, size int64) fileserve.AccessEvent {
 	ev.Size = size
-	return &ev
+	return ev
 }
 
 func TestCutFirmwareTransferIsIncomplete(t *testing.T) {
@@ -392,7 +390,7 @@ func TestLeaseBindingsMoveAddresses(t *testing.T) {
 		leaseFactOf(lease(0, a, "198.18.30.1", dhcpd.Acked, "", "")),
 		leaseFactOf(lease(time.Second, a, "198.18.30.1", dhcpd.Released, "", "")),
 		leaseFactOf(lease(2*time.Second, b, "198.18.30.1", dhcpd.Acked, "", "")),
-		{access: ptr(access(3*time.Second, "198.18.30.1", "tftp", "46xxupgrade.scr", 200, 10, ""))},
+		{access: access(3*time.Second, "198.18.30.1", "tftp", "46xxupgrade.scr", 200, 10, "")},
 	})
 	if p := stateOf(t, inv, a); len(p.Addrs) != 0 || len(p.Files) != 0 {
 		t.Errorf("released phone: %+v %+v", p.Addrs, p.Files)
@@ -406,8 +404,8 @@ func TestBoundedMemory(t *testing.T) {
 	inv := openTest(t, "", func(c *Config, o *Options) { c.FilesPerPhone = 5; c.MaxPhones = 3 })
 	defer inv.Close()
 	for i := range 50 {
-		inv.apply(context.Background(), fact{access: ptr(access(time.Duration(i)*time.Second, "198.18.40.1", "https",
-			"file.txt", 200, int64(i), j179UA))})
+		inv.apply(context.Background(), fact{access: access(time.Duration(i)*time.Second, "198.18.40.1", "https",
+			"file.txt", 200, int64(i), j179UA)})
 	}
 	p := stateOf(t, inv, "c8:1f:ea:83:e8:5a")
 	if len(p.Files) != 5 || p.Files[0].Bytes != 45 || p.Files[4].Bytes != 49 {
@@ -456,7 +454,7 @@ func TestPersistenceAcrossReopen(t *testing.T) {
 	}
 	// The address index is rebuilt: a TFTP request from a leased address
 	// is still tied to its phone.
-	second.apply(context.Background(), fact{access: ptr(access(time.Hour, "198.18.10.22", "tftp", "x.txt", 200, 1, ""))})
+	second.apply(context.Background(), fact{access: access(time.Hour, "198.18.10.22", "tftp", "x.txt", 200, 1, "")})
 	if p := stateOf(t, second, "00:1b:4f:12:34:56"); p.Files[len(p.Files)-1].Name != "x.txt" {
 		t.Fatalf("address index lost: %+v", p.Files)
 	}
@@ -492,7 +490,7 @@ func TestObserversQueueAndDrop(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- inv.Run(ctx) }()
 	deadline := time.Now().Add(5 * time.Second)
-	for len(inv.queue) > 0 && time.Now().Before(deadline) {
+	for inv.queue.len() > 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	inv.ObserveLease(lease(time.Minute, "00:1b:4f:00:00:09", "198.18.50.2", dhcpd.Acked, "", ""))
@@ -684,5 +682,31 @@ func TestLeaseExchangeAllocatesNothing(t *testing.T) {
 	}
 	if p := stateOf(t, inv, "00:04:0d:00:00:01"); p.LeaseKind != "ack" || len(p.Addrs) != 1 || p.ParamRequestList != "1,3,6,7,15,26,42,242" {
 		t.Errorf("after the exchanges: %+v", p)
+	}
+}
+
+// TestAccessOfKnownPhoneAllocatesNothing: a file request of a known phone
+// is queued, folded in and flushed without an allocation: the event is
+// copied into the queue, its User-Agent is read once (the parser's regular
+// expressions allocate) and the phone's fetch records are reused.
+func TestAccessOfKnownPhoneAllocatesNothing(t *testing.T) {
+	inv := openTest(t, "", nil)
+	defer inv.Close()
+	ctx := context.Background()
+	ev := access(0, "198.18.0.11", "https", "46xxsettings.txt", 200, 2000, j179UA)
+	request := func() {
+		ev.Time = ev.Time.Add(time.Second)
+		inv.ObserveAccess(ev)
+		inv.foldQueued(ctx)
+		if err := inv.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	request() // learn the phone
+	if allocs := testing.AllocsPerRun(100, request); allocs > 0 && !raceDetector {
+		t.Errorf("a request allocates %v times", allocs)
+	}
+	if p := stateOf(t, inv, "c8:1f:ea:83:e8:5a"); p.Model != "J179" || p.LastScript == nil || len(p.Files) != 20 {
+		t.Errorf("after the requests: model %q, last script %+v, %d files", p.Model, p.LastScript, len(p.Files))
 	}
 }

@@ -61,12 +61,17 @@ func (m *MAC) UnmarshalText(b []byte) error {
 // OUI is the first three bytes, the manufacturer's prefix.
 func (m MAC) OUI() [3]byte { return [3]byte{m[0], m[1], m[2]} }
 
-// avayaOUIs are Avaya's MAC prefixes: the first five documented by Avaya
-// (9600 admin guide), the rest listed by fusionpbx and *unconfirmed* against
-// the IEEE registry, so they only ever suggest the vendor.
-var avayaOUIs = map[[3]byte]bool{
-	{0x00, 0x04, 0x0D}: true, {0x00, 0x1B, 0x4F}: true, {0x00, 0x09, 0x6E}: true,
-	{0x00, 0x60, 0x1D}: true, {0x00, 0x07, 0x3B}: true,
-	{0x50, 0xCD, 0x22}: true, {0xB4, 0xB0, 0x17}: true, {0xC8, 0x1F, 0xEA}: true,
-	{0x24, 0xD9, 0x21}: true, {0x3C, 0xB1, 0x5B}: true,
+// isAvayaOUI reports whether oui is one of Avaya's MAC prefixes: the first
+// five documented by Avaya (9600 admin guide), the rest listed by fusionpbx
+// and *unconfirmed* against the IEEE registry, so they only ever suggest
+// the vendor.
+func isAvayaOUI(oui [3]byte) bool {
+	switch oui {
+	case [3]byte{0x00, 0x04, 0x0D}, [3]byte{0x00, 0x1B, 0x4F}, [3]byte{0x00, 0x09, 0x6E},
+		[3]byte{0x00, 0x60, 0x1D}, [3]byte{0x00, 0x07, 0x3B},
+		[3]byte{0x50, 0xCD, 0x22}, [3]byte{0xB4, 0xB0, 0x17}, [3]byte{0xC8, 0x1F, 0xEA},
+		[3]byte{0x24, 0xD9, 0x21}, [3]byte{0x3C, 0xB1, 0x5B}:
+		return true
+	}
+	return false
 }

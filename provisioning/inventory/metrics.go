@@ -30,7 +30,7 @@ func newMetrics(reg prometheus.Registerer, inv *Inventory) (*metrics, error) {
 	collectors := []prometheus.Collector{m.facts, m.neighborErrors, m.flushes, m.flushErrors, m.evicted, m.rewrites,
 		obs.CounterFunc("phoneprov_inventory_dropped_facts_total", "Facts dropped because the inventory's queue was full.", func() float64 { return float64(inv.dropped.Load()) }),
 		obs.CounterFunc("phoneprov_inventory_unresolved_accesses_total", "File requests whose client address could not be tied to a MAC (no lease, no neighbour entry, no MAC in the User-Agent).", func() float64 { return float64(inv.unresolved.Load()) }),
-		obs.GaugeFunc("phoneprov_inventory_queue_length", "Facts waiting to be folded in.", func() float64 { return float64(len(inv.queue)) }),
+		obs.GaugeFunc("phoneprov_inventory_queue_length", "Facts waiting to be folded in.", func() float64 { return float64(inv.queue.len()) }),
 		&phonesCollector{inv: inv, desc: prometheus.NewDesc("phoneprov_inventory_phones",
 			"Phones by model, firmware and state, computed when scraped.", []string{"model", "firmware", "state"}, nil)},
 	}

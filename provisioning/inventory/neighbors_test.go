@@ -79,7 +79,7 @@ func TestNeighborTableReadsTheKernel(t *testing.T) {
 	// Fed to an inventory: a TFTP request from the static address is tied to the phone.
 	inv := openTest(t, "", func(c *Config, o *Options) { o.Neighbors = table.List })
 	defer inv.Close()
-	inv.apply(context.Background(), fact{access: ptr(access(0, "198.18.60.2", "tftp", "46xxupgrade.scr", 200, 10, ""))})
+	inv.apply(context.Background(), fact{access: access(0, "198.18.60.2", "tftp", "46xxupgrade.scr", 200, 10, "")})
 	if p := stateOf(t, inv, "00:60:1d:0a:0b:0c"); len(p.Files) != 1 || p.Addrs[0].Source != "neighbor" {
 		t.Fatalf("phone from the kernel's table: %+v", p)
 	}

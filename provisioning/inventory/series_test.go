@@ -20,7 +20,7 @@ func boot(t *testing.T, inv *testInventory, mac, ip string, reqs ...fileserve.Ac
 	for _, ev := range reqs {
 		ev.Time = t0.Add(at)
 		ev.Client = access(0, ip, "https", "", 0, 0, "").Client
-		inv.apply(ctx, fact{access: &ev})
+		inv.apply(ctx, fact{access: ev})
 		at += time.Second
 	}
 	inv.clock.Set(t0.Add(at))
@@ -109,7 +109,7 @@ func TestAvayaSequenceVerdicts(t *testing.T) {
 			req("46xxupgrade.scr", 200, ""), req("a46xxua2_8_3.bin", 404, ""), req("46xxsettings.txt", 200, ""),
 		}, StateFetching, "requested 46xxsettings.txt", false},
 		{"settings, then firmware cut mid-body: not over", []fileserve.AccessEvent{
-			req("96x1Supgrade.txt", 200, ""), req("46xxsettings.txt", 200, ""), *sized(req("S96x1_SALBR7_1_15_0_4_r.tar", 200, ""), 5000),
+			req("96x1Supgrade.txt", 200, ""), req("46xxsettings.txt", 200, ""), sized(req("S96x1_SALBR7_1_15_0_4_r.tar", 200, ""), 5000),
 		}, StateFetching, "requested S96x1_SALBR7_1_15_0_4_r.tar", false},
 		{"upgrade script only: still fetching", []fileserve.AccessEvent{req("96x1Hupgrade.txt", 200, "")}, StateFetching, "no firmware for 96x1 H.323 in the tree to compare with", false},
 	} {
