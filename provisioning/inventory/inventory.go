@@ -98,7 +98,8 @@ func firmwareByExtension(name string) (string, string, bool) {
 // persisted in a journal file (see store).
 //
 // ObserveAccess and ObserveLease only queue the fact (they run on the
-// servers' goroutines); Run folds queued facts in on one goroutine, writes
+// servers' goroutines, and wake nobody but for the first fact of a batch,
+// see factQueue); Run folds queued facts in on one goroutine, writes
 // changes to disk at most once per Config.FlushInterval, and reads the
 // neighbour table every Config.NeighborInterval.
 type Inventory struct {
