@@ -1,8 +1,12 @@
 package inventory
 
 import (
+	"context"
+	"fmt"
 	"net"
 	"testing"
+
+	"github.com/phoneprov/phoneprov/dhcpd"
 )
 
 func TestParseUserAgent(t *testing.T) {
@@ -178,4 +182,22 @@ func (h HostNameMAC) MAC() (MAC, bool) {
 		return MAC{}, false
 	}
 	return MAC{h.OUI[0], h.OUI[1], h.OUI[2], h.Low[0], h.Low[1], h.Low[2]}, true
+}
+
+// A lease of a MAC with an Avaya prefix, documented or listed, says the
+// vendor when nothing else does; another prefix says nothing.
+func TestAvayaPrefixSuggestsTheVendor(t *testing.T) {
+	inv := openTest(t, "", nil)
+	defer inv.Close()
+	for i, c := range []struct {
+		mac, vendor string
+	}{
+		{"00:04:0d:00:00:01", "Avaya"}, {"00:07:3b:00:00:02", "Avaya"}, {"50:cd:22:00:00:03", "Avaya"},
+		{"3c:b1:5b:00:00:04", "Avaya"}, {"00:04:0e:00:00:05", ""}, {"02:42:00:00:00:06", ""},
+	} {
+		inv.apply(context.Background(), leaseFactOf(lease(0, c.mac, fmt.Sprintf("198.18.70.%d", i+1), dhcpd.Acked, "", "")))
+		if p := stateOf(t, inv, c.mac); p.Vendor != c.vendor {
+			t.Errorf("%s: vendor %q, want %q", c.mac, p.Vendor, c.vendor)
+		}
+	}
 }
