@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"context"
+	"log/slog"
 	"net/netip"
 	"path"
 	"strconv"
@@ -149,7 +150,9 @@ func (inv *Inventory) applyAccess(ctx context.Context, ev *fileserve.AccessEvent
 	}
 	if mac.IsZero() {
 		inv.unresolved.Add(1)
-		inv.log.Debug("inventory: no MAC for a client", "client", addr, "name", ev.Name)
+		if inv.log.Enabled(ctx, slog.LevelDebug) { // spare boxing the attributes
+			inv.log.LogAttrs(ctx, slog.LevelDebug, "inventory: no MAC for a client", slog.Any("client", addr), slog.String("name", ev.Name))
+		}
 		return
 	}
 	file := inv.accessedFile(ev, t)

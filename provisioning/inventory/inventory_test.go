@@ -710,3 +710,25 @@ func TestAccessOfKnownPhoneAllocatesNothing(t *testing.T) {
 		t.Errorf("after the requests: model %q, last script %+v, %d files", p.Model, p.LastScript, len(p.Files))
 	}
 }
+
+// TestUnresolvedAccessAllocatesNothing: a request from a client no lease,
+// neighbour or User-Agent ties to a phone (a browser, a load generator)
+// is counted without an allocation when the log is not at debug level.
+func TestUnresolvedAccessAllocatesNothing(t *testing.T) {
+	inv := openTest(t, "", nil)
+	defer inv.Close()
+	ctx := context.Background()
+	ev := access(0, "198.18.0.99", "https", "46xxsettings.txt", 200, 2000, "")
+	request := func() {
+		inv.ObserveAccess(ev)
+		inv.foldQueued(ctx)
+	}
+	request()
+	if allocs := testing.AllocsPerRun(100, request); allocs > 0 && !raceDetector {
+		t.Errorf("an unresolved request allocates %v times", allocs)
+	}
+	// One request, AllocsPerRun's warm-up run, and its 100.
+	if got := gather(t, inv.reg, "phoneprov_inventory_unresolved_accesses_total", nil); got != 102 {
+		t.Errorf("unresolved metric = %v, want 102", got)
+	}
+}
