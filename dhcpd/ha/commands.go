@@ -120,20 +120,23 @@ func (s *Service) heartbeatArgs() heartbeat {
 // (HAService::processStatusGet, CommunicationState::getReport).
 func (s *Service) statusArgs() map[string]any {
 	st := s.Status()
-	age := int64(0)
-	if !st.LastContact.IsZero() {
-		age = int64(s.now().Sub(st.LastContact) / time.Second)
-	}
 	local := map[string]any{"role": st.Role, "scopes": st.Scopes, "state": string(st.State), "server-name": s.this.Name}
-	remote := map[string]any{
-		"role": s.partner.Role, "age": age, "in-touch": !st.LastContact.IsZero(), "last-state": string(st.PartnerState),
-		"communication-interrupted": st.Interrupted, "unacked-clients": st.UnackedClients, "server-name": s.partner.Name,
+	servers := map[string]any{"local": local}
+	// A backup server reports no remote part: it has no partner
+	// (HAService::processStatusGet).
+	if !s.isBackup() {
+		age := int64(0)
+		if !st.LastContact.IsZero() {
+			age = int64(s.now().Sub(st.LastContact) / time.Second)
+		}
+		servers["remote"] = map[string]any{
+			"role": s.partner.Role, "age": age, "in-touch": !st.LastContact.IsZero(), "last-state": string(st.PartnerState),
+			"communication-interrupted": st.Interrupted, "unacked-clients": st.UnackedClients, "server-name": s.partner.Name,
+		}
 	}
 	return map[string]any{
 		"pid": os.Getpid(), "uptime": int64(s.now().Sub(s.started) / time.Second), "reload": 0,
-		"high-availability": []any{map[string]any{
-			"ha-mode": s.cfg.Mode, "ha-servers": map[string]any{"local": local, "remote": remote},
-		}},
+		"high-availability": []any{map[string]any{"ha-mode": s.cfg.Mode, "ha-servers": servers}},
 	}
 }
 

@@ -84,7 +84,14 @@ type Config struct {
 	// RequireClientCerts refuses a partner that shows no certificate
 	// (require-client-certs); true when not set.
 	RequireClientCerts *bool `toml:"require_client_certs,omitempty"`
-	// Peers are both servers of the pair, this one included (peers).
+	// WaitBackupAck would hold the ACK until every backup server took the
+	// lease (wait-backup-ack, false). Kea 2.2 allows it only in the
+	// passive-backup mode and refuses it in hot-standby (ha_config.cc,
+	// HAConfig::validate: "'wait-backup-ack' must be set to false in the
+	// hot standby configuration"), and so does phoneprov.
+	WaitBackupAck bool `toml:"wait_backup_ack,omitempty"`
+	// Peers are the servers of the pair, this one included, and any
+	// backup servers (peers).
 	Peers []PeerConfig `toml:"peer,omitempty"`
 }
 
@@ -141,6 +148,9 @@ func (c Config) Validate(report func(key string, err error)) {
 	}
 	if c.SyncTimeout > 0 && c.SyncTimeout < time.Second {
 		report("sync_timeout", errors.New("must be at least 1s (it is sent in whole seconds)"))
+	}
+	if c.WaitBackupAck {
+		report("wait_backup_ack", errors.New("must be false in hot-standby, as Kea 2.2 has it: updates to backup servers never hold the ACK"))
 	}
 	if c.MaxUnackedClients < 0 {
 		report("max_unacked_clients", errors.New("must not be negative"))
@@ -203,12 +213,10 @@ func (c Config) validatePeers(report func(string, error)) {
 			report(key+".url", err)
 		}
 		switch p.Role {
-		case RolePrimary, RoleStandby:
+		case RolePrimary, RoleStandby, RoleBackup:
 			roles[p.Role]++
-		case RoleBackup:
-			report(key+".role", errors.New("backup servers are not supported yet"))
 		default:
-			report(key+".role", fmt.Errorf("%q is not primary or standby", p.Role))
+			report(key+".role", fmt.Errorf("%q is not primary, standby or backup", p.Role))
 		}
 		if (p.BasicAuthUser == "") != (p.BasicAuthPassword == "") {
 			report(key+".basic_auth_password", errors.New("basic_auth_user and basic_auth_password go together"))
@@ -219,8 +227,8 @@ func (c Config) validatePeers(report func(string, error)) {
 	} else if !names[c.ThisServerName] {
 		report("this_server_name", fmt.Errorf("%q is not the name of a [[dhcp.ha.peer]]", c.ThisServerName))
 	}
-	if roles[RolePrimary] != 1 || roles[RoleStandby] != 1 || len(c.Peers) != 2 {
-		report("peer", fmt.Errorf("hot-standby needs two peers, one primary and one standby; found %d primary, %d standby", roles[RolePrimary], roles[RoleStandby]))
+	if roles[RolePrimary] != 1 || roles[RoleStandby] != 1 {
+		report("peer", fmt.Errorf("hot-standby needs one primary and one standby peer (and any number of backups); found %d primary, %d standby", roles[RolePrimary], roles[RoleStandby]))
 	}
 }
 
@@ -243,17 +251,30 @@ func checkURL(s string, tlsOn bool) error {
 	return nil
 }
 
-// this returns this server's peer entry and its partner's; the
+// peerRoles returns this server's peer entry, its failover partner's (the
+// other active server; none for a backup server, which has no partner:
+// HAConfig::getFailoverPeerConfig) and the backup servers this server
+// sends its lease updates to (none for a backup server); the
 // configuration was validated.
-func (c Config) thisAndPartner() (this, partner PeerConfig) {
+func (c Config) peerRoles() (this, partner PeerConfig, backups []PeerConfig) {
 	for _, p := range c.Peers {
 		if p.Name == c.ThisServerName {
 			this = p
-		} else {
+		}
+	}
+	if this.Role == RoleBackup {
+		return this, PeerConfig{}, nil
+	}
+	for _, p := range c.Peers {
+		switch {
+		case p.Name == c.ThisServerName:
+		case p.Role == RoleBackup:
+			backups = append(backups, p)
+		default:
 			partner = p
 		}
 	}
-	return this, partner
+	return this, partner, backups
 }
 
 // autoFailover is AutoFailover with its default.

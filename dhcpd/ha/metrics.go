@@ -37,11 +37,17 @@ var (
 		"The partner's own unsent-update-count, from its last heartbeat.", nil, nil)
 	descSkew = prometheus.NewDesc("phoneprov_ha_clock_skew_seconds",
 		"The partner's clock minus ours at the last heartbeat; beyond 60 s either way the pair terminates.", nil, nil)
+	descBackupSent = prometheus.NewDesc("phoneprov_ha_backup_updates_sent_total",
+		"Lease updates a backup server took (lease4-update, lease4-del); the ACK never waits for them.", []string{"backup"}, nil)
+	descBackupFailed = prometheus.NewDesc("phoneprov_ha_backup_updates_failed_total",
+		"Lease updates a backup server did not take: refused, unreachable, or dropped when its queue was full.", []string{"backup"}, nil)
+	descBackupQueued = prometheus.NewDesc("phoneprov_ha_backup_updates_queued",
+		"Lease updates waiting to be sent to a backup server.", []string{"backup"}, nil)
 )
 
 // serverStates are the states phoneprov_ha_state has a series for: those
 // a hot-standby server can be in.
-var serverStates = []State{Waiting, Syncing, Ready, HotStandby, PartnerDown, Terminated, InMaintenance, PartnerInMaint}
+var serverStates = []State{Waiting, Syncing, Ready, HotStandby, PartnerDown, Terminated, InMaintenance, PartnerInMaint, Backup}
 
 // collector reads the service at scrape time.
 type collector struct{ s *Service }
@@ -53,7 +59,8 @@ func (s *Service) Collector() prometheus.Collector { return collector{s} }
 // Describe implements prometheus.Collector.
 func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descState, descPartnerState, descDHCPEnabled, descInTouch, descAge, descInterrupted,
-		descConnecting, descUnacked, descUnackedLeft, descAnalyzed, descUnsent, descPartnerUnsent, descSkew} {
+		descConnecting, descUnacked, descUnackedLeft, descAnalyzed, descUnsent, descPartnerUnsent, descSkew,
+		descBackupSent, descBackupFailed, descBackupQueued} {
 		ch <- d
 	}
 }
@@ -81,6 +88,11 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descUnsent, float64(r.UnsentUpdates))
 	gauge(descPartnerUnsent, float64(r.PartnerUnsentUpdates))
 	gauge(descSkew, r.ClockSkew.Seconds())
+	for _, b := range r.Backups {
+		ch <- prometheus.MustNewConstMetric(descBackupSent, prometheus.CounterValue, float64(b.Sent), b.Name)
+		ch <- prometheus.MustNewConstMetric(descBackupFailed, prometheus.CounterValue, float64(b.Failed), b.Name)
+		gauge(descBackupQueued, float64(b.Queued), b.Name)
+	}
 }
 
 // metricLabel is a state's name as a label value: snake_case.

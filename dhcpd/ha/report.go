@@ -54,6 +54,9 @@ type Report struct {
 	// ClockSkew is the partner's clock minus ours, from the last
 	// heartbeat; more than a minute either way terminates the pair.
 	ClockSkew time.Duration
+	// Backups are the backup servers this active server sends its lease
+	// updates to, in configuration order.
+	Backups []BackupReport
 }
 
 // Report returns a snapshot of the pair, safe to keep.
@@ -71,6 +74,9 @@ func (s *Service) Report() Report {
 		ConnectingClients:        len(s.comm.clients), UnackedClients: s.comm.unacked, AnalyzedPackets: s.comm.analyzed,
 		PartnerUnsentUpdates: s.comm.unsent,
 		LastSync:             s.lastSync, LastSyncLeases: s.lastSyncPulled, LastSyncApplied: s.lastSyncApplied,
+	}
+	for _, b := range s.backups {
+		r.Backups = append(r.Backups, b.report())
 	}
 	if r.PartnerScopes == nil {
 		r.PartnerScopes = []string{}

@@ -52,7 +52,8 @@ type Service struct {
 	this, partner PeerConfig
 	log           *slog.Logger
 	now           func() time.Time
-	client        *peerClient
+	client        *peerClient // to the partner; nil on a backup server
+	backups       []*backupSender
 	serverTLS     *tls.Config // nil without TLS
 	started       time.Time
 	kick          chan struct{} // a heartbeat and a run of the state machine now
@@ -87,8 +88,8 @@ func New(cfg Config, opts Options) (*Service, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	this, partner := cfg.thisAndPartner()
-	if this.Name == "" || partner.Name == "" {
+	this, partner, backups := cfg.peerRoles()
+	if this.Name == "" || (partner.Name == "" && this.Role != RoleBackup) {
 		return nil, errors.New("ha: the configuration names no partner")
 	}
 	var serverTLS, clientTLS *tls.Config
@@ -99,12 +100,25 @@ func New(cfg Config, opts Options) (*Service, error) {
 		}
 	}
 	now := opts.Now()
-	return &Service{
+	s := &Service{
 		cfg: cfg, this: this, partner: partner, log: opts.Logger, now: opts.Now,
-		client: newPeerClient(partner, clientTLS), serverTLS: serverTLS, started: now, kick: make(chan struct{}, 1), step: make(chan struct{}, 1),
+		serverTLS: serverTLS, started: now, kick: make(chan struct{}, 1), step: make(chan struct{}, 1),
 		state: Waiting, comm: newComm(now),
-	}, nil
+	}
+	if !s.isBackup() {
+		s.client = newPeerClient(partner, clientTLS)
+	}
+	for _, b := range backups {
+		s.backups = append(s.backups, newBackupSender(b, clientTLS))
+	}
+	return s, nil
 }
+
+// isBackup is whether this server is a backup server: it stays in the
+// backup state, serves no clients, sends no heartbeats and takes the
+// active servers' lease updates (ha_service.cc, waitingStateHandler and
+// backupStateHandler).
+func (s *Service) isBackup() bool { return s.this.Role == RoleBackup }
 
 // Bind opens the listener the partner's commands arrive on (the host and
 // port of this server's own URL) and takes the local lease database.
@@ -148,23 +162,32 @@ func (s *Service) Run(ctx context.Context) error {
 	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: requestTimeout, IdleTimeout: 2 * time.Minute}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	var senders sync.WaitGroup
+	for _, b := range s.backups {
+		senders.Go(func() { b.run(ctx, s.log) })
+	}
 	s.loop(ctx)
+	senders.Wait()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	err := srv.Shutdown(sctx)
 	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
 		err = errors.Join(err, serr)
 	}
-	s.client.close()
+	if s.client != nil {
+		s.client.close()
+	}
 	if err != nil {
 		return fmt.Errorf("ha: %w", err)
 	}
 	return nil
 }
 
-// loop sends a heartbeat every heartbeat_delay (none once terminated) and
-// runs the state machine after each, and whenever a command asks; a
-// failed lease update runs the state machine alone.
+// loop sends a heartbeat every heartbeat_delay (none once terminated, and
+// none from a backup server: Kea schedules no heartbeat for one,
+// ha_service.cc, waitingStateHandler) and runs the state machine after
+// each, and whenever a command asks; a failed lease update runs the state
+// machine alone.
 func (s *Service) loop(ctx context.Context) {
 	t := time.NewTimer(0)
 	defer t.Stop()
@@ -178,7 +201,7 @@ func (s *Service) loop(ctx context.Context) {
 		case <-t.C:
 		case <-s.kick:
 		}
-		if s.State() != Terminated {
+		if s.State() != Terminated && !s.isBackup() {
 			s.heartbeat(ctx)
 		}
 		s.runModel(ctx)
@@ -278,7 +301,9 @@ func (s *Service) Admit(secs uint16, client string) bool {
 // LeasesCommitted is called once ls are durable locally and before the ACK
 // leaves: the partner must acknowledge each lease (lease4-update, or
 // lease4-del for a released one) or the ACK is withheld. In partner-down
-// nothing is sent and the updates are counted as unsent.
+// nothing is sent to the partner and the updates are counted as unsent.
+// Each backup server is sent every update, in every state, without the
+// ACK waiting for it.
 func (s *Service) LeasesCommitted(ctx context.Context, ls []leases.Lease) error {
 	s.mu.Lock()
 	st, db := s.state, s.db
@@ -286,22 +311,26 @@ func (s *Service) LeasesCommitted(ctx context.Context, ls []leases.Lease) error 
 		s.unsent += int64(len(ls))
 	}
 	s.mu.Unlock()
-	if st == PartnerDown || !serviceEnabled(st) || db == nil {
+	if !serviceEnabled(st) || db == nil {
 		return nil
 	}
+	cmds := make([]Command, 0, len(ls))
 	for _, l := range ls {
-		name := "lease4-update"
-		kl := toLease4(l, db.SubnetID(l.Addr), true)
-		if l.State == leases.Released {
-			name, kl.State = "lease4-del", keaStateDefault
-		} else {
-			kl.ForceCreate = true
-		}
-		cmd, err := newCommand(name, kl)
-		if err == nil {
-			_, err = s.client.do(ctx, cmd)
-		}
+		cmd, err := leaseUpdate(l, db.SubnetID(l.Addr))
 		if err != nil {
+			return err
+		}
+		cmds = append(cmds, cmd)
+		for _, b := range s.backups {
+			b.enqueue(cmd)
+		}
+	}
+	if st == PartnerDown {
+		return nil
+	}
+	for i, cmd := range cmds {
+		l := ls[i]
+		if _, err := s.client.do(ctx, cmd); err != nil {
 			// As Kea does after its lease updates (ha_service.cc,
 			// asyncSendLeaseUpdate, Kea-2.2.0 lines 1407-1437): the
 			// partner is unavailable and the state machine runs, so a
@@ -322,6 +351,20 @@ func (s *Service) LeasesCommitted(ctx context.Context, ls []leases.Lease) error 
 	s.comm.poke(s.now())
 	s.mu.Unlock()
 	return nil
+}
+
+// leaseUpdate is the command that tells a peer about l: lease4-update, or
+// lease4-del for a released lease (CommandCreator::createLease4Update,
+// createLease4Delete).
+func leaseUpdate(l leases.Lease, subnetID int64) (Command, error) {
+	name := "lease4-update"
+	kl := toLease4(l, subnetID, true)
+	if l.State == leases.Released {
+		name, kl.State = "lease4-del", keaStateDefault
+	} else {
+		kl.ForceCreate = true
+	}
+	return newCommand(name, kl)
 }
 
 // heartbeat sends ha-heartbeat and records the partner's answer
@@ -370,7 +413,7 @@ func (s *Service) runModel(ctx context.Context) {
 		s.mu.Lock()
 		now := s.now()
 		v := view{
-			self: s.state, partner: s.comm.partner, primary: s.this.Role == RolePrimary,
+			self: s.state, partner: s.comm.partner, primary: s.this.Role == RolePrimary, backup: s.isBackup(),
 			interrupted: s.comm.interrupted(now, s.cfg.MaxResponseDelay),
 			failure:     s.comm.failure(s.cfg.MaxUnackedClients),
 			disabled:    serviceEnabled(s.state) && !s.serviceOnLocked(now),

@@ -48,6 +48,7 @@ func serviceEnabled(s State) bool {
 type view struct {
 	self, partner State
 	primary       bool // this server's role is primary
+	backup        bool // this server's role is backup
 	// interrupted: no answer from the partner for longer than
 	// max-response-delay (isCommunicationInterrupted).
 	interrupted bool
@@ -90,6 +91,11 @@ func (v view) partnerInvalid() bool {
 // (ha_service.cc) decide it for hot standby; next == v.self means no
 // transition. Syncing's work (the lease synchronisation) is the caller's.
 func next(v view) State {
+	if v.backup {
+		// A backup server goes from waiting to backup and stays there
+		// (waitingStateHandler, backupStateHandler).
+		return Backup
+	}
 	if v.self == Terminated {
 		return Terminated
 	}

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/phoneprov/phoneprov/dhcpd/ha"
 	"github.com/phoneprov/phoneprov/fileserve"
 )
 
@@ -59,14 +60,20 @@ func (c Config) Endpoints() Endpoints {
 }
 
 // partnerAddr is the host of the HA partner's URL, when [dhcp.ha] is on
-// and the host is an IPv4 address.
+// and the host is an IPv4 address. Backup servers are nobody's partner
+// and have none: they serve no clients.
 func (c Config) partnerAddr() netip.Addr {
 	h := c.DHCP.HA
 	if !h.Enabled {
 		return netip.Addr{}
 	}
 	for _, p := range h.Peers {
-		if p.Name == h.ThisServerName {
+		if p.Name == h.ThisServerName && p.Role == ha.RoleBackup {
+			return netip.Addr{}
+		}
+	}
+	for _, p := range h.Peers {
+		if p.Name == h.ThisServerName || p.Role == ha.RoleBackup {
 			continue
 		}
 		if u, err := url.Parse(p.URL); err == nil {
