@@ -33,6 +33,8 @@ type labHA struct {
 	user, pass string
 	// tls puts the peer channel on TLS, with certificates both ways.
 	tls bool
+	// backup adds box-c, a backup server (haAddrC), to every box's peers.
+	backup bool
 }
 
 // fastHA fails over in about two seconds: the standby declares the
@@ -55,8 +57,11 @@ func (l *haLab) box(t *testing.T, name string, kea bool, bin string, ha labHA) *
 		l.useTLS(t)
 	}
 	b := &labBox{name: name, kea: kea, bin: bin, addr: haAddrA, ifname: l.aIf, ns: l.a, role: "primary"}
-	if name == "box-b" {
+	switch name {
+	case "box-b":
 		b.addr, b.ifname, b.ns, b.role = haAddrB, l.bIf, l.b, "standby"
+	case "box-c":
+		b.addr, b.ifname, b.ns, b.role = haAddrC, l.cBoxIf, l.c, "backup"
 	}
 	if kea {
 		b.cfg, b.leaseFile = l.keaConfig(t, b, ha)
@@ -180,6 +185,9 @@ func (l *haLab) keaConfig(t *testing.T, b *labBox, ha labHA) (cfg, leaseFile str
 			"http-listener-threads": 2, "http-client-threads": 2,
 		},
 		"peers": []any{peer("box-a", haAddrA, "primary"), peer("box-b", haAddrB, "standby")},
+	}
+	if ha.backup {
+		hac["peers"] = append(hac["peers"].([]any), peer("box-c", haAddrC, "backup"))
 	}
 	if l.tls != nil {
 		hac["trust-anchor"], hac["cert-file"], hac["key-file"] = l.tls.ca, l.tls.files[b.name].Cert, l.tls.files[b.name].Key

@@ -27,6 +27,9 @@ import (
 type haLab struct {
 	a, b, cli     *netlab.Namespace
 	aIf, bIf, cIf string
+	// c and cBoxIf are box-c, a backup server, once addBackupBox made it.
+	c      *netlab.Namespace
+	cBoxIf string
 	// mIf is the client namespace's link for the test's commands
 	// (198.18.40.250, a MAC of its own).
 	mIf string
@@ -75,6 +78,7 @@ func (l *haLab) url(addr string) string {
 const (
 	haAddrA = "198.18.40.1"
 	haAddrB = "198.18.40.2"
+	haAddrC = "198.18.40.3"
 )
 
 func newHALab(t *testing.T) *haLab {
@@ -159,6 +163,10 @@ func (l *haLab) haConfig(t *testing.T, name, addr, ifname string, ha labHA) stri
 	if ha.user != "" {
 		auth = fmt.Sprintf("basic_auth_user = %q\nbasic_auth_password = %q", ha.user, ha.pass)
 	}
+	backupPeer := ""
+	if ha.backup {
+		backupPeer = fmt.Sprintf("[[dhcp.ha.peer]]\nname = \"box-c\"\nurl = %q\nrole = \"backup\"\n%s\n", l.url(haAddrC), auth)
+	}
 	tlsLines := ""
 	if l.tls != nil {
 		tlsLines = fmt.Sprintf("trust_anchor = %q\ncert_file = %q\nkey_file = %q", l.tls.ca, l.tls.files[name].Cert, l.tls.files[name].Key)
@@ -201,8 +209,8 @@ name = "box-b"
 url = %[6]q
 role = "standby"
 %[11]s
-`, addr, filepath.Join(dir, "locks"), ifname, name, l.url(haAddrA), l.url(haAddrB),
-		ha.heartbeat.String(), ha.maxResponse.String(), ha.maxAck.String(), ha.maxUnacked, auth, tlsLines)
+%[13]s`, addr, filepath.Join(dir, "locks"), ifname, name, l.url(haAddrA), l.url(haAddrB),
+		ha.heartbeat.String(), ha.maxResponse.String(), ha.maxAck.String(), ha.maxUnacked, auth, tlsLines, backupPeer)
 	p := filepath.Join(dir, "phoneprov.toml")
 	if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
