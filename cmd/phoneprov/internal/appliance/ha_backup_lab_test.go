@@ -48,9 +48,7 @@ func (l *haLab) waitLease(t *testing.T, box *labBox, ip, mac string, want bool) 
 // with the primary killed the standby, in partner-down, goes on sending
 // its leases to the backup.
 func runBackupLab(t *testing.T, aKea, bKea, cKea bool) {
-	if aKea || bKea || cKea {
-		needKea(t)
-	}
+	needLabTools(t, aKea || bKea || cKea)
 	l := newHALab(t)
 	l.addBackupBox(t)
 	bin := phoneprovBinary(t)

@@ -244,6 +244,21 @@ func needKea(t *testing.T) {
 	}
 }
 
+// needLabTools skips unless the lab's clients are here, and Kea with its
+// hooks when kea is set.
+func needLabTools(t *testing.T, kea bool) {
+	t.Helper()
+	if kea {
+		needKea(t)
+		return
+	}
+	for _, tool := range []string{"udhcpc", "curl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (deploy/dev/install-test-packages.sh installs it)", tool)
+		}
+	}
+}
+
 // dhclient runs ISC dhclient as mac until it is bound (at most 30 s) and
 // returns its lease.
 func (l *haLab) dhclient(t *testing.T, mac string) binding {
@@ -554,7 +569,7 @@ func split(t *testing.T, ns *netlab.Namespace, addr string, on bool) {
 // address goes to two clients. When the link is back the standby
 // synchronises and both hold every lease.
 func runSplit(t *testing.T, aKea, bKea bool) {
-	needKea(t)
+	needLabTools(t, aKea || bKea)
 	if _, err := exec.LookPath("nft"); err != nil {
 		t.Skip("nft not installed")
 	}
@@ -621,9 +636,10 @@ func runSplit(t *testing.T, aKea, bKea bool) {
 	l.checkPairTables(t, got, false, a, b)
 }
 
-// TestHAKeaSplitLab splits both mixed pairs.
+// TestHAKeaSplitLab splits both mixed pairs and the phoneprov pair.
 func TestHAKeaSplitLab(t *testing.T) {
 	t.Parallel()
+	t.Run("phoneprov-pair", func(t *testing.T) { t.Parallel(); runSplit(t, false, false) })
 	t.Run("phoneprov-primary", func(t *testing.T) { t.Parallel(); runSplit(t, false, true) })
 	t.Run("kea-primary", func(t *testing.T) { t.Parallel(); runSplit(t, true, false) })
 }

@@ -13,7 +13,7 @@ import (
 
 // TestHAKeaPerfdhcpKillLab is the long run, left out of make test: Kea's
 // perfdhcp (200 simulated clients, 200 exchanges a second, relayed from
-// the client namespace) asks a mixed pair for 20 s; the primary is killed
+// the client namespace) asks a mixed pair or the phoneprov pair for 20 s; the primary is killed
 // after 5 s and restarted after 12 s. It reports perfdhcp's counts and
 // both lease tables and fails on an address held for two clients. Run it
 // with
@@ -26,12 +26,13 @@ func TestHAKeaPerfdhcpKillLab(t *testing.T) {
 	if _, err := exec.LookPath("perfdhcp"); err != nil {
 		t.Skip("perfdhcp not installed (kea-admin's package)")
 	}
+	t.Run("phoneprov-pair", func(t *testing.T) { runPerfdhcpKill(t, false, false) })
 	t.Run("phoneprov-primary", func(t *testing.T) { runPerfdhcpKill(t, false, true) })
 	t.Run("kea-primary", func(t *testing.T) { runPerfdhcpKill(t, true, false) })
 }
 
 func runPerfdhcpKill(t *testing.T, aKea, bKea bool) {
-	needKea(t)
+	needLabTools(t, aKea || bKea)
 	l := newHALab(t)
 	bin := phoneprovBinary(t)
 	a := l.box(t, "box-a", aKea, bin, fastHA)
