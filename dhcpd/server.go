@@ -28,10 +28,10 @@ import (
 	"github.com/phoneprov/phoneprov/dhcpd/dhcpopts"
 	"github.com/phoneprov/phoneprov/dhcpd/internal/alloc"
 	"github.com/phoneprov/phoneprov/dhcpd/internal/delivery"
-	"github.com/phoneprov/phoneprov/dhcpd/internal/neigh"
 	"github.com/phoneprov/phoneprov/dhcpd/internal/probe"
 	"github.com/phoneprov/phoneprov/dhcpd/internal/sock"
 	"github.com/phoneprov/phoneprov/dhcpd/leases"
+	"github.com/phoneprov/phoneprov/internal/neigh"
 	"github.com/phoneprov/phoneprov/internal/obs"
 )
 

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
-	"net"
 	"net/netip"
 	"path"
 	"slices"
@@ -19,15 +18,12 @@ import (
 	"github.com/phoneprov/phoneprov/dhcpd"
 	"github.com/phoneprov/phoneprov/fileserve"
 	"github.com/phoneprov/phoneprov/internal/configcheck"
+	"github.com/phoneprov/phoneprov/internal/neigh"
 	"github.com/phoneprov/phoneprov/internal/obs"
 )
 
 // Neighbor is one entry of the kernel's neighbour (ARP) table.
-type Neighbor struct {
-	Addr      netip.Addr
-	MAC       net.HardwareAddr
-	Reachable bool // the kernel confirmed two-way traffic recently (NUD_REACHABLE)
-}
+type Neighbor = neigh.Entry
 
 // Options are what an Inventory is wired to; Path is required. Firmware
 // and the functions may be nil. They are called from the Run goroutine and
@@ -54,7 +50,7 @@ type Options struct {
 	// Fleet is how many phones the site's DHCP pools can serve, 0 when
 	// unknown: Config.PhonesFor scales the cap on records with it.
 	Fleet int
-	// Neighbors reads the kernel's neighbour table (NeighborTable.List);
+	// Neighbors reads the kernel's neighbour table (neigh.Table.List);
 	// nil leaves phones with static addresses unidentified unless their
 	// User-Agent carries their MAC.
 	Neighbors func(ctx context.Context) ([]Neighbor, error)

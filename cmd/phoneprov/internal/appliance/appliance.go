@@ -24,6 +24,7 @@ import (
 	"github.com/phoneprov/phoneprov/dhcpd/ha"
 	"github.com/phoneprov/phoneprov/dhcpd/leases"
 	"github.com/phoneprov/phoneprov/fileserve"
+	"github.com/phoneprov/phoneprov/internal/neigh"
 	"github.com/phoneprov/phoneprov/provisioning"
 	"github.com/phoneprov/phoneprov/provisioning/backup"
 	"github.com/phoneprov/phoneprov/provisioning/downloads"
@@ -46,7 +47,7 @@ type appliance struct {
 	inventory *inventory.Inventory
 	rollouts  *rollout.Manager
 	downloads *downloads.Limiter
-	neighbors *inventory.NeighborTable // nil when the kernel's table cannot be read
+	neighbors *neigh.Table // nil when the kernel's table cannot be read
 	files     *fileserve.Server
 	leases    *leases.Journal // nil when DHCP is off
 	dhcp      *dhcpd.Server   // nil when DHCP is off
@@ -188,7 +189,7 @@ func (a *appliance) buildInventory() error {
 		Fleet:       a.cfg.Fleet(),
 	}
 	var err error
-	if a.neighbors, err = inventory.OpenNeighborTable(); err == nil {
+	if a.neighbors, err = neigh.Open(); err == nil {
 		opts.Neighbors = a.neighbors.List
 	} else {
 		a.log.Warn("phones with static addresses will not be identified: cannot read the neighbour table", "err", err)
