@@ -49,7 +49,10 @@ type pairRun struct {
 	Trials   []pairTrial
 	Best     int           // index into Trials, -1 when none passed
 	Failover time.Duration // kill -9 of A to the first ACK from B; 0 when not measured
-	Err      string
+	// Stopped says why the rate search ended before the loss bound did
+	// (the pool would run out); the failover is still measured.
+	Stopped string
+	Err     string
 }
 
 // pairReport is the pair benchmark's report.
@@ -128,7 +131,7 @@ func (pb *pairBench) run(ctx context.Context, s pairSetup) pairRun {
 	used := 0      // clients asked for so far: each trial's are new
 	try := func(rate int) bool {
 		if used += rate * int(pairPeriod/time.Second); used > pb.o.plan.poolSize() {
-			run.Err = fmt.Sprintf("%d/s would run the pool of %d addresses out: search stopped", rate, pb.o.plan.poolSize())
+			run.Stopped = fmt.Sprintf("%d/s would run the pool of %d addresses out", rate, pb.o.plan.poolSize())
 			return false
 		}
 		t, err := pb.trial(ctx, a, b, rate, len(run.Trials))
@@ -151,7 +154,7 @@ func (pb *pairBench) run(ctx context.Context, s pairSetup) pairRun {
 		}
 	}
 	for range pairBisect {
-		if run.Err != "" || lo == 0 || hi == 0 {
+		if run.Err != "" || run.Stopped != "" || lo == 0 || hi == 0 {
 			break
 		}
 		try((lo + hi) / 2)
@@ -352,6 +355,9 @@ func (r *pairReport) table(b *strings.Builder, indent string) {
 		for _, t := range run.Trials {
 			fmt.Fprintf(tw, "%s%s\t%d\t%.0f\t%.2f %%\t%v\t%v\t\n", indent, run.Setup.Name, t.Rate, t.Done, 100*t.Loss,
 				t.CPUA.Round(time.Millisecond), t.CPUB.Round(time.Millisecond))
+		}
+		if run.Stopped != "" {
+			fmt.Fprintf(tw, "%s%s\tsearch stopped: %s\t\t\t\t\t\n", indent, run.Setup.Name, run.Stopped)
 		}
 		if run.Err != "" {
 			fmt.Fprintf(tw, "%s%s\terror: %s\t\t\t\t\t\n", indent, run.Setup.Name, strings.ReplaceAll(run.Err, "\n", " "))

@@ -149,6 +149,8 @@ func TestPairReportTable(t *testing.T) {
 			Trials: []pairTrial{{Rate: 1000, Done: 1000, CPUA: 600 * time.Millisecond}, {Rate: 2000, Done: 1500, Loss: 0.25}}},
 		{Setup: pairSetup{Name: "kea pair", Kea: true}, Best: 0, Failover: 2030 * time.Millisecond,
 			Trials: []pairTrial{{Rate: 500, Done: 500, CPUA: 750 * time.Millisecond, CPUB: 300 * time.Millisecond}}},
+		{Setup: pairSetup{Name: "phoneprov pair"}, Best: 0, Failover: 1980 * time.Millisecond, Stopped: "6000/s would run the pool of 65279 addresses out",
+			Trials: []pairTrial{{Rate: 4000, Done: 4000, CPUA: 800 * time.Millisecond, CPUB: 520 * time.Millisecond}}},
 	}}
 	var b strings.Builder
 	r.table(&b, "")
@@ -157,6 +159,8 @@ func TestPairReportTable(t *testing.T) {
 		"phoneprov alone 1000 1000 200 - -",
 		"kea pair 500 500 500 200 2.03s",
 		"phoneprov alone 2000 1500 25.00 %",
+		"phoneprov pair 4000 4000 67 43 1.98s",
+		"phoneprov pair search stopped: 6000/s would run the pool",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("table lacks %q:\n%s", want, b.String())
