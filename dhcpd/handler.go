@@ -132,7 +132,7 @@ func (h *handler) handle(ctx context.Context, in *inbound, sc *scratch) (outboun
 		h.log.Debug("no subnet for packet", "from", in.src, "giaddr", m.giaddr, "ciaddr", m.ciaddr, "type", typ)
 		return outbound{}, false
 	}
-	if h.partner != nil && !h.partner.Admit(m.NumSeconds, idOf(m).Key) {
+	if h.partner != nil && !h.partner.Admit(m.NumSeconds, func() string { return idOf(m).Key }) {
 		h.met.dropped.WithLabelValues(dropHAOther).Inc()
 		return outbound{}, false
 	}

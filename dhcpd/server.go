@@ -59,9 +59,9 @@ type Options struct {
 // asks it (ha.Service implements it).
 type Partner interface {
 	// Admit reports whether this server answers the client now; secs is
-	// the client's secs field and client its identity (chaddr and client
-	// id), for the partner's failure detection.
-	Admit(secs uint16, client string) bool
+	// the client's secs field and client gives its identity (chaddr and
+	// client id), asked only when the partner's failure detection needs it.
+	Admit(secs uint16, client func() string) bool
 	// LeasesCommitted is called once ls are durable here; an error
 	// withholds the ACK (the lease stays stored).
 	LeasesCommitted(ctx context.Context, ls []leases.Lease) error

@@ -134,8 +134,8 @@ func TestBackupServer(t *testing.T) {
 	runService(t, s, db)
 	waitUntil(t, "the backup state", func() bool { return s.State() == Backup })
 	time.Sleep(100 * time.Millisecond) // five heartbeat delays
-	if s.State() != Backup || s.Admit(60, "x") {
-		t.Errorf("state %s, admits a client %v: a backup stays in backup and serves nobody", s.State(), s.Admit(60, "x"))
+	if s.State() != Backup || s.Admit(60, key("x")) {
+		t.Errorf("state %s, admits a client %v: a backup stays in backup and serves nobody", s.State(), s.Admit(60, key("x")))
 	}
 	if n := len(primary.names()) + len(standby.names()); n != 0 {
 		t.Errorf("the backup sent %d commands to the active servers: %v %v", n, primary.names(), standby.names())

@@ -106,9 +106,9 @@ phoneprov_ha_dhcp_enabled 1
 	// The primary falls silent: past max_response_delay the standby
 	// watches the clients asking it. secs 11 is past max_ack_delay (10 s).
 	now = now.Add(c.MaxResponseDelay)
-	s.Admit(11, "x")
-	s.Admit(11, "x") // a retransmission: one client, two packets
-	s.Admit(2, "y")  // not waiting long yet
+	s.Admit(11, key("x"))
+	s.Admit(11, key("x")) // a retransmission: one client, two packets
+	s.Admit(2, key("y"))  // not waiting long yet
 	for name, want := range map[string]float64{
 		"phoneprov_ha_communication_interrupted": 1,
 		"phoneprov_ha_connecting_clients":        2,

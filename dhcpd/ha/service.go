@@ -260,13 +260,16 @@ func (s *Service) primaryName() string {
 // scope in every serving state, the standby only in partner-down with
 // auto-failover.
 func (s *Service) scopesLocked() []string {
-	switch {
-	case s.state == PartnerDown && s.this.autoFailover():
-		return []string{s.primaryName()}
-	case serviceEnabled(s.state) && s.this.Role == RolePrimary:
+	if s.servesLocked() {
 		return []string{s.primaryName()}
 	}
 	return []string{}
+}
+
+// servesLocked is whether this server serves the primary's scope now.
+func (s *Service) servesLocked() bool {
+	return s.state == PartnerDown && s.this.autoFailover() ||
+		serviceEnabled(s.state) && s.this.Role == RolePrimary
 }
 
 // serviceOnLocked is whether DHCP is on: the state allows it and the
@@ -281,19 +284,19 @@ func (s *Service) serviceOnLocked(now time.Time) bool {
 // Admit tells the DHCP server whether to answer a client now; secs is the
 // client's secs field, client its chaddr and client id. A client left to
 // the partner while the partner is silent is counted towards
-// max_unacked_clients (HAService::inScope).
-func (s *Service) Admit(secs uint16, client string) bool {
+// max_unacked_clients (HAService::inScope); client is asked only then.
+func (s *Service) Admit(secs uint16, client func() string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
 	if !s.serviceOnLocked(now) {
 		return false
 	}
-	if len(s.scopesLocked()) > 0 {
+	if s.servesLocked() {
 		return true
 	}
 	if s.comm.interrupted(now, s.cfg.MaxResponseDelay) {
-		s.comm.analyze(secs, client, s.cfg.MaxAckDelay)
+		s.comm.analyze(secs, client(), s.cfg.MaxAckDelay)
 	}
 	return false
 }

@@ -136,26 +136,26 @@ func TestAdmitAndDisable(t *testing.T) {
 	p, _ := New(testConfig("a"), Options{Now: clock})
 	sb, _ := New(testConfig("b"), Options{Now: clock})
 	p.state, sb.state = HotStandby, HotStandby
-	if !p.Admit(0, "x") || sb.Admit(0, "x") {
+	if !p.Admit(0, key("x")) || sb.Admit(0, key("x")) {
 		t.Fatal("primary answers, standby does not")
 	}
 	now = now.Add(61 * time.Second) // past max-response-delay
-	sb.Admit(11, "x")
-	sb.Admit(11, "y")
+	sb.Admit(11, key("x"))
+	sb.Admit(11, key("y"))
 	if sb.comm.unacked != 2 {
 		t.Errorf("standby counted %d unacked clients, want 2", sb.comm.unacked)
 	}
 	run(t, p, `{"command":"dhcp-disable","arguments":{"origin":"ha-partner","max-period":5}}`)
-	if p.Admit(0, "x") {
+	if p.Admit(0, key("x")) {
 		t.Error("disabled primary answered")
 	}
 	now = now.Add(6 * time.Second)
-	if !p.Admit(0, "x") {
+	if !p.Admit(0, key("x")) {
 		t.Error("max-period over: the primary should answer again")
 	}
 	run(t, p, `{"command":"dhcp-disable"}`)
 	run(t, p, `{"command":"dhcp-enable"}`)
-	if !p.Admit(0, "x") {
+	if !p.Admit(0, key("x")) {
 		t.Error("dhcp-enable did not enable")
 	}
 }
@@ -241,3 +241,6 @@ func TestFailedUpdateRunsStateMachine(t *testing.T) {
 	}
 	waitFor("partner-down after the failed update", func() bool { return s.State() == PartnerDown })
 }
+
+// key is a client identity for Admit.
+func key(k string) func() string { return func() string { return k } }
