@@ -95,7 +95,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.TFTPBlockSize, "tftp-blksize", 1024, "TFTP block size asked for (0: none, 512)")
 	fs.UintVar(&o.TFTPPort, "tftp-port", 69, "TFTP server port")
 	fs.DurationVar(&o.FetchBackoffMax, "fetch-backoff-max", 0, "longest wait between those rounds (0: no cap); how long a real phone waits after HTTP 503 or TFTP busy is unconfirmed")
-	fs.StringVar(&o.State, "state", "", "a `file` of what each phone keeps across power cycles (address, firmware, certificates): read at the start, written at the end, so a later run with the same -seed powers the same phones on as they were left")
+	fs.StringVar(&o.State, "state", "", "a `file` of what each phone keeps across power cycles (address, firmware, certificates): read at the start, written at the end, so a later run with the same -seed powers the same phones on as they were left; keeping the address and certificates is unconfirmed for real phones")
 	fs.StringVar(&o.RefuseFirmware, "refuse-firmware", "", "a firmware `version` (or APPNAME) the phones download but do not take: they restart on their old firmware (a fault injected for roll-out tests; unconfirmed as real phone behaviour)")
 	fs.DurationVar(&o.RebootDelay, "reboot-delay", 0, "how long a restart after a firmware update takes")
 	fs.StringVar(&o.Progress, "progress", "auto", "progress on stderr: auto (bar on a terminal, else lines), bar, lines, none")

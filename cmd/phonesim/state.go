@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 
 	"github.com/phoneprov/phoneprov/cmd/phonesim/internal/phone"
+	"github.com/phoneprov/phoneprov/internal/durable"
 )
 
 // loadState restores the phones a -state file remembers (by MAC) and
@@ -52,19 +52,7 @@ func saveState(path string, phones []*phone.Phone) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".phonesim-state-*")
-	if err != nil {
-		return fmt.Errorf("-state: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("-state: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("-state: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := durable.WriteFile(path, data, 0o644); err != nil {
 		return fmt.Errorf("-state: %w", err)
 	}
 	return nil

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/phoneprov/phoneprov/dhcpd/leases"
+	"github.com/phoneprov/phoneprov/internal/obs"
 )
 
 // LeaseDB is the local DHCP server's leases as the HA service reads and
@@ -82,9 +83,7 @@ func New(cfg Config, opts Options) (*Service, error) {
 	if !cfg.Enabled {
 		return nil, errors.New("ha: not enabled")
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
+	opts.Logger = obs.Logger(opts.Logger)
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}

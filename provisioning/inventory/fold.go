@@ -121,8 +121,8 @@ func (inv *Inventory) markLocked(mac MAC, c change) {
 }
 
 // setRequestList records option 55 as p.ParamRequestList ("1,3,6,…"),
-// formatted on the stack and compared first: a phone sends the same list
-// every time, and then nothing is allocated.
+// formatted on the stack and compared first: when a phone sends the same
+// list every time (expected, unconfirmed), nothing is allocated.
 func setRequestList(p *Phone, prl []byte) {
 	var buf [4 * 255]byte
 	b := buf[:0]

@@ -234,12 +234,12 @@ func needKea(t *testing.T) {
 	t.Helper()
 	for _, tool := range []string{"kea-dhcp4", "udhcpc", "curl"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (deploy/dev/install-test-packages.sh installs it)", tool)
+			missing(t, "%s not installed (deploy/dev/install-test-packages.sh installs it)", tool)
 		}
 	}
 	for _, lib := range []string{"libdhcp_ha.so", "libdhcp_lease_cmds.so"} {
 		if _, err := os.Stat(filepath.Join(keaHooks, lib)); err != nil {
-			t.Skipf("Kea hook %s not installed", lib)
+			missing(t, "Kea hook %s not installed", lib)
 		}
 	}
 }
@@ -254,7 +254,7 @@ func needLabTools(t *testing.T, kea bool) {
 	}
 	for _, tool := range []string{"udhcpc", "curl"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (deploy/dev/install-test-packages.sh installs it)", tool)
+			missing(t, "%s not installed (deploy/dev/install-test-packages.sh installs it)", tool)
 		}
 	}
 }
@@ -571,7 +571,7 @@ func split(t *testing.T, ns *netlab.Namespace, addr string, on bool) {
 func runSplit(t *testing.T, aKea, bKea bool) {
 	needLabTools(t, aKea || bKea)
 	if _, err := exec.LookPath("nft"); err != nil {
-		t.Skip("nft not installed")
+		missing(t, "nft not installed")
 	}
 	l := newHALab(t)
 	bin := phoneprovBinary(t)

@@ -9,7 +9,9 @@ import (
 // for again, the firmware it runs and the certificates it trusts. phonesim
 // -state saves it between runs, so a later run powers on the same phones
 // as they were left (Avaya phones check for new files at every restart:
-// IP Office manual 15-601046, see the reference notes).
+// IP Office manual 15-601046, see the reference notes). That a phone
+// keeps the address and the trusted certificates across a power cycle,
+// and that other vendors' phones keep the same, is unconfirmed.
 type Flash struct {
 	Addr     netip.Addr        `json:"address,omitzero"`
 	Firmware string            `json:"firmware"`
