@@ -166,7 +166,9 @@ func (g *Generator) generate(ctx context.Context, name string, client fileserve.
 		return nil, err
 	}
 	var plan *UpgradePlan
-	if g.opts.Rollouts != nil {
+	if g.opts.Rollouts != nil && isUpgradeScript(name) {
+		// Only upgrade scripts differ per phone: settings and phone
+		// files share one cached copy, and ask for no plan.
 		plan = g.opts.Rollouts.UpgradePlan(client.Addr, mac)
 	}
 	local := client.Local.Unmap().WithZone("")
@@ -427,4 +429,11 @@ func (g *Generator) Names(ctx context.Context) ([]string, error) {
 	}
 	sortNames(out)
 	return out, nil
+}
+
+// isUpgradeScript says whether name is a series' upgrade script (or an
+// alias of one), the only generated files a roll-out changes.
+func isUpgradeScript(name string) bool {
+	_, ok := firmware.ByScript(name)
+	return ok
 }

@@ -215,3 +215,50 @@ func TestFirmwareVersions(t *testing.T) {
 		t.Errorf("dual series line %q", got)
 	}
 }
+
+// countedPlans counts how often a plan is asked for.
+type countedPlans struct {
+	fixedPlans
+	asked *int
+}
+
+func (c countedPlans) UpgradePlan(addr netip.Addr, mac string) *UpgradePlan {
+	*c.asked++
+	return c.fixedPlans.UpgradePlan(addr, mac)
+}
+
+// TestOnlyUpgradeScriptsAskForAPlan: the settings file is the same for
+// phones in and out of a wave, so it asks for no plan and is cached once;
+// an upgrade script asks.
+func TestOnlyUpgradeScriptsAskForAPlan(t *testing.T) {
+	files := t.TempDir()
+	put(t, files, "S96x1_SALBR7_1_15_0_4_r.tar", "fw")
+	in, out := netip.MustParseAddr("198.18.1.20"), netip.MustParseAddr("198.18.1.21")
+	asked := 0
+	plans := countedPlans{fixedPlans{
+		byAddr: map[netip.Addr]*UpgradePlan{in: {Key: "1/r1", Offer: []string{"S96x1_SALBR7_1_15_0_4_r.tar"}, OfferModels: []string{"9608"}}},
+		other:  &UpgradePlan{Key: "1"},
+	}, &asked}
+	g, err := New(DefaultConfig(), Options{FilesDir: files, Rollouts: plans})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	a, err := g.Generate(ctx, "46xxsettings.txt", fileserve.Client{Addr: in})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := g.Generate(ctx, "46xxsettings.txt", fileserve.Client{Addr: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if asked != 0 || a != b {
+		t.Errorf("settings: %d plans asked for, one shared copy %v; want 0 and true", asked, a == b)
+	}
+	if _, err := g.Generate(ctx, "96x1Supgrade.txt", fileserve.Client{Addr: in}); err != nil {
+		t.Fatal(err)
+	}
+	if asked != 1 {
+		t.Errorf("upgrade script: %d plans asked for, want 1", asked)
+	}
+}
