@@ -88,7 +88,7 @@ func runPair(ctx context.Context, o options, logf func(string, ...any)) (*pairRe
 	defer l.nl.Close()
 	sup := &benchkit.Supervisor{}
 	defer sup.StopAll()
-	rep := &pairReport{Stamp: time.Now(), Args: o.Args, MaxLoss: o.MaxLoss, Load: loadAverage()}
+	rep := &pairReport{Stamp: time.Now(), Args: o.Args, MaxLoss: o.MaxLoss, Load: benchkit.DescribeMachine().Load}
 	setups := []pairSetup{{Name: "phoneprov alone", Alone: true}, {Name: "phoneprov pair"},
 		{Name: "kea alone", Kea: true, Alone: true}, {Name: "kea pair", Kea: true}}
 	for i, s := range setups {
@@ -283,19 +283,6 @@ func (pb *pairBench) firstACK(ctx context.Context, box pairBox, limit time.Durat
 		last = err
 	}
 	return time.Time{}, fmt.Errorf("no ACK from %s within %v: %w", box.addr, limit, last)
-}
-
-// loadAverage is /proc/loadavg's first three fields, for the report.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }
 
 // WriteTable prints the report for the terminal.
