@@ -3,9 +3,9 @@ package rollout
 import (
 	"fmt"
 	"net/netip"
-	"strings"
 
 	"github.com/phoneprov/phoneprov/provisioning"
+	"github.com/phoneprov/phoneprov/provisioning/inventory"
 )
 
 // planView is the upgrade plans of one State, computed once per change
@@ -60,21 +60,14 @@ func (v *planView) plan(mac string) *provisioning.UpgradePlan {
 	return v.other
 }
 
-// canonicalMAC writes a MAC as the roll-outs key it: lower-case hex pairs
-// with colons.
+// canonicalMAC writes a MAC as the roll-outs key it: the inventory's
+// form, lower-case hex pairs with colons.
 func canonicalMAC(s string) (string, error) {
-	m, err := provisioning.NormalizeMAC(s)
+	m, err := inventory.ParseMAC(s)
 	if err != nil {
 		return "", err
 	}
-	var b strings.Builder
-	for i := 0; i < 12; i += 2 {
-		if i > 0 {
-			b.WriteByte(':')
-		}
-		b.WriteString(m[i : i+2])
-	}
-	return b.String(), nil
+	return m.String(), nil
 }
 
 // Offline answers upgrade plans from a state read from disk, for
