@@ -271,6 +271,11 @@ func allowedSyscalls(t *testing.T, u unit) map[string]bool {
 var (
 	straceCall   = regexp.MustCompile(`^\d+\s+([a-z0-9_]+)\(`)
 	straceSocket = regexp.MustCompile(`^\d+\s+socket\((AF_[A-Z0-9]+)`)
+	// straceLostTrack is the name strace gives a "call" whose number is a
+	// negative errno (the last 4,096 values): its own bookkeeping slipped and it took
+	// a return value for a call number (CI once showed
+	// syscall_0xfffffffffffffff5, that is -EAGAIN).
+	straceLostTrack = regexp.MustCompile(`^syscall_0xfffffffffffff[0-9a-f]{3}$`)
 )
 
 // TestServeFitsTheUnitSandbox runs `phoneprov serve` under strace with the
@@ -342,6 +347,13 @@ func TestServeFitsTheUnitSandbox(t *testing.T) {
 	var denied []string
 	for _, line := range strings.Split(string(trace), "\n") {
 		if m := straceCall.FindStringSubmatch(line); m != nil {
+			if straceLostTrack.MatchString(m[1]) {
+				// strace lost the entry/exit order of one call and read
+				// its return value (-errno) as the call number; no
+				// program makes such a call, the kernel would answer ENOSYS.
+				t.Logf("strace lost track of a call: %s", line)
+				continue
+			}
 			if used[m[1]] == 0 && !allowed[m[1]] {
 				denied = append(denied, m[1])
 			}
