@@ -59,6 +59,7 @@ func TestManPageRenders(t *testing.T) {
 // must be in the man page and offered by the bash completion, and the
 // completion must offer nothing the program does not know.
 func TestManPageAndCompletionCoverTheCLI(t *testing.T) {
+	t.Parallel()
 	deploytest.NeedTools(t, "go", "bash")
 	bin := filepath.Join(t.TempDir(), "phoneprov")
 	deploytest.Run(t, 3*time.Minute, "go", "build", "-o", bin, filepath.Join(deploytest.RepoRoot(t), "cmd", "phoneprov"))

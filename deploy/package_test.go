@@ -53,6 +53,7 @@ var debArches = []struct {
 // configuration and serving a file over HTTP and TFTP on loopback. Last, a
 // second amd64 build must be byte for byte the same.
 func TestDebPackage(t *testing.T) {
+	t.Parallel()
 	deploytest.NeedTools(t, "dpkg-deb", "tar")
 	dir := t.TempDir()
 	const version = "1.2.3~test1"
@@ -71,6 +72,14 @@ func TestDebPackage(t *testing.T) {
 			bin := filepath.Join(root, "usr", "bin", "phoneprov")
 			deploytest.CheckStaticBinary(t, bin, a.machine, a.goarch, a.goarm)
 			checkCopyright(t, bin, filepath.Join(root, "usr", "share", "doc", "phoneprov", "copyright"))
+			if a.emulator == "" {
+				// The packaged binary names the package's version and
+				// the tree's commit.
+				out := deploytest.Run(t, time.Minute, bin, "version")
+				if want := "phoneprov " + version + " commit " + headCommit(t) + " "; !strings.HasPrefix(out, want) {
+					t.Errorf("the packaged phoneprov version: %q, want it to start %q", out, want)
+				}
+			}
 			start := time.Now()
 			checkPackagedBinaryRuns(t, root, a.emulator)
 			t.Logf("the packaged binary checked and served in %s", time.Since(start).Round(100*time.Millisecond))

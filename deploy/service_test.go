@@ -289,6 +289,7 @@ var (
 // It sees the amd64 calls; arm64 and armhf use the same Go runtime paths
 // with their own call names, all inside @system-service.
 func TestServeFitsTheUnitSandbox(t *testing.T) {
+	t.Parallel()
 	deploytest.NeedRoot(t)
 	deploytest.NeedTools(t, "strace", "systemd-analyze", "ip", "curl", "tftp", "udhcpc", "prlimit", "go")
 	u := parseUnit(t, unitPath(t))

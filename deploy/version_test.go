@@ -1,7 +1,6 @@
 package deploy_test
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,6 +20,7 @@ func headCommit(t *testing.T) string {
 // tree's commit in `phoneprov version` (set with -ldflags -X, so it holds
 // with GOFLAGS=-buildvcs=false too).
 func TestMakeBuildPrintsTheCommit(t *testing.T) {
+	t.Parallel()
 	deploytest.NeedTools(t, "go", "make")
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "phoneprov")
@@ -31,23 +31,5 @@ func TestMakeBuildPrintsTheCommit(t *testing.T) {
 	}
 	if strings.HasPrefix(out, "phoneprov devel ") {
 		t.Errorf("phoneprov version of make build has no version: %q", out)
-	}
-}
-
-// TestPackagedBinaryPrintsTheVersion: the binary in the package deploy/dist.sh
-// makes prints the package's version and the tree's commit.
-func TestPackagedBinaryPrintsTheVersion(t *testing.T) {
-	deploytest.NeedTools(t, "dpkg-deb")
-	const version = "1.2.3~version1"
-	dir := t.TempDir()
-	deb := deploytest.BuildDebs(t, dir, version, "amd64")["amd64"]
-	root := filepath.Join(dir, "root")
-	if err := os.Mkdir(root, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	deploytest.Run(t, time.Minute, "dpkg-deb", "-x", deb, root)
-	out := deploytest.Run(t, time.Minute, filepath.Join(root, "usr", "bin", "phoneprov"), "version")
-	if want := "phoneprov " + version + " commit " + headCommit(t) + " "; !strings.HasPrefix(out, want) {
-		t.Errorf("the packaged phoneprov version: %q, want it to start %q", out, want)
 	}
 }

@@ -421,6 +421,7 @@ exit 0
 `
 
 func TestLabDhclientObtainRenewRelease(t *testing.T) {
+	t.Parallel()
 	l := newPhoneLAN(t)
 	port := l.port(t, net.HardwareAddr{0x00, 0x04, 0x0d, 0x00, 0x00, 0x07})
 	cfg := labConfig(l.bridge, t.TempDir())
@@ -574,6 +575,7 @@ func TestLabRelayedClient(t *testing.T) {
 }
 
 func TestLabReservationExhaustionAndRestart(t *testing.T) {
+	t.Parallel()
 	l := newPhoneLAN(t)
 	reserved := net.HardwareAddr{0x00, 0x04, 0x0d, 0xaa, 0xbb, 0x01}
 	ports := []string{l.port(t, reserved), l.port(t, nil), l.port(t, nil), l.port(t, nil)}
@@ -677,6 +679,7 @@ func TestLabBindRefusals(t *testing.T) {
 }
 
 func TestLabAddressCheckFindsSquatter(t *testing.T) {
+	t.Parallel()
 	l := newPhoneLAN(t)
 	squat := l.port(t, nil)
 	client := l.port(t, nil)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/phoneprov/phoneprov/cmd/phonesim/internal/phone"
 	"github.com/phoneprov/phoneprov/cmd/phonesim/internal/storm"
+	"github.com/phoneprov/phoneprov/deploy/netlab/netlabtest"
 
 	"github.com/phoneprov/phoneprov/internal/syncbuf"
 )
@@ -72,7 +73,11 @@ func binaries(t *testing.T) (phoneprov, phonesim string) {
 	return filepath.Join(binDir, "phoneprov"), filepath.Join(binDir, "phonesim")
 }
 
+// TestMain runs up to six lab tests at once (they wait for phones'
+// retries and timers more than they compute) and removes the binaries
+// built for them.
 func TestMain(m *testing.M) {
+	netlabtest.ParallelLabs(6)
 	code := m.Run()
 	if binDir != "" {
 		os.RemoveAll(binDir)
@@ -252,11 +257,13 @@ func runFleet(t *testing.T, dhcp string) {
 }
 
 func TestLabWithDnsmasq(t *testing.T) {
+	t.Parallel()
 	need(t, "ip", "dnsmasq")
 	runFleet(t, "dnsmasq")
 }
 
 func TestLabWithPhoneprovDHCP(t *testing.T) {
+	t.Parallel()
 	need(t, "ip")
 	runFleet(t, "phoneprov")
 }
@@ -268,6 +275,7 @@ func TestLabWithPhoneprovDHCP(t *testing.T) {
 // snom, grandstream, mitel, mitel-sip). The J179 does not ask for 242
 // (CORRECTIONS claim 8): the avaya preset sends it unasked.
 func TestLabEveryVendor(t *testing.T) {
+	t.Parallel()
 	need(t, "ip")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -328,6 +336,7 @@ func TestLabEveryVendor(t *testing.T) {
 }
 
 func TestLabCleansUpOnCtrlC(t *testing.T) {
+	t.Parallel()
 	need(t, "ip")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -463,16 +463,23 @@ func runWaves(t *testing.T, kill bool) {
 // TestLabRolloutWaves: all phones on A, B rolled out in a canary and
 // two growing waves; every phone ends on B and no phone outside a
 // started wave is offered B.
-func TestLabRolloutWaves(t *testing.T) { runWaves(t, false) }
+func TestLabRolloutWaves(t *testing.T) {
+	t.Parallel()
+	runWaves(t, false)
+}
 
 // TestLabRolloutKill9: the same, with phoneprov killed with SIGKILL once
 // wave 1 has started: it comes back in the same state and goes on.
-func TestLabRolloutKill9(t *testing.T) { runWaves(t, true) }
+func TestLabRolloutKill9(t *testing.T) {
+	t.Parallel()
+	runWaves(t, true)
+}
 
 // TestLabRolloutBrake: the phones refuse B (they download it and come
 // back on A); the roll-out brakes in the canary wave and no phone outside
 // the canary is offered B, then or on the next boot.
 func TestLabRolloutBrake(t *testing.T) {
+	t.Parallel()
 	l := newRolloutLab(t)
 	n := *rolloutPhones
 	first := l.prepare(n)
@@ -522,6 +529,7 @@ func (l *rolloutLab) metric(name string) float64 {
 // in flight stays within the cap, every phone ends on the new firmware,
 // and both times are reported.
 func TestLabDownloadCap(t *testing.T) {
+	t.Parallel()
 	l := newRolloutLab(t)
 	n, size, limit := *stormPhones, *stormMB<<20, *stormCap
 	l.writeFile(fwB, size)

@@ -36,6 +36,7 @@ const (
 // time. The engine must complete at least as many downloads as tftpd-hpa.
 // Needs root, nft, tftp, atftp and in.tftpd.
 func TestLossyLinkLab(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("a minute of lossy downloads")
 	}

@@ -41,7 +41,7 @@ func TestTimeoutFromLastWindow(t *testing.T) {
 	h := newFakeHandler()
 	data := genBytes(1800) // blocks 1..4
 	h.files["f"] = data
-	const timeout = 400 * time.Millisecond
+	const timeout = time.Second // room for a loaded machine between the steps
 	ts := startServer(t, Config{Timeout: timeout, Retries: 2}, h)
 	c := newRawClient(t, ts.addr)
 	c.rrq("f", "octet")

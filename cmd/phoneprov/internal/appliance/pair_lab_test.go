@@ -53,6 +53,7 @@ func curlIn(t *testing.T, ns *netlab.Namespace, args ...string) string {
 // restoring from B finds it; B serves A's file tree through its upstream
 // relay; each box's status API shows the pair.
 func TestPairServesTheSameFilesLab(t *testing.T) {
+	t.Parallel()
 	for _, tool := range []string{"curl"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s not installed", tool)

@@ -47,6 +47,7 @@ func artifactDir(t *testing.T) string {
 // User-Agent: the page must render, show the phones, search, and run none
 // of what the phone sent. It keeps a screenshot.
 func TestStatusPageInABrowser(t *testing.T) {
+	t.Parallel()
 	chromium := requireTestTool(t, "chromium")
 	ta := startAppliance(t, "")
 	if code := ta.fetch(t, "J100Supgrade.txt", j179Agent); code != http.StatusOK {

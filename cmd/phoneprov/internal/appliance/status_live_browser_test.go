@@ -39,6 +39,7 @@ func section(t *testing.T, dom, id string) string {
 // scrolls sideways on a 1280-px screen or a 390-px phone. Screenshots at
 // both widths are kept ($PHONEPROV_ARTIFACTS, else the test's folder).
 func TestStatusPageLiveInABrowser(t *testing.T) {
+	t.Parallel()
 	chromium := requireTestTool(t, "chromium")
 	ta := startAppliance(t, "")
 	for _, name := range []string{"J100Supgrade.txt", "FW_S_J179_R4_1_3_0_6.bin"} {
