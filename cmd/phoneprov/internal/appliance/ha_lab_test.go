@@ -145,15 +145,12 @@ func (l *haLab) clientLinks(t *testing.T, n int) []string {
 	return out
 }
 
-// phoneprovBinary builds phoneprov once for the test.
+// phoneprovBinary returns phoneprov built for the lab tests: built once
+// per test run (every lab starts the same program) into binaries.dir,
+// which TestMain removes.
 func phoneprovBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "phoneprov")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/phoneprov/phoneprov/cmd/phoneprov").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	return buildOnce(t, "phoneprov")
 }
 
 // haConfig is one box's configuration: the same subnet and pool on both.

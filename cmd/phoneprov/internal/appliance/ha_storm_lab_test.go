@@ -11,7 +11,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -54,10 +53,7 @@ func TestHAStormKillLab(t *testing.T) {
 	const phones = 1000
 	l := newHALab(t)
 	bin := phoneprovBinary(t)
-	sim := filepath.Join(t.TempDir(), "phonesim")
-	if out, err := exec.Command("go", "build", "-o", sim, "github.com/phoneprov/phoneprov/cmd/phonesim").CombinedOutput(); err != nil {
-		t.Fatalf("go build phonesim: %v\n%s", err, out)
-	}
+	sim := buildOnce(t, "phonesim")
 	a := l.box(t, "box-a", false, bin, fastHA)
 	b := l.box(t, "box-b", false, bin, fastHA)
 	for _, x := range []*labBox{a, b} {
