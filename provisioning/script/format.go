@@ -10,13 +10,21 @@ import (
 // spaces, values quoted where they need it (or were quoted), comments trimmed,
 // "\n" after every line, no byte order mark. Invalid lines are kept as written
 // so that nothing is lost. Formatting a formatted script changes nothing.
+//
+// A first line that itself starts with a byte order mark (a file saved
+// twice with one) loses it too: Parse would take it for the file's mark,
+// and the normal form of the file would change on every run.
 func (s *Script) Format() []byte {
 	var b bytes.Buffer
 	for _, l := range s.Lines {
 		b.WriteString(l.Normalized())
 		b.WriteByte('\n')
 	}
-	return b.Bytes()
+	out := b.Bytes()
+	for bytes.HasPrefix(out, utf8BOM) {
+		out = out[len(utf8BOM):]
+	}
+	return out
 }
 
 // Normalized returns the line in normal form, without a line ending.
