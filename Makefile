@@ -40,37 +40,11 @@ TESTFLAGS ?= -p 4
 test: test-packages lint
 	$(GO) test -race -count=1 -timeout 15m $(TESTFLAGS) ./...
 
-# Every fuzz target in the repository, each fuzzed for FUZZTIME in turn
-# (go test -fuzz takes one target a run). Targets are read from the test
-# files `go list` selects for this platform, so a new one is picked up
-# without editing this file. Go writes to testdata/fuzz/ only on a failure:
-# the input that broke the target, to commit with the fix.
-# Go 1.26 can fail a run that found nothing with a bare "context deadline
-# exceeded" as FUZZTIME ends, under load (go.dev/issue/75804: in
-# internal/fuzz, stop() compares the deadline only with the child
-# context's error; fixed in Go 1.27). Such a run had its full time and
-# wrote no input, so it is reported and not failed; any other failure is.
+# Every fuzz target in the repository for FUZZTIME each, FUZZJOBS at once
+# (deploy/dev/fuzz-all.sh says how).
 FUZZTIME ?= 4s
 fuzz:
-	@set -e; \
-	pkgs=$$($(GO) list -f '{{.ImportPath}}{{range .TestGoFiles}} {{$$.Dir}}/{{.}}{{end}}{{range .XTestGoFiles}} {{$$.Dir}}/{{.}}{{end}}' ./...); \
-	targets=$$(printf '%s\n' "$$pkgs" | while read -r pkg files; do \
-	  [ -z "$$files" ] || sed -n "s|^func \(Fuzz[A-Za-z0-9_]*\)(.*\*testing\.F).*|$$pkg \1|p" $$files; \
-	done); \
-	[ -n "$$targets" ] || { echo "fuzz: no fuzz targets found" >&2; exit 1; }; \
-	out=$$(mktemp); trap 'rm -f "$$out"' EXIT; \
-	printf '%s\n' "$$targets" | while read -r pkg target; do \
-	  echo "fuzz: $$pkg $$target for $(FUZZTIME)"; \
-	  rc=0; $(GO) test -run='^$$' -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) "$$pkg" >"$$out" 2>&1 || rc=$$?; \
-	  cat "$$out"; \
-	  [ $$rc -ne 0 ] || continue; \
-	  why=$$(sed -n '/^--- FAIL: /,/^FAIL$$/{/^--- FAIL: /d;/^FAIL$$/d;p;}' "$$out"); \
-	  if [ "$$why" = "    context deadline exceeded" ] && ! grep -q 'Failing input written' "$$out"; then \
-	    echo "fuzz: $$target: Go's end-of-run deadline race (go.dev/issue/75804), no failing input: not a failure"; \
-	    continue; \
-	  fi; \
-	  exit 1; \
-	done
+	FUZZTIME=$(FUZZTIME) bash deploy/dev/fuzz-all.sh $(GO)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
