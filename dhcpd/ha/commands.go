@@ -119,19 +119,15 @@ func (s *Service) heartbeatArgs() heartbeat {
 // statusArgs is status-get's answer with its high-availability part
 // (HAService::processStatusGet, CommunicationState::getReport).
 func (s *Service) statusArgs() map[string]any {
-	st := s.Status()
-	local := map[string]any{"role": st.Role, "scopes": st.Scopes, "state": string(st.State), "server-name": s.this.Name}
+	r := s.Report()
+	local := map[string]any{"role": r.Role, "scopes": r.Scopes, "state": string(r.State), "server-name": r.Server}
 	servers := map[string]any{"local": local}
 	// A backup server reports no remote part: it has no partner
 	// (HAService::processStatusGet).
 	if !s.isBackup() {
-		age := int64(0)
-		if !st.LastContact.IsZero() {
-			age = int64(s.now().Sub(st.LastContact) / time.Second)
-		}
 		servers["remote"] = map[string]any{
-			"role": s.partner.Role, "age": age, "in-touch": !st.LastContact.IsZero(), "last-state": string(st.PartnerState),
-			"communication-interrupted": st.Interrupted, "unacked-clients": st.UnackedClients, "server-name": s.partner.Name,
+			"role": r.PartnerRole, "age": int64(r.Age / time.Second), "in-touch": r.InTouch, "last-state": string(r.PartnerState),
+			"communication-interrupted": r.CommunicationInterrupted, "unacked-clients": r.UnackedClients, "server-name": r.Partner,
 		}
 	}
 	return map[string]any{

@@ -221,31 +221,6 @@ func (s *Service) State() State {
 	return s.state
 }
 
-// Status is the pair's state for the status page.
-type Status struct {
-	State, PartnerState State
-	Role                string
-	Scopes              []string
-	LastContact         time.Time // zero before the partner ever answered
-	Interrupted         bool
-	UnackedClients      int
-	UnsentUpdates       int64
-}
-
-// Status reports the pair's state.
-func (s *Service) Status() Status {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st := Status{
-		State: s.state, PartnerState: s.comm.partner, Role: s.this.Role, Scopes: s.scopesLocked(),
-		Interrupted: s.comm.interrupted(s.now(), s.cfg.MaxResponseDelay), UnackedClients: s.comm.unacked, UnsentUpdates: s.unsent,
-	}
-	if s.comm.everTouched {
-		st.LastContact = s.comm.lastContact
-	}
-	return st
-}
-
 // primaryName is the name of the pair's primary, whose scope a
 // hot-standby pair serves.
 func (s *Service) primaryName() string {

@@ -232,7 +232,7 @@ func TestFailedUpdateRunsStateMachine(t *testing.T) {
 			}
 		}
 	}
-	waitFor("the first heartbeat is answered", func() bool { return !s.Status().LastContact.IsZero() })
+	waitFor("the first heartbeat is answered", func() bool { return s.Report().InTouch })
 	partner.Close() // the partner is gone; the next heartbeat is an hour away
 	now.Add(int64(61 * time.Second))
 	l := leases.Lease{Addr: netip.MustParseAddr("198.18.0.10"), HWAddr: net.HardwareAddr{2, 0, 0, 0, 0, 1}, Start: epoch, Expiry: epoch.Add(time.Hour), State: leases.Active}
