@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/phoneprov/phoneprov/dhcpd/leases"
@@ -58,9 +59,9 @@ func (s *Service) pullLeases(ctx context.Context) (pulled, applied int, err erro
 	s.mu.Lock()
 	db := s.db
 	s.mu.Unlock()
-	local := map[string]time.Time{}
+	local := map[netip.Addr]time.Time{}
 	for _, l := range db.Leases() {
-		local[l.Addr.String()] = l.Start
+		local[l.Addr] = l.Start
 	}
 	from := "start"
 	for range maxPages {
@@ -88,7 +89,7 @@ func (s *Service) pullLeases(ctx context.Context) (pulled, applied int, err erro
 				s.log.Warn("ha: partner's lease skipped", "lease", kl.IPAddress, "err", err)
 				continue
 			}
-			if start, ok := local[l.Addr.String()]; ok && !l.Start.After(start) {
+			if start, ok := local[l.Addr]; ok && !l.Start.After(start) {
 				continue
 			}
 			batch = append(batch, l)
