@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
+	"github.com/phoneprov/phoneprov/dhcpd/ha/hatest"
 )
 
 // pairRates are the offered DORA rates each setup is driven at, in turn,
@@ -72,7 +73,7 @@ func runPair(ctx context.Context, o options, logf func(string, ...any)) (*pairRe
 	if err := needCurl(); err != nil {
 		return nil, err
 	}
-	hooks, err := keaHookDir()
+	hooks, err := hatest.KeaHookDir()
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/phoneprov/phoneprov/cmd/internal/config"
+	"github.com/phoneprov/phoneprov/dhcpd/ha/hatest"
 )
 
 // testBoxes are box A and B of the default plan, on the loopback link
@@ -63,7 +64,7 @@ func TestKeaPairConfig(t *testing.T) {
 	p := defaultPlan()
 	a, _ := testBoxes()
 	hooks := "/hooks"
-	if dir, err := keaHookDir(); err == nil {
+	if dir, err := hatest.KeaHookDir(); err == nil {
 		hooks = dir
 	}
 	for _, alone := range []bool{false, true} {

@@ -13,6 +13,7 @@ import (
 	"github.com/phoneprov/phoneprov/cmd/internal/phoneprovconf"
 	"github.com/phoneprov/phoneprov/deploy/netlab"
 	"github.com/phoneprov/phoneprov/dhcpd/ha"
+	"github.com/phoneprov/phoneprov/dhcpd/ha/hatest"
 )
 
 // pairLab is the pair benchmark's network: three namespaces on a bridge
@@ -180,40 +181,14 @@ func keaPairConfig(p plan, box pairBox, dir, hooks string, alone bool) (launch, 
 
 // keaHAHooks is the hooks-libraries list of a Kea box in the pair.
 func keaHAHooks(p plan, box pairBox, hooks string) []any {
-	peer := func(name string, addr netip.Addr, role string) map[string]any {
-		return map[string]any{"name": name, "url": haURL(addr), "role": role, "auto-failover": true}
-	}
-	return []any{
-		map[string]any{"library": filepath.Join(hooks, "libdhcp_lease_cmds.so")},
-		map[string]any{"library": filepath.Join(hooks, "libdhcp_ha.so"), "parameters": map[string]any{
-			"high-availability": []any{map[string]any{
-				"this-server-name":    box.name,
-				"mode":                "hot-standby",
-				"heartbeat-delay":     pairHeartbeat.Milliseconds(),
-				"max-response-delay":  pairMaxResponse.Milliseconds(),
-				"max-ack-delay":       pairMaxAck.Milliseconds(),
-				"max-unacked-clients": 0,
-				"multi-threading": map[string]any{
-					"enable-multi-threading": true, "http-dedicated-listener": true,
-					"http-listener-threads": 2, "http-client-threads": 2,
-				},
-				"peers": []any{peer("box-a", p.ServerAddr.Addr(), "primary"), peer("box-b", standbyAddr(p).Addr(), "standby")},
-			}},
-		}},
-	}
-}
-
-// keaHookDir finds the directory of Kea's hook libraries next to the
-// installed libdhcp_ha.so.
-func keaHookDir() (string, error) {
-	m, _ := filepath.Glob("/usr/lib/*/kea/hooks/libdhcp_ha.so")
-	if len(m) == 0 {
-		m, _ = filepath.Glob("/usr/lib/kea/hooks/libdhcp_ha.so")
-	}
-	if len(m) == 0 {
-		return "", fmt.Errorf("kea's HA hook libdhcp_ha.so not found (Debian: kea-dhcp4-server)")
-	}
-	return filepath.Dir(m[0]), nil
+	return hatest.KeaHooks(hooks, hatest.KeaHA{
+		ThisServer: box.name,
+		Peers: []hatest.KeaPeer{
+			{Name: "box-a", URL: haURL(p.ServerAddr.Addr()), Role: "primary"},
+			{Name: "box-b", URL: haURL(standbyAddr(p).Addr()), Role: "standby"},
+		},
+		Heartbeat: pairHeartbeat, MaxResponseDelay: pairMaxResponse, MaxAck: pairMaxAck,
+	})
 }
 
 // haState asks a box for its HA state (ha-heartbeat) from the client

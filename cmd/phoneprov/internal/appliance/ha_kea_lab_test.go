@@ -17,10 +17,8 @@ import (
 	"time"
 
 	"github.com/phoneprov/phoneprov/deploy/netlab"
+	"github.com/phoneprov/phoneprov/dhcpd/ha/hatest"
 )
-
-// keaHooks is where Debian's kea-dhcp4-server puts the hook libraries.
-const keaHooks = "/usr/lib/x86_64-linux-gnu/kea/hooks"
 
 // labHA is the [dhcp.ha] settings a lab pair shares, in Kea's terms.
 type labHA struct {
@@ -165,33 +163,21 @@ func (l *haLab) keaConfig(t *testing.T, b *labBox, ha labHA) (cfg, leaseFile str
 		t.Fatal(err)
 	}
 	leaseFile = filepath.Join(dir, "kea-leases4.csv")
-	peer := func(name, addr, role string) map[string]any {
-		p := map[string]any{"name": name, "url": l.url(addr), "role": role, "auto-failover": true}
-		if ha.user != "" {
-			p["basic-auth-user"], p["basic-auth-password"] = ha.user, ha.pass
-		}
-		return p
-	}
-	hac := map[string]any{
-		"this-server-name":    b.name,
-		"mode":                "hot-standby",
-		"heartbeat-delay":     ha.heartbeat.Milliseconds(),
-		"max-response-delay":  ha.maxResponse.Milliseconds(),
-		"max-ack-delay":       ha.maxAck.Milliseconds(),
-		"max-unacked-clients": ha.maxUnacked,
-		"sync-timeout":        10000,
-		"multi-threading": map[string]any{
-			"enable-multi-threading": true, "http-dedicated-listener": true,
-			"http-listener-threads": 2, "http-client-threads": 2,
+	kh := hatest.KeaHA{
+		ThisServer: b.name,
+		Peers: []hatest.KeaPeer{
+			{Name: "box-a", URL: l.url(haAddrA), Role: "primary"},
+			{Name: "box-b", URL: l.url(haAddrB), Role: "standby"},
 		},
-		"peers": []any{peer("box-a", haAddrA, "primary"), peer("box-b", haAddrB, "standby")},
+		Heartbeat: ha.heartbeat, MaxResponseDelay: ha.maxResponse, MaxAck: ha.maxAck,
+		MaxUnackedClients: ha.maxUnacked, SyncTimeout: 10 * time.Second,
+		BasicAuthUser: ha.user, BasicAuthPassword: ha.pass,
 	}
 	if ha.backup {
-		hac["peers"] = append(hac["peers"].([]any), peer("box-c", haAddrC, "backup"))
+		kh.Peers = append(kh.Peers, hatest.KeaPeer{Name: "box-c", URL: l.url(haAddrC), Role: "backup"})
 	}
 	if l.tls != nil {
-		hac["trust-anchor"], hac["cert-file"], hac["key-file"] = l.tls.ca, l.tls.files[b.name].Cert, l.tls.files[b.name].Key
-		hac["require-client-certs"] = true
+		kh.TrustAnchor, kh.CertFile, kh.KeyFile = l.tls.ca, l.tls.files[b.name].Cert, l.tls.files[b.name].Key
 	}
 	conf := map[string]any{"Dhcp4": map[string]any{
 		"interfaces-config": map[string]any{"interfaces": []string{b.ifname}, "dhcp-socket-type": "raw"},
@@ -202,12 +188,7 @@ func (l *haLab) keaConfig(t *testing.T, b *labBox, ha labHA) (cfg, leaseFile str
 			"id": 1, "subnet": "198.18.40.0/24", "interface": b.ifname,
 			"pools": []any{map[string]any{"pool": "198.18.40.10 - 198.18.40.249"}},
 		}},
-		"hooks-libraries": []any{
-			map[string]any{"library": filepath.Join(keaHooks, "libdhcp_lease_cmds.so")},
-			map[string]any{"library": filepath.Join(keaHooks, "libdhcp_ha.so"), "parameters": map[string]any{
-				"high-availability": []any{hac},
-			}},
-		},
+		"hooks-libraries": hatest.KeaHooks(keaHookDir(t), kh),
 		"loggers": []any{map[string]any{
 			"name": "kea-dhcp4", "severity": "INFO",
 			"output_options": []any{map[string]any{"output": "stdout"}},
@@ -237,11 +218,19 @@ func needKea(t *testing.T) {
 			missing(t, "%s not installed (deploy/dev/install-test-packages.sh installs it)", tool)
 		}
 	}
-	for _, lib := range []string{"libdhcp_ha.so", "libdhcp_lease_cmds.so"} {
-		if _, err := os.Stat(filepath.Join(keaHooks, lib)); err != nil {
-			missing(t, "Kea hook %s not installed", lib)
-		}
+	if _, err := os.Stat(filepath.Join(keaHookDir(t), "libdhcp_lease_cmds.so")); err != nil {
+		missing(t, "Kea hook libdhcp_lease_cmds.so not installed")
 	}
+}
+
+// keaHookDir is where Kea's hook libraries are.
+func keaHookDir(t *testing.T) string {
+	t.Helper()
+	dir, err := hatest.KeaHookDir()
+	if err != nil {
+		missing(t, "%v", err)
+	}
+	return dir
 }
 
 // needLabTools skips unless the lab's clients are here, and Kea with its
