@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -17,13 +18,14 @@ import (
 	"github.com/phoneprov/phoneprov/dhcpd/ha/hatest"
 )
 
-// pairRates are the offered DORA rates each setup is driven at, in turn,
-// until one loses more than -max-loss; every trial's clients are new.
-func pairRates() []int { return []int{100, 250, 500, 1000, 2000, 4000, 8000} }
-
-// pairBisect is the bisection steps between the last rate that passed and
-// the first that failed.
-const pairBisect = 2
+// pairSearch is how the pair benchmark looks for each setup's highest
+// rate within -max-loss (searchRate, as the single-server benchmark does):
+// from 100/s doubling, then bisecting twice. Every trial's clients are
+// new, so the pool bounds the search too.
+func pairSearch(maxRate int) searchSpec {
+	first := min(100, maxRate)
+	return searchSpec{Start: first, Min: first, Max: maxRate, Bisect: 2, MaxTrials: 12}
+}
 
 // pairPeriod is the length of each pair trial.
 const pairPeriod = 3 * time.Second
@@ -128,37 +130,27 @@ func (pb *pairBench) run(ctx context.Context, s pairSetup) pairRun {
 	if b != nil {
 		defer b.Stop()
 	}
-	lo, hi := 0, 0 // the last rate that passed, the first that failed
-	used := 0      // clients asked for so far: each trial's are new
-	try := func(rate int) bool {
+	used := 0 // clients asked for so far: each trial's are new
+	errPoolOut := errors.New("the pool would run out")
+	_, err = searchRate(pairSearch(pb.o.MaxRate), time.Now, func(rate int) (bool, error) {
 		if used += rate * int(pairPeriod/time.Second); used > pb.o.plan.poolSize() {
 			run.Stopped = fmt.Sprintf("%d/s would run the pool of %d addresses out", rate, pb.o.plan.poolSize())
-			return false
+			return false, errPoolOut
 		}
 		t, err := pb.trial(ctx, a, b, rate, len(run.Trials))
 		if err != nil {
-			run.Err = err.Error()
-			return false
+			return false, err
 		}
 		run.Trials = append(run.Trials, t)
 		pb.logf("%s: offered %d/s, completed %.0f/s, loss %.2f %%", s.Name, rate, t.Done, 100*t.Loss)
-		if t.Loss > pb.o.MaxLoss {
-			hi = rate
-			return false
+		pass := t.Loss <= pb.o.MaxLoss
+		if pass && (run.Best < 0 || rate > run.Trials[run.Best].Rate) {
+			run.Best = len(run.Trials) - 1
 		}
-		lo, run.Best = rate, len(run.Trials)-1
-		return true
-	}
-	for _, rate := range pairRates() {
-		if !try(rate) {
-			break
-		}
-	}
-	for range pairBisect {
-		if run.Err != "" || run.Stopped != "" || lo == 0 || hi == 0 {
-			break
-		}
-		try((lo + hi) / 2)
+		return pass, nil
+	})
+	if err != nil && !errors.Is(err, errPoolOut) {
+		run.Err = err.Error()
 	}
 	if b == nil || run.Err != "" {
 		return run
@@ -306,7 +298,7 @@ func (r *pairReport) WriteMarkdown(b *strings.Builder) {
 	b.WriteString("Three namespaces on a bridge: perfdhcp's clients, box A (primary, 198.18.0.1) and box B " +
 		"(standby, 198.18.0.3). perfdhcp relays to box A; in a pair box A has box B acknowledge every lease " +
 		"(lease4-update) before its ACK. Each offered rate runs 3 s with new clients against the same running " +
-		"servers; the ladder stops at the first rate losing more than the bound, then bisects twice. Failover: kill -9 of box A, then relayed DORAs of new clients " +
+		"servers; the rate doubles from 100/s until one loses more than the bound, then is bisected twice (as in the single-server search). Failover: kill -9 of box A, then relayed DORAs of new clients " +
 		"to box B until one is ACKed (heartbeat 500 ms, max-response-delay 2 s, max-ack-delay 1 s, " +
 		"max-unacked-clients 0 on both engines).\n\n```\n")
 	r.table(b, "")
