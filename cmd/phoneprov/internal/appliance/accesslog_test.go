@@ -104,6 +104,9 @@ func TestReloadReopensTheAccessLog(t *testing.T) {
 	if code := ta.fetch(t, "FW_S_J179_R4_1_3_0_6.bin", "test"); code != 200 {
 		t.Fatalf("GET: %d", code)
 	}
+	// The server records a request after its response has left: the line
+	// must be in the file before it is rotated, or it goes to the new one.
+	waitAccessLines(t, file, 1)
 	if err := os.Rename(file, file+".1"); err != nil {
 		t.Fatal(err)
 	}
@@ -121,21 +124,25 @@ func TestReloadReopensTheAccessLog(t *testing.T) {
 	if code := ta.fetch(t, "FW_S_J179_R4_1_3_0_6.bin", "again"); code != 200 {
 		t.Fatalf("GET: %d", code)
 	}
-	// The server records a request after its response has left: wait for
-	// the line.
 	for name, want := range map[string][]string{
 		file + ".1": {"INFO /FW_S_J179_R4_1_3_0_6.bin"},
 		file:        {"INFO /lang/Mlf_J179_German.xml", "INFO /FW_S_J179_R4_1_3_0_6.bin"},
 	} {
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-			b, err := os.ReadFile(name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if strings.Count(string(b), "msg=access") >= len(want) || time.Now().After(deadline) {
-				checkAccessLines(t, filepath.Base(name), string(b), want)
-				break
-			}
+		checkAccessLines(t, filepath.Base(name), waitAccessLines(t, name, len(want)), want)
+	}
+}
+
+// waitAccessLines returns the text of the access log file once it holds
+// n access lines, or what it holds after ten seconds.
+func waitAccessLines(t *testing.T, file string, n int) string {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Count(string(b), "msg=access") >= n || time.Now().After(deadline) {
+			return string(b)
 		}
 	}
 }
