@@ -65,9 +65,10 @@ bench: build bench-packages
 
 # The roll-out lab at the issue's sizes (root): 500 phones in waves, the
 # brake, a kill -9, and a 1,000-phone storm of a 20 MB image with a cap of
-# 50 beside the uncapped one. `make test` runs the same tests small.
+# 50 beside the uncapped one, one lab at a time. `make test` runs the same
+# tests small, side by side.
 bench-rollout:
-	$(GO) test -count=1 -v -timeout 60m -run 'TestLabRollout|TestLabDownloadCap' ./cmd/phonesim \
+	$(GO) test -count=1 -v -timeout 60m -parallel 1 -run 'TestLabRollout|TestLabDownloadCap' ./cmd/phonesim \
 	  -args -rollout.phones 500 -storm.phones 1000 -storm.mb 20 -storm.cap 50
 
 # Static binaries and .deb packages (amd64, arm64, armhf) in dist/; see deploy/dist.sh.
