@@ -308,8 +308,13 @@ func (m *Manager) Run(ctx context.Context) error {
 }
 
 // Check folds what the inventory knows into every roll-out in force and
-// writes the changes to disk.
+// writes the changes to disk. With none in force it reads nothing: a
+// listing is a copy of every phone's record, which a storm of thousands
+// of phones would double in memory every interval for nothing.
 func (m *Manager) Check() error {
+	if !m.anyInForce() {
+		return nil
+	}
 	phones := m.opts.Phones.List(inventory.Filter{})
 	byMAC := make(map[string]*inventory.Phone, len(phones))
 	for i := range phones {
@@ -343,6 +348,13 @@ func (m *Manager) Check() error {
 		return nil
 	}
 	return m.saveLocked()
+}
+
+// anyInForce reports whether a roll-out is in force.
+func (m *Manager) anyInForce() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.ContainsFunc(m.state.Rollouts, (*Rollout).InForce)
 }
 
 // saveLocked writes the state and publishes its plans.

@@ -128,3 +128,38 @@ func TestManagerPlansAndReopen(t *testing.T) {
 		t.Fatalf("on disk: %v %v", st, err)
 	}
 }
+
+// countingPhones counts the listings of the inventory.
+type countingPhones struct {
+	*fakePhones
+	lists int
+}
+
+func (c *countingPhones) List(f inventory.Filter) []inventory.Phone {
+	c.lists++
+	return c.fakePhones.List(f)
+}
+
+// Check copies no inventory while no roll-out is in force: a listing is a
+// copy of every phone's record, garbage the size of the fleet each interval.
+func TestCheckListsNothingWithoutARolloutInForce(t *testing.T) {
+	now := t0
+	phones := &countingPhones{fakePhones: newFleet(20, now)}
+	m := openManager(t, t.TempDir(), phones, &now)
+	if err := m.Check(); err != nil {
+		t.Fatal(err)
+	}
+	if phones.lists != 0 {
+		t.Fatalf("Check listed the inventory %d times with no roll-out in force", phones.lists)
+	}
+	if _, err := m.Start(context.Background(), StartRequest{Series: "96x1s", Version: "7.1.15", Canary: Canary{Count: 2}, Waves: []float64{0.5, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	before := phones.lists
+	if err := m.Check(); err != nil {
+		t.Fatal(err)
+	}
+	if phones.lists != before+1 {
+		t.Fatalf("Check listed the inventory %d times with a roll-out in force, want once", phones.lists-before)
+	}
+}
