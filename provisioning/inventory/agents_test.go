@@ -78,3 +78,27 @@ func TestFactQueueWakesOncePerBatch(t *testing.T) {
 		t.Errorf("after giving the batch back: took %d; the spare has room for %d, want %d", len(got), cap(q.pending), cap(batch))
 	}
 }
+
+// The room a backlog grew is not kept once its batch is folded in: the
+// next batch starts small.
+func TestFactQueueDropsABacklogsRoom(t *testing.T) {
+	backlog := 8 * spareKeep
+	q := newFactQueue(backlog)
+	f := leaseFactOf(lease(0, "00:04:0d:00:00:01", "198.18.0.10", 1, "", ""))
+	for range backlog {
+		if !q.push(&f) {
+			t.Fatal("push refused below the limit")
+		}
+	}
+	batch := q.take(nil)
+	if len(batch) != backlog {
+		t.Fatalf("took %d facts, want %d", len(batch), backlog)
+	}
+	q.push(&f)
+	if got := q.take(batch); len(got) != 1 {
+		t.Fatalf("took %d facts, want 1", len(got))
+	}
+	if c := cap(q.pending); c > spareKeep {
+		t.Errorf("the queue kept room for %d facts after the backlog, want at most %d", c, spareKeep)
+	}
+}

@@ -61,9 +61,19 @@ func (q *factQueue) len() int {
 	return len(q.pending)
 }
 
+// spareKeep is the most room, in facts, a spare batch may keep for the
+// next ones: a backlog grows the batches to thousands of facts (a few
+// hundred bytes each) during a storm, and keeping that room for the quiet
+// that follows would hold megabytes for nothing.
+const spareKeep = 2 * batchFacts
+
 // take returns the waiting facts and puts spare (emptied; the previous
-// batch, once folded in) in their place for the next ones.
+// batch, once folded in) in their place for the next ones; a spare with
+// more room than spareKeep is dropped instead.
 func (q *factQueue) take(spare []fact) []fact {
+	if cap(spare) > spareKeep {
+		spare = nil
+	}
 	clear(spare)
 	q.mu.Lock()
 	batch := q.pending
