@@ -50,6 +50,10 @@ type fastServer struct {
 	errorLog *log.Logger
 	limits   HTTPConfig
 	date     dateCache
+	// outBufs are response buffers (*[]byte) between requests: a
+	// connection holds one only while it answers, so thousands of
+	// keep-alive connections waiting for their next request hold none.
+	outBufs sync.Pool
 
 	handedOff atomic.Int64 // connections given to net/http, for tests
 
@@ -215,15 +219,16 @@ type fastConn struct {
 
 	buf      []byte // read buffer; buf[r:w] is not yet consumed
 	r, w     int
-	out      []byte    // response buffer
+	out      []byte    // response buffer while answering (see outBuf); nil between requests
+	outBox   *[]byte   // what out came from the pool in, to go back in
 	readDL   time.Time // deadlines as last set
 	writeDL  time.Time
 	lastNow  time.Time // when the previous response was done
 	path, ua string    // the previous request's, reused while the bytes match
 }
 
-// Buffer sizes: what a request head starts with, and the most a response
-// keeps between requests.
+// Buffer sizes: what a request head starts with, and the largest response
+// buffer given back to the pool for the next request.
 const (
 	fastReadBuf = 4 << 10
 	fastOutKeep = 80 << 10
@@ -452,9 +457,7 @@ func (c *fastConn) serveRequest(req *h1.Request) (keep, handOff bool) {
 		ok = c.writeContent(req, start, &h, e.ModTime, e.mem, e.file, closeAfter, &ev)
 		e.Close()
 	}
-	if cap(c.out) > fastOutKeep {
-		c.out = nil
-	}
+	c.releaseOut()
 	c.lastNow = time.Now()
 	ev.Duration = c.lastNow.Sub(start)
 	c.f.srv.finish(c.ctx, &ev)
@@ -473,7 +476,7 @@ func (c *fastConn) writeContent(req *h1.Request, now time.Time, h *contentHead, 
 	status := cond.evaluate(h.etag, mod)
 	// Header lines in net/http's order: the handler's, sorted by name,
 	// then Date, then what net/http adds itself.
-	b := c.out[:0]
+	b := c.outBuf()
 	switch status {
 	case http.StatusNotModified:
 		b = append(b, "HTTP/1.1 304 Not Modified\r\nCache-Control: no-cache\r\nEtag: "...)
@@ -516,6 +519,30 @@ func (c *fastConn) writeContent(req *h1.Request, now time.Time, h *contentHead, 
 	n, err := c.sendFile(b, file, ev.Size)
 	ev.Bytes = n
 	return err == nil && n == ev.Size
+}
+
+// outBuf is an empty response buffer: the one in use, else one from the
+// pool, else none yet (append makes it).
+func (c *fastConn) outBuf() []byte {
+	if c.out == nil {
+		if p, ok := c.f.outBufs.Get().(*[]byte); ok {
+			c.out, c.outBox = *p, p
+		}
+	}
+	return c.out[:0]
+}
+
+// releaseOut gives the response buffer back to the pool once the answer
+// is written, unless it grew past fastOutKeep.
+func (c *fastConn) releaseOut() {
+	if c.out != nil && cap(c.out) <= fastOutKeep {
+		if c.outBox == nil {
+			c.outBox = new([]byte)
+		}
+		*c.outBox = c.out[:0]
+		c.f.outBufs.Put(c.outBox)
+	}
+	c.out, c.outBox = nil, nil
 }
 
 // appendContentLines appends the value of Content-Type and the lines
@@ -593,7 +620,7 @@ func (c *fastConn) sendMore(b []byte) error {
 // the Retry-After line a handler would have set.
 func (c *fastConn) writeError(req *h1.Request, now time.Time, code int, retryAfter time.Duration, closeAfter bool, ev *AccessEvent) bool {
 	text := http.StatusText(code)
-	b := append(c.out[:0], "HTTP/1.1 "...)
+	b := append(c.outBuf(), "HTTP/1.1 "...)
 	b = strconv.AppendInt(b, int64(code), 10)
 	b = append(b, ' ')
 	b = append(b, text...)

@@ -656,3 +656,72 @@ func metricSummaryHandshakes(t *testing.T, reg *prometheus.Registry) float64 {
 	}
 	return -1
 }
+
+// A keep-alive connection waiting for its next request holds no response
+// buffer: the buffer goes back to the pool once the answer is written, so
+// thousands of idle connections in a boot storm do not each keep one.
+func TestFastPathIdleConnectionHoldsNoResponseBuffer(t *testing.T) {
+	data := t.TempDir()
+	files := filepath.Join(data, "files")
+	os.MkdirAll(files, 0o755)
+	body := bytes.Repeat([]byte("x"), 8<<10)
+	if err := os.WriteFile(filepath.Join(files, "a.txt"), body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.HTTP.Listen = []string{"127.0.0.1:0"}
+	cfg.HTTPS.Enabled = false
+	cfg.TFTP.Enabled = false
+	srv, err := New(context.Background(), cfg, Options{FilesDir: files, TLSDir: filepath.Join(data, "tls")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Bind(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+
+	conn, err := net.Dial("tcp", srv.Addrs()["http"][0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	for range 2 { // the second answer takes its buffer from the pool
+		fmt.Fprint(conn, "GET /a.txt HTTP/1.1\r\nHost: a\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		if !bytes.Equal(got, body) {
+			t.Fatalf("got %d bytes, want the file's %d", len(got), len(body))
+		}
+	}
+	fs := srv.fastServers()[0]
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		fs.mu.Lock()
+		var fc *fastConn
+		for c := range fs.conns {
+			fc = c
+		}
+		fs.mu.Unlock()
+		if fc != nil && fc.idle.Load() { // set after the answer: what it held before is visible
+			if fc.out != nil {
+				t.Fatalf("an idle connection holds a response buffer of %d bytes", cap(fc.out))
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the connection never went idle")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -82,7 +82,7 @@ func TestFactQueueWakesOncePerBatch(t *testing.T) {
 // The room a backlog grew is not kept once its batch is folded in: the
 // next batch starts small.
 func TestFactQueueDropsABacklogsRoom(t *testing.T) {
-	backlog := 8 * spareKeep
+	backlog := DefaultConfig().QueueLength
 	q := newFactQueue(backlog)
 	f := leaseFactOf(lease(0, "00:04:0d:00:00:01", "198.18.0.10", 1, "", ""))
 	for range backlog {
@@ -98,7 +98,7 @@ func TestFactQueueDropsABacklogsRoom(t *testing.T) {
 	if got := q.take(batch); len(got) != 1 {
 		t.Fatalf("took %d facts, want 1", len(got))
 	}
-	if c := cap(q.pending); c > spareKeep {
-		t.Errorf("the queue kept room for %d facts after the backlog, want at most %d", c, spareKeep)
+	if c, most := cap(q.pending), 2*batchFacts; c > most {
+		t.Errorf("the queue kept room for %d facts after a backlog of %d, want at most %d", c, backlog, most)
 	}
 }

@@ -135,13 +135,13 @@ func benchBoot(inv *Inventory, i, fetches int, now time.Time) {
 }
 
 // BenchmarkHeapPer10kPhones reports the heap the inventory holds for
-// 10,000 phones (a lease, a User-Agent and fetches: one boot's three, or
-// a full history of Config.FilesPerPhone), measured with runtime.MemStats
-// after a garbage collection; it is reported, not asserted. Run it with
-// -benchtime=1x.
+// 10,000 phones: a lease and, with fetches, a User-Agent and that many
+// requests (0: a DHCP client only; 3: one boot; Config.FilesPerPhone: a
+// full history), measured with runtime.MemStats after a garbage
+// collection; it is reported, not asserted. Run it with -benchtime=1x.
 func BenchmarkHeapPer10kPhones(b *testing.B) {
 	const phones = 10000
-	for _, fetches := range []int{3, DefaultConfig().FilesPerPhone} {
+	for _, fetches := range []int{0, 3, DefaultConfig().FilesPerPhone} {
 		b.Run(fmt.Sprintf("fetches=%d", fetches), func(b *testing.B) {
 			for range b.N {
 				now := t0
