@@ -92,26 +92,32 @@ func (m *memoryLimiter) update() {
 // returning them when the burst is over keeps the box's resident size at
 // what it holds (leases, phones, caches) rather than at what the storm
 // needed.
+//
+// Load too moderate to count as a burst (DHCP at a few hundred exchanges
+// a second filling the lease table) also leaves free pages behind: once
+// the heap keeps minFree bytes free, quiet ticks end it as they end a
+// burst.
 type burstDetector struct {
 	busyRate  uint64 // bytes allocated per tick that count as busy
 	quietRate uint64 // … and as quiet
 	quietFor  int    // quiet ticks in a row that end a burst
+	minFree   uint64 // free heap bytes worth handing back after any load
 
 	busy  bool // a burst has been seen and not yet ended
 	quiet int  // quiet ticks in a row so far
 }
 
 func newBurstDetector() *burstDetector {
-	return &burstDetector{busyRate: 16 << 20, quietRate: 1 << 20, quietFor: 2}
+	return &burstDetector{busyRate: 16 << 20, quietRate: 1 << 20, quietFor: 2, minFree: 16 << 20}
 }
 
-// tick takes the bytes allocated since the last tick and reports whether
-// a burst has just ended.
-func (d *burstDetector) tick(allocated uint64) bool {
+// tick takes the bytes allocated since the last tick and the heap's free
+// bytes now, and reports whether a burst has just ended.
+func (d *burstDetector) tick(allocated, free uint64) bool {
 	switch {
 	case allocated >= d.busyRate:
 		d.busy, d.quiet = true, 0
-	case allocated < d.quietRate && d.busy:
+	case allocated < d.quietRate && (d.busy || free >= d.minFree):
 		d.quiet++
 		if d.quiet >= d.quietFor {
 			d.busy, d.quiet = false, 0
@@ -124,23 +130,26 @@ func (d *burstDetector) tick(allocated uint64) bool {
 }
 
 // trimAfterBursts returns the heap's free memory to the system once after
-// each burst of allocation, and keeps the soft limit up to date (see
+// each burst of allocation (see burstDetector), and keeps the soft limit up to date (see
 // memoryLimiter), until ctx ends.
 func trimAfterBursts(ctx context.Context, log *slog.Logger) {
-	sample := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
-	read := func() uint64 {
-		metrics.Read(sample)
-		if sample[0].Value.Kind() != metrics.KindUint64 {
-			return 0
+	samples := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}, {Name: "/memory/classes/heap/free:bytes"}}
+	read := func() (allocs, free uint64) {
+		metrics.Read(samples)
+		v := [2]uint64{}
+		for i, s := range samples {
+			if s.Value.Kind() == metrics.KindUint64 {
+				v[i] = s.Value.Uint64()
+			}
 		}
-		return sample[0].Value.Uint64()
+		return v[0], v[1]
 	}
 	d := newBurstDetector()
 	lim := &memoryLimiter{log: log}
 	lim.update()
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
-	last := read()
+	last, _ := read()
 	for {
 		select {
 		case <-ctx.Done():
@@ -148,8 +157,8 @@ func trimAfterBursts(ctx context.Context, log *slog.Logger) {
 		case <-t.C:
 		}
 		lim.update()
-		now := read()
-		if d.tick(now - last) {
+		now, free := read()
+		if d.tick(now-last, free) {
 			start := time.Now()
 			debug.FreeOSMemory()
 			log.Debug("burst over; free memory returned to the system", "took", time.Since(start))
