@@ -47,28 +47,3 @@ func TestBurstDetector(t *testing.T) {
 		})
 	}
 }
-
-// The soft limit leaves room under the resident budget for the program's
-// own pages, which the Go runtime does not count: with 16 MiB of them the
-// runtime may map 78 MiB, not the whole 96.
-func TestMemoryLimitLeavesRoomForProgramPages(t *testing.T) {
-	const MiB = 1 << 20
-	for _, c := range []struct {
-		pages, want int64
-	}{
-		{16 * MiB, 78 * MiB},
-		{0, 94 * MiB},
-		{90 * MiB, minMemoryLimit}, // an odd reading does not starve the heap
-	} {
-		if got := memoryLimit(residentBudget, c.pages); got != c.want {
-			t.Errorf("memoryLimit(96 MiB, %d MiB) = %d MiB, want %d MiB", c.pages/MiB, got/MiB, c.want/MiB)
-		}
-	}
-	status := "Name:\tphoneprov\nVmRSS:\t   31412 kB\nRssAnon:\t   15244 kB\nRssFile:\t   16296 kB\nRssShmem:\t       0 kB\n"
-	if got, err := fileResident(status); err != nil || got != 16296<<10 {
-		t.Errorf("fileResident = %d, %v; want %d", got, err, 16296<<10)
-	}
-	if _, err := fileResident("VmRSS:\t1 kB\n"); err == nil {
-		t.Error("a status without RssFile read without an error")
-	}
-}

@@ -38,7 +38,7 @@ type Options struct {
 // else the first failure with the part it came from.
 func Serve(ctx context.Context, cfg config.Config, o Options) error {
 	log := o.Log
-	(&memoryLimiter{log: log}).update() // before anything allocates; the memory part follows it
+	setMemoryLimit(log)
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	notify, err := newNotifier(os.Getenv("NOTIFY_SOCKET"), log.With("part", "systemd"))
