@@ -32,14 +32,15 @@ func setMemoryLimit(log *slog.Logger) {
 // needed.
 //
 // Load too moderate to count as a burst (DHCP at a few hundred exchanges
-// a second filling the lease table) also leaves free pages behind: once
-// the heap keeps minFree bytes free, quiet ticks end it as they end a
-// burst.
+// a second filling the lease table) also leaves memory behind: free pages
+// and the garbage since the last collection, which a quiet heap may not
+// collect for minutes. Once minFree bytes of it are waiting, quiet ticks
+// end the load as they end a burst.
 type burstDetector struct {
 	busyRate  uint64 // bytes allocated per tick that count as busy
 	quietRate uint64 // … and as quiet
 	quietFor  int    // quiet ticks in a row that end a burst
-	minFree   uint64 // free heap bytes worth handing back after any load
+	minFree   uint64 // reclaimable heap bytes worth handing back after any load
 
 	busy  bool // a burst has been seen and not yet ended
 	quiet int  // quiet ticks in a row so far
@@ -49,13 +50,14 @@ func newBurstDetector() *burstDetector {
 	return &burstDetector{busyRate: 16 << 20, quietRate: 1 << 20, quietFor: 2, minFree: 16 << 20}
 }
 
-// tick takes the bytes allocated since the last tick and the heap's free
-// bytes now, and reports whether a burst has just ended.
-func (d *burstDetector) tick(allocated, free uint64) bool {
+// tick takes the bytes allocated since the last tick and the heap's
+// reclaimable bytes now (free pages and garbage since the last
+// collection), and reports whether a burst has just ended.
+func (d *burstDetector) tick(allocated, reclaimable uint64) bool {
 	switch {
 	case allocated >= d.busyRate:
 		d.busy, d.quiet = true, 0
-	case allocated < d.quietRate && (d.busy || free >= d.minFree):
+	case allocated < d.quietRate && (d.busy || reclaimable >= d.minFree):
 		d.quiet++
 		if d.quiet >= d.quietFor {
 			d.busy, d.quiet = false, 0
@@ -70,16 +72,17 @@ func (d *burstDetector) tick(allocated, free uint64) bool {
 // trimAfterBursts returns the heap's free memory to the system once after
 // each burst of allocation (see burstDetector), until ctx ends.
 func trimAfterBursts(ctx context.Context, log *slog.Logger) {
-	samples := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}, {Name: "/memory/classes/heap/free:bytes"}}
-	read := func() (allocs, free uint64) {
+	samples := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}, {Name: "/memory/classes/heap/free:bytes"},
+		{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/heap/live:bytes"}}
+	read := func() (allocs, reclaimable uint64) {
 		metrics.Read(samples)
-		v := [2]uint64{}
+		var v [4]uint64
 		for i, s := range samples {
 			if s.Value.Kind() == metrics.KindUint64 {
 				v[i] = s.Value.Uint64()
 			}
 		}
-		return v[0], v[1]
+		return v[0], v[1] + v[2] - min(v[2], v[3])
 	}
 	d := newBurstDetector()
 	t := time.NewTicker(time.Second)

@@ -8,7 +8,7 @@ func TestBurstDetector(t *testing.T) {
 		name    string
 		ticks   []uint64
 		endedAt []int    // ticks (0-based) at which a burst is reported over
-		free    []uint64 // the heap's free bytes at each tick; none: 0
+		reclaim []uint64 // the heap's reclaimable bytes at each tick; none: 0
 	}{
 		{"idle never trims", []uint64{0, 0, MiB / 2, 0, 0}, nil, nil},
 		{"steady moderate load never trims", []uint64{4 * MiB, 4 * MiB, 4 * MiB, 0, 0}, nil, nil},
@@ -17,10 +17,10 @@ func TestBurstDetector(t *testing.T) {
 		{"moderate load between keeps waiting", []uint64{32 * MiB, 0, 4 * MiB, 0, 0}, []int{4}, nil},
 		{"two bursts trim twice", []uint64{32 * MiB, 0, 0, 32 * MiB, 0, 0}, []int{2, 5}, nil},
 		// A lease-table fill at a few hundred DHCP exchanges a second
-		// leaves free pages without ever counting as a burst.
-		{"moderate load leaving free memory trims once quiet", []uint64{4 * MiB, 4 * MiB, 4 * MiB, 0, 0, 0, 0},
+		// leaves free pages and garbage without ever counting as a burst.
+		{"moderate load leaving reclaimable memory trims once quiet", []uint64{4 * MiB, 4 * MiB, 4 * MiB, 0, 0, 0, 0},
 			[]int{4}, []uint64{20 * MiB, 20 * MiB, 20 * MiB, 20 * MiB, 20 * MiB, 0, 0}},
-		{"little free memory after moderate load is kept", []uint64{4 * MiB, 4 * MiB, 0, 0, 0},
+		{"little reclaimable memory after moderate load is kept", []uint64{4 * MiB, 4 * MiB, 0, 0, 0},
 			nil, []uint64{8 * MiB, 8 * MiB, 8 * MiB, 8 * MiB, 8 * MiB}},
 	}
 	for _, c := range cases {
@@ -29,8 +29,8 @@ func TestBurstDetector(t *testing.T) {
 			var got []int
 			for i, a := range c.ticks {
 				var free uint64
-				if c.free != nil {
-					free = c.free[i]
+				if c.reclaim != nil {
+					free = c.reclaim[i]
 				}
 				if d.tick(a, free) {
 					got = append(got, i)
