@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
-	"github.com/phoneprov/phoneprov/dhcpd/ha/hatest"
+	"github.com/phoneprov/phoneprov/dhcpd/ha/kealab"
 )
 
 // pairSearch is how the pair benchmark looks for each setup's highest
@@ -75,7 +75,7 @@ func runPair(ctx context.Context, o options, logf func(string, ...any)) (*pairRe
 	if err := needCurl(); err != nil {
 		return nil, err
 	}
-	hooks, err := hatest.KeaHookDir()
+	hooks, err := kealab.HookDir()
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/phoneprov/phoneprov/cmd/internal/config"
-	"github.com/phoneprov/phoneprov/dhcpd/ha/hatest"
+	"github.com/phoneprov/phoneprov/dhcpd/ha/kealab"
 )
 
 // testBoxes are box A and B of the default plan, on the loopback link
@@ -64,7 +64,7 @@ func TestKeaPairConfig(t *testing.T) {
 	p := defaultPlan()
 	a, _ := testBoxes()
 	hooks := "/hooks"
-	if dir, err := hatest.KeaHookDir(); err == nil {
+	if dir, err := kealab.HookDir(); err == nil {
 		hooks = dir
 	}
 	for _, alone := range []bool{false, true} {

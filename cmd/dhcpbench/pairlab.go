@@ -13,7 +13,7 @@ import (
 	"github.com/phoneprov/phoneprov/cmd/internal/phoneprovconf"
 	"github.com/phoneprov/phoneprov/deploy/netlab"
 	"github.com/phoneprov/phoneprov/dhcpd/ha"
-	"github.com/phoneprov/phoneprov/dhcpd/ha/hatest"
+	"github.com/phoneprov/phoneprov/dhcpd/ha/kealab"
 )
 
 // pairLab is the pair benchmark's network: three namespaces on a bridge
@@ -181,9 +181,9 @@ func keaPairConfig(p plan, box pairBox, dir, hooks string, alone bool) (launch, 
 
 // keaHAHooks is the hooks-libraries list of a Kea box in the pair.
 func keaHAHooks(p plan, box pairBox, hooks string) []any {
-	return hatest.KeaHooks(hooks, hatest.KeaHA{
+	return kealab.Hooks(hooks, kealab.HA{
 		ThisServer: box.name,
-		Peers: []hatest.KeaPeer{
+		Peers: []kealab.Peer{
 			{Name: "box-a", URL: haURL(p.ServerAddr.Addr()), Role: "primary"},
 			{Name: "box-b", URL: haURL(standbyAddr(p).Addr()), Role: "standby"},
 		},

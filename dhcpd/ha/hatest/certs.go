@@ -1,5 +1,4 @@
-// Package hatest helps tests and benchmarks of the HA pair: Kea peer
-// configurations (KeaHooks) and TLS material for the peer channel: a CA
+// Package hatest makes TLS material for tests of the HA peer channel: a CA
 // and, for each peer, a certificate good both for answering and for
 // sending (server and client authentication), as Kea's HA hook uses one
 // cert-file for both roles.

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/phoneprov/phoneprov/deploy/netlab"
-	"github.com/phoneprov/phoneprov/dhcpd/ha/hatest"
+	"github.com/phoneprov/phoneprov/dhcpd/ha/kealab"
 )
 
 // labHA is the [dhcp.ha] settings a lab pair shares, in Kea's terms.
@@ -163,9 +163,9 @@ func (l *haLab) keaConfig(t *testing.T, b *labBox, ha labHA) (cfg, leaseFile str
 		t.Fatal(err)
 	}
 	leaseFile = filepath.Join(dir, "kea-leases4.csv")
-	kh := hatest.KeaHA{
+	kh := kealab.HA{
 		ThisServer: b.name,
-		Peers: []hatest.KeaPeer{
+		Peers: []kealab.Peer{
 			{Name: "box-a", URL: l.url(haAddrA), Role: "primary"},
 			{Name: "box-b", URL: l.url(haAddrB), Role: "standby"},
 		},
@@ -174,7 +174,7 @@ func (l *haLab) keaConfig(t *testing.T, b *labBox, ha labHA) (cfg, leaseFile str
 		BasicAuthUser: ha.user, BasicAuthPassword: ha.pass,
 	}
 	if ha.backup {
-		kh.Peers = append(kh.Peers, hatest.KeaPeer{Name: "box-c", URL: l.url(haAddrC), Role: "backup"})
+		kh.Peers = append(kh.Peers, kealab.Peer{Name: "box-c", URL: l.url(haAddrC), Role: "backup"})
 	}
 	if l.tls != nil {
 		kh.TrustAnchor, kh.CertFile, kh.KeyFile = l.tls.ca, l.tls.files[b.name].Cert, l.tls.files[b.name].Key
@@ -188,7 +188,7 @@ func (l *haLab) keaConfig(t *testing.T, b *labBox, ha labHA) (cfg, leaseFile str
 			"id": 1, "subnet": "198.18.40.0/24", "interface": b.ifname,
 			"pools": []any{map[string]any{"pool": "198.18.40.10 - 198.18.40.249"}},
 		}},
-		"hooks-libraries": hatest.KeaHooks(keaHookDir(t), kh),
+		"hooks-libraries": kealab.Hooks(keaHookDir(t), kh),
 		"loggers": []any{map[string]any{
 			"name": "kea-dhcp4", "severity": "INFO",
 			"output_options": []any{map[string]any{"output": "stdout"}},
@@ -226,7 +226,7 @@ func needKea(t *testing.T) {
 // keaHookDir is where Kea's hook libraries are.
 func keaHookDir(t *testing.T) string {
 	t.Helper()
-	dir, err := hatest.KeaHookDir()
+	dir, err := kealab.HookDir()
 	if err != nil {
 		missing(t, "%v", err)
 	}

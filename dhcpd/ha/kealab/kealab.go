@@ -1,4 +1,7 @@
-package hatest
+// Package kealab configures a stock Kea 2.2 as one box of a hot-standby
+// pair, for the HA lab tests and dhcpbench -pair: the hook libraries and
+// the HA hook's parameters the labs vary.
+package kealab
 
 import (
 	"fmt"
@@ -6,16 +9,16 @@ import (
 	"time"
 )
 
-// KeaPeer is one peer of a Kea HA relationship.
-type KeaPeer struct {
+// Peer is one peer of a Kea HA relationship.
+type Peer struct {
 	Name, URL, Role string // role: primary, standby or backup
 }
 
-// KeaHA is what a hot-standby Kea box of a test or bench lab is set up
+// HA is what a hot-standby Kea box of a test or bench lab is set up
 // with: the parts of the HA hook's parameters that the labs vary.
-type KeaHA struct {
+type HA struct {
 	ThisServer                          string
-	Peers                               []KeaPeer
+	Peers                               []Peer
 	Heartbeat, MaxResponseDelay, MaxAck time.Duration
 	MaxUnackedClients                   int
 	SyncTimeout                         time.Duration // 0: Kea's default
@@ -23,13 +26,13 @@ type KeaHA struct {
 	TrustAnchor, CertFile, KeyFile      string        // TLS on the peer channel when set
 }
 
-// KeaHooks returns the hooks-libraries list of a Kea 2.2 box in a
+// Hooks returns the hooks-libraries list of a Kea 2.2 box in a
 // hot-standby pair: lease_cmds and the HA hook, on the HA hook's own HTTP
 // listener with multi-threading on (Kea 2.2 refuses a dedicated listener
 // without it: ha_config.cc, HAConfig::validate,
 // HA_CONFIG_DHCP_MT_DISABLED), every peer with auto-failover. hookDir is
-// where the libraries are (KeaHookDir).
-func KeaHooks(hookDir string, ha KeaHA) []any {
+// where the libraries are (HookDir).
+func Hooks(hookDir string, ha HA) []any {
 	peers := make([]any, 0, len(ha.Peers))
 	for _, p := range ha.Peers {
 		m := map[string]any{"name": p.Name, "url": p.URL, "role": p.Role, "auto-failover": true}
@@ -66,9 +69,9 @@ func KeaHooks(hookDir string, ha KeaHA) []any {
 	}
 }
 
-// KeaHookDir finds the directory of Kea's hook libraries (Debian's
+// HookDir finds the directory of Kea's hook libraries (Debian's
 // kea-dhcp4-server installs them under /usr/lib/<triplet>/kea/hooks).
-func KeaHookDir() (string, error) {
+func HookDir() (string, error) {
 	m, _ := filepath.Glob("/usr/lib/*/kea/hooks/libdhcp_ha.so")
 	if len(m) == 0 {
 		m, _ = filepath.Glob("/usr/lib/kea/hooks/libdhcp_ha.so")
