@@ -11,21 +11,23 @@ import (
 // "\n" after every line, no byte order mark. Invalid lines are kept as written
 // so that nothing is lost. Formatting a formatted script changes nothing.
 //
-// A first line that itself starts with a byte order mark (a file saved
-// twice with one) loses it too: Parse would take it for the file's mark,
-// and the normal form of the file would change on every run.
+// A first line that itself starts with byte order marks (a file saved
+// twice with one) is read without them: Parse would take a leading one
+// for the file's mark, so the normal form would change on every run.
 func (s *Script) Format() []byte {
 	var b bytes.Buffer
-	for _, l := range s.Lines {
+	for i, l := range s.Lines {
+		if i == 0 && strings.HasPrefix(l.Text, bomRune) {
+			l = ParseLine(strings.TrimLeft(l.Text, bomRune))
+		}
 		b.WriteString(l.Normalized())
 		b.WriteByte('\n')
 	}
-	out := b.Bytes()
-	for bytes.HasPrefix(out, utf8BOM) {
-		out = out[len(utf8BOM):]
-	}
-	return out
+	return b.Bytes()
 }
+
+// bomRune is the byte order mark as text.
+const bomRune = "\ufeff"
 
 // Normalized returns the line in normal form, without a line ending.
 func (l Line) Normalized() string {
