@@ -32,11 +32,14 @@ type choice struct {
 func choose(conf *compiled, cat *firmware.Catalog, plan *UpgradePlan, s firmware.Series, sig firmware.Signalling, model, variant, setting string) (choice, bool) {
 	var held []string
 	cands := slices.DeleteFunc(cat.Candidates(s, sig, model, variant, setting), func(im firmware.Image) bool {
-		if plan.held(im, model) && !plan.withheld(im.File, model) {
+		if plan.withheld(im.File, model) {
+			return true
+		}
+		if plan.held(im, model) {
 			held = append(held, im.File+" ("+releaseVersion(im.Version).String()+")")
 			return true
 		}
-		return plan.withheld(im.File, model)
+		return false
 	})
 	for _, im := range cands {
 		if plan.offered(im.File, model) {
