@@ -183,6 +183,11 @@ func (b *boot) avayaGet(ctx context.Context, srv *avayaServers, name string, w w
 		}
 		return out
 	}
+	// onError turns HTTPS off for this boot when the server is not
+	// trusted or does not answer. Any other HTTPS failure (a handshake
+	// that timed out, a reset) leaves HTTPS on, so the next file tries it
+	// again: unconfirmed, no source says how a phone treats such a
+	// failure, and under overload this choice multiplies handshakes.
 	onError := func(s source, err error) {
 		if s.proto != fetch.HTTPS {
 			return
