@@ -661,33 +661,12 @@ func metricSummaryHandshakes(t *testing.T, reg *prometheus.Registry) float64 {
 // buffer: the buffer goes back to the pool once the answer is written, so
 // thousands of idle connections in a boot storm do not each keep one.
 func TestFastPathIdleConnectionHoldsNoResponseBuffer(t *testing.T) {
-	data := t.TempDir()
-	files := filepath.Join(data, "files")
-	os.MkdirAll(files, 0o755)
+	srv := startServer(t, func(c *Config) { c.HTTPS.Enabled, c.TFTP.Enabled = false, false })
 	body := bytes.Repeat([]byte("x"), 8<<10)
-	if err := os.WriteFile(filepath.Join(files, "a.txt"), body, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(srv.filesDir, "a.txt"), body, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg := DefaultConfig()
-	cfg.HTTP.Listen = []string{"127.0.0.1:0"}
-	cfg.HTTPS.Enabled = false
-	cfg.TFTP.Enabled = false
-	srv, err := New(context.Background(), cfg, Options{FilesDir: files, TLSDir: filepath.Join(data, "tls")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Bind(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
-
-	conn, err := net.Dial("tcp", srv.Addrs()["http"][0].String())
+	conn, err := net.Dial("tcp", srv.http)
 	if err != nil {
 		t.Fatal(err)
 	}
