@@ -123,7 +123,17 @@ func (c *Client) transport(roots *x509.CertPool) *http.Transport {
 	if roots != nil {
 		// An empty pool, not nil: a phone trusts nothing until TRUSTCERTS
 		// are loaded, never the host's system roots.
-		t.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+		//
+		// TLS 1.2 at most: Avaya's phones offer no later version. The
+		// 9600/J100 H.323 admin guide (R6.8.5, "Security": "The phone
+		// support TLS 1.2 cipher suites", TLS_VERSION chooses between
+		// TLS 1.2 only and older versions too) and the J100 SIP admin
+		// guide (R4.0, "Security": "SRTP/SRTCP and TLS v1.2"). Go's client
+		// would otherwise offer TLS 1.3 and a post-quantum key share,
+		// X25519MLKEM768, which a Go server then spends time on and a phone
+		// never sends. Other vendors' HTTPS clients: the same cap,
+		// unconfirmed.
+		t.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS12}
 	}
 	return t
 }
