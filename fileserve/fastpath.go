@@ -57,7 +57,8 @@ type fastServer struct {
 
 	handedOff atomic.Int64 // connections given to net/http, for tests
 
-	closing atomic.Bool // set, with mu held, when shutdown begins
+	closing atomic.Bool   // set, with mu held, when shutdown begins
+	stop    chan struct{} // closed when shutdown begins
 
 	mu    sync.Mutex
 	lns   []net.Listener
@@ -68,6 +69,7 @@ func (s *Server) newFastServer(protocol string, tlsConf *tls.Config, addr net.Ad
 	return &fastServer{
 		srv: s, protocol: protocol, tlsConf: tlsConf, handoff: newHandoffListener(addr),
 		active: active, errorLog: errorLog, limits: s.cfg.HTTP, conns: map[*fastConn]struct{}{},
+		stop: make(chan struct{}),
 	}
 }
 
@@ -98,8 +100,16 @@ func (f *fastServer) serve(ln net.Listener) error {
 			return fmt.Errorf("serve %s: %w", ln.Addr(), err)
 		}
 		delay = 0
+		// A slot after the accept: an accept loop waiting for one means a
+		// client is waiting (see connSlots.wanted).
+		if !f.srv.slots.take(f.stop) {
+			c.Close()
+			return nil
+		}
 		if fc := f.track(c); fc != nil {
 			go fc.serve()
+		} else {
+			f.srv.slots.give()
 		}
 	}
 }
@@ -140,10 +150,13 @@ func (f *fastServer) track(c net.Conn) *fastConn {
 	return fc
 }
 
+// forget drops a connection that ended or went to net/http, and gives
+// its slot back.
 func (f *fastServer) forget(fc *fastConn) {
 	f.mu.Lock()
 	delete(f.conns, fc)
 	f.mu.Unlock()
+	f.srv.slots.give()
 }
 
 // shutdown stops accepting, closes idle connections and waits for busy
@@ -151,7 +164,9 @@ func (f *fastServer) forget(fc *fastConn) {
 // ends first it closes the rest.
 func (f *fastServer) shutdown(ctx context.Context) error {
 	f.mu.Lock()
-	f.closing.Store(true)
+	if !f.closing.Swap(true) {
+		close(f.stop)
+	}
 	for _, ln := range f.lns {
 		ln.Close()
 	}
@@ -191,6 +206,26 @@ func (f *fastServer) closeIdle() bool {
 	return len(f.conns) == 0
 }
 
+// closeIdleForRoom closes up to n connections waiting for a request
+// after answering one (see connSlots) and returns how many it closed.
+func (f *fastServer) closeIdleForRoom(n int) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	closed := 0
+	for fc := range f.conns {
+		if closed >= n {
+			break
+		}
+		if fc.between.Load() {
+			// The socket, not the TLS layer: a close_notify could wait on
+			// a full send buffer while mu is held.
+			fc.tcp.Close()
+			closed++
+		}
+	}
+	return closed
+}
+
 // handshakeTimeout is net/http's: the shortest of its read and write timeouts.
 func (f *fastServer) handshakeTimeout() time.Duration {
 	var d time.Duration
@@ -215,7 +250,8 @@ type fastConn struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	idle atomic.Bool // waiting for a request, so shutdown may close it
+	idle    atomic.Bool // waiting for a request, so shutdown may close it
+	between atomic.Bool // waiting for a request after answering one, so connSlots may close it
 
 	buf      []byte // read buffer; buf[r:w] is not yet consumed
 	r, w     int
@@ -354,18 +390,27 @@ func (c *fastConn) readRequest(req *h1.Request, first bool) (h1.Result, error) {
 		case first:
 			c.setReadDeadline(c.lastNow.Add(rht), 0)
 		default:
+			if c.f.srv.slots.wanted() {
+				return 0, errClosedForRoom
+			}
 			idle := c.f.limits.IdleTimeout
 			c.setReadDeadline(c.lastNow.Add(idle), idle/100)
 			c.idle.Store(true)
+			c.between.Store(true)
 		}
 		n, err := c.conn.Read(c.buf[c.w:])
 		c.idle.Store(false)
+		c.between.Store(false)
 		c.w += n
 		if err != nil && n == 0 {
 			return 0, err
 		}
 	}
 }
+
+// errClosedForRoom ends a keep-alive connection whose slot a new
+// connection waits for (see connSlots).
+var errClosedForRoom = errors.New("keep-alive connection closed to make room under max_connections")
 
 // setReadDeadline moves the read deadline to target unless it already
 // lies within slack before it: most requests then set no timer at all.

@@ -36,6 +36,9 @@ type metrics struct {
 	tlsHandshakeFail prometheus.Counter
 	duration         *prometheus.HistogramVec
 
+	connWaits          prometheus.Counter // see connSlots
+	connsClosedForRoom prometheus.Counter
+
 	// Children of requests and bytesSent, looked up once: a lookup by
 	// label values hashes them on every request.
 	requestsBy [len(protocols)][600]atomic.Pointer[counterRef] // by protocol and status
@@ -55,6 +58,10 @@ func newMetrics(reg prometheus.Registerer, active func(protocol string) float64,
 		tftpRetransmits:  obs.Counter("phoneprov_fileserve_tftp_retransmissions_total", "TFTP packets sent again after a timeout."),
 		tftpTimeouts:     obs.Counter("phoneprov_fileserve_tftp_timeouts_total", "TFTP transfers given up because the client stopped answering."),
 		tlsHandshakeFail: obs.Counter("phoneprov_fileserve_tls_handshake_failures_total", "TLS handshakes that failed."),
+		connWaits: obs.Counter("phoneprov_fileserve_connection_limit_waits_total",
+			"New HTTP(S) connections that found fileserve.http.max_connections open and waited in the listen queue."),
+		connsClosedForRoom: obs.Counter("phoneprov_fileserve_idle_connections_closed_total",
+			"Idle keep-alive HTTP(S) connections closed early to make room under fileserve.http.max_connections."),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "phoneprov_fileserve_request_duration_seconds",
 			Help:    "Time from a file request to its last byte (TFTP: the last acknowledged block), by protocol.",
@@ -62,6 +69,7 @@ func newMetrics(reg prometheus.Registerer, active func(protocol string) float64,
 		}, []string{"protocol"}),
 	}
 	collectors := []prometheus.Collector{m.requests, m.bytesSent, m.refused, m.tftpRetransmits, m.tftpTimeouts, m.tlsHandshakeFail, m.duration,
+		m.connWaits, m.connsClosedForRoom,
 		obs.CounterFunc("phoneprov_fileserve_tftp_malformed_packets_total", "TFTP packets dropped because they could not be parsed.", tftpMalformed),
 	}
 	for _, p := range protocols {

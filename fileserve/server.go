@@ -64,6 +64,7 @@ type Server struct {
 	httpsSrv          *http.Server
 	fastMu            sync.Mutex
 	fast              []*fastServer // one per protocol; guarded by fastMu
+	slots             *connSlots    // shared by the fast paths
 	tftp              *tftpService
 }
 
@@ -341,6 +342,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		}()
 	}
 	errorLog := log.New(&serverErrorLog{srv: s}, "", 0)
+	s.slots = newConnSlots(s.cfg.HTTP.MaxConnections, s.metrics, s.closeIdleForRoom)
 	if len(s.httpLns) > 0 {
 		s.httpSrv = s.newHTTPServer("http", &s.activeHTTP, errorLog)
 		s.serveHTTPListeners(run, s.httpSrv, s.httpLns, nil, &s.activeHTTP, errorLog)
@@ -392,6 +394,16 @@ func (s *Server) serveHTTPListeners(run func(func() error), hs *http.Server, lns
 	for _, ln := range lns {
 		run(func() error { return fast.serve(ln) })
 	}
+}
+
+// closeIdleForRoom closes up to n keep-alive connections waiting for
+// their next request, for connSlots, and returns how many it closed.
+func (s *Server) closeIdleForRoom(n int) int {
+	closed := 0
+	for _, f := range s.fastServers() {
+		closed += f.closeIdleForRoom(n - closed)
+	}
+	return closed
 }
 
 // fastServers returns the fast paths started so far.
