@@ -205,7 +205,8 @@ func limitText(run stormRun) string {
 		arp = fmt.Sprintf("; the host's neighbour table was full %d times (kernel drops)", run.ARPTableFull)
 	}
 	if d, ok := run.AllDone(); ok {
-		return fmt.Sprintf("%d phones: all provisioned in %s s, server CPU %s s, peak RSS %s MiB%s", run.Phones, secs(d), secs(run.CPU()), benchkit.MiB(run.PeakRSS()), arp)
+		return fmt.Sprintf("%d phones: all provisioned in %s s (p50 %s s), server CPU %s s, peak RSS %s MiB%s",
+			run.Phones, secs(d), secs(run.Sim.Time.P50), secs(run.CPU()), benchkit.MiB(run.PeakRSS()), arp)
 	}
 	return fmt.Sprintf("%d phones: %d FAILED (%s)%s; most common: %s", run.Phones, run.Sim.Failed, stepsText(run.Sim.FailedSteps), arp, strings.Join(run.Sim.reasons(3), "; "))
 }
