@@ -50,7 +50,7 @@ type HTTPConfig struct {
 // request are closed to make room, as nginx does when its
 // worker_connections run out (Debian's nginx.conf: 768 per worker, one
 // worker per core). Every connection costs memory (its goroutine's stack,
-// TLS state, a read buffer): a 10,000-phone boot storm held 2,300 at once
+// TLS state, a read buffer): a 10,000-phone boot storm held about 2,200 at once
 // with no cap. The CPU is the limit long before then: 1,024 handshakes
 // sharing two cores already take about a second each.
 const DefaultMaxConnections = 1024
