@@ -35,9 +35,10 @@ type HTTPConfig struct {
 	WriteTimeout time.Duration `toml:"write_timeout"`
 	// MaxHeaderBytes caps the request head.
 	MaxHeaderBytes int `toml:"max_header_bytes"`
-	// SendBuffer is each HTTP and HTTPS connection's socket send buffer
-	// (SO_SNDBUF); 0 leaves it to the kernel's autotuning. See
-	// DefaultSendBuffer for why it is fixed by default.
+	// SendBuffer is the socket send buffer (SO_SNDBUF) of each HTTP and
+	// HTTPS connection opened while another one is open; 0 leaves every
+	// one to the kernel's autotuning. See DefaultSendBuffer for why it is
+	// fixed by default.
 	SendBuffer int `toml:"send_buffer"`
 	// MaxConnections caps the HTTP and HTTPS connections served at once,
 	// both protocols together; 0 means no cap. See DefaultMaxConnections.
@@ -69,6 +70,13 @@ const DefaultMaxConnections = 1024
 // still four times what a gigabit LAN with a millisecond of round trip
 // needs; over a 50 ms WAN link it caps one download at about 10 MB/s, so
 // a box serving remote sites may want more (or 0).
+//
+// A connection opened while no other is open keeps the autotuning: a lone
+// download (a technician's, one phone's over a WAN link) gets the whole
+// pipe, and at most one connection per listener can be in that state. On
+// loopback (wrk, a 10 MiB file, 3 s each) one connection ran at 2.87 GB/s
+// autotuned against 1.96 GB/s fixed; from two connections on the fixed
+// buffer was ahead, 3.66–4.34 GB/s against 2.25–2.60 GB/s.
 const DefaultSendBuffer = 256 << 10
 
 // HTTPSConfig is [fileserve.https]; it shares the HTTP limits.

@@ -22,6 +22,7 @@ import (
 // out an idle connection, and opens a new one.
 type connSlots struct {
 	tokens  chan struct{}   // one per connection served; nil: no cap
+	open    atomic.Int64    // connections served now, with or without a cap
 	waiting atomic.Int32    // accept loops waiting for a slot
 	evict   func(n int) int // closes up to n idle keep-alive connections; returns how many
 
@@ -41,6 +42,17 @@ func newConnSlots(max int, m *metrics, evict func(n int) int) *connSlots {
 
 // take waits for a slot; it reports false when stop is closed first.
 func (s *connSlots) take(stop <-chan struct{}) bool {
+	if !s.wait(stop) {
+		return false
+	}
+	s.open.Add(1)
+	return true
+}
+
+// alone reports whether the caller's connection is the only one served.
+func (s *connSlots) alone() bool { return s.open.Load() <= 1 }
+
+func (s *connSlots) wait(stop <-chan struct{}) bool {
 	if s.tokens == nil {
 		return true
 	}
@@ -67,6 +79,7 @@ func (s *connSlots) take(stop <-chan struct{}) bool {
 
 // give returns a slot taken with take.
 func (s *connSlots) give() {
+	s.open.Add(-1)
 	if s.tokens != nil {
 		<-s.tokens
 	}

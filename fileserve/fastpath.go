@@ -135,6 +135,9 @@ func (f *fastServer) track(c net.Conn) *fastConn {
 	fc := &fastConn{f: f, conn: c, tcp: tcp, born: time.Now(),
 		remote: addrPortOf(c.RemoteAddr()), local: addrPortOf(c.LocalAddr()).Addr()}
 	fc.raw, _ = tcp.SyscallConn()
+	if b := f.limits.SendBuffer; b > 0 && !f.srv.slots.alone() {
+		setSendBuffer(fc.raw, b, f.errorLog)
+	}
 	if f.tlsConf != nil {
 		fc.tls = tls.Server(c, f.tlsConf)
 		fc.conn = fc.tls
@@ -204,6 +207,20 @@ func (f *fastServer) closeIdle() bool {
 		}
 	}
 	return len(f.conns) == 0
+}
+
+// setSendBuffer fixes a connection's socket send buffer (SO_SNDBUF),
+// which ends the kernel's autotuning of it; see DefaultSendBuffer.
+func setSendBuffer(raw syscall.RawConn, size int, errorLog *log.Logger) {
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF, size)
+	}); err != nil {
+		serr = err
+	}
+	if serr != nil {
+		errorLog.Printf("http: set SO_SNDBUF %d: %v", size, serr)
+	}
 }
 
 // closeIdleForRoom closes up to n connections waiting for a request

@@ -220,13 +220,13 @@ func serverTLSConfig(c HTTPSConfig, b *tlsca.Bundle) (*tls.Config, error) {
 func (s *Server) Bind() error {
 	var err error
 	if s.cfg.HTTP.Enabled {
-		if s.httpLns, err = listenTCP("http", s.cfg.HTTP.Listen, s.cfg.HTTP.SendBuffer); err != nil {
+		if s.httpLns, err = listenTCP("http", s.cfg.HTTP.Listen); err != nil {
 			s.closeListeners()
 			return err
 		}
 	}
 	if s.cfg.HTTPS.Enabled {
-		if s.httpsLns, err = listenTCP("https", s.cfg.HTTPS.Listen, s.cfg.HTTP.SendBuffer); err != nil {
+		if s.httpsLns, err = listenTCP("https", s.cfg.HTTPS.Listen); err != nil {
 			s.closeListeners()
 			return err
 		}
@@ -247,22 +247,8 @@ func (s *Server) Bind() error {
 
 // listenTCP opens every address, or none. A sndbuf above 0 is set on the
 // listening sockets, which the accepted connections inherit.
-func listenTCP(proto string, addrs []string, sndbuf int) ([]net.Listener, error) {
+func listenTCP(proto string, addrs []string) ([]net.Listener, error) {
 	var lc net.ListenConfig
-	if sndbuf > 0 {
-		lc.Control = func(_, _ string, c syscall.RawConn) error {
-			var serr error
-			if err := c.Control(func(fd uintptr) {
-				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF, sndbuf)
-			}); err != nil {
-				return err
-			}
-			if serr != nil {
-				return fmt.Errorf("set SO_SNDBUF: %w", serr)
-			}
-			return nil
-		}
-	}
 	var lns []net.Listener
 	for _, a := range addrs {
 		ln, err := lc.Listen(context.Background(), "tcp", a)

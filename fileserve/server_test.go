@@ -3,45 +3,61 @@ package fileserve
 import (
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 )
 
-func TestAcceptedConnectionsHaveTheSendBuffer(t *testing.T) {
-	lns, err := listenTCP("http", []string{"127.0.0.1:0"}, DefaultSendBuffer)
-	if err != nil {
+// TestSendBufferFixedUnlessAlone: a connection opened while another is
+// open gets the fixed send buffer; the first, alone, keeps the kernel's
+// autotuning.
+func TestSendBufferFixedUnlessAlone(t *testing.T) {
+	srv := startServer(t, func(c *Config) { c.HTTPS.Enabled, c.TFTP.Enabled = false, false })
+	if err := os.WriteFile(filepath.Join(srv.filesDir, "a.txt"), []byte("a"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	defer lns[0].Close()
-	client, err := net.Dial("tcp", lns[0].Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	c, err := lns[0].Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	raw, err := c.(*net.TCPConn).SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got int
-	var gerr error
-	raw.Control(func(fd uintptr) { got, gerr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF) })
-	if gerr != nil {
-		t.Fatal(gerr)
-	}
+	first, second := dialCap(t, srv), dialCap(t, srv)
+	first.get(t, "a.txt") // tracked before the second is accepted
+	second.get(t, "a.txt")
 	want := DefaultSendBuffer
 	if b, err := os.ReadFile("/proc/sys/net/core/wmem_max"); err == nil {
 		if limit, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && limit < want {
 			want = limit // the kernel caps it there
 		}
 	}
-	if got != 2*want { // and doubles it for its bookkeeping
-		t.Fatalf("SO_SNDBUF %d, want %d", got, 2*want)
+	fixed := 2 * want // the kernel doubles it for its bookkeeping
+	for _, c := range []*capClient{first, second} {
+		got := serverSendBuffer(t, srv, c.LocalAddr())
+		if isFirst := c == first; (got == fixed) == isFirst {
+			t.Errorf("first connection %v: SO_SNDBUF %d (fixed is %d)", isFirst, got, fixed)
+		}
 	}
+}
+
+// serverSendBuffer is SO_SNDBUF of the server's end of the connection
+// from client.
+func serverSendBuffer(t *testing.T, srv *testServer, client net.Addr) int {
+	t.Helper()
+	want := addrPortOf(client)
+	for _, f := range srv.fastServers() {
+		f.mu.Lock()
+		for fc := range f.conns {
+			if fc.remote != want {
+				continue
+			}
+			var got int
+			var gerr error
+			fc.raw.Control(func(fd uintptr) { got, gerr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF) })
+			f.mu.Unlock()
+			if gerr != nil {
+				t.Fatal(gerr)
+			}
+			return got
+		}
+		f.mu.Unlock()
+	}
+	t.Fatalf("no server connection from %v", client)
+	return 0
 }
