@@ -52,6 +52,8 @@ func (s *connSlots) take(stop <-chan struct{}) bool {
 // alone reports whether the caller's connection is the only one served.
 func (s *connSlots) alone() bool { return s.open.Load() <= 1 }
 
+// wait takes a token; when none is free it closes idle keep-alive
+// connections (evict) and blocks until a token frees or stop closes.
 func (s *connSlots) wait(stop <-chan struct{}) bool {
 	if s.tokens == nil {
 		return true
