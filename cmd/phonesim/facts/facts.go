@@ -164,6 +164,9 @@ type Model struct {
 	Backup []Fact[string] `toml:"backup"`
 	// VoiceVLAN says how DHCP can move the model to a voice VLAN.
 	VoiceVLAN []Fact[string] `toml:"voice_vlan"`
+	// TLSMax is the highest TLS version the model's HTTPS client offers:
+	// "1.0", "1.1", "1.2" or "1.3".
+	TLSMax []Fact[string] `toml:"tls_max"`
 }
 
 // file is one vendor file as written.
@@ -312,7 +315,8 @@ func loadFile(path string) ([]Model, error) {
 func (m Model) facts() int {
 	return len(m.Signalling) + len(m.OUIs) + len(m.VendorClasses) + len(m.ParamRequest) +
 		len(m.MaxMessageSize) + len(m.HostName) + len(m.UserAgents) + len(m.FirmwareFiles) +
-		len(m.FirstFiles) + len(m.OptionsRead) + len(m.RequiresLeaseTime) + len(m.Backup) + len(m.VoiceVLAN)
+		len(m.FirstFiles) + len(m.OptionsRead) + len(m.RequiresLeaseTime) + len(m.Backup) + len(m.VoiceVLAN) +
+		len(m.TLSMax)
 }
 
 // merge appends the file's common facts.
@@ -330,6 +334,7 @@ func (m *Model) merge(c Model) {
 	m.RequiresLeaseTime = append(m.RequiresLeaseTime, c.RequiresLeaseTime...)
 	m.Backup = append(m.Backup, c.Backup...)
 	m.VoiceVLAN = append(m.VoiceVLAN, c.VoiceVLAN...)
+	m.TLSMax = append(m.TLSMax, c.TLSMax...)
 }
 
 func checkSource(s Source) error {
@@ -471,6 +476,7 @@ func (v *validator) model(m *Model) {
 	checkFacts(v, "requires_option51", m.RequiresLeaseTime, func(bool) error { return nil })
 	checkFacts(v, "backup", m.Backup, oneOf(BackupHTTPPut, BackupFTP, BackupNone))
 	checkFacts(v, "voice_vlan", m.VoiceVLAN, nonEmpty)
+	checkFacts(v, "tls_max", m.TLSMax, oneOf("1.0", "1.1", "1.2", "1.3"))
 }
 
 // Render writes bytes as VendorClass.Text does: printable ASCII as is, a

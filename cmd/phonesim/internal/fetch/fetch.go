@@ -78,6 +78,9 @@ type Config struct {
 	TFTP tftpc.Options
 	// Observe, if set, is told about every transfer.
 	Observe Observer
+	// TLSMax is the highest TLS version offered (tls.VersionTLS12, …);
+	// 0 means TLS 1.2.
+	TLSMax uint16
 }
 
 // Client fetches for one phone. It is safe for concurrent use.
@@ -124,16 +127,14 @@ func (c *Client) transport(roots *x509.CertPool) *http.Transport {
 		// An empty pool, not nil: a phone trusts nothing until TRUSTCERTS
 		// are loaded, never the host's system roots.
 		//
-		// TLS 1.2 at most: Avaya's phones offer no later version. The
-		// 9600/J100 H.323 admin guide (R6.8.5, "Security": "The phone
-		// support TLS 1.2 cipher suites", TLS_VERSION chooses between
-		// TLS 1.2 only and older versions too) and the J100 SIP admin
-		// guide (R4.0, "Security": "SRTP/SRTCP and TLS v1.2"). Go's client
-		// would otherwise offer TLS 1.3 and a post-quantum key share,
-		// X25519MLKEM768, which a Go server then spends time on and a phone
-		// never sends. Other vendors' HTTPS clients: the same cap,
-		// unconfirmed.
-		t.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS12}
+		// The highest version is the phone's (the fact table's tls_max, see
+		// model.Model.TLSMax): Go's client would otherwise offer TLS 1.3 and
+		// a post-quantum key share (X25519MLKEM768) no phone sends.
+		maxVersion := c.cfg.TLSMax
+		if maxVersion == 0 {
+			maxVersion = tls.VersionTLS12
+		}
+		t.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: min(tls.VersionTLS12, maxVersion), MaxVersion: maxVersion}
 	}
 	return t
 }

@@ -3,6 +3,7 @@ package fetch
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -160,5 +162,36 @@ func TestTFTP(t *testing.T) {
 	}
 	if _, err := c.Get(context.Background(), TFTP, addr, "nope", io.Discard); !errors.Is(err, ErrNotFound) {
 		t.Errorf("missing: %v", err)
+	}
+}
+
+// TestOffersAtMostItsTLSVersion: the ClientHello offers no version above
+// Config.TLSMax (TLS 1.2 when unset), and so no TLS 1.3 key share.
+func TestOffersAtMostItsTLSVersion(t *testing.T) {
+	for _, tc := range []struct {
+		max, want uint16
+	}{{0, tls.VersionTLS12}, {tls.VersionTLS12, tls.VersionTLS12}, {tls.VersionTLS13, tls.VersionTLS13}} {
+		var offered []uint16
+		var ua string
+		srv := httptest.NewUnstartedServer(handler(t, &ua))
+		srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+		srv.TLS = &tls.Config{GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+			offered = hello.SupportedVersions
+			return nil, nil
+		}}
+		srv.StartTLS()
+		c := New(Config{Local: loopback, RequestTimeout: 5 * time.Second, TLSMax: tc.max})
+		if err := c.Trust(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})); err != nil {
+			t.Fatal(err)
+		}
+		tr, err := c.Get(context.Background(), HTTPS, strings.TrimPrefix(srv.URL, "https://"), "J100Supgrade.txt", io.Discard)
+		c.Close()
+		srv.Close()
+		if err != nil || tr.Status != 200 {
+			t.Fatalf("TLSMax %#x: %+v %v", tc.max, tr, err)
+		}
+		if len(offered) == 0 || slices.Max(offered) != tc.want {
+			t.Errorf("TLSMax %#x: offered %#x, want at most %#x", tc.max, offered, tc.want)
+		}
 	}
 }

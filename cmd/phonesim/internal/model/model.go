@@ -12,6 +12,7 @@
 package model
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -22,6 +23,20 @@ import (
 
 	"github.com/phoneprov/phoneprov/cmd/phonesim/facts"
 )
+
+// tlsVersion is the crypto/tls constant of a tls_max fact's value (the
+// facts loader admits only these).
+func tlsVersion(v string) uint16 {
+	switch v {
+	case "1.0":
+		return tls.VersionTLS10
+	case "1.1":
+		return tls.VersionTLS11
+	case "1.3":
+		return tls.VersionTLS13
+	}
+	return tls.VersionTLS12
+}
 
 // Family groups models that boot the same way.
 type Family int
@@ -137,6 +152,9 @@ type Model struct {
 	// Backup is how user data is saved: facts.BackupHTTPPut,
 	// facts.BackupFTP, facts.BackupNone or "" (unknown: none is done).
 	Backup string
+	// TLSMax is the highest TLS version its HTTPS client offers
+	// (tls.VersionTLS12, …): the table's, else TLS 1.2 (unconfirmed).
+	TLSMax uint16
 
 	// Simulator choices and assumptions.
 
@@ -415,6 +433,15 @@ func build(t facts.Table, s spec) (Model, error) {
 	if len(e.Backup) > 0 {
 		m.Backup = e.Backup[0].Value
 		uncon("backup", e.Backup[0].Provenance)
+	}
+	m.TLSMax = tls.VersionTLS12
+	if len(e.TLSMax) > 0 {
+		m.TLSMax = tlsVersion(e.TLSMax[0].Value)
+		uncon("tls_max", e.TLSMax[0].Provenance)
+	} else {
+		// Go's client would offer TLS 1.3 and a post-quantum key share
+		// (X25519MLKEM768) that no phone of these generations sends.
+		m.Unconfirmed = append(m.Unconfirmed, "TLS 1.2 at most: the table has no tls_max fact for this model")
 	}
 	switch {
 	case m.Backup == "" && m.BackupFile != "":

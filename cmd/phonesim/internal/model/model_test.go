@@ -1,6 +1,7 @@
 package model
 
 import (
+	"crypto/tls"
 	"net"
 	"slices"
 	"strings"
@@ -90,6 +91,13 @@ func TestIdentityComesFromTheTable(t *testing.T) {
 			if vc.Match == facts.MatchExact && !slices.ContainsFunc(e.VendorClasses, func(x facts.VendorClass) bool { return string(x.Bytes) == string(m.VendorClass) }) {
 				t.Errorf("%s: option 60 %q is none of the table's", m.Key, m.VendorClass)
 			}
+		}
+		if len(e.TLSMax) > 0 {
+			if want := tlsVersion(e.TLSMax[0].Value); m.TLSMax != want {
+				t.Errorf("%s: TLS at most %#x, table %#x", m.Key, m.TLSMax, want)
+			}
+		} else if m.TLSMax != tls.VersionTLS12 || !slices.ContainsFunc(m.Unconfirmed, func(s string) bool { return strings.HasPrefix(s, "TLS 1.2 at most") }) {
+			t.Errorf("%s: TLS at most %#x, not marked unconfirmed although the table has no tls_max", m.Key, m.TLSMax)
 		}
 		if len(e.VendorClasses) == 0 && m.VendorClass != nil {
 			t.Errorf("%s: sends option 60 %q the table does not know", m.Key, m.VendorClass)

@@ -331,7 +331,7 @@ func (p *Phone) boot(ctx context.Context, env *Env, n int, res *Result, poweredO
 	b.client = fetch.New(fetch.Config{
 		Local: p.addr, UserAgent: p.Model.UserAgent(p.firmware, p.MAC),
 		ConnectTimeout: env.ConnectTimeout, RequestTimeout: env.RequestTimeout,
-		TFTP: env.TFTP, Observe: b.observe,
+		TFTP: env.TFTP, Observe: b.observe, TLSMax: p.Model.TLSMax,
 	})
 	defer b.client.Close()
 	for name, pem := range p.trusted {
