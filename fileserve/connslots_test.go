@@ -163,14 +163,10 @@ func waitBetween(t *testing.T, srv *testServer, n int) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		got := 0
-		for _, f := range srv.fastServers() {
-			f.mu.Lock()
-			for fc := range f.conns {
-				if fc.between.Load() {
-					got++
-				}
+		for _, fc := range serverConns(srv.Server) {
+			if fc.between.Load() {
+				got++
 			}
-			f.mu.Unlock()
 		}
 		if got >= n {
 			return

@@ -41,22 +41,17 @@ func TestSendBufferFixedUnlessAlone(t *testing.T) {
 func serverSendBuffer(t *testing.T, srv *testServer, client net.Addr) int {
 	t.Helper()
 	want := addrPortOf(client)
-	for _, f := range srv.fastServers() {
-		f.mu.Lock()
-		for fc := range f.conns {
-			if fc.remote != want {
-				continue
-			}
-			var got int
-			var gerr error
-			fc.raw.Control(func(fd uintptr) { got, gerr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF) })
-			f.mu.Unlock()
-			if gerr != nil {
-				t.Fatal(gerr)
-			}
-			return got
+	for _, fc := range serverConns(srv.Server) {
+		if fc.remote != want {
+			continue
 		}
-		f.mu.Unlock()
+		var got int
+		var gerr error
+		fc.raw.Control(func(fd uintptr) { got, gerr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF) })
+		if gerr != nil {
+			t.Fatal(gerr)
+		}
+		return got
 	}
 	t.Fatalf("no server connection from %v", client)
 	return 0
