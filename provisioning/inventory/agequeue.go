@@ -19,9 +19,10 @@ type ageEntry struct {
 // add queues a phone that has just been created or loaded.
 func (q *ageQueue) add(p *Phone) { q.push(ageEntry{mac: p.MAC, seen: p.LastSeen.UnixNano()}) }
 
-// oldest removes and returns the phone seen longest ago, or nil when
-// phones is empty. Entries of phones no longer in phones are dropped.
-func (q *ageQueue) oldest(phones map[MAC]*Phone) *Phone {
+// oldest removes and returns the phone of phones seen longest ago, or nil
+// when none is held; a frozen one is decoded into scratch (records.peek).
+// Entries of phones forgotten since they were queued are dropped.
+func (q *ageQueue) oldest(phones *records, scratch *Phone) *Phone {
 	// Each pass either drops an entry or re-queues one with its phone's
 	// current time, which the next time it comes up is returned: at most
 	// two passes per entry.
@@ -30,7 +31,7 @@ func (q *ageQueue) oldest(phones map[MAC]*Phone) *Phone {
 			return nil
 		}
 		e := q.pop()
-		p := phones[e.mac]
+		p := phones.peek(e.mac, scratch)
 		if p == nil {
 			continue // forgotten
 		}
@@ -43,16 +44,14 @@ func (q *ageQueue) oldest(phones map[MAC]*Phone) *Phone {
 	return nil
 }
 
-// tidy rebuilds the queue from phones when forgotten phones' entries have
-// piled up (a phone forgotten and learnt again has two).
-func (q *ageQueue) tidy(phones map[MAC]*Phone) {
-	if len(q.entries) <= 2*len(phones)+64 {
-		return
-	}
+// untidy reports whether forgotten phones' entries have piled up (a phone
+// forgotten and learnt again has two) past what held phones need.
+func (q *ageQueue) untidy(held int) bool { return len(q.entries) > 2*held+64 }
+
+// rebuild refills the queue from every held phone, which each lists.
+func (q *ageQueue) rebuild(each func(func(*Phone))) {
 	q.entries = q.entries[:0]
-	for _, p := range phones {
-		q.push(ageEntry{mac: p.MAC, seen: p.LastSeen.UnixNano()})
-	}
+	each(func(p *Phone) { q.push(ageEntry{mac: p.MAC, seen: p.LastSeen.UnixNano()}) })
 }
 
 // push and pop keep entries a heap without container/heap, whose any

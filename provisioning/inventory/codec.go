@@ -50,6 +50,17 @@ func appendPhoneFrame(dst []byte, p *Phone) []byte {
 	return durable.EndFrame(dst, start)
 }
 
+// appendRecordFrame appends the frame holding mac's whole record to dst,
+// from the record's bytes (appendPhone's, as a frozen phone keeps them).
+func appendRecordFrame(dst []byte, mac MAC, rec string) []byte {
+	start := len(dst)
+	dst = durable.BeginFrame(dst)
+	dst = append(dst, opPhone)
+	dst = append(dst, mac[:]...)
+	dst = append(dst, rec...)
+	return durable.EndFrame(dst, start)
+}
+
 // appendTouchFrame appends the frame that moves p's times and lease kind
 // to dst: what a DHCP exchange of a known phone changes.
 func appendTouchFrame(dst []byte, p *Phone) []byte {
@@ -155,7 +166,7 @@ func applyChange(phones map[MAC]*Phone, body []byte) (MAC, byte, error) {
 	}
 	op := body[0]
 	copy(mac[:], body[1:])
-	d := decoder{b: body[1+len(mac):]}
+	d := decoder{b: string(body[1+len(mac):])}
 	switch op {
 	case opRemove:
 		if len(d.b) != 0 {
@@ -163,8 +174,8 @@ func applyChange(phones map[MAC]*Phone, body []byte) (MAC, byte, error) {
 		}
 		delete(phones, mac)
 	case opPhone:
-		p := d.phone()
-		if d.err != nil || len(d.b) != 0 || mac.IsZero() {
+		p := &Phone{}
+		if d.phone(p); d.err != nil || len(d.b) != 0 || mac.IsZero() {
 			return mac, op, errBadRecord
 		}
 		p.MAC = mac
@@ -189,35 +200,48 @@ func applyChange(phones map[MAC]*Phone, body []byte) (MAC, byte, error) {
 }
 
 // decoder reads a record; the first error sticks and reads after it
-// return zero values.
+// return zero values. The strings it returns are parts of b, so reading
+// a frozen record allocates nothing; Phone.intern copies them out of a
+// record that is not kept.
 type decoder struct {
-	b   []byte
+	b   string
 	err error
 }
 
-func (d *decoder) phone() *Phone {
-	p := &Phone{}
-	if n := d.count(); n > 0 {
-		p.Addrs = make([]Address, n)
-		for i := range p.Addrs {
-			p.Addrs[i] = Address{Addr: d.addr(), Source: d.str(), Seen: d.time()}
-		}
+// decodeRecord decodes a whole record (appendPhone's bytes) into p, all
+// of whose fields it sets but MAC, reusing the room of its lists and
+// fetches. Its strings are parts of rec.
+func decodeRecord(rec string, p *Phone) error {
+	d := decoder{b: rec}
+	if d.phone(p); d.err == nil && len(d.b) != 0 {
+		d.fail()
+	}
+	return d.err
+}
+
+// phone reads a record into p, reusing the room of its lists and fetches.
+func (d *decoder) phone(p *Phone) {
+	kept := [...]*Fetch{p.LastScript, p.LastFirmware, p.Upgraded}
+	*p = Phone{MAC: p.MAC, Addrs: p.Addrs[:0], Files: p.Files[:0]}
+	for range d.count() {
+		p.Addrs = append(p.Addrs, Address{Addr: d.addr(), Source: d.str(), Seen: d.time()})
 	}
 	for _, s := range p.recordStrings() {
 		*s = d.str()
 	}
 	p.LeaseTime, p.FirstSeen, p.LastSeen = d.time(), d.time(), d.time()
-	p.Files = make([]Fetch, d.count())
-	for i := range p.Files {
-		p.Files[i] = d.fetch()
+	for range d.count() {
+		p.Files = append(p.Files, d.fetch())
 	}
-	for _, f := range [...]**Fetch{&p.LastScript, &p.LastFirmware, &p.Upgraded} {
-		if d.byte() == 1 {
-			v := d.fetch()
-			*f = &v
+	for i, f := range [...]**Fetch{&p.LastScript, &p.LastFirmware, &p.Upgraded} {
+		if d.byte() != 1 {
+			continue
 		}
+		if *f = kept[i]; *f == nil {
+			*f = new(Fetch)
+		}
+		**f = d.fetch()
 	}
-	return p
 }
 
 func (d *decoder) fetch() Fetch {
@@ -225,7 +249,7 @@ func (d *decoder) fetch() Fetch {
 		Status: int(d.varint()), Bytes: d.varint(), Size: d.varint()}
 }
 
-func (d *decoder) fail() { d.err, d.b = errBadRecord, nil }
+func (d *decoder) fail() { d.err, d.b = errBadRecord, "" }
 
 func (d *decoder) byte() byte {
 	if len(d.b) == 0 {
@@ -237,21 +261,28 @@ func (d *decoder) byte() byte {
 	return c
 }
 
-func (d *decoder) uvarint() uint64 { return consume(d, binary.Uvarint) }
+// uvarint and varint read a varint; the conversion of its few bytes to a
+// slice is done on the stack.
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint([]byte(d.b[:min(len(d.b), binary.MaxVarintLen64)]))
+	d.advance(n)
+	return v
+}
 
-func (d *decoder) varint() int64 { return consume(d, binary.Varint) }
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint([]byte(d.b[:min(len(d.b), binary.MaxVarintLen64)]))
+	d.advance(n)
+	return v
+}
 
-// consume reads a value with read, which returns it and the bytes it took
-// (0 or fewer when it cannot).
-func consume[T any](d *decoder, read func([]byte) (T, int)) T {
-	v, n := read(d.b)
+// advance skips the n bytes a value took; 0 or fewer means it could not
+// be read.
+func (d *decoder) advance(n int) {
 	if n <= 0 {
 		d.fail()
-		var zero T
-		return zero
+		return
 	}
 	d.b = d.b[n:]
-	return v
 }
 
 // count reads a list's length, which cannot exceed the bytes left.
@@ -264,11 +295,14 @@ func (d *decoder) count() int {
 	return int(n)
 }
 
-// str reads a string; the values that repeat across the fleet are
-// interned by Phone.intern after the record is read.
+// str reads a string, a part of the record ("" is not: an empty part
+// would still point into it).
 func (d *decoder) str() string {
 	n := d.count()
-	s := string(d.b[:n])
+	if n == 0 {
+		return ""
+	}
+	s := d.b[:n]
 	d.b = d.b[n:]
 	return s
 }
@@ -287,7 +321,7 @@ func (d *decoder) addr() netip.Addr {
 		d.fail()
 		return netip.Addr{}
 	}
-	a, _ := netip.AddrFromSlice(d.b[:n])
+	a, _ := netip.AddrFromSlice([]byte(d.b[:n]))
 	d.b = d.b[n:]
 	return a
 }

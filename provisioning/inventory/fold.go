@@ -45,7 +45,7 @@ func (inv *Inventory) applyLease(l *leaseFact) {
 	}
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
-	p := inv.phones[mac]
+	p := inv.phones.thaw(mac)
 	known := p != nil
 	var before leaseFields
 	if known {
@@ -159,7 +159,7 @@ func (inv *Inventory) applyAccess(ctx context.Context, ev *fileserve.AccessEvent
 
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
-	p := inv.phones[mac]
+	p := inv.phones.thaw(mac)
 	if p == nil {
 		p = inv.newPhoneLocked(mac, t)
 	}
@@ -303,7 +303,7 @@ func (inv *Inventory) macOf(ctx context.Context, addr netip.Addr) (MAC, string) 
 		return MAC{}, ""
 	}
 	inv.mu.RLock()
-	mac, ok := inv.byAddr[addr]
+	mac, ok := inv.byAddr.get(addr)
 	inv.mu.RUnlock()
 	if ok {
 		return mac, ""
@@ -346,74 +346,83 @@ func (inv *Inventory) scanNeighbors(ctx context.Context) {
 	now := inv.opts.Now()
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
+	var scratch Phone
 	for addr, n := range inv.neighbors {
 		mac, ok := MACFrom(n.MAC)
 		if !ok {
 			continue
 		}
-		p := inv.phones[mac]
+		// Looked at first, thawed only when it changes.
+		p := inv.phones.peek(mac, &scratch)
 		if p == nil {
 			continue
 		}
-		changed := false
-		if n.Reachable && now.After(p.LastSeen) {
+		reached := n.Reachable && now.After(p.LastSeen)
+		owner, bound := inv.byAddr.get(addr)
+		moved := !bound || owner != mac
+		if !reached && !moved {
+			continue
+		}
+		p = inv.phones.thaw(mac)
+		if reached {
 			seen(p, now)
-			changed = true
 		}
-		if owner, bound := inv.byAddr[addr]; !bound || owner != mac {
+		if moved {
 			inv.bindLocked(p, addr, "neighbor", now)
-			changed = true
 		}
-		if changed {
-			inv.markLocked(mac, changeWhole)
-		}
+		inv.markLocked(mac, changeWhole)
 	}
 	inv.metrics.neighborFacts.Inc()
 }
 
 func (inv *Inventory) newPhoneLocked(mac MAC, t time.Time) *Phone {
 	var p *Phone
-	if len(inv.phones) >= inv.cfg.MaxPhones {
+	if inv.phones.len() >= inv.cfg.MaxPhones {
 		p = inv.evictOldestLocked()
 	}
 	if p == nil {
 		p = &Phone{}
 	}
-	// An evicted record is reused, its lists' room with it: nothing else
-	// holds it (List and Get hand out copies).
+	// An evicted record that was hot is reused, its lists' room with it:
+	// nothing else holds it (List and Get hand out copies).
 	*p = Phone{MAC: mac, FirstSeen: t, LastSeen: t, Addrs: p.Addrs[:0], Files: p.Files[:0]}
-	inv.phones[mac] = p
+	inv.phones.add(p)
 	inv.ages.add(p)
 	return p
 }
 
 // evictOldestLocked forgets the phone seen longest ago, making room for a
-// new one, and returns its record for reuse.
+// new one, and returns its record for reuse when it was hot.
 func (inv *Inventory) evictOldestLocked() *Phone {
-	p := inv.ages.oldest(inv.phones)
+	var scratch Phone
+	p := inv.ages.oldest(&inv.phones, &scratch)
 	if p == nil {
 		return nil
 	}
-	inv.removeLocked(p)
+	lastSeen := p.LastSeen
+	hot := inv.removeLocked(p)
 	inv.metrics.evicted.Inc()
 	if now := time.Now(); now.Sub(inv.lastEvictLog) > time.Minute {
 		inv.lastEvictLog = now
 		inv.log.Info("inventory full; forgetting the phones seen longest ago to learn new ones",
-			"max_phones", inv.cfg.MaxPhones, "forgotten_last_seen", p.LastSeen)
+			"max_phones", inv.cfg.MaxPhones, "forgotten_last_seen", lastSeen)
 	}
-	return p
+	return hot
 }
 
-func (inv *Inventory) removeLocked(p *Phone) {
+// removeLocked forgets p and returns its record when it was hot.
+func (inv *Inventory) removeLocked(p *Phone) *Phone {
 	for _, a := range p.Addrs {
-		if inv.byAddr[a.Addr] == p.MAC {
-			delete(inv.byAddr, a.Addr)
-		}
+		inv.byAddr.release(a.Addr, p.MAC)
 	}
-	delete(inv.phones, p.MAC)
-	delete(inv.dirty, p.MAC)
-	inv.removed[p.MAC] = struct{}{}
-	inv.ages.tidy(inv.phones)
+	mac := p.MAC
+	hot := inv.phones.remove(mac)
+	delete(inv.dirty, mac)
+	inv.removed[mac] = struct{}{}
+	if inv.ages.untidy(inv.phones.len()) {
+		inv.ages.rebuild(inv.phones.each)
+	}
+	return hot
 }
 
 // bindLocked records that addr is p's now, taking it from any other phone.
@@ -422,14 +431,14 @@ func (inv *Inventory) removeLocked(p *Phone) {
 // not decide who a MAC-less request comes from.
 func (inv *Inventory) bindLocked(p *Phone, addr netip.Addr, source string, t time.Time) {
 	if source != "user-agent" {
-		if owner, ok := inv.byAddr[addr]; ok && owner != p.MAC {
-			if other := inv.phones[owner]; other != nil {
+		if owner, ok := inv.byAddr.get(addr); ok && owner != p.MAC {
+			if other := inv.phones.thaw(owner); other != nil {
 				other.Addrs = dropAddr(other.Addrs, addr)
 				inv.markLocked(owner, changeWhole)
 			}
 		}
-		inv.byAddr[addr] = p.MAC
-	} else if owner, ok := inv.byAddr[addr]; ok && owner == p.MAC {
+		inv.byAddr.set(addr, p.MAC)
+	} else if owner, ok := inv.byAddr.get(addr); ok && owner == p.MAC {
 		source = p.addrSource(addr) // keep the better-founded source
 	}
 	p.Addrs = dropAddr(p.Addrs, addr)
@@ -439,18 +448,14 @@ func (inv *Inventory) bindLocked(p *Phone, addr netip.Addr, source string, t tim
 	p.Addrs[0] = Address{Addr: addr, Source: source, Seen: t}
 	if len(p.Addrs) > maxAddrs {
 		for _, gone := range p.Addrs[maxAddrs:] {
-			if inv.byAddr[gone.Addr] == p.MAC {
-				delete(inv.byAddr, gone.Addr)
-			}
+			inv.byAddr.release(gone.Addr, p.MAC)
 		}
 		p.Addrs = p.Addrs[:maxAddrs]
 	}
 }
 
 func (inv *Inventory) unbindLocked(p *Phone, addr netip.Addr) {
-	if inv.byAddr[addr] == p.MAC {
-		delete(inv.byAddr, addr)
-	}
+	inv.byAddr.release(addr, p.MAC)
 	p.Addrs = dropAddr(p.Addrs, addr)
 }
 

@@ -112,10 +112,10 @@ type Inventory struct {
 	newest     func(model string) (version string, ok bool)
 
 	mu      sync.RWMutex
-	phones  map[MAC]*Phone
-	byAddr  map[netip.Addr]MAC // the phone each address belongs to, from leases and neighbours
-	dirty   map[MAC]change     // changed since the last flush, and how much
-	removed map[MAC]struct{}   // forgotten or evicted since the last flush
+	phones  records
+	byAddr  addrIndex        // the phone each address belongs to, from leases and neighbours
+	dirty   map[MAC]change   // changed since the last flush, and how much
+	removed map[MAC]struct{} // forgotten or evicted since the last flush
 	// The sets a flush swaps in while it writes the others; kept, emptied,
 	// so flushes do not allocate new ones.
 	spareDirty   map[MAC]change
@@ -220,7 +220,7 @@ func Open(cfg Config, opts Options) (*Inventory, error) {
 	inv := &Inventory{
 		cfg: cfg, opts: opts, log: opts.Logger, db: db,
 		queue:  newFactQueue(cfg.QueueLength),
-		phones: map[MAC]*Phone{}, byAddr: map[netip.Addr]MAC{},
+		phones: newRecords(), byAddr: newAddrIndex(),
 		dirty: map[MAC]change{}, removed: map[MAC]struct{}{},
 		spareDirty: map[MAC]change{}, spareRemoved: map[MAC]struct{}{},
 		firmwareOf: firmwareByExtension,
@@ -229,11 +229,11 @@ func Open(cfg Config, opts Options) (*Inventory, error) {
 		inv.firmwareOf, inv.newest = opts.Firmware.FirmwareOf, opts.Firmware.NewestFirmware
 	}
 	for _, p := range ld.phones {
-		inv.phones[p.MAC] = p
+		inv.phones.add(p) // hot until the first flush freezes it
 		inv.ages.add(p)
 		for _, a := range p.Addrs {
 			if a.Source != "user-agent" {
-				inv.byAddr[a.Addr] = p.MAC
+				inv.byAddr.set(a.Addr, p.MAC)
 			}
 		}
 	}
@@ -362,16 +362,16 @@ type Filter struct {
 func (inv *Inventory) List(f Filter) []Phone {
 	now := inv.opts.Now()
 	inv.mu.RLock()
-	out := make([]Phone, 0, len(inv.phones))
-	for _, p := range inv.phones {
+	out := make([]Phone, 0, inv.phones.len())
+	inv.phones.each(func(p *Phone) {
 		st, why := inv.judge(p, now)
 		if f.State != "" && st != f.State || !f.matches(p) {
-			continue
+			return
 		}
 		c := p.clone()
 		c.State, c.StateReason = st, why
 		out = append(out, c)
-	}
+	})
 	inv.mu.RUnlock()
 	slices.SortFunc(out, func(a, b Phone) int { return strings.Compare(string(a.MAC[:]), string(b.MAC[:])) })
 	return out
@@ -382,8 +382,8 @@ func (inv *Inventory) Get(mac MAC) (Phone, bool) {
 	now := inv.opts.Now()
 	inv.mu.RLock()
 	defer inv.mu.RUnlock()
-	p, ok := inv.phones[mac]
-	if !ok {
+	p := inv.phones.peek(mac, &Phone{})
+	if p == nil {
 		return Phone{}, false
 	}
 	c := p.clone()
@@ -396,11 +396,11 @@ func (inv *Inventory) Get(mac MAC) (Phone, bool) {
 func (inv *Inventory) Forget(mac MAC) bool {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
-	p, ok := inv.phones[mac]
-	if ok {
+	p := inv.phones.peek(mac, &Phone{})
+	if p != nil {
 		inv.removeLocked(p)
 	}
-	return ok
+	return p != nil
 }
 
 func (f Filter) matches(p *Phone) bool {
@@ -445,6 +445,9 @@ func (inv *Inventory) Flush() error {
 	inv.flushMu.Lock()
 	defer inv.flushMu.Unlock()
 	inv.mu.Lock()
+	// The phones that did not change since the last flush are frozen:
+	// what changed is encoded below and stays hot for one more interval.
+	inv.phones.freeze(inv.dirty)
 	if len(inv.dirty) == 0 && len(inv.removed) == 0 && !inv.db.wantsRewrite() {
 		inv.mu.Unlock()
 		return nil
@@ -454,7 +457,7 @@ func (inv *Inventory) Flush() error {
 		b.add(func(dst []byte) []byte { return appendRemovalFrame(dst, mac) })
 	}
 	for mac, c := range inv.dirty {
-		p := inv.phones[mac]
+		p := inv.phones.thaw(mac) // hot: freeze leaves the changed phones
 		switch {
 		case p == nil:
 		case c == changeTouch:
@@ -473,12 +476,12 @@ func (inv *Inventory) Flush() error {
 	inv.mu.Lock()
 	if err != nil {
 		for mac, c := range dirty {
-			if _, ok := inv.phones[mac]; ok {
+			if inv.phones.has(mac) {
 				inv.markLocked(mac, c)
 			}
 		}
 		for mac := range removed {
-			if _, ok := inv.phones[mac]; !ok {
+			if !inv.phones.has(mac) {
 				inv.removed[mac] = struct{}{}
 			}
 		}
@@ -509,9 +512,7 @@ func (inv *Inventory) rewriteLocked() error {
 	err := inv.db.rewrite(func(add func(func([]byte) []byte)) {
 		inv.mu.RLock()
 		defer inv.mu.RUnlock()
-		for _, p := range inv.phones {
-			add(func(dst []byte) []byte { return appendPhoneFrame(dst, p) })
-		}
+		inv.phones.eachFrame(add)
 		// Changes folded in after this point are still marked dirty, and
 		// the next flush appends them to the new file.
 	})
@@ -527,6 +528,6 @@ func (inv *Inventory) rewriteLocked() error {
 func (inv *Inventory) MACAt(addr netip.Addr) (MAC, bool) {
 	inv.mu.RLock()
 	defer inv.mu.RUnlock()
-	mac, ok := inv.byAddr[addr.Unmap().WithZone("")]
+	mac, ok := inv.byAddr.get(addr)
 	return mac, ok
 }

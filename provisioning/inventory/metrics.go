@@ -54,10 +54,10 @@ func (c *phonesCollector) Collect(ch chan<- prometheus.Metric) {
 	counts := map[key]int{}
 	now := c.inv.opts.Now()
 	c.inv.mu.RLock()
-	for _, p := range c.inv.phones {
+	c.inv.phones.each(func(p *Phone) {
 		st, _ := c.inv.judge(p, now)
 		counts[key{p.Model, p.Firmware, string(st)}]++
-	}
+	})
 	c.inv.mu.RUnlock()
 	for k, n := range counts {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), k.model, k.firmware, k.state)

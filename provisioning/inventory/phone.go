@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 	"unique"
 
@@ -267,8 +268,11 @@ func latest(a, b *Fetch) *Fetch {
 }
 
 // intern replaces p's fields that repeat across the fleet with shared
-// copies, so a large inventory holds each value once.
+// copies, so a large inventory holds each value once, and copies the host
+// name: none of p's strings is then a part of the record it was decoded
+// from (see decoder).
 func (p *Phone) intern() {
+	p.HostName = strings.Clone(p.HostName)
 	for _, s := range []*string{&p.Class, &p.VendorClass, &p.ParamRequestList, &p.LeaseKind,
 		&p.Vendor, &p.Model, &p.ModelFrom, &p.Series, &p.Firmware, &p.FirmwareFrom, &p.UserAgent} {
 		if *s != "" {
@@ -288,11 +292,16 @@ func (p *Phone) intern() {
 	}
 }
 
-// clone deep-copies p for handing out.
+// clone deep-copies p for handing out; an empty list is nil.
 func (p *Phone) clone() Phone {
 	c := *p
-	c.Addrs = slices.Clone(p.Addrs)
-	c.Files = slices.Clone(p.Files)
+	c.Addrs, c.Files = nil, nil
+	if len(p.Addrs) > 0 {
+		c.Addrs = slices.Clone(p.Addrs)
+	}
+	if len(p.Files) > 0 {
+		c.Files = slices.Clone(p.Files)
+	}
 	if p.LastScript != nil {
 		f := *p.LastScript
 		c.LastScript = &f
