@@ -35,7 +35,7 @@ type undo struct {
 	a         *Allocator
 	ss        *subnetState
 	b         *binding
-	gen       uint64
+	gen       uint32
 	key       string
 	prev      record
 	prevOwner *binding
@@ -111,7 +111,7 @@ func (a *Allocator) grant(ss *subnetState, b *binding, rq CommitRequest) {
 	}
 	now := rq.NowNS / 1e9
 	b.key = key
-	b.hwaddr = append(b.hwaddr[:0:0], rq.ID.HWAddr...)
+	b.hwaddr = hwaddrOf(key, rq.ID.HWAddr)
 	b.hostname, b.vendorClass, b.class = rq.Hostname, a.intern(rq.VendorClass), rq.ClassName
 	b.start = now
 	b.needsCheck = false
@@ -197,7 +197,7 @@ func (a *Allocator) Decline(subnet int, id ID, addr netip.Addr, nowNS int64) (le
 	}
 	a.clearHold(ss, b)
 	b.key, b.hostname, b.vendorClass, b.class = "", "", "", ""
-	b.hwaddr = nil
+	b.hwaddr = ""
 	b.start = nowNS / 1e9
 	b.needsCheck = true
 	a.setExpiry(b, leases.Declined, nowNS/1e9+int64(a.cfg.Quarantine/time.Second))

@@ -3,7 +3,6 @@ package alloc
 import (
 	"net"
 	"net/netip"
-	"slices"
 	"time"
 
 	"github.com/phoneprov/phoneprov/dhcpd/leases"
@@ -30,7 +29,7 @@ type binding struct {
 	checkedAt        int64
 	quarantinedUntil int64
 
-	gen     uint64
+	gen     uint32 // counts changes, for Grant.Undo
 	heapIdx int32  // in the expiry heap, or -1
 	ip      uint32 // the address (see u32): 4 bytes where a netip.Addr takes 24
 
@@ -50,8 +49,10 @@ func (b *binding) addr() netip.Addr { return a32(b.ip) }
 type record struct {
 	// key is the identity of the holder (see ID), "" for a declined
 	// address; it also keeps the holder's client identifier (see clientID).
-	key           string
-	hwaddr        []byte
+	key string
+	// hwaddr is the holder's chaddr; a part of key when key is its
+	// HWKey, so most leases keep the address once.
+	hwaddr        string
 	hostname      string
 	vendorClass   string
 	class         string
@@ -65,7 +66,7 @@ type record struct {
 func (b *binding) lease() leases.Lease {
 	return leases.Lease{
 		Addr:        b.addr(),
-		HWAddr:      net.HardwareAddr(slices.Clone(b.hwaddr)),
+		HWAddr:      b.hardwareAddr(),
 		ClientID:    b.clientID(),
 		Subnet:      b.subnet.cfg.Prefix,
 		Hostname:    b.hostname,
@@ -75,6 +76,23 @@ func (b *binding) lease() leases.Lease {
 		Expiry:      time.Unix(b.expiry, 0),
 		State:       b.state,
 	}
+}
+
+// hardwareAddr is a copy of the holder's chaddr, nil when none is known.
+func (r *record) hardwareAddr() net.HardwareAddr {
+	if r.hwaddr == "" {
+		return nil
+	}
+	return net.HardwareAddr(r.hwaddr)
+}
+
+// hwaddrOf is mac as record.hwaddr keeps it: a part of key when key is
+// mac's HWKey, else a copy.
+func hwaddrOf(key string, mac []byte) string {
+	if len(key) == 1+len(mac) && key[0] == 'h' && key[1:] == string(mac) {
+		return key[1:]
+	}
+	return string(mac)
 }
 
 // hasClientID reports whether the holder sent a client identifier: its

@@ -118,7 +118,6 @@ func (a *Allocator) Load(ls []leases.Lease, now time.Time) (rewrite []leases.Lea
 // loadOne makes the binding of one stored lease.
 func (a *Allocator) loadOne(ss *subnetState, l leases.Lease, nowS int64) *binding {
 	b := a.binding(ss, l.Addr)
-	b.hwaddr = l.HWAddr
 	b.hostname, b.vendorClass, b.class = l.Hostname, a.intern([]byte(l.VendorClass)), l.Class
 	b.start = l.Start.Unix()
 	if len(l.ClientID) > 0 {
@@ -126,6 +125,7 @@ func (a *Allocator) loadOne(ss *subnetState, l leases.Lease, nowS int64) *bindin
 	} else if len(l.HWAddr) > 0 {
 		b.key = HWKey(l.HWAddr)
 	}
+	b.hwaddr = hwaddrOf(b.key, l.HWAddr)
 	state := l.State
 	if state == leases.Active && l.Expiry.Unix() <= nowS {
 		state = leases.Expired
