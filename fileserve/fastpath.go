@@ -357,6 +357,7 @@ func (c *fastConn) handshake() bool {
 		return false
 	}
 	c.tcp.SetDeadline(time.Time{})
+	c.f.srv.metrics.tlsHandshakes.Inc()
 	c.lastNow = time.Now() // the first request's time starts now
 	return true
 }

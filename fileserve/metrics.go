@@ -34,6 +34,7 @@ type metrics struct {
 	tftpRetransmits  prometheus.Counter
 	tftpTimeouts     prometheus.Counter
 	tlsHandshakeFail prometheus.Counter
+	tlsHandshakes    prometheus.Counter
 	duration         *prometheus.HistogramVec
 
 	connWaits          prometheus.Counter // see connSlots
@@ -58,6 +59,8 @@ func newMetrics(reg prometheus.Registerer, active func(protocol string) float64,
 		tftpRetransmits:  obs.Counter("phoneprov_fileserve_tftp_retransmissions_total", "TFTP packets sent again after a timeout."),
 		tftpTimeouts:     obs.Counter("phoneprov_fileserve_tftp_timeouts_total", "TFTP transfers given up because the client stopped answering."),
 		tlsHandshakeFail: obs.Counter("phoneprov_fileserve_tls_handshake_failures_total", "TLS handshakes that failed."),
+		tlsHandshakes: obs.Counter("phoneprov_fileserve_tls_handshakes_total",
+			"TLS handshakes completed; with the failed ones, what the server's signatures cost (each is one, the most CPU an HTTPS connection takes)."),
 		connWaits: obs.Counter("phoneprov_fileserve_connection_limit_waits_total",
 			"New HTTP(S) connections that found fileserve.http.max_connections open and waited in the listen queue."),
 		connsClosedForRoom: obs.Counter("phoneprov_fileserve_idle_connections_closed_total",
@@ -68,7 +71,7 @@ func newMetrics(reg prometheus.Registerer, active func(protocol string) float64,
 			Buckets: durationBuckets,
 		}, []string{"protocol"}),
 	}
-	collectors := []prometheus.Collector{m.requests, m.bytesSent, m.refused, m.tftpRetransmits, m.tftpTimeouts, m.tlsHandshakeFail, m.duration,
+	collectors := []prometheus.Collector{m.requests, m.bytesSent, m.refused, m.tftpRetransmits, m.tftpTimeouts, m.tlsHandshakeFail, m.tlsHandshakes, m.duration,
 		m.connWaits, m.connsClosedForRoom,
 		obs.CounterFunc("phoneprov_fileserve_tftp_malformed_packets_total", "TFTP packets dropped because they could not be parsed.", tftpMalformed),
 	}

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // recordingConn keeps a copy of every byte read from the server.
@@ -102,5 +104,10 @@ func TestTLSResponseInFullRecords(t *testing.T) {
 		if len(recs) != c.records {
 			t.Errorf("%s (range %q): response in %d records %v, want %d", c.name, c.rangeHdr, len(recs), recs, c.records)
 		}
+	}
+	// Every connection above made one handshake, the one handed to
+	// net/http too (the fast path shakes hands first).
+	if got := testutil.ToFloat64(ts.metrics.tlsHandshakes); got != 3 {
+		t.Errorf("tls_handshakes_total = %v after 3 connections", got)
 	}
 }
