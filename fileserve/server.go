@@ -245,8 +245,7 @@ func (s *Server) Bind() error {
 	return nil
 }
 
-// listenTCP opens every address, or none. A sndbuf above 0 is set on the
-// listening sockets, which the accepted connections inherit.
+// listenTCP opens every address, or none.
 func listenTCP(proto string, addrs []string) ([]net.Listener, error) {
 	var lc net.ListenConfig
 	var lns []net.Listener

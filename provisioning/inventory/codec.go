@@ -40,34 +40,32 @@ const (
 // errBadRecord is the error of a frame body that does not decode.
 var errBadRecord = errors.New("unreadable inventory record")
 
+// beginChange begins the frame of one change (op) about mac in dst; the
+// caller appends the body and ends it with durable.EndFrame(dst, start).
+func beginChange(dst []byte, op byte, mac MAC) (_ []byte, start int) {
+	start = len(dst)
+	dst = durable.BeginFrame(dst)
+	dst = append(dst, op)
+	return append(dst, mac[:]...), start
+}
+
 // appendPhoneFrame appends the frame holding p's whole record to dst.
 func appendPhoneFrame(dst []byte, p *Phone) []byte {
-	start := len(dst)
-	dst = durable.BeginFrame(dst)
-	dst = append(dst, opPhone)
-	dst = append(dst, p.MAC[:]...)
-	dst = appendPhone(dst, p)
-	return durable.EndFrame(dst, start)
+	dst, start := beginChange(dst, opPhone, p.MAC)
+	return durable.EndFrame(appendPhone(dst, p), start)
 }
 
 // appendRecordFrame appends the frame holding mac's whole record to dst,
 // from the record's bytes (appendPhone's, as a frozen phone keeps them).
 func appendRecordFrame(dst []byte, mac MAC, rec string) []byte {
-	start := len(dst)
-	dst = durable.BeginFrame(dst)
-	dst = append(dst, opPhone)
-	dst = append(dst, mac[:]...)
-	dst = append(dst, rec...)
-	return durable.EndFrame(dst, start)
+	dst, start := beginChange(dst, opPhone, mac)
+	return durable.EndFrame(append(dst, rec...), start)
 }
 
 // appendTouchFrame appends the frame that moves p's times and lease kind
 // to dst: what a DHCP exchange of a known phone changes.
 func appendTouchFrame(dst []byte, p *Phone) []byte {
-	start := len(dst)
-	dst = durable.BeginFrame(dst)
-	dst = append(dst, opTouch)
-	dst = append(dst, p.MAC[:]...)
+	dst, start := beginChange(dst, opTouch, p.MAC)
 	dst = appendString(dst, p.LeaseKind)
 	dst = appendTime(dst, p.LastSeen)
 	dst = binary.AppendVarint(dst, p.LastSeen.UnixNano()-p.LeaseTime.UnixNano())
@@ -81,10 +79,7 @@ func appendTouchFrame(dst []byte, p *Phone) []byte {
 
 // appendRemovalFrame appends the frame that forgets mac to dst.
 func appendRemovalFrame(dst []byte, mac MAC) []byte {
-	start := len(dst)
-	dst = durable.BeginFrame(dst)
-	dst = append(dst, opRemove)
-	dst = append(dst, mac[:]...)
+	dst, start := beginChange(dst, opRemove, mac)
 	return durable.EndFrame(dst, start)
 }
 
@@ -175,7 +170,7 @@ func applyChange(phones map[MAC]*Phone, body []byte) (MAC, byte, error) {
 		delete(phones, mac)
 	case opPhone:
 		p := &Phone{}
-		if d.phone(p); d.err != nil || len(d.b) != 0 || mac.IsZero() {
+		if decodeRecord(d.b, p) != nil || mac.IsZero() {
 			return mac, op, errBadRecord
 		}
 		p.MAC = mac

@@ -49,13 +49,7 @@ func (r *records) thaw(mac MAC) *Phone {
 	if !ok {
 		return nil
 	}
-	p := &Phone{}
-	if err := decodeRecord(rec, p); err != nil {
-		// Only freeze writes these bytes, from a Phone appendPhone encodes
-		// whole; a record that does not decode is a bug, not bad input.
-		panic("inventory: a frozen record does not decode: " + err.Error())
-	}
-	p.MAC = mac
+	p := decodeFrozen(rec, mac, &Phone{})
 	p.intern()
 	delete(r.frozen, mac)
 	r.hot[mac] = p
@@ -73,11 +67,18 @@ func (r *records) peek(mac MAC, scratch *Phone) *Phone {
 	if !ok {
 		return nil
 	}
-	if err := decodeRecord(rec, scratch); err != nil {
+	return decodeFrozen(rec, mac, scratch)
+}
+
+// decodeFrozen decodes mac's frozen record into p and returns p.
+func decodeFrozen(rec string, mac MAC, p *Phone) *Phone {
+	if err := decodeRecord(rec, p); err != nil {
+		// Only freeze writes these bytes, from a Phone appendPhone encodes
+		// whole; a record that does not decode is a bug, not bad input.
 		panic("inventory: a frozen record does not decode: " + err.Error())
 	}
-	scratch.MAC = mac
-	return scratch
+	p.MAC = mac
+	return p
 }
 
 // each calls fn for every phone, in no order. A frozen phone is decoded
@@ -116,8 +117,8 @@ func (r *records) remove(mac MAC) *Phone {
 // freeze encodes every hot phone that is not in changed (the phones
 // changed since the last flush) and holds it frozen instead.
 func (r *records) freeze(changed map[MAC]change) {
-	if len(r.hot) == len(changed) {
-		return // every hot phone changed (changed holds only held phones)
+	if len(r.hot) == 0 {
+		return
 	}
 	for mac, p := range r.hot {
 		if _, ok := changed[mac]; ok {

@@ -87,10 +87,11 @@ func (r *record) hardwareAddr() net.HardwareAddr {
 }
 
 // hwaddrOf is mac as record.hwaddr keeps it: a part of key when key is
-// mac's HWKey, else a copy.
+// mac's HWKey (which ends with it), else a copy.
 func hwaddrOf(key string, mac []byte) string {
-	if len(key) == 1+len(mac) && key[0] == 'h' && key[1:] == string(mac) {
-		return key[1:]
+	var buf [17]byte
+	if key == string(hwKeyBytes(&buf, mac)) {
+		return key[len(key)-len(mac):]
 	}
 	return string(mac)
 }
