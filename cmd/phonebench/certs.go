@@ -42,6 +42,56 @@ type certFiles struct {
 // with a new key of the given type into dir, readable by its owner only
 // (nginx's master reads it as root).
 func makeCert(dir, key string) (certFiles, error) {
+	return writeCert(dir, key, []net.IP{net.IPv4(127, 0, 0, 1)}, nil)
+}
+
+// issuer is a CA that signs the certificates writeCert makes.
+type issuer struct {
+	Cert *x509.Certificate
+	Key  crypto.Signer
+}
+
+// loadIssuer reads a CA certificate and its PKCS#8 key (phoneprov's
+// tls/ca.pem and tls/ca-key.pem).
+func loadIssuer(certFile, keyFile string) (*issuer, error) {
+	block := func(file string) ([]byte, error) {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("CA: %w", err)
+		}
+		b, _ := pem.Decode(data)
+		if b == nil {
+			return nil, fmt.Errorf("CA: %s holds no PEM block", file)
+		}
+		return b.Bytes, nil
+	}
+	der, err := block(certFile)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("CA: %s: %w", certFile, err)
+	}
+	if der, err = block(keyFile); err != nil {
+		return nil, err
+	}
+	k, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("CA: %s: %w", keyFile, err)
+	}
+	signer, ok := k.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("CA: %s: a %T cannot sign", keyFile, k)
+	}
+	return &issuer{Cert: cert, Key: signer}, nil
+}
+
+// writeCert writes a certificate for ips and localhost with a new key of
+// the given type into dir, readable by its owner only (nginx's master
+// reads it as root). ca signs it, and the certificate file carries ca's
+// certificate after it; a nil ca makes it self-signed.
+func writeCert(dir, key string, ips []net.IP, ca *issuer) (certFiles, error) {
 	var priv crypto.Signer
 	var err error
 	switch key {
@@ -64,12 +114,16 @@ func makeCert(dir, key string) (certFiles, error) {
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		IPAddresses:  ips,
 	}
 	if key == keyRSA {
 		tmpl.KeyUsage |= x509.KeyUsageKeyEncipherment
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, priv.Public(), priv)
+	parent, signer := tmpl, priv
+	if ca != nil {
+		parent, signer = ca.Cert, ca.Key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, priv.Public(), signer)
 	if err != nil {
 		return certFiles{}, fmt.Errorf("certificate: %s: %w", key, err)
 	}
@@ -77,8 +131,12 @@ func makeCert(dir, key string) (certFiles, error) {
 	if err != nil {
 		return certFiles{}, fmt.Errorf("certificate: %s key: %w", key, err)
 	}
+	chain := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	if ca != nil {
+		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})...)
+	}
 	cf := certFiles{Key: key, Cert: dir + "/server-" + key + ".pem", Priv: dir + "/server-" + key + "-key.pem"}
-	if err := os.WriteFile(cf.Cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+	if err := os.WriteFile(cf.Cert, chain, 0o600); err != nil {
 		return certFiles{}, fmt.Errorf("certificate: %w", err)
 	}
 	if err := os.WriteFile(cf.Priv, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk}), 0o600); err != nil {

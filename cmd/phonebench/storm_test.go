@@ -22,14 +22,17 @@ func TestParseStormOptions(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v: %s", err, stderr.String())
 	}
-	if o.Phones != 500 || o.Rounds != 3 || len(o.Limit) != 2 || o.Limit[1] != 2000 || o.Seed != 1 || o.Timeout != 5*time.Minute {
+	if o.Phones != 500 || o.Rounds != 3 || len(o.Limit) != 2 || o.Limit[1] != 2000 || o.Seed != 1 || o.Timeout != 5*time.Minute || o.ServerKey != keyRSA {
 		t.Errorf("%+v", o)
 	}
 	o, err = parseStormOptions([]string{"-storm", "-limit", ""}, &stderr)
 	if err != nil || o.Limit != nil || o.Phones != 1000 {
 		t.Errorf("defaults: %+v %v", o, err)
 	}
-	for _, bad := range [][]string{{"-storm", "-phones", "0"}, {"-storm", "-limit", "3000,2000"}, {"-storm", "-limit", "x"}, {"-storm", "-rounds", "0"}, {"-storm", "extra"}} {
+	if o, err = parseStormOptions([]string{"-storm", "-server-key", "ecdsa"}, &stderr); err != nil || o.ServerKey != keyECDSA {
+		t.Errorf("-server-key ecdsa: %+v %v", o, err)
+	}
+	for _, bad := range [][]string{{"-storm", "-server-key", "dsa"}, {"-storm", "-phones", "0"}, {"-storm", "-limit", "3000,2000"}, {"-storm", "-limit", "x"}, {"-storm", "-rounds", "0"}, {"-storm", "extra"}} {
 		if _, err := parseStormOptions(bad, &stderr); err == nil {
 			t.Errorf("%v accepted", bad)
 		}

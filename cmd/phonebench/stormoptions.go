@@ -33,7 +33,11 @@ type stormOptions struct {
 	// PinNeighbours gives the pool permanent neighbour entries on the
 	// server side, so the host's neighbour table limit is not the limit.
 	PinNeighbours bool
-	CommandLine   string
+	// ServerKey is the key type of the HTTPS certificate both stacks
+	// serve: keyRSA is phoneprov's own certificate; keyECDSA is a P-256
+	// one its CA issues, to see the storm without RSA's signing cost.
+	ServerKey   string
+	CommandLine string
 }
 
 // isStorm reports whether the command line asks for the storm benchmark.
@@ -74,6 +78,7 @@ func parseStormOptions(args []string, stderr io.Writer) (stormOptions, error) {
 	fs.Uint64Var(&o.Seed, "seed", 1, "phonesim seed: the same phones for every storm")
 	limit := fs.String("limit", "2000,3000,4000", "storm sizes to try on phoneprov alone, in order, until one fails (\"\" for none)")
 	fs.BoolVar(&o.PinNeighbours, "pin-neighbours", true, "permanent neighbour entries for the pool on the server side (else storms past the host's gc_thresh3 fail in the kernel)")
+	fs.StringVar(&o.ServerKey, "server-key", keyRSA, "HTTPS certificate both stacks serve: "+keyRSA+" (phoneprov's own, RSA 2048, the key type Avaya's guides name) or "+keyECDSA+" (P-256, issued by phoneprov's CA: the storm without RSA signing; no Avaya source says the phones offer ECDSA)")
 	fs.BoolVar(&o.DnsmasqPing, "dnsmasq-ping", false, "keep dnsmasq's ping check before each offer (its default; very slow in a storm)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -97,6 +102,8 @@ func parseStormOptions(args []string, stderr io.Writer) (stormOptions, error) {
 		return o, usageError(fs, "-rounds must be 1..20")
 	case o.Timeout <= 0 || o.Spread < 0:
 		return o, usageError(fs, "-timeout must be positive and -spread not negative")
+	case o.ServerKey != keyRSA && o.ServerKey != keyECDSA:
+		return o, usageError(fs, "-server-key must be %s or %s", keyRSA, keyECDSA)
 	}
 	o.CommandLine = "go run ./cmd/phonebench " + benchkit.ShellJoin(args)
 	return o, nil

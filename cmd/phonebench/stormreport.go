@@ -230,6 +230,7 @@ func (r *stormReport) WriteMarkdown(b *strings.Builder) {
 	o := r.Opts
 	fmt.Fprintf(b, "# Boot storm: %d phones, phoneprov against dnsmasq + nginx + tftpd-hpa\n\n", o.Phones)
 	fmt.Fprintf(b, "Run %s. Command: `%s`\n\n", r.Started.Format(time.RFC3339), o.CommandLine)
+	fmt.Fprintf(b, "HTTPS certificate of both stacks: %s.\n\n", serverKeyText(o.ServerKey))
 	r.Machine.writeMarkdown(b, benchkit.Fact{Name: "dnsmasq", Value: r.Dnsmasq})
 	b.WriteString("\n")
 
@@ -305,7 +306,7 @@ func (r *stormReport) WriteMarkdown(b *strings.Builder) {
   retries or -timeout (%s). "All done" is the time from the storm's start until the last phone is provisioned.
 - phoneprov: DHCP (a preset for every vendor phonesim boots) and files, one process.
 - Baseline: dnsmasq (%s) with the same classes and the same option 242/176 string, %s;
-  nginx (%s) for HTTP and HTTPS on 80, 443 and 411 with phoneprov's certificate, and WebDAV PUT under /backup/;
+  nginx (%s) for HTTP and HTTPS on 80, 443 and 411 with the certificate phoneprov serves (above), and WebDAV PUT under /backup/;
   tftpd-hpa (%s). They serve the sample tree plus phoneprov's generated files rendered with
   `+"`phoneprov render`"+` (%s) and phoneprov's CA as phoneprov-ca.pem.
 - The kernel's neighbour (ARP) table is shared by all namespaces of the host and holds %d dynamic entries
@@ -340,4 +341,12 @@ func pinnedText(n int) string {
 	}
 	return fmt.Sprintf("Here the %d pool addresses had permanent entries on the server side (they do not count against the limit), "+
 		"so the server sent to phones without ARP.", n)
+}
+
+// serverKeyText says which HTTPS certificate a storm's stacks served.
+func serverKeyText(key string) string {
+	if key == keyECDSA {
+		return "ECDSA P-256, issued by phoneprov's CA (-server-key " + keyECDSA + ": the storm without RSA signing)"
+	}
+	return "RSA 2048, phoneprov's own"
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,8 @@ import (
 	"github.com/phoneprov/phoneprov/cmd/internal/config"
 	"github.com/phoneprov/phoneprov/cmd/internal/phoneprovconf"
 	"github.com/phoneprov/phoneprov/dhcpd"
+	"github.com/phoneprov/phoneprov/fileserve"
+	"github.com/phoneprov/phoneprov/fileserve/tlsca"
 	"github.com/phoneprov/phoneprov/provisioning"
 )
 
@@ -32,7 +35,11 @@ type stormWorkspace struct {
 	Dir    string
 	Files  string // the sample tree phoneprov serves
 	Static string // the baseline's tree: the sample tree plus rendered files
-	TLS    string // phoneprov's CA and server certificate, shared by both stacks
+	TLS    string // phoneprov's CA and server certificate
+	// Server is the HTTPS certificate both stacks serve: phoneprov's own
+	// (in TLS), or one its CA issued (-server-key), given to phoneprov as
+	// the operator's (cert_file).
+	Server certFiles
 	// Rendered lists the generated files written out for the baseline.
 	Rendered []string
 }
@@ -55,6 +62,12 @@ func phoneprovConf(ws *stormWorkspace, lab *stormLab, dataDir string, dhcp bool)
 	fs.TFTP.Enabled, fs.TFTP.Listen = true, []string{labServerIP + ":69"}
 	fs.TFTP.BlockSizeMax = tftpBlockSizeMax
 	cfg.Provisioning.Settings = provisioning.Settings{"SNTPSRVR": labServerIP, "GMTOFFSET": "0:00"}
+	if ws.Server.Key == keyECDSA {
+		fs.HTTPS.CertFile, fs.HTTPS.KeyFile = ws.Server.Cert, ws.Server.Priv
+		// With the operator's certificate phoneprov serves the chain's CA
+		// as phoneprov-ca.pem but leaves TRUSTCERTS to the operator.
+		cfg.Provisioning.Settings["TRUSTCERTS"] = fileserve.CAFileName
+	}
 	if dhcp {
 		d := &cfg.DHCP
 		d.Enabled = true
@@ -121,7 +134,7 @@ dhcp-option-force=tag:minet,43,"id:ipphone.mitel.com;sw_tftp=%[5]s;call_srv=%[7]
 }
 
 // stormNginxConf serves the static tree over HTTP and HTTPS (443 and 411)
-// with phoneprov's certificate, and takes backups by PUT under /backup/.
+// with the certificate phoneprov serves, and takes backups by PUT under /backup/.
 const stormNginxConf = `worker_processes auto;
 pid %[1]s/nginx.pid;
 error_log %[1]s/error.log warn;
@@ -205,6 +218,16 @@ func prepareStorm(ctx context.Context, cs *benchkit.Supervisor, lab *stormLab, o
 		return fail(fmt.Errorf("phoneprov first start: %w", err))
 	}
 	ws.TLS = ws.path("seed", "tls")
+	ws.Server = certFiles{Key: keyRSA, Cert: filepath.Join(ws.TLS, tlsca.ServerFileName), Priv: filepath.Join(ws.TLS, tlsca.ServerKeyFileName)}
+	if opts.ServerKey == keyECDSA {
+		ca, err := loadIssuer(filepath.Join(ws.TLS, tlsca.CAFileName), filepath.Join(ws.TLS, tlsca.CAKeyFileName))
+		if err != nil {
+			return fail(err)
+		}
+		if ws.Server, err = writeCert(ws.Dir, keyECDSA, []net.IP{net.ParseIP(labServerIP)}, ca); err != nil {
+			return fail(err)
+		}
+	}
 
 	// The baseline's tree: the same files, phoneprov's generated files as
 	// it serves them to a phone talking to the lab address, its CA under
@@ -296,8 +319,8 @@ func startBaselineStack(ctx context.Context, cs *benchkit.Supervisor, lab *storm
 	if err := os.MkdirAll(filepath.Join(prefix, "tmp"), 0o755); err != nil {
 		return fail(err)
 	}
-	for src, dst := range map[string]string{"server.pem": "server.pem", "server-key.pem": "server-key.pem"} {
-		if err := copyFile(filepath.Join(ws.TLS, src), filepath.Join(prefix, dst)); err != nil {
+	for src, dst := range map[string]string{ws.Server.Cert: "server.pem", ws.Server.Priv: "server-key.pem"} {
+		if err := copyFile(src, filepath.Join(prefix, dst)); err != nil {
 			return fail(fmt.Errorf("nginx: %w", err))
 		}
 	}

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/rsa"
+	"crypto/x509"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -110,6 +114,44 @@ func TestMakeCert(t *testing.T) {
 	}
 	if _, err := makeCert(dir, "dsa"); err == nil {
 		t.Error("makeCert accepted a key type it does not know")
+	}
+}
+
+// TestWriteCertIssuedByPhoneprovsCA: the storm's ECDSA certificate is
+// issued by phoneprov's own CA and carries it, so phoneprov loads it as an
+// operator's certificate, serves that CA to phones, and a client trusting
+// the CA accepts the chain for the lab address.
+func TestWriteCertIssuedByPhoneprovsCA(t *testing.T) {
+	tlsDir, dir := t.TempDir(), t.TempDir()
+	own, err := tlsca.Ensure(context.Background(), tlsca.Options{Dir: tlsDir, Hosts: []string{labServerIP}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := loadIssuer(filepath.Join(tlsDir, tlsca.CAFileName), filepath.Join(tlsDir, tlsca.CAKeyFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := writeCert(dir, keyECDSA, []net.IP{net.ParseIP(labServerIP)}, ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := tlsca.LoadOperator(cf.Cert, cf.Priv, "")
+	if err != nil {
+		t.Fatalf("phoneprov refuses the certificate: %v", err)
+	}
+	if _, ok := b.Certificate.PrivateKey.(*ecdsa.PrivateKey); !ok {
+		t.Errorf("key %T, want ECDSA", b.Certificate.PrivateKey)
+	}
+	if !bytes.Equal(b.CACertPEM, own.CACertPEM) {
+		t.Error("the chain does not end in phoneprov's CA, so phoneprov would not serve it to phones")
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(own.CACertPEM)
+	if _, err := b.Leaf.Verify(x509.VerifyOptions{Roots: roots, DNSName: labServerIP}); err != nil {
+		t.Errorf("a phone trusting phoneprov's CA refuses the certificate: %v", err)
+	}
+	if _, err := loadIssuer(cf.Cert, filepath.Join(dir, "missing.pem")); err == nil {
+		t.Error("loadIssuer accepted a missing key file")
 	}
 }
 
