@@ -295,7 +295,9 @@ func (p *Phone) intern() {
 // clone deep-copies p for handing out; an empty list is nil.
 func (p *Phone) clone() Phone {
 	c := *p
-	c.Addrs, c.Files = nil, nil
+	// Empty lists, not nil ones, so that the API and --json give [] rather
+	// than null; a slice of length zero allocates nothing.
+	c.Addrs, c.Files = []Address{}, []Fetch{}
 	if len(p.Addrs) > 0 {
 		c.Addrs = slices.Clone(p.Addrs)
 	}

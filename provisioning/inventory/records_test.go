@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,6 +29,26 @@ func flushTwice(t *testing.T, inv *testInventory) {
 	for range 2 {
 		if err := inv.Flush(); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// A phone that fetched nothing lists its files as [], hot and frozen: the
+// API's and --json's lists are arrays, never null.
+func TestEmptyListsAreArrays(t *testing.T) {
+	inv := openTest(t, "", nil)
+	defer inv.Close()
+	feed(inv.Inventory, []fact{leaseFactOf(lease(0, "00:1b:4f:12:34:56", "198.18.10.22", dhcpd.Acked, "AVB123456", "ccp.avaya.com"))})
+	for _, when := range []string{"hot", "frozen"} {
+		if when == "frozen" {
+			flushTwice(t, inv)
+			if len(inv.phones.frozen) != 1 {
+				t.Fatalf("%d phones frozen, want 1", len(inv.phones.frozen))
+			}
+		}
+		got := listJSON(t, inv)
+		if !strings.Contains(got, `"files":[]`) || strings.Contains(got, "null") {
+			t.Errorf("%s: %s", when, got)
 		}
 	}
 }
