@@ -57,6 +57,37 @@ func TestBackoff(t *testing.T) {
 	}
 }
 
+// TestDuplicateAckEndsBackoff: deep in the backoff, a client that
+// acknowledges the previous block again (it lost the next one) gets it
+// one timeout later, not after the rest of the doubled wait, and still
+// not at once on the duplicate ACK.
+func TestDuplicateAckEndsBackoff(t *testing.T) {
+	t.Parallel()
+	h := newFakeHandler()
+	data := genBytes(700) // blocks 1 and 2
+	h.files["f"] = data
+	const timeout = 100 * time.Millisecond
+	ts := startServer(t, Config{Timeout: timeout, Retries: 5}, h)
+	c := newRawClient(t, ts.addr)
+	c.rrq("f", "octet")
+	c.mustData(1)
+	c.ack(1)
+	base := time.Now()
+	c.mustData(2)
+	arrivals(c, 2, 3, base) // resent after 100, 200 and 400 ms: the next wait is 800 ms
+	c.nothing(50 * time.Millisecond)
+	reAck := time.Now()
+	c.ack(1)
+	c.mustData(2)
+	if d := time.Since(reAck); d < timeout*9/10 || d > 400*time.Millisecond {
+		t.Fatalf("DATA 2 came %v after the duplicate ACK, want about the %v timeout (the backoff had 750 ms left)", d, timeout)
+	}
+	c.ack(2)
+	if r := ts.result(t); r.Err != nil || r.Retransmits != 4 || r.Bytes != int64(len(data)) {
+		t.Fatalf("result %+v", r)
+	}
+}
+
 // TestTimeoutOptionFirstWait: the client's timeout option (RFC 2349) is
 // the first retransmission interval, in place of Config.Timeout, and the
 // backoff doubles it.

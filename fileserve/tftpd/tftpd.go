@@ -34,8 +34,11 @@
 //     resent by the timer only after 11 s, past the two ACK 0 resends of a
 //     client with the usual 5 s timeout, because a second OACK makes atftp
 //     abort; a client that lost the OACK resends its RRQ and gets it then.
-//     Duplicate or old ACKs are ignored, never answered with a resend
-//     (no Sorcerer's Apprentice). With windowsize, an ACK inside the
+//     Duplicate or old ACKs are never answered with a resend (no
+//     Sorcerer's Apprentice), but once the backoff has begun, an ACK of the
+//     block before the window again cuts the current wait to one timeout:
+//     the client is there and lost the data, and tftp-hpa's client gives
+//     up 25 s after its last new block. With windowsize, an ACK inside the
 //     window restarts the window after it (RFC 7440).
 //   - A transfer given up after Config.Retries retransmissions ends
 //     silently (no ERROR to a client that is not listening).

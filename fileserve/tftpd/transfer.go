@@ -194,6 +194,9 @@ type sendState struct {
 	tries   int           // timeouts in a row without progress
 	waited  time.Duration // waited for the current packet
 	werr    error         // last write error
+	// reAcked: the client acknowledged again the block before the window,
+	// so it is waiting for what it lost (see awaitProgress).
+	reAcked bool
 }
 
 // send runs the transfer proper: OACK (packet 0) if options were accepted,
@@ -249,8 +252,8 @@ func (t *transfer) sendWindow(st *sendState) bool {
 // for the retransmission timeout. It reports false when the transfer
 // ended (finished, failed, aborted or timed out).
 func (t *transfer) awaitProgress(ctx context.Context, st *sendState) bool {
-	wait := t.retransmitWait(st.tries, st.base == 0)
-	due := time.Now().Add(wait)
+	sent := time.Now()
+	due := sent.Add(t.retransmitWait(st.tries, st.base == 0))
 	for {
 		if ctx.Err() != nil {
 			t.aborted(st.base)
@@ -262,7 +265,7 @@ func (t *transfer) awaitProgress(ctx context.Context, st *sendState) bool {
 				t.aborted(st.base)
 				return false
 			}
-			return t.timedOut(st, wait, err)
+			return t.timedOut(st, due.Sub(sent), err)
 		}
 		p := t.rbuf[:n]
 		// Zones compared out: an interface may be named by name or index.
@@ -278,6 +281,22 @@ func (t *transfer) awaitProgress(ctx context.Context, st *sendState) bool {
 		}
 		if moved, goOn := t.reply(st, p); moved {
 			return goOn
+		}
+		if st.reAcked {
+			// The client is there and lost what was sent: the backoff,
+			// meant for a client that is silent, need not run its course.
+			// The resend still waits for the timer, now at most one
+			// timeout away, so a burst of duplicate ACKs makes one resend,
+			// not one each (no Sorcerer's Apprentice). tftp-hpa's client
+			// re-ACKs every 5 s and gives up 25 s after its last new block
+			// (tftp/main.c, rexmtval and maxtimeout): waits of 16 and 32 s
+			// outlasted it on a lossy link (TestLossyLinkLab), where
+			// tftpd-hpa, which like the BSD tftpd resends at once on a
+			// duplicate ACK (sendfile, "goto send_data"), kept it going.
+			st.reAcked = false
+			if soon := time.Now().Add(t.timeout); soon.Before(due) {
+				due = soon
+			}
 		}
 	}
 }
@@ -315,7 +334,9 @@ func (t *transfer) reply(st *sendState, p []byte) (moved, goOn bool) {
 		lo := st.base - 1
 		idx := lo + int64(binary.BigEndian.Uint16(p[2:])-uint16(lo))
 		if idx == lo || idx >= st.next {
-			return false, true // duplicate, old or not yet sent: ignore
+			// Duplicate, old or not yet sent: nothing is sent for it.
+			st.reAcked = idx == lo && st.base > 0 && st.tries > 0
+			return false, true
 		}
 		st.tries, st.waited = 0, 0
 		st.base = idx + 1
