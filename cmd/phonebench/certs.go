@@ -16,6 +16,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/phoneprov/phoneprov/fileserve/tlsca"
 )
 
 // Key types of the HTTPS certificate both servers of a pair get.
@@ -45,53 +47,12 @@ func makeCert(dir, key string) (certFiles, error) {
 	return writeCert(dir, key, []net.IP{net.IPv4(127, 0, 0, 1)}, nil)
 }
 
-// issuer is a CA that signs the certificates writeCert makes.
-type issuer struct {
-	Cert *x509.Certificate
-	Key  crypto.Signer
-}
-
-// loadIssuer reads a CA certificate and its PKCS#8 key (phoneprov's
-// tls/ca.pem and tls/ca-key.pem).
-func loadIssuer(certFile, keyFile string) (*issuer, error) {
-	block := func(file string) ([]byte, error) {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return nil, fmt.Errorf("CA: %w", err)
-		}
-		b, _ := pem.Decode(data)
-		if b == nil {
-			return nil, fmt.Errorf("CA: %s holds no PEM block", file)
-		}
-		return b.Bytes, nil
-	}
-	der, err := block(certFile)
-	if err != nil {
-		return nil, err
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, fmt.Errorf("CA: %s: %w", certFile, err)
-	}
-	if der, err = block(keyFile); err != nil {
-		return nil, err
-	}
-	k, err := x509.ParsePKCS8PrivateKey(der)
-	if err != nil {
-		return nil, fmt.Errorf("CA: %s: %w", keyFile, err)
-	}
-	signer, ok := k.(crypto.Signer)
-	if !ok {
-		return nil, fmt.Errorf("CA: %s: a %T cannot sign", keyFile, k)
-	}
-	return &issuer{Cert: cert, Key: signer}, nil
-}
-
 // writeCert writes a certificate for ips and localhost with a new key of
 // the given type into dir, readable by its owner only (nginx's master
-// reads it as root). ca signs it, and the certificate file carries ca's
-// certificate after it; a nil ca makes it self-signed.
-func writeCert(dir, key string, ips []net.IP, ca *issuer) (certFiles, error) {
+// reads it as root). The CA ca (its certificate and key, as
+// tlsca.LoadOperator loads a pair) signs it, and the certificate file
+// carries ca's certificate after it; a nil ca makes it self-signed.
+func writeCert(dir, key string, ips []net.IP, ca *tlsca.Bundle) (certFiles, error) {
 	var priv crypto.Signer
 	var err error
 	switch key {
@@ -119,9 +80,9 @@ func writeCert(dir, key string, ips []net.IP, ca *issuer) (certFiles, error) {
 	if key == keyRSA {
 		tmpl.KeyUsage |= x509.KeyUsageKeyEncipherment
 	}
-	parent, signer := tmpl, priv
+	parent, signer := tmpl, any(priv)
 	if ca != nil {
-		parent, signer = ca.Cert, ca.Key
+		parent, signer = ca.Leaf, ca.Certificate.PrivateKey
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, priv.Public(), signer)
 	if err != nil {
@@ -133,7 +94,7 @@ func writeCert(dir, key string, ips []net.IP, ca *issuer) (certFiles, error) {
 	}
 	chain := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 	if ca != nil {
-		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})...)
+		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Leaf.Raw})...)
 	}
 	cf := certFiles{Key: key, Cert: dir + "/server-" + key + ".pem", Priv: dir + "/server-" + key + "-key.pem"}
 	if err := os.WriteFile(cf.Cert, chain, 0o600); err != nil {

@@ -346,7 +346,7 @@ func pinnedText(n int) string {
 // serverKeyText says which HTTPS certificate a storm's stacks served.
 func serverKeyText(key string) string {
 	if key == keyECDSA {
-		return "ECDSA P-256, issued by phoneprov's CA (-server-key " + keyECDSA + ": the storm without RSA signing)"
+		return keyTitle(key) + ", issued by phoneprov's CA (-server-key " + keyECDSA + ": the storm without RSA signing)"
 	}
-	return "RSA 2048, phoneprov's own"
+	return keyTitle(keyRSA) + ", phoneprov's own"
 }

@@ -220,9 +220,9 @@ func prepareStorm(ctx context.Context, cs *benchkit.Supervisor, lab *stormLab, o
 	ws.TLS = ws.path("seed", "tls")
 	ws.Server = certFiles{Key: keyRSA, Cert: filepath.Join(ws.TLS, tlsca.ServerFileName), Priv: filepath.Join(ws.TLS, tlsca.ServerKeyFileName)}
 	if opts.ServerKey == keyECDSA {
-		ca, err := loadIssuer(filepath.Join(ws.TLS, tlsca.CAFileName), filepath.Join(ws.TLS, tlsca.CAKeyFileName))
+		ca, err := tlsca.LoadOperator(filepath.Join(ws.TLS, tlsca.CAFileName), filepath.Join(ws.TLS, tlsca.CAKeyFileName), "")
 		if err != nil {
-			return fail(err)
+			return fail(fmt.Errorf("phoneprov's CA: %w", err))
 		}
 		if ws.Server, err = writeCert(ws.Dir, keyECDSA, []net.IP{net.ParseIP(labServerIP)}, ca); err != nil {
 			return fail(err)

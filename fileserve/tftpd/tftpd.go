@@ -37,8 +37,9 @@
 //     Duplicate or old ACKs are never answered with a resend (no
 //     Sorcerer's Apprentice), but once the backoff has begun, an ACK of the
 //     block before the window again cuts the current wait to one timeout:
-//     the client is there and lost the data, and tftp-hpa's client gives
-//     up 25 s after its last new block. With windowsize, an ACK inside the
+//     the client is there and lost the data. tftp-hpa's client gives up
+//     25 s after its last new block, so the 16 s and 32 s waits would
+//     outlast it (tftpd-hpa's backoff, the same, does). With windowsize, an ACK inside the
 //     window restarts the window after it (RFC 7440).
 //   - A transfer given up after Config.Retries retransmissions ends
 //     silently (no ERROR to a client that is not listening).

@@ -194,9 +194,6 @@ type sendState struct {
 	tries   int           // timeouts in a row without progress
 	waited  time.Duration // waited for the current packet
 	werr    error         // last write error
-	// reAcked: the client acknowledged again the block before the window,
-	// so it is waiting for what it lost (see awaitProgress).
-	reAcked bool
 }
 
 // send runs the transfer proper: OACK (packet 0) if options were accepted,
@@ -279,21 +276,23 @@ func (t *transfer) awaitProgress(ctx context.Context, st *sendState) bool {
 			t.s.malformed.Add(1)
 			continue
 		}
-		if moved, goOn := t.reply(st, p); moved {
+		moved, goOn, reAcked := t.reply(st, p)
+		if moved {
 			return goOn
 		}
-		if st.reAcked {
+		if reAcked && st.tries > 0 {
 			// The client is there and lost what was sent: the backoff,
 			// meant for a client that is silent, need not run its course.
 			// The resend still waits for the timer, now at most one
 			// timeout away, so a burst of duplicate ACKs makes one resend,
 			// not one each (no Sorcerer's Apprentice). tftp-hpa's client
 			// re-ACKs every 5 s and gives up 25 s after its last new block
-			// (tftp/main.c, rexmtval and maxtimeout): waits of 16 and 32 s
-			// outlasted it on a lossy link (TestLossyLinkLab), where
-			// tftpd-hpa, which like the BSD tftpd resends at once on a
-			// duplicate ACK (sendfile, "goto send_data"), kept it going.
-			st.reAcked = false
+			// (tftp/main.c, rexmtval and maxtimeout), so when the first
+			// send and the resends at 1, 3, 7 and 15 s were all lost, the
+			// one at 31 s came too late for it (TestLossyLinkLab, 10 %
+			// loss). tftpd-hpa backs off the same way and does not answer
+			// duplicate ACKs either (tftpd/tftpd.c: TRIES, timer,
+			// tftp_sendfile), so it leaves such a client the same gap.
 			if soon := time.Now().Add(t.timeout); soon.Before(due) {
 				due = soon
 			}
@@ -326,8 +325,10 @@ func (t *transfer) timedOut(st *sendState, wait time.Duration, err error) bool {
 }
 
 // reply applies one packet from the peer: moved says whether the wait is
-// over, goOn whether the transfer goes on.
-func (t *transfer) reply(st *sendState, p []byte) (moved, goOn bool) {
+// over, goOn whether the transfer goes on, reAcked whether it was the
+// client's ACK, again, of the block before the window (it waits for what
+// it lost).
+func (t *transfer) reply(st *sendState, p []byte) (moved, goOn, reAcked bool) {
 	switch binary.BigEndian.Uint16(p) {
 	case opACK:
 		// Map the 16-bit block number into [base-1, next-1].
@@ -335,28 +336,27 @@ func (t *transfer) reply(st *sendState, p []byte) (moved, goOn bool) {
 		idx := lo + int64(binary.BigEndian.Uint16(p[2:])-uint16(lo))
 		if idx == lo || idx >= st.next {
 			// Duplicate, old or not yet sent: nothing is sent for it.
-			st.reAcked = idx == lo && st.base > 0 && st.tries > 0
-			return false, true
+			return false, true, idx == lo && st.base > 0
 		}
 		st.tries, st.waited = 0, 0
 		st.base = idx + 1
 		t.oackOut.Store(false)
 		if idx == st.last {
 			t.res.Bytes = t.acked(st.base)
-			return true, false // done
+			return true, false, false // done
 		}
 		// An ACK inside the window means the client lost the blocks
 		// after it (RFC 7440): go on from there.
 		st.next = st.base
-		return true, true
+		return true, true, false
 	case opERROR:
 		code, msg := parseErrorPacket(p)
 		t.res.Err = &RemoteError{Code: code, Message: msg}
 		t.res.Bytes = t.acked(st.base)
-		return true, false
+		return true, false, false
 	}
 	t.s.malformed.Add(1)
-	return false, true
+	return false, true, false
 }
 
 // repeatOACK sends the OACK again if it is still unacknowledged: the

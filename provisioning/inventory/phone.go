@@ -3,7 +3,6 @@ package inventory
 import (
 	"fmt"
 	"net/netip"
-	"slices"
 	"strings"
 	"time"
 	"unique"
@@ -292,18 +291,13 @@ func (p *Phone) intern() {
 	}
 }
 
-// clone deep-copies p for handing out; an empty list is nil.
+// clone deep-copies p for handing out. Its lists are never nil, so that
+// the API and --json give [] rather than null; an empty one allocates
+// nothing.
 func (p *Phone) clone() Phone {
 	c := *p
-	// Empty lists, not nil ones, so that the API and --json give [] rather
-	// than null; a slice of length zero allocates nothing.
-	c.Addrs, c.Files = []Address{}, []Fetch{}
-	if len(p.Addrs) > 0 {
-		c.Addrs = slices.Clone(p.Addrs)
-	}
-	if len(p.Files) > 0 {
-		c.Files = slices.Clone(p.Files)
-	}
+	c.Addrs = append([]Address{}, p.Addrs...)
+	c.Files = append([]Fetch{}, p.Files...)
 	if p.LastScript != nil {
 		f := *p.LastScript
 		c.LastScript = &f
