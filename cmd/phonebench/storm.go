@@ -50,9 +50,10 @@ type simSummary struct {
 }
 
 type simProtocols struct {
-	Requests int   `json:"requests"`
-	Errors   int   `json:"errors"`
-	Bytes    int64 `json:"bytes"`
+	Requests    int   `json:"requests"`
+	Errors      int   `json:"errors"`
+	Bytes       int64 `json:"bytes"`
+	Connections int   `json:"connections"`
 }
 
 // parseSimSummary reads phonesim's JSON and checks it describes the storm.

@@ -205,8 +205,8 @@ func limitText(run stormRun) string {
 		arp = fmt.Sprintf("; the host's neighbour table was full %d times (kernel drops)", run.ARPTableFull)
 	}
 	if d, ok := run.AllDone(); ok {
-		return fmt.Sprintf("%d phones: all provisioned in %s s (p50 %s s), server CPU %s s, peak RSS %s MiB%s",
-			run.Phones, secs(d), secs(run.Sim.Time.P50), secs(run.CPU()), benchkit.MiB(run.PeakRSS()), arp)
+		return fmt.Sprintf("%d phones: all provisioned in %s s (p50 %s s), server CPU %s s, peak RSS %s MiB, HTTPS %d requests on %d connections, DHCP %d sent%s",
+			run.Phones, secs(d), secs(run.Sim.Time.P50), secs(run.CPU()), benchkit.MiB(run.PeakRSS()), run.Sim.Protocols["https"].Requests, run.Sim.Protocols["https"].Connections, run.Sim.DHCP["Sent"], arp)
 	}
 	return fmt.Sprintf("%d phones: %d FAILED (%s)%s; most common: %s", run.Phones, run.Sim.Failed, stepsText(run.Sim.FailedSteps), arp, strings.Join(run.Sim.reasons(3), "; "))
 }
@@ -260,11 +260,11 @@ func (r *stormReport) WriteMarkdown(b *strings.Builder) {
 			fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s |\n", run.Stack, run.Round, s.Name, secs(s.CPU), benchkit.MiB(s.PeakRSS), benchkit.MiB(s.HWM))
 		}
 	}
-	b.WriteString("\n### What the phones saw\n\n| stack | round | HTTPS requests / MiB | HTTP requests / MiB | TFTP requests / KiB | DHCP sent / received | failed by step |\n|---|---|---|---|---|---|---|\n")
+	b.WriteString("\n### What the phones saw\n\n| stack | round | HTTPS requests / connections / MiB | HTTP requests / connections / MiB | TFTP requests / KiB | DHCP sent / received | failed by step |\n|---|---|---|---|---|---|---|\n")
 	for _, run := range r.Runs {
 		p := run.Sim.Protocols
-		fmt.Fprintf(b, "| %s | %d | %d / %s | %d / %s | %d / %.1f | %d / %d | %s |\n", run.Stack, run.Round,
-			p["https"].Requests, benchkit.MiB(p["https"].Bytes), p["http"].Requests, benchkit.MiB(p["http"].Bytes), p["tftp"].Requests, float64(p["tftp"].Bytes)/1024,
+		fmt.Fprintf(b, "| %s | %d | %d / %d / %s | %d / %d / %s | %d / %.1f | %d / %d | %s |\n", run.Stack, run.Round,
+			p["https"].Requests, p["https"].Connections, benchkit.MiB(p["https"].Bytes), p["http"].Requests, p["http"].Connections, benchkit.MiB(p["http"].Bytes), p["tftp"].Requests, float64(p["tftp"].Bytes)/1024,
 			run.Sim.DHCP["Sent"], run.Sim.DHCP["Received"], benchkit.MDEscape(stepsText(run.Sim.FailedSteps)))
 	}
 	for _, run := range r.Runs {

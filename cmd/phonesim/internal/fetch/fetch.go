@@ -78,6 +78,10 @@ type Config struct {
 	TFTP tftpc.Options
 	// Observe, if set, is told about every transfer.
 	Observe Observer
+	// Dialed, if set, is told about every TCP connection the client
+	// opens for HTTP or HTTPS (for HTTPS, every TLS handshake begun),
+	// also one that ends up unused. It must be safe for concurrent use.
+	Dialed func(Protocol)
 	// TLSMax is the highest TLS version offered (tls.VersionTLS12, …);
 	// 0 means TLS 1.2.
 	TLSMax uint16
@@ -104,8 +108,8 @@ func New(cfg Config) *Client {
 		cfg.RequestTimeout = 60 * time.Second
 	}
 	c := &Client{cfg: cfg, trust: x509.NewCertPool(), ua: cfg.UserAgent}
-	c.plain = &http.Client{Transport: c.transport(nil), CheckRedirect: noRedirects}
-	c.secure = &http.Client{Transport: c.transport(c.trust), CheckRedirect: noRedirects}
+	c.plain = &http.Client{Transport: c.transport(HTTP, nil), CheckRedirect: noRedirects}
+	c.secure = &http.Client{Transport: c.transport(HTTPS, c.trust), CheckRedirect: noRedirects}
 	return c
 }
 
@@ -113,15 +117,29 @@ func New(cfg Config) *Client {
 // servers they talk to send none).
 func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
-func (c *Client) transport(roots *x509.CertPool) *http.Transport {
+func (c *Client) transport(proto Protocol, roots *x509.CertPool) *http.Transport {
 	d := &net.Dialer{Timeout: c.cfg.ConnectTimeout, LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(c.cfg.Local, 0))}
+	dial := d.DialContext
+	if c.cfg.Dialed != nil {
+		dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c.cfg.Dialed(proto)
+			return d.DialContext(ctx, network, addr)
+		}
+	}
 	t := &http.Transport{
-		DialContext:         d.DialContext,
+		DialContext:         dial,
 		TLSHandshakeTimeout: c.cfg.ConnectTimeout,
 		MaxIdleConnsPerHost: 2,
-		IdleConnTimeout:     30 * time.Second,
-		DisableCompression:  true,
-		ForceAttemptHTTP2:   false,
+		// One connection to a server at a time: a phone fetches one file
+		// after another, and Go's Transport would otherwise dial a spare
+		// when the last response's connection is not back in its idle
+		// pool yet, a handshake the phone would not make. Whether phones
+		// keep connections alive between files at all is unconfirmed (no
+		// source describes it); this client does, as browsers and curl do.
+		MaxConnsPerHost:    1,
+		IdleConnTimeout:    30 * time.Second,
+		DisableCompression: true,
+		ForceAttemptHTTP2:  false,
 	}
 	if roots != nil {
 		// An empty pool, not nil: a phone trusts nothing until TRUSTCERTS
@@ -160,7 +178,7 @@ func (c *Client) Trust(pem []byte) error {
 	}
 	c.trust, c.trusted = pool, c.trusted+n
 	c.secure.CloseIdleConnections()
-	c.secure = &http.Client{Transport: c.transport(pool), CheckRedirect: noRedirects}
+	c.secure = &http.Client{Transport: c.transport(HTTPS, pool), CheckRedirect: noRedirects}
 	return nil
 }
 

@@ -165,6 +165,46 @@ func TestTFTP(t *testing.T) {
 	}
 }
 
+// TestDialedCountsConnections: Dialed hears of every connection opened,
+// and files fetched one after another share one connection per server.
+func TestDialedCountsConnections(t *testing.T) {
+	var ua string
+	srv := httptest.NewTLSServer(handler(t, &ua))
+	defer srv.Close()
+	plain := httptest.NewServer(handler(t, &ua))
+	defer plain.Close()
+	var mu sync.Mutex
+	dialed := map[Protocol]int{}
+	c := New(Config{Local: loopback, RequestTimeout: 5 * time.Second, Dialed: func(p Protocol) {
+		mu.Lock()
+		dialed[p]++
+		mu.Unlock()
+	}})
+	defer c.Close()
+	if err := c.Trust(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for range 3 {
+		if _, err := c.Get(ctx, HTTPS, strings.TrimPrefix(srv.URL, "https://"), "J100Supgrade.txt", io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Get(ctx, HTTP, strings.TrimPrefix(plain.URL, "http://"), "J100Supgrade.txt", io.Discard); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The server drops the HTTPS connection: the next file needs a new one.
+	srv.CloseClientConnections()
+	if _, err := c.Get(ctx, HTTPS, strings.TrimPrefix(srv.URL, "https://"), "J100Supgrade.txt", io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if dialed[HTTPS] != 2 || dialed[HTTP] != 1 {
+		t.Errorf("dialed %v, want 2 HTTPS connections and 1 HTTP", dialed)
+	}
+}
+
 // TestOffersAtMostItsTLSVersion: the ClientHello offers no version above
 // Config.TLSMax (TLS 1.2 when unset), and so no TLS 1.3 key share.
 func TestOffersAtMostItsTLSVersion(t *testing.T) {

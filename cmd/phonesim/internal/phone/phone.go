@@ -96,6 +96,9 @@ type Env struct {
 	RefuseFirmware string
 	// Observe is told about every transfer.
 	Observe fetch.Observer
+	// Dialed, if set, is told about every HTTP(S) connection a phone
+	// opens (fetch.Config.Dialed).
+	Dialed func(fetch.Protocol)
 	// Log receives one line per phone event at debug level.
 	Log *slog.Logger
 }
@@ -331,7 +334,7 @@ func (p *Phone) boot(ctx context.Context, env *Env, n int, res *Result, poweredO
 	b.client = fetch.New(fetch.Config{
 		Local: p.addr, UserAgent: p.Model.UserAgent(p.firmware, p.MAC),
 		ConnectTimeout: env.ConnectTimeout, RequestTimeout: env.RequestTimeout,
-		TFTP: env.TFTP, Observe: b.observe, TLSMax: p.Model.TLSMax,
+		TFTP: env.TFTP, Observe: b.observe, Dialed: env.Dialed, TLSMax: p.Model.TLSMax,
 	})
 	defer b.client.Close()
 	for name, pem := range p.trusted {

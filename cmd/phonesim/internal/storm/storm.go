@@ -103,6 +103,7 @@ func Run(ctx context.Context, cfg Config, phones []*phone.Phone) Summary {
 			inner(t)
 		}
 	}
+	env.Dialed = counter.dialed
 
 	started := time.Now()
 	results := make([]phone.Result, len(entries))
@@ -182,19 +183,31 @@ func newProtocolCounter() *protocolCounter {
 	return &protocolCounter{m: map[string]*ProtocolStats{}}
 }
 
+// stats is protocol p's running sums; c.mu is held.
+func (c *protocolCounter) stats(p string) *ProtocolStats {
+	s := c.m[p]
+	if s == nil {
+		s = &ProtocolStats{}
+		c.m[p] = s
+	}
+	return s
+}
+
 func (c *protocolCounter) observe(t fetch.Transfer) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := c.m[string(t.Protocol)]
-	if s == nil {
-		s = &ProtocolStats{}
-		c.m[string(t.Protocol)] = s
-	}
+	s := c.stats(string(t.Protocol))
 	s.Requests++
 	s.Bytes += t.Bytes
 	if t.Err != nil {
 		s.Errors++
 	}
+}
+
+func (c *protocolCounter) dialed(p fetch.Protocol) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stats(string(p)).Connections++
 }
 
 func (c *protocolCounter) totals() map[string]ProtocolStats {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"github.com/phoneprov/phoneprov/cmd/phonesim/internal/model"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -140,8 +141,8 @@ func (noAddrs) Add(netip.Prefix, string) error { return nil }
 func (noAddrs) Remove(netip.Addr) error        { return nil }
 
 func TestRun(t *testing.T) {
-	var requests atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var requests, conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		requests.Add(1)
 		switch r.URL.Path {
 		case "/J100Supgrade.txt":
@@ -154,6 +155,12 @@ func TestRun(t *testing.T) {
 			http.NotFound(w, r)
 		}
 	}))
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
 	defer srv.Close()
 	port := srv.URL[strings.LastIndexByte(srv.URL, ':')+1:]
 	mix, _ := ParseMix(catalog(t), "j179=1")
@@ -170,8 +177,8 @@ func TestRun(t *testing.T) {
 	if s.Time.P50 <= 0 || s.Time.P50 > s.Time.P95 || s.Time.P95 > s.Time.Max || s.Time.Max > s.Duration {
 		t.Errorf("times %+v, storm %v", s.Time, s.Duration)
 	}
-	if st := s.Protocols["http"]; st.Requests != int(requests.Load()) || st.Bytes < 38*10000 {
-		t.Errorf("http %+v, server saw %d", st, requests.Load())
+	if st := s.Protocols["http"]; st.Requests != int(requests.Load()) || st.Bytes < 38*10000 || st.Connections != int(conns.Load()) || st.Connections < 38 {
+		t.Errorf("http %+v, server saw %d requests on %d connections", st, requests.Load(), conns.Load())
 	}
 	last := snaps[len(snaps)-1]
 	if last.Done() != 40 || last.Failed != 2 {

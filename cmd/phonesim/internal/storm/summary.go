@@ -18,6 +18,9 @@ type ProtocolStats struct {
 	Requests int   `json:"requests"`
 	Errors   int   `json:"errors"` // includes "not found" answers and fallbacks
 	Bytes    int64 `json:"bytes"`
+	// Connections counts the TCP connections the phones opened (for
+	// HTTPS, the TLS handshakes they began); 0 for TFTP.
+	Connections int `json:"connections"`
 }
 
 // ModelStats are one model's outcomes.
@@ -156,7 +159,11 @@ func (s Summary) WriteText(w io.Writer, maxFailures int) error {
 	b.WriteString("  transfers:")
 	for _, p := range []string{"https", "http", "tftp"} {
 		if ps, ok := s.Protocols[p]; ok {
-			fmt.Fprintf(&b, " %s %d requests %s (%d unsuccessful);", p, ps.Requests, bytesText(ps.Bytes), ps.Errors)
+			fmt.Fprintf(&b, " %s %d requests %s (%d unsuccessful)", p, ps.Requests, bytesText(ps.Bytes), ps.Errors)
+			if ps.Connections > 0 {
+				fmt.Fprintf(&b, " on %d connections", ps.Connections)
+			}
+			b.WriteString(";")
 		}
 	}
 	b.WriteString("\n")
