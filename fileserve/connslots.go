@@ -2,6 +2,7 @@ package fileserve
 
 import (
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -15,16 +16,15 @@ import (
 // are few).
 //
 // Keep-alive connections waiting for a next request that may never come
-// must not hold the slots new phones need. When the cap is reached, some
-// of them are closed at once (evict), and while an accept loop waits, every
-// connection that finishes a response closes instead of waiting for its
-// next request (wanted). A client sees what it sees when any server times
-// out an idle connection, and opens a new one.
+// must not hold the slots new phones need. While an accept loop waits, it
+// closes some of them every evictEvery, those that have waited longest
+// first (Server.closeIdleForRoom), until a slot frees. A client sees what
+// it sees when any server times out an idle connection, and opens a new
+// one.
 type connSlots struct {
-	tokens  chan struct{}   // one per connection served; nil: no cap
-	open    atomic.Int64    // connections served now, with or without a cap
-	waiting atomic.Int32    // accept loops waiting for a slot
-	evict   func(n int) int // closes up to n idle keep-alive connections; returns how many
+	tokens chan struct{}   // one per connection served; nil: no cap
+	open   atomic.Int64    // connections served now, with or without a cap
+	evict  func(n int) int // closes up to n idle keep-alive connections; returns how many
 
 	waits  prometheus.Counter // accepts that found every slot taken
 	closed prometheus.Counter // idle keep-alive connections closed to make room
@@ -52,8 +52,14 @@ func (s *connSlots) take(stop <-chan struct{}) bool {
 // alone reports whether the caller's connection is the only one served.
 func (s *connSlots) alone() bool { return s.open.Load() <= 1 }
 
+// evictEvery is how often an accept loop waiting for a slot closes idle
+// keep-alive connections again: the connections busy when it began may
+// have finished their response since.
+const evictEvery = 10 * time.Millisecond
+
 // wait takes a token; when none is free it closes idle keep-alive
-// connections (evict) and blocks until a token frees or stop closes.
+// connections (evict), again every evictEvery, until a token frees or
+// stop closes.
 func (s *connSlots) wait(stop <-chan struct{}) bool {
 	if s.tokens == nil {
 		return true
@@ -64,18 +70,21 @@ func (s *connSlots) wait(stop <-chan struct{}) bool {
 	default:
 	}
 	s.waits.Inc()
-	s.waiting.Add(1)
-	defer s.waiting.Add(-1)
-	// As nginx does when its connections run out: close up to 32 idle
-	// keep-alive connections (here 1/32 of the cap) and take a freed slot.
-	if n := s.evict(max(1, cap(s.tokens)/32)); n > 0 {
-		s.closed.Add(float64(n))
-	}
-	select {
-	case s.tokens <- struct{}{}:
-		return true
-	case <-stop:
-		return false
+	tick := time.NewTicker(evictEvery)
+	defer tick.Stop()
+	for {
+		// As nginx does when its connections run out: close up to 32 idle
+		// keep-alive connections (here 1/32 of the cap) and take a freed slot.
+		if n := s.evict(max(1, cap(s.tokens)/32)); n > 0 {
+			s.closed.Add(float64(n))
+		}
+		select {
+		case s.tokens <- struct{}{}:
+			return true
+		case <-stop:
+			return false
+		case <-tick.C:
+		}
 	}
 }
 
@@ -85,14 +94,4 @@ func (s *connSlots) give() {
 	if s.tokens != nil {
 		<-s.tokens
 	}
-}
-
-// wanted reports whether an accept loop waits for a slot: a connection
-// that would now wait for its next request closes instead, and reports it.
-func (s *connSlots) wanted() bool {
-	if s.tokens == nil || s.waiting.Load() == 0 {
-		return false
-	}
-	s.closed.Inc()
-	return true
 }

@@ -118,20 +118,29 @@ func TestMaxConnectionsQueuesPastTheCap(t *testing.T) {
 
 // TestMaxConnectionsClosesIdleKeepAlive: keep-alive connections waiting
 // for their next request make room for a new one: those already idle when
-// it comes, and one that finishes its response while it waits.
+// it comes, the one that has waited longest first, and one that finishes
+// its response while it waits.
 func TestMaxConnectionsClosesIdleKeepAlive(t *testing.T) {
-	t.Run("already idle", func(t *testing.T) {
-		srv := capServer(t, 2)
-		a, b := dialCap(t, srv), dialCap(t, srv)
-		a.get(t, "a.txt")
-		b.get(t, "a.txt")
-		waitBetween(t, srv, 2)
+	t.Run("longest waiting first", func(t *testing.T) {
+		const max = 8
+		srv := capServer(t, max)
+		var idle []*capClient
+		for i := range max {
+			c := dialCap(t, srv)
+			c.get(t, "a.txt")
+			waitBetween(t, srv, i+1)
+			time.Sleep(20 * time.Millisecond) // each waits a little less than the one before
+			idle = append(idle, c)
+		}
 		c := dialCap(t, srv)
 		if n := c.get(t, "a.txt"); n != 100 {
 			t.Fatalf("new connection: %d bytes", n)
 		}
-		if !a.closedBy(2*time.Second) && !b.closedBy(2*time.Second) {
-			t.Fatal("neither idle keep-alive connection was closed to make room")
+		if !idle[0].closedBy(2 * time.Second) {
+			t.Error("the connection that waited longest was not closed to make room")
+		}
+		if idle[max-1].closedBy(200 * time.Millisecond) {
+			t.Error("the connection that waited least was closed")
 		}
 		if got := testutil.ToFloat64(srv.metrics.connsClosedForRoom); got < 1 {
 			t.Errorf("idle_connections_closed_total = %v, want at least 1", got)
@@ -164,7 +173,7 @@ func waitBetween(t *testing.T, srv *testServer, n int) {
 	for {
 		got := 0
 		for _, fc := range serverConns(srv.Server) {
-			if fc.between.Load() {
+			if fc.waitingSince.Load() != 0 {
 				got++
 			}
 		}

@@ -101,7 +101,7 @@ func (f *fastServer) serve(ln net.Listener) error {
 		}
 		delay = 0
 		// A slot after the accept: an accept loop waiting for one means a
-		// client is waiting (see connSlots.wanted).
+		// client is waiting (see connSlots).
 		if !f.srv.slots.take(f.stop) {
 			c.Close()
 			return nil
@@ -223,24 +223,39 @@ func setSendBuffer(raw syscall.RawConn, size int, errorLog *log.Logger) {
 	}
 }
 
-// closeIdleForRoom closes up to n connections waiting for a request
-// after answering one (see connSlots) and returns how many it closed.
-func (f *fastServer) closeIdleForRoom(n int) int {
+// appendWaiting appends the connections waiting for a request after
+// answering one to dst, for Server.closeIdleForRoom.
+func (f *fastServer) appendWaiting(dst []waitingConn) []waitingConn {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	closed := 0
 	for fc := range f.conns {
-		if closed >= n {
-			break
-		}
-		if fc.between.Load() {
-			// The socket, not the TLS layer: a close_notify could wait on
-			// a full send buffer while mu is held.
-			fc.tcp.Close()
-			closed++
+		if since := fc.waitingSince.Load(); since != 0 {
+			dst = append(dst, waitingConn{fc, since})
 		}
 	}
-	return closed
+	return dst
+}
+
+// waitingConn is a keep-alive connection waiting for a next request
+// since a time (fastConn.waitingSince).
+type waitingConn struct {
+	fc    *fastConn
+	since int64
+}
+
+// closeIfStillWaiting closes the connection if it has waited for a
+// request since w.since and still does, and reports whether it did. A
+// request already on its way when it closes is lost, as it is when any
+// server times out an idle keep-alive connection; clients send such a
+// request again on a new connection (RFC 9112, section 9.3.1).
+func (w waitingConn) closeIfStillWaiting() bool {
+	if !w.fc.waitingSince.CompareAndSwap(w.since, 0) {
+		return false
+	}
+	// The socket, not the TLS layer: a close_notify could wait on a
+	// full send buffer.
+	w.fc.tcp.Close()
+	return true
 }
 
 // handshakeTimeout is net/http's: the shortest of its read and write timeouts.
@@ -267,8 +282,11 @@ type fastConn struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	idle    atomic.Bool // waiting for a request, so shutdown may close it
-	between atomic.Bool // waiting for a request after answering one, so connSlots may close it
+	idle atomic.Bool // waiting for a request, so shutdown may close it
+	// waitingSince is when the connection began waiting for a request
+	// after answering one (Unix nanoseconds), 0 while it is not waiting:
+	// connSlots may close it, the longest waiting first.
+	waitingSince atomic.Int64
 
 	buf      []byte // read buffer; buf[r:w] is not yet consumed
 	r, w     int
@@ -409,27 +427,20 @@ func (c *fastConn) readRequest(req *h1.Request, first bool) (h1.Result, error) {
 		case first:
 			c.setReadDeadline(c.lastNow.Add(rht), 0)
 		default:
-			if c.f.srv.slots.wanted() {
-				return 0, errClosedForRoom
-			}
 			idle := c.f.limits.IdleTimeout
 			c.setReadDeadline(c.lastNow.Add(idle), idle/100)
 			c.idle.Store(true)
-			c.between.Store(true)
+			c.waitingSince.Store(c.lastNow.UnixNano())
 		}
 		n, err := c.conn.Read(c.buf[c.w:])
 		c.idle.Store(false)
-		c.between.Store(false)
+		c.waitingSince.Store(0)
 		c.w += n
 		if err != nil && n == 0 {
 			return 0, err
 		}
 	}
 }
-
-// errClosedForRoom ends a keep-alive connection whose slot a new
-// connection waits for (see connSlots).
-var errClosedForRoom = errors.New("keep-alive connection closed to make room under max_connections")
 
 // setReadDeadline moves the read deadline to target unless it already
 // lies within slack before it: most requests then set no timer at all.

@@ -5,6 +5,7 @@
 package fileserve
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -382,11 +383,26 @@ func (s *Server) serveHTTPListeners(run func(func() error), hs *http.Server, lns
 }
 
 // closeIdleForRoom closes up to n keep-alive connections waiting for
-// their next request, for connSlots, and returns how many it closed.
+// their next request, those that have waited longest first, for
+// connSlots, and returns how many it closed. As nginx's
+// ngx_drain_connections takes the least recently used from its queue of
+// reusable connections: a phone that has just been answered is the likeliest
+// to send its next request at once, and closing its connection would cost
+// it, and the server, a new TLS handshake.
 func (s *Server) closeIdleForRoom(n int) int {
-	closed := 0
+	var waiting []waitingConn
 	for _, f := range s.fastServers() {
-		closed += f.closeIdleForRoom(n - closed)
+		waiting = f.appendWaiting(waiting)
+	}
+	slices.SortFunc(waiting, func(a, b waitingConn) int { return cmp.Compare(a.since, b.since) })
+	closed := 0
+	for _, w := range waiting {
+		if closed == n {
+			break
+		}
+		if w.closeIfStillWaiting() {
+			closed++
+		}
 	}
 	return closed
 }
