@@ -29,7 +29,8 @@ type Config struct {
 	PhoneTimeout time.Duration
 	// FirstExtension numbers the phones' extensions (backup file names).
 	FirstExtension int
-	// Env is shared by every phone; its Observe is wrapped to count bytes.
+	// Env is shared by every phone; its Observe is wrapped to count bytes,
+	// and its Dialed replaced to count connections.
 	Env phone.Env
 	// Progress, if set, is called every ProgressEvery with a snapshot,
 	// and once more at the end.
@@ -204,6 +205,7 @@ func (c *protocolCounter) observe(t fetch.Transfer) {
 	}
 }
 
+// dialed counts a connection a phone opened.
 func (c *protocolCounter) dialed(p fetch.Protocol) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
