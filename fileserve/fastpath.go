@@ -246,8 +246,8 @@ type waitingConn struct {
 // closeIfStillWaiting closes the connection if it has waited for a
 // request since w.since and still does, and reports whether it did. A
 // request already on its way when it closes is lost, as it is when any
-// server times out an idle keep-alive connection; clients send such a
-// request again on a new connection (RFC 9112, section 9.3.1).
+// server times out an idle keep-alive connection; a client may send such
+// a request again on a new connection (RFC 9112, section 9.3.1).
 func (w waitingConn) closeIfStillWaiting() bool {
 	if !w.fc.waitingSince.CompareAndSwap(w.since, 0) {
 		return false

@@ -205,8 +205,9 @@ func limitText(run stormRun) string {
 		arp = fmt.Sprintf("; the host's neighbour table was full %d times (kernel drops)", run.ARPTableFull)
 	}
 	if d, ok := run.AllDone(); ok {
+		https := run.Sim.Protocols["https"]
 		return fmt.Sprintf("%d phones: all provisioned in %s s (p50 %s s), server CPU %s s, peak RSS %s MiB, HTTPS %d requests on %d connections, DHCP %d sent%s",
-			run.Phones, secs(d), secs(run.Sim.Time.P50), secs(run.CPU()), benchkit.MiB(run.PeakRSS()), run.Sim.Protocols["https"].Requests, run.Sim.Protocols["https"].Connections, run.Sim.DHCP["Sent"], arp)
+			run.Phones, secs(d), secs(run.Sim.Time.P50), secs(run.CPU()), benchkit.MiB(run.PeakRSS()), https.Requests, https.Connections, run.Sim.DHCP["Sent"], arp)
 	}
 	return fmt.Sprintf("%d phones: %d FAILED (%s)%s; most common: %s", run.Phones, run.Sim.Failed, stepsText(run.Sim.FailedSteps), arp, strings.Join(run.Sim.reasons(3), "; "))
 }

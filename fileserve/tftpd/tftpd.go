@@ -38,9 +38,11 @@
 //     Sorcerer's Apprentice), but once the backoff has begun, an ACK of the
 //     block before the window again cuts the current wait to one timeout:
 //     the client is there and lost the data. tftp-hpa's client gives up
-//     25 s after its last new block, so the 16 s and 32 s waits would
-//     outlast it (tftpd-hpa's backoff, the same, does). With windowsize, an ACK inside the
-//     window restarts the window after it (RFC 7440).
+//     25 s after its last new block (tftp/main.c, rexmtval and
+//     maxtimeout), so the 16 s and 32 s waits would outlast it, as
+//     tftpd-hpa's backoff, the same, does (tftpd/tftpd.c). With
+//     windowsize, an ACK inside the window restarts the window after it
+//     (RFC 7440).
 //   - A transfer given up after Config.Retries retransmissions ends
 //     silently (no ERROR to a client that is not listening).
 //   - A retransmitted RRQ from the same client address and port while its

@@ -282,17 +282,12 @@ func (t *transfer) awaitProgress(ctx context.Context, st *sendState) bool {
 		}
 		if reAcked && st.tries > 0 {
 			// The client is there and lost what was sent: the backoff,
-			// meant for a client that is silent, need not run its course.
-			// The resend still waits for the timer, now at most one
-			// timeout away, so a burst of duplicate ACKs makes one resend,
-			// not one each (no Sorcerer's Apprentice). tftp-hpa's client
-			// re-ACKs every 5 s and gives up 25 s after its last new block
-			// (tftp/main.c, rexmtval and maxtimeout), so when the first
-			// send and the resends at 1, 3, 7 and 15 s were all lost, the
-			// one at 31 s came too late for it (TestLossyLinkLab, 10 %
-			// loss). tftpd-hpa backs off the same way and does not answer
-			// duplicate ACKs either (tftpd/tftpd.c: TRIES, timer,
-			// tftp_sendfile), so it leaves such a client the same gap.
+			// meant for a client that is silent, need not run its course
+			// (see the package doc for tftp-hpa's client, which gives up
+			// before the longest waits end). The resend still waits for
+			// the timer, now at most one timeout away, so a burst of
+			// duplicate ACKs makes one resend, not one each (no
+			// Sorcerer's Apprentice).
 			if soon := time.Now().Add(t.timeout); soon.Before(due) {
 				due = soon
 			}
