@@ -488,7 +488,7 @@ func TestFastPathTimeouts(t *testing.T) {
 		t.Errorf("silent connection closed after %s, want about 300ms", d)
 	}
 	// A head that never ends (slowloris), a byte at a time.
-	c := dial()
+	slow := dial()
 	stop := make(chan struct{})
 	go func() {
 		for _, b := range []byte("GET /a.txt HTTP/1.1\r\nHost: a\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa") {
@@ -497,17 +497,17 @@ func TestFastPathTimeouts(t *testing.T) {
 				return
 			case <-time.After(50 * time.Millisecond):
 			}
-			if _, err := c.Write([]byte{b}); err != nil {
+			if _, err := slow.Write([]byte{b}); err != nil {
 				return
 			}
 		}
 	}()
-	if d := closedAfter(c); d > 2*time.Second {
+	if d := closedAfter(slow); d > 2*time.Second {
 		t.Errorf("slow head held the connection for %s", d)
 	}
 	close(stop)
 	// Idle between requests: kept for the idle timeout, not the header timeout.
-	c = dial()
+	c := dial()
 	br := bufio.NewReader(c)
 	for range 2 {
 		fmt.Fprint(c, "GET /a.txt HTTP/1.1\r\nHost: a\r\n\r\n")
