@@ -55,7 +55,33 @@ func (s sweep) cell(row sweepRow, conns int) string {
 		return "ERROR"
 	}
 	pp, peer := summarize(r.Phoneprov), summarize(r.Other)
-	return fmt.Sprintf("%s (%s/%s)", fmtRatio(roundRatio(r.Phoneprov, r.Other)), kilo(pp.Throughput), kilo(peer.Throughput))
+	mark := ""
+	if s.clientBound(r) {
+		mark = " w"
+	}
+	return fmt.Sprintf("%s (%s/%s)%s", fmtRatio(roundRatio(r.Phoneprov, r.Other)), kilo(pp.Throughput), kilo(peer.Throughput), mark)
+}
+
+// clientBusy is the share of a run's time wrk's one thread spent on the
+// CPU from which on it, rather than the server, is taken to set the pace.
+const clientBusy = 0.9
+
+// clientShare is the median share of each run's time the load generator
+// spent on the CPU.
+func (s sweep) clientShare(runs []figures) float64 {
+	var xs []float64
+	for _, f := range runs {
+		xs = append(xs, f.ClientCPU.Seconds()/s.Duration.Seconds())
+	}
+	return median(xs)
+}
+
+// clientBound reports whether wrk was busy at least clientBusy of the
+// time against both servers: then the ratio measures how much CPU wrk
+// needs per unit of work from each server more than how fast the servers
+// are.
+func (s sweep) clientBound(r scenarioResult) bool {
+	return s.clientShare(r.Phoneprov) >= clientBusy && s.clientShare(r.Other) >= clientBusy
 }
 
 // cpuCell is the server CPU each server spent per unit of work: µs per
@@ -67,22 +93,38 @@ func (s sweep) cpuCell(row sweepRow, conns int) string {
 	if !ok || r.Err != nil {
 		return "–"
 	}
-	per := func(runs []figures) string {
-		var xs []float64
-		for _, f := range runs {
-			work := f.Throughput * s.Duration.Seconds() // requests, or MiB
-			if work <= 0 {
-				continue
-			}
-			if r.Scenario.Unit == "MiB/s" {
-				xs = append(xs, float64(f.Usage.CPU.Milliseconds())/(work/1024))
-			} else {
-				xs = append(xs, float64(f.Usage.CPU.Microseconds())/work)
-			}
-		}
-		return fmt.Sprintf("%.1f", median(xs))
+	server := func(f figures) time.Duration { return f.Usage.CPU }
+	return fmt.Sprintf("%.1f / %.1f", s.perUnit(r, r.Phoneprov, server), s.perUnit(r, r.Other, server))
+}
+
+// clientCell is what cpuCell is for the load generator's CPU, then the
+// share of the run's time it was busy against each server, in per cent.
+func (s sweep) clientCell(row sweepRow, conns int) string {
+	r, ok := row.Cells[conns]
+	if !ok || r.Err != nil {
+		return "–"
 	}
-	return per(r.Phoneprov) + " / " + per(r.Other)
+	client := func(f figures) time.Duration { return f.ClientCPU }
+	return fmt.Sprintf("%.1f / %.1f (%.0f/%.0f %%)", s.perUnit(r, r.Phoneprov, client), s.perUnit(r, r.Other, client),
+		100*s.clientShare(r.Phoneprov), 100*s.clientShare(r.Other))
+}
+
+// perUnit is the median over runs of cpu per unit of work: µs per
+// request, or ms per GiB for a MiB/s scenario.
+func (s sweep) perUnit(r scenarioResult, runs []figures, cpu func(figures) time.Duration) float64 {
+	var xs []float64
+	for _, f := range runs {
+		work := f.Throughput * s.Duration.Seconds() // requests, or MiB
+		if work <= 0 {
+			continue
+		}
+		if r.Scenario.Unit == "MiB/s" {
+			xs = append(xs, float64(cpu(f).Milliseconds())/(work/1024))
+		} else {
+			xs = append(xs, float64(cpu(f).Microseconds())/work)
+		}
+	}
+	return median(xs)
 }
 
 // kilo spells a rate briefly: 912, 45.9k.
@@ -118,7 +160,14 @@ func (s sweep) writeMarkdown(b *strings.Builder) {
 	if len(s.Rows) == 0 {
 		return
 	}
-	b.WriteString("\n## HTTP(S) sweep\n\nphoneprov / nginx, median of each round's ratio; in brackets each server's median: req/s for 2 KiB, MiB/s for 10 MiB. wrk -t1, keep-alive, on the same machine.\n\n| case |")
+	s.writeMarkdownTable(b, "## HTTP(S) sweep\n\nphoneprov / nginx, median of each round's ratio; in brackets each server's median: req/s for 2 KiB, MiB/s for 10 MiB. wrk -t1, keep-alive, on the same machine.", s.cell)
+	s.writeMarkdownTable(b, "Server CPU per unit of work, phoneprov / nginx (median over rounds): µs per request for 2 KiB, ms per GiB for 10 MiB. Lower is better.", s.cpuCell)
+	s.writeMarkdownTable(b, fmt.Sprintf("The load generator's CPU per unit of work against phoneprov / against nginx (wrk, one thread; median over rounds, same units), and in brackets the share of each run's time it was busy. \"w\" in the first table marks the points where it was busy %.0f %% of the time or more against both: there wrk sets the pace, and the ratio says more about how much of wrk's CPU each server's bytes cost than about the servers' own speed.", 100*clientBusy), s.clientCell)
+}
+
+// writeMarkdownTable renders one figure per point (cellOf) under a title.
+func (s sweep) writeMarkdownTable(b *strings.Builder, title string, cellOf func(sweepRow, int) string) {
+	b.WriteString("\n" + title + "\n\n| case |")
 	for _, n := range s.Conns {
 		fmt.Fprintf(b, " %d conns |", n)
 	}
@@ -126,19 +175,7 @@ func (s sweep) writeMarkdown(b *strings.Builder) {
 	for _, row := range s.Rows {
 		fmt.Fprintf(b, "| %s |", row.Case)
 		for _, n := range s.Conns {
-			fmt.Fprintf(b, " %s |", s.cell(row, n))
-		}
-		b.WriteString("\n")
-	}
-	b.WriteString("\nServer CPU per unit of work, phoneprov / nginx (median over rounds): µs per request for 2 KiB, ms per GiB for 10 MiB. Lower is better; the load generator's own CPU is in the results table.\n\n| case |")
-	for _, n := range s.Conns {
-		fmt.Fprintf(b, " %d conns |", n)
-	}
-	b.WriteString("\n|---|" + strings.Repeat("--:|", len(s.Conns)) + "\n")
-	for _, row := range s.Rows {
-		fmt.Fprintf(b, "| %s |", row.Case)
-		for _, n := range s.Conns {
-			fmt.Fprintf(b, " %s |", s.cpuCell(row, n))
+			fmt.Fprintf(b, " %s |", cellOf(row, n))
 		}
 		b.WriteString("\n")
 	}

@@ -55,7 +55,8 @@ func TestBuildScenariosSweep(t *testing.T) {
 }
 
 // TestSweepTable lays the results out a row per case, a column per
-// connection count.
+// connection count: the ratios, with "w" where wrk was busy 90 % of the
+// time against both servers, the servers' CPU and wrk's per unit of work.
 func TestSweepTable(t *testing.T) {
 	var results []scenarioResult
 	for _, key := range []string{"", keyECDSA} {
@@ -67,6 +68,9 @@ func TestSweepTable(t *testing.T) {
 		}
 	}
 	results[3].Err = fmt.Errorf("wrk failed")
+	// wrk busy against phoneprov only at one point, against both at the next.
+	results[0].Phoneprov[0].ClientCPU, results[0].Other[0].ClientCPU = 1900*time.Millisecond, time.Second
+	results[1].Phoneprov[0].ClientCPU, results[1].Other[0].ClientCPU = 1920*time.Millisecond, 1840*time.Millisecond
 	s := newSweep(results, 2*time.Second)
 	if !slices.Equal(s.Conns, []int{1, 8}) || len(s.Rows) != 2 {
 		t.Fatalf("sweep: conns %v, %d rows", s.Conns, len(s.Rows))
@@ -75,10 +79,12 @@ func TestSweepTable(t *testing.T) {
 	s.writeMarkdown(&b)
 	for _, line := range []string{
 		"| case | 1 conns | 8 conns |",
-		"| HTTP, 2 KiB | 1.00× (1000/1000) | 8.00× (8000/1000) |",
+		"| HTTP, 2 KiB | 1.00× (1000/1000) | 8.00× (8000/1000) w |",
 		"| HTTPS ECDSA P-256, 2 KiB | 1.00× (1000/1000) | ERROR |",
 		"| HTTP, 2 KiB | 50.0 / 250.0 | 50.0 / 250.0 |", // 100 ms / 2000 requests; 800 ms / 16000
 		"| HTTPS ECDSA P-256, 2 KiB | 50.0 / 250.0 | – |",
+		"| HTTP, 2 KiB | 950.0 / 500.0 (95/50 %) | 120.0 / 920.0 (96/92 %) |", // wrk: 1.9 s / 2000 requests, 1 s / 2000; 1.92 s / 16000, 1.84 s / 2000
+		"| HTTPS ECDSA P-256, 2 KiB | 0.0 / 0.0 (0/0 %) | – |",
 	} {
 		if !strings.Contains(b.String(), line+"\n") {
 			t.Errorf("sweep table lacks %q:\n%s", line, b.String())
