@@ -54,6 +54,9 @@ type fastServer struct {
 	// connection holds one only while it answers, so thousands of
 	// keep-alive connections waiting for their next request hold none.
 	outBufs sync.Pool
+	// copyBufs (*[]byte, 64 KiB) hold file data on its way into TLS
+	// records (16 KiB each), only while a file is sent.
+	copyBufs sync.Pool
 
 	handedOff atomic.Int64 // connections given to net/http, for tests
 
@@ -69,7 +72,8 @@ func (s *Server) newFastServer(protocol string, tlsConf *tls.Config, addr net.Ad
 	return &fastServer{
 		srv: s, protocol: protocol, tlsConf: tlsConf, handoff: newHandoffListener(addr),
 		active: active, errorLog: errorLog, limits: s.cfg.HTTP, conns: map[*fastConn]struct{}{},
-		stop: make(chan struct{}),
+		stop:     make(chan struct{}),
+		copyBufs: sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }},
 	}
 }
 
@@ -650,8 +654,8 @@ func (c *fastConn) sendFile(head []byte, f *os.File, size int64) (int64, error) 
 		}
 		return c.tcp.ReadFrom(io.LimitReader(f, size))
 	}
-	bp := tlsCopyBufs.Get().(*[]byte)
-	defer tlsCopyBufs.Put(bp)
+	bp := c.f.copyBufs.Get().(*[]byte)
+	defer c.f.copyBufs.Put(bp)
 	buf := (*bp)[:cap(*bp)]
 	n := copy(buf, head)
 	var sent int64
@@ -671,9 +675,6 @@ func (c *fastConn) sendFile(head []byte, f *os.File, size int64) (int64, error) 
 	}
 	return sent, nil
 }
-
-// tlsCopyBufs hold file data on its way into TLS records (16 KiB each).
-var tlsCopyBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
 
 // sendMore writes b with MSG_MORE: the kernel holds a partial segment
 // for the data that follows.
