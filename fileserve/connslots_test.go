@@ -122,10 +122,10 @@ func TestMaxConnectionsQueuesPastTheCap(t *testing.T) {
 // its response while it waits.
 func TestMaxConnectionsClosesIdleKeepAlive(t *testing.T) {
 	t.Run("longest waiting first", func(t *testing.T) {
-		const max = 8
-		srv := capServer(t, max)
+		const slots = 8
+		srv := capServer(t, slots)
 		var idle []*capClient
-		for i := range max {
+		for i := range slots {
 			c := dialCap(t, srv)
 			c.get(t, "a.txt")
 			waitBetween(t, srv, i+1)
@@ -139,7 +139,7 @@ func TestMaxConnectionsClosesIdleKeepAlive(t *testing.T) {
 		if !idle[0].closedBy(2 * time.Second) {
 			t.Error("the connection that waited longest was not closed to make room")
 		}
-		if idle[max-1].closedBy(200 * time.Millisecond) {
+		if idle[slots-1].closedBy(200 * time.Millisecond) {
 			t.Error("the connection that waited least was closed")
 		}
 		if got := testutil.ToFloat64(srv.metrics.connsClosedForRoom); got < 1 {

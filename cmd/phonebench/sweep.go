@@ -66,14 +66,10 @@ func (s sweep) cell(row sweepRow, conns int) string {
 // CPU from which on it, rather than the server, is taken to set the pace.
 const clientBusy = 0.9
 
-// clientShare is the median share of each run's time the load generator
-// spent on the CPU.
+// clientShare is the share of a run's time the load generator spent on
+// the CPU, the median over runs.
 func (s sweep) clientShare(runs []figures) float64 {
-	var xs []float64
-	for _, f := range runs {
-		xs = append(xs, f.ClientCPU.Seconds()/s.Duration.Seconds())
-	}
-	return median(xs)
+	return summarize(runs).ClientCPU.Seconds() / s.Duration.Seconds()
 }
 
 // clientBound reports whether wrk was busy at least clientBusy of the
