@@ -22,7 +22,7 @@ func startServerMode(t *testing.T, cfg Config, h Handler, directMax int) *testSe
 	if err != nil {
 		t.Fatal(err)
 	}
-	return startServerOn(t, cfg, h, conn, false, func(s *Server) { s.directMax = directMax })
+	return startServerOn(t, cfg, h, conn, false, func(s *Server) { s.directMax = func() int { return directMax } })
 }
 
 // TestSocketModes runs a transfer through both ways of using its socket:
@@ -108,7 +108,7 @@ func TestSocketModesIPv6(t *testing.T) {
 			}
 			h := newFakeHandler()
 			h.files["f"] = genBytes(50_000)
-			ts := startServerOn(t, Config{}, h, conn, false, func(s *Server) { s.directMax = m.directMax })
+			ts := startServerOn(t, Config{}, h, conn, false, func(s *Server) { s.directMax = func() int { return m.directMax } })
 			got, _, err := download(t, ts.addr.String(), "f", "octet", 1428, false)
 			if err != nil || !bytes.Equal(got, h.files["f"]) {
 				t.Fatalf("download: %d bytes, %v", len(got), err)

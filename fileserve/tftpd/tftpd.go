@@ -256,9 +256,11 @@ type Server struct {
 	handler Handler
 	observe func(Result)
 
-	// directMax is how many transfers may run for a new one to use its
-	// socket directly rather than through the network poller (see socket).
-	directMax int
+	// directMax tells how many transfers may run for a new one to use its
+	// socket directly rather than through the network poller (see socket):
+	// the runtime's processors at the time, which the appliance sizes to
+	// the load.
+	directMax func() int
 
 	malformed atomic.Uint64
 	active    atomic.Int64
@@ -293,7 +295,7 @@ func New(cfg Config, h Handler, observe func(Result)) (*Server, error) {
 	return &Server{
 		cfg:       cfg,
 		handler:   h,
-		directMax: runtime.GOMAXPROCS(0),
+		directMax: func() int { return runtime.GOMAXPROCS(0) },
 		observe:   observe,
 		abortCtx:  abortCtx,
 		abortAll:  abortAll,

@@ -62,7 +62,7 @@ func (t *transfer) serve(parent context.Context) {
 	stopAbort := context.AfterFunc(t.s.abortCtx, cancel)
 	defer stopAbort()
 
-	sock, err := openSocket(ctx, t.local, t.peer, t.s.active.Load() <= int64(t.s.directMax))
+	sock, err := openSocket(ctx, t.local, t.peer, t.s.active.Load() <= int64(t.s.directMax()))
 	if err != nil {
 		// Out of sockets or ports: tell the client from the listening socket.
 		t.l.reply(appendError(nil, codeUndefined, ErrBusy.Error()), t.from, t.local)
