@@ -526,6 +526,9 @@ func (s *Server) openFailed(err error) string {
 	return err.Error()
 }
 
+// TFTPTransfers is how many TFTP transfers are running now.
+func (s *Server) TFTPTransfers() int { return int(s.activeTransfers("tftp")) }
+
 func (s *Server) activeTransfers(protocol string) float64 {
 	switch protocol {
 	case "http":

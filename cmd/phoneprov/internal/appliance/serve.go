@@ -67,9 +67,15 @@ func Serve(ctx context.Context, cfg config.Config, o Options) error {
 		return nil
 	}}
 	systemd := notify.systemdPart(watchdog, listenStatus(app.files.Addrs()), app.readinessChecks())
+	// The processor count is the process's, so it is sized here rather
+	// than among the parts, which tests run several of in one process.
+	procs := supervise.Part{Name: "procs", Run: func(ctx context.Context) error {
+		sizeProcs(ctx, app.files.TFTPTransfers, log)
+		return nil
+	}}
 
 	log.Info("phoneprov started", "version", o.Version, "revision", o.Revision, "config", orDefault(o.ConfigPath), "data_dir", cfg.DataDir)
-	if err := app.run(ctx, app.parts(reload, systemd)); err != nil {
+	if err := app.run(ctx, app.parts(reload, systemd, procs)); err != nil {
 		log.Error("phoneprov stopped", "err", err)
 		return err
 	}
