@@ -18,27 +18,56 @@ import (
 // whole table (each slot then sees a tiny share of it), and since the
 // seed is random per server, nobody can aim packets at a chosen client's
 // slot. Memory stays fixed whatever the flood.
+//
+// The client table grows with the site (clientSlots): when every phone
+// reboots at once, each sends a DISCOVER and a REQUEST within a second,
+// and a slot that several phones share sees all of theirs. With 16,384
+// slots for 30,000 phones about 180 slots hold six phones or more,
+// past the default burst of 10: dhcpbench's mass reboot lost 142 packets
+// to this limit (phoneprov_dhcp_packets_dropped_total
+// {reason="rate_limit_client"}), and phones whose retransmission was
+// refused again were bound only after 12.7 s. With two slots a phone, six
+// on one slot happens in about one such reboot of forty, and costs its
+// phones one retransmission.
 
-// limiterSlots is the number of buckets per limit (a power of two).
-const limiterSlots = 1 << 14
+// Table sizes (powers of two): the relay table, and the bounds of the
+// client table.
+const (
+	relaySlots     = 1 << 14
+	minClientSlots = 1 << 14 // a flood of random MACs spreads thin whatever the site's size
+	maxClientSlots = 1 << 18 // 2 MiB, for sites of 131,072 clients and more
+	slotsPerClient = 2
+)
+
+// clientSlots is the client table's size for a site whose subnets can
+// give clients addresses: slotsPerClient for each, rounded up to a power
+// of two, within [minClientSlots, maxClientSlots].
+func clientSlots(clients int) int {
+	n := minClientSlots
+	for n < clients*slotsPerClient && n < maxClientSlots {
+		n *= 2
+	}
+	return n
+}
 
 // bucketTable is one limit: a rate with a burst on top, per key.
 type bucketTable struct {
 	interval  int64 // nanoseconds per packet at the sustained rate
 	tolerance int64 // burst × interval
 	seed      maphash.Seed
-	slots     []atomic.Int64
+	slots     []atomic.Int64 // a power of two of them
 }
 
 // newBucketTable returns the limit for rate packets a second and burst
-// packets at once, or nil when rate is 0 (no limit).
-func newBucketTable(rate, burst int) *bucketTable {
+// packets at once with the given number of slots (a power of two), or nil
+// when rate is 0 (no limit).
+func newBucketTable(rate, burst, slots int) *bucketTable {
 	if rate <= 0 {
 		return nil
 	}
 	iv := int64(1e9) / int64(rate)
 	return &bucketTable{interval: iv, tolerance: int64(burst) * iv, seed: maphash.MakeSeed(),
-		slots: make([]atomic.Int64, limiterSlots)}
+		slots: make([]atomic.Int64, slots)}
 }
 
 // allow takes a token for key at now (nanoseconds on a monotonic clock,
@@ -59,7 +88,7 @@ func (t *bucketTable) allow(key []byte, now int64) bool {
 
 // slot is the index of key's bucket; keys that share one share a limit.
 func (t *bucketTable) slot(key []byte) uint64 {
-	return maphash.Bytes(t.seed, key) & (limiterSlots - 1)
+	return maphash.Bytes(t.seed, key) & uint64(len(t.slots)-1)
 }
 
 // rateLimits are the [dhcp.rate_limit] limits; nil fields are off.
@@ -67,8 +96,11 @@ type rateLimits struct {
 	client, relay *bucketTable
 }
 
-func newRateLimits(c RateLimitConfig) *rateLimits {
-	return &rateLimits{client: newBucketTable(c.ClientRate, c.ClientBurst), relay: newBucketTable(c.RelayRate, c.RelayBurst)}
+// newRateLimits returns the limits of c for a site that can give clients
+// addresses (pool addresses and reservations).
+func newRateLimits(c RateLimitConfig, clients int) *rateLimits {
+	return &rateLimits{client: newBucketTable(c.ClientRate, c.ClientBurst, clientSlots(clients)),
+		relay: newBucketTable(c.RelayRate, c.RelayBurst, relaySlots)}
 }
 
 // limitVerdict says whether a packet passes and, if not, which limit
