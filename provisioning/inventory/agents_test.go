@@ -82,7 +82,7 @@ func TestFactQueueWakesOncePerBatch(t *testing.T) {
 // The room a backlog grew is not kept once its batch is folded in: the
 // next batch starts small.
 func TestFactQueueDropsABacklogsRoom(t *testing.T) {
-	backlog := DefaultConfig().QueueLength
+	backlog := DefaultConfig().QueueFor(0)
 	q := newFactQueue(backlog)
 	f := leaseFactOf(lease(0, "00:04:0d:00:00:01", "198.18.0.10", 1, "", ""))
 	for range backlog {

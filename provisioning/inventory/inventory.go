@@ -95,9 +95,9 @@ func firmwareByExtension(name string) (string, string, bool) {
 //
 // ObserveAccess and ObserveLease only queue the fact (they run on the
 // servers' goroutines, and wake nobody but for the first fact of a batch,
-// see factQueue); Run folds queued facts in on one goroutine, writes
-// changes to disk at most once per Config.FlushInterval, and reads the
-// neighbour table every Config.NeighborInterval.
+// see factQueue); Run folds queued facts in on one goroutine and reads
+// the neighbour table every Config.NeighborInterval, while another writes
+// the changes to disk once per Config.FlushInterval.
 type Inventory struct {
 	cfg     Config
 	opts    Options
@@ -201,6 +201,7 @@ func Open(cfg Config, opts Options) (*Inventory, error) {
 		return nil, errors.New("inventory: no database path given")
 	}
 	cfg.MaxPhones = cfg.PhonesFor(opts.Fleet)
+	cfg.QueueLength = cfg.QueueFor(opts.Fleet)
 	opts.Logger = obs.Logger(opts.Logger)
 	opts.Registry = obs.Registry(opts.Registry)
 	if opts.Now == nil {
@@ -284,8 +285,15 @@ func (inv *Inventory) Run(ctx context.Context) error {
 	if !inv.runOnce.CompareAndSwap(false, true) {
 		return errors.New("inventory: Run called twice")
 	}
-	flush := time.NewTicker(inv.cfg.FlushInterval)
-	defer flush.Stop()
+	// The writes run beside the folding: while a flush waits for the disk
+	// (a storm's first flush writes thousands of new phones and syncs),
+	// the facts still being queued are folded in rather than dropped.
+	flusherDone := make(chan struct{})
+	go func() {
+		defer close(flusherDone)
+		inv.flushEvery(ctx)
+	}()
+	defer func() { <-flusherDone }()
 	var scan <-chan time.Time
 	if inv.opts.Neighbors != nil && inv.cfg.NeighborInterval > 0 {
 		t := time.NewTicker(inv.cfg.NeighborInterval)
@@ -318,12 +326,24 @@ func (inv *Inventory) Run(ctx context.Context) error {
 		case <-window.C:
 			windowOpen = false
 			inv.foldQueued(work)
-		case <-flush.C:
+		case <-scan:
+			inv.scanNeighbors(ctx)
+		}
+	}
+}
+
+// flushEvery writes the changes every Config.FlushInterval until ctx ends.
+func (inv *Inventory) flushEvery(ctx context.Context) {
+	t := time.NewTicker(inv.cfg.FlushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 			if err := inv.Flush(); err != nil {
 				inv.log.Error("inventory not saved; will retry", "err", err)
 			}
-		case <-scan:
-			inv.scanNeighbors(ctx)
 		}
 	}
 }

@@ -520,6 +520,49 @@ func TestObserversQueueAndDrop(t *testing.T) {
 	}
 }
 
+// TestFoldingGoesOnWhileAFlushWaits holds the flush lock, as a flush
+// waiting for a slow disk does, and queues eight times the queue's length
+// in batches: every fact is folded in meanwhile and none is dropped. When
+// the flush ran on the folding goroutine, the folding stopped for as long
+// as the disk took, and past the queue's length the facts were dropped
+// (0 folded in, 448 dropped here).
+func TestFoldingGoesOnWhileAFlushWaits(t *testing.T) {
+	inv := openTest(t, "", func(c *Config, o *Options) { c.QueueLength = 64; c.FlushInterval = 10 * time.Millisecond })
+	inv.flushMu.Lock()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- inv.Run(ctx) }()
+	time.Sleep(50 * time.Millisecond) // several flush ticks: a flush is waiting
+	const phones = 512
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 0; i < phones; i += 32 {
+		for j := i; j < i+32; j++ {
+			mac := fmt.Sprintf("00:1b:4f:00:%02x:%02x", j>>8, j&0xff)
+			inv.ObserveLease(lease(time.Duration(j)*time.Millisecond, mac, fmt.Sprintf("198.18.%d.%d", 60+j>>8, j&0xff), dhcpd.Acked, "", ""))
+		}
+		for inv.queue.len() > 0 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	got, dropped := len(inv.List(Filter{})), inv.Dropped()
+	inv.flushMu.Unlock()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got != phones || dropped != 0 {
+		t.Fatalf("while a flush waited: %d phones folded in, %d facts dropped; want %d and 0", got, dropped, phones)
+	}
+	if err := inv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	reopened := openTest(t, inv.path, nil)
+	defer reopened.Close()
+	if n := len(reopened.List(Filter{})); n != phones {
+		t.Errorf("after the flush went through and Close: %d phones saved, want %d", n, phones)
+	}
+}
+
 func TestObserversDoNotBlock(t *testing.T) {
 	inv := openTest(t, "", func(c *Config, o *Options) { c.QueueLength = 16 })
 	defer inv.Close()

@@ -288,6 +288,29 @@ func TestCapScalesWithTheFleet(t *testing.T) {
 	}
 }
 
+// TestQueueScalesWithTheFleet: left at 0, the bound on waiting facts
+// holds an offer and an ack for every phone the pools can serve, so a
+// whole site rebooting at once is folded in late rather than dropped; a
+// length set in the configuration stays as set.
+func TestQueueScalesWithTheFleet(t *testing.T) {
+	inv := openTest(t, "", func(c *Config, o *Options) { o.Fleet = 30000 })
+	defer inv.Close()
+	f := leaseFactOf(lease(0, "00:04:0d:00:00:01", "198.18.0.10", dhcpd.Offered, "", ""))
+	for i := range 60000 {
+		if !inv.queue.push(&f) {
+			t.Fatalf("fact %d of a 30,000-phone site's offers and acks refused", i+1)
+		}
+	}
+	if inv.queue.push(&f) {
+		t.Error("the queue took more than two facts a phone")
+	}
+	for _, c := range []struct{ length, fleet, want int }{{0, 0, MinQueue}, {0, 1000, MinQueue}, {0, 30000, 60000}, {64, 30000, 64}} {
+		if got := (Config{QueueLength: c.length}).QueueFor(c.fleet); got != c.want {
+			t.Errorf("queue_length %d, fleet %d: bound %d, want %d", c.length, c.fleet, got, c.want)
+		}
+	}
+}
+
 // TestExchangesOfKnownPhonesWriteTouchRecords: a DHCP exchange of a known
 // phone changes only its times and lease kind, and that is all the
 // journal grows by; a lease that changes more writes the whole record.
