@@ -212,6 +212,26 @@ phoneprov_dhcp_queue_drops_total 0
 	}
 }
 
+func TestPhoneprovDrops(t *testing.T) {
+	// Lines as phoneprov-r1-reboot-metrics.txt of a mass reboot holds them.
+	text := `# HELP phoneprov_dhcp_packets_dropped_total Packets dropped, by reason.
+# TYPE phoneprov_dhcp_packets_dropped_total counter
+phoneprov_dhcp_packets_dropped_total{reason="invalid"} 0
+phoneprov_dhcp_packets_dropped_total{reason="rate_limit_client"} 142
+phoneprov_dhcp_packets_dropped_total{reason="store_error"} 0
+phoneprov_dhcp_queue_drops_total 3
+phoneprov_inventory_dropped_facts_total 1597
+phoneprov_inventory_queue_length 12
+`
+	var d phoneprovDaemon
+	if got, want := d.Drops(text), "rate_limit_client 142, queue full 3, inventory facts 1597"; got != want {
+		t.Errorf("Drops = %q, want %q", got, want)
+	}
+	if got := d.Drops("phoneprov_dhcp_packets_dropped_total{reason=\"invalid\"} 0\nphoneprov_inventory_dropped_facts_total 0\n"); got != "none" {
+		t.Errorf("all zero: %q, want none", got)
+	}
+}
+
 func TestLaunchCommand(t *testing.T) {
 	l := launch{Env: []string{"KEA_PIDFILE_DIR=/tmp/a b"}, Argv: []string{"/usr/sbin/kea-dhcp4", "-c", "/tmp/k.json"}}
 	if got, want := l.command(), "'KEA_PIDFILE_DIR=/tmp/a b' /usr/sbin/kea-dhcp4 -c /tmp/k.json"; got != want {

@@ -162,6 +162,8 @@ func (r *report) writeRebootMarkdown(b *strings.Builder) {
 		"with a REQUEST at once, and retransmit whatever got no answer after 4 s, 8, 16, 32, 64 s (±1 s), as RFC 2131 §4.1 asks "+
 		"of a client (the phones' own schedule is unconfirmed). All bound: first DISCOVER to last ACK. Stored: the leases the "+
 		"server's database holds at the end (phoneprov's assigned-address gauge, Kea's lease CSV); lost = bound − stored. "+
+		"Server's own drops: phoneprov's nonzero drop counters after the run (packets by reason, its queue, its inventory's facts); "+
+		"n/a for a server without them. "+
 		"Clients' CPU is dhcpbench's own over the run. At most %s.\n\n", o.RebootClients, p.VendorClass, o.RebootLimit)
 	benchkit.MDTable(b, rebootHeader(), func(row func(...string)) {
 		for _, run := range runs {

@@ -82,6 +82,37 @@ func (d phoneprovDaemon) Diagnostics(ctx context.Context, in *instance) (string,
 	return out.String(), nil
 }
 
+// Drops names phoneprov's nonzero drop counters in its diagnostics:
+// packets by reason, packets the full queue dropped, and lease and access
+// facts the inventory's full queue dropped.
+func (d phoneprovDaemon) Drops(diagnostics string) string {
+	var parts []string
+	for line := range strings.Lines(diagnostics) {
+		name, value, ok := strings.Cut(strings.TrimSpace(line), " ")
+		if !ok || strings.HasPrefix(name, "#") {
+			continue
+		}
+		var what string
+		switch {
+		case strings.HasPrefix(name, "phoneprov_dhcp_packets_dropped_total{reason=\""):
+			what = strings.TrimSuffix(strings.TrimPrefix(name, "phoneprov_dhcp_packets_dropped_total{reason=\""), "\"}")
+		case name == "phoneprov_dhcp_queue_drops_total":
+			what = "queue full"
+		case name == "phoneprov_inventory_dropped_facts_total":
+			what = "inventory facts"
+		default:
+			continue
+		}
+		if n, err := strconv.ParseFloat(value, 64); err == nil && n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %.0f", what, n))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
 // phoneprovMetrics reads the admin listener's /metrics page.
 func phoneprovMetrics(ctx context.Context, in *instance) ([]byte, error) {
 	return nsGet(ctx, in.ns, "http://"+phoneprovAdmin+"/metrics", 10*time.Second)

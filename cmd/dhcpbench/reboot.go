@@ -49,10 +49,14 @@ type rebootResult struct {
 	// datagrams the kernel dropped because a socket's receive buffer was
 	// full (the server's own counters say what it dropped after reading).
 	KernelDrops int64
-	ServerCPU   time.Duration
-	ClientCPU   time.Duration // dhcpbench's own CPU over the run: the simulated clients
-	Mem         benchkit.Memory
-	Err         string // why it could not run
+	// OwnDrops names the server's own nonzero drop counters (packets by
+	// reason, facts its inventory could not keep): "none", or "" when the
+	// server has no such counters.
+	OwnDrops  string
+	ServerCPU time.Duration
+	ClientCPU time.Duration // dhcpbench's own CPU over the run: the simulated clients
+	Mem       benchkit.Memory
+	Err       string // why it could not run
 }
 
 // lost is the number of ACKed clients whose lease the server's database
@@ -140,6 +144,7 @@ func (b *bench) reboot(ctx context.Context, d daemon, round int) (rebootResult, 
 	if dg, ok := d.(diagnoser); ok {
 		if text, err := dg.Diagnostics(ctx, in); err == nil {
 			_ = os.WriteFile(filepath.Join(b.art, fmt.Sprintf("%s-r%d-reboot-metrics.txt", d.Name(), round+1)), []byte(text), 0o644)
+			res.OwnDrops = dg.Drops(text)
 		}
 	}
 	if res.Mem, err = benchkit.ReadMemory(in.proc.PID()); err != nil {
@@ -159,8 +164,12 @@ func (r rebootResult) describe() string {
 	if r.AllBound > 0 {
 		all = fmt.Sprintf("all bound in %.1f s", r.AllBound.Seconds())
 	}
-	return fmt.Sprintf("%d/%d bound, %s; %d sent (%d retransmitted), %d dropped by the server's kernel, %d NAKs, %d duplicate ACKs, %d stored; server CPU %.1f s, clients' CPU %.1f s, HWM %s MiB",
-		r.Bound, r.Clients, all, r.Sent, r.Retransmits, r.KernelDrops, r.Naks, r.Duplicates, r.Stored, r.ServerCPU.Seconds(), r.ClientCPU.Seconds(), benchkit.MiB(r.Mem.HWM))
+	own := ""
+	if r.OwnDrops != "" {
+		own = ", its own drops: " + r.OwnDrops
+	}
+	return fmt.Sprintf("%d/%d bound, %s; %d sent (%d retransmitted), %d dropped by the server's kernel%s, %d NAKs, %d duplicate ACKs, %d stored; server CPU %.1f s, clients' CPU %.1f s, HWM %s MiB",
+		r.Bound, r.Clients, all, r.Sent, r.Retransmits, r.KernelDrops, own, r.Naks, r.Duplicates, r.Stored, r.ServerCPU.Seconds(), r.ClientCPU.Seconds(), benchkit.MiB(r.Mem.HWM))
 }
 
 // runReboot opens the relay socket in the client namespace, sends every

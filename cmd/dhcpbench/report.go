@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
@@ -145,8 +146,8 @@ func (r *report) WriteFooter(w io.Writer) { fmt.Fprintf(w, "artifacts: %s\n", r.
 
 // rebootHeader names the rebootRow columns.
 func rebootHeader() []string {
-	return []string{"server", "round", "clients", "bound", "all bound s", "sent", "retransmitted", "kernel drops", "NAKs", "duplicate ACKs",
-		"stored", "lost", "server CPU s", "server CPU µs/client", "clients' CPU s", "RSS MiB", "HWM MiB"}
+	return []string{"server", "round", "clients", "bound", "all bound s", "sent", "retransmitted", "kernel drops", "server's own drops", "NAKs",
+		"duplicate ACKs", "stored", "lost", "server CPU s", "server CPU µs/client", "clients' CPU s", "RSS MiB", "HWM MiB"}
 }
 
 // rebootRow is one mass reboot's row.
@@ -163,7 +164,7 @@ func rebootRow(run serverRun) []string {
 		per = fmt.Sprintf("%.0f", float64(r.ServerCPU/time.Duration(r.Bound))/float64(time.Microsecond))
 	}
 	return []string{run.Name, fmt.Sprint(run.Round + 1), fmt.Sprint(r.Clients), fmt.Sprint(r.Bound), all, fmt.Sprint(r.Sent),
-		fmt.Sprint(r.Retransmits), fmt.Sprint(r.KernelDrops), fmt.Sprint(r.Naks), fmt.Sprint(r.Duplicates), fmt.Sprint(r.Stored), lost,
+		fmt.Sprint(r.Retransmits), fmt.Sprint(r.KernelDrops), cmp.Or(r.OwnDrops, "n/a"), fmt.Sprint(r.Naks), fmt.Sprint(r.Duplicates), fmt.Sprint(r.Stored), lost,
 		fmt.Sprintf("%.1f", r.ServerCPU.Seconds()), per, fmt.Sprintf("%.1f", r.ClientCPU.Seconds()), benchkit.MiB(r.Mem.RSS), benchkit.MiB(r.Mem.HWM)}
 }
 

@@ -144,6 +144,9 @@ func (b *bench) rcvbufErrors(in *instance) (server, client int64, err error) {
 // went (counters of drops by reason), to explain a loss.
 type diagnoser interface {
 	Diagnostics(ctx context.Context, in *instance) (string, error)
+	// Drops names the nonzero drop counters in what Diagnostics
+	// returned, or says "none".
+	Drops(diagnostics string) string
 }
 
 // perfRun is the perfdhcp run the lab and options call for.
