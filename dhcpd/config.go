@@ -1,7 +1,9 @@
 package dhcpd
 
 import (
+	"encoding/binary"
 	"errors"
+	"net/netip"
 	"time"
 
 	"github.com/phoneprov/phoneprov/dhcpd/ha"
@@ -325,4 +327,27 @@ func (c Config) ExpandedClasses() ([]ClassConfig, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// Addresses is how many clients the subnets can give an address: the
+// addresses of every pool and every reservation (one inside a pool counts
+// twice). A pool whose bounds do not parse counts nothing; Validate
+// reports it.
+func (c Config) Addresses() int {
+	n := 0
+	for _, s := range c.Subnets {
+		for _, p := range s.Pools {
+			start, err1 := netip.ParseAddr(p.Start)
+			end, err2 := netip.ParseAddr(p.End)
+			if err1 != nil || err2 != nil || !start.Is4() || !end.Is4() {
+				continue
+			}
+			lo, hi := binary.BigEndian.Uint32(start.AsSlice()), binary.BigEndian.Uint32(end.AsSlice())
+			if hi >= lo {
+				n += int(hi-lo) + 1
+			}
+		}
+		n += len(s.Reservations)
+	}
+	return n
 }

@@ -52,19 +52,6 @@ func (s *Server) SubnetUse() []SubnetUse {
 	return out
 }
 
-// addressable is how many clients the subnets can give an address at
-// once: their pools' addresses and their reservations.
-func (s *Server) addressable() int {
-	n := 0
-	for i, sc := range s.al.Counts() {
-		for _, p := range sc.Pools {
-			n += p.Total
-		}
-		n += len(s.pol.subnets[i].resByKey)
-	}
-	return n
-}
-
 // Bound reports whether the server holds its sockets: true from a
 // successful Bind until Serve has stopped.
 func (s *Server) Bound() bool {

@@ -67,8 +67,8 @@ func TestClientSlotsFollowTheSite(t *testing.T) {
 	}
 	// 100 addresses and a reservation in the first subnet, 32,757 in the
 	// second: 65,716 slots rounded up.
-	if got, want := srv.addressable(), 100+1+32757; got != want {
-		t.Errorf("addressable: %d, want %d", got, want)
+	if got, want := c.Addresses(), 100+1+32757; got != want {
+		t.Errorf("Addresses: %d, want %d", got, want)
 	}
 	if got := len(srv.limits.client.slots); got != 1<<17 {
 		t.Errorf("client table: %d slots, want %d", got, 1<<17)

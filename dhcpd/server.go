@@ -128,8 +128,8 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if pol == nil {
 		return nil, errors.Join(problems...)
 	}
-	s := &Server{cfg: cfg, pol: pol, opts: opts, log: opts.Logger, al: alloc.New(pol.allocConfig()), epoch: time.Now()}
-	s.limits = newRateLimits(cfg.RateLimit, s.addressable())
+	s := &Server{cfg: cfg, pol: pol, opts: opts, log: opts.Logger, al: alloc.New(pol.allocConfig()),
+		limits: newRateLimits(cfg.RateLimit, cfg.Addresses()), epoch: time.Now()}
 	met, err := newMetrics(opts.Registry, pol, s.al)
 	if err != nil {
 		return nil, err

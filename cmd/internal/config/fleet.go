@@ -1,9 +1,7 @@
 package config
 
 import (
-	"encoding/binary"
 	"fmt"
-	"net/netip"
 )
 
 // Fleet is how many phones the site's DHCP pools can serve: the addresses
@@ -16,22 +14,7 @@ func (c Config) Fleet() int {
 	if !c.DHCP.Enabled {
 		return 0
 	}
-	n := 0
-	for _, s := range c.DHCP.Subnets {
-		for _, p := range s.Pools {
-			start, err1 := netip.ParseAddr(p.Start)
-			end, err2 := netip.ParseAddr(p.End)
-			if err1 != nil || err2 != nil || !start.Is4() || !end.Is4() {
-				continue // Validate reports it
-			}
-			lo, hi := binary.BigEndian.Uint32(start.AsSlice()), binary.BigEndian.Uint32(end.AsSlice())
-			if hi >= lo {
-				n += int(hi-lo) + 1
-			}
-		}
-		n += len(s.Reservations)
-	}
-	return n
+	return c.DHCP.Addresses()
 }
 
 // checkFleetCaps reports a cap set below the fleet: better to fail at
