@@ -92,6 +92,7 @@ func TestJudge(t *testing.T) {
 		pass, limit bool
 	}{
 		{"under the loss limit", ok, 0, true, false},
+		{"under the loss limit, all of it answers perfdhcp did not read", ok, 50, true, false},
 		{"over the loss limit", lossy, 0, false, false},
 		{"over the limit, partly the client's drops", lossy, 149, false, false},
 		{"over the limit, all of it answers perfdhcp did not read", lossy, 150, false, true},
