@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -86,25 +85,26 @@ func (d phoneprovDaemon) Diagnostics(ctx context.Context, in *instance) (string,
 // packets by reason, packets the full queue dropped, and lease and access
 // facts the inventory's full queue dropped.
 func (d phoneprovDaemon) Drops(diagnostics string) string {
+	samples, err := metricSamples(diagnostics)
+	if err != nil {
+		return "unreadable: " + err.Error()
+	}
+	const byReason = `phoneprov_dhcp_packets_dropped_total{reason="`
 	var parts []string
-	for line := range strings.Lines(diagnostics) {
-		name, value, ok := strings.Cut(strings.TrimSpace(line), " ")
-		if !ok || strings.HasPrefix(name, "#") {
-			continue
-		}
+	for _, m := range samples {
 		var what string
 		switch {
-		case strings.HasPrefix(name, "phoneprov_dhcp_packets_dropped_total{reason=\""):
-			what = strings.TrimSuffix(strings.TrimPrefix(name, "phoneprov_dhcp_packets_dropped_total{reason=\""), "\"}")
-		case name == "phoneprov_dhcp_queue_drops_total":
+		case strings.HasPrefix(m.series, byReason):
+			what = strings.TrimSuffix(strings.TrimPrefix(m.series, byReason), `"}`)
+		case m.series == "phoneprov_dhcp_queue_drops_total":
 			what = "queue full"
-		case name == "phoneprov_inventory_dropped_facts_total":
+		case m.series == "phoneprov_inventory_dropped_facts_total":
 			what = "inventory facts"
 		default:
 			continue
 		}
-		if n, err := strconv.ParseFloat(value, 64); err == nil && n > 0 {
-			parts = append(parts, fmt.Sprintf("%s %.0f", what, n))
+		if m.value > 0 {
+			parts = append(parts, fmt.Sprintf("%s %.0f", what, m.value))
 		}
 	}
 	if len(parts) == 0 {
@@ -142,27 +142,45 @@ func phoneprovConfig(p plan, iface, dir string) config.Config {
 // over all pools in a Prometheus text exposition.
 func assignedFromMetrics(text string) (int, error) {
 	const metric = "phoneprov_dhcp_pool_addresses{"
-	total, found := 0, false
-	sc := bufio.NewScanner(strings.NewReader(text))
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, metric) || !strings.Contains(line, `state="assigned"`) {
-			continue
-		}
-		end := strings.LastIndexByte(line, '}')
-		v, err := strconv.ParseFloat(strings.TrimSpace(line[end+1:]), 64)
-		if err != nil {
-			return 0, fmt.Errorf("metrics: %q: %w", line, err)
-		}
-		total += int(v)
-		found = true
+	samples, err := metricSamples(text)
+	if err != nil {
+		return 0, err
 	}
-	if err := sc.Err(); err != nil {
-		return 0, fmt.Errorf("metrics: %w", err)
+	total, found := 0, false
+	for _, m := range samples {
+		if strings.HasPrefix(m.series, metric) && strings.Contains(m.series, `state="assigned"`) {
+			total += int(m.value)
+			found = true
+		}
 	}
 	if !found {
 		return 0, fmt.Errorf("metrics: no %sstate=\"assigned\"} sample", metric)
 	}
 	return total, nil
+}
+
+// metricSample is one sample line of a Prometheus text exposition: the
+// series (the name with its labels) and its value.
+type metricSample struct {
+	series string
+	value  float64
+}
+
+// metricSamples returns the sample lines of a Prometheus text exposition
+// (client_golang's: no timestamps), skipping comments and blank lines.
+func metricSamples(text string) ([]metricSample, error) {
+	var out []metricSample
+	for line := range strings.Lines(text) {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		cut := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[cut+1:], 64)
+		if cut < 0 || err != nil {
+			return nil, fmt.Errorf("metrics: %q: not a sample line", line)
+		}
+		out = append(out, metricSample{series: line[:cut], value: v})
+	}
+	return out, nil
 }
