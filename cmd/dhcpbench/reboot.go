@@ -9,8 +9,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -419,36 +417,5 @@ func selfCPU() time.Duration {
 // udpRcvbufErrors reads the UDP RcvbufErrors counter of the network
 // namespace process pid lives in.
 func udpRcvbufErrors(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/snmp", pid))
-	if err != nil {
-		return 0, fmt.Errorf("udp counters: %w", err)
-	}
-	return parseRcvbufErrors(string(b))
-}
-
-// parseRcvbufErrors finds RcvbufErrors in /proc/net/snmp: a "Udp:" line
-// of names followed by a "Udp:" line of values.
-func parseRcvbufErrors(snmp string) (int64, error) {
-	var names []string
-	for line := range strings.Lines(snmp) {
-		f := strings.Fields(line)
-		if len(f) == 0 || f[0] != "Udp:" {
-			continue
-		}
-		if names == nil {
-			names = f
-			continue
-		}
-		for i, n := range names {
-			if n == "RcvbufErrors" && i < len(f) {
-				v, err := strconv.ParseInt(f[i], 10, 64)
-				if err != nil {
-					return 0, fmt.Errorf("udp counters: RcvbufErrors %q: %w", f[i], err)
-				}
-				return v, nil
-			}
-		}
-		break
-	}
-	return 0, fmt.Errorf("udp counters: no RcvbufErrors in /proc/net/snmp")
+	return benchkit.NetCounter(pid, "snmp", "Udp", "RcvbufErrors")
 }

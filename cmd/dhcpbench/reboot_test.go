@@ -43,17 +43,3 @@ func TestRebootMACsAreDistinct(t *testing.T) {
 		seen[m] = true
 	}
 }
-
-func TestParseRcvbufErrors(t *testing.T) {
-	snmp := "Ip: Forwarding DefaultTTL\nIp: 1 64\n" +
-		"Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors IgnoredMulti MemErrors\n" +
-		"Udp: 68248083 165 12 68248607 11 0 0 0 0\n" +
-		"UdpLite: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors IgnoredMulti MemErrors\n" +
-		"UdpLite: 0 0 0 0 7 0 0 0 0\n"
-	if n, err := parseRcvbufErrors(snmp); err != nil || n != 11 {
-		t.Errorf("got %d, %v; want 11", n, err)
-	}
-	if _, err := parseRcvbufErrors("Ip: Forwarding\nIp: 1\n"); err == nil {
-		t.Error("no Udp lines: no error")
-	}
-}

@@ -136,7 +136,7 @@ func (b *bench) rcvbufErrors(in *instance) (server, client int64, err error) {
 		if rerr != nil {
 			return fmt.Errorf("udp counters: %w", rerr)
 		}
-		client, rerr = parseRcvbufErrors(string(snmp))
+		client, rerr = benchkit.ParseNetCounter(string(snmp), "Udp", "RcvbufErrors")
 		return rerr
 	})
 	return server, client, err

@@ -54,6 +54,10 @@ type simProtocols struct {
 	Errors      int   `json:"errors"`
 	Bytes       int64 `json:"bytes"`
 	Connections int   `json:"connections"`
+	// Untrusted and Unreachable are the errors after which a phone
+	// leaves HTTPS for HTTP for the rest of its boot.
+	Untrusted   int `json:"untrusted"`
+	Unreachable int `json:"unreachable"`
 }
 
 // parseSimSummary reads phonesim's JSON and checks it describes the storm.
@@ -147,6 +151,11 @@ type stormRun struct {
 	// ARPTableFull counts the times the host's neighbour table was full
 	// during the storm (packets the kernel dropped); -1 when unknown.
 	ARPTableFull int64
+	// ListenDrops counts the connection attempts the server namespace's
+	// listening sockets dropped during the storm (TcpExt ListenDrops: a
+	// full accept queue, among others); -1 when unknown. A phone whose
+	// SYNs are dropped until its connect times out leaves HTTPS.
+	ListenDrops int64
 }
 
 // CPU is the stack's total CPU time.
@@ -178,12 +187,16 @@ func (r stormRun) AllDone() (time.Duration, bool) {
 
 // runStorm boots phones against a running stack and measures its servers.
 func runStorm(ctx context.Context, lab *stormLab, st *stack, opts stormOptions, phones, round int, progress func(string)) stormRun {
-	run := stormRun{Stack: st.Name, Round: round, Phones: phones, ARPTableFull: -1}
+	run := stormRun{Stack: st.Name, Round: round, Phones: phones, ARPTableFull: -1, ListenDrops: -1}
 	if err := lab.flush(ctx); err != nil {
 		run.Err = err
 		return run
 	}
 	fullsBefore, fullsErr := arpTableFulls()
+	listenDrops := func() (int64, error) {
+		return benchkit.NetCounter(st.procs[0].PID(), "netstat", "TcpExt", "ListenDrops")
+	}
+	dropsBefore, dropsErr := listenDrops()
 	var ms []*benchkit.Measurement
 	for _, c := range st.procs {
 		m, err := benchkit.Measure(ctx, c)
@@ -260,6 +273,9 @@ func runStorm(ctx context.Context, lab *stormLab, st *stack, opts stormOptions, 
 	}
 	if after, err := arpTableFulls(); err == nil && fullsErr == nil {
 		run.ARPTableFull = int64(after - fullsBefore)
+	}
+	if after, err := listenDrops(); err == nil && dropsErr == nil {
+		run.ListenDrops = after - dropsBefore
 	}
 	if run.Err == nil {
 		run.Sim, run.Err = parseSimSummary(stdout.Bytes(), phones)

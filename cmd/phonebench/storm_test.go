@@ -134,9 +134,15 @@ func TestStormVerdictsAndRatios(t *testing.T) {
 		t.Errorf("table:\n%s", out.String())
 	}
 	var md strings.Builder
-	rep.Limit = []stormRun{stormRunOf("phoneprov", 0, 0, time.Second, time.Second, 1), {Stack: "phoneprov", Phones: 20, Err: errors.New("boom")}}
+	left := stormRunOf("phoneprov", 0, 0, time.Second, time.Second, 1)
+	left.Sim.Protocols = map[string]simProtocols{"https": {Requests: 30, Errors: 10, Untrusted: 7, Unreachable: 3}}
+	left.ListenDrops = 12
+	rep.Runs[0].Sim.Protocols, rep.Runs[0].ListenDrops = left.Sim.Protocols, left.ListenDrops
+	rep.Runs[1].ListenDrops = -1
+	rep.Limit = []stormRun{left, {Stack: "phoneprov", Phones: 20, Err: errors.New("boom")}}
 	rep.WriteMarkdown(&md)
-	for _, want := range []string{"# Boot storm", "## Where phoneprov first fails", "20 phones: could not run: boom", "## Method"} {
+	for _, want := range []string{"# Boot storm", "## Where phoneprov first fails", "20 phones: could not run: boom", "## Method",
+		"| 30 / 0 / 0.0 | 7 / 3 | 12 |", "| 0 / 0 | ? |", "3 HTTPS connects failed (phones left HTTPS), the server's listen drops 12"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("markdown lacks %q", want)
 		}

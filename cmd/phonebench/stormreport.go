@@ -144,10 +144,11 @@ func runLine(run stormRun) []string {
 	return append(row,
 		fmt.Sprint(run.Sim.Provisioned), fmt.Sprint(run.Sim.Kept), fmt.Sprint(run.Sim.Failed), done,
 		secs(run.Sim.Time.P50), secs(run.Sim.Time.P95), secs(run.Sim.LeaseTime.P95),
-		secs(run.CPU()), benchkit.MiB(run.PeakRSS()), secs(run.SimCPU), arpText(run.ARPTableFull))
+		secs(run.CPU()), benchkit.MiB(run.PeakRSS()), secs(run.SimCPU), countText(run.ARPTableFull))
 }
 
-func arpText(n int64) string {
+// countText is a count, or "?" when it is unknown (below 0).
+func countText(n int64) string {
 	if n < 0 {
 		return "?"
 	}
@@ -203,6 +204,9 @@ func limitText(run stormRun) string {
 	arp := ""
 	if run.ARPTableFull > 0 {
 		arp = fmt.Sprintf("; the host's neighbour table was full %d times (kernel drops)", run.ARPTableFull)
+	}
+	if https := run.Sim.Protocols["https"]; https.Unreachable > 0 {
+		arp += fmt.Sprintf("; %d HTTPS connects failed (phones left HTTPS), the server's listen drops %s", https.Unreachable, countText(run.ListenDrops))
 	}
 	if d, ok := run.AllDone(); ok {
 		https := run.Sim.Protocols["https"]
@@ -261,11 +265,12 @@ func (r *stormReport) WriteMarkdown(b *strings.Builder) {
 			fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s |\n", run.Stack, run.Round, s.Name, secs(s.CPU), benchkit.MiB(s.PeakRSS), benchkit.MiB(s.HWM))
 		}
 	}
-	b.WriteString("\n### What the phones saw\n\n| stack | round | HTTPS requests / connections / MiB | HTTP requests / connections / MiB | TFTP requests / KiB | DHCP sent / received | failed by step |\n|---|---|---|---|---|---|---|\n")
+	b.WriteString("\n### What the phones saw\n\n| stack | round | HTTPS requests / connections / MiB | HTTPS left: not trusted / unreachable | server's listen drops | HTTP requests / connections / MiB | TFTP requests / KiB | DHCP sent / received | failed by step |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, run := range r.Runs {
 		p := run.Sim.Protocols
-		fmt.Fprintf(b, "| %s | %d | %d / %d / %s | %d / %d / %s | %d / %.1f | %d / %d | %s |\n", run.Stack, run.Round,
-			p["https"].Requests, p["https"].Connections, benchkit.MiB(p["https"].Bytes), p["http"].Requests, p["http"].Connections, benchkit.MiB(p["http"].Bytes), p["tftp"].Requests, float64(p["tftp"].Bytes)/1024,
+		fmt.Fprintf(b, "| %s | %d | %d / %d / %s | %d / %d | %s | %d / %d / %s | %d / %.1f | %d / %d | %s |\n", run.Stack, run.Round,
+			p["https"].Requests, p["https"].Connections, benchkit.MiB(p["https"].Bytes), p["https"].Untrusted, p["https"].Unreachable, countText(run.ListenDrops),
+			p["http"].Requests, p["http"].Connections, benchkit.MiB(p["http"].Bytes), p["tftp"].Requests, float64(p["tftp"].Bytes)/1024,
 			run.Sim.DHCP["Sent"], run.Sim.DHCP["Received"], benchkit.MDEscape(stepsText(run.Sim.FailedSteps)))
 	}
 	for _, run := range r.Runs {
@@ -314,6 +319,11 @@ func (r *stormReport) WriteMarkdown(b *strings.Builder) {
   (net.ipv4.neigh.default.gc_thresh3). The server side needs one per phone: past that the kernel drops packets
   to phones whatever the server does. %s "ARP table full" counts such drops during each storm; the lab
   flushes learnt entries before each storm. An appliance serving more phones than that on one link needs the limit raised.
+- "HTTPS left" counts the phones' HTTPS requests that ended with a certificate the phone does not trust (every
+  first boot's first request: it trusts no certificate yet) or with no connection (refused, or a connect that
+  timed out); after either an Avaya phone takes the rest of its boot's files over HTTP. "Server's listen drops"
+  is the server namespace's TcpExt ListenDrops over the storm: connection attempts its listening sockets dropped
+  (a full accept queue, among others).
 - CPU: each server's cgroup (or /proc); memory: the peak of each server's process tree sampled every %s, and the
   main process's VmHWM; a stack's memory is the sum of its servers' peaks. phonesim runs on the same CPUs and its
   CPU time is shown: the phones' TLS work competes with the servers'.

@@ -2,6 +2,7 @@ package storm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -200,9 +201,15 @@ func (c *protocolCounter) observe(t fetch.Transfer) {
 	s := c.stats(string(t.Protocol))
 	s.Requests++
 	s.Bytes += t.Bytes
-	if t.Err != nil {
-		s.Errors++
+	switch {
+	case t.Err == nil:
+		return
+	case errors.Is(t.Err, fetch.ErrUntrusted):
+		s.Untrusted++
+	case errors.Is(t.Err, fetch.ErrUnreachable):
+		s.Unreachable++
 	}
+	s.Errors++
 }
 
 // dialed counts a connection a phone opened.

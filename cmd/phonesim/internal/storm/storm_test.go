@@ -3,9 +3,10 @@ package storm
 import (
 	"bytes"
 	"context"
+	"encoding/pem"
 	"errors"
 	"fmt"
-	"github.com/phoneprov/phoneprov/cmd/phonesim/internal/model"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -18,6 +19,8 @@ import (
 	"time"
 
 	"github.com/phoneprov/phoneprov/cmd/phonesim/internal/dhcpc"
+	"github.com/phoneprov/phoneprov/cmd/phonesim/internal/fetch"
+	"github.com/phoneprov/phoneprov/cmd/phonesim/internal/model"
 	"github.com/phoneprov/phoneprov/cmd/phonesim/internal/phone"
 )
 
@@ -211,4 +214,41 @@ func catalog(t *testing.T) model.Catalog {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// TestProtocolCounterSaysWhyHTTPSWasLeft: real fetches that end with the
+// two errors after which an Avaya phone takes its files over HTTP (a
+// certificate it does not trust, a server that cannot be reached) are
+// counted apart from other errors.
+func TestProtocolCounterSaysWhyHTTPSWasLeft(t *testing.T) {
+	srv := httptest.NewTLSServer(http.NotFoundHandler())
+	defer srv.Close()
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := closed.Addr().String()
+	closed.Close() // connecting is refused from now on
+	counter := newProtocolCounter()
+	c := fetch.New(fetch.Config{Local: netip.MustParseAddr("127.0.0.1"), ConnectTimeout: 2 * time.Second, RequestTimeout: 5 * time.Second, Observe: counter.observe})
+	ctx := t.Context()
+	untrusted := strings.TrimPrefix(srv.URL, "https://")
+	for _, g := range []struct {
+		server string
+		want   error
+	}{{untrusted, fetch.ErrUntrusted}, {untrusted, fetch.ErrUntrusted}, {deadAddr, fetch.ErrUnreachable}} {
+		if _, err := c.Get(ctx, fetch.HTTPS, g.server, "x.txt", io.Discard); !errors.Is(err, g.want) {
+			t.Fatalf("GET https://%s/x.txt: %v, want %v", g.server, err, g.want)
+		}
+	}
+	if err := c.Trust(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Get(ctx, fetch.HTTPS, untrusted, "x.txt", io.Discard); !errors.Is(err, fetch.ErrNotFound) {
+		t.Fatalf("trusted GET: %v, want not found", err)
+	}
+	got := counter.totals()["https"]
+	if got.Requests != 4 || got.Errors != 4 || got.Untrusted != 2 || got.Unreachable != 1 {
+		t.Errorf("https %+v, want 4 requests, 4 errors, 2 not trusted, 1 unreachable", got)
+	}
 }

@@ -21,6 +21,13 @@ type ProtocolStats struct {
 	// Connections counts the TCP connections the phones opened (for
 	// HTTPS, the TLS handshakes they began); 0 for TFTP.
 	Connections int `json:"connections"`
+	// Untrusted and Unreachable count the errors that were a server
+	// certificate the phone does not trust and a connection that could
+	// not be made (refused, or a connect that timed out). After either an
+	// Avaya phone leaves HTTPS for the rest of its boot and takes its
+	// files over HTTP.
+	Untrusted   int `json:"untrusted,omitempty"`
+	Unreachable int `json:"unreachable,omitempty"`
 }
 
 // ModelStats are one model's outcomes.
@@ -159,7 +166,14 @@ func (s Summary) WriteText(w io.Writer, maxFailures int) error {
 	b.WriteString("  transfers:")
 	for _, p := range []string{"https", "http", "tftp"} {
 		if ps, ok := s.Protocols[p]; ok {
-			fmt.Fprintf(&b, " %s %d requests %s (%d unsuccessful)", p, ps.Requests, bytesText(ps.Bytes), ps.Errors)
+			fmt.Fprintf(&b, " %s %d requests %s (%d unsuccessful", p, ps.Requests, bytesText(ps.Bytes), ps.Errors)
+			if ps.Untrusted > 0 {
+				fmt.Fprintf(&b, ", %d not trusted", ps.Untrusted)
+			}
+			if ps.Unreachable > 0 {
+				fmt.Fprintf(&b, ", %d unreachable", ps.Unreachable)
+			}
+			b.WriteString(")")
 			if ps.Connections > 0 {
 				fmt.Fprintf(&b, " on %d connections", ps.Connections)
 			}
