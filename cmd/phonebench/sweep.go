@@ -62,6 +62,19 @@ func (s sweep) cell(row sweepRow, conns int) string {
 	return fmt.Sprintf("%s (%s/%s)%s", fmtRatio(roundRatio(r.Phoneprov, r.Other)), kilo(pp.Throughput), kilo(peer.Throughput), mark)
 }
 
+// spreadCell is one point's lowest and highest round ratio.
+func (s sweep) spreadCell(row sweepRow, conns int) string {
+	r, ok := row.Cells[conns]
+	if !ok || r.Err != nil {
+		return "–"
+	}
+	rs := roundRatios(r.Phoneprov, r.Other)
+	if len(rs) == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f–%.2f", slices.Min(rs), slices.Max(rs))
+}
+
 // clientBusy is the share of a run's time wrk's one thread spent on the
 // CPU from which on it, rather than the server, is taken to set the pace.
 const clientBusy = 0.9
@@ -157,6 +170,7 @@ func (s sweep) writeMarkdown(b *strings.Builder) {
 		return
 	}
 	s.writeMarkdownTable(b, "## HTTP(S) sweep\n\nphoneprov / nginx, median of each round's ratio; in brackets each server's median: req/s for 2 KiB, MiB/s for 10 MiB. wrk -t1, keep-alive, on the same machine.", s.cell)
+	s.writeMarkdownTable(b, "Each point's round ratios, lowest–highest. The two runs of a round are back to back; where rounds of one point range across 1.0, the machine's drift within a round is as large as the difference between the servers.", s.spreadCell)
 	s.writeMarkdownTable(b, "Server CPU per unit of work, phoneprov / nginx (median over rounds): µs per request for 2 KiB, ms per GiB for 10 MiB. Lower is better.", s.cpuCell)
 	s.writeMarkdownTable(b, fmt.Sprintf("The load generator's CPU per unit of work against phoneprov / against nginx (wrk, one thread; median over rounds, same units), and in brackets the share of each run's time it was busy. \"w\" in the first table marks the points where it was busy %.0f %% of the time or more against both: there wrk sets the pace, and the ratio says more about how much of wrk's CPU each server's bytes cost than about the servers' own speed.", 100*clientBusy), s.clientCell)
 }

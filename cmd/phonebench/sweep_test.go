@@ -85,9 +85,25 @@ func TestSweepTable(t *testing.T) {
 		"| HTTPS ECDSA P-256, 2 KiB | 50.0 / 250.0 | – |",
 		"| HTTP, 2 KiB | 950.0 / 500.0 (95/50 %) | 120.0 / 920.0 (96/92 %) |", // wrk: 1.9 s / 2000 requests, 1 s / 2000; 1.92 s / 16000, 1.84 s / 2000
 		"| HTTPS ECDSA P-256, 2 KiB | 0.0 / 0.0 (0/0 %) | – |",
+		"| HTTP, 2 KiB | 1.00–1.00 | 8.00–8.00 |", // one round each
 	} {
 		if !strings.Contains(b.String(), line+"\n") {
 			t.Errorf("sweep table lacks %q:\n%s", line, b.String())
+		}
+	}
+}
+
+// TestSweepSpread: with several rounds a cell's ratio is the median of
+// the rounds' ratios, and the spread table gives their lowest and highest.
+func TestSweepSpread(t *testing.T) {
+	r := webResult("", 10<<20, 1, 341, 264) // round 1: 1.29
+	r.Phoneprov = append(r.Phoneprov, figures{Throughput: 182}, figures{Throughput: 418})
+	r.Other = append(r.Other, figures{Throughput: 259}, figures{Throughput: 744}) // rounds 2, 3: 0.70, 0.56
+	var b strings.Builder
+	newSweep([]scenarioResult{r}, time.Second).writeMarkdown(&b)
+	for _, line := range []string{"| HTTP, 10 MiB | 0.70× (341/264) |", "| HTTP, 10 MiB | 0.56–1.29 |"} {
+		if !strings.Contains(b.String(), line+"\n") {
+			t.Errorf("sweep lacks %q:\n%s", line, b.String())
 		}
 	}
 }

@@ -68,13 +68,19 @@ func median(xs []float64) float64 {
 // a change in the shared machine's load between rounds cancels out of
 // each ratio instead of landing on one server's median.
 func roundRatio(pp, peer []figures) float64 {
+	return median(roundRatios(pp, peer))
+}
+
+// roundRatios are each round's phoneprov / peer throughput, in round
+// order; rounds without a peer figure are left out.
+func roundRatios(pp, peer []figures) []float64 {
 	var rs []float64
 	for i := range min(len(pp), len(peer)) {
 		if r := ratio(pp[i].Throughput, peer[i].Throughput); !math.IsNaN(r) {
 			rs = append(rs, r)
 		}
 	}
-	return median(rs)
+	return rs
 }
 
 func ratio(pp, peer float64) float64 {
