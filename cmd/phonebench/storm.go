@@ -55,9 +55,11 @@ type simProtocols struct {
 	Bytes       int64 `json:"bytes"`
 	Connections int   `json:"connections"`
 	// Untrusted and Unreachable are the errors after which a phone
-	// leaves HTTPS for HTTP for the rest of its boot.
+	// leaves HTTPS for HTTP for the rest of its boot; after TimedOut it
+	// takes that one file over HTTP.
 	Untrusted   int `json:"untrusted"`
 	Unreachable int `json:"unreachable"`
+	TimedOut    int `json:"timed_out"`
 }
 
 // parseSimSummary reads phonesim's JSON and checks it describes the storm.

@@ -135,14 +135,14 @@ func TestStormVerdictsAndRatios(t *testing.T) {
 	}
 	var md strings.Builder
 	left := stormRunOf("phoneprov", 0, 0, time.Second, time.Second, 1)
-	left.Sim.Protocols = map[string]simProtocols{"https": {Requests: 30, Errors: 10, Untrusted: 7, Unreachable: 3}}
+	left.Sim.Protocols = map[string]simProtocols{"https": {Requests: 30, Errors: 12, Untrusted: 7, Unreachable: 3, TimedOut: 2}}
 	left.ListenDrops = 12
 	rep.Runs[0].Sim.Protocols, rep.Runs[0].ListenDrops = left.Sim.Protocols, left.ListenDrops
 	rep.Runs[1].ListenDrops = -1
 	rep.Limit = []stormRun{left, {Stack: "phoneprov", Phones: 20, Err: errors.New("boom")}}
 	rep.WriteMarkdown(&md)
 	for _, want := range []string{"# Boot storm", "## Where phoneprov first fails", "20 phones: could not run: boom", "## Method",
-		"| 30 / 0 / 0.0 | 7 / 3 | 12 |", "| 0 / 0 | ? |", "3 HTTPS connects failed (phones left HTTPS), the server's listen drops 12"} {
+		"| 30 / 0 / 0.0 | 7 / 3 / 2 | 12 |", "| 0 / 0 / 0 | ? |", "HTTPS 3 connects failed, 2 handshakes or answers timed out, the server's listen drops 12"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("markdown lacks %q", want)
 		}

@@ -205,8 +205,8 @@ func limitText(run stormRun) string {
 	if run.ARPTableFull > 0 {
 		arp = fmt.Sprintf("; the host's neighbour table was full %d times (kernel drops)", run.ARPTableFull)
 	}
-	if https := run.Sim.Protocols["https"]; https.Unreachable > 0 {
-		arp += fmt.Sprintf("; %d HTTPS connects failed (phones left HTTPS), the server's listen drops %s", https.Unreachable, countText(run.ListenDrops))
+	if https := run.Sim.Protocols["https"]; https.Unreachable+https.TimedOut > 0 {
+		arp += fmt.Sprintf("; HTTPS %d connects failed, %d handshakes or answers timed out, the server's listen drops %s", https.Unreachable, https.TimedOut, countText(run.ListenDrops))
 	}
 	if d, ok := run.AllDone(); ok {
 		https := run.Sim.Protocols["https"]
@@ -265,11 +265,11 @@ func (r *stormReport) WriteMarkdown(b *strings.Builder) {
 			fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s |\n", run.Stack, run.Round, s.Name, secs(s.CPU), benchkit.MiB(s.PeakRSS), benchkit.MiB(s.HWM))
 		}
 	}
-	b.WriteString("\n### What the phones saw\n\n| stack | round | HTTPS requests / connections / MiB | HTTPS left: not trusted / unreachable | server's listen drops | HTTP requests / connections / MiB | TFTP requests / KiB | DHCP sent / received | failed by step |\n|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("\n### What the phones saw\n\n| stack | round | HTTPS requests / connections / MiB | HTTPS errors: not trusted / unreachable / timed out | server's listen drops | HTTP requests / connections / MiB | TFTP requests / KiB | DHCP sent / received | failed by step |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, run := range r.Runs {
 		p := run.Sim.Protocols
-		fmt.Fprintf(b, "| %s | %d | %d / %d / %s | %d / %d | %s | %d / %d / %s | %d / %.1f | %d / %d | %s |\n", run.Stack, run.Round,
-			p["https"].Requests, p["https"].Connections, benchkit.MiB(p["https"].Bytes), p["https"].Untrusted, p["https"].Unreachable, countText(run.ListenDrops),
+		fmt.Fprintf(b, "| %s | %d | %d / %d / %s | %d / %d / %d | %s | %d / %d / %s | %d / %.1f | %d / %d | %s |\n", run.Stack, run.Round,
+			p["https"].Requests, p["https"].Connections, benchkit.MiB(p["https"].Bytes), p["https"].Untrusted, p["https"].Unreachable, p["https"].TimedOut, countText(run.ListenDrops),
 			p["http"].Requests, p["http"].Connections, benchkit.MiB(p["http"].Bytes), p["tftp"].Requests, float64(p["tftp"].Bytes)/1024,
 			run.Sim.DHCP["Sent"], run.Sim.DHCP["Received"], benchkit.MDEscape(stepsText(run.Sim.FailedSteps)))
 	}
@@ -319,11 +319,12 @@ func (r *stormReport) WriteMarkdown(b *strings.Builder) {
   (net.ipv4.neigh.default.gc_thresh3). The server side needs one per phone: past that the kernel drops packets
   to phones whatever the server does. %s "ARP table full" counts such drops during each storm; the lab
   flushes learnt entries before each storm. An appliance serving more phones than that on one link needs the limit raised.
-- "HTTPS left" counts the phones' HTTPS requests that ended with a certificate the phone does not trust (every
-  first boot's first request: it trusts no certificate yet) or with no connection (refused, or a connect that
-  timed out); after either an Avaya phone takes the rest of its boot's files over HTTP. "Server's listen drops"
-  is the server namespace's TcpExt ListenDrops over the storm: connection attempts its listening sockets dropped
-  (a full accept queue, among others).
+- "HTTPS errors" counts the phones' HTTPS requests that ended with a certificate the phone does not trust (every
+  first boot's first request: it trusts no certificate yet), with no connection (refused, or a connect that
+  timed out), or with a TLS handshake or an answer past the phone's timeouts on a connection that was made. After
+  either of the first two an Avaya phone takes the rest of its boot's files over HTTP; after a time-out, that one
+  file. "Server's listen drops" is the server namespace's TcpExt ListenDrops over the storm: connection attempts
+  its listening sockets dropped (a full accept queue, among others).
 - CPU: each server's cgroup (or /proc); memory: the peak of each server's process tree sampled every %s, and the
   main process's VmHWM; a stack's memory is the sum of its servers' peaks. phonesim runs on the same CPUs and its
   CPU time is shown: the phones' TLS work competes with the servers'.

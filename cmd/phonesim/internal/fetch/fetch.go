@@ -45,6 +45,9 @@ var (
 	// ErrUnreachable: no connection could be made (refused, no route,
 	// connect timeout) or, for TFTP, the server never answered.
 	ErrUnreachable = errors.New("server unreachable")
+	// ErrTimedOut: a connection was made, but the TLS handshake or the
+	// answer did not come within the phone's timeouts.
+	ErrTimedOut = errors.New("timed out")
 	// ErrSizeMismatch: fewer or more bytes arrived than announced.
 	ErrSizeMismatch = errors.New("size differs from the announced size")
 )
@@ -354,8 +357,8 @@ func resolve(ctx context.Context, hostport string) (netip.AddrPort, error) {
 	return netip.AddrPortFrom(addrs[0].Unmap(), uint16(p)), nil
 }
 
-// classify marks certificate and connection errors with ErrUntrusted and
-// ErrUnreachable.
+// classify marks certificate, connection and timeout errors with
+// ErrUntrusted, ErrUnreachable and ErrTimedOut.
 func classify(err error) error {
 	var unknown x509.UnknownAuthorityError
 	var verify *tls.CertificateVerificationError
@@ -368,6 +371,10 @@ func classify(err error) error {
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "dial" {
 		return fmt.Errorf("%w: %w", ErrUnreachable, err)
+	}
+	var timeout interface{ Timeout() bool }
+	if errors.As(err, &timeout) && timeout.Timeout() {
+		return fmt.Errorf("%w: %w", ErrTimedOut, err)
 	}
 	return err
 }

@@ -208,6 +208,8 @@ func (c *protocolCounter) observe(t fetch.Transfer) {
 		s.Untrusted++
 	case errors.Is(t.Err, fetch.ErrUnreachable):
 		s.Unreachable++
+	case errors.Is(t.Err, fetch.ErrTimedOut):
+		s.TimedOut++
 	}
 	s.Errors++
 }

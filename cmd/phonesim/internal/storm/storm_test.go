@@ -218,8 +218,8 @@ func catalog(t *testing.T) model.Catalog {
 
 // TestProtocolCounterSaysWhyHTTPSWasLeft: real fetches that end with the
 // two errors after which an Avaya phone takes its files over HTTP (a
-// certificate it does not trust, a server that cannot be reached) are
-// counted apart from other errors.
+// certificate it does not trust, a server that cannot be reached), and
+// with a handshake that timed out, are counted apart from other errors.
 func TestProtocolCounterSaysWhyHTTPSWasLeft(t *testing.T) {
 	srv := httptest.NewTLSServer(http.NotFoundHandler())
 	defer srv.Close()
@@ -229,14 +229,29 @@ func TestProtocolCounterSaysWhyHTTPSWasLeft(t *testing.T) {
 	}
 	deadAddr := closed.Addr().String()
 	closed.Close() // connecting is refused from now on
+	// A server that accepts connections and never answers the handshake.
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
 	counter := newProtocolCounter()
-	c := fetch.New(fetch.Config{Local: netip.MustParseAddr("127.0.0.1"), ConnectTimeout: 2 * time.Second, RequestTimeout: 5 * time.Second, Observe: counter.observe})
+	c := fetch.New(fetch.Config{Local: netip.MustParseAddr("127.0.0.1"), ConnectTimeout: 300 * time.Millisecond, RequestTimeout: 5 * time.Second, Observe: counter.observe})
 	ctx := t.Context()
 	untrusted := strings.TrimPrefix(srv.URL, "https://")
 	for _, g := range []struct {
 		server string
 		want   error
-	}{{untrusted, fetch.ErrUntrusted}, {untrusted, fetch.ErrUntrusted}, {deadAddr, fetch.ErrUnreachable}} {
+	}{{untrusted, fetch.ErrUntrusted}, {untrusted, fetch.ErrUntrusted}, {deadAddr, fetch.ErrUnreachable}, {silent.Addr().String(), fetch.ErrTimedOut}} {
 		if _, err := c.Get(ctx, fetch.HTTPS, g.server, "x.txt", io.Discard); !errors.Is(err, g.want) {
 			t.Fatalf("GET https://%s/x.txt: %v, want %v", g.server, err, g.want)
 		}
@@ -248,7 +263,7 @@ func TestProtocolCounterSaysWhyHTTPSWasLeft(t *testing.T) {
 		t.Fatalf("trusted GET: %v, want not found", err)
 	}
 	got := counter.totals()["https"]
-	if got.Requests != 4 || got.Errors != 4 || got.Untrusted != 2 || got.Unreachable != 1 {
-		t.Errorf("https %+v, want 4 requests, 4 errors, 2 not trusted, 1 unreachable", got)
+	if got.Requests != 5 || got.Errors != 5 || got.Untrusted != 2 || got.Unreachable != 1 || got.TimedOut != 1 {
+		t.Errorf("https %+v, want 5 requests, 5 errors, 2 not trusted, 1 unreachable, 1 timed out", got)
 	}
 }

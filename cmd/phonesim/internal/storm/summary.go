@@ -28,6 +28,11 @@ type ProtocolStats struct {
 	// files over HTTP.
 	Untrusted   int `json:"untrusted,omitempty"`
 	Unreachable int `json:"unreachable,omitempty"`
+	// TimedOut counts the errors that were a TLS handshake or an answer
+	// past the phone's timeouts on a connection that was made; the phone
+	// takes that file from its next server (HTTP) and tries HTTPS again
+	// for the next one.
+	TimedOut int `json:"timed_out,omitempty"`
 }
 
 // ModelStats are one model's outcomes.
@@ -172,6 +177,9 @@ func (s Summary) WriteText(w io.Writer, maxFailures int) error {
 			}
 			if ps.Unreachable > 0 {
 				fmt.Fprintf(&b, ", %d unreachable", ps.Unreachable)
+			}
+			if ps.TimedOut > 0 {
+				fmt.Fprintf(&b, ", %d timed out", ps.TimedOut)
 			}
 			b.WriteString(")")
 			if ps.Connections > 0 {
