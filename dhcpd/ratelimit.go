@@ -23,9 +23,8 @@ import (
 // reboots at once, each sends a DISCOVER and a REQUEST within a second,
 // and a slot that several phones share sees all of theirs. With 16,384
 // slots for 30,000 phones about 180 slots hold six phones or more (a
-// Poisson estimate),
-// past the default burst of 10: dhcpbench's mass reboot lost 142 packets
-// to this limit (phoneprov_dhcp_packets_dropped_total
+// Poisson estimate), past the default burst of 10: dhcpbench's mass
+// reboot lost 142 packets to this limit (phoneprov_dhcp_packets_dropped_total
 // {reason="rate_limit_client"}), and phones whose retransmission was
 // refused again were bound only after 12.7 s. With two slots a phone, six
 // on one slot happens in about one such reboot of forty (8 of 300 runs of

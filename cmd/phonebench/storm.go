@@ -54,9 +54,10 @@ type simProtocols struct {
 	Errors      int   `json:"errors"`
 	Bytes       int64 `json:"bytes"`
 	Connections int   `json:"connections"`
-	// Untrusted and Unreachable are the errors after which a phone
-	// leaves HTTPS for HTTP for the rest of its boot; after TimedOut it
-	// takes that one file over HTTP.
+	// Untrusted and Unreachable are the errors after which a simulated
+	// phone leaves HTTPS for HTTP for the rest of its boot; after TimedOut
+	// it takes that one file over HTTP (phonesim's model, unconfirmed
+	// beyond "HTTPS first, no answer → HTTP").
 	Untrusted   int `json:"untrusted"`
 	Unreachable int `json:"unreachable"`
 	TimedOut    int `json:"timed_out"`

@@ -322,8 +322,8 @@ func (r *stormReport) WriteMarkdown(b *strings.Builder) {
 - "HTTPS errors" counts the phones' HTTPS requests that ended with a certificate the phone does not trust (every
   first boot's first request: it trusts no certificate yet), with no connection (refused, or a connect that
   timed out), or with a TLS handshake or an answer past the phone's timeouts on a connection that was made. After
-  either of the first two an Avaya phone takes the rest of its boot's files over HTTP; after a time-out, that one
-  file. "Server's listen drops" is the server namespace's TcpExt ListenDrops over the storm: connection attempts
+  either of the first two a simulated Avaya phone takes the rest of its boot's files over HTTP; after a time-out, that
+  one file (phonesim's model; Avaya documents "HTTPS first, no answer → HTTP", not how long a phone stays on HTTP). "Server's listen drops" is the server namespace's TcpExt ListenDrops over the storm: connection attempts
   its listening sockets dropped (a full accept queue, among others).
 - CPU: each server's cgroup (or /proc); memory: the peak of each server's process tree sampled every %s, and the
   main process's VmHWM; a stack's memory is the sum of its servers' peaks. phonesim runs on the same CPUs and its

@@ -234,16 +234,24 @@ func TestProtocolCounterSaysWhyHTTPSWasLeft(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer silent.Close()
+	accepted := make(chan []net.Conn, 1)
 	go func() {
+		var held []net.Conn // kept open, unanswered, until the test ends
 		for {
 			c, err := silent.Accept()
 			if err != nil {
+				accepted <- held
 				return
 			}
-			defer c.Close()
+			held = append(held, c)
 		}
 	}()
+	t.Cleanup(func() {
+		silent.Close()
+		for _, c := range <-accepted {
+			c.Close()
+		}
+	})
 	counter := newProtocolCounter()
 	c := fetch.New(fetch.Config{Local: netip.MustParseAddr("127.0.0.1"), ConnectTimeout: 300 * time.Millisecond, RequestTimeout: 5 * time.Second, Observe: counter.observe})
 	ctx := t.Context()

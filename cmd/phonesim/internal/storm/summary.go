@@ -23,15 +23,18 @@ type ProtocolStats struct {
 	Connections int `json:"connections"`
 	// Untrusted and Unreachable count the errors that were a server
 	// certificate the phone does not trust and a connection that could
-	// not be made (refused, or a connect that timed out). After either an
-	// Avaya phone leaves HTTPS for the rest of its boot and takes its
-	// files over HTTP.
+	// not be made (refused, or a connect that timed out). After either a
+	// simulated Avaya phone takes the rest of its boot's files over HTTP
+	// (phone.avayaGet: IP Office manual 15-601046 says HTTPS first, no
+	// answer → HTTP; that the phone stays on HTTP for the boot is
+	// unconfirmed).
 	Untrusted   int `json:"untrusted,omitempty"`
 	Unreachable int `json:"unreachable,omitempty"`
 	// TimedOut counts the errors that were a TLS handshake or an answer
-	// past the phone's timeouts on a connection that was made; the phone
-	// takes that file from its next server (HTTP) and tries HTTPS again
-	// for the next one.
+	// past the phone's timeouts on a connection that was made; the
+	// simulated phone takes that file from its next server (HTTP) and
+	// tries HTTPS again for the next one (unconfirmed, see
+	// phone.avayaGet).
 	TimedOut int `json:"timed_out,omitempty"`
 }
 
