@@ -101,7 +101,7 @@ func TestParseTableFulls(t *testing.T) {
 func stormRunOf(stack string, round int, failed int, done time.Duration, cpu time.Duration, rss int64) stormRun {
 	r := stormRun{Stack: stack, Round: round, Phones: 10, ARPTableFull: 0}
 	r.Sim.Phones, r.Sim.Provisioned, r.Sim.Failed = 10, 10-failed, failed
-	r.Sim.Time.Max = done
+	r.Sim.Time.Max, r.Sim.Time.P50 = done, done/2
 	r.Servers = []serverUsage{{Name: stack, CPU: cpu, PeakRSS: rss, HWM: rss / 2}}
 	return r
 }
@@ -118,14 +118,33 @@ func TestStormVerdictsAndRatios(t *testing.T) {
 	if pp.Done != 9*time.Second || base.Done != 13*time.Second || pp.PeakRSS != 70<<20 || base.CPU != 4*time.Second {
 		t.Errorf("figures %+v %+v", pp, base)
 	}
+	if pp.P50 != 4500*time.Millisecond || base.P50 != 6500*time.Millisecond {
+		t.Errorf("median phones %v %v", pp.P50, base.P50)
+	}
+	// The last phone 13/9 = 1.44× sooner misses the 2× target; the
+	// median phone and memory are met.
 	v := rep.verdicts()
-	if !v[0].Met || !v[1].Met || !v[2].Met {
+	if len(v) != 4 || !v[0].Met || v[1].Met || !v[2].Met || !v[3].Met {
 		t.Errorf("verdicts %+v", v)
 	}
-	// A failure anywhere misses the first two targets.
+	// 2× sooner meets it; a later median phone misses its target.
+	rep.Runs[1] = stormRunOf("baseline", 1, 0, 18*time.Second, 3*time.Second, 50<<20)
+	rep.Runs[2] = stormRunOf("baseline", 2, 0, 18*time.Second, 5*time.Second, 40<<20)
+	rep.Runs[2].Sim.Time.P50 = 4 * time.Second
+	rep.Runs[1].Sim.Time.P50 = 4 * time.Second
+	if v = rep.verdicts(); !v[1].Met || v[2].Met {
+		t.Errorf("verdicts at 2× with a later median %+v", v)
+	}
+	// A baseline that failed a phone has no last phone: phoneprov's tail
+	// target is met by provisioning them all.
+	rep.Runs[1] = stormRunOf("baseline", 1, 3, 0, 3*time.Second, 50<<20)
+	if v = rep.verdicts(); !v[1].Met {
+		t.Errorf("verdicts against a failing baseline %+v", v)
+	}
+	// A failure anywhere misses the first two targets; 120 MiB misses the last.
 	rep.Runs[3] = stormRunOf("phoneprov", 2, 1, 0, 4*time.Second, 120<<20)
 	v = rep.verdicts()
-	if v[0].Met || v[1].Met || v[2].Met {
+	if v[0].Met || v[1].Met || v[3].Met {
 		t.Errorf("verdicts after a failure and 120 MiB: %+v", v)
 	}
 	var out bytes.Buffer

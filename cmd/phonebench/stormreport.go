@@ -34,6 +34,7 @@ type stackFigures struct {
 	Rounds  int
 	AllOK   bool          // every round provisioned every phone
 	Done    time.Duration // median time until every phone was provisioned
+	P50     time.Duration // median over rounds of the median phone's time
 	CPU     time.Duration // median server CPU
 	PeakRSS int64         // highest sum of the servers' peaks
 	Failed  int           // phones failed over all rounds
@@ -41,7 +42,7 @@ type stackFigures struct {
 
 func (r *stormReport) figures(stack string) stackFigures {
 	f := stackFigures{AllOK: true}
-	var done, cpu []time.Duration
+	var done, p50, cpu []time.Duration
 	for _, run := range r.Runs {
 		if run.Stack != stack {
 			continue
@@ -53,6 +54,7 @@ func (r *stormReport) figures(stack string) stackFigures {
 			f.AllOK = false
 		}
 		done = append(done, d)
+		p50 = append(p50, run.Sim.Time.P50)
 		cpu = append(cpu, run.CPU())
 		f.PeakRSS = max(f.PeakRSS, run.PeakRSS())
 	}
@@ -60,7 +62,7 @@ func (r *stormReport) figures(stack string) stackFigures {
 		f.AllOK = false
 		return f
 	}
-	f.Done, f.CPU = medianDuration(done), medianDuration(cpu)
+	f.Done, f.P50, f.CPU = medianDuration(done), medianDuration(p50), medianDuration(cpu)
 	return f
 }
 
@@ -92,20 +94,35 @@ type stormVerdict struct {
 	Detail string
 }
 
+// stormTailTarget is how many times sooner than the baseline phoneprov
+// must provision its last phone (issue 14).
+const stormTailTarget = 2
+
 func (r *stormReport) verdicts() []stormVerdict {
 	pp, base := r.figures("phoneprov"), r.figures("baseline")
+	ran := pp.Rounds > 0
 	var v []stormVerdict
 	v = append(v, stormVerdict{
 		Target: fmt.Sprintf("phoneprov provisions all %d phones with no failure", r.Opts.Phones),
-		Met:    pp.Rounds > 0 && pp.AllOK,
+		Met:    ran && pp.AllOK,
 		Detail: fmt.Sprintf("%d failed over %d round(s)", pp.Failed, pp.Rounds),
 	})
-	faster := pp.AllOK && (!base.AllOK || pp.Done < base.Done)
-	detail := fmt.Sprintf("phoneprov %s, baseline %s", doneText(pp), doneText(base))
-	v = append(v, stormVerdict{Target: "phoneprov finishes the storm before the baseline", Met: pp.Rounds > 0 && faster, Detail: detail})
+	// A baseline that never provisioned every phone has no last phone:
+	// phoneprov, having provisioned them all, is faster by any factor.
+	tail := pp.AllOK && base.Rounds > 0 && (!base.AllOK || base.Done >= stormTailTarget*pp.Done)
+	v = append(v, stormVerdict{
+		Target: fmt.Sprintf("phoneprov provisions its last phone at least %d× sooner than the baseline", stormTailTarget),
+		Met:    ran && tail,
+		Detail: fmt.Sprintf("phoneprov %s, baseline %s", doneText(pp), doneText(base)),
+	})
+	v = append(v, stormVerdict{
+		Target: "phoneprov's median phone is provisioned no later than the baseline's",
+		Met:    ran && base.Rounds > 0 && pp.P50 <= base.P50,
+		Detail: fmt.Sprintf("p50 %s s against %s s, medians over rounds: %s", secs(pp.P50), secs(base.P50), fmtRatio(costRatio(base.P50.Seconds(), pp.P50.Seconds()))),
+	})
 	v = append(v, stormVerdict{
 		Target: "phoneprov stays under 100 MiB RSS",
-		Met:    pp.Rounds > 0 && pp.PeakRSS > 0 && pp.PeakRSS < stormRSSTarget,
+		Met:    ran && pp.PeakRSS > 0 && pp.PeakRSS < stormRSSTarget,
 		Detail: fmt.Sprintf("peak %s MiB", benchkit.MiB(pp.PeakRSS)),
 	})
 	return v
@@ -167,8 +184,8 @@ func (r *stormReport) WriteTable(w io.Writer) error {
 	}
 	tw.Flush()
 	pp, base := r.figures("phoneprov"), r.figures("baseline")
-	fmt.Fprintf(w, "\nbaseline / phoneprov: time %s, server CPU %s, peak RSS %s (above 1: phoneprov better)\n",
-		fmtRatio(ratioIf(base.AllOK && pp.AllOK, base.Done.Seconds(), pp.Done.Seconds())),
+	fmt.Fprintf(w, "\nbaseline / phoneprov: time %s, median phone %s, server CPU %s, peak RSS %s (above 1: phoneprov better)\n",
+		fmtRatio(ratioIf(base.AllOK && pp.AllOK, base.Done.Seconds(), pp.Done.Seconds())), fmtRatio(costRatio(base.P50.Seconds(), pp.P50.Seconds())),
 		fmtRatio(costRatio(base.CPU.Seconds(), pp.CPU.Seconds())), fmtRatio(costRatio(float64(base.PeakRSS), float64(pp.PeakRSS))))
 	fmt.Fprintln(w, "\ntargets:")
 	for _, v := range r.verdicts() {
@@ -246,8 +263,8 @@ func (r *stormReport) WriteMarkdown(b *strings.Builder) {
 	}
 	pp, base := r.figures("phoneprov"), r.figures("baseline")
 	fmt.Fprintf(b, "\nBaseline / phoneprov (medians over rounds; above 1 means phoneprov does better): "+
-		"time until every phone is provisioned **%s**, server CPU **%s**, peak RSS **%s**.\n\n",
-		fmtRatio(ratioIf(base.AllOK && pp.AllOK, base.Done.Seconds(), pp.Done.Seconds())),
+		"time until every phone is provisioned **%s**, median phone (p50) **%s**, server CPU **%s**, peak RSS **%s**.\n\n",
+		fmtRatio(ratioIf(base.AllOK && pp.AllOK, base.Done.Seconds(), pp.Done.Seconds())), fmtRatio(costRatio(base.P50.Seconds(), pp.P50.Seconds())),
 		fmtRatio(costRatio(base.CPU.Seconds(), pp.CPU.Seconds())), fmtRatio(costRatio(float64(base.PeakRSS), float64(pp.PeakRSS))))
 
 	b.WriteString("### Targets\n\n")
