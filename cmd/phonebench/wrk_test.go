@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -29,11 +30,15 @@ func TestParseWrk(t *testing.T) {
 	want := wrkResult{
 		Requests:       1034,
 		RequestsPerSec: 206.38,
-		BytesPerSec:    2.02 * (1 << 30),
 		P50:            37100 * time.Microsecond,
 		P99:            81 * time.Millisecond,
 		SocketErrors:   3,
 	}
+	// 10.10 GiB in 5.01 s is 2.016 GiB/s, which Transfer/sec rounds to 2.02.
+	if rate := r.BytesPerSec / (1 << 30); math.Abs(rate-10.10/5.01) > 1e-9 {
+		t.Errorf("parseWrk rate %v GiB/s, want 10.10/5.01", rate)
+	}
+	r.BytesPerSec = 0
 	if r != want {
 		t.Errorf("parseWrk:\n got %+v\nwant %+v", r, want)
 	}
@@ -54,7 +59,7 @@ Transfer/sec:      1.32MB
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Non2xx != 2933 || r.Requests != 2933 || r.P50 != 649*time.Microsecond || r.BytesPerSec != 1.32*(1<<20) {
+	if r.Non2xx != 2933 || r.Requests != 2933 || r.P50 != 649*time.Microsecond || math.Abs(r.BytesPerSec/(1<<20)-1.45/1.10) > 1e-9 {
 		t.Errorf("parseWrk = %+v", r)
 	}
 }
@@ -63,10 +68,11 @@ func TestParseWrkRefusesGarbage(t *testing.T) {
 	for _, out := range []string{
 		"",
 		"unable to connect to 127.0.0.1:1 Connection refused\n",
-		"Requests/sec: 12\n",                                      // no Transfer/sec
-		"Requests/sec: many\nTransfer/sec: 1MB\n",                 // not a number
-		"Requests/sec: 12\nTransfer/sec: 1.0XB\n",                 // unknown unit
-		"  50%  12.0parsecs\nRequests/sec: 1\nTransfer/sec: 1B\n", // bad latency
+		"Requests/sec: 12\n",                                                      // no Transfer/sec
+		"Requests/sec: many\nTransfer/sec: 1MB\n",                                 // not a number
+		"Requests/sec: 12\nTransfer/sec: 1.0XB\n",                                 // unknown unit
+		"  50%  12.0parsecs\nRequests/sec: 1\nTransfer/sec: 1B\n",                 // bad latency
+		"  12 requests in 1.0xs, 1MB read\nRequests/sec: 12\nTransfer/sec: 1MB\n", // bad run length
 	} {
 		if r, err := parseWrk(out); err == nil {
 			t.Errorf("parseWrk(%q) = %+v, want an error", out, r)
