@@ -207,7 +207,12 @@ func TestLeaseUpdatesToBackups(t *testing.T) {
 	if !slices.Equal(updates, want[:2]) {
 		t.Errorf("the partner got %v, want %v (none in partner-down)", updates, want[:2])
 	}
-	waitUntil(t, "the dead backup's failures counted", func() bool { return s.Report().Backups[1].Failed == 3 })
+	// The backup records an update when it arrives; the sender counts it
+	// when the answer is back.
+	waitUntil(t, "backup c's answers and the dead backup's failures counted", func() bool {
+		b := s.Report().Backups
+		return b[0].Sent == 3 && b[1].Failed == 3
+	})
 	r := s.Report()
 	if b := r.Backups[0]; b.Name != "c" || b.Sent != 3 || b.Failed != 0 {
 		t.Errorf("backup c: %+v", b)
