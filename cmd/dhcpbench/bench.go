@@ -140,8 +140,8 @@ func (b *bench) search(ctx context.Context, d daemon, round int, sr *serverRun) 
 				return false, err
 			}
 			sr.Trials = append(sr.Trials, t)
-			b.logf("%s: %6d/s asked: %8.1f/s done, %6.2f %% lost, cpu %5.2fs (perfdhcp %5.2fs), buffer drops server %d perfdhcp %d, rss %s MiB, %d leases: %s",
-				d.Name(), rate, t.Perf.done(b.opts.Period), t.Perf.loss()*100, t.CPU.Seconds(), t.Perf.CPU.Seconds(), t.ServerDrops, t.ClientDrops,
+			b.logf("%s: %6d/s asked: %8.1f/s done, %6.2f %% lost, cpu %5.2fs (perfdhcp %5.2fs, busiest thread %5.2fs), buffer drops server %d perfdhcp %d, rss %s MiB, %d leases: %s",
+				d.Name(), rate, t.Perf.done(b.opts.Period), t.Perf.loss()*100, t.CPU.Seconds(), t.Perf.CPU.Seconds(), t.Perf.BusiestThread.Seconds(), t.ServerDrops, t.ClientDrops,
 				benchkit.MiB(t.Mem.RSS), t.Leases, verdictWord(t))
 			if t.Pass || attempt >= b.opts.Retries {
 				return t.Pass, nil

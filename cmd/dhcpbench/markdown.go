@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -27,8 +28,10 @@ func (r *report) WriteMarkdown(b *strings.Builder) {
 	})
 	b.WriteString("\nDORA/s: the highest rate asked of perfdhcp that passed (median over rounds, the lower one for an even count; each round in brackets). " +
 		"Loss, CPU s and CPU µs/DORA are from that passing trial: CPU is the server's utime+stime over the perfdhcp run, " +
-		"per completed DORA; perfdhcp's CPU (from wait4) is shown the same way, and as a share of one core over the run: " +
-		"perfdhcp is single-threaded, so near 100 % it, not the server, sets the rate. Peak RSS: the highest VmHWM in any trial or fill. Leases held / RSS held: a fresh server filled " +
+		"per completed DORA; perfdhcp's CPU (from wait4) is shown the same way, and as a share of one core over the run. " +
+		"perfdhcp 2.2 sends from one thread and receives in another on a machine with more than one CPU (its -g option, \"multi\" by default there), " +
+		"so the whole process can pass 100 %; its busiest thread's share (its threads' CPU read from /proc every 100 ms) near 100 % means " +
+		"that thread, not the server, set the rate. Peak RSS: the highest VmHWM in any trial or fill. Leases held / RSS held: a fresh server filled " +
 		"at 80 % of its best rate until it held the target, then left idle; VmRSS after that.\n\n")
 
 	if pp, ok := find(sums, "phoneprov"); ok {
@@ -81,7 +84,10 @@ func (r *report) WriteMarkdown(b *strings.Builder) {
 		o.Perfdhcp, benchkit.ShellJoin(perfRun{Iface: "IFACE", Server: p.ServerAddr.Addr(), Rate: 1000, Clients: o.Clients, Period: o.Period, VendorClass: p.VendorClass}.args()))
 	fmt.Fprintf(b, "- Loss = 1 − ACKs received / DISCOVERs sent (a missing OFFER or a missing ACK both count; perfdhcp's drop time is 1 s). "+
 		"A trial passes with loss under %.2g %% and perfdhcp sending at least %.0f %% of the DISCOVERs asked for (else the load generator, "+
-		"which shares the %d cores, was the limit).\n", o.MaxLoss*100, clientKeptUp*100, r.Machine.NProc)
+		"which shares the %d cores, was the limit). A trial over the loss limit whose every lost DORA is matched by an answer dropped unread in "+
+		"perfdhcp's socket is the load generator's limit too: perfdhcp reads with the kernel's default receive buffer "+
+		"(net.core.rmem_default, %s bytes here), which a burst of answers can overflow while its receiving thread waits for a CPU.\n",
+		o.MaxLoss*100, clientKeptUp*100, r.Machine.NProc, rmemDefault())
 	fmt.Fprintf(b, "- Search: start at %d/s, double while passing (halve while failing), then %d bisection steps; at most %d rates or %s per server and round. "+
 		"A failing rate is tried %d more time(s), each on a fresh server, and fails only if every attempt does (one-off failures come from other load on the machine). "+
 		"perfdhcp waits %s after the period for answers in flight (-W). "+
@@ -96,13 +102,13 @@ func (r *report) WriteMarkdown(b *strings.Builder) {
 
 	b.WriteString("## Trials\n\n")
 	benchkit.MDTable(b, []string{"server", "round", "asked/s", "done/s", "DISCOVER sent", "ACKs", "loss %", "avg OFFER ms", "avg ACK ms",
-		"CPU s", "perfdhcp CPU s", "buffer drops server/perfdhcp", "RSS MiB", "HWM MiB", "leases", "result"}, func(row func(...string)) {
+		"CPU s", "perfdhcp CPU s", "its busiest thread s", "buffer drops server/perfdhcp", "RSS MiB", "HWM MiB", "leases", "result"}, func(row func(...string)) {
 		for _, run := range r.Runs {
 			for _, t := range run.Trials {
 				row(run.Name, fmt.Sprint(run.Round+1), fmt.Sprint(t.Rate), fmt.Sprintf("%.0f", t.Perf.done(o.Period)),
 					fmt.Sprint(t.Perf.DO.Sent), fmt.Sprint(t.Perf.RA.Received), fmt.Sprintf("%.2f", t.Perf.loss()*100),
 					fmt.Sprintf("%.2f", t.Perf.DO.AvgDelayMS), fmt.Sprintf("%.2f", t.Perf.RA.AvgDelayMS),
-					fmt.Sprintf("%.2f", t.CPU.Seconds()), fmt.Sprintf("%.2f", t.Perf.CPU.Seconds()), fmt.Sprintf("%d/%d", t.ServerDrops, t.ClientDrops), benchkit.MiB(t.Mem.RSS), benchkit.MiB(t.Mem.HWM), fmt.Sprint(t.Leases), verdictWord(t))
+					fmt.Sprintf("%.2f", t.CPU.Seconds()), fmt.Sprintf("%.2f", t.Perf.CPU.Seconds()), fmt.Sprintf("%.2f", t.Perf.BusiestThread.Seconds()), fmt.Sprintf("%d/%d", t.ServerDrops, t.ClientDrops), benchkit.MiB(t.Mem.RSS), benchkit.MiB(t.Mem.HWM), fmt.Sprint(t.Leases), verdictWord(t))
 			}
 		}
 	})
@@ -171,4 +177,14 @@ func (r *report) writeRebootMarkdown(b *strings.Builder) {
 		}
 	})
 	b.WriteString("\n")
+}
+
+// rmemDefault is the kernel's default socket receive buffer, which
+// perfdhcp's socket gets; "unknown" when it cannot be read.
+func rmemDefault() string {
+	b, err := os.ReadFile("/proc/sys/net/core/rmem_default")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(b))
 }

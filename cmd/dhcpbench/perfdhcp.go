@@ -2,12 +2,15 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -72,11 +75,21 @@ type perfResult struct {
 	Expected float64       // the rate asked for
 	DO       exchangeStats // DISCOVER-OFFER
 	RA       exchangeStats // REQUEST-ACK
-	// CPU is perfdhcp's own utime+stime over the run (from wait4): a
-	// load generator near one core's worth per second of the run is what
-	// limits the rate, not the server.
+	// CPU is perfdhcp's own utime+stime over the run (from wait4), all
+	// its threads together. perfdhcp 2.2 on a machine with more than one
+	// CPU sends from one thread and receives in another (its -g, "multi"
+	// by default there; perfdhcp -h), so the whole can pass one core's
+	// worth per second while neither thread is the limit.
 	CPU time.Duration
+	// BusiestThread is the CPU time of perfdhcp's busiest thread, read
+	// from /proc/PID/task every threadSampleEvery until it exits (so up to
+	// one interval short): near one core's worth per second of the run,
+	// that thread, not the server, limits the rate. 0 when unread.
+	BusiestThread time.Duration
 }
+
+// threadSampleEvery is how often perfdhcp's threads' CPU times are read.
+const threadSampleEvery = 100 * time.Millisecond
 
 // done is the rate of completed DORAs over the test period.
 func (r perfResult) done(period time.Duration) float64 {
@@ -200,8 +213,14 @@ func runPerfdhcp(ctx context.Context, ns *netlab.Namespace, bin string, r perfRu
 	cmd := ns.Command(ctx, bin, r.args()...)
 	cmd.SysProcAttr = benchkit.ChildAttr()
 	cmd.WaitDelay = 2 * time.Second
-	b, err := cmd.CombinedOutput()
-	out := string(b)
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	var busiest time.Duration
+	err := cmd.Start()
+	if err == nil {
+		busiest = watchThreads(cmd.Process.Pid, cmd.Wait, &err)
+	}
+	out := buf.String()
 	var exit *exec.ExitError
 	if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 3) {
 		if ctx.Err() != nil {
@@ -217,7 +236,29 @@ func runPerfdhcp(ctx context.Context, ns *netlab.Namespace, bin string, r perfRu
 		// ip netns exec execs perfdhcp in place: this is perfdhcp's usage.
 		res.CPU = ps.UserTime() + ps.SystemTime()
 	}
+	res.BusiestThread = busiest
 	return res, out, nil
+}
+
+// watchThreads reads the CPU time of each thread of pid every
+// threadSampleEvery while wait runs, stores wait's error in *err and
+// returns the largest of the last readings: the busiest thread's CPU.
+func watchThreads(pid int, wait func() error, err *error) time.Duration {
+	done := make(chan error, 1)
+	go func() { done <- wait() }()
+	last := map[int]time.Duration{}
+	tick := time.NewTicker(threadSampleEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case *err = <-done:
+			return slices.Max(append(slices.Collect(maps.Values(last)), 0))
+		case <-tick.C:
+			if threads, rerr := benchkit.ThreadCPU(pid); rerr == nil {
+				maps.Copy(last, threads)
+			}
+		}
+	}
 }
 
 // indentTail returns the last n lines of s, indented, for an error.

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"math"
 	"net/netip"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -109,5 +111,28 @@ func TestDoneRate(t *testing.T) {
 	r := perfResult{RA: exchangeStats{Received: 25000}}
 	if got := r.done(5 * time.Second); got != 5000 {
 		t.Errorf("done = %v, want 5000/s", got)
+	}
+}
+
+// TestWatchThreads runs a shell that counts for a few hundred
+// milliseconds: its one thread's CPU is read while it runs, and the exit
+// status comes back.
+func TestWatchThreads(t *testing.T) {
+	cmd := exec.Command("sh", "-c", `i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; exit 3`)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	busiest := watchThreads(cmd.Process.Pid, cmd.Wait, &err)
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
+		t.Fatalf("wait error %v, want exit status 3", err)
+	}
+	own := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	if own < 2*threadSampleEvery {
+		t.Skipf("the shell counted in %v, too fast to sample", own)
+	}
+	if busiest <= 0 || busiest > own {
+		t.Errorf("busiest thread %v of a process that used %v", busiest, own)
 	}
 }

@@ -62,13 +62,14 @@ func (r *report) targets() []target {
 
 // summaryRow is one server's row in the tables.
 func summaryRow(s summary, period time.Duration) []string {
-	loss, cpu, cpuPer, clientPer, clientCore := "-", "-", "-", "-", "-"
+	loss, cpu, cpuPer, clientPer, clientCore, clientThread := "-", "-", "-", "-", "-", "-"
 	if s.HasBest {
 		loss = fmt.Sprintf("%.2f", s.Best.Perf.loss()*100)
 		cpu = fmt.Sprintf("%.1f", s.Best.CPU.Seconds())
 		cpuPer = fmt.Sprintf("%.0f", float64(s.Best.cpuPerExchange())/float64(time.Microsecond))
 		clientPer = fmt.Sprintf("%.0f", float64(s.Best.clientCPUPerExchange())/float64(time.Microsecond))
 		clientCore = fmt.Sprintf("%.0f", s.Best.clientCore(period)*100)
+		clientThread = fmt.Sprintf("%.0f", s.Best.clientThreadCore(period)*100)
 	}
 	h := s.Pick.Hold
 	held, heldRSS := "-", "-"
@@ -87,12 +88,12 @@ func summaryRow(s summary, period time.Duration) []string {
 	if len(s.Rates) > 1 {
 		rate += fmt.Sprintf(" %v", s.Rates)
 	}
-	return []string{s.Name, rate, loss, cpu, cpuPer, clientPer, clientCore, benchkit.MiB(s.PeakHWM), held, heldRSS, durable}
+	return []string{s.Name, rate, loss, cpu, cpuPer, clientPer, clientCore, clientThread, benchkit.MiB(s.PeakHWM), held, heldRSS, durable}
 }
 
 // summaryHeader names the summaryRow columns.
 func summaryHeader(o options) []string {
-	return []string{"server", "DORA/s", "loss %", "CPU s", "CPU µs/DORA", "perfdhcp CPU µs/DORA", "perfdhcp % of a core", "peak RSS MiB",
+	return []string{"server", "DORA/s", "loss %", "CPU s", "CPU µs/DORA", "perfdhcp CPU µs/DORA", "perfdhcp % of a core", "its busiest thread % of a core", "peak RSS MiB",
 		"leases held", fmt.Sprintf("RSS held MiB (anon+file), %s idle", o.Settle), "synced before ACK"}
 }
 

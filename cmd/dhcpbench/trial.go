@@ -54,6 +54,12 @@ func (t trialResult) clientCore(period time.Duration) float64 {
 	return t.Perf.CPU.Seconds() / (period + exitWait).Seconds()
 }
 
+// clientThreadCore is the share of one core perfdhcp's busiest thread
+// used over the run: near 1, that thread set the rate.
+func (t trialResult) clientThreadCore(period time.Duration) float64 {
+	return t.Perf.BusiestThread.Seconds() / (period + exitWait).Seconds()
+}
+
 // judge decides whether a trial passes: fewer than maxLoss of the DORAs
 // started went unanswered, and perfdhcp managed to start nearly all the
 // DORAs asked for. A trial over the loss limit whose every lost DORA is

@@ -212,3 +212,27 @@ func SampleTree(root int) (TreeSample, error) {
 
 // MiB formats bytes as MiB with one decimal.
 func MiB(b int64) string { return strconv.FormatFloat(float64(b)/(1<<20), 'f', 1, 64) }
+
+// ThreadCPU reads the own CPU time (utime + stime) of each thread of pid
+// from /proc/PID/task/TID/stat, by thread ID. Threads that end while the
+// directory is walked are skipped.
+func ThreadCPU(pid int) (map[int]time.Duration, error) {
+	dir := filepath.Join("/proc", strconv.Itoa(pid), "task")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("list threads of %d: %w", pid, err)
+	}
+	out := make(map[int]time.Duration, len(ents))
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		st, err := parseStat(string(b))
+		if err != nil {
+			return nil, fmt.Errorf("thread %s of %d: %w", e.Name(), pid, err)
+		}
+		out[st.PID] = st.OwnCPU()
+	}
+	return out, nil
+}

@@ -3,7 +3,9 @@ package benchkit
 import (
 	"errors"
 	"os"
+	"runtime"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -78,6 +80,33 @@ func TestSampleTree(t *testing.T) {
 	}
 	if _, err := SampleTree(-1); err == nil {
 		t.Error("SampleTree(-1) found a process")
+	}
+}
+
+// TestThreadCPU burns CPU on one locked thread: ThreadCPU finds that
+// thread's share apart from the others.
+func TestThreadCPU(t *testing.T) {
+	tid := make(chan int)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); {
+		}
+		tid <- syscall.Gettid()
+	}()
+	busy := <-tid
+	threads, err := ThreadCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := threads[busy]; got < 100*time.Millisecond {
+		t.Errorf("the thread that spun 300 ms shows %v of CPU (threads: %v)", got, threads)
+	}
+	if len(threads) < 2 {
+		t.Errorf("%d threads, want the Go runtime's several", len(threads))
+	}
+	if _, err := ThreadCPU(-1); err == nil {
+		t.Error("ThreadCPU(-1) found a process")
 	}
 }
 
