@@ -642,6 +642,10 @@ func (s *Server) closeAll() {
 	s.bound = false
 }
 
+// Packets is how many DHCP packets the server has received and parsed
+// since it started, malformed ones not counted.
+func (s *Server) Packets() uint64 { return s.h.packets.Load() }
+
 // Leases returns a copy of every lease record the server holds (active,
 // released, expired and declined), ordered by address. It is empty before
 // Bind has loaded the store.
