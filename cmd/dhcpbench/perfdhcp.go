@@ -218,7 +218,7 @@ func runPerfdhcp(ctx context.Context, ns *netlab.Namespace, bin string, r perfRu
 	var busiest time.Duration
 	err := cmd.Start()
 	if err == nil {
-		busiest = watchThreads(cmd.Process.Pid, cmd.Wait, &err)
+		busiest, err = watchThreads(cmd.Process.Pid, cmd.Wait)
 	}
 	out := buf.String()
 	var exit *exec.ExitError
@@ -241,9 +241,9 @@ func runPerfdhcp(ctx context.Context, ns *netlab.Namespace, bin string, r perfRu
 }
 
 // watchThreads reads the CPU time of each thread of pid every
-// threadSampleEvery while wait runs, stores wait's error in *err and
-// returns the largest of the last readings: the busiest thread's CPU.
-func watchThreads(pid int, wait func() error, err *error) time.Duration {
+// threadSampleEvery while wait runs, and returns the largest of the last
+// readings (the busiest thread's CPU) with wait's error.
+func watchThreads(pid int, wait func() error) (time.Duration, error) {
 	done := make(chan error, 1)
 	go func() { done <- wait() }()
 	last := map[int]time.Duration{}
@@ -251,8 +251,8 @@ func watchThreads(pid int, wait func() error, err *error) time.Duration {
 	defer tick.Stop()
 	for {
 		select {
-		case *err = <-done:
-			return slices.Max(append(slices.Collect(maps.Values(last)), 0))
+		case err := <-done:
+			return slices.Max(append(slices.Collect(maps.Values(last)), 0)), err
 		case <-tick.C:
 			if threads, rerr := benchkit.ThreadCPU(pid); rerr == nil {
 				maps.Copy(last, threads)

@@ -122,8 +122,7 @@ func TestWatchThreads(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	var err error
-	busiest := watchThreads(cmd.Process.Pid, cmd.Wait, &err)
+	busiest, err := watchThreads(cmd.Process.Pid, cmd.Wait)
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
 		t.Fatalf("wait error %v, want exit status 3", err)
