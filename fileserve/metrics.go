@@ -51,7 +51,7 @@ type metrics struct {
 // two, firmware over TFTP in tens of seconds; 1 ms to 60 s.
 var durationBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
 
-func newMetrics(reg prometheus.Registerer, active func(protocol string) float64, tftpMalformed func() float64) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, active func(protocol string) float64, tftpMalformed, tftpRepeated func() float64) (*metrics, error) {
 	m := &metrics{
 		requests:         obs.CounterVec("phoneprov_fileserve_requests_total", "Finished file requests by protocol and status (TFTP outcomes use HTTP status numbers).", "protocol", "status"),
 		bytesSent:        obs.CounterVec("phoneprov_fileserve_sent_bytes_total", "Body bytes sent by protocol.", "protocol"),
@@ -74,6 +74,8 @@ func newMetrics(reg prometheus.Registerer, active func(protocol string) float64,
 	collectors := []prometheus.Collector{m.requests, m.bytesSent, m.refused, m.tftpRetransmits, m.tftpTimeouts, m.tlsHandshakeFail, m.tlsHandshakes, m.duration,
 		m.connWaits, m.connsClosedForRoom,
 		obs.CounterFunc("phoneprov_fileserve_tftp_malformed_packets_total", "TFTP packets dropped because they could not be parsed.", tftpMalformed),
+		obs.CounterFunc("phoneprov_fileserve_tftp_repeated_requests_total",
+			"TFTP read requests that repeated a running one from the same client port (the client resent before an answer reached it); no second transfer starts.", tftpRepeated),
 	}
 	for _, p := range protocols {
 		collectors = append(collectors, prometheus.NewGaugeFunc(prometheus.GaugeOpts{

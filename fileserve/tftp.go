@@ -161,3 +161,10 @@ func (s *Server) tftpMalformed() float64 {
 	}
 	return float64(s.tftp.server.Malformed())
 }
+
+func (s *Server) tftpRepeated() float64 {
+	if s.tftp == nil {
+		return 0
+	}
+	return float64(s.tftp.server.RepeatedRequests())
+}

@@ -257,6 +257,7 @@ func (s *Server) admit(t *transfer) bool {
 	}
 	if running, dup := s.inflight[t.peer]; dup {
 		s.mu.Unlock()
+		s.repeated.Add(1)
 		running.repeatOACK()
 		return false
 	}

@@ -263,6 +263,7 @@ type Server struct {
 	directMax func() int
 
 	malformed atomic.Uint64
+	repeated  atomic.Uint64
 	active    atomic.Int64
 
 	// abortCtx is cancelled when Shutdown gives up waiting.
@@ -313,6 +314,11 @@ func (s *Server) Active() int { return int(s.active.Load()) }
 // ERROR/OACK sent to the listening port, bad modes, and garbage sent to a
 // transfer's port by its client.
 func (s *Server) Malformed() uint64 { return s.malformed.Load() }
+
+// RepeatedRequests returns how many read requests repeated one already
+// running from the same client port (a client that sent its request again
+// before the first answer reached it). None starts a second transfer.
+func (s *Server) RepeatedRequests() uint64 { return s.repeated.Load() }
 
 // Shutdown stops the receive loops (Serve returns nil), lets running
 // transfers finish until ctx is done, then aborts the rest (their clients

@@ -445,7 +445,9 @@ func TestDuplicateRRQ(t *testing.T) {
 	waitFor(t, func() bool { return ts.Active() == 1 })
 	c.rrq("f", "octet")
 	c.rrq("f", "octet")
-	time.Sleep(20 * time.Millisecond)
+	// Both repeats must be seen while the first transfer runs: one seen
+	// after it ended would rightly start a new transfer.
+	waitFor(t, func() bool { return ts.RepeatedRequests() == 2 })
 	if ts.Active() != 1 {
 		t.Fatalf("Active %d", ts.Active())
 	}
