@@ -76,7 +76,6 @@ type handler struct {
 	vars    func(netip.Addr) dhcpopts.Vars
 	log     *slog.Logger
 	met     *metrics
-	packets atomic.Uint64 // packets parsed, for Server.Packets
 	obs     LeaseObserver
 	partner Partner // nil without [dhcp.ha]
 	now     func() time.Time
@@ -121,7 +120,6 @@ func (h *handler) handle(ctx context.Context, in *inbound, sc *scratch) (outboun
 		return outbound{}, false
 	}
 	typ := m.typ
-	h.packets.Add(1)
 	h.met.receivedOf(typ).Inc()
 	if m.OpCode != dhcpv4.OpcodeBootRequest || typ == dhcpv4.MessageTypeNone || m.HopCount > maxHops || m.hlen > 16 {
 		h.met.dropped.WithLabelValues(dropNotForUs).Inc()

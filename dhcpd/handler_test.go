@@ -464,7 +464,7 @@ func TestMalformedPacketsAreCounted(t *testing.T) {
 		t.Error("answered a BOOTREPLY")
 	}
 	// The processor sizer's count: parsed packets only.
-	if got := hs.h.packets.Load(); got != 1 {
+	if got := hs.h.met.parsed(); got != 1 {
 		t.Errorf("packets counted for the sizer = %d, want 1 (the BOOTREPLY)", got)
 	}
 }

@@ -644,7 +644,7 @@ func (s *Server) closeAll() {
 
 // Packets is how many DHCP packets the server has received and parsed
 // since it started, malformed ones not counted.
-func (s *Server) Packets() uint64 { return s.h.packets.Load() }
+func (s *Server) Packets() uint64 { return s.h.met.parsed() }
 
 // Leases returns a copy of every lease record the server holds (active,
 // released, expired and declined), ordered by address. It is empty before

@@ -103,7 +103,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*Server, error) {
 		}
 		s.tftp = &tftpService{server: engine, handler: h}
 	}
-	s.metrics, err = newMetrics(opts.Registry, s.activeTransfers, s.tftpMalformed, s.tftpRepeated)
+	s.metrics, err = newMetrics(opts.Registry, s.activeTransfers, s.tftpCounter((*tftpd.Server).Malformed), s.tftpCounter((*tftpd.Server).RepeatedRequests))
 	if err != nil {
 		return nil, err
 	}

@@ -155,16 +155,13 @@ func prefixed(s string) string {
 	return s + "; "
 }
 
-func (s *Server) tftpMalformed() float64 {
-	if s.tftp == nil {
-		return 0
+// tftpCounter reads one of the TFTP engine's counters for a metric; 0
+// while TFTP is off.
+func (s *Server) tftpCounter(read func(*tftpd.Server) uint64) func() float64 {
+	return func() float64 {
+		if s.tftp == nil {
+			return 0
+		}
+		return float64(read(s.tftp.server))
 	}
-	return float64(s.tftp.server.Malformed())
-}
-
-func (s *Server) tftpRepeated() float64 {
-	if s.tftp == nil {
-		return 0
-	}
-	return float64(s.tftp.server.RepeatedRequests())
 }
