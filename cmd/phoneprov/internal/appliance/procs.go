@@ -45,11 +45,12 @@ import (
 // that had answers to send waited runnable. The replies then left in
 // bursts (a capture: up to 130 in a millisecond, against Kea's 37) that
 // overflowed the receiving socket. With every P while DHCP packets
-// arrive at dhcpBusy a second or more, alternating fixed-rate trials (24
-// pairs) lost less in 18: at 7,000/s a median of 0.44 % of the exchanges
-// against 1.42 % over 9 pairs, at 8,000/s 1.30 % against 10.25 %, for
-// about a third more CPU while the load lasts (4.0 s against 3.0 s per
-// 5 s trial).
+// arrive at dhcpBusy a second or more, such gaps fell from 117 to 31 in
+// back-to-back 8 s captures. Whether fewer exchanges are lost is not
+// settled: in alternating fixed-rate trials on a shared 2-core machine
+// the rule lost less in 18 of 24 pairs, then in 2 of 12 a few hours
+// later; it cost about a third more CPU while the load lasted (4.0 s
+// against 3.0 s per 5 s trial) every time.
 //
 // The count never exceeds the runtime's own at start, which follows the
 // CPUs the process may use and a cgroup CPU limit; once set, the runtime
