@@ -463,10 +463,6 @@ func TestMalformedPacketsAreCounted(t *testing.T) {
 	if _, ok := hs.h.handle(context.Background(), &inbound{data: p, link: hs.link}, hs.sc); ok {
 		t.Error("answered a BOOTREPLY")
 	}
-	// The processor sizer's count: parsed packets only.
-	if got := hs.h.met.parsed(); got != 1 {
-		t.Errorf("packets counted for the sizer = %d, want 1 (the BOOTREPLY)", got)
-	}
 }
 
 type failingStore struct {

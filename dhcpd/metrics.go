@@ -5,7 +5,6 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/phoneprov/phoneprov/dhcpd/internal/alloc"
 	"github.com/phoneprov/phoneprov/internal/obs"
@@ -99,19 +98,6 @@ func newMetrics(reg prometheus.Registerer, pol *policy, al *alloc.Allocator) (*m
 		return nil, err
 	}
 	return m, nil
-}
-
-// parsed sums the received counters over the message types (parse
-// failures are not among them): every packet the handler has parsed.
-func (m *metrics) parsed() uint64 {
-	var total float64
-	for _, c := range m.receivedType {
-		var d dto.Metric
-		if c.Write(&d) == nil {
-			total += d.GetCounter().GetValue()
-		}
-	}
-	return uint64(total)
 }
 
 func (m *metrics) receivedOf(t dhcpv4.MessageType) prometheus.Counter {

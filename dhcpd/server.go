@@ -642,10 +642,6 @@ func (s *Server) closeAll() {
 	s.bound = false
 }
 
-// Packets is how many DHCP packets the server has received and parsed
-// since it started, malformed ones not counted.
-func (s *Server) Packets() uint64 { return s.h.met.parsed() }
-
 // Leases returns a copy of every lease record the server holds (active,
 // released, expired and declined), ordered by address. It is empty before
 // Bind has loaded the store.

@@ -317,15 +317,6 @@ func (a *appliance) reload(ctx context.Context, next config.Config) ([]string, e
 	return restart, nil
 }
 
-// dhcpPackets is how many DHCP packets the server has received, 0 when
-// DHCP is off: the processor sizer's measure of DHCP load.
-func (a *appliance) dhcpPackets() uint64 {
-	if a.dhcp == nil {
-		return 0
-	}
-	return a.dhcp.Packets()
-}
-
 // close closes what holds files; the sockets close when their parts stop.
 func (a *appliance) close() error {
 	var errs []error

@@ -30,27 +30,20 @@ import (
 // window; one is taken away when one fewer would hold the work with room
 // to spare. The bands do not meet, so the count does not swing.
 //
-// TFTP and a busy DHCP server are the exceptions, and get every P
-// whatever the CPU use. A TFTP transfer sends its next block only when the
+// TFTP is the exception: a transfer sends its next block only when the
 // last one is acknowledged, so while two or more run each waits for a
-// processor at every block: with one P, 20 atftp clients fetched 0.86×
-// what tftpd-hpa served while phoneprov used half a CPU; with two, 1.11×.
+// processor at every block, and they get every P whatever the CPU use.
+// With one P, 20 atftp clients fetched 0.86× what tftpd-hpa served while
+// phoneprov used half a CPU; with two, 1.11×.
 //
-// A DHCP server writes each lease to its journal and fdatasyncs it before
-// the ACK. While the sync runs, its thread holds the only P until the
-// runtime's monitor takes it back, and that monitor sleeps up to 10 ms
-// when it has had little to do. An execution trace at 8,000 DORA/s
-// (dhcpbench, perfdhcp, one P) showed 63 gaps of 3 ms or more in 2 s with
-// no reply sent, 32 of them inside a single fdatasync, while the workers
-// that had answers to send waited runnable. The replies then left in
-// bursts (a capture: up to 130 in a millisecond, against Kea's 37) that
-// overflowed the receiving socket. With every P while DHCP packets
-// arrive at dhcpBusy a second or more, such gaps fell from 117 to 31 in
-// back-to-back 8 s captures. Whether fewer exchanges are lost is not
-// settled: in alternating fixed-rate trials on a shared 2-core machine
-// the rule lost less in 18 of 24 pairs, then in 2 of 12 a few hours
-// later; it cost about a third more CPU while the load lasted (4.0 s
-// against 3.0 s per 5 s trial) every time.
+// A busy DHCP server is not an exception, though it was tried as one.
+// With one P, the thread in the lease journal's fdatasync holds the P
+// until the runtime's monitor takes it back (it sleeps up to 10 ms), and
+// replies then leave in bursts: every P while DHCP packets arrived at
+// 1,000 a second cut the gaps of over 4 ms without a reply from 117 to 31
+// in back-to-back 8 s captures at 8,000 DORA/s. But in 45 alternating
+// fixed-rate dhcpbench trial pairs (7,000 and 8,000/s) it lost fewer
+// exchanges in only 25, for about a third more CPU in every one.
 //
 // The count never exceeds the runtime's own at start, which follows the
 // CPUs the process may use and a cgroup CPU limit; once set, the runtime
@@ -61,27 +54,24 @@ type procsPolicy struct {
 	growIdle  float64 // … and the CPUs it may run on had this many CPUs idle or more
 	shrinkFit float64 // drop a P when the work would fill one fewer to this share or less
 	lockstep  int     // running TFTP transfers from which every P is given
-	dhcpBusy  float64 // DHCP packets per second from which every P is given
 }
 
 // defaultProcsPolicy is the policy for a process the runtime gave limit Ps.
 func defaultProcsPolicy(limit int) procsPolicy {
-	return procsPolicy{limit: limit, growFill: 0.85, growIdle: 0.5, shrinkFit: 0.75, lockstep: 2, dhcpBusy: 1000}
+	return procsPolicy{limit: limit, growFill: 0.85, growIdle: 0.5, shrinkFit: 0.75, lockstep: 2}
 }
 
 // procsLoad is what one window saw: the CPUs the process used, the CPUs
-// that stood idle, the TFTP transfers running at its end and the DHCP
-// packets per second it received.
+// that stood idle, and the TFTP transfers running at its end.
 type procsLoad struct {
 	used, idle float64
 	tftp       int
-	dhcp       float64
 }
 
 // next returns the Ps for the window after one with cur Ps and load l.
 func (p procsPolicy) next(cur int, l procsLoad) int {
 	switch {
-	case l.tftp >= p.lockstep, l.dhcp >= p.dhcpBusy:
+	case l.tftp >= p.lockstep:
 		return p.limit
 	case cur < p.limit && l.used >= p.growFill*float64(cur) && l.idle >= p.growIdle:
 		return cur + 1
@@ -170,9 +160,8 @@ func sampleCPU() (cpuSample, error) {
 type procsSizer struct {
 	policy procsPolicy
 	sample func() (cpuSample, error)
-	tftp   func() int    // running TFTP transfers
-	dhcp   func() uint64 // DHCP packets received so far
-	set    func(int)     // runtime.GOMAXPROCS in the appliance
+	tftp   func() int // running TFTP transfers
+	set    func(int)  // runtime.GOMAXPROCS in the appliance
 	log    *slog.Logger
 }
 
@@ -183,7 +172,6 @@ type procsSizer struct {
 func (s procsSizer) run(ctx context.Context, ticks <-chan time.Time) {
 	cur := s.policy.limit
 	last, err := s.sample()
-	lastDHCP := s.dhcp()
 	for err == nil {
 		select {
 		case <-ctx.Done():
@@ -197,13 +185,9 @@ func (s procsSizer) run(ctx context.Context, ticks <-chan time.Time) {
 		var l procsLoad
 		l.used, l.idle = now.sub(last)
 		l.tftp = s.tftp()
-		if d := s.dhcp(); now.at.After(last.at) {
-			l.dhcp = float64(d-lastDHCP) / now.at.Sub(last.at).Seconds()
-			lastDHCP = d
-		}
 		if n := s.policy.next(cur, l); n != cur {
 			s.set(n)
-			s.log.Debug("processor count changed", "from", cur, "to", n, "used_cpus", l.used, "idle_cpus", l.idle, "tftp_transfers", l.tftp, "dhcp_packets_per_second", l.dhcp)
+			s.log.Debug("processor count changed", "from", cur, "to", n, "used_cpus", l.used, "idle_cpus", l.idle, "tftp_transfers", l.tftp)
 			cur = n
 		}
 		last = now
@@ -218,9 +202,8 @@ const procsWindow = 500 * time.Millisecond
 
 // sizeProcs sizes the runtime's Ps to the load (procsPolicy) until ctx
 // ends, unless GOMAXPROCS in the environment fixes the count or the
-// runtime has one CPU to give. tftp tells the running TFTP transfers,
-// dhcp the DHCP packets received so far.
-func sizeProcs(ctx context.Context, tftp func() int, dhcp func() uint64, log *slog.Logger) {
+// runtime has one CPU to give. tftp tells the running TFTP transfers.
+func sizeProcs(ctx context.Context, tftp func() int, log *slog.Logger) {
 	limit := runtime.GOMAXPROCS(0)
 	if os.Getenv("GOMAXPROCS") != "" || limit < 2 {
 		<-ctx.Done()
@@ -228,6 +211,6 @@ func sizeProcs(ctx context.Context, tftp func() int, dhcp func() uint64, log *sl
 	}
 	t := time.NewTicker(procsWindow)
 	defer t.Stop()
-	sizer := procsSizer{policy: defaultProcsPolicy(limit), sample: sampleCPU, tftp: tftp, dhcp: dhcp, set: func(n int) { runtime.GOMAXPROCS(n) }, log: log}
+	sizer := procsSizer{policy: defaultProcsPolicy(limit), sample: sampleCPU, tftp: tftp, set: func(n int) { runtime.GOMAXPROCS(n) }, log: log}
 	sizer.run(ctx, t.C)
 }

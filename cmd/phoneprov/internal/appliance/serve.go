@@ -70,7 +70,7 @@ func Serve(ctx context.Context, cfg config.Config, o Options) error {
 	// The processor count is the process's, so it is sized here rather
 	// than among the parts, which tests run several of in one process.
 	procs := supervise.Part{Name: "procs", Run: func(ctx context.Context) error {
-		sizeProcs(ctx, app.files.TFTPTransfers, app.dhcpPackets, log)
+		sizeProcs(ctx, app.files.TFTPTransfers, log)
 		return nil
 	}}
 
