@@ -644,11 +644,35 @@ func appendContentLines(b []byte, h *contentHead) []byte {
 	return b
 }
 
+// corkMin is the least body that sendFile sends corked (TCP_CORK): one
+// large enough to fill the socket buffer and the client's window.
+//
+// Without the cork, a connection with TCP_NODELAY (Go's default) sends a
+// part-filled segment whenever a write ends, and while the client's window
+// holds the body back the writes end often: each sendfile stops when the
+// socket buffer is full. A short segment makes the client's kernel
+// acknowledge sooner (Linux marks it ICSK_ACK_PUSHED, and tcp_cleanup_rbuf
+// then acknowledges as soon as the reader empties the queue). Measured
+// with wrk on loopback, one connection fetching a 10 MiB file (wrk and the
+// server pinned to different CPUs, 6 runs each, ss -ti on the server's
+// socket): 16.5-20.6 segments and 11.7-15.1 ACKs per MB without the cork,
+// against 15.4-16.2 (full ones) and 7.7-13.0 with it; nginx, whose
+// tcp_nopush does the same, 15.4-15.5 and 8.7-15.4. Throughput against
+// nginx's in the same runs: median 0.93 without, 0.99 with (rounds spread
+// from 0.73 to 1.47). Two setsockopt calls are nothing next to a body
+// this size, and a small body leaves in one write anyway.
+const corkMin = 64 << 10
+
 // sendFile writes head, then size bytes of f. On plain TCP the head goes
 // with MSG_MORE and the body with sendfile, so both leave in full
-// segments; under TLS head and body share the first records.
+// segments, a large body corked throughout (corkMin); under TLS head and
+// body share the first records.
 func (c *fastConn) sendFile(head []byte, f *os.File, size int64) (int64, error) {
 	if c.tls == nil {
+		if size >= corkMin {
+			cork(c.raw, true)
+			defer cork(c.raw, false)
+		}
 		if err := c.sendMore(head); err != nil {
 			return 0, err
 		}

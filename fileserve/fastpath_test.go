@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -714,4 +715,64 @@ func serverConns(s *Server) []*fastConn {
 		f.mu.Unlock()
 	}
 	return out
+}
+
+// TestFastPathCorksLargeBodies stalls a client in the middle of a large
+// body and reads TCP_CORK on the server's socket: set while the body is
+// sent (corkMin), cleared once the response is done, so that its last
+// partial segment leaves at once.
+func TestFastPathCorksLargeBodies(t *testing.T) {
+	srv := startServer(t, func(c *Config) { c.HTTPS.Enabled, c.TFTP.Enabled = false, false })
+	const size = 8 << 20 // far more than the small receive buffer below
+	body := bytes.Repeat([]byte{0x5a}, size)
+	if err := os.WriteFile(filepath.Join(srv.filesDir, "big.bin"), body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 64<<10) })
+		return errors.Join(err, serr)
+	}}
+	conn, err := d.Dial("tcp", srv.http)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	corked := func() (int, bool) {
+		conns := serverConns(srv.Server)
+		if len(conns) != 1 {
+			return 0, false
+		}
+		var v int
+		var serr error
+		if err := conns[0].raw.Control(func(fd uintptr) { v, serr = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_CORK) }); err != nil || serr != nil {
+			t.Fatal(err, serr)
+		}
+		return v, conns[0].idle.Load()
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("never %s", what)
+			}
+		}
+	}
+
+	fmt.Fprint(conn, "GET /big.bin HTTP/1.1\r\nHost: a\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The client reads nothing more: the server stays inside the body.
+	waitFor("corked while the body is sent", func() bool { v, _ := corked(); return v == 1 })
+	if n, err := io.Copy(io.Discard, resp.Body); err != nil || n != size {
+		t.Fatalf("body: %d bytes, %v; want %d", n, err, size)
+	}
+	waitFor("idle after the response", func() bool { _, idle := corked(); return idle })
+	if v, _ := corked(); v != 0 {
+		t.Errorf("TCP_CORK = %d after the response, want 0: its last segment waits up to 200 ms", v)
+	}
+
 }

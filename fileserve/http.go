@@ -149,7 +149,7 @@ func (h *fileHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr["Content-Type"] = contentTypeHeader(entry.Name)
 	if entry.file != nil && r.Method == http.MethodGet && ci.raw != nil {
 		// Hold the headers back until the body follows them, so both
-		// leave in full-sized segments; see corkedFile.
+		// leave in full-sized segments; see cork and corkMin.
 		cork(ci.raw, true)
 		defer cork(ci.raw, false)
 	}
