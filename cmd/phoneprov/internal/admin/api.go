@@ -102,11 +102,19 @@ func (s *Site) files(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := filesView{Files: make([]fileView, 0, len(listing.Files)+len(names)), Complete: listing.Complete, Relay: "off"}
+	// A file in the tree is served before a generated one of the same
+	// name. The generator learns of a newly placed file a moment after
+	// the tree shows it, so its names are checked against the listing
+	// too, case-folded as the file server looks names up.
+	placed := make(map[string]bool, len(listing.Files))
 	for _, f := range listing.Files {
 		v.Files = append(v.Files, fileView{Name: f.Name, Source: f.Source, Size: &f.Size, Modified: f.ModTime})
+		placed[strings.ToLower(f.Name)] = true
 	}
 	for _, n := range names {
-		v.Files = append(v.Files, fileView{Name: n, Source: fileserve.SourceGenerated})
+		if !placed[strings.ToLower(n)] {
+			v.Files = append(v.Files, fileView{Name: n, Source: fileserve.SourceGenerated})
+		}
 	}
 	slices.SortFunc(v.Files, func(a, b fileView) int { return strings.Compare(a.Name, b.Name) })
 	if s.Relay {
