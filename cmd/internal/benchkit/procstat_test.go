@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestParseStat(t *testing.T) {
@@ -86,21 +88,36 @@ func TestSampleTree(t *testing.T) {
 // TestThreadCPU burns CPU on one locked thread: ThreadCPU finds that
 // thread's share apart from the others.
 func TestThreadCPU(t *testing.T) {
-	tid := make(chan int)
+	// The thread spins until it has had 300 ms more CPU by its own clock
+	// (bounded in wall time: on a loaded machine that takes longer).
+	type spun struct {
+		tid          int
+		before, used time.Duration
+	}
+	done := make(chan spun)
 	go func() {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); {
+		cpu := func() time.Duration {
+			var ts unix.Timespec
+			_ = unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts)
+			return time.Duration(ts.Nano())
 		}
-		tid <- syscall.Gettid()
+		before := cpu()
+		used := time.Duration(0)
+		for end := time.Now().Add(20 * time.Second); used < 300*time.Millisecond && time.Now().Before(end); {
+			used = cpu() - before
+		}
+		done <- spun{syscall.Gettid(), before, used}
 	}()
-	busy := <-tid
+	busy := <-done
 	threads, err := ThreadCPU(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := threads[busy]; got < 100*time.Millisecond {
-		t.Errorf("the thread that spun 300 ms shows %v of CPU (threads: %v)", got, threads)
+	// /proc counts in clock ticks (10 ms here): 50 ms leaves room for that.
+	if got := threads[busy.tid]; got < busy.before+busy.used-50*time.Millisecond || busy.used < 300*time.Millisecond {
+		t.Errorf("the thread had %v of CPU before and spun %v more; /proc shows %v (threads: %v)", busy.before, busy.used, got, threads)
 	}
 	if len(threads) < 2 {
 		t.Errorf("%d threads, want the Go runtime's several", len(threads))
