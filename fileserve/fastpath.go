@@ -654,10 +654,10 @@ func appendContentLines(b []byte, h *contentHead) []byte {
 // acknowledge sooner (Linux marks it ICSK_ACK_PUSHED, and tcp_cleanup_rbuf
 // then acknowledges as soon as the reader empties the queue). Measured
 // with wrk on loopback, one connection fetching a 10 MiB file (wrk and the
-// server pinned to different CPUs, 6 runs each, ss -ti on the server's
+// server pinned to different CPUs, 6 rounds each, ss -ti on the server's
 // socket): 16.5-20.6 segments and 11.7-15.1 ACKs per MB without the cork,
 // against 15.4-16.2 (full ones) and 7.7-13.0 with it; nginx, whose
-// tcp_nopush does the same, 15.4-15.5 and 8.7-15.4. Throughput against
+// tcp_nopush does the same, 15.4-16.1 and 8.7-15.4. Throughput against
 // nginx's in the same runs: median 0.92 without, 0.98 with (rounds spread
 // from 0.73 to 1.47). Two setsockopt calls are nothing next to a body
 // this size, and a small body leaves in one write anyway.
