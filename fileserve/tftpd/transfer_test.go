@@ -41,15 +41,17 @@ func TestTimeoutFromLastWindow(t *testing.T) {
 	h := newFakeHandler()
 	data := genBytes(1800) // blocks 1..4
 	h.files["f"] = data
-	const timeout = time.Second // room for a loaded machine between the steps
+	// Room for a loaded machine between the steps: at 1 s with ACKs half a
+	// timeout apart, a CI run saw DATA 1 retransmitted before its ACK.
+	const timeout = 3 * time.Second
 	ts := startServer(t, Config{Timeout: timeout, Retries: 2}, h)
 	c := newRawClient(t, ts.addr)
 	c.rrq("f", "octet")
 	c.mustData(1)
-	// Each ACK comes half a timeout after its block, so a timeout that
-	// ran from an earlier block would expire while the next is out.
+	// Each ACK comes a third of a timeout after its block, so a timeout
+	// that ran from the first block would expire while DATA 3 is out.
 	for block := uint16(1); block <= 2; block++ {
-		time.Sleep(timeout / 2)
+		time.Sleep(timeout / 3)
 		c.ack(block)
 		c.mustData(block + 1)
 	}
