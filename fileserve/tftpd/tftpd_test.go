@@ -463,7 +463,9 @@ func TestClientStopsAcking(t *testing.T) {
 	t.Parallel()
 	h := newFakeHandler()
 	h.files["f"] = genBytes(3000)
-	ts := startServer(t, Config{Timeout: 50 * time.Millisecond, Retries: 3}, h)
+	// 300 ms: the test's ACK of DATA 1 must come within it, also on a
+	// loaded machine; the waits then run 0.3, 0.6, 1.2 and 2.4 s.
+	ts := startServer(t, Config{Timeout: 300 * time.Millisecond, Retries: 3}, h)
 	c := newRawClient(t, ts.addr)
 	c.rrq("f", "octet")
 	c.mustData(1)
@@ -471,7 +473,7 @@ func TestClientStopsAcking(t *testing.T) {
 	for range 4 { // DATA 2 and three retransmissions
 		c.mustData(2)
 	}
-	c.nothing(200 * time.Millisecond)
+	c.nothing(1200 * time.Millisecond)
 	r := ts.result(t)
 	if !r.TimedOut || !errors.Is(r.Err, ErrTimeout) || r.Retransmits != 3 || r.ErrorCode != -1 || r.Bytes != 512 {
 		t.Fatalf("result %+v", r)

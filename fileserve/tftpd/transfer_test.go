@@ -15,7 +15,9 @@ func TestAckBurst(t *testing.T) {
 	t.Parallel()
 	h := newFakeHandler()
 	h.files["f"] = genBytes(1500)
-	ts := startServer(t, Config{Timeout: 100 * time.Millisecond, Retries: 3}, h)
+	// A second of timeout, so that DATA 1 is not retransmitted before the
+	// test's ACK on a loaded machine; DATA 2 must not be resent at all.
+	ts := startServer(t, Config{Timeout: time.Second, Retries: 3}, h)
 	c := newRawClient(t, ts.addr)
 	c.rrq("f", "octet")
 	c.mustData(1)
