@@ -107,12 +107,14 @@ func TestTimeoutOptionFirstWait(t *testing.T) {
 	if gaps[0] < 900*time.Millisecond {
 		t.Fatalf("DATA 1 resent after %v, want the client's 1 s", gaps[0])
 	}
+	// The second retransmission, 2 s after the first. Its arrival time
+	// is checked, not a read deadline: on a loaded machine the test may
+	// read it late, which is no fault of the server's.
 	start := time.Now()
-	p, ok := c.recv(1500 * time.Millisecond)
-	if ok {
-		t.Fatalf("%v %v after the first retransmission; the second wait is 2 s", p, time.Since(start))
-	}
 	c.mustData(1)
+	if d := time.Since(start); d < 1800*time.Millisecond {
+		t.Fatalf("DATA 1 resent %v after the first retransmission; the second wait is 2 s", d)
+	}
 	c.ack(1)
 	c.mustData(2)
 	c.ack(2)
