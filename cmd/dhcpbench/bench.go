@@ -36,6 +36,20 @@ type serverRun struct {
 	TraceErr   string // why tracing failed
 	Profiles   []string
 	Reboot     rebootResult // the mass reboot; Clients 0 when not run
+	// Paced and PacedTrials are the search with dhcpbench's own paced
+	// clients (paced.go); no steps when it was not run.
+	Paced       searchOutcome
+	PacedTrials []pacedResult
+}
+
+// bestPaced returns the passing paced trial at the paced search's best rate.
+func (s serverRun) bestPaced() (pacedResult, bool) {
+	for _, t := range s.PacedTrials {
+		if t.Pass && t.Rate == s.Paced.Best {
+			return t, true
+		}
+	}
+	return pacedResult{}, false
 }
 
 // best returns the passing trial at the search's best rate.
@@ -114,6 +128,11 @@ func (b *bench) runServer(ctx context.Context, d daemon, round int) (serverRun, 
 	if err := b.search(ctx, d, round, &sr); err != nil {
 		return sr, err
 	}
+	if b.opts.Paced {
+		if err := b.searchPaced(ctx, d, round, &sr); err != nil {
+			return sr, err
+		}
+	}
 	if err := b.examineFilled(ctx, d, round, &sr); err != nil {
 		return sr, err
 	}
@@ -125,31 +144,41 @@ func (b *bench) runServer(ctx context.Context, d daemon, round int) (serverRun, 
 	return sr, err
 }
 
-// search finds the highest rate d sustains, each trial on a fresh server,
-// a failing rate retried as the options say; trials go into sr.
+// search finds the highest rate d sustains under perfdhcp; trials go into
+// sr.
 func (b *bench) search(ctx context.Context, d daemon, round int, sr *serverRun) error {
 	b.logf("%s, round %d: searching the highest rate with under %.2g %% loss", d.Name(), round+1, b.opts.MaxLoss*100)
+	out, err := b.searchRates(func(rate, attempt int) (bool, error) {
+		t, err := b.trial(ctx, d, round, rate, attempt)
+		if err != nil {
+			return false, err
+		}
+		sr.Trials = append(sr.Trials, t)
+		b.logf("%s: %6d/s asked: %8.1f/s done, %6.2f %% lost, cpu %5.2fs (perfdhcp %5.2fs, busiest thread %5.2fs), buffer drops server %d perfdhcp %d, rss %s MiB, %d leases: %s",
+			d.Name(), rate, t.Perf.done(b.opts.Period), t.Perf.loss()*100, t.CPU.Seconds(), t.Perf.CPU.Seconds(), t.Perf.BusiestThread.Seconds(), t.ServerDrops, t.ClientDrops,
+			benchkit.MiB(t.Mem.RSS), t.Leases, verdictWord(t))
+		return t.Pass, nil
+	})
+	sr.Search = out
+	return err
+}
+
+// searchRates runs one rate search within the options' bounds and budget:
+// trial(rate, attempt) runs one trial on a fresh server, and a failing
+// rate is tried again as -retries says before it counts as failed.
+func (b *bench) searchRates(trial func(rate, attempt int) (bool, error)) (searchOutcome, error) {
 	spec := searchSpec{
 		Start: b.opts.StartRate, Min: b.opts.MinRate, Max: b.opts.MaxRate,
 		Bisect: b.opts.Bisect, MaxTrials: b.opts.MaxTrials, Deadline: time.Now().Add(b.opts.Budget),
 	}
-	out, err := searchRate(spec, time.Now, func(rate int) (bool, error) {
+	return searchRate(spec, time.Now, func(rate int) (bool, error) {
 		for attempt := 0; ; attempt++ {
-			t, err := b.trial(ctx, d, round, rate, attempt)
-			if err != nil {
-				return false, err
-			}
-			sr.Trials = append(sr.Trials, t)
-			b.logf("%s: %6d/s asked: %8.1f/s done, %6.2f %% lost, cpu %5.2fs (perfdhcp %5.2fs, busiest thread %5.2fs), buffer drops server %d perfdhcp %d, rss %s MiB, %d leases: %s",
-				d.Name(), rate, t.Perf.done(b.opts.Period), t.Perf.loss()*100, t.CPU.Seconds(), t.Perf.CPU.Seconds(), t.Perf.BusiestThread.Seconds(), t.ServerDrops, t.ClientDrops,
-				benchkit.MiB(t.Mem.RSS), t.Leases, verdictWord(t))
-			if t.Pass || attempt >= b.opts.Retries {
-				return t.Pass, nil
+			pass, err := trial(rate, attempt)
+			if err != nil || pass || attempt >= b.opts.Retries {
+				return pass, err
 			}
 		}
 	})
-	sr.Search = out
-	return err
 }
 
 // examineFilled starts d afresh, fills it with leases at 80 % of its best

@@ -15,6 +15,11 @@
 // the targets, and writes a Markdown report to
 // OUT/dhcp-YYYYMMDD-HHMMSS.md with the raw outputs beside it.
 //
+// Each server's rate is searched a second time with dhcpbench's own paced
+// clients (paced.go; -paced=false skips it): they never drop an answer and
+// cost less CPU than perfdhcp, so where the two searches part, perfdhcp
+// set the first one's rate.
+//
 // With -pair it measures hot-standby pairs instead (pair.go): phoneprov
 // alone, a phoneprov pair, Kea alone and a Kea 2.2 pair in three namespaces
 // on a bridge, their completed DORAs per second and CPU, and the failover

@@ -45,8 +45,11 @@ type options struct {
 	RebootClients int
 	RebootLimit   time.Duration
 	Pair          bool // the hot-standby pair benchmark (pair.go) instead of the servers
-	plan          plan
-	Args          []string // the command line, for the report
+	// Paced adds a second rate search per server with dhcpbench's own
+	// paced clients (paced.go).
+	Paced bool
+	plan  plan
+	Args  []string // the command line, for the report
 }
 
 // serverNames is what -servers may list, in the default order.
@@ -95,6 +98,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.RebootClients, "reboot-clients", 30000, "clients in the mass reboot (all DISCOVER at once, RFC 2131 retransmissions); 0 to skip it")
 	fs.DurationVar(&o.RebootLimit, "reboot-limit", 3*time.Minute, "bound on each mass reboot")
 	fs.DurationVar(&o.Pprof, "pprof", 0, "take a phoneprov CPU profile of this length under load (and a heap profile) into the artifacts; 0 for none")
+	fs.BoolVar(&o.Paced, "paced", true, "also search each server's rate with dhcpbench's own paced clients, which cost less CPU than perfdhcp: the rate each server reaches when the load generator is not the limit")
 	fs.BoolVar(&o.Pair, "pair", false, "measure phoneprov alone, a phoneprov pair and a Kea hot-standby pair, and their failover, instead")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -87,7 +88,7 @@ type rebootRun struct {
 	mu      sync.Mutex
 	clients []rebootClient
 	byXID   map[dhcpv4.TransactionID]int
-	holders map[netip.Addr]int // ACKed address → client
+	holders map[netip.Addr]int // ACKed address → the last client it went to
 	res     rebootResult
 	last    time.Time // the latest ACK
 	left    int       // clients not yet bound
@@ -174,31 +175,13 @@ func (r rebootResult) describe() string {
 // DISCOVER at once and answers OFFERs with REQUESTs, retransmitting on the
 // RFC schedule, until every client is bound or the limit passes.
 func (b *bench) runReboot(ctx context.Context) (rebootResult, error) {
-	p := b.opts.plan
-	relay := p.ClientAddr.Addr()
-	r := &rebootRun{
-		server: &net.UDPAddr{IP: p.ServerAddr.Addr().AsSlice(), Port: 67},
-		relay:  relay.AsSlice(), vendor: p.VendorClass,
-		rng:     rand.New(rand.NewPCG(1, 2)),
-		byXID:   map[dhcpv4.TransactionID]int{},
-		holders: map[netip.Addr]int{},
-		res:     rebootResult{Clients: b.opts.RebootClients, Limit: b.opts.RebootLimit, Stored: -1},
-		left:    b.opts.RebootClients,
-	}
-	if err := b.lab.client.Do(func() error {
-		var lerr error
-		r.conn, lerr = net.ListenUDP("udp4", &net.UDPAddr{IP: relay.AsSlice(), Port: 67})
-		return lerr
-	}); err != nil {
-		return r.res, fmt.Errorf("reboot: listen: %w", err)
+	n := b.opts.RebootClients
+	r, err := b.openSite(n, n)
+	if err != nil {
+		return rebootResult{}, fmt.Errorf("reboot: %w", err)
 	}
 	defer r.conn.Close()
-	if err := forceBuffers(r.conn, rebootSocketBuf); err != nil {
-		return r.res, err
-	}
-	if err := r.build(); err != nil {
-		return r.res, err
-	}
+	r.res.Limit = b.opts.RebootLimit
 	cpu0 := selfCPU()
 	start := time.Now()
 	readDone := make(chan error, 1)
@@ -230,16 +213,50 @@ func (b *bench) runReboot(ctx context.Context) (rebootResult, error) {
 	return r.res, nil
 }
 
+// openSite opens the relay socket in the client namespace (buffers large
+// enough that the simulated clients never drop) and builds n clients'
+// DISCOVERs; client i has the MAC of rebootMAC(i mod distinct) and its own
+// transaction ID, so exchanges past distinct are returning clients.
+func (b *bench) openSite(n, distinct int) (*rebootRun, error) {
+	p := b.opts.plan
+	relay := p.ClientAddr.Addr()
+	r := &rebootRun{
+		server: &net.UDPAddr{IP: p.ServerAddr.Addr().AsSlice(), Port: 67},
+		relay:  relay.AsSlice(), vendor: p.VendorClass,
+		rng:     rand.New(rand.NewPCG(1, 2)),
+		byXID:   map[dhcpv4.TransactionID]int{},
+		holders: map[netip.Addr]int{},
+		res:     rebootResult{Clients: n, Stored: -1},
+		left:    n,
+	}
+	if err := b.lab.client.Do(func() error {
+		var lerr error
+		r.conn, lerr = net.ListenUDP("udp4", &net.UDPAddr{IP: relay.AsSlice(), Port: 67})
+		return lerr
+	}); err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	if err := forceBuffers(r.conn, rebootSocketBuf); err != nil {
+		r.conn.Close()
+		return nil, err
+	}
+	if err := r.build(distinct); err != nil {
+		r.conn.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
 // build makes every client's DISCOVER.
-func (r *rebootRun) build() error {
+func (r *rebootRun) build(distinct int) error {
 	r.clients = make([]rebootClient, r.res.Clients)
 	for i := range r.clients {
 		c := &r.clients[i]
-		c.mac = rebootMAC(i)
+		c.mac = rebootMAC(i % distinct)
 		c.xid = dhcpv4.TransactionID{0xdc, byte(i >> 16), byte(i >> 8), byte(i)}
 		m, err := dhcpv4.NewDiscovery(c.mac, append(r.common(), dhcpv4.WithTransactionID(c.xid))...)
 		if err != nil {
-			return fmt.Errorf("reboot: %w", err)
+			return fmt.Errorf("discover: %w", err)
 		}
 		c.msg = m.ToBytes()
 		r.byXID[c.xid] = i
@@ -351,7 +368,7 @@ func (r *rebootRun) reply(m *dhcpv4.DHCPv4) error {
 		r.send(c.msg)
 	case dhcpv4.MessageTypeAck:
 		addr, _ := netip.AddrFromSlice(m.YourIPAddr.To4())
-		if h, taken := r.holders[addr]; taken && h != i {
+		if h, taken := r.holders[addr]; taken && !bytes.Equal(r.clients[h].mac, c.mac) {
 			r.res.Duplicates++
 		}
 		r.holders[addr] = i

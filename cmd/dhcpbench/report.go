@@ -127,6 +127,9 @@ func (r *report) WriteTable(w io.Writer) error {
 				fmt.Fprintf(w, "  %-34s %s (%s)\n", c.What, c.Kea, c.HowToRead)
 			}
 		}
+		if err := r.writePacedTable(w); err != nil {
+			return err
+		}
 		if err := r.writeRebootTable(w); err != nil {
 			return err
 		}
@@ -191,6 +194,44 @@ func (r *report) writeRebootTable(w io.Writer) error {
 	fmt.Fprintln(tw, "  "+strings.Join(rebootHeader(), "\t"))
 	for _, run := range runs {
 		fmt.Fprintln(tw, "  "+strings.Join(rebootRow(run), "\t"))
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("table: %w", err)
+	}
+	return nil
+}
+
+// pacedHeader names the pacedRow columns.
+func pacedHeader() []string {
+	return []string{"server", "DORA/s", "loss %", "CPU µs/DORA", "clients' CPU µs/DORA", "clients % of a core"}
+}
+
+// pacedRow is one server's row of the paced search's summary.
+func pacedRow(s summary, period time.Duration) []string {
+	rate := fmt.Sprint(s.PacedRate())
+	if len(s.PacedRates) > 1 {
+		rate += fmt.Sprintf(" %v", s.PacedRates)
+	}
+	loss, cpu, clients, core := "-", "-", "-", "-"
+	if t := s.PacedBest; s.HasPacedBest {
+		loss = fmt.Sprintf("%.2f", t.loss()*100)
+		cpu = fmt.Sprintf("%.0f", float64(t.perExchange(t.ServerCPU))/float64(time.Microsecond))
+		clients = fmt.Sprintf("%.0f", float64(t.perExchange(t.ClientCPU))/float64(time.Microsecond))
+		core = fmt.Sprintf("%.0f", 100*t.ClientCPU.Seconds()/(period+exitWait).Seconds())
+	}
+	return []string{s.Name, rate, loss, cpu, clients, core}
+}
+
+// writePacedTable prints the paced search's summary, if it ran.
+func (r *report) writePacedTable(w io.Writer) error {
+	if !r.Opts.Paced {
+		return nil
+	}
+	fmt.Fprintln(w, "\nrate with dhcpbench's own paced clients (not a peer; where perfdhcp is not the limit):")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  "+strings.Join(pacedHeader(), "\t"))
+	for _, s := range r.summaries() {
+		fmt.Fprintln(tw, "  "+strings.Join(pacedRow(s, r.Opts.Period), "\t"))
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("table: %w", err)
