@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"strings"
@@ -172,7 +173,7 @@ func (r *report) writePacedMarkdown(b *strings.Builder) {
 		"that arrive in a burst, and they cost less CPU per exchange. These clients are this project's code, not a peer's: "+
 		"the rate targets are judged on perfdhcp's search above; this one shows where perfdhcp, not the server, set that rate. "+
 		"A trial passes with loss under %.2g %%, no address ACKed to two clients, and the DISCOVERs sent at %.0f %% of the rate or more. "+
-		"Clients' CPU is dhcpbench's own over the trial.\n\n",
+		"Clients' CPU is dhcpbench's own over the trial. Server's own drops: as in the mass reboot below.\n\n",
 		pacedTick, exitWait, o.Clients, rebootSocketBuf>>20, o.MaxLoss*100, clientKeptUp*100)
 	sums := r.summaries()
 	benchkit.MDTable(b, pacedHeader(), func(row func(...string)) {
@@ -182,12 +183,12 @@ func (r *report) writePacedMarkdown(b *strings.Builder) {
 	})
 	b.WriteString("\n")
 	benchkit.MDTable(b, []string{"server", "round", "asked/s", "DISCOVER sent", "ACKs", "loss %", "CPU s", "clients' CPU s",
-		"buffer drops server/clients", "NAKs", "duplicate ACKs", "HWM MiB", "result"}, func(row func(...string)) {
+		"buffer drops server/clients", "server's own drops", "NAKs", "duplicate ACKs", "HWM MiB", "result"}, func(row func(...string)) {
 		for _, run := range r.Runs {
 			for _, t := range run.PacedTrials {
 				row(run.Name, fmt.Sprint(run.Round+1), fmt.Sprint(t.Rate), fmt.Sprint(t.Sent), fmt.Sprint(t.Acked), fmt.Sprintf("%.2f", t.loss()*100),
 					fmt.Sprintf("%.2f", t.ServerCPU.Seconds()), fmt.Sprintf("%.2f", t.ClientCPU.Seconds()), fmt.Sprintf("%d/%d", t.ServerDrops, t.ClientDrops),
-					fmt.Sprint(t.Naks), fmt.Sprint(t.Duplicates), benchkit.MiB(t.Mem.HWM), pacedVerdict(t))
+					cmp.Or(t.OwnDrops, "n/a"), fmt.Sprint(t.Naks), fmt.Sprint(t.Duplicates), benchkit.MiB(t.Mem.HWM), pacedVerdict(t))
 			}
 		}
 	})

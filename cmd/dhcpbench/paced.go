@@ -1,8 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
@@ -36,9 +39,12 @@ type pacedResult struct {
 	// ServerDrops and ClientDrops are the UDP receive-buffer drops in the
 	// server's and the clients' namespace over the trial.
 	ServerDrops, ClientDrops int64
-	Mem                      benchkit.Memory
-	ClientLimited            bool // the DISCOVERs left at under clientKeptUp of the rate
-	Pass                     bool
+	// OwnDrops names the server's own nonzero drop counters after the
+	// trial (see diagnoser); "" for a server without them.
+	OwnDrops      string
+	Mem           benchkit.Memory
+	ClientLimited bool // the DISCOVERs left at under clientKeptUp of the rate
+	Pass          bool
 }
 
 // loss is the share of exchanges that got no ACK.
@@ -106,6 +112,12 @@ func (b *bench) pacedTrial(ctx context.Context, d daemon, round, rate, attempt i
 	res.ServerCPU, res.ServerDrops, res.ClientDrops = st1.OwnCPU()-st0.OwnCPU(), srv1-srv0, cli1-cli0
 	if res.Mem, err = benchkit.ReadMemory(in.proc.PID()); err != nil {
 		return res, err
+	}
+	if dg, ok := d.(diagnoser); ok {
+		if text, err := dg.Diagnostics(ctx, in); err == nil {
+			_ = os.WriteFile(filepath.Join(b.art, label+"-metrics.txt"), []byte(text), 0o644)
+			res.OwnDrops = dg.Drops(text)
+		}
 	}
 	return judgePaced(res, b.opts.Period, b.opts.MaxLoss), nil
 }
@@ -182,8 +194,8 @@ func (b *bench) searchPaced(ctx context.Context, d daemon, round int, sr *server
 			return false, err
 		}
 		sr.PacedTrials = append(sr.PacedTrials, t)
-		b.logf("%s: %6d/s asked (paced): %6.2f %% lost, cpu %5.2fs (clients %5.2fs), buffer drops server %d clients %d, %d NAKs, %d duplicates: %s",
-			d.Name(), rate, t.loss()*100, t.ServerCPU.Seconds(), t.ClientCPU.Seconds(), t.ServerDrops, t.ClientDrops, t.Naks, t.Duplicates, pacedVerdict(t))
+		b.logf("%s: %6d/s asked (paced): %6.2f %% lost, cpu %5.2fs (clients %5.2fs), buffer drops server %d clients %d, own drops %s, %d NAKs, %d duplicates: %s",
+			d.Name(), rate, t.loss()*100, t.ServerCPU.Seconds(), t.ClientCPU.Seconds(), t.ServerDrops, t.ClientDrops, cmp.Or(t.OwnDrops, "n/a"), t.Naks, t.Duplicates, pacedVerdict(t))
 		return t.Pass, nil
 	})
 	sr.Paced = out
