@@ -16,7 +16,7 @@ import (
 // answered with a REQUEST at once, nothing is retransmitted, and an
 // exchange without an ACK by exitWait after the last DISCOVER is lost, as
 // in a perfdhcp trial. The clients are the mass reboot's (one socket with
-// 32 MiB buffers, so they never drop an answer) and cost about a third of
+// 32 MiB buffers, so they never drop an answer) and cost about half of
 // perfdhcp's CPU per exchange, so on a machine where perfdhcp shares the
 // cores with the server, this search shows the rate each server reaches
 // when the load generator is not the limit. They are this project's code,
