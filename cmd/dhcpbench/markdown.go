@@ -172,7 +172,8 @@ func (r *report) writePacedMarkdown(b *strings.Builder) {
 		"(their MAC again, a new transaction). They read from one socket with %d MiB buffers, so unlike perfdhcp's they do not drop answers "+
 		"that arrive in a burst, and they cost less CPU per exchange. These clients are this project's code, not a peer's: "+
 		"the rate targets are judged on perfdhcp's search above; this one shows where perfdhcp, not the server, set that rate. "+
-		"A trial passes with loss under %.2g %%, no address ACKed to two clients, and the DISCOVERs sent at %.0f %% of the rate or more. "+
+		"A trial passes with loss under %.2g %%, no address ACKed to two clients, and the DISCOVERs sent at %.0f %% of the rate or more; "+
+		"an answer still unread in the clients' socket at the end means their reader fell behind, and the trial counts as the clients' limit. "+
 		"Clients' CPU is dhcpbench's own over the trial. Server's own drops: as in the mass reboot below.\n\n",
 		pacedTick, exitWait, o.Clients, rebootSocketBuf>>20, o.MaxLoss*100, clientKeptUp*100)
 	sums := r.summaries()

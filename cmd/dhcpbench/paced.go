@@ -4,9 +4,12 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/phoneprov/phoneprov/cmd/internal/benchkit"
 )
@@ -41,9 +44,12 @@ type pacedResult struct {
 	ServerDrops, ClientDrops int64
 	// OwnDrops names the server's own nonzero drop counters after the
 	// trial (see diagnoser); "" for a server without them.
-	OwnDrops      string
-	Mem           benchkit.Memory
-	ClientLimited bool // the DISCOVERs left at under clientKeptUp of the rate
+	OwnDrops string
+	Mem      benchkit.Memory
+	// Behind is set when answers were still waiting unread in the
+	// clients' socket at the end: their reader, not the server, lost them.
+	Behind        bool
+	ClientLimited bool // Behind, or the DISCOVERs left at under clientKeptUp of the rate
 	Pass          bool
 }
 
@@ -64,11 +70,11 @@ func (t pacedResult) perExchange(d time.Duration) time.Duration {
 }
 
 // judgePaced decides a paced trial: under maxLoss lost, no address given to
-// two clients, and the DISCOVERs sent at the rate asked (else dhcpbench
-// itself was the limit).
+// two clients, the DISCOVERs sent at the rate asked and every answer read
+// (else dhcpbench itself was the limit).
 func judgePaced(t pacedResult, period time.Duration, maxLoss float64) pacedResult {
 	want := float64(t.Rate) * period.Seconds()
-	t.ClientLimited = float64(t.Sent) < clientKeptUp*want ||
+	t.ClientLimited = t.Behind || float64(t.Sent) < clientKeptUp*want ||
 		(t.SendTook > 0 && float64(t.Sent)/t.SendTook.Seconds() < clientKeptUp*float64(t.Rate))
 	t.Pass = !t.ClientLimited && t.loss() < maxLoss && t.Duplicates == 0
 	return t
@@ -146,6 +152,10 @@ func (b *bench) runPaced(ctx context.Context, rate int) (pacedResult, error) {
 		return pacedResult{}, err
 	case <-time.After(exitWait):
 	}
+	behind, err := unread(r.conn)
+	if err != nil {
+		return pacedResult{}, err
+	}
 	r.conn.Close()
 	if err := <-readDone; err != nil {
 		return pacedResult{}, err
@@ -155,7 +165,26 @@ func (b *bench) runPaced(ctx context.Context, rate int) (pacedResult, error) {
 	}
 	r.finish(start, cpu0)
 	return pacedResult{Rate: rate, Sent: sent, Acked: r.res.Bound, Naks: r.res.Naks, Duplicates: r.res.Duplicates,
-		SendTook: last.Sub(start), ClientCPU: r.res.ClientCPU}, nil
+		SendTook: last.Sub(start), ClientCPU: r.res.ClientCPU, Behind: behind}, nil
+}
+
+// unread tells whether an answer is waiting unread in the clients' socket:
+// at the end of a trial, the clients' reader is then more than exitWait
+// behind, and the answers it never read count as lost by its fault.
+func unread(c *net.UDPConn) (bool, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return false, fmt.Errorf("clients' socket: %w", err)
+	}
+	var n int
+	var ierr error
+	if err := rc.Control(func(fd uintptr) { n, ierr = unix.IoctlGetInt(int(fd), unix.SIOCINQ) }); err != nil {
+		return false, fmt.Errorf("clients' socket: %w", err)
+	}
+	if ierr != nil {
+		return false, fmt.Errorf("clients' socket: SIOCINQ: %w", ierr)
+	}
+	return n > 0, nil
 }
 
 // sendPaced sends the clients' DISCOVERs in order, at rate per second from

@@ -20,6 +20,7 @@ func TestJudgePaced(t *testing.T) {
 		{"sent too few", pacedResult{Rate: 1000, Sent: 4000, Acked: 4000, SendTook: 5 * time.Second}, false, true},
 		{"sent too slowly", pacedResult{Rate: 1000, Sent: 5000, Acked: 5000, SendTook: 6 * time.Second}, false, true},
 		{"nothing sent", pacedResult{Rate: 1000}, false, true},
+		{"answers left unread", pacedResult{Rate: 1000, Sent: 5000, Acked: 4000, SendTook: 5 * time.Second, Behind: true}, false, true},
 	} {
 		got := judgePaced(c.t, period, 0.01)
 		if got.Pass != c.pass || got.ClientLimited != c.limited {
