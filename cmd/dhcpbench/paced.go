@@ -19,10 +19,11 @@ import (
 // answered with a REQUEST at once, nothing is retransmitted, and an
 // exchange without an ACK by exitWait after the last DISCOVER is lost, as
 // in a perfdhcp trial. The clients are the mass reboot's (one socket with
-// 32 MiB buffers, so they never drop an answer) and cost about half of
-// perfdhcp's CPU per exchange, so on a machine where perfdhcp shares the
-// cores with the server, this search shows the rate each server reaches
-// when the load generator is not the limit. They are this project's code,
+// 32 MiB buffers, so a burst of answers does not overflow it) and cost
+// about half of perfdhcp's CPU per exchange, so on a machine where
+// perfdhcp shares the cores with the server, this search shows the rate
+// each server reaches when perfdhcp is not the limit (a trial where the
+// clients fell behind says so, see unread). They are this project's code,
 // not a peer's: perfdhcp's search stays the one the targets are judged on.
 
 // pacedTick is how often the paced clients send the DISCOVERs that have
