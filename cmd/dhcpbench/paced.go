@@ -5,8 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -93,39 +91,16 @@ func (b *bench) pacedTrial(ctx context.Context, d daemon, round, rate, attempt i
 		return pacedResult{}, err
 	}
 	defer b.sup.Stop(in.proc)
-	st0, err := benchkit.ReadStat(in.proc.PID())
-	if err != nil {
-		return pacedResult{}, err
-	}
-	srv0, cli0, err := b.rcvbufErrors(in)
-	if err != nil {
-		return pacedResult{}, err
-	}
-	res, err := b.runPaced(ctx, rate)
+	var res pacedResult
+	m, err := b.measure(ctx, d, in, label, func() error {
+		var perr error
+		res, perr = b.runPaced(ctx, rate)
+		return perr
+	})
 	if err != nil {
 		return res, fmt.Errorf("%s at %d/s, paced: %w", d.Name(), rate, err)
 	}
-	if err := in.alive(); err != nil {
-		return res, fmt.Errorf("%s at %d/s, paced: %w", d.Name(), rate, err)
-	}
-	st1, err := benchkit.ReadStat(in.proc.PID())
-	if err != nil {
-		return res, err
-	}
-	srv1, cli1, err := b.rcvbufErrors(in)
-	if err != nil {
-		return res, err
-	}
-	res.ServerCPU, res.ServerDrops, res.ClientDrops = st1.OwnCPU()-st0.OwnCPU(), srv1-srv0, cli1-cli0
-	if res.Mem, err = benchkit.ReadMemory(in.proc.PID()); err != nil {
-		return res, err
-	}
-	if dg, ok := d.(diagnoser); ok {
-		if text, err := dg.Diagnostics(ctx, in); err == nil {
-			_ = os.WriteFile(filepath.Join(b.art, label+"-metrics.txt"), []byte(text), 0o644)
-			res.OwnDrops = dg.Drops(text)
-		}
-	}
+	res.ServerCPU, res.ServerDrops, res.ClientDrops, res.OwnDrops, res.Mem = m.CPU, m.ServerDrops, m.ClientDrops, m.OwnDrops, m.Mem
 	return judgePaced(res, b.opts.Period, b.opts.MaxLoss), nil
 }
 

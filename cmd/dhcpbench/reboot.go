@@ -8,8 +8,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -113,46 +111,23 @@ func retryDelay(n int, j float64) time.Duration {
 // reboot starts d afresh and runs a mass reboot of the configured number
 // of clients against it.
 func (b *bench) reboot(ctx context.Context, d daemon, round int) (rebootResult, error) {
-	in, err := b.startInstance(ctx, d, fmt.Sprintf("%s-r%d-reboot", d.Name(), round+1))
+	label := fmt.Sprintf("%s-r%d-reboot", d.Name(), round+1)
+	in, err := b.startInstance(ctx, d, label)
 	if err != nil {
 		return rebootResult{}, err
 	}
 	defer b.sup.Stop(in.proc)
 	b.logf("%s: mass reboot of %d clients (at most %s)", d.Name(), b.opts.RebootClients, b.opts.RebootLimit)
-	st0, err := benchkit.ReadStat(in.proc.PID())
-	if err != nil {
-		return rebootResult{}, err
-	}
-	drops0, err := udpRcvbufErrors(in.proc.PID())
-	if err != nil {
-		return rebootResult{}, err
-	}
-	res, err := b.runReboot(ctx)
+	var res rebootResult
+	m, err := b.measure(ctx, d, in, label, func() error {
+		var rerr error
+		res, rerr = b.runReboot(ctx)
+		return rerr
+	})
 	if err != nil {
 		return res, err
 	}
-	st1, err := benchkit.ReadStat(in.proc.PID())
-	if err != nil {
-		return res, err
-	}
-	drops1, err := udpRcvbufErrors(in.proc.PID())
-	if err != nil {
-		return res, err
-	}
-	res.ServerCPU, res.KernelDrops = st1.OwnCPU()-st0.OwnCPU(), drops1-drops0
-	if dg, ok := d.(diagnoser); ok {
-		if text, err := dg.Diagnostics(ctx, in); err == nil {
-			_ = os.WriteFile(filepath.Join(b.art, fmt.Sprintf("%s-r%d-reboot-metrics.txt", d.Name(), round+1)), []byte(text), 0o644)
-			res.OwnDrops = dg.Drops(text)
-		}
-	}
-	if res.Mem, err = benchkit.ReadMemory(in.proc.PID()); err != nil {
-		return res, err
-	}
-	res.Stored = -1
-	if n, err := d.Leases(ctx, in); err == nil {
-		res.Stored = n
-	}
+	res.ServerCPU, res.KernelDrops, res.OwnDrops, res.Mem, res.Stored = m.CPU, m.ServerDrops, m.OwnDrops, m.Mem, m.Leases
 	b.logf("%s: %s", d.Name(), res.describe())
 	return res, b.stopInstance(in)
 }
@@ -429,10 +404,4 @@ func selfCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// udpRcvbufErrors reads the UDP RcvbufErrors counter of the network
-// namespace process pid lives in.
-func udpRcvbufErrors(pid int) (int64, error) {
-	return benchkit.NetCounter(pid, "snmp", "Udp", "RcvbufErrors")
 }

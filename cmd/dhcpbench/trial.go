@@ -87,47 +87,77 @@ func (b *bench) trial(ctx context.Context, d daemon, round, rate, attempt int) (
 		return trialResult{}, err
 	}
 	defer b.sup.Stop(in.proc)
+	run := b.perfRun(rate, b.opts.Clients, b.opts.Period)
+	name := label + "-perfdhcp.txt"
+	var perf perfResult
+	m, err := b.measure(ctx, d, in, label, func() error {
+		var out string
+		var perr error
+		perf, out, perr = runPerfdhcp(ctx, b.lab.client, b.opts.Perfdhcp, run)
+		_ = os.WriteFile(filepath.Join(b.art, name), []byte("perfdhcp "+benchkit.ShellJoin(run.args())+"\n\n"+out), 0o644)
+		return perr
+	})
+	if err != nil {
+		return trialResult{}, fmt.Errorf("%s at %d/s: %w", d.Name(), rate, err)
+	}
+	res := trialResult{Rate: rate, Perf: perf, Output: name, CPU: m.CPU, Mem: m.Mem, Leases: m.Leases,
+		ServerDrops: m.ServerDrops, ClientDrops: m.ClientDrops}
+	return judge(res, b.opts.Period, b.opts.MaxLoss), nil
+}
+
+// serverReading is what a run reads of a server around its load: the
+// server's CPU time over the load, the UDP receive-buffer drops in the
+// server's and the clients' namespace over it, and at the end the server's
+// memory, the leases it holds and its own drop counters.
+type serverReading struct {
+	CPU                      time.Duration
+	ServerDrops, ClientDrops int64
+	Mem                      benchkit.Memory
+	Leases                   int    // -1 if unknown
+	OwnDrops                 string // see diagnoser.Drops; "" for a server without drop counters
+}
+
+// measure runs load against the started instance in and reads the server
+// around it; the server's diagnostics, if it has them, go into the
+// artifacts as LABEL-metrics.txt. A server that exited during the load is
+// an error. The caller starts and stops the instance.
+func (b *bench) measure(ctx context.Context, d daemon, in *instance, label string, load func() error) (serverReading, error) {
 	st0, err := benchkit.ReadStat(in.proc.PID())
 	if err != nil {
-		return trialResult{}, err
+		return serverReading{}, err
 	}
 	srv0, cli0, err := b.rcvbufErrors(in)
 	if err != nil {
-		return trialResult{}, err
+		return serverReading{}, err
 	}
-	run := b.perfRun(rate, b.opts.Clients, b.opts.Period)
-	perf, out, err := runPerfdhcp(ctx, b.lab.client, b.opts.Perfdhcp, run)
-	name := label + "-perfdhcp.txt"
-	_ = os.WriteFile(filepath.Join(b.art, name), []byte("perfdhcp "+benchkit.ShellJoin(run.args())+"\n\n"+out), 0o644)
-	if err != nil {
-		return trialResult{}, fmt.Errorf("%s at %d/s: %w", d.Name(), rate, err)
+	if err := load(); err != nil {
+		return serverReading{}, err
 	}
 	if err := in.alive(); err != nil {
-		return trialResult{}, fmt.Errorf("%s at %d/s: %w", d.Name(), rate, err)
+		return serverReading{}, err
 	}
-	res := trialResult{Rate: rate, Perf: perf, Output: name, Leases: -1}
 	st1, err := benchkit.ReadStat(in.proc.PID())
 	if err != nil {
-		return trialResult{}, err
+		return serverReading{}, err
 	}
-	res.CPU = st1.OwnCPU() - st0.OwnCPU()
 	srv1, cli1, err := b.rcvbufErrors(in)
 	if err != nil {
-		return trialResult{}, err
+		return serverReading{}, err
 	}
-	res.ServerDrops, res.ClientDrops = srv1-srv0, cli1-cli0
-	if res.Mem, err = benchkit.ReadMemory(in.proc.PID()); err != nil {
-		return trialResult{}, err
+	r := serverReading{CPU: st1.OwnCPU() - st0.OwnCPU(), ServerDrops: srv1 - srv0, ClientDrops: cli1 - cli0, Leases: -1}
+	if r.Mem, err = benchkit.ReadMemory(in.proc.PID()); err != nil {
+		return serverReading{}, err
 	}
 	if n, err := d.Leases(ctx, in); err == nil {
-		res.Leases = n
+		r.Leases = n
 	}
 	if dg, ok := d.(diagnoser); ok {
 		if text, err := dg.Diagnostics(ctx, in); err == nil {
 			_ = os.WriteFile(filepath.Join(b.art, label+"-metrics.txt"), []byte(text), 0o644)
+			r.OwnDrops = dg.Drops(text)
 		}
 	}
-	return judge(res, b.opts.Period, b.opts.MaxLoss), nil
+	return r, nil
 }
 
 // rcvbufErrors reads the UDP RcvbufErrors counters of the server's
@@ -146,6 +176,12 @@ func (b *bench) rcvbufErrors(in *instance) (server, client int64, err error) {
 		return rerr
 	})
 	return server, client, err
+}
+
+// udpRcvbufErrors reads the UDP RcvbufErrors counter of the network
+// namespace process pid lives in.
+func udpRcvbufErrors(pid int) (int64, error) {
+	return benchkit.NetCounter(pid, "snmp", "Udp", "RcvbufErrors")
 }
 
 // diagnoser is a daemon that can tell, after a trial, where its packets
