@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -87,9 +88,8 @@ func (r *report) WriteMarkdown(b *strings.Builder) {
 	fmt.Fprintf(b, "- Loss = 1 − ACKs received / DISCOVERs sent (a missing OFFER or a missing ACK both count; perfdhcp's drop time is 1 s). "+
 		"A trial passes with loss under %.2g %% and perfdhcp sending at least %.0f %% of the DISCOVERs asked for (else the load generator, "+
 		"which shares the %d cores, was the limit). A trial over the loss limit whose every lost DORA is matched by an answer dropped unread in "+
-		"perfdhcp's socket is the load generator's limit too: perfdhcp reads with the kernel's default receive buffer "+
-		"(net.core.rmem_default, %s bytes here), which a burst of answers can overflow while its receiving thread waits for a CPU.\n",
-		o.MaxLoss*100, clientKeptUp*100, r.Machine.NProc, rmemDefault())
+		"perfdhcp's socket is the load generator's limit too. %s\n",
+		o.MaxLoss*100, clientKeptUp*100, r.Machine.NProc, r.perfdhcpBuffer())
 	fmt.Fprintf(b, "- Search: start at %d/s, double while passing (halve while failing), then %d bisection steps; at most %d rates or %s per server and round. "+
 		"A failing rate is tried %d more time(s), each on a fresh server, and fails only if every attempt does (one-off failures come from other load on the machine). "+
 		"perfdhcp waits %s after the period for answers in flight (-W). "+
@@ -169,8 +169,7 @@ func (r *report) writePacedMarkdown(b *strings.Builder) {
 		"DISCOVERs leave at the rate asked (those due every %s), each OFFER is answered with a REQUEST at once, nothing is retransmitted, "+
 		"and an exchange without its ACK %s after the last DISCOVER is lost. Messages are built and parsed with insomniacslk/dhcp, "+
 		"relayed like perfdhcp's (giaddr, port 67) with the same vendor class and parameter request list; past %d exchanges the clients return "+
-		"(their MAC again, a new transaction). They read from one socket with %d MiB buffers, so unlike perfdhcp's they do not drop answers "+
-		"that arrive in a burst, and they cost less CPU per exchange. These clients are this project's code, not a peer's: "+
+		"(their MAC again, a new transaction). They read from one socket with %d MiB buffers and cost less CPU per exchange than perfdhcp. These clients are this project's code, not a peer's: "+
 		"the rate targets are judged on perfdhcp's search above; this one shows where perfdhcp, not the server, set that rate. "+
 		"A trial passes with loss under %.2g %%, no address ACKed to two clients, and the DISCOVERs sent at %.0f %% of the rate or more; "+
 		"an answer still unread in the clients' socket at the end means their reader fell behind, and the trial counts as the clients' limit. "+
@@ -219,8 +218,36 @@ func (r *report) writeRebootMarkdown(b *strings.Builder) {
 	b.WriteString("\n")
 }
 
+// perfdhcpBuffer says what receive buffer perfdhcp read with in the
+// trials: the one dhcpbench gave its sockets (rcvbuf.go), as read back,
+// or the kernel's default.
+func (r *report) perfdhcpBuffer() string {
+	def := fmt.Sprintf("perfdhcp cannot set its socket's receive buffer, so it reads with the kernel's default (net.core.rmem_default, %s bytes here), "+
+		"which a burst of answers overflows while its receiving thread waits for a CPU", rmemDefault())
+	if r.Opts.PerfdhcpRcvbuf == 0 {
+		return def + " (-perfdhcp-rcvbuf 0)."
+	}
+	var got []int
+	for _, run := range r.Runs {
+		for _, t := range run.Trials {
+			got = append(got, t.Perf.RecvBuffer)
+		}
+	}
+	if len(got) == 0 {
+		return def + "; dhcpbench would give it more (-perfdhcp-rcvbuf), but no trial ran."
+	}
+	readBack := fmt.Sprint(slices.Min(got))
+	if slices.Max(got) != slices.Min(got) {
+		readBack += fmt.Sprintf("–%d", slices.Max(got))
+	}
+	return fmt.Sprintf("%s; dhcpbench gives its sockets %d bytes from outside (-perfdhcp-rcvbuf: pidfd_getfd and SO_RCVBUFFORCE, the way its own clients "+
+		"set theirs), and in every trial they read back %s bytes (Linux counts twice the size asked for). A real phone reads with a socket of its own.",
+		def, r.Opts.PerfdhcpRcvbuf, readBack)
+}
+
 // rmemDefault is the kernel's default socket receive buffer, which
-// perfdhcp's socket gets; "unknown" when it cannot be read.
+// perfdhcp's socket gets unless dhcpbench widens it; "unknown" when it
+// cannot be read.
 func rmemDefault() string {
 	b, err := os.ReadFile("/proc/sys/net/core/rmem_default")
 	if err != nil {

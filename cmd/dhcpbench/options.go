@@ -48,8 +48,11 @@ type options struct {
 	// Paced adds a second rate search per server with dhcpbench's own
 	// paced clients (paced.go).
 	Paced bool
-	plan  plan
-	Args  []string // the command line, for the report
+	// PerfdhcpRcvbuf is the receive buffer, in bytes, perfdhcp's sockets
+	// are given (rcvbuf.go); 0 leaves the kernel's default.
+	PerfdhcpRcvbuf int
+	plan           plan
+	Args           []string // the command line, for the report
 }
 
 // serverNames is what -servers may list, in the default order.
@@ -76,6 +79,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.Kea, "kea", "kea-dhcp4", "kea-dhcp4 `binary` (Debian: kea-dhcp4-server)")
 	fs.StringVar(&o.Dnsmasq, "dnsmasq", "dnsmasq", "dnsmasq `binary`")
 	fs.StringVar(&o.Perfdhcp, "perfdhcp", "/usr/sbin/perfdhcp", "perfdhcp `binary` (Debian: kea-admin)")
+	fs.IntVar(&o.PerfdhcpRcvbuf, "perfdhcp-rcvbuf", 4<<20, "receive buffer `bytes` dhcpbench gives perfdhcp's sockets, which perfdhcp cannot set itself (Linux reads back twice as much); 0 leaves the kernel's default, which a burst of answers overflows while perfdhcp waits for a CPU")
 	fs.StringVar(&o.Strace, "strace", "strace", "strace `binary` for the durability check; \"\" to skip it")
 	fs.StringVar(&o.Out, "out", "bench-results", "`directory` for the Markdown report")
 	fs.StringVar(&o.WorkDir, "workdir", os.TempDir(), "`directory` under which the servers keep their leases (not tmpfs: fsync must cost what it costs)")
@@ -159,6 +163,8 @@ func (o options) validate() error {
 		return fmt.Errorf("-reboot-clients must be 0..%d (90 %% of the pool)", o.plan.poolSize()*9/10)
 	case o.RebootLimit <= 0 || o.RebootLimit > 30*time.Minute:
 		return errors.New("-reboot-limit must be positive and at most 30m")
+	case o.PerfdhcpRcvbuf < 0 || o.PerfdhcpRcvbuf > 256<<20:
+		return errors.New("-perfdhcp-rcvbuf must be 0..268435456 bytes")
 	case o.Pprof < 0 || o.Pprof > time.Minute || o.Pprof%time.Second != 0:
 		return errors.New("-pprof must be whole seconds, 0..1m")
 	}

@@ -225,6 +225,7 @@ func (pb *pairBench) trial(ctx context.Context, a, b *benchkit.Proc, rate, n int
 		Iface: pb.l.clientIf, Server: pb.o.plan.ServerAddr.Addr(), Rate: rate,
 		Clients: rate * int(pairPeriod/time.Second), Period: pairPeriod,
 		VendorClass: pb.o.plan.VendorClass, BaseMAC: fmt.Sprintf("00:0c:%02x:00:00:00", 0x10+n),
+		RecvBuffer: pb.o.PerfdhcpRcvbuf,
 	})
 	_ = os.WriteFile(filepath.Join(pb.dir, fmt.Sprintf("perfdhcp-%d.txt", rate)), []byte(out), 0o644)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net/netip"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,6 +32,9 @@ type perfRun struct {
 	Period      time.Duration // test length (-p), whole seconds (perfdhcp takes no fraction)
 	VendorClass string        // sent as option 60
 	BaseMAC     string        // -b mac=…; "" for perfdhcp's default
+	// RecvBuffer is the receive buffer, in bytes, given to perfdhcp's
+	// sockets from outside (widenSockets); 0 leaves the kernel's default.
+	RecvBuffer int
 }
 
 // exitWait is perfdhcp's -W: after the test period it sends no new
@@ -86,6 +90,10 @@ type perfResult struct {
 	// one interval short): near one core's worth per second of the run,
 	// that thread, not the server, limits the rate. 0 when unread.
 	BusiestThread time.Duration
+	// RecvBuffer is the smallest receive buffer read back from perfdhcp's
+	// sockets after widenSockets (Linux reports twice the size asked
+	// for); 0 when they kept the kernel's default.
+	RecvBuffer int
 }
 
 // threadSampleEvery is how often perfdhcp's threads' CPU times are read.
@@ -216,9 +224,13 @@ func runPerfdhcp(ctx context.Context, ns *netlab.Namespace, bin string, r perfRu
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	var busiest time.Duration
+	var wide widened
+	var werr error
 	err := cmd.Start()
 	if err == nil {
+		finishWidening := startWidening(ctx, cmd.Process.Pid, filepath.Base(bin), r.RecvBuffer)
 		busiest, err = watchThreads(cmd.Process.Pid, cmd.Wait)
+		wide, werr = finishWidening()
 	}
 	out := buf.String()
 	var exit *exec.ExitError
@@ -227,6 +239,9 @@ func runPerfdhcp(ctx context.Context, ns *netlab.Namespace, bin string, r perfRu
 			return perfResult{}, out, fmt.Errorf("perfdhcp: %w", ctx.Err())
 		}
 		return perfResult{}, out, fmt.Errorf("perfdhcp: %w%s", err, indentTail(out, 8))
+	}
+	if werr != nil {
+		return perfResult{}, out, fmt.Errorf("perfdhcp: %w", werr)
 	}
 	res, perr := parsePerfdhcp(out)
 	if perr != nil {
@@ -237,6 +252,7 @@ func runPerfdhcp(ctx context.Context, ns *netlab.Namespace, bin string, r perfRu
 		res.CPU = ps.UserTime() + ps.SystemTime()
 	}
 	res.BusiestThread = busiest
+	res.RecvBuffer = wide.Smallest
 	return res, out, nil
 }
 

@@ -202,5 +202,6 @@ func (b *bench) perfRun(rate, clients int, period time.Duration) perfRun {
 		Clients:     clients,
 		Period:      period,
 		VendorClass: b.opts.plan.VendorClass,
+		RecvBuffer:  b.opts.PerfdhcpRcvbuf,
 	}
 }
