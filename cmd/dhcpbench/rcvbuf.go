@@ -13,8 +13,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// perfdhcp has no option for its socket's receive buffer, so it reads with
-// the kernel's default (net.core.rmem_default, 212992 bytes on Debian).
+// perfdhcp has no option for its socket's receive buffer and sets none
+// (perfdhcp 2.2 under strace: only IP_PKTINFO on its UDP socket), so it
+// reads with the kernel's default (net.core.rmem_default, 212992 bytes
+// unless the host changed it; on the test kernel a network namespace
+// cannot change it for itself).
 // Answers that arrive while its receiving thread waits for a CPU pile up
 // there, and on a machine whose cores the server and perfdhcp share the
 // default overflows: the answers are dropped unread and count as the
