@@ -106,7 +106,12 @@ func widenSockets(ctx context.Context, pid int, comm string, size int) (widened,
 			if err != nil || !running {
 				continue // not yet exec'd, or already gone: ctx ends soon
 			}
-			if pidfd, err = unix.PidfdOpen(pid, 0); err != nil {
+			pidfd, err = unix.PidfdOpen(pid, 0)
+			if errors.Is(err, unix.ESRCH) {
+				pidfd = -1
+				continue // it exited since: ctx ends soon
+			}
+			if err != nil {
 				return w, fmt.Errorf("pidfd_open %d (%s): %w", pid, comm, err)
 			}
 		}
@@ -150,8 +155,8 @@ func widenNew(pidfd, pid, size int, done map[string]bool, w *widened) error {
 			done[link] = true // perfdhcp's netlink socket, for one
 			continue
 		}
-		if errors.Is(err, unix.EBADF) {
-			continue // closed since the listing
+		if errors.Is(err, unix.EBADF) || errors.Is(err, unix.ESRCH) {
+			continue // closed since the listing, or the process exited
 		}
 		if err != nil {
 			return fmt.Errorf("descriptor %d (%s): %w", target, link, err)
