@@ -15,10 +15,11 @@
 // the targets, and writes a Markdown report to
 // OUT/dhcp-YYYYMMDD-HHMMSS.md with the raw outputs beside it.
 //
-// Each server's rate is searched a second time with dhcpbench's own paced
-// clients (paced.go; -paced=false skips it): their socket does not
-// overflow in a burst of answers and they cost less CPU than perfdhcp, so
-// where the two searches part, perfdhcp set the first one's rate.
+// perfdhcp cannot size its socket's receive buffer, so dhcpbench gives it
+// one from outside (rcvbuf.go; -perfdhcp-rcvbuf). Each server's rate is
+// then searched a second time with dhcpbench's own paced clients
+// (paced.go; -paced=false skips it), which cost less CPU than perfdhcp, so
+// where the two searches part, perfdhcp's CPU set the first one's rate.
 //
 // With -pair it measures hot-standby pairs instead (pair.go): phoneprov
 // alone, a phoneprov pair, Kea alone and a Kea 2.2 pair in three namespaces

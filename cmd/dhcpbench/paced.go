@@ -17,7 +17,7 @@ import (
 // answered with a REQUEST at once, nothing is retransmitted, and an
 // exchange without an ACK by exitWait after the last DISCOVER is lost, as
 // in a perfdhcp trial. The clients are the mass reboot's (one socket with
-// 32 MiB buffers, so a burst of answers does not overflow it) and cost
+// 32 MiB buffers; perfdhcp's is widened too, see rcvbuf.go) and cost
 // about half of perfdhcp's CPU per exchange, so on a machine where
 // perfdhcp shares the cores with the server, this search shows the rate
 // each server reaches when perfdhcp is not the limit (a trial where the
