@@ -136,14 +136,18 @@ func (f *fastServer) track(c net.Conn) *fastConn {
 		c.Close()
 		return nil
 	}
-	fc := &fastConn{f: f, conn: c, tcp: tcp, born: time.Now(),
+	direct, err := newDirectConn(tcp)
+	if err != nil {
+		c.Close()
+		return nil
+	}
+	fc := &fastConn{f: f, conn: direct, direct: direct, raw: direct.raw, born: time.Now(),
 		remote: addrPortOf(c.RemoteAddr()), local: addrPortOf(c.LocalAddr()).Addr()}
-	fc.raw, _ = tcp.SyscallConn()
 	if b := f.limits.SendBuffer; b > 0 && !f.srv.slots.alone() {
 		setSendBuffer(fc.raw, b, f.errorLog)
 	}
 	if f.tlsConf != nil {
-		fc.tls = tls.Server(c, f.tlsConf)
+		fc.tls = tls.Server(direct, f.tlsConf)
 		fc.conn = fc.tls
 	}
 	fc.ctx, fc.cancel = context.WithCancel(context.Background())
@@ -258,7 +262,7 @@ func (w waitingConn) closeIfStillWaiting() bool {
 	}
 	// The socket, not the TLS layer: a close_notify could wait on a
 	// full send buffer.
-	w.fc.tcp.Close()
+	w.fc.direct.Close()
 	return true
 }
 
@@ -276,8 +280,8 @@ func (f *fastServer) handshakeTimeout() time.Duration {
 // fastConn is one connection on the fast path.
 type fastConn struct {
 	f      *fastServer
-	conn   net.Conn // what requests come on: tcp, or tls over it
-	tcp    *net.TCPConn
+	conn   net.Conn    // what requests come on: direct, or tls over it
+	direct *directConn // the TCP connection
 	raw    syscall.RawConn
 	tls    *tls.Conn // nil for plain HTTP
 	remote netip.AddrPort
@@ -363,7 +367,7 @@ func (c *fastConn) serve() {
 // is counted and logged at debug level.
 func (c *fastConn) handshake() bool {
 	if d := c.f.handshakeTimeout(); d > 0 {
-		c.tcp.SetDeadline(time.Now().Add(d))
+		c.direct.SetDeadline(time.Now().Add(d))
 	}
 	if err := c.tls.HandshakeContext(c.ctx); err != nil {
 		var reason string
@@ -378,7 +382,7 @@ func (c *fastConn) handshake() bool {
 		c.f.srv.log.Debug("TLS handshake failed", "client", c.conn.RemoteAddr().String(), "err", reason)
 		return false
 	}
-	c.tcp.SetDeadline(time.Time{})
+	c.direct.SetDeadline(time.Time{})
 	c.f.srv.metrics.tlsHandshakes.Inc()
 	c.lastNow = time.Now() // the first request's time starts now
 	return true
@@ -478,7 +482,7 @@ func (c *fastConn) handOff() bool {
 	if c.tls != nil {
 		hc = &handedTLSConn{replayConn: rc, tls: c.tls}
 	} else {
-		hc = &handedTCPConn{replayConn: rc, tcp: c.tcp}
+		hc = &handedTCPConn{replayConn: rc, tcp: c.direct.TCPConn}
 	}
 	return c.f.handoff.deliver(hc)
 }
@@ -673,10 +677,10 @@ func (c *fastConn) sendFile(head []byte, f *os.File, size int64) (int64, error) 
 			cork(c.raw, true)
 			defer cork(c.raw, false)
 		}
-		if err := c.sendMore(head); err != nil {
+		if _, err := c.direct.send(head, syscall.MSG_MORE); err != nil {
 			return 0, err
 		}
-		return c.tcp.ReadFrom(io.LimitReader(f, size))
+		return c.direct.ReadFrom(io.LimitReader(f, size)) // sendfile
 	}
 	bp := c.f.copyBufs.Get().(*[]byte)
 	defer c.f.copyBufs.Put(bp)
@@ -698,27 +702,6 @@ func (c *fastConn) sendFile(head []byte, f *os.File, size int64) (int64, error) 
 		}
 	}
 	return sent, nil
-}
-
-// sendMore writes b with MSG_MORE: the kernel holds a partial segment
-// for the data that follows.
-func (c *fastConn) sendMore(b []byte) error {
-	for len(b) > 0 {
-		var n int
-		var serr error
-		err := c.raw.Write(func(fd uintptr) bool {
-			n, serr = syscall.SendmsgN(int(fd), b, nil, nil, syscall.MSG_MORE)
-			return !errors.Is(serr, syscall.EAGAIN)
-		})
-		if err != nil {
-			return err
-		}
-		if serr != nil {
-			return serr
-		}
-		b = b[n:]
-	}
-	return nil
 }
 
 // writeError answers as http.Error does; retryAfter, when above 0, adds

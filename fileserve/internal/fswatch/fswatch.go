@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"unsafe"
+
+	"github.com/phoneprov/phoneprov/fileserve/internal/nonblock"
 )
 
 // Masks for the two kinds of watch a cache needs.
@@ -97,8 +99,6 @@ func (w *Watcher) Drain(apply func(Event)) error {
 	for {
 		n, err := w.read()
 		switch {
-		case errors.Is(err, syscall.EINTR):
-			continue
 		case errors.Is(err, syscall.EAGAIN):
 			return nil
 		case err != nil:
@@ -110,13 +110,21 @@ func (w *Watcher) Drain(apply func(Event)) error {
 	}
 }
 
+// read reads what is queued. A cache drains before every lookup, so this
+// read, EAGAIN nearly always, is made once per request: package nonblock
+// makes it without the runtime's system-call entry (the descriptor is
+// IN_NONBLOCK).
 func (w *Watcher) read() (int, error) {
 	w.fdMu.RLock()
 	defer w.fdMu.RUnlock()
 	if w.fd < 0 {
 		return 0, errors.New("inotify: closed")
 	}
-	return syscall.Read(w.fd, w.buf)
+	n, errno := nonblock.Read(uintptr(w.fd), w.buf)
+	if errno != 0 {
+		return 0, errno
+	}
+	return n, nil
 }
 
 // parse splits a read of struct inotify_event records.

@@ -1,0 +1,163 @@
+package fileserve
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// directPair is a directConn on the accepting side of a loopback TCP
+// connection, and the plain client side.
+func directPair(t *testing.T) (*directConn, *net.TCPConn) {
+	t.Helper()
+	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.DialTCP("tcp", nil, ln.Addr().(*net.TCPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	server, err := ln.AcceptTCP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := newDirectConn(server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d, client
+}
+
+func TestDirectConnReadsWhatArrivesThenEOF(t *testing.T) {
+	d, client := directPair(t)
+	go func() {
+		client.Write([]byte("GET /a HTTP/1.1\r\n"))
+		time.Sleep(20 * time.Millisecond) // the second read has to wait for the poller
+		client.Write([]byte("\r\n"))
+		client.Close()
+	}()
+	d.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(d)
+	if err != nil {
+		t.Fatalf("ReadAll: %v", err)
+	}
+	if string(got) != "GET /a HTTP/1.1\r\n\r\n" {
+		t.Fatalf("read %q", got)
+	}
+	if n, err := d.Read(make([]byte, 8)); n != 0 || err != io.EOF {
+		t.Fatalf("read after the peer closed: %d, %v; want 0, io.EOF", n, err)
+	}
+}
+
+func TestDirectConnReadDeadlineIsATimeout(t *testing.T) {
+	d, _ := directPair(t)
+	d.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	n, err := d.Read(make([]byte, 8))
+	var ne net.Error
+	if n != 0 || !errors.As(err, &ne) || !ne.Timeout() || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read past the deadline: %d, %v; want 0 and a timeout", n, err)
+	}
+	var op *net.OpError
+	if !errors.As(err, &op) || op.Op != "read" {
+		t.Fatalf("error %v is not a read *net.OpError", err)
+	}
+}
+
+func TestDirectConnReadAfterCloseIsErrClosed(t *testing.T) {
+	d, _ := directPair(t)
+	done := make(chan error, 1)
+	go func() {
+		_, err := d.Read(make([]byte, 8))
+		done <- err
+	}()
+	time.Sleep(20 * time.Millisecond) // let the read wait in the poller
+	d.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("read on a closed connection: %v; want net.ErrClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a read waiting for data did not end when the connection closed")
+	}
+}
+
+// A write larger than the socket buffers completes while the reader
+// drains slowly: each EAGAIN waits for the poller, and no byte is lost or
+// sent twice.
+func TestDirectConnWritesAllOfALargeBuffer(t *testing.T) {
+	d, client := directPair(t)
+	want := make([]byte, 8<<20)
+	for i := range want {
+		want[i] = byte(i*7 + i>>9)
+	}
+	got := make(chan []byte, 1)
+	go func() {
+		var b bytes.Buffer
+		buf := make([]byte, 64<<10)
+		for b.Len() < len(want) {
+			n, err := client.Read(buf)
+			b.Write(buf[:n])
+			if err != nil {
+				break
+			}
+			if b.Len() < 1<<20 {
+				time.Sleep(time.Millisecond) // slow at first, so the writer meets a full buffer
+			}
+		}
+		got <- b.Bytes()
+	}()
+	d.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	n, err := d.Write(want)
+	if n != len(want) || err != nil {
+		t.Fatalf("Write: %d, %v; want %d, nil", n, err, len(want))
+	}
+	if b := <-got; !bytes.Equal(b, want) {
+		t.Fatalf("the reader got %d bytes, not the %d written", len(b), len(want))
+	}
+}
+
+func TestDirectConnWriteDeadlineReportsWhatWasSent(t *testing.T) {
+	d, _ := directPair(t) // the client never reads
+	big := make([]byte, 64<<20) // more than both sockets' buffers hold
+	d.SetWriteDeadline(time.Now().Add(time.Second))
+	n, err := d.Write(big)
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("write to a peer that does not read: %v; want a timeout", err)
+	}
+	if n <= 0 || n >= 64<<20 {
+		t.Fatalf("write stopped by its deadline reported %d bytes sent", n)
+	}
+}
+
+// A write to a peer that has gone fails with the error the kernel gave.
+func TestDirectConnWriteToAGonePeerFails(t *testing.T) {
+	d, client := directPair(t)
+	client.SetLinger(0) // close with a reset
+	client.Close()
+	d.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	var err error
+	for range 100 { // the reset reaches the socket after the first write at the latest
+		if _, err = d.Write([]byte("HTTP/1.1 200 OK\r\n\r\n")); err != nil {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, syscall.EPIPE) {
+		t.Fatalf("write to a reset peer: %v; want ECONNRESET or EPIPE", err)
+	}
+	var op *net.OpError
+	if !errors.As(err, &op) || op.Op != "write" {
+		t.Fatalf("error %v is not a write *net.OpError", err)
+	}
+}
