@@ -127,7 +127,7 @@ func TestDirectConnWritesAllOfALargeBuffer(t *testing.T) {
 }
 
 func TestDirectConnWriteDeadlineReportsWhatWasSent(t *testing.T) {
-	d, _ := directPair(t) // the client never reads
+	d, _ := directPair(t)       // the client never reads
 	big := make([]byte, 64<<20) // more than both sockets' buffers hold
 	d.SetWriteDeadline(time.Now().Add(time.Second))
 	n, err := d.Write(big)
