@@ -141,10 +141,10 @@ func (f *fastServer) track(c net.Conn) *fastConn {
 		c.Close()
 		return nil
 	}
-	fc := &fastConn{f: f, conn: direct, direct: direct, raw: direct.raw, born: time.Now(),
+	fc := &fastConn{f: f, conn: direct, direct: direct, born: time.Now(),
 		remote: addrPortOf(c.RemoteAddr()), local: addrPortOf(c.LocalAddr()).Addr()}
 	if b := f.limits.SendBuffer; b > 0 && !f.srv.slots.alone() {
-		setSendBuffer(fc.raw, b, f.errorLog)
+		setSendBuffer(direct.raw, b, f.errorLog)
 	}
 	if f.tlsConf != nil {
 		fc.tls = tls.Server(direct, f.tlsConf)
@@ -282,8 +282,7 @@ type fastConn struct {
 	f      *fastServer
 	conn   net.Conn    // what requests come on: direct, or tls over it
 	direct *directConn // the TCP connection
-	raw    syscall.RawConn
-	tls    *tls.Conn // nil for plain HTTP
+	tls    *tls.Conn   // nil for plain HTTP
 	remote netip.AddrPort
 	local  netip.Addr
 	born   time.Time
@@ -674,8 +673,8 @@ const corkMin = 64 << 10
 func (c *fastConn) sendFile(head []byte, f *os.File, size int64) (int64, error) {
 	if c.tls == nil {
 		if size >= corkMin {
-			cork(c.raw, true)
-			defer cork(c.raw, false)
+			cork(c.direct.raw, true)
+			defer cork(c.direct.raw, false)
 		}
 		if _, err := c.direct.send(head, syscall.MSG_MORE); err != nil {
 			return 0, err

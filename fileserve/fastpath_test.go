@@ -746,7 +746,7 @@ func TestFastPathCorksLargeBodies(t *testing.T) {
 		}
 		var v int
 		var serr error
-		if err := conns[0].raw.Control(func(fd uintptr) { v, serr = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_CORK) }); err != nil || serr != nil {
+		if err := conns[0].direct.raw.Control(func(fd uintptr) { v, serr = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_CORK) }); err != nil || serr != nil {
 			t.Fatal(err, serr)
 		}
 		return v, conns[0].idle.Load()

@@ -47,7 +47,7 @@ func serverSendBuffer(t *testing.T, srv *testServer, client net.Addr) int {
 		}
 		var got int
 		var gerr error
-		fc.raw.Control(func(fd uintptr) { got, gerr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF) })
+		fc.direct.raw.Control(func(fd uintptr) { got, gerr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF) })
 		if gerr != nil {
 			t.Fatal(gerr)
 		}
