@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"syscall"
 
 	"github.com/phoneprov/phoneprov/fileserve/internal/nonblock"
@@ -19,9 +20,27 @@ import (
 // Only socket reads and writes go this way. Everything else is the
 // embedded *net.TCPConn's, including ReadFrom, which sends a file with
 // sendfile: that may wait for a disk, so it keeps the runtime's entry.
+//
+// The functions handed to the RawConn are made once, with the connection,
+// and find their buffer and leave their result in the fields below: a
+// closure made per call would escape to the heap, three allocations a
+// read or a write on a path that otherwise allocates once per request.
 type directConn struct {
 	*net.TCPConn
 	raw syscall.RawConn
+
+	rmu      sync.Mutex // one Read at a time; guards the fields below it
+	rbuf     []byte
+	rn       int
+	rerr     syscall.Errno
+	readFrom func(fd uintptr) bool
+
+	wmu     sync.Mutex // one write at a time; guards the fields below it
+	wbuf    []byte
+	wflags  int
+	wsent   int
+	werr    syscall.Errno
+	writeTo func(fd uintptr) bool
 }
 
 // newDirectConn wraps tcp.
@@ -30,7 +49,9 @@ func newDirectConn(tcp *net.TCPConn) (*directConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &directConn{TCPConn: tcp, raw: raw}, nil
+	c := &directConn{TCPConn: tcp, raw: raw}
+	c.readFrom, c.writeTo = c.readOnce, c.writeSome
+	return c, nil
 }
 
 // Read reads as net.TCPConn.Read does: io.EOF when the peer has closed,
@@ -39,21 +60,26 @@ func (c *directConn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	var n int
-	var errno syscall.Errno
-	err := c.raw.Read(func(fd uintptr) bool {
-		n, errno = nonblock.Read(fd, p)
-		return errno != syscall.EAGAIN
-	})
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	c.rbuf = p
+	err := c.raw.Read(c.readFrom)
+	c.rbuf = nil
 	switch {
 	case err != nil:
 		return 0, c.opError("read", err)
-	case errno != 0:
-		return 0, c.opError("read", os.NewSyscallError("read", errno))
-	case n == 0:
+	case c.rerr != 0:
+		return 0, c.opError("read", os.NewSyscallError("read", c.rerr))
+	case c.rn == 0:
 		return 0, io.EOF
 	}
-	return n, nil
+	return c.rn, nil
+}
+
+// readOnce is Read's one attempt: false (wait for the poller) on EAGAIN.
+func (c *directConn) readOnce(fd uintptr) bool {
+	c.rn, c.rerr = nonblock.Read(fd, c.rbuf)
+	return c.rerr != syscall.EAGAIN
 }
 
 // Write writes all of p unless an error or the write deadline stops it.
@@ -63,25 +89,34 @@ func (c *directConn) Write(p []byte) (int, error) {
 
 // send writes all of p with the send(2) flags given (see nonblock.Send).
 func (c *directConn) send(p []byte, flags int) (int, error) {
-	sent := 0
-	var errno syscall.Errno
-	err := c.raw.Write(func(fd uintptr) bool {
-		for sent < len(p) {
-			var n int
-			if n, errno = nonblock.Send(fd, p[sent:], flags); errno != 0 {
-				return errno != syscall.EAGAIN
-			}
-			sent += n
-		}
-		return true
-	})
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.wbuf, c.wflags, c.wsent, c.werr = p, flags, 0, 0
+	err := c.raw.Write(c.writeTo)
+	c.wbuf = nil
 	switch {
 	case err != nil:
-		return sent, c.opError("write", err)
-	case errno != 0: // f stopped at an error, not at a full buffer
-		return sent, c.opError("write", os.NewSyscallError("write", errno))
+		return c.wsent, c.opError("write", err)
+	case c.werr != 0: // writeSome stopped at an error, not at a full buffer
+		return c.wsent, c.opError("write", os.NewSyscallError("write", c.werr))
 	}
-	return sent, nil
+	return c.wsent, nil
+}
+
+// writeSome sends what is left of send's buffer until it is all sent
+// (true), the socket is full (false: wait for the poller) or an error
+// stops it (true, the error in werr).
+func (c *directConn) writeSome(fd uintptr) bool {
+	for c.wsent < len(c.wbuf) {
+		n, errno := nonblock.Send(fd, c.wbuf[c.wsent:], c.wflags)
+		if errno != 0 {
+			c.werr = errno
+			return errno != syscall.EAGAIN
+		}
+		c.wsent += n
+	}
+	c.werr = 0
+	return true
 }
 
 // opError wraps err as the net package's connections do.

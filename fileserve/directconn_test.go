@@ -161,3 +161,32 @@ func TestDirectConnWriteToAGonePeerFails(t *testing.T) {
 		t.Fatalf("error %v is not a write *net.OpError", err)
 	}
 }
+
+// Read and Write allocate nothing when they succeed: the fast path
+// answers a cached file with one allocation per request
+// (BenchmarkSmallFileRequest), and a func literal given to the RawConn per
+// call would add three to each read and each write.
+func TestDirectConnReadWriteDoNotAllocate(t *testing.T) {
+	d, client := directPair(t)
+	d.SetDeadline(time.Now().Add(time.Minute))
+	client.SetDeadline(time.Now().Add(time.Minute))
+	msg := []byte("GET /a HTTP/1.1\r\n\r\n")
+	buf := make([]byte, len(msg))
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := client.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(d, buf); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(client, buf); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("a read and a write took %.1f allocations; want none", allocs)
+	}
+}
