@@ -6,9 +6,14 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/phoneprov/phoneprov/fileserve/internal/nonblock"
 )
 
 // directPair is a directConn on the accepting side of a loopback TCP
@@ -188,5 +193,108 @@ func TestDirectConnReadWriteDoNotAllocate(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("a read and a write took %.1f allocations; want none", allocs)
+	}
+}
+
+// fileOf is a file holding data, open for reading.
+func fileOf(t *testing.T, data []byte) *os.File {
+	t.Helper()
+	name := filepath.Join(t.TempDir(), "firmware.bin")
+	if err := os.WriteFile(name, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// sendFile delivers a file whole whether its pages are in the page cache
+// (each call raw) or not (each call through the runtime's entry), to a
+// reader slow enough at first that the socket fills.
+func TestDirectConnSendFileSendsTheWholeFile(t *testing.T) {
+	want := make([]byte, 8<<20+123)
+	for i := range want {
+		want[i] = byte(i*13 + i>>11)
+	}
+	for _, cached := range []bool{true, false} {
+		t.Run(map[bool]string{true: "cached", false: "not cached"}[cached], func(t *testing.T) {
+			d, client := directPair(t)
+			f := fileOf(t, want)
+			fd := f.Fd() // a regular file: Fd leaves its mode alone
+			if !cached {
+				f.Sync() // dirty pages are not dropped
+				unix.Fadvise(int(fd), 0, 0, unix.FADV_DONTNEED)
+				if nonblock.Cached(fd, 0, 4096) {
+					t.Skip("the file's pages could not be dropped (tmpfs?)")
+				}
+			} else if _, err := f.ReadAt(make([]byte, len(want)), 0); err != nil {
+				t.Fatal(err)
+			}
+			got := make(chan []byte, 1)
+			go func() {
+				var b bytes.Buffer
+				buf := make([]byte, 64<<10)
+				for b.Len() < len(want) {
+					n, err := client.Read(buf)
+					b.Write(buf[:n])
+					if err != nil {
+						break
+					}
+					if b.Len() < 1<<20 {
+						time.Sleep(time.Millisecond)
+					}
+				}
+				got <- b.Bytes()
+			}()
+			d.SetWriteDeadline(time.Now().Add(30 * time.Second))
+			n, err := d.sendFile(f, int64(len(want)))
+			if n != int64(len(want)) || err != nil {
+				t.Fatalf("sendFile: %d, %v; want %d, nil", n, err, len(want))
+			}
+			if b := <-got; !bytes.Equal(b, want) {
+				t.Fatalf("the reader got %d bytes, not the %d of the file", len(b), len(want))
+			}
+		})
+	}
+}
+
+// A file that ends before the size given (it shrank after the headers
+// announced it) gives what it had and io.ErrUnexpectedEOF.
+func TestDirectConnSendFileOfAShortFileFails(t *testing.T) {
+	d, client := directPair(t)
+	f := fileOf(t, []byte("short"))
+	go io.Copy(io.Discard, client)
+	d.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	n, err := d.sendFile(f, 100)
+	if n != 5 || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("sendFile of 5 bytes as 100: %d, %v; want 5, io.ErrUnexpectedEOF", n, err)
+	}
+}
+
+func TestDirectConnSendFileDeadlineIsATimeout(t *testing.T) {
+	d, _ := directPair(t) // the client never reads
+	f := fileOf(t, nil)
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(f.Name(), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Truncate(64 << 20); err != nil { // more than both sockets' buffers hold
+		t.Fatal(err)
+	}
+	d.SetWriteDeadline(time.Now().Add(time.Second))
+	n, err := d.sendFile(f, 64<<20)
+	var op *net.OpError
+	if !errors.As(err, &op) || !op.Timeout() || op.Op != "sendfile" {
+		t.Fatalf("sendFile to a peer that does not read: %v; want a sendfile *net.OpError that is a timeout", err)
+	}
+	if n <= 0 || n >= 64<<20 {
+		t.Fatalf("sendFile stopped by its deadline reported %d bytes sent", n)
 	}
 }

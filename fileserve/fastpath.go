@@ -679,7 +679,7 @@ func (c *fastConn) sendFile(head []byte, f *os.File, size int64) (int64, error) 
 		if _, err := c.direct.send(head, syscall.MSG_MORE); err != nil {
 			return 0, err
 		}
-		return c.direct.ReadFrom(io.LimitReader(f, size)) // sendfile
+		return c.direct.sendFile(f, size)
 	}
 	bp := c.f.copyBufs.Get().(*[]byte)
 	defer c.f.copyBufs.Put(bp)

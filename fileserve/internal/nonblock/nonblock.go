@@ -16,8 +16,9 @@
 // it would wait), so it never needs its P taken and may skip that entry.
 // cloudwego/netpoll (readv and writev in sys_exec.go) and gVisor
 // (rawfile's BlockingReadv) make the same calls the same way. Only such
-// descriptors belong here: sendfile and reads of regular files may wait
-// for a disk and keep the runtime's entry.
+// descriptors belong here: reads of regular files may wait for a disk and
+// keep the runtime's entry. sendfile may too, unless the range it sends is
+// in the page cache; SendFile is for such a range (Cached) only.
 package nonblock
 
 import (
