@@ -144,12 +144,12 @@ const sendFileChunk = 4 << 20
 // with every call entered; 1.3-1.4, 1.7-1.9 and 17 thousand with this
 // loop, and 207-217 ms of CPU per GiB sent against 254-264.
 //
-// A range found cached is trusted until it is sent, one lookup per chunk
+// A range found cached is trusted until it is sent: one lookup per chunk
 // rather than one per call (a call sends what the socket buffer takes,
-// 130 KiB on average in that run; BenchmarkCached in package nonblock
-// puts a lookup of 256 KiB to 4 MiB at 1.3-1.5 µs). A page evicted meanwhile makes
-// one call wait for the disk while it holds the P, as an nginx worker
-// waits for every such read.
+// 130 KiB on average in that run, and BenchmarkCached in package nonblock
+// puts a lookup at 1.3-1.5 µs). A page evicted meanwhile makes one call
+// wait for the disk while it holds the P, as an nginx worker waits for
+// every such read.
 //
 // It returns io.ErrUnexpectedEOF if the file ends before size bytes.
 func (c *directConn) sendFile(f *os.File, size int64) (int64, error) {
