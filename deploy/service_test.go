@@ -277,7 +277,7 @@ var (
 	// syscall_0xfffffffffffffff5, that is -EAGAIN).
 	straceLostTrack = regexp.MustCompile(`^syscall_0xfffffffffffff[0-9a-f]{3}$`)
 	// straceUnnamed names the calls that an older strace (Debian 12's 6.1)
-	// prints by number: cachestat is 451 on every architecture (Linux's
+	// prints by number: cachestat is 451 on x86-64, arm64 and arm (Linux's
 	// include/uapi/asm-generic/unistd.h and x86's syscall_64.tbl), named
 	// by newer ones.
 	straceUnnamed = map[string]string{"syscall_0x1c3": "cachestat"}
