@@ -14,7 +14,7 @@ import (
 // error number (EAGAIN when the socket buffer is full). EINTR is retried.
 //
 // The call skips the runtime's entry, so the P is held while it runs: it
-// is only for a range that Cached has just found in the page cache. From
+// is only for a range that Cached has found in the page cache. From
 // the cache, sendfile takes pages into the socket without waiting for a
 // disk; a page missing would make it wait for the read while holding the P.
 func SendFile(out, in uintptr, off *int64, n int) (int, syscall.Errno) {
@@ -29,7 +29,8 @@ func SendFile(out, in uintptr, off *int64, n int) (int, syscall.Errno) {
 // Cached reports whether every page of the n bytes of the file fd from off
 // is in the page cache, with cachestat(2) (Linux 6.5 and later), which
 // only looks the pages up. It reports false when it cannot tell: on an
-// older kernel (ENOSYS), or when n is not above 0.
+// older kernel (ENOSYS), under a seccomp filter that refuses the call
+// (EPERM; the systemd unit allows it by name), or when n is not above 0.
 func Cached(fd uintptr, off int64, n int) bool {
 	if n <= 0 || off < 0 {
 		return false
