@@ -135,7 +135,7 @@ const sendFileChunk = 4 << 20
 // The entry is the cost it avoids: the runtime's monitor thread takes the
 // P back from a call it finds in the same system call on two of its
 // ticks (20 µs apart while it is busy) and starts another thread for the
-// P, and a sendfile that fills a socket buffer runs that long. A perf
+// P, and a sendfile that fills a socket buffer can run that long. A perf
 // profile (cpu-clock, call graphs) of phoneprov sending a 10 MiB file to
 // 256 wrk connections put 18 % of its CPU in futex and nanosleep and 11 %
 // in the runtime's scheduler with every call entered. Counted over 5 s of

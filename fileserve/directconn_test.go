@@ -96,6 +96,29 @@ func TestDirectConnReadAfterCloseIsErrClosed(t *testing.T) {
 	}
 }
 
+// readSlowlyAtFirst reads n bytes from client, or until an error, and
+// sends what it read on the channel. It pauses after each read of the
+// first MiB, so the writer meets a full socket buffer.
+func readSlowlyAtFirst(client *net.TCPConn, n int) <-chan []byte {
+	got := make(chan []byte, 1)
+	go func() {
+		var b bytes.Buffer
+		buf := make([]byte, 64<<10)
+		for b.Len() < n {
+			m, err := client.Read(buf)
+			b.Write(buf[:m])
+			if err != nil {
+				break
+			}
+			if b.Len() < 1<<20 {
+				time.Sleep(time.Millisecond)
+			}
+		}
+		got <- b.Bytes()
+	}()
+	return got
+}
+
 // A write larger than the socket buffers completes while the reader
 // drains slowly: each EAGAIN waits for the poller, and no byte is lost or
 // sent twice.
@@ -105,22 +128,7 @@ func TestDirectConnWritesAllOfALargeBuffer(t *testing.T) {
 	for i := range want {
 		want[i] = byte(i*7 + i>>9)
 	}
-	got := make(chan []byte, 1)
-	go func() {
-		var b bytes.Buffer
-		buf := make([]byte, 64<<10)
-		for b.Len() < len(want) {
-			n, err := client.Read(buf)
-			b.Write(buf[:n])
-			if err != nil {
-				break
-			}
-			if b.Len() < 1<<20 {
-				time.Sleep(time.Millisecond) // slow at first, so the writer meets a full buffer
-			}
-		}
-		got <- b.Bytes()
-	}()
+	got := readSlowlyAtFirst(client, len(want))
 	d.SetWriteDeadline(time.Now().Add(30 * time.Second))
 	n, err := d.Write(want)
 	if n != len(want) || err != nil {
@@ -233,22 +241,7 @@ func TestDirectConnSendFileSendsTheWholeFile(t *testing.T) {
 			} else if _, err := f.ReadAt(make([]byte, len(want)), 0); err != nil {
 				t.Fatal(err)
 			}
-			got := make(chan []byte, 1)
-			go func() {
-				var b bytes.Buffer
-				buf := make([]byte, 64<<10)
-				for b.Len() < len(want) {
-					n, err := client.Read(buf)
-					b.Write(buf[:n])
-					if err != nil {
-						break
-					}
-					if b.Len() < 1<<20 {
-						time.Sleep(time.Millisecond)
-					}
-				}
-				got <- b.Bytes()
-			}()
+			got := readSlowlyAtFirst(client, len(want))
 			d.SetWriteDeadline(time.Now().Add(30 * time.Second))
 			n, err := d.sendFile(f, int64(len(want)))
 			if n != int64(len(want)) || err != nil {
