@@ -55,7 +55,13 @@ type fastServer struct {
 	// keep-alive connections waiting for their next request hold none.
 	outBufs sync.Pool
 	// copyBufs (*[]byte, 64 KiB) hold file data on its way into TLS
-	// records (16 KiB each), only while a file is sent.
+	// records (16 KiB each), only while a file is sent. They are most of
+	// the live heap while many large files go out over TLS (17 of 28 MiB
+	// at 256 connections), but a smaller buffer means more preads and
+	// Write calls per file: with 32 KiB, phonebench's peak RSS at 256
+	// connections fetching 10 MiB over HTTPS fell from 70 to 56-59 MiB,
+	// and the server's CPU per GiB rose a median 5 % over 16 alternating
+	// pairs of `wrk -t1 -c32` runs on a 2-core virtual machine.
 	copyBufs sync.Pool
 
 	handedOff atomic.Int64 // connections given to net/http, for tests
