@@ -61,8 +61,6 @@ func median(xs []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-// ratio returns phoneprov's figure over the peer's; >1 means phoneprov did
-// better. NaN when the peer's figure is not positive.
 // roundRatio is the median over rounds of phoneprov's throughput over the
 // peer's in the same round. The two runs of a round are back to back, so
 // a change in the shared machine's load between rounds cancels out of
@@ -83,6 +81,8 @@ func roundRatios(pp, peer []figures) []float64 {
 	return rs
 }
 
+// ratio returns phoneprov's figure over the peer's; >1 means phoneprov did
+// better. NaN when the peer's figure is not positive.
 func ratio(pp, peer float64) float64 {
 	if !(peer > 0) {
 		return math.NaN()
