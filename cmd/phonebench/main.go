@@ -107,6 +107,17 @@ func bench(ctx context.Context, opts options, progress func(string)) (*report, e
 			errs = append(errs, res.Err)
 			progress("error: " + res.Err.Error())
 		}
+		if a, b := srv.twinsFor(sc); b != nil {
+			res := rn.run(ctx, sc, a, b)
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			rep.Twins = append(rep.Twins, res)
+			if res.Err != nil {
+				errs = append(errs, res.Err)
+				progress("error: " + res.Err.Error())
+			}
+		}
 		if err := srv.died(); err != nil {
 			errs = append(errs, err)
 			break
@@ -118,7 +129,8 @@ func bench(ctx context.Context, opts options, progress func(string)) (*report, e
 	if err != nil {
 		errs = append(errs, fmt.Errorf("phoneprov VmHWM: %w", err))
 	}
-	ppMem := memoryOf(srv.phoneprov, "one process", rep.Results)
+	all := slices.Concat(rep.Results, rep.Twins)
+	ppMem := memoryOf(srv.phoneprov, "one process", all)
 	ppMem.HWM = hwm
 	rep.Memory = append(rep.Memory, ppMem)
 	for _, s := range srv.all()[1:] {
@@ -126,7 +138,7 @@ func bench(ctx context.Context, opts options, progress func(string)) (*report, e
 		if s == srv.tftpd {
 			tree = "RSS of listener + forked transfers summed"
 		}
-		rep.Memory = append(rep.Memory, memoryOf(s, tree, rep.Results))
+		rep.Memory = append(rep.Memory, memoryOf(s, tree, all))
 	}
 	peak := max(ppMem.PeakRSS, hwm)
 	if len(rep.Results) == 0 {
@@ -148,10 +160,12 @@ func bench(ctx context.Context, opts options, progress func(string)) (*report, e
 type servers struct {
 	phoneprov, nginx, tftpd *server
 	keyed                   map[string]webPair
+	firstKey                string // the key type HTTP runs with
 }
 
-// webPair is phoneprov and nginx with the same certificate.
-type webPair struct{ phoneprov, nginx *server }
+// webPair is phoneprov and nginx with the same certificate, and with
+// -twin a second nginx just like the first.
+type webPair struct{ phoneprov, nginx, twin *server }
 
 // startServers starts phoneprov and the peers the selected scenarios need,
 // then checks that every HTTP(S) listener serves the test files intact.
@@ -181,8 +195,13 @@ func startServers(ctx context.Context, cs *benchkit.Supervisor, ws *workspace, o
 				return servers{}, err
 			}
 		}
+		if web && opts.Twin {
+			if p.twin, err = startNginx(ctx, cs, ws, opts.Nginx, ngName+"-twin", cert); err != nil {
+				return servers{}, err
+			}
+		}
 		if i == 0 {
-			s.phoneprov, s.nginx = p.phoneprov, p.nginx
+			s.phoneprov, s.nginx, s.firstKey = p.phoneprov, p.nginx, key
 		}
 		s.keyed[key] = p
 	}
@@ -217,6 +236,20 @@ func (s servers) pairFor(sc scenario) (pp, peer *server) {
 	return s.phoneprov, s.nginx
 }
 
+// twinsFor returns the nginx and its twin an HTTP(S) scenario runs
+// between with -twin; twin is nil otherwise.
+func (s servers) twinsFor(sc scenario) (nginx, twin *server) {
+	if sc.Case == "" {
+		return nil, nil
+	}
+	key := sc.Key
+	if key == "" {
+		key = s.firstKey
+	}
+	p := s.keyed[key]
+	return p.nginx, p.twin
+}
+
 // all returns the servers that run.
 func (s servers) all() []*server {
 	var out []*server
@@ -226,7 +259,7 @@ func (s servers) all() []*server {
 		}
 	}
 	for _, key := range slices.Sorted(maps.Keys(s.keyed)) {
-		for _, srv := range []*server{s.keyed[key].phoneprov, s.keyed[key].nginx} {
+		for _, srv := range []*server{s.keyed[key].phoneprov, s.keyed[key].nginx, s.keyed[key].twin} {
 			if srv != nil && !slices.Contains(out, srv) {
 				out = append(out, srv)
 			}

@@ -26,6 +26,7 @@ type options struct {
 	Rounds      int
 	Only        map[string]bool // "http", "https", "tftp", "tftp-loss"
 	Quick       bool
+	Twin        bool     // -twin: every HTTP(S) point also between nginx and an identical nginx
 	Conns       []int    // HTTP(S): wrk connection counts, each for both files
 	Keys        []string // HTTPS: certificate key types (keyECDSA, keyRSA); HTTP runs with the first
 	TFTPClients []int
@@ -67,6 +68,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.Settle, "settle", 500*time.Millisecond, "pause between runs")
 	fs.IntVar(&o.Rounds, "rounds", 1, "runs per server and scenario, alternating who goes first; the report gives medians")
 	only := fs.String("only", protocolList, "comma-separated subset of "+protocolList)
+	fs.BoolVar(&o.Twin, "twin", false, "also run every HTTP(S) point between nginx and a second, identical nginx (an A/A run: what ratio two equal servers get on this machine); doubles the HTTP(S) time")
 	fs.BoolVar(&o.Quick, "quick", false, "smoke run: 1s runs, no warm-up (unless -duration/-warmup are given)")
 	conns := fs.String("conns", "1,8,32,64,128,256", "comma-separated wrk connection counts, each run for the 10 MiB and the 2 KiB file")
 	keys := fs.String("keys", keyList, "comma-separated HTTPS certificate key types, each given to both servers: "+keyECDSA+" (P-256), "+keyRSA+" (2048 bits); HTTP runs once, on the first")

@@ -33,6 +33,13 @@ func TestParseOptions(t *testing.T) {
 		t.Errorf("-conns 64,8 -keys RSA,rsa: %v, %v, %v", o.Conns, o.Keys, err)
 	}
 
+	if o.Twin {
+		t.Error("-twin is on without being given")
+	}
+	if o, err := parseOptions([]string{"-twin"}, io.Discard); err != nil || !o.Twin {
+		t.Errorf("-twin: %v, %v", o.Twin, err)
+	}
+
 	o, err = parseOptions([]string{"-quick", "-duration", "3s"}, io.Discard)
 	if err != nil || o.Duration != 3*time.Second {
 		t.Errorf("-quick -duration 3s: %v, %v", o.Duration, err)

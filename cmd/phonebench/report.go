@@ -17,6 +17,7 @@ type report struct {
 	Opts     options
 	Machine  machine
 	Results  []scenarioResult
+	Twins    []scenarioResult // -twin: the HTTP(S) points between nginx and its twin
 	Verdicts []verdict
 	Memory   []serverMemory
 	Servers  []*server   // as run, for the appendix
@@ -88,7 +89,8 @@ func (r *report) WriteTable(w io.Writer) error {
 		return tw.Flush()
 	}
 	fmt.Fprintln(w, "ratio = phoneprov/peer throughput (>1: phoneprov better); CPU = server's CPU s in the run; client = load generator's CPU s")
-	newSweep(r.Results, r.Opts.Duration).writeTable(tw)
+	newSweep(r.Results, r.Opts.Duration).writeTable(tw, "SWEEP: ratio (phoneprov/nginx; 2 KiB req/s, 10 MiB MiB/s)")
+	newSweep(r.Twins, r.Opts.Duration).writeTable(tw, "A/A: ratio (nginx/its twin, the same configuration)")
 	fmt.Fprintln(tw, "SCENARIO\tLOAD\tPHONEPROV\tPEER\tRATIO\tCPU pp/peer\tclient pp/peer\tRSS MiB pp/peer\tFAILED pp/peer")
 	for _, res := range r.Results {
 		sc := res.Scenario
@@ -191,6 +193,7 @@ func (r *report) WriteMarkdown(b *strings.Builder) {
 	b.WriteString("- Ratio = phoneprov / peer on throughput: above 1 means phoneprov did better. With several rounds it is the median of each round's ratio (the two runs of a round are back to back, so the shared machine's drift between rounds cancels); the throughput columns are each server's median.\n")
 
 	newSweep(r.Results, r.Opts.Duration).writeMarkdown(b)
+	newSweep(r.Twins, r.Opts.Duration).writeTwinMarkdown(b)
 
 	b.WriteString("\n## Results\n\n")
 	b.WriteString("| Scenario | Load | phoneprov | peer | ratio | phoneprov detail | peer detail | server CPU s pp / peer | client CPU s pp / peer | peak RSS MiB pp / peer |\n")

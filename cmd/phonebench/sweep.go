@@ -144,12 +144,13 @@ func kilo(x float64) string {
 	return fmt.Sprintf("%.0f", x)
 }
 
-// writeTable prints the sweep as aligned text (tw is a tabwriter).
-func (s sweep) writeTable(tw io.Writer) {
+// writeTable prints the sweep as aligned text under title (tw is a
+// tabwriter).
+func (s sweep) writeTable(tw io.Writer, title string) {
 	if len(s.Rows) == 0 {
 		return
 	}
-	fmt.Fprintf(tw, "SWEEP: ratio (phoneprov/nginx; 2 KiB req/s, 10 MiB MiB/s)")
+	fmt.Fprint(tw, title)
 	for _, n := range s.Conns {
 		fmt.Fprintf(tw, "\t%d conns", n)
 	}
@@ -173,6 +174,29 @@ func (s sweep) writeMarkdown(b *strings.Builder) {
 	s.writeMarkdownTable(b, "Each point's round ratios, lowest–highest. The two runs of a round are back to back; where rounds of one point range across 1.0, the machine's drift within a round is as large as the difference between the servers.", s.spreadCell)
 	s.writeMarkdownTable(b, "Server CPU per unit of work, phoneprov / nginx (median over rounds): µs per request for 2 KiB, ms per GiB for 10 MiB. Lower is better.", s.cpuCell)
 	s.writeMarkdownTable(b, fmt.Sprintf("The load generator's CPU per unit of work against phoneprov / against nginx (wrk, one thread; median over rounds, same units), and in brackets the share of each run's time it was busy. \"w\" in the first table marks the points where it was busy %.0f %% of the time or more against both: there wrk sets the pace, and the ratio says more about how much of wrk's CPU each server's bytes cost than about the servers' own speed.", 100*clientBusy), s.clientCell)
+}
+
+// twinCell is an A/A point: the median of the rounds' ratios, then their
+// lowest and highest.
+func (s sweep) twinCell(row sweepRow, conns int) string {
+	r, ok := row.Cells[conns]
+	switch {
+	case !ok:
+		return "–"
+	case r.Err != nil:
+		return "ERROR"
+	}
+	return fmt.Sprintf("%s (%s)", fmtRatio(roundRatio(r.Phoneprov, r.Other)), s.spreadCell(row, conns))
+}
+
+// writeTwinMarkdown renders an A/A sweep: nginx against its twin.
+func (s sweep) writeTwinMarkdown(b *strings.Builder) {
+	if len(s.Rows) == 0 {
+		return
+	}
+	s.writeMarkdownTable(b, "## A/A: nginx against an identical nginx\n\n"+
+		"The sweep's runs again, between nginx and a second nginx with the same configuration, files and certificate (`-twin`), alternating in the same way: nginx / its twin, the median of the rounds' ratios, in brackets the lowest and highest round. "+
+		"Two equal servers should read 1.00× everywhere; how far they stray is how far this machine moves a ratio by itself, so a phoneprov / nginx ratio that far from 1.0 does not tell the two servers apart.", s.twinCell)
 }
 
 // writeMarkdownTable renders one figure per point (cellOf) under a title.

@@ -108,6 +108,58 @@ func TestSweepSpread(t *testing.T) {
 	}
 }
 
+// TestTwinSweep: the A/A table gives each point the median of nginx's
+// round ratios against its twin and their spread, under its own heading,
+// and the report has no such section without -twin.
+func TestTwinSweep(t *testing.T) {
+	r := webResult("", 10<<20, 256, 100, 100) // round 1: 1.00
+	r.Phoneprov = append(r.Phoneprov, figures{Throughput: 83}, figures{Throughput: 109})
+	r.Other = append(r.Other, figures{Throughput: 100}, figures{Throughput: 100}) // rounds 2, 3: 0.83, 1.09
+	rep := &report{Opts: options{Duration: time.Second}, Twins: []scenarioResult{r}}
+	var b strings.Builder
+	rep.WriteMarkdown(&b)
+	for _, want := range []string{"## A/A: nginx against an identical nginx\n", "| HTTP, 10 MiB | 1.00× (0.83–1.09) |\n"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, b.String())
+		}
+	}
+	rep.Twins = nil
+	b.Reset()
+	rep.WriteMarkdown(&b)
+	if strings.Contains(b.String(), "A/A") {
+		t.Errorf("report without twins has an A/A section:\n%s", b.String())
+	}
+}
+
+// TestTwinsFor: with -twin, an HTTP point runs between the nginx and twin
+// of the first key type, an HTTPS point between those of its own key, and
+// a TFTP scenario has none.
+func TestTwinsFor(t *testing.T) {
+	ng := map[string]*server{}
+	s := servers{keyed: map[string]webPair{}, firstKey: keyECDSA}
+	for _, key := range []string{keyECDSA, keyRSA} {
+		ng[key], ng[key+"-twin"] = &server{Name: "nginx-" + key}, &server{Name: "nginx-" + key + "-twin"}
+		s.keyed[key] = webPair{nginx: ng[key], twin: ng[key+"-twin"]}
+	}
+	ws := testFile{Name: "f", Size: 2 << 10}
+	for _, c := range []struct {
+		sc   scenario
+		want string // the key whose pair runs; "" for none
+	}{
+		{httpScenario("wrk", "", ws, 8), keyECDSA},
+		{httpScenario("wrk", keyRSA, ws, 8), keyRSA},
+		{tftpScenario(ws, 1), ""},
+	} {
+		a, b := s.twinsFor(c.sc)
+		switch {
+		case c.want == "" && (a != nil || b != nil):
+			t.Errorf("%s: twins %v, %v; want none", c.sc.ID, a, b)
+		case c.want != "" && (a != ng[c.want] || b != ng[c.want+"-twin"]):
+			t.Errorf("%s: twins %v, %v; want nginx and twin of %s", c.sc.ID, a, b, c.want)
+		}
+	}
+}
+
 // TestMakeCert: each key type gives a certificate phoneprov loads as an
 // operator's, with a key of that type, that nginx accepts as well.
 func TestMakeCert(t *testing.T) {
