@@ -109,6 +109,13 @@ func (spec Spec) command(out *os.File, group *cpuGroup) *exec.Cmd {
 
 // ChildAttr gives a child process its own process group and has the
 // kernel kill it if the benchmark dies without cleaning up.
+//
+// The kernel sends that signal when the thread that started the child
+// ends, not only the process (PR_SET_PDEATHSIG). The Go runtime ends a
+// thread when a goroutine locked to it (runtime.LockOSThread) returns
+// without unlocking, so a benchmark that starts servers must unlock the
+// threads it locks: a CPU probe that retired its pinned thread that way
+// killed nginx mid-run.
 func ChildAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }
