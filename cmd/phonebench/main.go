@@ -97,22 +97,21 @@ func bench(ctx context.Context, opts options, progress func(string)) (*report, e
 	rn := runner{rounds: opts.Rounds, duration: opts.Duration, warmup: opts.Warmup, settle: opts.Settle, progress: progress}
 	var errs []error
 	for _, sc := range buildScenarios(opts, ws) {
+		type pairing struct {
+			a, b *server
+			into *[]scenarioResult
+		}
 		pp, peer := srv.pairFor(sc)
-		res := rn.run(ctx, sc, pp, peer)
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+		runs := []pairing{{pp, peer, &rep.Results}}
+		if nginx, twin := srv.twinsFor(sc); twin != nil {
+			runs = append(runs, pairing{nginx, twin, &rep.Twins})
 		}
-		rep.Results = append(rep.Results, res)
-		if res.Err != nil {
-			errs = append(errs, res.Err)
-			progress("error: " + res.Err.Error())
-		}
-		if a, b := srv.twinsFor(sc); b != nil {
-			res := rn.run(ctx, sc, a, b)
+		for _, p := range runs {
+			res := rn.run(ctx, sc, p.a, p.b)
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			rep.Twins = append(rep.Twins, res)
+			*p.into = append(*p.into, res)
 			if res.Err != nil {
 				errs = append(errs, res.Err)
 				progress("error: " + res.Err.Error())

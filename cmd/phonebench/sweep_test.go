@@ -141,14 +141,14 @@ func TestTwinsFor(t *testing.T) {
 		ng[key], ng[key+"-twin"] = &server{Name: "nginx-" + key}, &server{Name: "nginx-" + key + "-twin"}
 		s.keyed[key] = webPair{nginx: ng[key], twin: ng[key+"-twin"]}
 	}
-	ws := testFile{Name: "f", Size: 2 << 10}
+	f := testFile{Name: "f", Size: 2 << 10}
 	for _, c := range []struct {
 		sc   scenario
 		want string // the key whose pair runs; "" for none
 	}{
-		{httpScenario("wrk", "", ws, 8), keyECDSA},
-		{httpScenario("wrk", keyRSA, ws, 8), keyRSA},
-		{tftpScenario(ws, 1), ""},
+		{httpScenario("wrk", "", f, 8), keyECDSA},
+		{httpScenario("wrk", keyRSA, f, 8), keyRSA},
+		{tftpScenario(f, 1), ""},
 	} {
 		a, b := s.twinsFor(c.sc)
 		switch {
