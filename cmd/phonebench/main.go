@@ -159,7 +159,6 @@ func bench(ctx context.Context, opts options, progress func(string)) (*report, e
 type servers struct {
 	phoneprov, nginx, tftpd *server
 	keyed                   map[string]webPair
-	firstKey                string // the key type HTTP runs with
 }
 
 // webPair is phoneprov and nginx with the same certificate, and with
@@ -200,7 +199,7 @@ func startServers(ctx context.Context, cs *benchkit.Supervisor, ws *workspace, o
 			}
 		}
 		if i == 0 {
-			s.phoneprov, s.nginx, s.firstKey = p.phoneprov, p.nginx, key
+			s.phoneprov, s.nginx = p.phoneprov, p.nginx
 		}
 		s.keyed[key] = p
 	}
@@ -235,18 +234,19 @@ func (s servers) pairFor(sc scenario) (pp, peer *server) {
 	return s.phoneprov, s.nginx
 }
 
-// twinsFor returns the nginx and its twin an HTTP(S) scenario runs
-// between with -twin; twin is nil otherwise.
+// twinsFor returns the nginx an HTTP(S) scenario runs against (pairFor)
+// and, with -twin, that nginx's twin; twin is nil otherwise.
 func (s servers) twinsFor(sc scenario) (nginx, twin *server) {
 	if sc.Case == "" {
 		return nil, nil
 	}
-	key := sc.Key
-	if key == "" {
-		key = s.firstKey
+	_, nginx = s.pairFor(sc)
+	for _, p := range s.keyed {
+		if p.nginx == nginx {
+			return nginx, p.twin
+		}
 	}
-	p := s.keyed[key]
-	return p.nginx, p.twin
+	return nginx, nil
 }
 
 // all returns the servers that run.

@@ -45,14 +45,25 @@ func newSweep(results []scenarioResult, d time.Duration) sweep {
 	return s
 }
 
-// cell is one point: the ratio, then each server's median throughput.
-func (s sweep) cell(row sweepRow, conns int) string {
+// point returns the result at conns in row, or, when there is none to
+// show, what its ratio cell says instead: "–" when it did not run,
+// "ERROR" when it failed.
+func point(row sweepRow, conns int) (scenarioResult, string) {
 	r, ok := row.Cells[conns]
 	switch {
 	case !ok:
-		return "–"
+		return r, "–"
 	case r.Err != nil:
-		return "ERROR"
+		return r, "ERROR"
+	}
+	return r, ""
+}
+
+// cell is one point: the ratio, then each server's median throughput.
+func (s sweep) cell(row sweepRow, conns int) string {
+	r, instead := point(row, conns)
+	if instead != "" {
+		return instead
 	}
 	pp, peer := summarize(r.Phoneprov), summarize(r.Other)
 	mark := ""
@@ -179,12 +190,9 @@ func (s sweep) writeMarkdown(b *strings.Builder) {
 // twinCell is an A/A point: the median of the rounds' ratios, then their
 // lowest and highest.
 func (s sweep) twinCell(row sweepRow, conns int) string {
-	r, ok := row.Cells[conns]
-	switch {
-	case !ok:
-		return "–"
-	case r.Err != nil:
-		return "ERROR"
+	r, instead := point(row, conns)
+	if instead != "" {
+		return instead
 	}
 	return fmt.Sprintf("%s (%s)", fmtRatio(roundRatio(r.Phoneprov, r.Other)), s.spreadCell(row, conns))
 }

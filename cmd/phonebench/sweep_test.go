@@ -136,11 +136,12 @@ func TestTwinSweep(t *testing.T) {
 // a TFTP scenario has none.
 func TestTwinsFor(t *testing.T) {
 	ng := map[string]*server{}
-	s := servers{keyed: map[string]webPair{}, firstKey: keyECDSA}
+	s := servers{keyed: map[string]webPair{}}
 	for _, key := range []string{keyECDSA, keyRSA} {
 		ng[key], ng[key+"-twin"] = &server{Name: "nginx-" + key}, &server{Name: "nginx-" + key + "-twin"}
 		s.keyed[key] = webPair{nginx: ng[key], twin: ng[key+"-twin"]}
 	}
+	s.nginx = ng[keyECDSA] // HTTP runs with the first key type's pair
 	f := testFile{Name: "f", Size: 2 << 10}
 	for _, c := range []struct {
 		sc   scenario
